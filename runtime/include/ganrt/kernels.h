@@ -1,0 +1,77 @@
+/* Contiguous float kernels with a run-time choice of instruction set.
+ *
+ * Each kernel has a plain scalar version (kernels/scalar.c) and may have
+ * AVX2+FMA and AVX-512 versions in their own files. gr_kernels() returns the
+ * table chosen at start-up: the best the CPU supports, or the one named by
+ * the environment variable GANLUA_ISA (scalar, avx2, avx512). Tests compare
+ * every SIMD entry against gr_kernels_scalar().
+ *
+ * Threads: gr_set_threads sets ours (OpenMP) and OpenBLAS's together. Our
+ * kernels never call BLAS from inside a parallel region, so the two pools
+ * never run at once. Work is split in fixed chunks that do not depend on
+ * timing, so a run is bit-identical for a given thread count. */
+#ifndef GANRT_KERNELS_H
+#define GANRT_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gr_kernel_table {
+  const char *isa; /* "scalar", "avx2", "avx512" */
+  /* out[i] = a[i] op b[i] (out may alias a or b) */
+  void (*add)(float *out, const float *a, const float *b, int64_t n);
+  void (*sub)(float *out, const float *a, const float *b, int64_t n);
+  void (*mul)(float *out, const float *a, const float *b, int64_t n);
+  void (*div)(float *out, const float *a, const float *b, int64_t n);
+  /* out[i] = a[i] * s + c */
+  void (*affine)(float *out, const float *a, float s, float c, int64_t n);
+  /* out[i] = a[i] op s  (b broadcast as a scalar) */
+  void (*add_s)(float *out, const float *a, float s, int64_t n);
+  void (*mul_s)(float *out, const float *a, float s, int64_t n);
+  /* y += alpha * x */
+  void (*axpy)(float *y, float alpha, const float *x, int64_t n);
+  /* activations and their derivatives given the input x and the incoming g */
+  void (*relu)(float *out, const float *x, int64_t n);
+  void (*leaky_relu)(float *out, const float *x, float slope, int64_t n);
+  void (*leaky_relu_grad)(float *out, const float *x, const float *g, float slope, int64_t n);
+  void (*exp)(float *out, const float *x, int64_t n);
+  void (*tanh)(float *out, const float *x, int64_t n);
+  void (*sigmoid)(float *out, const float *x, int64_t n);
+  /* sums, in double accumulators for accuracy */
+  double (*sum)(const float *x, int64_t n);
+  double (*sumsq)(const float *x, int64_t n);
+  /* sum((x - mean)^2) */
+  double (*sumsq_dev)(const float *x, float mean, int64_t n);
+  float (*max)(const float *x, int64_t n);
+  /* out = (x - mean) * scale + shift, for norms */
+  void (*scale_shift)(float *out, const float *x, float mean, float scale, float shift, int64_t n);
+  /* fused optimizer updates over n parameters (see optim.h for the math) */
+  void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1,
+               float b2, float eps, float wd, float bc1, float bc2, int decoupled);
+  void (*sgd)(float *p, const float *g, float *buf, int64_t n, float lr, float momentum,
+              float dampening, float wd, int nesterov, int first);
+  void (*rmsprop)(float *p, const float *g, float *sq, int64_t n, float lr, float alpha,
+                  float eps, float wd);
+} gr_kernel_table;
+
+const gr_kernel_table *gr_kernels(void);
+const gr_kernel_table *gr_kernels_scalar(void);
+/* The table for an ISA by name, or NULL when this CPU or build lacks it. */
+const gr_kernel_table *gr_kernels_for(const char *isa);
+/* Forces a table by name; GR_EARG if unsupported here. */
+int gr_kernels_use(const char *isa); /* 0 on success, -1 when unsupported */
+
+/* Threads for our kernels and for OpenBLAS (n <= 0: number of cores). */
+void gr_set_threads(int n);
+int gr_get_threads(void);
+/* "OpenBLAS 0.3.21 ... Haswell" etc. */
+const char *gr_blas_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

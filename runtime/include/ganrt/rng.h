@@ -1,0 +1,33 @@
+/* The one seeded, counter-based generator: Philox4x32-10.
+ *
+ * Its state is (seed, offset): a tensor of n values takes the counters
+ * offset .. offset + ceil(n/4) - 1, so a draw does not depend on the number
+ * of threads, and saving the two numbers restores the stream exactly. */
+#ifndef GANRT_RNG_H
+#define GANRT_RNG_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gr_rng_state {
+  uint64_t seed;
+  uint64_t offset; /* next unused counter */
+} gr_rng_state;
+
+void gr_manual_seed(uint64_t seed);
+gr_rng_state gr_rng_get(void);
+void gr_rng_set(gr_rng_state s);
+/* Philox4x32-10: four 32-bit words for counter c under key k. */
+void gr_philox(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t out[4]);
+/* Reserves `words` 32-bit values: returns the first counter; each counter gives 4 words. */
+uint64_t gr_rng_reserve(uint64_t words);
+/* The 32-bit word number i of the stream starting at counter base. */
+static inline float gr_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,84 @@
+/* Choosing the kernel table at run time, and threads. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/table.h"
+
+__attribute__((weak)) const gr_kernel_table *const gr_kernels_avx2_ptr = NULL;
+__attribute__((weak)) const gr_kernel_table *const gr_kernels_avx512_ptr = NULL;
+
+static gr_kernel_table g_full[3]; /* scalar, avx2, avx512 with gaps filled */
+static const gr_kernel_table *g_active;
+static int g_threads;
+
+/* A copy of t with every NULL entry taken from the scalar table. */
+static void fill(gr_kernel_table *dst, const gr_kernel_table *t) {
+  size_t n = sizeof *dst / sizeof(void *);
+  const void *const *src = (const void *const *)t;
+  const void *const *ref = (const void *const *)&gr_kernels_scalar_table;
+  void **out = (void **)dst;
+  for (size_t i = 0; i < n; i++) out[i] = (void *)(src[i] ? src[i] : ref[i]);
+}
+
+static bool cpu_has(const char *isa) {
+  __builtin_cpu_init();
+  if (!strcmp(isa, "scalar")) return true;
+  if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!strcmp(isa, "avx512"))
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return false;
+}
+
+const gr_kernel_table *gr_kernels_for(const char *isa) {
+  if (!g_full[0].isa) {
+    fill(&g_full[0], &gr_kernels_scalar_table);
+    if (gr_kernels_avx2_ptr) fill(&g_full[1], gr_kernels_avx2_ptr);
+    if (gr_kernels_avx512_ptr) fill(&g_full[2], gr_kernels_avx512_ptr);
+  }
+  if (!isa || !cpu_has(isa)) return NULL;
+  if (!strcmp(isa, "scalar")) return &g_full[0];
+  if (!strcmp(isa, "avx2")) return g_full[1].isa ? &g_full[1] : NULL;
+  if (!strcmp(isa, "avx512")) return g_full[2].isa ? &g_full[2] : NULL;
+  return NULL;
+}
+
+const gr_kernel_table *gr_kernels_scalar(void) { return gr_kernels_for("scalar"); }
+
+int gr_kernels_use(const char *isa) {
+  const gr_kernel_table *t = gr_kernels_for(isa);
+  if (!t) return -1;
+  g_active = t;
+  return 0;
+}
+
+const gr_kernel_table *gr_kernels(void) {
+  if (!g_active) {
+    const char *want = getenv("GANLUA_ISA");
+    if (!want || gr_kernels_use(want) != 0) {
+      if (gr_kernels_use("avx512") != 0 && gr_kernels_use("avx2") != 0) gr_kernels_use("scalar");
+    }
+  }
+  return g_active;
+}
+
+void gr_set_threads(int n) {
+  if (n <= 0) n = omp_get_num_procs();
+  g_threads = n;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+int gr_get_threads(void) { return g_threads ? g_threads : omp_get_max_threads(); }
+
+const char *gr_blas_info(void) {
+  static char buf[256];
+  const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+  const char *env = getenv("OPENBLAS_CORETYPE");
+  snprintf(buf, sizeof buf, "%s; core %s; OPENBLAS_CORETYPE=%s", cfg ? cfg : "OpenBLAS",
+           core ? core : "?", env ? env : "(unset)");
+  return buf;
+}

@@ -1,0 +1,114 @@
+/* The scalar reference of every kernel in gr_kernel_table. SIMD versions
+ * must agree with these (tests/runtime/test_kernels.c). */
+#include <math.h>
+
+#include "kernels/table.h"
+
+static void add(float *o, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] + b[i];
+}
+static void sub(float *o, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] - b[i];
+}
+static void mul(float *o, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] * b[i];
+}
+static void divide(float *o, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] / b[i];
+}
+static void affine(float *o, const float *a, float s, float c, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] * s + c;
+}
+static void add_s(float *o, const float *a, float s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] + s;
+}
+static void mul_s(float *o, const float *a, float s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = a[i] * s;
+}
+static void axpy(float *y, float alpha, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+static void relu(float *o, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0;
+}
+static void leaky_relu(float *o, const float *x, float slope, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
+}
+static void leaky_relu_grad(float *o, const float *x, const float *g, float slope, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? g[i] : g[i] * slope;
+}
+static void vexp(float *o, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = expf(x[i]);
+}
+static void vtanh(float *o, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = tanhf(x[i]);
+}
+static void sigmoid(float *o, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+static double sum(const float *x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += x[i];
+  return s;
+}
+static double sumsq(const float *x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}
+static double sumsq_dev(const float *x, float mean, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = (double)x[i] - mean;
+    s += d * d;
+  }
+  return s;
+}
+static float vmax(const float *x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] > m || isnan(x[i])) m = x[i];
+  return m;
+}
+static void scale_shift(float *o, const float *x, float mean, float scale, float shift, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = (x[i] - mean) * scale + shift;
+}
+static void adam(float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1,
+                 float b2, float eps, float wd, float bc1, float bc2, int decoupled) {
+  float inv_bc2_sqrt = 1.0f / sqrtf(bc2), step = lr / bc1;
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    if (decoupled) p[i] -= lr * wd * p[i];
+    else gi += wd * p[i];
+    m[i] = b1 * m[i] + (1 - b1) * gi;
+    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+    p[i] -= step * m[i] / (sqrtf(v[i]) * inv_bc2_sqrt + eps);
+  }
+}
+static void sgd(float *p, const float *g, float *buf, int64_t n, float lr, float momentum,
+                float dampening, float wd, int nesterov, int first) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i] + wd * p[i];
+    if (momentum != 0) {
+      buf[i] = first ? gi : momentum * buf[i] + (1 - dampening) * gi;
+      gi = nesterov ? gi + momentum * buf[i] : buf[i];
+    }
+    p[i] -= lr * gi;
+  }
+}
+static void rmsprop(float *p, const float *g, float *sq, int64_t n, float lr, float alpha,
+                    float eps, float wd) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i] + wd * p[i];
+    sq[i] = alpha * sq[i] + (1 - alpha) * gi * gi;
+    p[i] -= lr * gi / (sqrtf(sq[i]) + eps);
+  }
+}
+
+const gr_kernel_table gr_kernels_scalar_table = {
+    .isa = "scalar", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
+    .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
+    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
+    .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
+    .adam = adam, .sgd = sgd, .rmsprop = rmsprop,
+};
