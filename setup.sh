@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what ganlua needs on Debian 12, builds it and installs it under /usr/local.
+#
+#   ./setup.sh          packages, build, install
+#   ./setup.sh test     the same, then every test: the Release build, and the
+#                       runtime tests again under AddressSanitizer + UBSan
+#
+# Run as root or with sudo available.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(
+  build-essential cmake pkg-config
+  lua5.4 liblua5.4-dev
+  libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libcjson-dev libedit-dev
+  libcmocka-dev
+  dataset-fashion-mnist
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+jobs=$(nproc)
+
+echo "== installing packages"
+$sudo apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+
+echo "== building"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+$sudo cmake --install build >/dev/null
+echo "== installed: $(command -v ganlua)"
+
+if [ "${1:-}" = "test" ]; then
+  echo "== tests"
+  (cd build && ctest --output-on-failure -j"$jobs")
+  echo "== runtime tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGANLUA_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -R '^runtime/')
+fi
