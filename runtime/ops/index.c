@@ -86,9 +86,10 @@ static void lines_row(const lines *L, int nops, int64_t r, int64_t *off) {
   }
 }
 
-/* Checks every value of an int64 index (any layout) is in [0, size). */
+/* Checks every value of an int64 index (any layout) is in [0, size), size
+ * being dim `dim` of the tensor named xname (x may be NULL: a bare range). */
 static bool check_range(const char *op, const gr_tensor *index, int64_t size, int dim,
-                        const gr_tensor *x) {
+                        const char *xname, const gr_tensor *x) {
   const gr_tensor *ops[1] = {index};
   gr_iter it;
   gr_iter_init(&it, index->ndim, index->shape, 1, ops);
@@ -102,8 +103,8 @@ static bool check_range(const char *op, const gr_tensor *index, int64_t size, in
       int64_t v = p[off + i * st];
       if (v >= 0 && v < size) continue;
       if (x)
-        gr_fail(GR_EARG, "%s: index %lld is out of range for dim %d (size %lld) of x %s", op,
-                (long long)v, dim, (long long)size, gr_shape_str(x));
+        gr_fail(GR_EARG, "%s: index %lld is out of range for dim %d (size %lld) of %s %s", op,
+                (long long)v, dim, (long long)size, xname, gr_shape_str(x));
       else
         gr_fail(GR_EARG, "%s: index %lld is out of range [0, %lld) (index %s)", op, (long long)v,
                 (long long)size, gr_shape_str(index));
@@ -276,7 +277,7 @@ gr_status index_select_forward(gr_fwd *f) {
   gr_tensor *x = f->in[0], *index = f->in[1];
   int d = (int)f->a->i[0];
   int64_t size = x->shape[d], L = index->shape[0];
-  if (!check_range("index_select", index, size, d, x)) return GR_EARG;
+  if (!check_range("index_select", index, size, d, "x", x)) return GR_EARG;
   int64_t shape[GR_MAX_DIM], outer = 1, inner = 1;
   memcpy(shape, x->shape, sizeof shape);
   shape[d] = L;
@@ -336,7 +337,7 @@ gr_tensor *gr_index_select(gr_tensor *x, int dim, gr_tensor *index) {
 gr_status gather_forward(gr_fwd *f) {
   gr_tensor *x = f->in[0], *index = f->in[1];
   int d = (int)f->a->i[0];
-  if (!check_range("gather", index, x->shape[d], d, x)) return GR_EARG;
+  if (!check_range("gather", index, x->shape[d], d, "x", x)) return GR_EARG;
   gr_tensor *y = gr_empty(x->dtype, index->ndim, index->shape);
   if (!y) return gr_errcode();
   const gr_tensor *ops[3] = {index, x, y};
@@ -369,7 +370,7 @@ gr_status gather_backward(gr_bwd *b) {
 gr_status scatter_add_forward(gr_fwd *f) {
   gr_tensor *x = f->in[0], *index = f->in[1], *src = f->in[2];
   int d = (int)f->a->i[0];
-  if (!check_range("scatter_add", index, x->shape[d], d, x)) return GR_EARG;
+  if (!check_range("scatter_add", index, x->shape[d], d, "x", x)) return GR_EARG;
   gr_tensor *y = gr_empty(GR_F32, x->ndim, x->shape);
   if (!y) return gr_errcode();
   copy_into(y, x);
@@ -467,7 +468,7 @@ gr_tensor *gr_scatter_add(gr_tensor *x, int dim, gr_tensor *index, gr_tensor *sr
 gr_status one_hot_forward(gr_fwd *f) {
   gr_tensor *index = f->in[0];
   int64_t classes = f->a->i[0], shape[GR_MAX_DIM];
-  if (!check_range("one_hot", index, classes, 0, NULL)) return GR_EARG;
+  if (!check_range("one_hot", index, classes, 0, NULL, NULL)) return GR_EARG;
   memcpy(shape, index->shape, sizeof shape);
   shape[index->ndim] = classes;
   gr_tensor *y = gr_zeros(GR_F32, index->ndim + 1, shape);
@@ -509,7 +510,7 @@ gr_tensor *gr_embedding(gr_tensor *weight, gr_tensor *index) {
   if (index->ndim >= GR_MAX_DIM)
     return gr_fail_null(GR_EARG, "embedding: index %s already has %d dims", gr_shape_str(index),
                         GR_MAX_DIM);
-  if (!check_range("embedding", index, weight->shape[0], 0, weight)) return NULL;
+  if (!check_range("embedding", index, weight->shape[0], 0, "weight", weight)) return NULL;
   int64_t n = gr_numel(index), shape[GR_MAX_DIM];
   memcpy(shape, index->shape, sizeof shape);
   shape[index->ndim] = weight->shape[1];

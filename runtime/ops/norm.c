@@ -64,15 +64,42 @@ static int channel_blocks(int64_t C, int64_t work) {
   return t < 1 ? 1 : (int)t;
 }
 
+/* Sums of a run in double, with four partial sums so that the additions
+ * do not wait on each other (a fixed order: the result is deterministic). */
 static void run_sums(const float *x, int64_t n, double *s1, double *s2) {
-  double a = 0, b = 0;
-  for (int64_t i = 0; i < n; i++) {
+  double a[4] = {0}, b[4] = {0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; k++) {
+      double v = x[i + k];
+      a[k] += v;
+      b[k] += v * v;
+    }
+  for (; i < n; i++) {
     double v = x[i];
-    a += v;
-    b += v * v;
+    a[0] += v;
+    b[0] += v * v;
   }
-  *s1 += a;
-  *s2 += b;
+  *s1 += (a[0] + a[1]) + (a[2] + a[3]);
+  *s2 += (b[0] + b[1]) + (b[2] + b[3]);
+}
+
+/* sum(g) and sum(g * (x - m)) of a run, the same way */
+static void run_grad_sums(const float *g, const float *x, float m, int64_t n, double *sg,
+                          double *sgx) {
+  double a[4] = {0}, b[4] = {0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; k++) {
+      a[k] += g[i + k];
+      b[k] += (double)g[i + k] * (x[i + k] - m);
+    }
+  for (; i < n; i++) {
+    a[0] += g[i];
+    b[0] += (double)g[i] * (x[i] - m);
+  }
+  *sg = (a[0] + a[1]) + (a[2] + a[3]);
+  *sgx = (b[0] + b[1]) + (b[2] + b[3]);
 }
 
 /* Biased variance from the sums; clamped because s2/M - m^2 may round below 0. */
@@ -186,13 +213,8 @@ static void bn_backward_kernel(float *gx, float *gw, float *gb, double *acc, con
     int64_t c0 = t * per, c1 = c0 + per < C ? c0 + per : C;
     for (int64_t n = 0; n < N; n++)
       for (int64_t c = c0; c < c1; c++) {
-        const float *xr = x + (n * C + c) * S, *gr_ = g + (n * C + c) * S;
-        float m = mean[c];
-        double a1 = 0, a2 = 0;
-        for (int64_t s = 0; s < S; s++) {
-          a1 += gr_[s];
-          a2 += (double)gr_[s] * (xr[s] - m);
-        }
+        double a1, a2;
+        run_grad_sums(g + (n * C + c) * S, x + (n * C + c) * S, mean[c], S, &a1, &a2);
         acc[c] += a1;
         acc[C + c] += a2;
       }
@@ -376,13 +398,8 @@ static void gn_backward_kernel(float *gx, float *gw, float *gb, double *acc, con
       for (int64_t n = 0; n < N; n++)
         for (int64_t c = c0; c < c1; c++) {
           int64_t k = n * G + c / Cg;
-          const float *xr = x + (n * C + c) * S, *gr_ = g + (n * C + c) * S;
-          float m = mean[k];
-          double a1 = 0, a2 = 0;
-          for (int64_t s = 0; s < S; s++) {
-            a1 += gr_[s];
-            a2 += (double)gr_[s] * (xr[s] - m);
-          }
+          double a1, a2;
+          run_grad_sums(g + (n * C + c) * S, x + (n * C + c) * S, mean[k], S, &a1, &a2);
           acc[c] += a1;
           acc[C + c] += a2 * rstd[k];
         }
@@ -401,11 +418,8 @@ static void gn_backward_kernel(float *gx, float *gw, float *gb, double *acc, con
     double r = rstd[k], sg = 0, sgx = 0;
     int64_t c0 = (k % G) * Cg;
     for (int64_t j = 0; j < Cg; j++) {
-      double a1 = 0, a2 = 0, wc = w ? w[c0 + j] : 1.0;
-      for (int64_t s = 0; s < S; s++) {
-        a1 += gs[j * S + s];
-        a2 += (double)gs[j * S + s] * (xs[j * S + s] - m);
-      }
+      double a1, a2, wc = w ? w[c0 + j] : 1.0;
+      run_grad_sums(gs + j * S, xs + j * S, m, S, &a1, &a2);
       sg += wc * a1;
       sgx += wc * a2 * r;
     }

@@ -74,7 +74,8 @@ static void check_bn_forward(int ndim, const int64_t *shape, bool affine, bool n
   gr_tensor *x0 = tu_rand(ndim, shape, -2, 3);
   gr_tensor *x = noncontig ? tu_noncontig(x0) : gr_retain(x0);
   int64_t N = shape[0], C = shape[1], S = tail(x, 2), cs[1] = {C};
-  gr_tensor *w = affine ? tu_rand(1, cs, 0.5, 1.5) : NULL, *b = affine ? tu_rand(1, cs, -1, 1) : NULL;
+  gr_tensor *w = affine ? tu_rand(1, cs, 0.5, 1.5) : NULL;
+  gr_tensor *b = affine ? tu_rand(1, cs, -1, 1) : NULL;
   gr_tensor *rm = tu_rand(1, cs, -1, 1), *rv = tu_rand(1, cs, 0.5, 2);
   double *xd = read_all(x), *wd = read_all(w), *bd = read_all(b), *rm0 = read_all(rm),
          *rv0 = read_all(rv);
@@ -147,7 +148,8 @@ static void check_gn_forward(int ndim, const int64_t *shape, int groups, bool af
   gr_tensor *x0 = tu_rand(ndim, shape, -2, 3);
   gr_tensor *x = noncontig ? tu_noncontig(x0) : gr_retain(x0);
   int64_t N = shape[0], C = shape[1], S = tail(x, 2), cs[1] = {C};
-  gr_tensor *w = affine ? tu_rand(1, cs, 0.5, 1.5) : NULL, *b = affine ? tu_rand(1, cs, -1, 1) : NULL;
+  gr_tensor *w = affine ? tu_rand(1, cs, 0.5, 1.5) : NULL;
+  gr_tensor *b = affine ? tu_rand(1, cs, -1, 1) : NULL;
   double *xd = read_all(x), *wd = read_all(w), *bd = read_all(b);
   double *ref = malloc((size_t)gr_numel(x) * sizeof *ref);
   gr_tensor *y = instance ? TU_OK(gr_instance_norm(x, w, b, 1e-5))
@@ -438,7 +440,8 @@ static void test_bad_inputs(void **state) {
   expect_error(gr_batch_norm(x, w5, NULL, NULL, NULL, true, 0.1, 1e-5), "batch_norm", "weight",
                "[5]");
   assert_non_null(strstr(gr_errmsg(), "[4, 3, 2]"));
-  expect_error(gr_batch_norm(x, NULL, w5, NULL, NULL, true, 0.1, 1e-5), "batch_norm", "bias", "[3]");
+  expect_error(gr_batch_norm(x, NULL, w5, NULL, NULL, true, 0.1, 1e-5), "batch_norm", "bias",
+               "[3]");
   expect_error(gr_batch_norm(x, NULL, NULL, w5, w3, true, 0.1, 1e-5), "batch_norm", "running_mean",
                "[5]");
   expect_error(gr_batch_norm(x, NULL, NULL, w3, NULL, true, 0.1, 1e-5), "batch_norm", "running_var",
