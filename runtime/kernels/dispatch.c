@@ -1,17 +1,24 @@
 /* Choosing the kernel table at run time, and threads. */
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ganrt/status.h"
 #include "kernels/table.h"
 
+#if !defined(__x86_64__)
+/* x86-64 builds always compile both SIMD files, and a plain reference makes
+ * the linker take them even out of a static archive; elsewhere they are absent. */
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx2_ptr = NULL;
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx512_ptr = NULL;
+#endif
 
 static gr_kernel_table g_full[3]; /* scalar, avx2, avx512 with gaps filled */
 static const gr_kernel_table *g_active;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_threads;
 
 /* A copy of t with every NULL entry taken from the scalar table. */
@@ -33,12 +40,8 @@ static bool cpu_has(const char *isa) {
   return false;
 }
 
-const gr_kernel_table *gr_kernels_for(const char *isa) {
-  if (!g_full[0].isa) {
-    fill(&g_full[0], &gr_kernels_scalar_table);
-    if (gr_kernels_avx2_ptr) fill(&g_full[1], gr_kernels_avx2_ptr);
-    if (gr_kernels_avx512_ptr) fill(&g_full[2], gr_kernels_avx512_ptr);
-  }
+/* The table for a known name on this CPU and build, or NULL. */
+static const gr_kernel_table *lookup(const char *isa) {
   if (!isa || !cpu_has(isa)) return NULL;
   if (!strcmp(isa, "scalar")) return &g_full[0];
   if (!strcmp(isa, "avx2")) return g_full[1].isa ? &g_full[1] : NULL;
@@ -46,22 +49,47 @@ const gr_kernel_table *gr_kernels_for(const char *isa) {
   return NULL;
 }
 
+/* Once per process, before any kernel runs: ops may ask for the table from
+ * inside parallel regions, so the first call must not race. */
+static void init(void) {
+  fill(&g_full[0], &gr_kernels_scalar_table);
+  if (gr_kernels_avx2_ptr) fill(&g_full[1], gr_kernels_avx2_ptr);
+  if (gr_kernels_avx512_ptr) fill(&g_full[2], gr_kernels_avx512_ptr);
+  const gr_kernel_table *best = lookup("avx512");
+  if (!best) best = lookup("avx2");
+  if (!best) best = &g_full[0];
+  g_active = best;
+  const char *want = getenv("GANLUA_ISA");
+  if (want && *want) {
+    const gr_kernel_table *t = lookup(want);
+    if (t) g_active = t;
+    else
+      fprintf(stderr, "ganlua: GANLUA_ISA=%s is not available here (scalar, avx2, avx512 as the "
+                      "CPU allows); using %s\n", want, best->isa);
+  }
+}
+
+const gr_kernel_table *gr_kernels_for(const char *isa) {
+  pthread_once(&g_once, init);
+  return lookup(isa);
+}
+
 const gr_kernel_table *gr_kernels_scalar(void) { return gr_kernels_for("scalar"); }
 
 int gr_kernels_use(const char *isa) {
   const gr_kernel_table *t = gr_kernels_for(isa);
-  if (!t) return -1;
+  if (!t) {
+    bool known = isa && (!strcmp(isa, "scalar") || !strcmp(isa, "avx2") || !strcmp(isa, "avx512"));
+    gr_fail(GR_EARG, "kernels: %s '%s' (choose scalar, avx2 or avx512)",
+            known ? "this CPU or build lacks" : "unknown instruction set", isa ? isa : "(null)");
+    return -1;
+  }
   g_active = t;
   return 0;
 }
 
 const gr_kernel_table *gr_kernels(void) {
-  if (!g_active) {
-    const char *want = getenv("GANLUA_ISA");
-    if (!want || gr_kernels_use(want) != 0) {
-      if (gr_kernels_use("avx512") != 0 && gr_kernels_use("avx2") != 0) gr_kernels_use("scalar");
-    }
-  }
+  pthread_once(&g_once, init);
   return g_active;
 }
 
