@@ -8,7 +8,7 @@
 
 #include "op_impl.h"
 
-#define CHUNK 16384        /* floats per task; a multiple of 16 keeps SIMD lanes aligned */
+#define CHUNK 16384        /* floats per task; a multiple of 16, so chunks start as aligned as p */
 #define PAR_MIN (1 << 16)  /* below this one thread is faster */
 
 /* --- checks ----------------------------------------------------------------------------- */
