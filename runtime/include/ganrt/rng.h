@@ -24,7 +24,7 @@ void gr_rng_set(gr_rng_state s);
 void gr_philox(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t out[4]);
 /* Reserves `words` 32-bit values: returns the first counter; each counter gives 4 words. */
 uint64_t gr_rng_reserve(uint64_t words);
-/* The 32-bit word number i of the stream starting at counter base. */
+/* A 32-bit word to a float in [0, 1) with 24 random bits. */
 static inline float gr_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
 
 #ifdef __cplusplus
