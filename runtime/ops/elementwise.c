@@ -85,10 +85,18 @@ static void ew_walk(int nops, gr_tensor *const *ops, ew_run run, const gr_attrs 
     float *y_ = (float *)p[0];                                                           \
     const M *m_ = (const M *)p[1];                                                       \
     const float *a_ = (const float *)p[2], *b_ = (const float *)p[3];                    \
-    for (int64_t i = 0; i < n; i++) {                                                    \
-      M m = m_[i * s[1]];                                                                \
-      float a = a_[i * s[2]], b = b_[i * s[3]];                                          \
-      y_[i * s[0]] = (EXPR);                                                             \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                              \
+      for (int64_t i = 0; i < n; i++) {                                                  \
+        M m = m_[i];                                                                     \
+        float a = a_[i], b = b_[i];                                                      \
+        y_[i] = (EXPR);                                                                  \
+      }                                                                                  \
+    } else {                                                                             \
+      for (int64_t i = 0; i < n; i++) {                                                  \
+        M m = m_[i * s[1]];                                                              \
+        float a = a_[i * s[2]], b = b_[i * s[3]];                                        \
+        y_[i * s[0]] = (EXPR);                                                           \
+      }                                                                                  \
     }                                                                                    \
   } while (0)
 

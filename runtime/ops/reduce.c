@@ -61,29 +61,6 @@ static gr_tensor *unrecorded(gr_tensor *(*fn)(gr_tensor *), gr_tensor *x) {
   return y;
 }
 
-/* x viewed as (kept..., reduced...), contiguous: rows of the reduced elements. */
-static gr_tensor *kept_then_reduced(gr_tensor *x, int64_t mask, int64_t *rows, int64_t *len) {
-  int perm[GR_MAX_DIM], n = 0;
-  *rows = 1;
-  *len = 1;
-  for (int d = 0; d < x->ndim; d++)
-    if (!(mask & (1 << d))) {
-      perm[n++] = d;
-      *rows *= x->shape[d];
-    }
-  for (int d = 0; d < x->ndim; d++)
-    if (mask & (1 << d)) {
-      perm[n++] = d;
-      *len *= x->shape[d];
-    }
-  bool grad = gr_set_grad_enabled(false);
-  gr_tensor *p = x->ndim ? gr_permute(x, perm) : gr_retain(x);
-  gr_tensor *c = gr_contiguous(p);
-  gr_release(p);
-  gr_set_grad_enabled(grad);
-  return c;
-}
-
 /* x contiguous as (outer, len, inner) around dim d */
 static void around_dim(const gr_tensor *x, int d, int64_t *outer, int64_t *len, int64_t *inner) {
   *outer = *inner = *len = 1;
@@ -258,34 +235,74 @@ gr_tensor *gr_var(gr_tensor *x, int ndims, const int *dims, int correction, bool
 gr_status logsumexp_forward(gr_fwd *f) {
   gr_tensor *x = f->in[0];
   if (!gr_check_float("logsumexp", "x", x)) return GR_EARG;
-  int64_t mask = f->a->i[0], shape[GR_MAX_DIM], rows, len;
-  int n = reduced_shape(x, mask, f->a->i[1], shape);
-  gr_tensor *c = kept_then_reduced(x, mask, &rows, &len);
-  if (!c) return gr_errcode();
-  gr_tensor *y = gr_empty(GR_F32, n, shape);
-  if (!y) {
+  int64_t mask = f->a->i[0], shape[GR_MAX_DIM];
+  int nd = reduced_shape(x, mask, f->a->i[1], shape);
+  gr_tensor *c = unrecorded(gr_contiguous, x), *y = gr_empty(GR_F32, nd, shape);
+  if (!c || !y) {
     gr_release(c);
+    gr_release(y);
     return gr_errcode();
   }
-  const float *pc = gr_f32(c);
+  const float *px = gr_f32(c);
   float *py = gr_f32(y);
-  float (*vmax)(const float *, int64_t) = gr_kernels()->max;
-#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL / 8)
-  for (int64_t r = 0; r < rows; r++) {
-    const float *row = pc + r * len; // row is (len)
-    /* shift by the max so no exp overflows; an infinite max is the answer */
-    float m = vmax(row, len);
-    if (isinf(m) || isnan(m)) {
-      py[r] = m;
-      continue;
-    }
-    double s = 0;
-    for (int64_t i = 0; i < len; i++) s += expf(row[i] - m);
-    py[r] = (float)(m + log(s));
-  }
-  gr_release(c);
+  int64_t rows = gr_numel(y), len = reduced_count(x, mask);
   f->out[0] = y;
   gr_save(f, y);
+  if (rows * len == 0) {
+    for (int64_t r = 0; r < rows; r++) py[r] = -INFINITY; /* log of an empty sum */
+    gr_release(c);
+    return GR_OK;
+  }
+  runs g;
+  merge_runs(c, mask, &g);
+  float (*vmax)(const float *, int64_t) = gr_kernels()->max;
+  /* shifted by the max so that no exp overflows; an infinite or NaN max is the answer */
+  if (g.n == 0 || g.red[g.n - 1]) {
+    int64_t seg = g.n ? g.size[g.n - 1] : 1, nseg = len / seg;
+#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL / 8)
+    for (int64_t r = 0; r < rows; r++) {
+      int64_t base = run_offset(&g, false, g.n, r);
+      float m = -INFINITY;
+      for (int64_t q = 0; q < nseg; q++) {
+        float mq = vmax(px + base + run_offset(&g, true, g.n - 1, q), seg);
+        if (mq > m || mq != mq) m = mq;
+      }
+      if (!isfinite(m)) {
+        py[r] = m;
+        continue;
+      }
+      double t = 0;
+      for (int64_t q = 0; q < nseg; q++) {
+        const float *row = px + base + run_offset(&g, true, g.n - 1, q); // row is (seg)
+        for (int64_t i = 0; i < seg; i++) t += expf(row[i] - m);
+      }
+      py[r] = (float)(m + log(t));
+    }
+  } else {
+    int64_t inner = g.size[g.n - 1], outer = rows / inner;
+    int64_t lanes = (inner + RED_LANES - 1) / RED_LANES, tasks = outer * lanes;
+#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL / 8)
+    for (int64_t t = 0; t < tasks; t++) {
+      int64_t o = t / lanes, j0 = (t % lanes) * RED_LANES;
+      int64_t nj = inner - j0 < RED_LANES ? inner - j0 : RED_LANES;
+      int64_t base = run_offset(&g, false, g.n - 1, o) + j0;
+      float m[RED_LANES];
+      double acc[RED_LANES] = {0};
+      for (int64_t j = 0; j < nj; j++) m[j] = -INFINITY;
+      for (int64_t q = 0; q < len; q++) {
+        const float *row = px + base + run_offset(&g, true, g.n, q);
+        for (int64_t j = 0; j < nj; j++)
+          if (row[j] > m[j] || row[j] != row[j]) m[j] = row[j];
+      }
+      for (int64_t q = 0; q < len; q++) {
+        const float *row = px + base + run_offset(&g, true, g.n, q);
+        for (int64_t j = 0; j < nj; j++) acc[j] += expf(row[j] - m[j]);
+      }
+      for (int64_t j = 0; j < nj; j++)
+        py[o * inner + j0 + j] = isfinite(m[j]) ? (float)(m[j] + log(acc[j])) : m[j];
+    }
+  }
+  gr_release(c);
   return GR_OK;
 }
 

@@ -560,6 +560,15 @@ static void test_where(void **state) {
   /* an int64 mask */
   gr_tensor *mi = gr_from_i64((int64_t[]){0, 7, -1, 0, 1}, 1, (int64_t[]){5});
   check_where(mi, a, b);
+  /* same shapes, contiguous */
+  gr_tensor *m2 = rand_mask(TU_SHAPE(7, 9)), *a2 = tu_rand(TU_SHAPE(7, 9), -1, 1), *b2 = tu_rand(TU_SHAPE(7, 9), -1, 1);
+  check_where(m2, a2, b2);
+  gr_tensor *m2i = TU_OK(gr_to_dtype(m2, GR_I64));
+  check_where(m2i, a2, b2);
+  gr_release(m2i);
+  gr_release(m2);
+  gr_release(a2);
+  gr_release(b2);
   /* big */
   gr_tensor *M = rand_mask(TU_SHAPE(300, 1)), *A = tu_rand(TU_SHAPE(300, 250), -1, 1), *B = gr_scalar(7);
   check_where(M, A, B);
