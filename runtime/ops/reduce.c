@@ -5,7 +5,6 @@
  * result is the same for any thread count. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "op_impl.h"
 
