@@ -48,7 +48,8 @@ void gr_atomic_abort(gr_atomic_file *w) {
 }
 
 gr_status gr_atomic_write(gr_atomic_file *w, const void *data, size_t len) {
-  if (w->fd < 0) return gr_fail(GR_ESTATE, "%s: %s: write after the file was closed", w->who, w->path);
+  if (w->fd < 0)
+    return gr_fail(GR_ESTATE, "%s: %s: write after the file was closed", w->who, w->path);
   const char *p = data;
   while (len > 0) {
     /* write may take less than asked (signals, big requests); loop */
@@ -81,7 +82,8 @@ static char *folder_of(const char *path) {
 }
 
 gr_status gr_atomic_commit(gr_atomic_file *w) {
-  if (w->fd < 0) return gr_fail(GR_ESTATE, "%s: %s: commit after the file was closed", w->who, w->path);
+  if (w->fd < 0)
+    return gr_fail(GR_ESTATE, "%s: %s: commit after the file was closed", w->who, w->path);
   if (fsync(w->fd) != 0) {
     int e = errno;
     gr_atomic_abort(w);

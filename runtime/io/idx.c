@@ -88,8 +88,10 @@ static gr_status idx_read(const char *path, gzFile gz, bool as_int, gr_tensor **
   const char *who = "idx_load";
   unsigned char head[4], dimb[4 * 6];
   int64_t k = gz_read_all(gz, head, 4);
-  if (k < 0) return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, gz_why(gz, path));
-  if (k < 4) return gr_fail(GR_EFORMAT, "%s: %s: the file is too short for an IDX header", who, path);
+  if (k < 0)
+    return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, gz_why(gz, path));
+  if (k < 4)
+    return gr_fail(GR_EFORMAT, "%s: %s: the file is too short for an IDX header", who, path);
   if (head[0] != 0 || head[1] != 0)
     return gr_fail(GR_EFORMAT, "%s: %s: not an IDX file (magic %02x %02x %02x %02x; expected 00 "
                    "00 type ndim)", who, path, head[0], head[1], head[2], head[3]);
@@ -101,7 +103,8 @@ static gr_status idx_read(const char *path, gzFile gz, bool as_int, gr_tensor **
     return gr_fail(GR_EFORMAT, "%s: %s: %d dimensions; IDX files here have 1 to %d", who, path,
                    ndim, GR_MAX_DIM);
   k = gz_read_all(gz, dimb, 4 * ndim);
-  if (k < 0) return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, gz_why(gz, path));
+  if (k < 0)
+    return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, gz_why(gz, path));
   if (k < 4 * ndim)
     return gr_fail(GR_EFORMAT, "%s: %s: truncated in the list of %d dimensions", who, path, ndim);
   int64_t shape[GR_MAX_DIM], numel = 1;

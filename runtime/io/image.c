@@ -60,7 +60,9 @@ gr_status gr_image_load(const char *path, int channels, gr_tensor **out) {
   fclose(fp);
   static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (k == 8 && memcmp(m, png_sig, 8) == 0) return gr_png_load(path, channels, out);
-  if (k >= 3 && m[0] == 0xff && m[1] == 0xd8 && m[2] == 0xff) return gr_jpeg_load(path, channels, out);
-  return gr_fail(GR_EFORMAT, "%s: %s: not a PNG or JPEG image (the first bytes are %02x %02x %02x %02x)",
-                 who, path, m[0], m[1], m[2], m[3]);
+  if (k >= 3 && m[0] == 0xff && m[1] == 0xd8 && m[2] == 0xff)
+    return gr_jpeg_load(path, channels, out);
+  return gr_fail(GR_EFORMAT,
+                 "%s: %s: not a PNG or JPEG image (the first bytes are %02x %02x %02x %02x)", who,
+                 path, m[0], m[1], m[2], m[3]);
 }

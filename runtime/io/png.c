@@ -20,7 +20,6 @@ typedef struct png_ctx {
   png_structp png;
   png_infop info;
   unsigned char *pixels; /* (H, W, C) samples, 1 or 2 bytes each */
-  png_bytep *rows;
   uint32_t w, h;
   int c, bits;
   char msg[256]; /* libpng's message, or ours */
@@ -56,7 +55,7 @@ static bool png_decode(png_ctx *c) {
   /* palette -> RGB, gray below 8 bits -> 8 bits, tRNS -> an alpha channel;
    * 16-bit samples stay 16-bit (big-endian) */
   png_set_expand(c->png);
-  png_set_interlace_handling(c->png);
+  int passes = png_set_interlace_handling(c->png);
   png_read_update_info(c->png, c->info);
   c->c = png_get_channels(c->png, c->info);
   c->bits = png_get_bit_depth(c->png, c->info);
@@ -69,13 +68,15 @@ static bool png_decode(png_ctx *c) {
   }
   size_t total = rowbytes * c->h;
   c->pixels = malloc(total ? total : 1);
-  c->rows = malloc(sizeof *c->rows * (c->h ? c->h : 1));
-  if (!c->pixels || !c->rows) {
+  if (!c->pixels) {
     snprintf(c->msg, sizeof c->msg, "out of memory for %u x %u pixels", c->w, c->h);
     return false;
   }
-  for (uint32_t y = 0; y < c->h; y++) c->rows[y] = c->pixels + (size_t)y * rowbytes;
-  png_read_image(c->png, c->rows);
+  /* row by row, pass by pass (Adam7 fills each row over several passes);
+   * unlike png_read_image this needs no array of row pointers */
+  for (int pass = 0; pass < passes; pass++)
+    for (uint32_t y = 0; y < c->h; y++)
+      png_read_row(c->png, c->pixels + (size_t)y * rowbytes, NULL);
   /* reading to IEND also checks the chunks after the image: a cut file fails */
   png_read_end(c->png, NULL);
   return true;
@@ -109,7 +110,6 @@ gr_status gr_png_load(const char *path, int channels, gr_tensor **out) {
     if (!t) s = gr_errcode();
   }
   png_destroy_read_struct(&c.png, c.png ? &c.info : NULL, NULL);
-  free(c.rows);
   free(c.pixels);
   fclose(c.fp);
   *out = gr_autorelease(t);

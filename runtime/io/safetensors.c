@@ -119,7 +119,8 @@ static char *build_header(const char *who, const char *path, int n, const char *
   if (ok && nmeta > 0) {
     cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
     ok = m != NULL;
-    for (int i = 0; ok && i < nmeta; i++) ok = cJSON_AddStringToObject(m, keys[i], values[i]) != NULL;
+    for (int i = 0; ok && i < nmeta; i++)
+      ok = cJSON_AddStringToObject(m, keys[i], values[i]) != NULL;
   }
   int64_t at = 0;
   for (int i = 0; ok && i < n; i++) {
@@ -224,7 +225,8 @@ static bool parse_entry(const char *path, const cJSON *item, uint64_t data_len, 
   const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
   const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
   if (!cJSON_IsString(dt))
-    return ST_FAIL("%s: %s: tensor \"%.200s\": \"dtype\" is missing or not a string", who, path, nm);
+    return ST_FAIL("%s: %s: tensor \"%.200s\": \"dtype\" is missing or not a string", who, path,
+                   nm);
   int kind = -1;
   for (int k = 0; k < ST_NKINDS; k++)
     if (strcmp(dt->valuestring, st_dtypes[k].name) == 0) kind = k;
@@ -233,7 +235,8 @@ static bool parse_entry(const char *path, const cJSON *item, uint64_t data_len, 
                    "(F32, I64, F16, BF16, I32 and U8 are)", who, path, nm, dt->valuestring);
   e->kind = (st_kind)kind;
   if (!cJSON_IsArray(shape))
-    return ST_FAIL("%s: %s: tensor \"%.200s\": \"shape\" is missing or not an array", who, path, nm);
+    return ST_FAIL("%s: %s: tensor \"%.200s\": \"shape\" is missing or not an array", who, path,
+                   nm);
   int nd = cJSON_GetArraySize(shape);
   if (nd > GR_MAX_DIM)
     return ST_FAIL("%s: %s: tensor \"%.200s\": rank %d exceeds the limit of %d", who, path, nm, nd,
@@ -305,7 +308,8 @@ static void convert_chunk(void *dst, const unsigned char *src, size_t n, st_kind
     const unsigned char *p = src + i * st_dtypes[kind].size;
     switch (kind) {
     case ST_F32: {
-      uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+      uint32_t u =
+          (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
       memcpy(&fd[i], &u, 4);
       break;
     }
@@ -317,7 +321,8 @@ static void convert_chunk(void *dst, const unsigned char *src, size_t n, st_kind
       break;
     }
     case ST_I32: {
-      uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+      uint32_t u =
+          (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
       id[i] = (int32_t)u;
       break;
     }
@@ -446,7 +451,8 @@ static gr_status load_open(const char *path, FILE *fp, uint64_t fsize, gr_safete
     bool oom;
     const char *dup = first_duplicate(count, names, &oom);
     if (oom) s = gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
-    else if (dup) s = gr_fail(GR_EFORMAT, "%s: %s: duplicate tensor name \"%.200s\"", who, path, dup);
+    else if (dup)
+      s = gr_fail(GR_EFORMAT, "%s: %s: duplicate tensor name \"%.200s\"", who, path, dup);
   }
   /* metadata: an object of strings with distinct keys */
   if (s == GR_OK && meta) {
@@ -473,7 +479,8 @@ static gr_status load_open(const char *path, FILE *fp, uint64_t fsize, gr_safete
       bool oom = false;
       const char *dup = s == GR_OK ? first_duplicate(out->nmeta, keys, &oom) : NULL;
       if (s == GR_OK && oom) s = gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
-      else if (dup) s = gr_fail(GR_EFORMAT, "%s: %s: duplicate metadata key \"%.200s\"", who, path, dup);
+      else if (dup)
+        s = gr_fail(GR_EFORMAT, "%s: %s: duplicate metadata key \"%.200s\"", who, path, dup);
       free(keys);
     }
   }
@@ -513,7 +520,8 @@ gr_status gr_safetensors_load(const char *path, gr_safetensors *out) {
   if (!fp) return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
   struct stat sb;
   gr_status s;
-  if (fstat(fileno(fp), &sb) != 0) s = gr_fail(GR_EIO, "%s: %s: cannot stat: %s", who, path, strerror(errno));
+  if (fstat(fileno(fp), &sb) != 0)
+    s = gr_fail(GR_EIO, "%s: %s: cannot stat: %s", who, path, strerror(errno));
   else if (!S_ISREG(sb.st_mode)) s = gr_fail(GR_EIO, "%s: %s: not a regular file", who, path);
   else s = load_open(path, fp, (uint64_t)sb.st_size, out);
   fclose(fp);

@@ -207,7 +207,9 @@ static void test_bad_headers(void **state) {
   EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "has more than");
   /* a believable but false claim: 60000 x 28 x 28 with 64 bytes of data */
   write_idx(p, true, 0x08, 3, (uint32_t[]){60000, 28, 28}, raw, 64, 0);
-  EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "truncated: shape [60000, 28, 28] of u8 needs 47040000 data bytes, the file has 64");
+  EXPECT_IDX_FAIL(
+      p, false, GR_EFORMAT,
+      "truncated: shape [60000, 28, 28] of u8 needs 47040000 data bytes, the file has 64");
   /* too short for a header; missing file; a folder */
   write_bytes(p, "\x00\x00", 2);
   EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "too short");

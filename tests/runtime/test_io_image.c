@@ -384,7 +384,8 @@ static unsigned char *make_jpeg(int w, int h, int comps, J_COLOR_SPACE cs, int p
     int n = 0;
     scans[n++] = (jpeg_scan_info){1, {0}, 0, 0, 0, 0};
     for (int k = 1; k < 64; k++)
-      for (int al = 10; al >= 0; al--) scans[n++] = (jpeg_scan_info){1, {0}, k, k, al == 10 ? 0 : al + 1, al};
+      for (int al = 10; al >= 0; al--)
+        scans[n++] = (jpeg_scan_info){1, {0}, k, k, al == 10 ? 0 : al + 1, al};
     ci.scan_info = scans;
     ci.num_scans = n;
   }

@@ -41,7 +41,8 @@ static void expect_load_fail_(const char *path, gr_status code, const char *frag
   expect_msg_(path, file, line);
   if (frag) expect_msg_(frag, file, line);
 }
-#define EXPECT_LOAD_FAIL(path, code, frag) expect_load_fail_((path), (code), (frag), __FILE__, __LINE__)
+#define EXPECT_LOAD_FAIL(path, code, frag) \
+  expect_load_fail_((path), (code), (frag), __FILE__, __LINE__)
 
 static void expect_header_fail_(const char *json, const char *frag, const char *file, int line) {
   const char *p = tpath("hostile.safetensors");
@@ -250,9 +251,11 @@ static void test_python_writes_dtypes(void **state) {
 /* F16 by hand: subnormals, signed zero, NaN, the largest finite. */
 static void test_f16_values(void **state) {
   const uint16_t hv[8] = {0x0000, 0x8000, 0x0001, 0x03ff, 0x0400, 0x3c00, 0x7bff, 0xfc00};
-  const float want[8] = {0.0f, -0.0f, 0x1p-24f, 1023 * 0x1p-24f, 0x1p-14f, 1.0f, 65504.0f, -INFINITY};
+  const float want[8] = {0.0f,     -0.0f, 0x1p-24f, 1023 * 0x1p-24f,
+                         0x1p-14f, 1.0f,  65504.0f, -INFINITY};
   unsigned char raw[18];
-  for (int i = 0; i < 8; i++) raw[2 * i] = hv[i] & 0xff, raw[2 * i + 1] = (unsigned char)(hv[i] >> 8);
+  for (int i = 0; i < 8; i++)
+    raw[2 * i] = hv[i] & 0xff, raw[2 * i + 1] = (unsigned char)(hv[i] >> 8);
   raw[16] = 0x01, raw[17] = 0x7e; /* 0x7e01: a NaN */
   const char *p = tpath("f16.safetensors");
   write_st(p, "{\"x\":{\"dtype\":\"F16\",\"shape\":[9],\"data_offsets\":[0,18]}}", raw, 18);
@@ -350,11 +353,13 @@ static void test_bad_json(void **state) {
   EXPECT_HEADER_FAIL(deep, "not valid JSON");
 }
 
-#define ENTRY(dtype, shape, offs) "{\"w\":{\"dtype\":" dtype ",\"shape\":" shape ",\"data_offsets\":" offs "}}"
+#define ENTRY(dtype, shape, offs) \
+  "{\"w\":{\"dtype\":" dtype ",\"shape\":" shape ",\"data_offsets\":" offs "}}"
 
 static void test_bad_entries(void **state) {
   /* data section is 64 bytes */
-  EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[20]", "[0,80]"), "tensor \"w\": data_offsets [0, 80] run past the end");
+  EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[20]", "[0,80]"),
+                     "tensor \"w\": data_offsets [0, 80] run past the end");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1]", "[64,68]"), "run past the end");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[0]", "[70,70]"), "run past the end");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1]", "[8,4]"), "end before they begin");
@@ -365,7 +370,8 @@ static void test_bad_entries(void **state) {
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1099511627776]", "[0,8]"), "needs 4398046511104");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[9007199254740993]", "[0,8]"), "shape entry 0");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1e300]", "[0,8]"), "shape entry 0");
-  EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[-1]", "[0,0]"), "shape entry 0 is not a non-negative integer");
+  EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[-1]", "[0,0]"),
+                     "shape entry 0 is not a non-negative integer");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[2, 2.5]", "[0,20]"), "shape entry 1");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[\"2\"]", "[0,8]"), "shape entry 0");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1,1,1,1,1,1,1]", "[0,4]"), "rank 7 exceeds");
@@ -374,7 +380,8 @@ static void test_bad_entries(void **state) {
   EXPECT_HEADER_FAIL(ENTRY("\"C64\"", "[1]", "[0,8]"), "tensor \"w\": dtype \"C64\"");
   EXPECT_HEADER_FAIL(ENTRY("\"f32\"", "[1]", "[0,4]"), "is not supported");
   EXPECT_HEADER_FAIL(ENTRY("4", "[1]", "[0,4]"), "\"dtype\" is missing");
-  EXPECT_HEADER_FAIL("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", "tensor \"w\": \"dtype\" is missing");
+  EXPECT_HEADER_FAIL("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}",
+                     "tensor \"w\": \"dtype\" is missing");
   EXPECT_HEADER_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", "\"data_offsets\" must be");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1]", "[0,4,8]"), "\"data_offsets\" must be");
   EXPECT_HEADER_FAIL(ENTRY("\"F32\"", "[1]", "[-4,0]"), "\"data_offsets\" must be");
@@ -386,7 +393,8 @@ static void test_bad_entries(void **state) {
   EXPECT_HEADER_FAIL("{\"__metadata__\":{\"k\":1}}", "metadata \"k\": the value is not a string");
   EXPECT_HEADER_FAIL("{\"__metadata__\":[\"k\"]}", "\"__metadata__\" is not a JSON object");
   EXPECT_HEADER_FAIL("{\"__metadata__\":{},\"__metadata__\":{}}", "appears twice");
-  EXPECT_HEADER_FAIL("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", "duplicate metadata key \"k\"");
+  EXPECT_HEADER_FAIL("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}",
+                     "duplicate metadata key \"k\"");
 }
 
 static void test_load_misc_errors(void **state) {
@@ -439,7 +447,8 @@ static void test_failed_save_keeps_old_file(void **state) {
   const char *names[1] = {"big"};
 
   /* a folder that does not exist, a "folder" that is a file */
-  assert_int_equal(gr_safetensors_save(tpath("nope/x.safetensors"), 1, names, &big, 0, NULL, NULL), GR_EIO);
+  assert_int_equal(gr_safetensors_save(tpath("nope/x.safetensors"), 1, names, &big, 0, NULL, NULL),
+                   GR_EIO);
   EXPECT_MSG("nope/x.safetensors");
   char under_file[1100];
   snprintf(under_file, sizeof under_file, "%s/x.safetensors", p);
