@@ -36,10 +36,16 @@ static void on_png_warning(png_structp png, png_const_charp msg) {
   (void)msg;
 }
 
+static void on_png_read(png_structp png, png_bytep data, size_t len) {
+  png_ctx *c = png_get_io_ptr(png);
+  /* libpng's own reader says only "Read Error" */
+  if (fread(data, 1, len, c->fp) != len) png_error(png, "truncated: the file ends early");
+}
+
 /* Decodes c->fp (signature already read) into c->pixels; false on error. */
 static bool png_decode(png_ctx *c) {
   if (setjmp(png_jmpbuf(c->png))) return false;
-  png_init_io(c->png, c->fp);
+  png_set_read_fn(c->png, c, on_png_read);
   png_set_sig_bytes(c->png, 8);
   /* bounds on what ancillary chunks (text, ICC profiles) may allocate */
   png_set_chunk_malloc_max(c->png, (png_alloc_size_t)16 << 20);

@@ -314,7 +314,7 @@ static void test_png_hostile(void **state) {
   /* every prefix */
   for (size_t k = 0; k < len; k++) {
     write_bytes(p, b, k);
-    EXPECT_IMG_FAIL(gr_png_load, p, GR_EFORMAT, NULL);
+    EXPECT_IMG_FAIL(gr_png_load, p, GR_EFORMAT, k < 8 ? "not a PNG file" : "truncated");
     EXPECT_IMG_FAIL(gr_image_load, p, GR_EFORMAT, NULL);
   }
   /* every byte flipped: a clean result either way, mostly refusals (CRCs) */
@@ -474,7 +474,7 @@ static void test_jpeg_hostile(void **state) {
   const char *p = tpath("hostile.jpg");
   for (unsigned long k = 0; k < size; k++) {
     write_bytes(p, mem, k);
-    EXPECT_IMG_FAIL(gr_jpeg_load, p, GR_EFORMAT, NULL);
+    EXPECT_IMG_FAIL(gr_jpeg_load, p, GR_EFORMAT, k < 3 ? "not a JPEG file" : "truncated");
     EXPECT_IMG_FAIL(gr_image_load, p, GR_EFORMAT, NULL);
   }
   write_bytes(p, mem, size - 2);
