@@ -21,11 +21,106 @@ int64_t gr_numel(const gr_tensor *t) {
   return n;
 }
 
+/* --- storage, with a cache of freed buffers ---------------------------------------
+ * A training step allocates the same sizes every iteration. Giving large
+ * buffers back to the system and taking them again costs a page fault per
+ * 4 KiB touched, which dominated the big elementwise ops, so freed buffers
+ * are kept by size and handed out again. The cache holds at most
+ * GANLUA_CACHE_MB megabytes (default 4096); gr_cache_clear empties it. The
+ * runtime's API is used from one thread at a time (kernels parallelise
+ * inside), so the cache needs no lock. */
+
+#define CACHE_SLOTS 1024
+
+typedef struct cache_slot {
+  size_t size; /* 0: empty slot */
+  void **bufs;
+  int n, cap;
+} cache_slot;
+
+static cache_slot g_cache[CACHE_SLOTS];
+static size_t g_cached_bytes, g_cache_limit = (size_t)-1;
+
+static size_t cache_limit(void) {
+  if (g_cache_limit == (size_t)-1) {
+    const char *env = getenv("GANLUA_CACHE_MB");
+#ifdef GANLUA_SANITIZE
+    long mb = 0; /* let AddressSanitizer see every use after free */
+#else
+    long mb = env ? atol(env) : 4096;
+#endif
+    g_cache_limit = mb > 0 ? (size_t)mb << 20 : 0;
+  }
+  return g_cache_limit;
+}
+
+/* small buffers round to 64 bytes, large ones to pages, so sizes can be shared */
+static size_t round_size(size_t nbytes) {
+  if (nbytes <= 4096) return nbytes ? (nbytes + 63) / 64 * 64 : 64;
+  return (nbytes + 4095) / 4096 * 4096;
+}
+
+static cache_slot *cache_find(size_t size, bool create) {
+  size_t h = (size / 64 * 0x9E3779B97F4A7C15ull) >> 54; /* 10 bits */
+  for (size_t k = 0; k < CACHE_SLOTS; k++) {
+    cache_slot *c = &g_cache[(h + k) % CACHE_SLOTS];
+    if (c->size == size) return c;
+    if (c->size == 0) {
+      if (!create) return NULL;
+      c->size = size;
+      return c;
+    }
+  }
+  return NULL;
+}
+
+static void *buffer_take(size_t size) {
+  cache_slot *c = cache_find(size, false);
+  if (c && c->n > 0) {
+    g_cached_bytes -= size;
+    return c->bufs[--c->n];
+  }
+  return aligned_alloc(64, size);
+}
+
+static void buffer_give(void *p, size_t size) {
+  if (g_cached_bytes + size <= cache_limit()) {
+    cache_slot *c = cache_find(size, true);
+    if (c && c->n == c->cap) {
+      int cap = c->cap ? c->cap * 2 : 4;
+      void **b = realloc(c->bufs, (size_t)cap * sizeof *b);
+      if (b) {
+        c->bufs = b;
+        c->cap = cap;
+      }
+    }
+    if (c && c->n < c->cap) {
+      c->bufs[c->n++] = p;
+      g_cached_bytes += size;
+      return;
+    }
+  }
+  free(p);
+}
+
+void gr_cache_clear(void) {
+  for (int k = 0; k < CACHE_SLOTS; k++) {
+    cache_slot *c = &g_cache[k];
+    while (c->n > 0) free(c->bufs[--c->n]);
+  }
+  g_cached_bytes = 0;
+}
+
+int64_t gr_cached_bytes(void) { return (int64_t)g_cached_bytes; }
+
 static gr_storage *storage_new(size_t nbytes) {
   gr_storage *s = malloc(sizeof *s);
   if (!s) return NULL;
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  s->data = aligned_alloc(64, rounded ? rounded : 64);
+  s->data = buffer_take(round_size(nbytes));
+  if (!s->data) {
+    gr_cache_clear(); /* maybe the cache holds what the system now lacks */
+    s->data = aligned_alloc(64, round_size(nbytes));
+  }
   if (!s->data) {
     free(s);
     return NULL;
@@ -39,7 +134,7 @@ static gr_storage *storage_new(size_t nbytes) {
 static void storage_release(gr_storage *s) {
   if (!s || --s->refs > 0) return;
   g_live_bytes -= (int64_t)s->nbytes;
-  free(s->data);
+  buffer_give(s->data, round_size(s->nbytes));
   free(s);
 }
 

@@ -42,6 +42,9 @@ int64_t gr_live_nodes(void);
 /* Live tensor count and bytes held by live storages. */
 int64_t gr_live_tensors(void);
 int64_t gr_live_bytes(void);
+/* Bytes of freed buffers kept for reuse, and giving them back to the system. */
+int64_t gr_cached_bytes(void);
+void gr_cache_clear(void);
 
 #ifdef __cplusplus
 }
