@@ -43,10 +43,10 @@ static size_t g_cached_bytes, g_cache_limit = (size_t)-1;
 
 static size_t cache_limit(void) {
   if (g_cache_limit == (size_t)-1) {
-    const char *env = getenv("GANLUA_CACHE_MB");
 #ifdef GANLUA_SANITIZE
     long mb = 0; /* let AddressSanitizer see every use after free */
 #else
+    const char *env = getenv("GANLUA_CACHE_MB");
     long mb = env ? atol(env) : 4096;
 #endif
     g_cache_limit = mb > 0 ? (size_t)mb << 20 : 0;
