@@ -583,14 +583,21 @@ static int loadline(lua_State *L) {
   return status;
 }
 
+/* The REPL and -e code get `gan` as a global for convenience; scripts require it. */
+static int load_gan_global(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "gan");
+  int status = docall(L, 1, 1);
+  if (status == LUA_OK) lua_setglobal(L, "gan");
+  else report(L, status);
+  return status;
+}
+
 static int repl(lua_State *L) {
   interactive = isatty(0);
   if (interactive)
     printf("ganlua %s (%s) — `gan` is loaded; Ctrl-D quits\n", GANRT_VERSION, LUA_RELEASE);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "gan");
-  if (docall(L, 1, 1) == LUA_OK) lua_setglobal(L, "gan");
-  else report(L, LUA_ERRRUN);
+  load_gan_global(L);
 #ifdef GANLUA_HAVE_EDITLINE
   if (interactive) edit_init(L);
 #endif
@@ -747,6 +754,10 @@ static int pmain(lua_State *L) {
   }
   make_arg(L, argv, argc, script ? first : argc, script == resolved ? resolved : NULL);
 
+  if (nexprs > 0 && load_gan_global(L) != LUA_OK) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   for (int i = 1; i < first; i++) {
     const char *a = argv[i];
     if (strncmp(a, "-e", 2)) continue;

@@ -337,10 +337,9 @@ static int l_argmax(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   if (lua_isnoneornil(L, 2)) { /* the index into the flattened tensor */
     int64_t all = -1;
-    gr_pool_push();
-    gr_tensor *flat = gr_reshape(x, 1, &all);
+    gr_tensor *flat = gr_reshape(x, 1, &all); /* owned: argmax_of releases, so no pool here */
     gr_tensor *r = flat ? argmax_of(flat, 0, false) : NULL;
-    gr_pool_pop();
+    gr_release(flat);
     return gan_result(L, "argmax", r);
   }
   int d = gan_dim(L, 2, x, x->ndim);
