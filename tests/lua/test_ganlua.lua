@@ -83,8 +83,17 @@ T.case("-e runs code, several in order, with gan on package.path", function()
   out, err, code = run { "-e", "local gan = require 'gan'; print(gan.zeros(2, 3):numel(), gan.version)" }
   T.eq(code, 0, err)
   has(out, "6\t0.1.0")
-  out, err, code = run { "-e", "print(type(gan))" }
-  T.eq(out, "nil\n", "no global gan outside the REPL")
+  out, err, code = run { "-e", "print(gan.zeros(2):numel())" }
+  T.eq(out, "2\n", "-e code has gan loaded, like the REPL: " .. err)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local f = assert(io.open(dir .. "/noglobal.lua", "w"))
+  f:write("print(type(rawget(_G, 'gan')))\n")
+  f:close()
+  out, err, code = run { dir .. "/noglobal.lua" }
+  T.eq(out, "nil\n", "a script gets no global gan: it requires it")
+  os.execute("rm -rf " .. dir)
 end)
 
 T.case("- reads the script from stdin; threads from the environment", function()
