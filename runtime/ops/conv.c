@@ -31,6 +31,23 @@ int64_t gr_conv_set_budget(int64_t n) {
 /* Below this many elements a loop is not worth waking the threads for. */
 #define PAR_MIN 32768
 
+/* Whether our OpenMP loops may run between sgemm calls. OpenBLAS built on
+ * pthreads keeps threads of its own, and libgomp's default wait policy
+ * leaves our pool spinning for milliseconds after each loop: the sgemm that
+ * follows then runs with a core taken, which costs far more than a serial
+ * im2col. An OpenMP OpenBLAS shares our pool, and a passive pool sleeps. */
+static bool g_par_checked, g_par_ok;
+
+static bool par_ok(void) {
+  if (!g_par_checked) {
+    const char *wp = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    bool passive = (wp && (wp[0] == 'p' || wp[0] == 'P')) || (spin && atoll(spin) < 10000);
+    g_par_ok = openblas_get_parallel() != 1 || passive;
+    g_par_checked = true;
+  }
+  return g_par_ok;
+}
+
 typedef struct conv_geom {
   int64_t N, C, H, W; /* image side: conv2d's input */
   int64_t O, Ho, Wo;  /* filtered side: conv2d's output */
@@ -113,28 +130,30 @@ static gr_tensor *plain_contiguous(gr_tensor *t) {
 /* A block is B whole samples, or (B = 1) `rows` output rows of one sample. */
 typedef struct conv_plan {
   int64_t B, rows;
-  float *col, *mat; /* col (C*kh*kw, B*rows*Wo); mat (O, B*rows*Wo) when `mat_needed` */
+  float *col, *mat; /* col (C*kh*kw, B*rows*Wo); mat (O, B*rows*Wo) */
 } conv_plan;
 
-static gr_status make_plan(const char *op, const conv_geom *g, bool mat_needed, conv_plan *pl) {
-  int64_t ck = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
-  int64_t per_px = ck + (mat_needed ? g->O : 0);
+static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
+  int64_t ck = g->C * g->kh * g->kw, P = g->Ho * g->Wo, per_px = ck + g->O;
   if (ck > INT_MAX || g->O > INT_MAX || P > INT_MAX)
     return gr_fail(GR_EARG, "%s: sizes too large for sgemm's int sizes", op);
+  /* as many as fit, then evened out so that the last block is not a sliver */
   if (per_px * P <= g_budget) {
-    pl->B = g_budget / (per_px * P);
-    if (pl->B > g->N) pl->B = g->N > 0 ? g->N : 1;
+    int64_t fit = g_budget / (per_px * P), n = g->N > 0 ? g->N : 1;
+    int64_t blocks = (n + fit - 1) / fit;
+    pl->B = (n + blocks - 1) / blocks;
     pl->rows = g->Ho;
   } else {
+    int64_t fit = g_budget / (per_px * g->Wo);
+    if (fit < 1) fit = 1;
+    int64_t blocks = (g->Ho + fit - 1) / fit;
     pl->B = 1;
-    pl->rows = g_budget / (per_px * g->Wo);
-    if (pl->rows < 1) pl->rows = 1;
-    if (pl->rows > g->Ho) pl->rows = g->Ho;
+    pl->rows = (g->Ho + blocks - 1) / blocks;
   }
   int64_t L = pl->B * pl->rows * g->Wo;
   pl->col = scratch_get(&g_col, ck * L);
-  pl->mat = mat_needed ? scratch_get(&g_mat, g->O * L) : NULL;
-  if (!pl->col || (mat_needed && !pl->mat))
+  pl->mat = scratch_get(&g_mat, g->O * L);
+  if (!pl->col || !pl->mat)
     return gr_fail(GR_ENOMEM, "%s: out of memory for %lld scratch floats", op,
                    (long long)(per_px * L));
   return GR_OK;
@@ -158,7 +177,8 @@ static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n
   const float *px = gr_f32(x);
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, C = g->C, tasks = nb * C;
   int64_t xs0 = x->stride[0], xs1 = x->stride[1], xs2 = x->stride[2], xs3 = x->stride[3];
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN)
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / C, c = t % C;
     const float *xp = px + (n0 + b) * xs0 + c * xs1;
@@ -193,7 +213,8 @@ static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n
 static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
                    int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, C = g->C, HW = g->H * g->W, tasks = nb * C;
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN)
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / C, c = t % C;
     float *xp = x + ((n0 + b) * C + c) * HW;
@@ -228,7 +249,7 @@ static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n
   const float *py = gr_f32(y);
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, tasks = nb * O;
   int64_t s0 = y->stride[0], s1 = y->stride[1], s2 = y->stride[2], s3 = y->stride[3];
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN)
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / O, o = t % O;
     float *d = mat + o * L + b * np;
@@ -246,7 +267,7 @@ static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n
 static void scatter(float *y, const float *mat, const float *bias, const conv_geom *g, int64_t n0,
                     int64_t nb, int64_t oh0, int64_t nr) {
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, P = g->Ho * Wo, tasks = nb * O;
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN)
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / O, o = t % O;
     float *d = y + ((n0 + b) * O + o) * P + oh0 * Wo;
@@ -274,7 +295,7 @@ static bool filtered_in_place(const gr_tensor *y, const conv_geom *g, const conv
 static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const float *bias,
                             const conv_geom *g) {
   conv_plan pl;
-  gr_status s = make_plan("conv2d", g, true, &pl);
+  gr_status s = make_plan("conv2d", g, &pl);
   if (s != GR_OK) return s;
   int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, P = g->Ho * g->Wo;
   /* one sample at a time, sgemm writes straight into y */
@@ -295,7 +316,7 @@ static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const 
   }
   if (direct && bias) {
     int64_t planes = g->N * g->O;
-#pragma omp parallel for schedule(static) if (planes * P > PAR_MIN)
+#pragma omp parallel for schedule(static) if (planes * P > PAR_MIN && par_ok())
     for (int64_t t = 0; t < planes; t++) {
       float v = bias[t % g->O], *d = y + t * P;
       for (int64_t q = 0; q < P; q++) d[q] += v;
@@ -309,7 +330,7 @@ static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const 
 static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const float *bias,
                            const conv_geom *g) {
   conv_plan pl;
-  gr_status s = make_plan("conv_transpose2d", g, true, &pl);
+  gr_status s = make_plan("conv_transpose2d", g, &pl);
   if (s != GR_OK) return s;
   int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G;
   bool direct = filtered_in_place(y, g, &pl);
@@ -340,7 +361,7 @@ static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const f
 static gr_status weight_run(float *dw, const gr_tensor *x, const gr_tensor *gy,
                             const conv_geom *g) {
   conv_plan pl;
-  gr_status s = make_plan("conv2d_weight_grad", g, true, &pl);
+  gr_status s = make_plan("conv2d_weight_grad", g, &pl);
   if (s != GR_OK) return s;
   int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G;
   bool direct = filtered_in_place(gy, g, &pl), first = true;
