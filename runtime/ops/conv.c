@@ -169,42 +169,80 @@ static void valid_range(int64_t Wo, int64_t s, int64_t off, int64_t W, int64_t *
   *hi = h;
 }
 
+/* n rows of Wo columns: d[lo..hi) = s[0], s[step], ... and zeros around,
+ * then the next row (d + Wo, s + rstep). Rows of small images are short, so
+ * loop overhead is the cost: callers pass the usual steps as constants and
+ * the copy vectorizes. */
+static inline __attribute__((always_inline)) void rows_in(float *restrict d,
+                                                          const float *restrict s, int64_t n,
+                                                          int64_t Wo, int64_t lo, int64_t hi,
+                                                          int64_t step, int64_t rstep) {
+  for (int64_t r = 0; r < n; r++, d += Wo, s += rstep) {
+    for (int64_t q = 0; q < lo; q++) d[q] = 0;
+#pragma omp simd
+    for (int64_t q = 0; q < hi - lo; q++) d[lo + q] = s[q * step];
+    for (int64_t q = hi; q < Wo; q++) d[q] = 0;
+  }
+}
+
+static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t lo, int64_t hi,
+                      int64_t step, int64_t rstep) {
+  if (step == 1) rows_in(d, s, n, Wo, lo, hi, 1, rstep);
+  else if (step == 2) rows_in(d, s, n, Wo, lo, hi, 2, rstep);
+  else rows_in(d, s, n, Wo, lo, hi, step, rstep);
+}
+
 /* col (C*kh*kw, L), L = nb*nr*Wo: row (c,i,j), column b*nr*Wo + r*Wo + ow holds
  * x[n0+b, c, (oh0+r)*sh - ph + i*dh, ow*sw - pw + j*dw], 0 in the padding.
  * x is the image side, any strides. */
 static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n0, int64_t nb,
                    int64_t oh0, int64_t nr) {
   const float *px = gr_f32(x);
-  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, C = g->C, tasks = nb * C;
-  int64_t xs0 = x->stride[0], xs1 = x->stride[1], xs2 = x->stride[2], xs3 = x->stride[3];
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, tasks = g->C * g->kh;
+  int64_t xs0 = x->stride[0], xs2 = x->stride[2], xs3 = x->stride[3];
+  /* a task fills the kw rows of one (c, i); each row is written front to back */
 #pragma omp parallel for schedule(static) \
-    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
+    if (tasks > 1 && tasks * g->kw * L > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
-    int64_t b = t / C, c = t % C;
-    const float *xp = px + (n0 + b) * xs0 + c * xs1;
-    for (int64_t i = 0; i < g->kh; i++)
-      for (int64_t j = 0; j < g->kw; j++) {
-        float *dst = col + ((c * g->kh + i) * g->kw + j) * L + b * np;
-        int64_t off = j * g->dw - g->pw, lo, hi;
-        valid_range(Wo, g->sw, off, g->W, &lo, &hi);
-        for (int64_t r = 0; r < nr; r++) {
-          float *d = dst + r * Wo;
-          int64_t ih = (oh0 + r) * g->sh - g->ph + i * g->dh;
-          if (ih < 0 || ih >= g->H || hi == lo) {
-            memset(d, 0, (size_t)Wo * sizeof *d);
-            continue;
-          }
-          const float *src = xp + ih * xs2;
-          for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0;
-          if (g->sw == 1 && xs3 == 1) {
-            memcpy(d + lo, src + lo + off, (size_t)(hi - lo) * sizeof *d);
-          } else {
-            for (int64_t ow = lo; ow < hi; ow++) d[ow] = src[(ow * g->sw + off) * xs3];
-          }
-          for (int64_t ow = hi; ow < Wo; ow++) d[ow] = 0;
-        }
+    int64_t c = t / g->kh, i = t % g->kh;
+    const float *xc = px + n0 * xs0 + c * x->stride[1];
+    /* the output rows whose input row is inside the image: [rlo, rhi) */
+    int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
+    valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
+    for (int64_t j = 0; j < g->kw; j++) {
+      float *row = col + (t * g->kw + j) * L;
+      int64_t off = j * g->dw - g->pw, lo, hi;
+      valid_range(Wo, g->sw, off, g->W, &lo, &hi);
+      int64_t r1 = hi > lo ? rhi : rlo; /* no column inside: every row is padding */
+      for (int64_t b = 0; b < nb; b++) {
+        float *d = row + b * np;
+        memset(d, 0, (size_t)(rlo * Wo) * sizeof *d);
+        memset(d + r1 * Wo, 0, (size_t)((nr - r1) * Wo) * sizeof *d);
+        if (r1 > rlo)
+          copy_rows(d + rlo * Wo, xc + b * xs0 + (ih0 + rlo * g->sh) * xs2 + (off + lo * g->sw) * xs3,
+                    r1 - rlo, Wo, lo, hi, g->sw * xs3, g->sh * xs2);
       }
+    }
   }
+}
+
+/* n rows: d[q*step] += s[q] for q < len, then d += drow, s += Wo (constant
+ * steps vectorize, as in rows_in) */
+static inline __attribute__((always_inline)) void rows_add(float *restrict d,
+                                                           const float *restrict s, int64_t n,
+                                                           int64_t len, int64_t step,
+                                                           int64_t drow, int64_t Wo) {
+  for (int64_t r = 0; r < n; r++, d += drow, s += Wo) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; q++) d[q * step] += s[q];
+  }
+}
+
+static void add_rows(float *d, const float *s, int64_t n, int64_t len, int64_t step, int64_t drow,
+                     int64_t Wo) {
+  if (step == 1) rows_add(d, s, n, len, 1, drow, Wo);
+  else if (step == 2) rows_add(d, s, n, len, 2, drow, Wo);
+  else rows_add(d, s, n, len, step, drow, Wo);
 }
 
 /* The adjoint of im2col: adds the columns of a block into x (contiguous
@@ -222,24 +260,18 @@ static void col2im(float *x, const float *col, const float *bias, bool init, con
       float v = bias ? bias[c] : 0.0f;
       for (int64_t e = 0; e < HW; e++) xp[e] = v;
     }
-    for (int64_t i = 0; i < g->kh; i++)
+    for (int64_t i = 0; i < g->kh; i++) {
+      int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
+      valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
       for (int64_t j = 0; j < g->kw; j++) {
-        const float *src = col + ((c * g->kh + i) * g->kw + j) * L + b * np;
         int64_t off = j * g->dw - g->pw, lo, hi;
         valid_range(Wo, g->sw, off, g->W, &lo, &hi);
-        if (hi == lo) continue;
-        for (int64_t r = 0; r < nr; r++) {
-          int64_t ih = (oh0 + r) * g->sh - g->ph + i * g->dh;
-          if (ih < 0 || ih >= g->H) continue;
-          float *d = xp + ih * g->W + off;
-          const float *s = src + r * Wo;
-          if (g->sw == 1) {
-            for (int64_t ow = lo; ow < hi; ow++) d[ow] += s[ow];
-          } else {
-            for (int64_t ow = lo; ow < hi; ow++) d[ow * g->sw] += s[ow];
-          }
-        }
+        if (hi == lo || rhi == rlo) continue;
+        add_rows(xp + (ih0 + rlo * g->sh) * g->W + off + lo * g->sw,
+                 col + ((c * g->kh + i) * g->kw + j) * L + b * np + rlo * Wo + lo, rhi - rlo,
+                 hi - lo, g->sw, g->sh * g->W, Wo);
       }
+    }
   }
 }
 
