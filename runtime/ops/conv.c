@@ -36,9 +36,17 @@ int64_t gr_conv_set_budget(int64_t n) {
  * leaves our pool spinning for milliseconds after each loop: the sgemm that
  * follows then runs with a core taken, which costs far more than a serial
  * im2col. An OpenMP OpenBLAS shares our pool, and a passive pool sleeps. */
+static int g_par_mode = -1; /* -1: decide from the environment; 0 serial; 1 parallel */
 static bool g_par_checked, g_par_ok;
 
+int gr_conv_set_parallel(int mode) {
+  int prev = g_par_mode;
+  g_par_mode = mode < 0 ? -1 : mode > 0;
+  return prev;
+}
+
 static bool par_ok(void) {
+  if (g_par_mode >= 0) return g_par_mode;
   if (!g_par_checked) {
     const char *wp = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
     bool passive = (wp && (wp[0] == 'p' || wp[0] == 'P')) || (spin && atoll(spin) < 10000);

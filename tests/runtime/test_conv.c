@@ -320,6 +320,39 @@ static void test_deterministic(void **state) {
   gr_release(w);
 }
 
+/* im2col, col2im, gather and scatter on our threads give the very same
+ * numbers as serial ones (each output element is summed by one thread). */
+static void test_parallel_matches_serial(void **state) {
+  gr_conv_args a = gr_conv_defaults();
+  a.pad[0] = a.pad[1] = 1;
+  gr_tensor *x = tu_rand(TU_SHAPE(8, 8, 24, 24), -1, 1), *w = tu_rand(TU_SHAPE(16, 8, 3, 3), -1, 1);
+  gr_tensor *b = tu_rand(TU_SHAPE(16), -1, 1), *bt = tu_rand(TU_SHAPE(8), -1, 1);
+  gr_tensor *out[2][3];
+  for (int mode = 0; mode < 2; mode++) {
+    gr_conv_set_parallel(mode);
+    out[mode][0] = TU_OK(gr_conv2d(x, w, b, a));
+    out[mode][1] = TU_OK(gr_conv_transpose2d(out[mode][0], w, bt, a));
+    out[mode][2] = TU_OK(gr_conv2d_weight_grad(x, out[mode][0], 3, 3, a));
+  }
+  gr_conv_set_parallel(-1);
+  for (int k = 0; k < 3; k++)
+    assert_memory_equal(gr_f32(out[0][k]), gr_f32(out[1][k]),
+                        (size_t)gr_numel(out[0][k]) * sizeof(float));
+  double *ref = ref_conv2d(x, w, b, a);
+  TU_CLOSE_D(out[1][0], ref, 1e-5, 1e-5);
+  int64_t H, W;
+  double *reft = ref_convt(out[1][0], w, bt, a, &H, &W);
+  TU_CLOSE_D(out[1][1], reft, 1e-3, 1e-5);
+  free(ref);
+  free(reft);
+  for (int mode = 0; mode < 2; mode++)
+    for (int k = 0; k < 3; k++) gr_release(out[mode][k]);
+  gr_release(x);
+  gr_release(w);
+  gr_release(b);
+  gr_release(bt);
+}
+
 /* --- gradients ---------------------------------------------------------------------------- */
 
 static gr_tensor *f_conv2d(gr_tensor *const *in, void *ctx) {
@@ -505,6 +538,7 @@ int main(void) {
       cmocka_unit_test(test_conv2d_weight_grad_forward),
       cmocka_unit_test(test_large_image_blocks),
       cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_parallel_matches_serial),
       cmocka_unit_test(test_conv2d_grads),
       cmocka_unit_test(test_conv_transpose2d_grads),
       cmocka_unit_test(test_conv2d_weight_grad_grads),
