@@ -329,15 +329,50 @@ static bool filtered_in_place(const gr_tensor *y, const conv_geom *g, const conv
          y->stride[1] <= INT_MAX;
 }
 
+/* A kernel that covers the whole unpadded image gives a 1x1 output (the
+ * last layer of a DCGAN discriminator, the first of its generator): then
+ * columns are the samples themselves and each kernel is one plain sgemm. */
+static bool dense_geom(const conv_geom *g) {
+  return g->Ho == 1 && g->Wo == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->H && g->kw == g->W;
+}
+
+/* Whether each sample of t (N,...) is one contiguous run of floats, as the
+ * rows of a matrix; *ld gets the row stride. */
+static bool flat_rows(const gr_tensor *t, int64_t *ld) {
+  int64_t run = 1;
+  for (int d = 3; d >= 1; d--) {
+    if (t->shape[d] != 1 && t->stride[d] != run) return false;
+    run *= t->shape[d];
+  }
+  *ld = t->shape[0] == 1 ? run : t->stride[0];
+  return *ld >= run && *ld <= INT_MAX;
+}
+
+/* y (N, n) rows <- v (n), for sgemm to add onto (beta 1) */
+static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t rep) {
+  for (int64_t r = 0; r < N; r++)
+    for (int64_t k = 0; k < n; k++)
+      for (int64_t e = 0; e < rep; e++) y[(r * n + k) * rep + e] = v[k];
+}
+
 /* --- the three kernels ------------------------------------------------------------------- */
 
 /* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; w (O, C/G*kh*kw) contiguous. */
 static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const float *bias,
                             const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, P = g->Ho * g->Wo, ldx;
+  if (dense_geom(g) && flat_rows(x, &ldx)) {
+    /* y (N, O) = x (N, C*kh*kw) @ w^T, group by group */
+    if (bias) fill_rows(y, bias, g->N, g->O, 1);
+    for (int64_t k = 0; k < g->G && g->N > 0; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->N, (int)og, (int)ckg, 1.0f,
+                  gr_f32(x) + k * ckg, (int)ldx, w + k * og * ckg, (int)ckg, bias ? 1.0f : 0.0f,
+                  y + k * og, (int)g->O);
+    return GR_OK;
+  }
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
   if (s != GR_OK) return s;
-  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, P = g->Ho * g->Wo;
   /* one sample at a time, sgemm writes straight into y */
   bool direct = pl.B == 1;
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
@@ -369,12 +404,21 @@ static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const 
  * any strides) + bias[c]; w (O, C/G*kh*kw) contiguous. */
 static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const float *bias,
                            const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldy;
+  if (g->N == 0) return GR_OK;
+  if (dense_geom(g) && flat_rows(y, &ldy)) {
+    /* x (N, C*kh*kw) = y (N, O) @ w, group by group */
+    if (bias) fill_rows(x, bias, g->N, g->C, g->H * g->W);
+    for (int64_t k = 0; k < g->G; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->N, (int)ckg, (int)og, 1.0f,
+                  gr_f32(y) + k * og, (int)ldy, w + k * og * ckg, (int)ckg, bias ? 1.0f : 0.0f,
+                  x + k * ckg, (int)(g->C * g->kh * g->kw));
+    return GR_OK;
+  }
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
   if (s != GR_OK) return s;
-  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G;
   bool direct = filtered_in_place(y, g, &pl);
-  if (g->N == 0 || g->C == 0) return GR_OK;
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
@@ -400,10 +444,18 @@ static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const f
 /* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ im2col(x)^T, group by group. */
 static gr_status weight_run(float *dw, const gr_tensor *x, const gr_tensor *gy,
                             const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldx, ldg;
+  if (dense_geom(g) && g->N > 0 && flat_rows(x, &ldx) && flat_rows(gy, &ldg)) {
+    /* dw (O, C*kh*kw) = gy (N, O)^T @ x (N, C*kh*kw), group by group */
+    for (int64_t k = 0; k < g->G; k++)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)og, (int)ckg, (int)g->N, 1.0f,
+                  gr_f32(gy) + k * og, (int)ldg, gr_f32(x) + k * ckg, (int)ldx, 0.0f,
+                  dw + k * og * ckg, (int)ckg);
+    return GR_OK;
+  }
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);
   if (s != GR_OK) return s;
-  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G;
   bool direct = filtered_in_place(gy, g, &pl), first = true;
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;

@@ -173,6 +173,10 @@ static const cfg kConvCases[] = {
     {2, 4, 11, 5, 4, 5, 2, .s = {3, 2}, .p = {2, 1}, .d = {1, 2}, .G = 2, .noncontig = true},
     {3, 3, 1, 1, 5, 1, 1, .bias = true},
     {2, 2, 3, 3, 2, 3, 3, .p = {1, 1}, .s = {2, 2}},
+    /* kernels covering the whole image: the 1x1-output products */
+    {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true},
+    {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true, .noncontig = true},
+    {5, 3, 2, 2, 1, 2, 2, .s = {2, 2}},
 };
 
 static void test_conv2d_forward(void **state) {
@@ -209,6 +213,9 @@ static const cfg kConvtCases[] = {
     {1, 2, 3, 4, 2, 3, 3, .s = {2, 1}, .p = {2, 1}, .d = {2, 2}, .op = {1, 0}, .bias = true},
     {4, 5, 1, 1, 7, 4, 4, .bias = true},
     {2, 6, 3, 3, 3, 1, 1, .G = 3, .noncontig = true, .bias = true},
+    /* 1x1 inputs: the first layer of a DCGAN generator */
+    {3, 4, 1, 1, 6, 3, 2, .G = 2, .bias = true},
+    {3, 4, 1, 1, 6, 3, 2, .G = 2, .noncontig = true},
 };
 
 static void test_conv_transpose2d_forward(void **state) {
@@ -369,11 +376,13 @@ static gr_tensor *f_weight_grad(gr_tensor *const *in, void *ctx) {
 static const cfg kGradCases[] = {
     {2, 4, 5, 5, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .bias = true},
     {1, 2, 6, 5, 3, 2, 3, .s = {1, 2}, .p = {0, 1}, .d = {2, 1}, .bias = false},
+    {2, 4, 3, 2, 2, 3, 2, .G = 2, .bias = true},
 };
 
 static const cfg kGradCasesT[] = {
     {2, 4, 3, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 0}, .G = 2, .bias = true},
     {1, 3, 3, 2, 2, 2, 3, .s = {1, 2}, .d = {2, 1}, .op = {0, 1}, .bias = false},
+    {2, 4, 1, 1, 2, 2, 3, .G = 2, .bias = true},
 };
 
 static void test_conv2d_grads(void **state) {
