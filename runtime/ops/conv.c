@@ -9,7 +9,9 @@
  * Columns are laid out for a block of several samples at once, (C*kh*kw,
  * B*Ho*Wo), so that one sgemm per group covers the block: small images still
  * make large products. A block that would not fit the scratch budget is cut
- * into rows of one sample instead. */
+ * into rows of one sample instead. A kernel that covers the whole image
+ * (a 1x1 output) needs no columns at all: the samples are the rows of one
+ * sgemm. */
 #include <cblas.h>
 #include <limits.h>
 #include <stdlib.h>
