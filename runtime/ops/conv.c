@@ -1,0 +1,738 @@
+/* 2-d convolution: conv2d, conv_transpose2d and conv2d_weight_grad, three
+ * faces of one linear map, each built on im2col/col2im and sgemm.
+ *
+ * Every kernel speaks of one geometry: the image side (N,C,H,W) is conv2d's
+ * input and the filtered side (N,O,Ho,Wo) its output. conv2d goes image ->
+ * filtered (im2col, then W @ col); conv_transpose2d goes filtered -> image
+ * (W^T @ y, then col2im); the weight gradient pairs the two sides (g @ col^T).
+ *
+ * Columns are laid out for a block of several samples at once, (C*kh*kw,
+ * B*Ho*Wo), so that one sgemm per group covers the block: small images still
+ * make large products. A block that would not fit the scratch budget is cut
+ * into rows of one sample instead. A kernel that covers the whole image
+ * (a 1x1 output) needs no columns at all: the samples are the rows of one
+ * sgemm. */
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_impl.h"
+#include "op_impl.h"
+
+/* Floats held by the column and matrix scratch buffers of one block: small
+ * enough to stay near the cache, large enough for efficient sgemm shapes. */
+#define CONV_BUDGET ((int64_t)4 << 20)
+static int64_t g_budget = CONV_BUDGET;
+
+int64_t gr_conv_set_budget(int64_t n) {
+  int64_t prev = g_budget;
+  g_budget = n > 0 ? n : CONV_BUDGET;
+  return prev;
+}
+/* Below this many elements a loop is not worth waking the threads for. */
+#define PAR_MIN 32768
+
+/* Whether our OpenMP loops may run between sgemm calls. OpenBLAS built on
+ * pthreads keeps threads of its own, and libgomp's default wait policy
+ * leaves our pool spinning for milliseconds after each loop: the sgemm that
+ * follows then runs with a core taken, which costs far more than a serial
+ * im2col. An OpenMP OpenBLAS shares our pool, and a passive pool sleeps. */
+static int g_par_mode = -1; /* -1: decide from the environment; 0 serial; 1 parallel */
+static bool g_par_checked, g_par_ok;
+
+int gr_conv_set_parallel(int mode) {
+  int prev = g_par_mode;
+  g_par_mode = mode < 0 ? -1 : mode > 0;
+  return prev;
+}
+
+static bool par_ok(void) {
+  if (g_par_mode >= 0) return g_par_mode;
+  if (!g_par_checked) {
+    const char *wp = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    bool passive = (wp && (wp[0] == 'p' || wp[0] == 'P')) || (spin && atoll(spin) < 10000);
+    g_par_ok = openblas_get_parallel() != 1 || passive;
+    g_par_checked = true;
+  }
+  return g_par_ok;
+}
+
+typedef struct conv_geom {
+  int64_t N, C, H, W; /* image side: conv2d's input */
+  int64_t O, Ho, Wo;  /* filtered side: conv2d's output */
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, G;
+} conv_geom;
+
+/* --- attributes ------------------------------------------------------------------------ */
+
+gr_conv_args gr_conv_defaults(void) {
+  gr_conv_args a = {{1, 1}, {0, 0}, {1, 1}, {0, 0}, 1};
+  return a;
+}
+
+/* i: stride(2), pad(2), dilation(2), output_padding(2), groups, kh, kw */
+static gr_attrs pack_args(gr_conv_args a, int64_t kh, int64_t kw) {
+  gr_attrs at = {.i = {a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0],
+                       a.dilation[1], a.output_padding[0], a.output_padding[1], a.groups, kh, kw}};
+  return at;
+}
+
+static gr_conv_args unpack_args(const gr_attrs *at) {
+  gr_conv_args a;
+  for (int k = 0; k < 2; k++) {
+    a.stride[k] = (int)at->i[0 + k];
+    a.pad[k] = (int)at->i[2 + k];
+    a.dilation[k] = (int)at->i[4 + k];
+    a.output_padding[k] = (int)at->i[6 + k];
+  }
+  a.groups = (int)at->i[8];
+  return a;
+}
+
+static conv_geom make_geom(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t Ho,
+                           int64_t Wo, int64_t kh, int64_t kw, const gr_attrs *at) {
+  conv_geom g = {N, C, H, W, O, Ho, Wo, kh, kw, at->i[0], at->i[1], at->i[2], at->i[3],
+                 at->i[4], at->i[5], at->i[8]};
+  return g;
+}
+
+/* conv2d's output length along one dim; -1 when the kernel overhangs the padded input */
+static int64_t conv_out_len(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? -1 : span / s + 1;
+}
+
+/* conv_transpose2d's output length along one dim */
+static int64_t convt_out_len(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t op) {
+  return (in - 1) * s - 2 * p + d * (k - 1) + op + 1;
+}
+
+/* --- scratch ----------------------------------------------------------------------------- */
+
+/* Grow-only buffers, one set per thread, so that the hot path does not allocate. */
+typedef struct scratch {
+  float *p;
+  int64_t n;
+} scratch;
+static _Thread_local scratch g_col, g_mat;
+
+static float *scratch_get(scratch *s, int64_t n) {
+  if (n > s->n) {
+    free(s->p);
+    size_t bytes = ((size_t)n * sizeof(float) + 63) / 64 * 64;
+    s->p = aligned_alloc(64, bytes);
+    s->n = s->p ? n : 0;
+  }
+  return s->p;
+}
+
+/* A contiguous copy (or t itself, retained) made without recording. */
+static gr_tensor *plain_contiguous(gr_tensor *t) {
+  bool grad = gr_set_grad_enabled(false);
+  gr_tensor *c = gr_contiguous(t);
+  gr_set_grad_enabled(grad);
+  return c;
+}
+
+/* --- blocks ------------------------------------------------------------------------------- */
+
+/* A block is B whole samples, or (B = 1) `rows` output rows of one sample. */
+typedef struct conv_plan {
+  int64_t B, rows;
+  float *col, *mat; /* col (C*kh*kw, B*rows*Wo); mat (O, B*rows*Wo) */
+} conv_plan;
+
+static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
+  int64_t ck = g->C * g->kh * g->kw, P = g->Ho * g->Wo, per_px = ck + g->O;
+  if (ck > INT_MAX || g->O > INT_MAX || P > INT_MAX)
+    return gr_fail(GR_EARG, "%s: sizes too large for sgemm's int sizes", op);
+  /* as many as fit, then evened out so that the last block is not a sliver */
+  if (per_px * P <= g_budget) {
+    int64_t fit = g_budget / (per_px * P), n = g->N > 0 ? g->N : 1;
+    int64_t blocks = (n + fit - 1) / fit;
+    pl->B = (n + blocks - 1) / blocks;
+    pl->rows = g->Ho;
+  } else {
+    int64_t fit = g_budget / (per_px * g->Wo);
+    if (fit < 1) fit = 1;
+    int64_t blocks = (g->Ho + fit - 1) / fit;
+    pl->B = 1;
+    pl->rows = (g->Ho + blocks - 1) / blocks;
+  }
+  int64_t L = pl->B * pl->rows * g->Wo;
+  pl->col = scratch_get(&g_col, ck * L);
+  pl->mat = scratch_get(&g_mat, g->O * L);
+  if (!pl->col || !pl->mat)
+    return gr_fail(GR_ENOMEM, "%s: out of memory for %lld scratch floats", op,
+                   (long long)(per_px * L));
+  return GR_OK;
+}
+
+/* The ow in [0, Wo) with 0 <= ow*s + off < W, as [*lo, *hi). */
+static void valid_range(int64_t Wo, int64_t s, int64_t off, int64_t W, int64_t *lo, int64_t *hi) {
+  int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+  int64_t h = W - off <= 0 ? 0 : (W - off - 1) / s + 1;
+  if (h > Wo) h = Wo;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+/* n rows of Wo columns: d[lo..hi) = s[0], s[step], ... and zeros around,
+ * then the next row (d + Wo, s + rstep). Rows of small images are short, so
+ * loop overhead is the cost: callers pass the usual steps as constants and
+ * the copy vectorizes. */
+static inline __attribute__((always_inline)) void rows_in(float *restrict d,
+                                                          const float *restrict s, int64_t n,
+                                                          int64_t Wo, int64_t lo, int64_t hi,
+                                                          int64_t step, int64_t rstep) {
+  for (int64_t r = 0; r < n; r++, d += Wo, s += rstep) {
+    for (int64_t q = 0; q < lo; q++) d[q] = 0;
+#pragma omp simd
+    for (int64_t q = 0; q < hi - lo; q++) d[lo + q] = s[q * step];
+    for (int64_t q = hi; q < Wo; q++) d[q] = 0;
+  }
+}
+
+static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t lo, int64_t hi,
+                      int64_t step, int64_t rstep) {
+  if (step == 1) rows_in(d, s, n, Wo, lo, hi, 1, rstep);
+  else if (step == 2) rows_in(d, s, n, Wo, lo, hi, 2, rstep);
+  else rows_in(d, s, n, Wo, lo, hi, step, rstep);
+}
+
+/* col (C*kh*kw, L), L = nb*nr*Wo: row (c,i,j), column b*nr*Wo + r*Wo + ow holds
+ * x[n0+b, c, (oh0+r)*sh - ph + i*dh, ow*sw - pw + j*dw], 0 in the padding.
+ * x is the image side, any strides. */
+static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n0, int64_t nb,
+                   int64_t oh0, int64_t nr) {
+  const float *px = gr_f32(x);
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, tasks = g->C * g->kh;
+  int64_t xs0 = x->stride[0], xs2 = x->stride[2], xs3 = x->stride[3];
+  /* a task fills the kw rows of one (c, i); each row is written front to back */
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kw * L > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t c = t / g->kh, i = t % g->kh;
+    const float *xc = px + n0 * xs0 + c * x->stride[1];
+    /* the output rows whose input row is inside the image: [rlo, rhi) */
+    int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
+    valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
+    for (int64_t j = 0; j < g->kw; j++) {
+      float *row = col + (t * g->kw + j) * L;
+      int64_t off = j * g->dw - g->pw, lo, hi;
+      valid_range(Wo, g->sw, off, g->W, &lo, &hi);
+      int64_t r1 = hi > lo ? rhi : rlo; /* no column inside: every row is padding */
+      for (int64_t b = 0; b < nb; b++) {
+        float *d = row + b * np;
+        memset(d, 0, (size_t)(rlo * Wo) * sizeof *d);
+        memset(d + r1 * Wo, 0, (size_t)((nr - r1) * Wo) * sizeof *d);
+        if (r1 > rlo)
+          copy_rows(d + rlo * Wo, xc + b * xs0 + (ih0 + rlo * g->sh) * xs2 + (off + lo * g->sw) * xs3,
+                    r1 - rlo, Wo, lo, hi, g->sw * xs3, g->sh * xs2);
+      }
+    }
+  }
+}
+
+/* n rows: d[q*step] += s[q] for q < len, then d += drow, s += Wo (constant
+ * steps vectorize, as in rows_in) */
+static inline __attribute__((always_inline)) void rows_add(float *restrict d,
+                                                           const float *restrict s, int64_t n,
+                                                           int64_t len, int64_t step,
+                                                           int64_t drow, int64_t Wo) {
+  for (int64_t r = 0; r < n; r++, d += drow, s += Wo) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; q++) d[q * step] += s[q];
+  }
+}
+
+static void add_rows(float *d, const float *s, int64_t n, int64_t len, int64_t step, int64_t drow,
+                     int64_t Wo) {
+  if (step == 1) rows_add(d, s, n, len, 1, drow, Wo);
+  else if (step == 2) rows_add(d, s, n, len, 2, drow, Wo);
+  else rows_add(d, s, n, len, step, drow, Wo);
+}
+
+/* The adjoint of im2col: adds the columns of a block into x (contiguous
+ * image side), after setting each touched plane to bias[c] (or 0) when
+ * `init`. One task per (sample, channel) plane keeps sums in a fixed order. */
+static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
+                   int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, C = g->C, HW = g->H * g->W, tasks = nb * C;
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t b = t / C, c = t % C;
+    float *xp = x + ((n0 + b) * C + c) * HW;
+    if (init) {
+      float v = bias ? bias[c] : 0.0f;
+      for (int64_t e = 0; e < HW; e++) xp[e] = v;
+    }
+    for (int64_t i = 0; i < g->kh; i++) {
+      int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
+      valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
+      for (int64_t j = 0; j < g->kw; j++) {
+        int64_t off = j * g->dw - g->pw, lo, hi;
+        valid_range(Wo, g->sw, off, g->W, &lo, &hi);
+        if (hi == lo || rhi == rlo) continue;
+        add_rows(xp + (ih0 + rlo * g->sh) * g->W + off + lo * g->sw,
+                 col + ((c * g->kh + i) * g->kw + j) * L + b * np + rlo * Wo + lo, rhi - rlo,
+                 hi - lo, g->sw, g->sh * g->W, Wo);
+      }
+    }
+  }
+}
+
+/* mat (O, L) <- a block of the filtered side y (N,O,Ho,Wo), any strides. */
+static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n0, int64_t nb,
+                   int64_t oh0, int64_t nr) {
+  const float *py = gr_f32(y);
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, tasks = nb * O;
+  int64_t s0 = y->stride[0], s1 = y->stride[1], s2 = y->stride[2], s3 = y->stride[3];
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t b = t / O, o = t % O;
+    float *d = mat + o * L + b * np;
+    const float *s = py + (n0 + b) * s0 + o * s1 + oh0 * s2;
+    if (s3 == 1 && (s2 == Wo || nr == 1)) {
+      memcpy(d, s, (size_t)np * sizeof *d);
+      continue;
+    }
+    for (int64_t r = 0; r < nr; r++)
+      for (int64_t ow = 0; ow < Wo; ow++) d[r * Wo + ow] = s[r * s2 + ow * s3];
+  }
+}
+
+/* A block of y (contiguous filtered side) <- mat (O, L), plus bias[o]. */
+static void scatter(float *y, const float *mat, const float *bias, const conv_geom *g, int64_t n0,
+                    int64_t nb, int64_t oh0, int64_t nr) {
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, P = g->Ho * Wo, tasks = nb * O;
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t b = t / O, o = t % O;
+    float *d = y + ((n0 + b) * O + o) * P + oh0 * Wo;
+    const float *s = mat + o * L + b * np;
+    if (!bias) {
+      memcpy(d, s, (size_t)np * sizeof *d);
+      continue;
+    }
+    float v = bias[o];
+    for (int64_t q = 0; q < np; q++) d[q] = s[q] + v;
+  }
+}
+
+/* Whether sgemm can read the filtered side y block by block in place: one
+ * sample at a time, rows of each channel contiguous. */
+static bool filtered_in_place(const gr_tensor *y, const conv_geom *g, const conv_plan *pl) {
+  return pl->B == 1 && (y->stride[3] == 1 || g->Wo == 1) &&
+         (y->stride[2] == g->Wo || g->Ho == 1) && y->stride[1] >= g->Ho * g->Wo &&
+         y->stride[1] <= INT_MAX;
+}
+
+/* A kernel that covers the whole unpadded image gives a 1x1 output (the
+ * last layer of a DCGAN discriminator, the first of its generator): then
+ * columns are the samples themselves and each kernel is one plain sgemm. */
+static bool dense_geom(const conv_geom *g) {
+  return g->Ho == 1 && g->Wo == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->H && g->kw == g->W;
+}
+
+/* Whether each sample of t (N,...) is one contiguous run of floats, as the
+ * rows of a matrix; *ld gets the row stride. */
+static bool flat_rows(const gr_tensor *t, int64_t *ld) {
+  int64_t run = 1;
+  for (int d = 3; d >= 1; d--) {
+    if (t->shape[d] != 1 && t->stride[d] != run) return false;
+    run *= t->shape[d];
+  }
+  *ld = t->shape[0] == 1 ? run : t->stride[0];
+  return *ld >= run && *ld <= INT_MAX;
+}
+
+/* y (N, n) rows <- v (n), for sgemm to add onto (beta 1) */
+static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t rep) {
+  for (int64_t r = 0; r < N; r++)
+    for (int64_t k = 0; k < n; k++)
+      for (int64_t e = 0; e < rep; e++) y[(r * n + k) * rep + e] = v[k];
+}
+
+/* --- the three kernels ------------------------------------------------------------------- */
+
+/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; w (O, C/G*kh*kw) contiguous. */
+static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const float *bias,
+                            const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, P = g->Ho * g->Wo, ldx;
+  if (dense_geom(g) && flat_rows(x, &ldx)) {
+    /* y (N, O) = x (N, C*kh*kw) @ w^T, group by group */
+    if (bias) fill_rows(y, bias, g->N, g->O, 1);
+    for (int64_t k = 0; k < g->G && g->N > 0; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->N, (int)og, (int)ckg, 1.0f,
+                  gr_f32(x) + k * ckg, (int)ldx, w + k * og * ckg, (int)ckg, bias ? 1.0f : 0.0f,
+                  y + k * og, (int)g->O);
+    return GR_OK;
+  }
+  conv_plan pl;
+  gr_status s = make_plan("conv2d", g, &pl);
+  if (s != GR_OK) return s;
+  /* one sample at a time, sgemm writes straight into y */
+  bool direct = pl.B == 1;
+  for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
+    int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
+    for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
+      im2col(pl.col, x, g, n0, nb, oh0, nr);
+      for (int64_t k = 0; k < g->G; k++) {
+        float *out = direct ? y + (n0 * g->O + k * og) * P + oh0 * g->Wo : pl.mat + k * og * L;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
+                    w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f, out,
+                    (int)(direct ? P : L));
+      }
+      if (!direct) scatter(y, pl.mat, bias, g, n0, nb, oh0, nr);
+    }
+  }
+  if (direct && bias) {
+    int64_t planes = g->N * g->O;
+#pragma omp parallel for schedule(static) if (planes * P > PAR_MIN && par_ok())
+    for (int64_t t = 0; t < planes; t++) {
+      float v = bias[t % g->O], *d = y + t * P;
+      for (int64_t q = 0; q < P; q++) d[q] += v;
+    }
+  }
+  return GR_OK;
+}
+
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (the filtered side,
+ * any strides) + bias[c]; w (O, C/G*kh*kw) contiguous. */
+static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const float *bias,
+                           const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldy;
+  if (g->N == 0) return GR_OK;
+  if (dense_geom(g) && flat_rows(y, &ldy)) {
+    /* x (N, C*kh*kw) = y (N, O) @ w, group by group */
+    if (bias) fill_rows(x, bias, g->N, g->C, g->H * g->W);
+    for (int64_t k = 0; k < g->G; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->N, (int)ckg, (int)og, 1.0f,
+                  gr_f32(y) + k * og, (int)ldy, w + k * og * ckg, (int)ckg, bias ? 1.0f : 0.0f,
+                  x + k * ckg, (int)(g->C * g->kh * g->kw));
+    return GR_OK;
+  }
+  conv_plan pl;
+  gr_status s = make_plan("conv_transpose2d", g, &pl);
+  if (s != GR_OK) return s;
+  bool direct = filtered_in_place(y, g, &pl);
+  for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
+    int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
+    for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
+      const float *ym = pl.mat;
+      int64_t ld = L;
+      if (direct) {
+        ym = gr_f32(y) + n0 * y->stride[0] + oh0 * y->stride[2];
+        ld = y->stride[1];
+      } else {
+        gather(pl.mat, y, g, n0, nb, oh0, nr);
+      }
+      for (int64_t k = 0; k < g->G; k++)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
+                    w + k * og * ckg, (int)ckg, ym + k * og * ld, (int)ld, 0.0f,
+                    pl.col + k * ckg * L, (int)L);
+      col2im(x, pl.col, bias, oh0 == 0, g, n0, nb, oh0, nr);
+    }
+  }
+  return GR_OK;
+}
+
+/* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ im2col(x)^T, group by group. */
+static gr_status weight_run(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                            const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldx, ldg;
+  if (dense_geom(g) && g->N > 0 && flat_rows(x, &ldx) && flat_rows(gy, &ldg)) {
+    /* dw (O, C*kh*kw) = gy (N, O)^T @ x (N, C*kh*kw), group by group */
+    for (int64_t k = 0; k < g->G; k++)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)og, (int)ckg, (int)g->N, 1.0f,
+                  gr_f32(gy) + k * og, (int)ldg, gr_f32(x) + k * ckg, (int)ldx, 0.0f,
+                  dw + k * og * ckg, (int)ckg);
+    return GR_OK;
+  }
+  conv_plan pl;
+  gr_status s = make_plan("conv2d_weight_grad", g, &pl);
+  if (s != GR_OK) return s;
+  bool direct = filtered_in_place(gy, g, &pl), first = true;
+  for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
+    int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
+    for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
+      im2col(pl.col, x, g, n0, nb, oh0, nr);
+      const float *gm = pl.mat;
+      int64_t ld = L;
+      if (direct) {
+        gm = gr_f32(gy) + n0 * gy->stride[0] + oh0 * gy->stride[2];
+        ld = gy->stride[1];
+      } else {
+        gather(pl.mat, gy, g, n0, nb, oh0, nr);
+      }
+      /* blocks add up in order (beta 1 after the first): deterministic */
+      for (int64_t k = 0; k < g->G; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)og, (int)ckg, (int)L, 1.0f,
+                    gm + k * og * ld, (int)ld, pl.col + k * ckg * L, (int)L, first ? 0.0f : 1.0f,
+                    dw + k * og * ckg, (int)ckg);
+      first = false;
+    }
+  }
+  if (first) memset(dw, 0, (size_t)(g->O * ckg) * sizeof *dw);
+  return GR_OK;
+}
+
+/* --- forwards ------------------------------------------------------------------------------ */
+
+/* Runs a kernel with w and bias made contiguous; out is the new tensor. */
+typedef enum { RUN_CONV, RUN_CONVT } run_kind;
+
+static gr_status run_with_weights(gr_fwd *f, run_kind kind, const conv_geom *g, int ndim,
+                                  const int64_t *shape) {
+  gr_tensor *w = plain_contiguous(f->in[1]);
+  gr_tensor *b = f->in[2] ? plain_contiguous(f->in[2]) : NULL;
+  gr_tensor *y = w && (b || !f->in[2]) ? gr_empty(GR_F32, ndim, shape) : NULL;
+  gr_status s = y ? GR_OK : gr_errcode();
+  if (s == GR_OK) {
+    const float *pb = b ? gr_f32(b) : NULL;
+    s = kind == RUN_CONV ? conv2d_run(gr_f32(y), f->in[0], gr_f32(w), pb, g)
+                         : convt_run(gr_f32(y), f->in[0], gr_f32(w), pb, g);
+  }
+  gr_release(w);
+  gr_release(b);
+  if (s != GR_OK) {
+    gr_release(y);
+    return s;
+  }
+  f->out[0] = y;
+  return GR_OK;
+}
+
+gr_status conv2d_forward(gr_fwd *f) {
+  gr_tensor *x = f->in[0], *w = f->in[1];
+  const gr_attrs *a = f->a;
+  int64_t kh = w->shape[2], kw = w->shape[3];
+  int64_t Ho = conv_out_len(x->shape[2], kh, a->i[0], a->i[2], a->i[4]);
+  int64_t Wo = conv_out_len(x->shape[3], kw, a->i[1], a->i[3], a->i[5]);
+  conv_geom g = make_geom(x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], Ho,
+                          Wo, kh, kw, a);
+  int64_t shape[4] = {g.N, g.O, Ho, Wo};
+  return run_with_weights(f, RUN_CONV, &g, 4, shape);
+}
+
+gr_status conv_transpose2d_forward(gr_fwd *f) {
+  gr_tensor *x = f->in[0], *w = f->in[1];
+  const gr_attrs *a = f->a;
+  int64_t kh = w->shape[2], kw = w->shape[3];
+  int64_t H = convt_out_len(x->shape[2], kh, a->i[0], a->i[2], a->i[4], a->i[6]);
+  int64_t W = convt_out_len(x->shape[3], kw, a->i[1], a->i[3], a->i[5], a->i[7]);
+  /* x is the filtered side of the conv2d whose adjoint this is */
+  conv_geom g = make_geom(x->shape[0], w->shape[1] * a->i[8], H, W, x->shape[1], x->shape[2],
+                          x->shape[3], kh, kw, a);
+  int64_t shape[4] = {g.N, g.C, H, W};
+  return run_with_weights(f, RUN_CONVT, &g, 4, shape);
+}
+
+gr_status conv2d_weight_grad_forward(gr_fwd *f) {
+  gr_tensor *x = f->in[0], *gy = f->in[1];
+  const gr_attrs *a = f->a;
+  conv_geom g = make_geom(x->shape[0], x->shape[1], x->shape[2], x->shape[3], gy->shape[1],
+                          gy->shape[2], gy->shape[3], a->i[9], a->i[10], a);
+  int64_t shape[4] = {g.O, g.C / g.G, g.kh, g.kw};
+  gr_tensor *dw = gr_empty(GR_F32, 4, shape);
+  if (!dw) return gr_errcode();
+  gr_status s = weight_run(gr_f32(dw), x, gy, &g);
+  if (s != GR_OK) {
+    gr_release(dw);
+    return s;
+  }
+  f->out[0] = dw;
+  return GR_OK;
+}
+
+/* --- gradient rules ----------------------------------------------------------------------
+ * conv2d is linear in x and in w, so each rule is another of the three ops:
+ * the adjoint in x is conv_transpose2d, the adjoint in w conv2d_weight_grad,
+ * and conv2d_weight_grad's own adjoints are conv_transpose2d and conv2d. */
+
+/* a with the output_padding that makes conv_transpose2d restore an image
+ * side of (H, W) from a filtered side of (Ho, Wo). */
+static gr_conv_args restoring(gr_conv_args a, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
+                              int64_t kh, int64_t kw) {
+  a.output_padding[0] = (int)(H - convt_out_len(Ho, kh, a.stride[0], a.pad[0], a.dilation[0], 0));
+  a.output_padding[1] = (int)(W - convt_out_len(Wo, kw, a.stride[1], a.pad[1], a.dilation[1], 0));
+  return a;
+}
+
+static const int kSpatialBatch[3] = {0, 2, 3};
+
+gr_status conv2d_backward(gr_bwd *b) {
+  gr_tensor *x = b->in[0], *w = b->in[1], *g = b->gout[0];
+  gr_conv_args a = unpack_args(b->a);
+  int64_t kh = w->shape[2], kw = w->shape[3];
+  if (b->needs[0])
+    b->gin[0] = gr_conv_transpose2d(
+        g, w, NULL, restoring(a, x->shape[2], x->shape[3], g->shape[2], g->shape[3], kh, kw));
+  if (b->needs[1]) b->gin[1] = gr_conv2d_weight_grad(x, g, (int)kh, (int)kw, a);
+  if (b->needs[2]) b->gin[2] = gr_sum(g, 3, kSpatialBatch, false);
+  return GR_OK;
+}
+
+gr_status conv_transpose2d_backward(gr_bwd *b) {
+  gr_tensor *x = b->in[0], *w = b->in[1], *g = b->gout[0];
+  gr_conv_args a = unpack_args(b->a);
+  a.output_padding[0] = a.output_padding[1] = 0;
+  /* g is the image side and x the filtered side of the underlying conv2d */
+  if (b->needs[0]) b->gin[0] = gr_conv2d(g, w, NULL, a);
+  if (b->needs[1]) b->gin[1] = gr_conv2d_weight_grad(g, x, (int)w->shape[2], (int)w->shape[3], a);
+  if (b->needs[2]) b->gin[2] = gr_sum(g, 3, kSpatialBatch, false);
+  return GR_OK;
+}
+
+gr_status conv2d_weight_grad_backward(gr_bwd *b) {
+  /* <weight_grad(x, gy), D> = <conv2d(x, D), gy>: differentiate that in x and gy */
+  gr_tensor *x = b->in[0], *gy = b->in[1], *D = b->gout[0];
+  gr_conv_args a = unpack_args(b->a);
+  int64_t kh = b->a->i[9], kw = b->a->i[10];
+  if (b->needs[0])
+    b->gin[0] = gr_conv_transpose2d(
+        gy, D, NULL, restoring(a, x->shape[2], x->shape[3], gy->shape[2], gy->shape[3], kh, kw));
+  if (b->needs[1]) b->gin[1] = gr_conv2d(x, D, NULL, a);
+  return GR_OK;
+}
+
+/* --- public wrappers: argument checks ------------------------------------------------------ */
+
+static bool check_args(const char *op, gr_conv_args a, bool transposed) {
+  for (int k = 0; k < 2; k++) {
+    if (a.stride[k] < 1 || a.dilation[k] < 1 || a.pad[k] < 0)
+      return gr_fail(GR_EARG,
+                     "%s: stride (%d, %d) and dilation (%d, %d) must be >= 1 and padding "
+                     "(%d, %d) >= 0",
+                     op, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], a.pad[0],
+                     a.pad[1]) == GR_OK;
+    if (transposed && (a.output_padding[k] < 0 || a.output_padding[k] >= a.stride[k]))
+      return gr_fail(GR_EARG, "%s: output_padding (%d, %d) must be >= 0 and below the stride (%d, %d)",
+                     op, a.output_padding[0], a.output_padding[1], a.stride[0],
+                     a.stride[1]) == GR_OK;
+  }
+  if (a.groups < 1)
+    return gr_fail(GR_EARG, "%s: groups must be >= 1, got %d", op, a.groups) == GR_OK;
+  return true;
+}
+
+static bool check_4d(const char *op, const char *arg, const gr_tensor *t) {
+  return gr_check_float(op, arg, t) && gr_check_ndim(op, arg, t, 4);
+}
+
+static bool check_bias(const char *op, const gr_tensor *b, int64_t n, const gr_tensor *w) {
+  if (!b) return true;
+  if (!gr_check_float(op, "bias", b)) return false;
+  if (b->ndim == 1 && b->shape[0] == n) return true;
+  return gr_fail(GR_EARG, "%s: bias must be (%lld) for weight %s, got %s", op, (long long)n,
+                 gr_shape_str(w), gr_shape_str(b)) == GR_OK;
+}
+
+static bool check_weight_nonempty(const char *op, const gr_tensor *w) {
+  for (int d = 0; d < 4; d++)
+    if (w->shape[d] < 1)
+      return gr_fail(GR_EARG, "%s: weight %s has an empty dim", op, gr_shape_str(w)) == GR_OK;
+  return true;
+}
+
+/* conv2d's output size for an image side x, kernel (kh, kw); false with a message if none */
+static bool conv_out_size(const char *op, const gr_tensor *x, int64_t kh, int64_t kw,
+                          gr_conv_args a, int64_t *Ho, int64_t *Wo) {
+  *Ho = conv_out_len(x->shape[2], kh, a.stride[0], a.pad[0], a.dilation[0]);
+  *Wo = conv_out_len(x->shape[3], kw, a.stride[1], a.pad[1], a.dilation[1]);
+  if (*Ho > 0 && *Wo > 0) return true;
+  return gr_fail(GR_EARG,
+                 "%s: kernel %lldx%lld (dilation %d, %d) is larger than the padded input: x %s "
+                 "with padding (%d, %d)",
+                 op, (long long)kh, (long long)kw, a.dilation[0], a.dilation[1], gr_shape_str(x),
+                 a.pad[0], a.pad[1]) == GR_OK;
+}
+
+gr_tensor *gr_conv2d(gr_tensor *x, gr_tensor *w, gr_tensor *b, gr_conv_args a) {
+  const char *op = "conv2d";
+  if (!x || !w) return NULL;
+  if (!check_4d(op, "x", x) || !check_4d(op, "weight", w) || !check_args(op, a, false) ||
+      !check_weight_nonempty(op, w))
+    return NULL;
+  int64_t C = x->shape[1], O = w->shape[0], G = a.groups;
+  if (C % G || O % G)
+    return gr_fail_null(GR_EARG,
+                        "%s: groups %d must divide the channels of x %s and weight %s (%lld in, "
+                        "%lld out)",
+                        op, a.groups, gr_shape_str(x), gr_shape_str(w), (long long)C, (long long)O);
+  if (w->shape[1] * G != C)
+    return gr_fail_null(GR_EARG,
+                        "%s: weight %s takes %lld input channels (%lld x %d groups) but x %s has "
+                        "%lld",
+                        op, gr_shape_str(w), (long long)(w->shape[1] * G), (long long)w->shape[1],
+                        a.groups, gr_shape_str(x), (long long)C);
+  if (!check_bias(op, b, O, w)) return NULL;
+  int64_t Ho, Wo;
+  if (!conv_out_size(op, x, w->shape[2], w->shape[3], a, &Ho, &Wo)) return NULL;
+  a.output_padding[0] = a.output_padding[1] = 0; /* not a conv2d parameter */
+  gr_attrs at = pack_args(a, w->shape[2], w->shape[3]);
+  gr_tensor *in[3] = {x, w, b};
+  return gr_apply1(GR_OP_conv2d, 3, in, &at);
+}
+
+gr_tensor *gr_conv_transpose2d(gr_tensor *x, gr_tensor *w, gr_tensor *b, gr_conv_args a) {
+  const char *op = "conv_transpose2d";
+  if (!x || !w) return NULL;
+  if (!check_4d(op, "x", x) || !check_4d(op, "weight", w) || !check_args(op, a, true) ||
+      !check_weight_nonempty(op, w))
+    return NULL;
+  int64_t Ci = x->shape[1], G = a.groups;
+  if (w->shape[0] != Ci)
+    return gr_fail_null(GR_EARG, "%s: weight %s takes %lld input channels but x %s has %lld", op,
+                        gr_shape_str(w), (long long)w->shape[0], gr_shape_str(x), (long long)Ci);
+  if (Ci % G)
+    return gr_fail_null(GR_EARG, "%s: groups %d must divide the channels of x %s", op, a.groups,
+                        gr_shape_str(x));
+  if (!check_bias(op, b, w->shape[1] * G, w)) return NULL;
+  int64_t H = convt_out_len(x->shape[2], w->shape[2], a.stride[0], a.pad[0], a.dilation[0],
+                            a.output_padding[0]);
+  int64_t W = convt_out_len(x->shape[3], w->shape[3], a.stride[1], a.pad[1], a.dilation[1],
+                            a.output_padding[1]);
+  if (x->shape[2] < 1 || x->shape[3] < 1 || H < 1 || W < 1)
+    return gr_fail_null(GR_EARG,
+                        "%s: x %s with weight %s, stride (%d, %d), padding (%d, %d) gives an "
+                        "empty output (%lld x %lld)",
+                        op, gr_shape_str(x), gr_shape_str(w), a.stride[0], a.stride[1], a.pad[0],
+                        a.pad[1], (long long)H, (long long)W);
+  gr_attrs at = pack_args(a, w->shape[2], w->shape[3]);
+  gr_tensor *in[3] = {x, w, b};
+  return gr_apply1(GR_OP_conv_transpose2d, 3, in, &at);
+}
+
+gr_tensor *gr_conv2d_weight_grad(gr_tensor *x, gr_tensor *g, int kh, int kw, gr_conv_args a) {
+  const char *op = "conv2d_weight_grad";
+  if (!x || !g) return NULL;
+  if (!check_4d(op, "x", x) || !check_4d(op, "g", g) || !check_args(op, a, false)) return NULL;
+  if (kh < 1 || kw < 1)
+    return gr_fail_null(GR_EARG, "%s: kernel size %dx%d must be positive", op, kh, kw);
+  int64_t C = x->shape[1], O = g->shape[1], G = a.groups;
+  if (x->shape[0] != g->shape[0])
+    return gr_fail_null(GR_EARG, "%s: batch sizes differ: x %s, g %s", op, gr_shape_str(x),
+                        gr_shape_str(g));
+  if (C % G || O % G || C == 0 || O == 0)
+    return gr_fail_null(GR_EARG, "%s: groups %d must divide the channels of x %s and g %s", op,
+                        a.groups, gr_shape_str(x), gr_shape_str(g));
+  int64_t Ho, Wo;
+  if (!conv_out_size(op, x, kh, kw, a, &Ho, &Wo)) return NULL;
+  if (g->shape[2] != Ho || g->shape[3] != Wo)
+    return gr_fail_null(GR_EARG,
+                        "%s: g %s must be %lldx%lld spatially, the conv2d output size for x %s "
+                        "with a %dx%d kernel",
+                        op, gr_shape_str(g), (long long)Ho, (long long)Wo, gr_shape_str(x), kh, kw);
+  a.output_padding[0] = a.output_padding[1] = 0;
+  gr_attrs at = pack_args(a, kh, kw);
+  gr_tensor *in[2] = {x, g};
+  return gr_apply1(GR_OP_conv2d_weight_grad, 2, in, &at);
+}

@@ -1,0 +1,18 @@
+/* Internal knobs of the convolution kernels (ops/conv.c), for tests and
+ * benchmarks. */
+#ifndef GANRT_CONV_IMPL_H
+#define GANRT_CONV_IMPL_H
+
+#include <stdint.h>
+
+/* Floats the column and matrix scratch of one block may hold: a block is as
+ * many whole samples as fit, or rows of one sample when one does not.
+ * n <= 0 restores the default. Returns the previous value. */
+int64_t gr_conv_set_budget(int64_t n);
+
+/* Whether im2col and col2im run on our OpenMP threads: 1 yes, 0 no, -1
+ * (the default) decides from the BLAS build and the OpenMP wait policy.
+ * Results are the same either way. Returns the previous mode. */
+int gr_conv_set_parallel(int mode);
+
+#endif
