@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 packages=(
   build-essential cmake pkg-config
   lua5.4 liblua5.4-dev
-  libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libcjson-dev libedit-dev
+  libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libcjson-dev libedit-dev
   libcmocka-dev
   dataset-fashion-mnist
 )
