@@ -13,7 +13,7 @@ end
 
 local function softplus(x) return math.log(1 + math.exp(x)) end
 
-T.test("bce: probabilities, clamped log, number target, reductions", function()
+T.case("bce: probabilities, clamped log, number target, reductions", function()
   local p, t = gan.tensor { 0.2, 0.9, 0.5 }, gan.tensor { 0, 1, 0.3 }
   local per = { -math.log(0.8), -math.log(0.9), -(0.3 * math.log(0.5) + 0.7 * math.log(0.5)) }
   U.close(F.bce(p, t):item(), mean(per), 1e-6)
@@ -23,7 +23,7 @@ T.test("bce: probabilities, clamped log, number target, reductions", function()
   U.close(F.bce(p, 1):item(), mean { -math.log(0.2), -math.log(0.9), -math.log(0.5) }, 1e-6)
 end)
 
-T.test("bce_logits: stable formula, label smoothing, weight", function()
+T.case("bce_logits: stable formula, label smoothing, weight", function()
   local xs, ts = { -2, 0, 3, 50, -60 }, { 1, 0.5, 0, 1, 0 }
   local per = {}
   for i, x in ipairs(xs) do
@@ -43,7 +43,7 @@ T.test("bce_logits: stable formula, label smoothing, weight", function()
   U.tclose(g, { 1 / (1 + math.exp(-0.5)) - 1, 1 / (1 + math.exp(1)) }, 1e-6)
 end)
 
-T.test("mse and l1", function()
+T.case("mse and l1", function()
   local x, t = gan.tensor { { 1, 2 }, { 3, 4 } }, gan.tensor { { 0, 2 }, { 5, 1 } }
   U.close(F.mse(x, t):item(), (1 + 0 + 4 + 9) / 4, 1e-6)
   U.close(F.mse(x, t, "sum"):item(), 14, 1e-6)
@@ -51,7 +51,7 @@ T.test("mse and l1", function()
   U.tclose(F.l1(x, 1, "none"), { { 0, 1 }, { 2, 3 } }, 1e-6)
 end)
 
-T.test("cross_entropy and nll with 0-based int64 ids; soft targets; label smoothing", function()
+T.case("cross_entropy and nll with 0-based int64 ids; soft targets; label smoothing", function()
   local logits = gan.tensor { { 1, 2, 3 }, { 1, 1, 1 } }
   local target = gan.tensor({ 2, 0 }, "int64")
   local lse = math.log(math.exp(1) + math.exp(2) + math.exp(3))
@@ -68,7 +68,7 @@ T.test("cross_entropy and nll with 0-based int64 ids; soft targets; label smooth
   U.raises(function() F.cross_entropy(logits, gan.tensor { 1, 0 }) end, "int64")
 end)
 
-T.test("kl_normal: summed over latent dims, mean over the batch", function()
+T.case("kl_normal: summed over latent dims, mean over the batch", function()
   local mu = gan.tensor { { 1, 0 }, { 0, 0 } }
   local logvar = gan.tensor { { 0, math.log(2) }, { 0, 0 } }
   local kl1 = -0.5 * ((1 + 0 - 1 - 1) + (1 + math.log(2) - 0 - 2))
@@ -78,7 +78,7 @@ T.test("kl_normal: summed over latent dims, mean over the batch", function()
   U.close(F.kl_normal(mu, logvar, "sum"):item(), kl1, 1e-6)
 end)
 
-T.test("hinge, wasserstein and logistic GAN losses", function()
+T.case("hinge, wasserstein and logistic GAN losses", function()
   local r, f = { 0.5, 2, -1 }, { -2, 0.3, 1.5 }
   local real, fake = gan.tensor(r), gan.tensor(f)
   local hd = mean { 0.5, 0, 2 } + mean { 0, 1.3, 2.5 }
@@ -97,7 +97,7 @@ T.test("hinge, wasserstein and logistic GAN losses", function()
   U.close(F.hinge_d(real, fake, "sum"):item(), 2.5 + 3.8, 1e-6)
 end)
 
-T.test("an unknown reduction is an error", function()
+T.case("an unknown reduction is an error", function()
   U.raises(function() F.mse(gan.ones(2), 0, "average") end, "unknown reduction 'average'")
 end)
 

@@ -8,8 +8,8 @@ local data = gan.data
 
 local have_fashion = U.exists(data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz")
 
-T.test("Fashion-MNIST: shapes, range, the padded background", function()
-  if not have_fashion then return end
+T.case("Fashion-MNIST: shapes, range, the padded background", function()
+  if not have_fashion then T.skip("Fashion-MNIST is not installed") end
   local d = data.load("fashion-mnist", { limit = 256, size = 32, batch = 16 })
   U.equal(d:size(), 256)
   U.equal(#d.classes, 10)
@@ -29,8 +29,8 @@ T.test("Fashion-MNIST: shapes, range, the padded background", function()
   U.equal(test:size(), 5)
 end)
 
-T.test("Fashion-MNIST: classes filter by id or name, limit, labelled batches", function()
-  if not have_fashion then return end
+T.case("Fashion-MNIST: classes filter by id or name, limit, labelled batches", function()
+  if not have_fashion then T.skip("Fashion-MNIST is not installed") end
   local d = data.load("fashion-mnist", { classes = { 7, "Ankle boot" }, limit = 300, batch = 50, labels = true })
   U.equal(d:size(), 300)
   local b = d:next()
@@ -39,7 +39,7 @@ T.test("Fashion-MNIST: classes filter by id or name, limit, labelled batches", f
   U.raises(function() data.load("fashion-mnist", { classes = { "Hat" } }) end, "unknown class 'Hat'")
 end)
 
-T.test("a missing dataset says how to install it", function()
+T.case("a missing dataset says how to install it", function()
   U.raises(function() data.load("fashion-mnist", { root = "/nonexistent/fmnist" }) end,
     "sudo apt-get install dataset-fashion-mnist")
   U.raises(function() data.load("no-such-thing", {}) end, "neither a dataset name")
@@ -51,7 +51,7 @@ local function batches(d, n)
   return out
 end
 
-T.test("the order: every item once per epoch, reshuffled, the same for a seed", function()
+T.case("the order: every item once per epoch, reshuffled, the same for a seed", function()
   local x = gan.arange(10):reshape(10, 1)
   local a = data.from_tensors(x, nil, { batch = 5, seed = 3 })
   local seen = {}
@@ -73,7 +73,7 @@ T.test("the order: every item once per epoch, reshuffled, the same for a seed", 
   for _ = 1, 7 do U.shape(odd:next(), { 4, 1 }) end
 end)
 
-T.test("the position is state: a restored iterator gives the same batches", function()
+T.case("the position is state: a restored iterator gives the same batches", function()
   local x = gan.arange(50):reshape(50, 1)
   local a = data.from_tensors(x, nil, { batch = 8, seed = 9 })
   batches(a, 9)    -- into the second epoch
@@ -87,7 +87,7 @@ T.test("the position is state: a restored iterator gives the same batches", func
   for i = 1, #want do U.equal(got[i], want[i]) end
 end)
 
-T.test("an image folder: resized, cropped, a corrupt file skipped and named", function()
+T.case("an image folder: resized, cropped, a corrupt file skipped and named", function()
   local dir = U.tmpdir("data_folder")
   os.execute(("mkdir -p '%s/sub'"):format(dir))
   assert(gan.io.save_png(dir .. "/a.png", gan.rand(3, 20, 30)))
@@ -109,7 +109,7 @@ T.test("an image folder: resized, cropped, a corrupt file skipped and named", fu
   U.raises(function() data.load(bad, { size = 8 }) end, "no usable images")
 end)
 
-T.test("toy sets: shapes, centres, spread", function()
+T.case("toy sets: shapes, centres, spread", function()
   local d = data.load("8gaussians", { batch = 100, limit = 1000 })
   U.equal(d.kind, "points")
   U.shape(d.x, { 1000, 2 })

@@ -5,7 +5,7 @@ local T = require "gan.test"
 local U = require "util"
 local image = gan.image
 
-T.test("grid layout and padding", function()
+T.case("grid layout and padding", function()
   local x = gan.full({ 5, 1, 4, 6 }, 1)          -- white images
   local g = image.grid(x, { nrow = 3, pad = 2 })
   U.shape(g, { 1, 2 * 4 + 3 * 2, 3 * 6 + 4 * 2 })
@@ -15,7 +15,7 @@ T.test("grid layout and padding", function()
   U.shape(image.grid(gan.zeros(3, 4, 4), {}), { 3, 8, 8 }, "one (C, H, W) image")
 end)
 
-T.test("save_grid then load: the same pixels", function()
+T.case("save_grid then load: the same pixels", function()
   local dir = U.tmpdir("image")
   local x = gan.rand(4, 3, 5, 5) * 2 - 1
   local ok, err = image.save_grid(dir .. "/grid.png", x, { nrow = 2, pad = 0 })
@@ -30,7 +30,7 @@ T.test("save_grid then load: the same pixels", function()
   U.truthy(U.maxdiff(image.load(dir .. "/one.png", 3), x[2]) <= 1 / 255 + 1e-6)
 end)
 
-T.test("load of a missing or broken file returns nil and a message", function()
+T.case("load of a missing or broken file returns nil and a message", function()
   local v, msg = image.load("/nonexistent/x.png")
   U.equal(v, nil)
   U.truthy(type(msg) == "string" and #msg > 0, "a message")
@@ -41,7 +41,7 @@ T.test("load of a missing or broken file returns nil and a message", function()
   U.truthy(m2, "a message")
 end)
 
-T.test("scatter: a PNG of the right size, points drawn where they belong", function()
+T.case("scatter: a PNG of the right size, points drawn where they belong", function()
   local dir = U.tmpdir("scatter")
   local pts = gan.tensor { { 0, 0 }, { 1, 1 }, { -1, 0.5 } }
   local img = image.scatter_image(pts, { size = 64, range = 2, reference = gan.tensor { { -1.5, -1.5 } } })

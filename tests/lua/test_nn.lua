@@ -8,7 +8,7 @@ local nn = gan.nn
 
 gan.manual_seed(7)
 
-T.test("Linear: shape, default init bounds, gradients", function()
+T.case("Linear: shape, default init bounds, gradients", function()
   local m = nn.Linear(5, 4)
   U.shape(m(gan.randn(3, 5)), { 3, 4 })
   U.shape(m(gan.randn(2, 3, 5)), { 2, 3, 4 })
@@ -21,7 +21,7 @@ T.test("Linear: shape, default init bounds, gradients", function()
   U.equal(#nb:parameters(), 1)
 end)
 
-T.test("Conv2d: shapes with stride, padding, dilation, groups; gradients", function()
+T.case("Conv2d: shapes with stride, padding, dilation, groups; gradients", function()
   U.shape(nn.Conv2d(3, 4, 3, 2, 1)(gan.randn(2, 3, 8, 8)), { 2, 4, 4, 4 })
   U.shape(nn.Conv2d(3, 4, { 3, 1 }, { padding = { 1, 0 } })(gan.randn(1, 3, 5, 5)), { 1, 4, 5, 5 })
   U.shape(nn.Conv2d(4, 6, 3, { dilation = 2, groups = 2 })(gan.randn(1, 4, 7, 7)), { 1, 6, 3, 3 })
@@ -31,7 +31,7 @@ T.test("Conv2d: shapes with stride, padding, dilation, groups; gradients", funct
   U.raises(function() nn.Conv2d(3, 4, 3, { groups = 2 }) end, "divisible")
 end)
 
-T.test("ConvTranspose2d: shapes with output_padding and groups; gradients", function()
+T.case("ConvTranspose2d: shapes with output_padding and groups; gradients", function()
   U.shape(nn.ConvTranspose2d(3, 5, 4, 2, 1)(gan.randn(2, 3, 4, 4)), { 2, 5, 8, 8 })
   U.shape(nn.ConvTranspose2d(3, 5, 3, 2, 1, { output_padding = 1 })(gan.randn(1, 3, 4, 4)), { 1, 5, 8, 8 })
   U.shape(nn.ConvTranspose2d(100, 8, 4, 1, 0)(gan.randn(2, 100, 1, 1)), { 2, 8, 4, 4 })
@@ -40,7 +40,7 @@ T.test("ConvTranspose2d: shapes with output_padding and groups; gradients", func
   U.gradcheck_module(nn.ConvTranspose2d(2, 3, 3, 2, 1), gan.randn(2, 2, 3, 3))
 end)
 
-T.test("BatchNorm2d: normalises, updates running stats, eval uses them; gradients", function()
+T.case("BatchNorm2d: normalises, updates running stats, eval uses them; gradients", function()
   local bn = nn.BatchNorm2d(3, { momentum = 0.5 })
   local x = gan.randn(4, 3, 5, 5) * 2 + 3
   local y = bn(x)
@@ -59,7 +59,7 @@ T.test("BatchNorm2d: normalises, updates running stats, eval uses them; gradient
   U.equal(#bn:buffers(), 2)
 end)
 
-T.test("BatchNorm1d on (N, C) and (N, C, L)", function()
+T.case("BatchNorm1d on (N, C) and (N, C, L)", function()
   local bn = nn.BatchNorm1d(4)
   U.shape(bn(gan.randn(8, 4)), { 8, 4 })
   U.shape(bn(gan.randn(8, 4, 3)), { 8, 4, 3 })
@@ -67,7 +67,7 @@ T.test("BatchNorm1d on (N, C) and (N, C, L)", function()
   U.gradcheck_module(nn.BatchNorm1d(3), gan.randn(5, 3))
 end)
 
-T.test("InstanceNorm2d, LayerNorm, GroupNorm: shapes and gradients", function()
+T.case("InstanceNorm2d, LayerNorm, GroupNorm: shapes and gradients", function()
   local inorm = nn.InstanceNorm2d(3)
   U.equal(#inorm:parameters(), 0, "not affine by default")
   U.close(inorm(gan.randn(2, 3, 4, 4) + 5):mean():item(), 0, 1e-4)
@@ -79,7 +79,7 @@ T.test("InstanceNorm2d, LayerNorm, GroupNorm: shapes and gradients", function()
   U.gradcheck_module(nn.GroupNorm(2, 4), gan.randn(2, 4, 2, 2))
 end)
 
-T.test("Embedding: lookup and gradient", function()
+T.case("Embedding: lookup and gradient", function()
   local e = nn.Embedding(10, 3)
   local idx = gan.tensor({ { 1, 9 }, { 0, 1 } }, "int64")
   local y = e(idx)
@@ -88,7 +88,7 @@ T.test("Embedding: lookup and gradient", function()
   U.gradcheck(function() return (e(idx) * gan.ones(2, 2, 3)):sum() end, { e.weight })
 end)
 
-T.test("Dropout, Upsample, Flatten, Reshape, Lambda, activations", function()
+T.case("Dropout, Upsample, Flatten, Reshape, Lambda, activations", function()
   local d = nn.Dropout(0.5)
   local x = gan.ones(1000)
   local y = d(x)
@@ -118,7 +118,7 @@ local function mlp()
   return nn.Sequential { nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2) }
 end
 
-T.test("Sequential: add, indexing, names, parameters, buffers, train/eval, apply", function()
+T.case("Sequential: add, indexing, names, parameters, buffers, train/eval, apply", function()
   local s = nn.Sequential():add(nn.Linear(2, 3)):add(nn.Tanh())
   U.equal(#s, 2)
   U.equal(s[2].__name, "Tanh")
@@ -138,7 +138,7 @@ T.test("Sequential: add, indexing, names, parameters, buffers, train/eval, apply
   U.equal(table.concat(seen, " "), "Linear BatchNorm1d ReLU Linear Sequential")
 end)
 
-T.test("custom modules register children by assignment", function()
+T.case("custom modules register children by assignment", function()
   local Block = nn.Module:extend("Block")
   function Block:init(c)
     self.fc = nn.Linear(c, c)
@@ -153,7 +153,7 @@ T.test("custom modules register children by assignment", function()
   U.truthy(tostring(b):find("%(fc%): Linear%(in_features=3, out_features=3, bias=true%)"), tostring(b))
 end)
 
-T.test("printing a network gives a tree", function()
+T.case("printing a network gives a tree", function()
   local s = tostring(mlp())
   U.truthy(s:find("^Sequential%(\n  %(1%): Linear%(in_features=3, out_features=4, bias=true%)\n"), s)
   U.truthy(s:find("%(2%): BatchNorm1d%(4, eps=1e%-05, momentum=0.1"), s)
@@ -162,7 +162,7 @@ T.test("printing a network gives a tree", function()
     "Conv2d%(3, 8, kernel_size=%(4, 4%), stride=%(2, 2%), padding=%(1, 1%), bias=false%)"))
 end)
 
-T.test("state_dict round trip; missing, unexpected and mismatched keys", function()
+T.case("state_dict round trip; missing, unexpected and mismatched keys", function()
   local a, b = mlp(), mlp()
   a(gan.randn(5, 3))   -- moves a's running stats
   local sd = a:state_dict()
@@ -184,7 +184,7 @@ T.test("state_dict round trip; missing, unexpected and mismatched keys", functio
   U.raises(function() b:load_state_dict(wrong) end, "1.weight: shape (4, 2) in the state, (4, 3) in the module")
 end)
 
-T.test("lr_mult: 0 freezes a module's parameters, others move", function()
+T.case("lr_mult: 0 freezes a module's parameters, others move", function()
   local net = nn.Sequential { nn.Linear(3, 3), nn.Linear(3, 1) }
   net[1]:lr_mult(0)
   local w0, w1 = net[1].weight:clone(), net[2].weight:clone()
@@ -203,7 +203,7 @@ T.test("lr_mult: 0 freezes a module's parameters, others move", function()
   U.truthy(U.maxdiff((p1.weight - start) * 0.5, p2.weight - start) < 1e-6, "half the step")
 end)
 
-T.test("clone is deep and keeps parameters", function()
+T.case("clone is deep and keeps parameters", function()
   local a = mlp()
   local b = a:clone()
   U.equal(U.maxdiff(a[1].weight, b[1].weight), 0)
@@ -213,7 +213,7 @@ T.test("clone is deep and keeps parameters", function()
   U.equal(getmetatable(b[1]), getmetatable(a[1]))
 end)
 
-T.test("init: normal, xavier, kaiming, orthogonal, dcgan", function()
+T.case("init: normal, xavier, kaiming, orthogonal, dcgan", function()
   local init = nn.init
   local t = gan.empty(200, 100)
   init.normal_(t, 0, 0.02)

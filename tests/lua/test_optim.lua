@@ -8,7 +8,7 @@ local nn, optim = gan.nn, gan.optim
 
 local function param(v) return gan.tensor(v):requires_grad(true) end
 
-T.test("SGD: plain, momentum, dampening, Nesterov, weight decay", function()
+T.case("SGD: plain, momentum, dampening, Nesterov, weight decay", function()
   local p = param { 1, 2 }
   local o = optim.SGD({ p }, { lr = 0.1 })
   o:step({ gan.tensor { 0.5, -1 } })
@@ -61,7 +61,7 @@ local function adam_ref(p0, grads, lr, b1, b2, eps, wd, decoupled)
   return p
 end
 
-T.test("Adam: three steps by hand; beta1 = 0; weight decay; AdamW", function()
+T.case("Adam: three steps by hand; beta1 = 0; weight decay; AdamW", function()
   local grads = { { 0.5, -1, 2 }, { 0.1, 0.2, -0.3 }, { -1, 0, 1 } }
   local cases = {
     { opts = { lr = 0.01, betas = { 0.9, 0.999 } }, ref = { 0.01, 0.9, 0.999, 1e-8, 0, false } },
@@ -81,7 +81,7 @@ T.test("Adam: three steps by hand; beta1 = 0; weight decay; AdamW", function()
   U.tclose(q, adam_ref({ 1, 2, -3 }, grads, 0.01, 0.9, 0.999, 1e-8, 0.01, true), 1e-5, "AdamW")
 end)
 
-T.test("RMSprop by hand", function()
+T.case("RMSprop by hand", function()
   local p = param { 1, -2 }
   local o = optim.RMSprop({ p }, { lr = 0.01, alpha = 0.9 })
   local grads = { { 0.5, 1 }, { -0.5, 2 } }
@@ -96,7 +96,7 @@ T.test("RMSprop by hand", function()
   U.tclose(p, x, 1e-5)
 end)
 
-T.test("step(loss) differentiates for its own parameters only", function()
+T.case("step(loss) differentiates for its own parameters only", function()
   local a, b = param { 1, 2 }, param { 3 }
   local o = optim.SGD({ a }, { lr = 0.5 })
   local loss = (a * a):sum() + (b * a):sum()
@@ -110,12 +110,12 @@ T.test("step(loss) differentiates for its own parameters only", function()
   U.tclose(c, { 1 }, 0)
 end)
 
-T.test("unknown options and bad arguments are errors", function()
+T.case("unknown options and bad arguments are errors", function()
   U.raises(function() optim.Adam({ param { 1 } }, { momentum = 0.9 }) end, "unknown option 'momentum'")
   U.raises(function() optim.SGD({ param { 1 } }):step(3) end, "expected a loss tensor")
 end)
 
-T.test("state_dict round trip: the same next steps", function()
+T.case("state_dict round trip: the same next steps", function()
   gan.manual_seed(3)
   local net = nn.Linear(3, 2)
   local twin = net:clone()
@@ -138,7 +138,7 @@ T.test("state_dict round trip: the same next steps", function()
   U.raises(function() ob:load_state_dict({ ["nope.m"] = gan.zeros(1) }) end, "unexpected keys: nope.m")
 end)
 
-T.test("schedules: constant_then_linear, step, cosine; state", function()
+T.case("schedules: constant_then_linear, step, cosine; state", function()
   local o = optim.SGD({ param { 1 } }, { lr = 1 })
   local s = optim.schedule.constant_then_linear(o, { hold = 2, decay = 4 })
   local seen = {}
@@ -160,7 +160,7 @@ T.test("schedules: constant_then_linear, step, cosine; state", function()
   U.close(o3.lr, 1, 1e-12, "restored")
 end)
 
-T.test("EMA: lerp of parameters, copied buffers, state", function()
+T.case("EMA: lerp of parameters, copied buffers, state", function()
   local net = nn.Sequential { nn.Linear(2, 2), nn.BatchNorm1d(2) }
   local ema = optim.EMA(net, 0.9)
   local before = ema:module()[1].weight:clone()

@@ -40,7 +40,7 @@ local function lines(path)
   return out
 end
 
-T.test("a run writes options, the CSV log, samples and a checkpoint", function()
+T.case("a run writes options, the CSV log, samples and a checkpoint", function()
   local out = U.tmpdir("train_basic")
   local opt, state, step = setup(out, { iters = 6 })
   local summary = gan.train(opt, state, step)
@@ -64,7 +64,7 @@ T.test("a run writes options, the CSV log, samples and a checkpoint", function()
   U.equal(state.count, 6)
 end)
 
-T.test("20 steps = 10 steps + resume + 10 steps, bit for bit", function()
+T.case("20 steps = 10 steps + resume + 10 steps, bit for bit", function()
   local a_out, b_out = U.tmpdir("train_straight"), U.tmpdir("train_resumed")
   local opt, sa, step = setup(a_out)
   gan.train(opt, sa, step)
@@ -90,7 +90,7 @@ T.test("20 steps = 10 steps + resume + 10 steps, bit for bit", function()
   for i = 1, #la do U.equal(lb[i], la[i], "log line " .. i) end
 end)
 
-T.test("a NaN loss stops the run, names it, and keeps the last good checkpoint", function()
+T.case("a NaN loss stops the run, names it, and keeps the last good checkpoint", function()
   local out = U.tmpdir("train_nan")
   local opt, state, step = setup(out, { iters = 20 })
   local err = U.raises(function()
@@ -106,7 +106,7 @@ T.test("a NaN loss stops the run, names it, and keeps the last good checkpoint",
   U.equal(meta["ganlua.step"], "5")
 end)
 
-T.test("a checkpoint from another run shape is refused with the names", function()
+T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })
   gan.train(opt, state, step)

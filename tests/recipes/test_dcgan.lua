@@ -14,8 +14,8 @@ local function run(args)
   return ok, out
 end
 
-T.test("dcgan.lua on Fashion-MNIST at 32x32", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then return end
+T.case("dcgan.lua on Fashion-MNIST at 32x32", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_dcgan")
   local ok, text = run("--iters=3 --limit=256 --batch=16 --sample_every=2 --save_every=2 --nf=16 --out=" .. out)
   U.truthy(ok, text)
@@ -26,7 +26,7 @@ T.test("dcgan.lua on Fashion-MNIST at 32x32", function()
   U.truthy(grid:size(2) >= 8 * 32, "an 8x8 grid of 32x32 images")
 end)
 
-T.test("dcgan.lua on an RGB folder at 64x64", function()
+T.case("dcgan.lua on an RGB folder at 64x64", function()
   local dir = U.tmpdir("recipe_dcgan_folder")
   os.execute(("mkdir -p '%s/imgs'"):format(dir))
   for i = 1, 6 do assert(gan.io.save_png(("%s/imgs/%d.png"):format(dir, i), gan.rand(3, 70, 80))) end

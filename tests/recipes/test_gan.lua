@@ -21,8 +21,8 @@ local function check(out, text, pattern)
   U.truthy(text:find(pattern), text)
 end
 
-T.test("gan.lua on Fashion-MNIST", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then return end
+T.case("gan.lua on Fashion-MNIST", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_gan")
   local ok, text = run("--iters=3 --limit=256 --batch=16 --sample_every=2 --save_every=2 --hidden=64 --out=" .. out)
   U.truthy(ok, text)
@@ -31,7 +31,7 @@ T.test("gan.lua on Fashion-MNIST", function()
   U.truthy(img and img:size(2) > 28, "a grid of 28x28 images")
 end)
 
-T.test("gan.lua on the 8-gaussians toy set, minimax loss, k = 2", function()
+T.case("gan.lua on the 8-gaussians toy set, minimax loss, k = 2", function()
   local out = U.tmpdir("recipe_gan_toy")
   local ok, text = run("--data=8gaussians --no-nonsat --k=2 --iters=3 --limit=256 --batch=16 "
     .. "--sample_every=2 --save_every=2 --hidden=32 --out=" .. out)
