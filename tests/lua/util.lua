@@ -86,7 +86,7 @@ end
 function U.gradcheck(f, inputs, opts)
   opts = opts or {}
   local eps, atol, rtol = opts.eps or 1e-2, opts.atol or 1e-2, opts.rtol or 2e-2
-  local grads = gan.grad(f(), inputs)
+  local grads = gan.grad(f(), inputs, {})
   for i, t in ipairs(inputs) do
     local n = t:numel()
     local picks = {}
