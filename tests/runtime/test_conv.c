@@ -1,0 +1,515 @@
+/* conv2d, conv_transpose2d, conv2d_weight_grad: forwards against direct
+ * double-precision loops over many geometries and every blocking path,
+ * gradients to second order, and the messages for bad arguments. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_impl.h"
+#include "testutil.h"
+
+typedef struct cfg {
+  int64_t N, C, H, W, O, kh, kw; /* conv_transpose2d: C in, O out channels */
+  int s[2], p[2], d[2], op[2], G;
+  bool bias, noncontig;
+} cfg;
+
+static gr_conv_args args_of(const cfg *c) {
+  gr_conv_args a = gr_conv_defaults();
+  for (int k = 0; k < 2; k++) {
+    a.stride[k] = c->s[k] ? c->s[k] : 1;
+    a.pad[k] = c->p[k];
+    a.dilation[k] = c->d[k] ? c->d[k] : 1;
+    a.output_padding[k] = c->op[k];
+  }
+  a.groups = c->G ? c->G : 1;
+  return a;
+}
+
+static double *values(const gr_tensor *t) {
+  int64_t n = gr_numel(t);
+  double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+  gr_read_all(t, v);
+  return v;
+}
+
+static int64_t out_len(int64_t in, int64_t k, int s, int p, int d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+/* y[n,o,oh,ow] = b[o] + sum over the group's c and (i,j) of
+ * x[n, c, oh*s-p+i*d, ow*s-p+j*d] * w[o, c - group start, i, j] */
+static double *ref_conv2d(const gr_tensor *xt, const gr_tensor *wt, const gr_tensor *bt,
+                          gr_conv_args a) {
+  int64_t N = xt->shape[0], C = xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+  int64_t O = wt->shape[0], Cg = wt->shape[1], kh = wt->shape[2], kw = wt->shape[3];
+  int64_t Ho = out_len(H, kh, a.stride[0], a.pad[0], a.dilation[0]);
+  int64_t Wo = out_len(W, kw, a.stride[1], a.pad[1], a.dilation[1]);
+  int64_t Og = O / a.groups;
+  double *x = values(xt), *w = values(wt), *b = bt ? values(bt) : NULL;
+  double *y = malloc((size_t)(N * O * Ho * Wo) * sizeof *y);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t o = 0; o < O; o++)
+      for (int64_t oh = 0; oh < Ho; oh++)
+        for (int64_t ow = 0; ow < Wo; ow++) {
+          double s = b ? b[o] : 0;
+          int64_t g = o / Og;
+          for (int64_t c = 0; c < Cg; c++)
+            for (int64_t i = 0; i < kh; i++)
+              for (int64_t j = 0; j < kw; j++) {
+                int64_t ih = oh * a.stride[0] - a.pad[0] + i * a.dilation[0];
+                int64_t iw = ow * a.stride[1] - a.pad[1] + j * a.dilation[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += x[((n * C + g * Cg + c) * H + ih) * W + iw] * w[((o * Cg + c) * kh + i) * kw + j];
+              }
+          y[((n * O + o) * Ho + oh) * Wo + ow] = s;
+        }
+  free(x);
+  free(w);
+  free(b);
+  return y;
+}
+
+/* Scatter form: each x[n,ci,ih,iw] adds x*w[ci,co,i,j] at (ih*s-p+i*d, iw*s-p+j*d). */
+static double *ref_convt(const gr_tensor *xt, const gr_tensor *wt, const gr_tensor *bt,
+                         gr_conv_args a, int64_t *Hout, int64_t *Wout) {
+  int64_t N = xt->shape[0], Ci = xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+  int64_t Cog = wt->shape[1], kh = wt->shape[2], kw = wt->shape[3], Co = Cog * a.groups;
+  int64_t Cig = Ci / a.groups;
+  int64_t Ho = (H - 1) * a.stride[0] - 2 * a.pad[0] + a.dilation[0] * (kh - 1) +
+               a.output_padding[0] + 1;
+  int64_t Wo = (W - 1) * a.stride[1] - 2 * a.pad[1] + a.dilation[1] * (kw - 1) +
+               a.output_padding[1] + 1;
+  double *x = values(xt), *w = values(wt), *b = bt ? values(bt) : NULL;
+  double *y = calloc((size_t)(N * Co * Ho * Wo), sizeof *y);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t co = 0; co < Co; co++)
+      for (int64_t e = 0; e < Ho * Wo; e++) y[(n * Co + co) * Ho * Wo + e] = b ? b[co] : 0;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t ci = 0; ci < Ci; ci++)
+      for (int64_t ih = 0; ih < H; ih++)
+        for (int64_t iw = 0; iw < W; iw++) {
+          double v = x[((n * Ci + ci) * H + ih) * W + iw];
+          int64_t g = ci / Cig;
+          for (int64_t c = 0; c < Cog; c++)
+            for (int64_t i = 0; i < kh; i++)
+              for (int64_t j = 0; j < kw; j++) {
+                int64_t oh = ih * a.stride[0] - a.pad[0] + i * a.dilation[0];
+                int64_t ow = iw * a.stride[1] - a.pad[1] + j * a.dilation[1];
+                if (oh < 0 || oh >= Ho || ow < 0 || ow >= Wo) continue;
+                y[((n * Co + g * Cog + c) * Ho + oh) * Wo + ow] +=
+                    v * w[((ci * Cog + c) * kh + i) * kw + j];
+              }
+        }
+  free(x);
+  free(w);
+  free(b);
+  *Hout = Ho;
+  *Wout = Wo;
+  return y;
+}
+
+/* dw[o,c,i,j] = sum over n, oh, ow of g[n,o,oh,ow] * x[n, group start + c, oh*s-p+i*d, ...] */
+static double *ref_weight_grad(const gr_tensor *xt, const gr_tensor *gt, int64_t kh, int64_t kw,
+                               gr_conv_args a) {
+  int64_t N = xt->shape[0], C = xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+  int64_t O = gt->shape[1], Ho = gt->shape[2], Wo = gt->shape[3];
+  int64_t Cg = C / a.groups, Og = O / a.groups;
+  double *x = values(xt), *g = values(gt);
+  double *dw = calloc((size_t)(O * Cg * kh * kw), sizeof *dw);
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t c = 0; c < Cg; c++)
+      for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = 0; j < kw; j++) {
+          double s = 0;
+          for (int64_t n = 0; n < N; n++)
+            for (int64_t oh = 0; oh < Ho; oh++)
+              for (int64_t ow = 0; ow < Wo; ow++) {
+                int64_t ih = oh * a.stride[0] - a.pad[0] + i * a.dilation[0];
+                int64_t iw = ow * a.stride[1] - a.pad[1] + j * a.dilation[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += g[((n * O + o) * Ho + oh) * Wo + ow] *
+                     x[((n * C + o / Og * Cg + c) * H + ih) * W + iw];
+              }
+          dw[((o * Cg + c) * kh + i) * kw + j] = s;
+        }
+  free(x);
+  free(g);
+  return dw;
+}
+
+static void assert_shape4(const gr_tensor *t, int64_t a, int64_t b, int64_t c, int64_t d) {
+  assert_int_equal(t->ndim, 4);
+  assert_int_equal(t->shape[0], a);
+  assert_int_equal(t->shape[1], b);
+  assert_int_equal(t->shape[2], c);
+  assert_int_equal(t->shape[3], d);
+}
+
+static gr_tensor *maybe_noncontig(gr_tensor *t, bool on) {
+  if (!on) return t;
+  gr_tensor *v = tu_noncontig(t);
+  gr_release(t);
+  int big = 0;
+  for (int d = 0; d < v->ndim; d++) big += v->shape[d] > 1;
+  if (big > 1) assert_false(gr_is_contiguous(v));
+  return v;
+}
+
+/* The scratch budgets that drive every blocking path: the default (whole
+ * batch), two samples per block, and one output row per block. */
+static int budgets(const cfg *c, int64_t Ho, int64_t Wo, int64_t *out) {
+  out[0] = 0;
+  out[1] = (c->C * c->kh * c->kw + c->O) * Ho * Wo * 2;
+  out[2] = 1;
+  return 3;
+}
+
+static const cfg kConvCases[] = {
+    {2, 3, 7, 6, 4, 3, 3, .bias = true},
+    {2, 4, 9, 8, 6, 3, 2, .s = {2, 1}, .p = {1, 0}, .G = 2},
+    {1, 2, 10, 9, 3, 3, 3, .s = {1, 2}, .p = {2, 1}, .d = {2, 2}, .bias = true},
+    {3, 4, 8, 8, 4, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true, .noncontig = true},
+    {5, 6, 5, 7, 6, 1, 1, .G = 3, .bias = true},
+    {2, 4, 11, 5, 4, 5, 2, .s = {3, 2}, .p = {2, 1}, .d = {1, 2}, .G = 2, .noncontig = true},
+    {3, 3, 1, 1, 5, 1, 1, .bias = true},
+    {2, 2, 3, 3, 2, 3, 3, .p = {1, 1}, .s = {2, 2}},
+};
+
+static void test_conv2d_forward(void **state) {
+  for (size_t k = 0; k < sizeof kConvCases / sizeof *kConvCases; k++) {
+    const cfg *c = &kConvCases[k];
+    gr_conv_args a = args_of(c);
+    gr_tensor *x = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
+    gr_tensor *w = maybe_noncontig(tu_rand(4, (int64_t[]){c->O, c->C / a.groups, c->kh, c->kw}, -1, 1),
+                                   c->noncontig);
+    gr_tensor *b = c->bias ? maybe_noncontig(tu_rand(1, &c->O, -1, 1), c->noncontig) : NULL;
+    double *ref = ref_conv2d(x, w, b, a);
+    int64_t Ho = out_len(c->H, c->kh, a.stride[0], a.pad[0], a.dilation[0]);
+    int64_t Wo = out_len(c->W, c->kw, a.stride[1], a.pad[1], a.dilation[1]);
+    int64_t bud[3];
+    for (int i = 0, nb = budgets(c, Ho, Wo, bud); i < nb; i++) {
+      gr_conv_set_budget(bud[i]);
+      gr_tensor *y = TU_OK(gr_conv2d(x, w, b, a));
+      assert_shape4(y, c->N, c->O, Ho, Wo);
+      TU_CLOSE_D(y, ref, 1e-5, 1e-5);
+      gr_release(y);
+    }
+    gr_conv_set_budget(0);
+    free(ref);
+    gr_release(x);
+    gr_release(w);
+    gr_release(b);
+  }
+}
+
+static const cfg kConvtCases[] = {
+    {2, 3, 4, 5, 4, 3, 3, .bias = true},
+    {3, 6, 4, 4, 4, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {2, 4, 5, 3, 6, 3, 2, .s = {2, 3}, .p = {1, 0}, .op = {1, 2}, .G = 2, .noncontig = true},
+    {1, 2, 3, 4, 2, 3, 3, .s = {2, 1}, .p = {2, 1}, .d = {2, 2}, .op = {1, 0}, .bias = true},
+    {4, 5, 1, 1, 7, 4, 4, .bias = true},
+    {2, 6, 3, 3, 3, 1, 1, .G = 3, .noncontig = true, .bias = true},
+};
+
+static void test_conv_transpose2d_forward(void **state) {
+  for (size_t k = 0; k < sizeof kConvtCases / sizeof *kConvtCases; k++) {
+    const cfg *c = &kConvtCases[k];
+    gr_conv_args a = args_of(c);
+    gr_tensor *x = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
+    gr_tensor *w = maybe_noncontig(tu_rand(4, (int64_t[]){c->C, c->O / a.groups, c->kh, c->kw}, -1, 1),
+                                   c->noncontig);
+    gr_tensor *b = c->bias ? tu_rand(1, &c->O, -1, 1) : NULL;
+    int64_t Ho, Wo;
+    double *ref = ref_convt(x, w, b, a, &Ho, &Wo);
+    /* the blocks walk x, the filtered side of the underlying conv2d */
+    cfg under = *c;
+    under.C = c->O;
+    under.O = c->C;
+    int64_t bud[3];
+    for (int i = 0, nb = budgets(&under, c->H, c->W, bud); i < nb; i++) {
+      gr_conv_set_budget(bud[i]);
+      gr_tensor *y = TU_OK(gr_conv_transpose2d(x, w, b, a));
+      assert_shape4(y, c->N, c->O, Ho, Wo);
+      TU_CLOSE_D(y, ref, 1e-5, 1e-5);
+      gr_release(y);
+    }
+    gr_conv_set_budget(0);
+    free(ref);
+    gr_release(x);
+    gr_release(w);
+    gr_release(b);
+  }
+}
+
+static void test_conv2d_weight_grad_forward(void **state) {
+  for (size_t k = 0; k < sizeof kConvCases / sizeof *kConvCases; k++) {
+    const cfg *c = &kConvCases[k];
+    gr_conv_args a = args_of(c);
+    int64_t Ho = out_len(c->H, c->kh, a.stride[0], a.pad[0], a.dilation[0]);
+    int64_t Wo = out_len(c->W, c->kw, a.stride[1], a.pad[1], a.dilation[1]);
+    gr_tensor *x = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
+    gr_tensor *g = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->O, Ho, Wo}, -1, 1), c->noncontig);
+    double *ref = ref_weight_grad(x, g, c->kh, c->kw, a);
+    int64_t bud[3];
+    for (int i = 0, nb = budgets(c, Ho, Wo, bud); i < nb; i++) {
+      gr_conv_set_budget(bud[i]);
+      gr_tensor *dw = TU_OK(gr_conv2d_weight_grad(x, g, (int)c->kh, (int)c->kw, a));
+      assert_shape4(dw, c->O, c->C / a.groups, c->kh, c->kw);
+      TU_CLOSE_D(dw, ref, 1e-5, 1e-5);
+      gr_release(dw);
+    }
+    gr_conv_set_budget(0);
+    free(ref);
+    gr_release(x);
+    gr_release(g);
+  }
+}
+
+/* An image too large for one block: rows of one sample, and a remainder. */
+static void test_large_image_blocks(void **state) {
+  cfg c = {2, 3, 41, 37, 5, 3, 3, .s = {1, 1}, .p = {1, 1}, .bias = true};
+  gr_conv_args a = args_of(&c);
+  gr_tensor *x = tu_rand(4, (int64_t[]){c.N, c.C, c.H, c.W}, -1, 1);
+  gr_tensor *w = tu_rand(4, (int64_t[]){c.O, c.C, 3, 3}, -1, 1);
+  gr_tensor *b = tu_rand(1, &c.O, -1, 1);
+  double *ref = ref_conv2d(x, w, b, a);
+  /* 7 rows per block: 41 = 5 * 7 + 6 */
+  gr_conv_set_budget((27 + 5) * 37 * 7);
+  gr_tensor *y = TU_OK(gr_conv2d(x, w, b, a));
+  TU_CLOSE_D(y, ref, 1e-5, 1e-5);
+  double *refw = ref_weight_grad(x, y, 3, 3, a);
+  gr_tensor *dw = TU_OK(gr_conv2d_weight_grad(x, y, 3, 3, a));
+  TU_CLOSE_D(dw, refw, 1e-3, 1e-4);
+  int64_t H, W;
+  double *reft = ref_convt(y, w, NULL, a, &H, &W);
+  gr_tensor *xt = TU_OK(gr_conv_transpose2d(y, w, NULL, a));
+  TU_CLOSE_D(xt, reft, 1e-4, 1e-5);
+  gr_conv_set_budget(0);
+  free(ref);
+  free(refw);
+  free(reft);
+  gr_release(xt);
+  gr_release(dw);
+  gr_release(y);
+  gr_release(x);
+  gr_release(w);
+  gr_release(b);
+}
+
+static void test_deterministic(void **state) {
+  gr_tensor *x = tu_rand(4, (int64_t[]){8, 16, 12, 12}, -1, 1);
+  gr_tensor *w = tu_rand(4, (int64_t[]){32, 16, 4, 4}, -1, 1);
+  gr_conv_args a = gr_conv_defaults();
+  a.stride[0] = a.stride[1] = 2;
+  a.pad[0] = a.pad[1] = 1;
+  gr_tensor *y1 = TU_OK(gr_conv2d(x, w, NULL, a)), *y2 = TU_OK(gr_conv2d(x, w, NULL, a));
+  assert_memory_equal(gr_f32(y1), gr_f32(y2), (size_t)gr_numel(y1) * sizeof(float));
+  gr_tensor *t1 = TU_OK(gr_conv_transpose2d(y1, w, NULL, a));
+  gr_tensor *t2 = TU_OK(gr_conv_transpose2d(y1, w, NULL, a));
+  assert_memory_equal(gr_f32(t1), gr_f32(t2), (size_t)gr_numel(t1) * sizeof(float));
+  gr_tensor *d1 = TU_OK(gr_conv2d_weight_grad(x, y1, 4, 4, a));
+  gr_tensor *d2 = TU_OK(gr_conv2d_weight_grad(x, y1, 4, 4, a));
+  assert_memory_equal(gr_f32(d1), gr_f32(d2), (size_t)gr_numel(d1) * sizeof(float));
+  gr_release(d1);
+  gr_release(d2);
+  gr_release(t1);
+  gr_release(t2);
+  gr_release(y1);
+  gr_release(y2);
+  gr_release(x);
+  gr_release(w);
+}
+
+/* --- gradients ---------------------------------------------------------------------------- */
+
+static gr_tensor *f_conv2d(gr_tensor *const *in, void *ctx) {
+  return gr_conv2d(in[0], in[1], in[2], args_of(ctx));
+}
+static gr_tensor *f_convt(gr_tensor *const *in, void *ctx) {
+  return gr_conv_transpose2d(in[0], in[1], in[2], args_of(ctx));
+}
+static gr_tensor *f_weight_grad(gr_tensor *const *in, void *ctx) {
+  const cfg *c = ctx;
+  return gr_conv2d_weight_grad(in[0], in[1], (int)c->kh, (int)c->kw, args_of(ctx));
+}
+
+static const cfg kGradCases[] = {
+    {2, 4, 5, 5, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .bias = true},
+    {1, 2, 6, 5, 3, 2, 3, .s = {1, 2}, .p = {0, 1}, .d = {2, 1}, .bias = false},
+};
+
+static const cfg kGradCasesT[] = {
+    {2, 4, 3, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 0}, .G = 2, .bias = true},
+    {1, 3, 3, 2, 2, 2, 3, .s = {1, 2}, .d = {2, 1}, .op = {0, 1}, .bias = false},
+};
+
+static void test_conv2d_grads(void **state) {
+  for (size_t k = 0; k < sizeof kGradCases / sizeof *kGradCases; k++) {
+    cfg c = kGradCases[k];
+    gr_conv_args a = args_of(&c);
+    gr_tensor *x = tu_rand(4, (int64_t[]){c.N, c.C, c.H, c.W}, -1, 1);
+    gr_tensor *w = tu_rand(4, (int64_t[]){c.O, c.C / a.groups, c.kh, c.kw}, -1, 1);
+    gr_tensor *b = c.bias ? tu_rand(1, &c.O, -1, 1) : NULL;
+    gr_tensor *in[3] = {x, w, b};
+    TU_GRADCHECK(f_conv2d, &c, 3, in);
+    TU_GRADGRADCHECK(f_conv2d, &c, 3, in);
+    gr_release(x);
+    gr_release(w);
+    gr_release(b);
+  }
+}
+
+static void test_conv_transpose2d_grads(void **state) {
+  for (size_t k = 0; k < sizeof kGradCasesT / sizeof *kGradCasesT; k++) {
+    cfg c = kGradCasesT[k];
+    gr_conv_args a = args_of(&c);
+    gr_tensor *x = tu_rand(4, (int64_t[]){c.N, c.C, c.H, c.W}, -1, 1);
+    gr_tensor *w = tu_rand(4, (int64_t[]){c.C, c.O / a.groups, c.kh, c.kw}, -1, 1);
+    gr_tensor *b = c.bias ? tu_rand(1, &c.O, -1, 1) : NULL;
+    gr_tensor *in[3] = {x, w, b};
+    TU_GRADCHECK(f_convt, &c, 3, in);
+    TU_GRADGRADCHECK(f_convt, &c, 3, in);
+    gr_release(x);
+    gr_release(w);
+    gr_release(b);
+  }
+}
+
+static void test_conv2d_weight_grad_grads(void **state) {
+  for (size_t k = 0; k < sizeof kGradCases / sizeof *kGradCases; k++) {
+    cfg c = kGradCases[k];
+    gr_conv_args a = args_of(&c);
+    int64_t Ho = out_len(c.H, c.kh, a.stride[0], a.pad[0], a.dilation[0]);
+    int64_t Wo = out_len(c.W, c.kw, a.stride[1], a.pad[1], a.dilation[1]);
+    gr_tensor *x = tu_rand(4, (int64_t[]){c.N, c.C, c.H, c.W}, -1, 1);
+    gr_tensor *g = tu_rand(4, (int64_t[]){c.N, c.O, Ho, Wo}, -1, 1);
+    gr_tensor *in[2] = {x, g};
+    TU_GRADCHECK(f_weight_grad, &c, 2, in);
+    TU_GRADGRADCHECK(f_weight_grad, &c, 2, in);
+    gr_release(x);
+    gr_release(g);
+  }
+}
+
+/* A WGAN-GP style penalty: the gradient of a conv net's output with respect
+ * to its input, squared, differentiated again with respect to the weights. */
+static gr_tensor *f_penalty(gr_tensor *const *in, void *ctx) {
+  gr_conv_args a = gr_conv_defaults();
+  a.stride[0] = a.stride[1] = 2;
+  a.pad[0] = a.pad[1] = 1;
+  /* the check evaluates with grad mode off; the inner gradient needs it on */
+  bool prev = gr_set_grad_enabled(true);
+  gr_pool_push();
+  gr_tensor *x = in[0], *w = in[1];
+  gr_tensor *h = gr_conv2d(x, w, NULL, a);
+  gr_tensor *y = gr_sum(gr_mul(h, h), 0, NULL, false), *gx = NULL;
+  gr_grad_opts o = {.create_graph = true};
+  if (!y || gr_grad(1, &y, 1, &x, &o, &gx) != GR_OK) gx = NULL;
+  gr_tensor *p = gr_pool_pop_keep(gr_mul(gx, gx));
+  gr_set_grad_enabled(prev);
+  return p;
+}
+
+static void test_penalty_through_conv(void **state) {
+  gr_tensor *x = tu_rand(TU_SHAPE(1, 2, 4, 4), -1, 1), *w = tu_rand(TU_SHAPE(3, 2, 3, 3), -1, 1);
+  gr_tensor *in[2] = {x, w};
+  TU_GRADCHECK(f_penalty, NULL, 2, in);
+  gr_release(x);
+  gr_release(w);
+}
+
+/* --- bad arguments ------------------------------------------------------------------------- */
+
+static void expect_msg(gr_tensor *t, const char *a, const char *b, const char *c) {
+  assert_null(t);
+  const char *m = gr_errmsg();
+  if ((a && !strstr(m, a)) || (b && !strstr(m, b)) || (c && !strstr(m, c))) {
+    print_error("message \"%s\" lacks \"%s\" / \"%s\" / \"%s\"\n", m, a, b ? b : "",
+                c ? c : "");
+    fail();
+  }
+}
+
+static void test_bad_arguments(void **state) {
+  gr_conv_args a = gr_conv_defaults();
+  gr_tensor *x = tu_rand(TU_SHAPE(2, 3, 5, 5), -1, 1);
+  gr_tensor *w = tu_rand(TU_SHAPE(4, 2, 3, 3), -1, 1);
+  gr_tensor *w3 = tu_rand(TU_SHAPE(4, 3, 3, 3), -1, 1);
+  gr_tensor *big = tu_rand(TU_SHAPE(4, 3, 7, 7), -1, 1);
+  gr_tensor *b5 = tu_rand(TU_SHAPE(5), -1, 1);
+  gr_tensor *x3 = tu_rand(TU_SHAPE(3, 5, 5), -1, 1);
+  /* channel mismatch */
+  expect_msg(gr_conv2d(x, w, NULL, a), "conv2d", "[4, 2, 3, 3]", "[2, 3, 5, 5]");
+  /* wrong rank */
+  expect_msg(gr_conv2d(x3, w3, NULL, a), "conv2d", "x", "[3, 5, 5]");
+  /* kernel larger than the padded input */
+  expect_msg(gr_conv2d(x, big, NULL, a), "conv2d", "larger than the padded input", "[2, 3, 5, 5]");
+  a.pad[0] = a.pad[1] = 1;
+  gr_tensor *ok = TU_OK(gr_conv2d(x, big, NULL, a)); /* fits with padding 1 */
+  gr_release(ok);
+  a = gr_conv_defaults();
+  /* groups not dividing */
+  a.groups = 2;
+  expect_msg(gr_conv2d(x, w, NULL, a), "conv2d", "groups 2", "[2, 3, 5, 5]");
+  a = gr_conv_defaults();
+  /* bias of the wrong size */
+  expect_msg(gr_conv2d(x, w3, b5, a), "conv2d", "bias", "[5]");
+  a.stride[1] = 0;
+  expect_msg(gr_conv2d(x, w3, NULL, a), "conv2d", "stride", NULL);
+  a = gr_conv_defaults();
+  /* NULL propagates */
+  assert_null(gr_conv2d(NULL, w3, NULL, a));
+
+  /* conv_transpose2d: x (2,3,5,5) needs a weight (3, O/g, kh, kw) */
+  expect_msg(gr_conv_transpose2d(x, w, NULL, a), "conv_transpose2d", "[4, 2, 3, 3]",
+             "[2, 3, 5, 5]");
+  gr_tensor *wt = tu_rand(TU_SHAPE(3, 2, 3, 3), -1, 1);
+  a.output_padding[0] = 1;
+  expect_msg(gr_conv_transpose2d(x, wt, NULL, a), "conv_transpose2d", "output_padding", NULL);
+  a = gr_conv_defaults();
+  a.groups = 2;
+  expect_msg(gr_conv_transpose2d(x, wt, NULL, a), "conv_transpose2d", "groups 2", "[2, 3, 5, 5]");
+  a = gr_conv_defaults();
+  expect_msg(gr_conv_transpose2d(x3, wt, NULL, a), "conv_transpose2d", "x", "[3, 5, 5]");
+  expect_msg(gr_conv_transpose2d(x, wt, b5, a), "conv_transpose2d", "bias", "[5]");
+  a.pad[0] = a.pad[1] = 4;
+  expect_msg(gr_conv_transpose2d(x, wt, NULL, a), "conv_transpose2d", "empty output",
+             "[2, 3, 5, 5]");
+  a = gr_conv_defaults();
+
+  /* conv2d_weight_grad: g must be the conv2d output size */
+  gr_tensor *g = tu_rand(TU_SHAPE(2, 4, 4, 3), -1, 1);
+  expect_msg(gr_conv2d_weight_grad(x, g, 3, 3, a), "conv2d_weight_grad", "[2, 4, 4, 3]",
+             "[2, 3, 5, 5]");
+  gr_tensor *g1 = tu_rand(TU_SHAPE(1, 4, 3, 3), -1, 1);
+  expect_msg(gr_conv2d_weight_grad(x, g1, 3, 3, a), "conv2d_weight_grad", "batch", "[1, 4, 3, 3]");
+  expect_msg(gr_conv2d_weight_grad(x, g1, 0, 3, a), "conv2d_weight_grad", "kernel", NULL);
+  expect_msg(gr_conv2d_weight_grad(x, g, 9, 9, a), "conv2d_weight_grad",
+             "larger than the padded input", NULL);
+
+  gr_release(g);
+  gr_release(g1);
+  gr_release(wt);
+  gr_release(x);
+  gr_release(w);
+  gr_release(w3);
+  gr_release(big);
+  gr_release(b5);
+  gr_release(x3);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_conv2d_forward),
+      cmocka_unit_test(test_conv_transpose2d_forward),
+      cmocka_unit_test(test_conv2d_weight_grad_forward),
+      cmocka_unit_test(test_large_image_blocks),
+      cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_conv2d_grads),
+      cmocka_unit_test(test_conv_transpose2d_grads),
+      cmocka_unit_test(test_conv2d_weight_grad_grads),
+      cmocka_unit_test(test_penalty_through_conv),
+      cmocka_unit_test(test_bad_arguments),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
