@@ -1,0 +1,1053 @@
+/* Pooling and resampling: average and max pooling, nearest and bilinear
+ * upsampling, 2-d padding, grid_sample.
+ *
+ * Every op sees its input as planes (..., H, W) and runs over the planes in
+ * parallel; within a plane a backward kernel accumulates sequentially, so
+ * results are bit-identical run to run. Each backward kernel is an op of its
+ * own whose rule is the forward again (the two are adjoints, linear in the
+ * gradient), so gradients of any order stay expressions of ops. The rule of
+ * max pooling and the create_graph rule of grid_sample use two index ops,
+ * plane_gather and plane_scatter, which are each other's rule. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_impl.h"
+
+/* below this much work a loop runs on one thread */
+#define PAR_WORK 32768
+
+/* --- planes ------------------------------------------------------------------------ */
+
+/* x as a contiguous tensor, made without recording (owned; x itself when already so). */
+static gr_tensor *contig(gr_tensor *x) {
+  bool prev = gr_set_grad_enabled(false);
+  gr_tensor *c = gr_contiguous(x);
+  gr_set_grad_enabled(prev);
+  return c;
+}
+
+/* Number of (H,W) planes: the product of all dims but the last two. */
+static int64_t planes(const gr_tensor *x) {
+  int64_t p = 1;
+  for (int d = 0; d < x->ndim - 2; d++) p *= x->shape[d];
+  return p;
+}
+
+/* A new contiguous tensor with x's leading dims and (h, w) last (owned). */
+static gr_tensor *plane_like(const gr_tensor *x, int64_t h, int64_t w, bool zero) {
+  int64_t shape[GR_MAX_DIM];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[x->ndim - 2] = h;
+  shape[x->ndim - 1] = w;
+  return zero ? gr_zeros(GR_F32, x->ndim, shape) : gr_empty(GR_F32, x->ndim, shape);
+}
+
+#define DIM_H(t) ((t)->shape[(t)->ndim - 2])
+#define DIM_W(t) ((t)->shape[(t)->ndim - 1])
+
+static gr_tensor *apply1(gr_op op, gr_tensor *x, const gr_attrs *a) {
+  if (!x) return NULL;
+  return gr_apply1(op, 1, &x, a);
+}
+
+/* Guards a kernel against an input whose planes are not the size its attributes say. */
+static bool plane_is(const char *op, const gr_tensor *x, int64_t h, int64_t w) {
+  if (x->ndim >= 2 && DIM_H(x) == h && DIM_W(x) == w) return true;
+  gr_fail(GR_ESTATE, "%s: expected planes of %lldx%lld, got %s", op, (long long)h, (long long)w,
+          gr_shape_str(x));
+  return false;
+}
+
+/* Float input of rank 3 or 4 with non-empty planes: the pooling and upsampling inputs. */
+static bool check_planes(const char *op, const gr_tensor *x) {
+  if (!gr_check_float(op, "x", x)) return false;
+  if (x->ndim != 3 && x->ndim != 4) {
+    gr_fail(GR_EARG, "%s: x must be (N,C,H,W) or (C,H,W), got %s", op, gr_shape_str(x));
+    return false;
+  }
+  if (DIM_H(x) < 1 || DIM_W(x) < 1) {
+    gr_fail(GR_EARG, "%s: x has empty planes: %s", op, gr_shape_str(x));
+    return false;
+  }
+  return true;
+}
+
+/* --- plane_gather / plane_scatter: the index ops --------------------------------------
+ * idx holds flat indices into an (H,W) plane, -1 for "nothing" (reads 0,
+ * writes nowhere). Its leading dims are x's, or x's with the last leading
+ * dim 1 (one index plane shared by the C planes of an image). */
+
+/* How many x planes share one index plane; 0 when the shapes do not fit. */
+static int64_t index_share(const gr_tensor *x, const gr_tensor *idx) {
+  if (x->ndim != idx->ndim || x->ndim < 3) return 0;
+  for (int d = 0; d < x->ndim - 3; d++)
+    if (x->shape[d] != idx->shape[d]) return 0;
+  int64_t c = x->shape[x->ndim - 3], ci = idx->shape[x->ndim - 3];
+  if (ci == c) return 1;
+  return ci == 1 ? c : 0;
+}
+
+static bool check_index(const char *op, const gr_tensor *x, const gr_tensor *idx, int64_t hw) {
+  if (!gr_check_int(op, "index", idx)) return false;
+  if (!index_share(x, idx)) {
+    gr_fail(GR_EARG, "%s: index %s does not fit planes %s", op, gr_shape_str(idx),
+            gr_shape_str(x));
+    return false;
+  }
+  const int64_t *pi = gr_i64(idx);
+  for (int64_t i = 0; i < gr_numel(idx); i++)
+    if (pi[i] < -1 || pi[i] >= hw) {
+      gr_fail(GR_EARG, "%s: index %lld is outside a plane of %lld elements", op,
+              (long long)pi[i], (long long)hw);
+      return false;
+    }
+  return true;
+}
+
+/* out[p, o] = x[p, idx[p / share, o]]: x (P,H,W) read at idx (Q,Ho,Wo) */
+gr_status plane_gather_forward(gr_fwd *f) {
+  gr_tensor *x = contig(f->in[0]), *idx = contig(f->in[1]), *y = NULL;
+  gr_status s = GR_OK;
+  if (!x || !idx) {
+    s = gr_errcode();
+    goto done;
+  }
+  int64_t hw = DIM_H(x) * DIM_W(x);
+  if (!check_index("plane_gather", x, idx, hw)) {
+    s = GR_EARG;
+    goto done;
+  }
+  int64_t P = planes(x), share = index_share(x, idx), O = DIM_H(idx) * DIM_W(idx);
+  y = plane_like(x, DIM_H(idx), DIM_W(idx), false);
+  if (!y) {
+    s = gr_errcode();
+    goto done;
+  }
+  const float *px = gr_f32(x);
+  const int64_t *pi = gr_i64(idx);
+  float *py = gr_f32(y);
+#pragma omp parallel for schedule(static) if (P * O > PAR_WORK)
+  for (int64_t p = 0; p < P; p++) {
+    const float *xp = px + p * hw; // xp is (H,W)
+    const int64_t *ip = pi + p / share * O;
+    float *yp = py + p * O;
+    for (int64_t o = 0; o < O; o++) yp[o] = ip[o] >= 0 ? xp[ip[o]] : 0.0f;
+  }
+  f->out[0] = y;
+done:
+  gr_release(x);
+  gr_release(idx);
+  return s;
+}
+
+/* out (P,H,W) = 0, then out[p, idx[p / share, o]] += g[p, o] */
+gr_status plane_scatter_forward(gr_fwd *f) {
+  gr_tensor *g = contig(f->in[0]), *idx = contig(f->in[1]), *y = NULL;
+  gr_status s = GR_OK;
+  int64_t H = f->a->i[0], W = f->a->i[1];
+  if (!g || !idx) {
+    s = gr_errcode();
+    goto done;
+  }
+  if (!check_index("plane_scatter", g, idx, H * W)) {
+    s = GR_EARG;
+    goto done;
+  }
+  if (DIM_H(idx) != DIM_H(g) || DIM_W(idx) != DIM_W(g)) {
+    s = gr_fail(GR_EARG, "plane_scatter: index %s does not fit g %s", gr_shape_str(idx),
+                gr_shape_str(g));
+    goto done;
+  }
+  int64_t P = planes(g), share = index_share(g, idx), O = DIM_H(g) * DIM_W(g);
+  y = plane_like(g, H, W, true);
+  if (!y) {
+    s = gr_errcode();
+    goto done;
+  }
+  const float *pg = gr_f32(g);
+  const int64_t *pi = gr_i64(idx);
+  float *py = gr_f32(y);
+#pragma omp parallel for schedule(static) if (P * O > PAR_WORK)
+  for (int64_t p = 0; p < P; p++) {
+    const float *gp = pg + p * O;
+    const int64_t *ip = pi + p / share * O;
+    float *yp = py + p * H * W; // yp is (H,W)
+    for (int64_t o = 0; o < O; o++)
+      if (ip[o] >= 0) yp[ip[o]] += gp[o];
+  }
+  f->out[0] = y;
+done:
+  gr_release(g);
+  gr_release(idx);
+  return s;
+}
+
+static gr_tensor *plane_gather(gr_tensor *x, gr_tensor *idx) {
+  if (!x || !idx) return NULL;
+  gr_tensor *in[2] = {x, idx};
+  return gr_apply1(GR_OP_plane_gather, 2, in, NULL);
+}
+
+static gr_tensor *plane_scatter(gr_tensor *g, gr_tensor *idx, int64_t h, int64_t w) {
+  if (!g || !idx) return NULL;
+  gr_tensor *in[2] = {g, idx};
+  gr_attrs a = {.i = {h, w}};
+  return gr_apply1(GR_OP_plane_scatter, 2, in, &a);
+}
+
+gr_status plane_gather_backward(gr_bwd *b) {
+  b->gin[0] = plane_scatter(b->gout[0], b->in[1], DIM_H(b->in[0]), DIM_W(b->in[0]));
+  return GR_OK;
+}
+
+gr_status plane_scatter_backward(gr_bwd *b) {
+  b->gin[0] = plane_gather(b->gout[0], b->in[1]);
+  return GR_OK;
+}
+
+/* --- pooling -----------------------------------------------------------------------
+ * attrs: kh, kw, sh, sw, ph, pw, H, W (the input planes). Windows never
+ * reach past the padding, so with count_include_pad every divisor is kh*kw. */
+
+#define POOL_ATTRS(a)                                                                       \
+  int64_t kh = (a)->i[0], kw = (a)->i[1], sh = (a)->i[2], sw = (a)->i[3], ph = (a)->i[4], \
+          pw = (a)->i[5], H = (a)->i[6], W = (a)->i[7];                                    \
+  int64_t Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1
+
+static bool check_pool(const char *op, const gr_tensor *x, int kh, int kw, int sh, int sw, int ph,
+                       int pw) {
+  if (!check_planes(op, x)) return false;
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
+    gr_fail(GR_EARG, "%s: kernel %dx%d, stride %dx%d, padding %dx%d: kernel and stride must be "
+            "positive and padding not negative (x %s)", op, kh, kw, sh, sw, ph, pw,
+            gr_shape_str(x));
+    return false;
+  }
+  if (ph > kh / 2 || pw > kw / 2) {
+    gr_fail(GR_EARG, "%s: padding %dx%d must be at most half of kernel %dx%d (x %s)", op, ph, pw,
+            kh, kw, gr_shape_str(x));
+    return false;
+  }
+  if (DIM_H(x) + 2 * ph < kh || DIM_W(x) + 2 * pw < kw) {
+    gr_fail(GR_EARG, "%s: kernel %dx%d is larger than the padded input %s (padding %dx%d)", op,
+            kh, kw, gr_shape_str(x), ph, pw);
+    return false;
+  }
+  return true;
+}
+
+gr_status avg_pool2d_forward(gr_fwd *f) {
+  POOL_ATTRS(f->a);
+  gr_tensor *x = contig(f->in[0]);
+  if (!x) return gr_errcode();
+  gr_tensor *y = plane_is("avg_pool2d", x, H, W) ? plane_like(x, Ho, Wo, false) : NULL;
+  if (!y) {
+    gr_release(x);
+    return gr_errcode();
+  }
+  int64_t P = planes(x);
+  const float *px = gr_f32(x);
+  float *py = gr_f32(y);
+  float div = (float)(kh * kw);
+#pragma omp parallel for schedule(static) if (P * Ho * Wo * kh * kw > PAR_WORK)
+  for (int64_t p = 0; p < P; p++) {
+    const float *xp = px + p * H * W; // xp is (H,W)
+    float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
+    for (int64_t oh = 0; oh < Ho; oh++) {
+      int64_t h0 = oh * sh - ph, h1 = h0 + kh < H ? h0 + kh : H;
+      if (h0 < 0) h0 = 0;
+      for (int64_t ow = 0; ow < Wo; ow++) {
+        int64_t w0 = ow * sw - pw, w1 = w0 + kw < W ? w0 + kw : W;
+        if (w0 < 0) w0 = 0;
+        float s = 0;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) s += xp[h * W + w];
+        yp[oh * Wo + ow] = s / div;
+      }
+    }
+  }
+  gr_release(x);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+/* g (..,Ho,Wo) -> dx (..,H,W): each output spreads g/(kh*kw) over its window */
+gr_status avg_pool2d_backward_forward(gr_fwd *f) {
+  POOL_ATTRS(f->a);
+  gr_tensor *g = contig(f->in[0]);
+  if (!g) return gr_errcode();
+  gr_tensor *y = plane_is("avg_pool2d_backward", g, Ho, Wo) ? plane_like(g, H, W, true) : NULL;
+  if (!y) {
+    gr_release(g);
+    return gr_errcode();
+  }
+  int64_t P = planes(g);
+  const float *pg = gr_f32(g);
+  float *py = gr_f32(y);
+  float div = (float)(kh * kw);
+#pragma omp parallel for schedule(static) if (P * Ho * Wo * kh * kw > PAR_WORK)
+  for (int64_t p = 0; p < P; p++) {
+    const float *gp = pg + p * Ho * Wo; // gp is (Ho,Wo)
+    float *yp = py + p * H * W;         // yp is (H,W)
+    for (int64_t oh = 0; oh < Ho; oh++) {
+      int64_t h0 = oh * sh - ph, h1 = h0 + kh < H ? h0 + kh : H;
+      if (h0 < 0) h0 = 0;
+      for (int64_t ow = 0; ow < Wo; ow++) {
+        int64_t w0 = ow * sw - pw, w1 = w0 + kw < W ? w0 + kw : W;
+        if (w0 < 0) w0 = 0;
+        float v = gp[oh * Wo + ow] / div;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) yp[h * W + w] += v;
+      }
+    }
+  }
+  gr_release(g);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+gr_status avg_pool2d_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_avg_pool2d_backward, b->gout[0], b->a);
+  return GR_OK;
+}
+
+/* the backward is linear in g: its gradient is the pooling again */
+gr_status avg_pool2d_backward_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_avg_pool2d, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_tensor *gr_avg_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, int pw) {
+  if (!x) return NULL;
+  if (!check_pool("avg_pool2d", x, kh, kw, sh, sw, ph, pw)) return NULL;
+  gr_attrs a = {.i = {kh, kw, sh, sw, ph, pw, DIM_H(x), DIM_W(x)}};
+  return gr_apply1(GR_OP_avg_pool2d, 1, &x, &a);
+}
+
+/* Max over each window of real (unpadded) pixels; the first maximum in scan
+ * order wins and NaN propagates. The flat in-plane index of the winner is
+ * saved for the rule, which scatters g there. */
+gr_status max_pool2d_forward(gr_fwd *f) {
+  POOL_ATTRS(f->a);
+  gr_tensor *x = contig(f->in[0]);
+  if (!x) return gr_errcode();
+  gr_tensor *y = plane_is("max_pool2d", x, H, W) ? plane_like(x, Ho, Wo, false) : NULL;
+  gr_tensor *idx = NULL; /* the winners, kept only when a rule will need them */
+  if (y && f->recording) {
+    int64_t shape[GR_MAX_DIM];
+    memcpy(shape, y->shape, sizeof shape);
+    idx = gr_empty(GR_I64, y->ndim, shape);
+  }
+  if (!y || (f->recording && !idx)) {
+    gr_release(x);
+    gr_release(y);
+    return gr_errcode();
+  }
+  int64_t P = planes(x);
+  const float *px = gr_f32(x);
+  float *py = gr_f32(y);
+  int64_t *pi = idx ? gr_i64(idx) : NULL;
+#pragma omp parallel for schedule(static) if (P * Ho * Wo * kh * kw > PAR_WORK)
+  for (int64_t p = 0; p < P; p++) {
+    const float *xp = px + p * H * W; // xp is (H,W)
+    float *yp = py + p * Ho * Wo;     // yp and ip are (Ho,Wo)
+    int64_t *ip = pi ? pi + p * Ho * Wo : NULL;
+    for (int64_t oh = 0; oh < Ho; oh++) {
+      int64_t h0 = oh * sh - ph, h1 = h0 + kh < H ? h0 + kh : H;
+      if (h0 < 0) h0 = 0;
+      for (int64_t ow = 0; ow < Wo; ow++) {
+        int64_t w0 = ow * sw - pw, w1 = w0 + kw < W ? w0 + kw : W;
+        if (w0 < 0) w0 = 0;
+        float m = -INFINITY;
+        int64_t at = h0 * W + w0;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) {
+            float v = xp[h * W + w];
+            if (v > m || isnan(v)) {
+              m = v;
+              at = h * W + w;
+              if (isnan(v)) goto found;
+            }
+          }
+      found:
+        yp[oh * Wo + ow] = m;
+        if (ip) ip[oh * Wo + ow] = at;
+      }
+    }
+  }
+  gr_release(x);
+  if (idx) gr_save(f, idx);
+  gr_release(idx);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+/* g goes to each window's winner; linear in g, so the second derivative in x is 0 */
+gr_status max_pool2d_backward(gr_bwd *b) {
+  b->gin[0] = plane_scatter(b->gout[0], gr_saved(b, 0), b->a->i[6], b->a->i[7]);
+  return GR_OK;
+}
+
+gr_tensor *gr_max_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, int pw) {
+  if (!x) return NULL;
+  if (!check_pool("max_pool2d", x, kh, kw, sh, sw, ph, pw)) return NULL;
+  gr_attrs a = {.i = {kh, kw, sh, sw, ph, pw, DIM_H(x), DIM_W(x)}};
+  return gr_apply1(GR_OP_max_pool2d, 1, &x, &a);
+}
+
+/* --- upsampling ----------------------------------------------------------------------
+ * attrs: H, W (input planes), Ho, Wo (output planes), align_corners. The
+ * forward maps (H,W) to (Ho,Wo); its backward op maps back and sums. */
+
+#define RESIZE_ATTRS(a) \
+  int64_t H = (a)->i[0], W = (a)->i[1], Ho = (a)->i[2], Wo = (a)->i[3]; \
+  bool align = (a)->i[4] != 0
+
+static bool check_resize(const char *op, const gr_tensor *x, int64_t out_h, int64_t out_w) {
+  if (!check_planes(op, x)) return false;
+  if (out_h < 1 || out_w < 1) {
+    gr_fail(GR_EARG, "%s: output size %lldx%lld must be positive (x %s)", op, (long long)out_h,
+            (long long)out_w, gr_shape_str(x));
+    return false;
+  }
+  return true;
+}
+
+/* nearest source of each output index: floor(o * in / out), exactly */
+static int64_t *nearest_map(int64_t in, int64_t out) {
+  int64_t *m = malloc((size_t)out * sizeof *m);
+  if (!m) return gr_fail_null(GR_ENOMEM, "upsample_nearest2d: out of memory");
+  for (int64_t o = 0; o < out; o++) m[o] = o * in / out;
+  return m;
+}
+
+/* forward: y (P,Ho,Wo) = x at the maps; backward: dx (P,H,W) sums g back */
+static gr_status nearest(gr_fwd *f, bool backward) {
+  RESIZE_ATTRS(f->a);
+  (void)align;
+  const char *op = backward ? "upsample_nearest2d_backward" : "upsample_nearest2d";
+  gr_tensor *x = contig(f->in[0]);
+  if (!x) return gr_errcode();
+  gr_tensor *y = NULL;
+  if (plane_is(op, x, backward ? Ho : H, backward ? Wo : W))
+    y = backward ? plane_like(x, H, W, true) : plane_like(x, Ho, Wo, false);
+  int64_t *mh = y ? nearest_map(H, Ho) : NULL, *mw = mh ? nearest_map(W, Wo) : NULL;
+  if (!mw) {
+    free(mh);
+    gr_release(x);
+    gr_release(y);
+    return gr_errcode();
+  }
+  int64_t P = planes(x);
+  const float *px = gr_f32(x);
+  float *py = gr_f32(y);
+  if (backward) {
+#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
+    for (int64_t p = 0; p < P; p++) {
+      const float *gp = px + p * Ho * Wo; // gp is (Ho,Wo)
+      float *dp = py + p * H * W;         // dp is (H,W)
+      for (int64_t oh = 0; oh < Ho; oh++)
+        for (int64_t ow = 0; ow < Wo; ow++) dp[mh[oh] * W + mw[ow]] += gp[oh * Wo + ow];
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
+    for (int64_t p = 0; p < P; p++) {
+      const float *xp = px + p * H * W; // xp is (H,W)
+      float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
+      for (int64_t oh = 0; oh < Ho; oh++) {
+        const float *row = xp + mh[oh] * W;
+        for (int64_t ow = 0; ow < Wo; ow++) yp[oh * Wo + ow] = row[mw[ow]];
+      }
+    }
+  }
+  free(mh);
+  free(mw);
+  gr_release(x);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+gr_status upsample_nearest2d_forward(gr_fwd *f) { return nearest(f, false); }
+gr_status upsample_nearest2d_backward_forward(gr_fwd *f) { return nearest(f, true); }
+
+gr_status upsample_nearest2d_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_upsample_nearest2d_backward, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_status upsample_nearest2d_backward_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_upsample_nearest2d, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_tensor *gr_upsample_nearest2d(gr_tensor *x, int64_t out_h, int64_t out_w) {
+  if (!x) return NULL;
+  if (!check_resize("upsample_nearest2d", x, out_h, out_w)) return NULL;
+  gr_attrs a = {.i = {DIM_H(x), DIM_W(x), out_h, out_w, 0}};
+  return gr_apply1(GR_OP_upsample_nearest2d, 1, &x, &a);
+}
+
+/* Per output index: the two source indices and their weights. */
+typedef struct lerp {
+  int64_t i0, i1;
+  float l0, l1;
+} lerp;
+
+/* PyTorch's source index: with align_corners the corners map onto corners,
+ * otherwise pixel centres onto centres, clamped at 0 (float math, as there). */
+static lerp *lerp_table(int64_t in, int64_t out, bool align) {
+  lerp *t = malloc((size_t)out * sizeof *t);
+  if (!t) return gr_fail_null(GR_ENOMEM, "upsample_bilinear2d: out of memory");
+  float scale = align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f)
+                      : (float)in / (float)out;
+  for (int64_t o = 0; o < out; o++) {
+    float src = align ? scale * (float)o : scale * ((float)o + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    int64_t i0 = (int64_t)src;
+    if (i0 > in - 1) i0 = in - 1;
+    t[o].i0 = i0;
+    t[o].i1 = i0 < in - 1 ? i0 + 1 : i0;
+    t[o].l1 = src - (float)i0;
+    t[o].l0 = 1.0f - t[o].l1;
+  }
+  return t;
+}
+
+static gr_status bilinear(gr_fwd *f, bool backward) {
+  RESIZE_ATTRS(f->a);
+  const char *op = backward ? "upsample_bilinear2d_backward" : "upsample_bilinear2d";
+  gr_tensor *x = contig(f->in[0]);
+  if (!x) return gr_errcode();
+  gr_tensor *y = NULL;
+  if (plane_is(op, x, backward ? Ho : H, backward ? Wo : W))
+    y = backward ? plane_like(x, H, W, true) : plane_like(x, Ho, Wo, false);
+  lerp *th = y ? lerp_table(H, Ho, align) : NULL, *tw = th ? lerp_table(W, Wo, align) : NULL;
+  if (!tw) {
+    free(th);
+    gr_release(x);
+    gr_release(y);
+    return gr_errcode();
+  }
+  int64_t P = planes(x);
+  const float *px = gr_f32(x);
+  float *py = gr_f32(y);
+  if (backward) {
+#pragma omp parallel for schedule(static) if (P * Ho * Wo * 4 > PAR_WORK)
+    for (int64_t p = 0; p < P; p++) {
+      const float *gp = px + p * Ho * Wo; // gp is (Ho,Wo)
+      float *dp = py + p * H * W;         // dp is (H,W)
+      for (int64_t oh = 0; oh < Ho; oh++) {
+        lerp a = th[oh];
+        for (int64_t ow = 0; ow < Wo; ow++) {
+          lerp c = tw[ow];
+          float v = gp[oh * Wo + ow];
+          dp[a.i0 * W + c.i0] += a.l0 * c.l0 * v;
+          dp[a.i0 * W + c.i1] += a.l0 * c.l1 * v;
+          dp[a.i1 * W + c.i0] += a.l1 * c.l0 * v;
+          dp[a.i1 * W + c.i1] += a.l1 * c.l1 * v;
+        }
+      }
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (P * Ho * Wo * 4 > PAR_WORK)
+    for (int64_t p = 0; p < P; p++) {
+      const float *xp = px + p * H * W; // xp is (H,W)
+      float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
+      for (int64_t oh = 0; oh < Ho; oh++) {
+        lerp a = th[oh];
+        const float *r0 = xp + a.i0 * W, *r1 = xp + a.i1 * W;
+        for (int64_t ow = 0; ow < Wo; ow++) {
+          lerp c = tw[ow];
+          yp[oh * Wo + ow] = a.l0 * (c.l0 * r0[c.i0] + c.l1 * r0[c.i1]) +
+                             a.l1 * (c.l0 * r1[c.i0] + c.l1 * r1[c.i1]);
+        }
+      }
+    }
+  }
+  free(th);
+  free(tw);
+  gr_release(x);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+gr_status upsample_bilinear2d_forward(gr_fwd *f) { return bilinear(f, false); }
+gr_status upsample_bilinear2d_backward_forward(gr_fwd *f) { return bilinear(f, true); }
+
+gr_status upsample_bilinear2d_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_upsample_bilinear2d_backward, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_status upsample_bilinear2d_backward_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_upsample_bilinear2d, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_tensor *gr_upsample_bilinear2d(gr_tensor *x, int64_t out_h, int64_t out_w, bool align_corners) {
+  if (!x) return NULL;
+  if (!check_resize("upsample_bilinear2d", x, out_h, out_w)) return NULL;
+  gr_attrs a = {.i = {DIM_H(x), DIM_W(x), out_h, out_w, align_corners}};
+  return gr_apply1(GR_OP_upsample_bilinear2d, 1, &x, &a);
+}
+
+/* --- pad2d ---------------------------------------------------------------------------
+ * attrs: left, right, top, bottom, mode, H, W (the unpadded planes). */
+
+#define PAD_ATTRS(a)                                                                        \
+  int64_t pl = (a)->i[0], pr = (a)->i[1], pt = (a)->i[2], pb = (a)->i[3], H = (a)->i[5], \
+          W = (a)->i[6];                                                                 \
+  gr_pad_mode mode = (gr_pad_mode)(a)->i[4];                                             \
+  int64_t Ho = H + pt + pb, Wo = W + pl + pr
+
+/* source index of each padded index, -1 for a zero */
+static int64_t *pad_map(int64_t before, int64_t n, int64_t out, gr_pad_mode mode) {
+  int64_t *m = malloc((size_t)(out ? out : 1) * sizeof *m);
+  if (!m) return gr_fail_null(GR_ENOMEM, "pad2d: out of memory");
+  for (int64_t o = 0; o < out; o++) {
+    int64_t i = o - before;
+    if (i < 0 || i >= n) {
+      if (mode == GR_PAD_ZEROS) i = -1;
+      else if (mode == GR_PAD_REPLICATE) i = i < 0 ? 0 : n - 1;
+      else i = i < 0 ? -i : 2 * (n - 1) - i; /* reflect about the edge, which is not repeated */
+    }
+    m[o] = i;
+  }
+  return m;
+}
+
+static gr_status pad(gr_fwd *f, bool backward) {
+  PAD_ATTRS(f->a);
+  const char *op = backward ? "pad2d_backward" : "pad2d";
+  gr_tensor *x = contig(f->in[0]);
+  if (!x) return gr_errcode();
+  gr_tensor *y = NULL;
+  if (plane_is(op, x, backward ? Ho : H, backward ? Wo : W))
+    y = backward ? plane_like(x, H, W, true) : plane_like(x, Ho, Wo, false);
+  int64_t *mh = y ? pad_map(pt, H, Ho, mode) : NULL, *mw = mh ? pad_map(pl, W, Wo, mode) : NULL;
+  if (!mw) {
+    free(mh);
+    gr_release(x);
+    gr_release(y);
+    return gr_errcode();
+  }
+  int64_t P = planes(x);
+  const float *px = gr_f32(x);
+  float *py = gr_f32(y);
+  if (backward) {
+#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
+    for (int64_t p = 0; p < P; p++) {
+      const float *gp = px + p * Ho * Wo; // gp is (Ho,Wo)
+      float *dp = py + p * H * W;         // dp is (H,W)
+      for (int64_t oh = 0; oh < Ho; oh++)
+        for (int64_t ow = 0; ow < Wo; ow++)
+          if (mh[oh] >= 0 && mw[ow] >= 0) dp[mh[oh] * W + mw[ow]] += gp[oh * Wo + ow];
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
+    for (int64_t p = 0; p < P; p++) {
+      const float *xp = px + p * H * W; // xp is (H,W)
+      float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
+      for (int64_t oh = 0; oh < Ho; oh++) {
+        const float *row = mh[oh] >= 0 ? xp + mh[oh] * W : NULL;
+        for (int64_t ow = 0; ow < Wo; ow++)
+          yp[oh * Wo + ow] = row && mw[ow] >= 0 ? row[mw[ow]] : 0.0f;
+      }
+    }
+  }
+  free(mh);
+  free(mw);
+  gr_release(x);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+gr_status pad2d_forward(gr_fwd *f) { return pad(f, false); }
+gr_status pad2d_backward_forward(gr_fwd *f) { return pad(f, true); }
+
+/* zeros: the gradient is the middle; reflect and replicate add the copies back */
+gr_status pad2d_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_pad2d_backward, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_status pad2d_backward_backward(gr_bwd *b) {
+  b->gin[0] = apply1(GR_OP_pad2d, b->gout[0], b->a);
+  return GR_OK;
+}
+
+gr_tensor *gr_pad2d(gr_tensor *x, int left, int right, int top, int bottom, gr_pad_mode mode) {
+  if (!x) return NULL;
+  if (!gr_check_float("pad2d", "x", x)) return NULL;
+  if (x->ndim < 2)
+    return gr_fail_null(GR_EARG, "pad2d: x must have at least 2 dims (...,H,W), got %s",
+                        gr_shape_str(x));
+  if (mode != GR_PAD_ZEROS && mode != GR_PAD_REFLECT && mode != GR_PAD_REPLICATE)
+    return gr_fail_null(GR_EARG, "pad2d: unknown mode %d (x %s)", (int)mode, gr_shape_str(x));
+  if (left < 0 || right < 0 || top < 0 || bottom < 0)
+    return gr_fail_null(GR_EARG, "pad2d: negative padding (left %d, right %d, top %d, bottom %d) "
+                        "is not supported (x %s); use narrow to crop", left, right, top, bottom,
+                        gr_shape_str(x));
+  int64_t H = DIM_H(x), W = DIM_W(x);
+  if (mode == GR_PAD_REFLECT && (left >= W || right >= W || top >= H || bottom >= H))
+    return gr_fail_null(GR_EARG, "pad2d: reflect padding (left %d, right %d, top %d, bottom %d) "
+                        "must be smaller than the input size %lldx%lld of x %s", left, right,
+                        top, bottom, (long long)H, (long long)W, gr_shape_str(x));
+  if (mode == GR_PAD_REPLICATE && (H == 0 || W == 0) && (left || right || top || bottom))
+    return gr_fail_null(GR_EARG, "pad2d: replicate padding of empty planes (x %s)",
+                        gr_shape_str(x));
+  gr_attrs a = {.i = {left, right, top, bottom, mode, H, W}};
+  return gr_apply1(GR_OP_pad2d, 1, &x, &a);
+}
+
+/* --- grid_sample ---------------------------------------------------------------------
+ * Bilinear sampling of x (N,C,H,W) at grid (N,Ho,Wo,2), x then y in
+ * [-1,1]. Each sample point reads four corners with weights
+ * (1-ty)(1-tx), (1-ty)tx, ty(1-tx), ty tx, where (tx, ty) are the
+ * fractional parts of its pixel coordinates after padding. A point's
+ * corners and weights are computed once and shared by the C planes.
+ *
+ * Gradients. In x: the op grid_sample_backward(g, grid), a fused scatter,
+ * linear in g; its rule is grid_sample again (in g) and the grid gradient
+ * below (in the grid), since <backward(g, grid), h> = <g, sample(h, grid)>.
+ * In the grid: a fused kernel without create_graph; with create_graph the
+ * same formula in ops: the corners are plane_gather(x), and tx, ty come
+ * from grid_sample_coord, whose rule multiplies by the slope of the padded
+ * coordinate. So gradients of every order in x, g and the grid are exact
+ * wherever a point is not on a pixel edge, an image border or a reflection
+ * point. attrs: padding, align_corners, H, W (x's planes). */
+
+#define GS_ATTRS(a)                                                     \
+  gr_pad_mode pad = (gr_pad_mode)(a)->i[0];                             \
+  bool align = (a)->i[1] != 0;                                          \
+  int64_t H = (a)->i[2], W = (a)->i[3]
+
+typedef struct gs_point {
+  int64_t idx[4]; /* corners (y0,x0) (y0,x1) (y1,x0) (y1,x1) as flat indices; -1 outside */
+  float w[4];     /* their bilinear weights */
+  float tx, ty;   /* fractional coordinates */
+  float sx, sy;   /* d(pixel coordinate)/d(grid value) */
+} gs_point;
+
+/* PyTorch's reflection about twice_lo/2 and twice_hi/2; *slope takes the sign. */
+static float reflect_coord(float c, float twice_lo, float twice_hi, float *slope) {
+  if (twice_lo == twice_hi) {
+    *slope = 0;
+    return 0;
+  }
+  float lo = twice_lo / 2, span = (twice_hi - twice_lo) / 2, sign = 1;
+  c -= lo;
+  if (c < 0) {
+    sign = -1;
+    c = -c;
+  }
+  float extra = fmodf(c, span);
+  if (fmodf(floorf(c / span), 2.0f) == 0) { /* an even number of flips */
+    *slope *= sign;
+    return extra + lo;
+  }
+  *slope *= -sign;
+  return span - extra + lo;
+}
+
+/* The pixel coordinate of grid value v along a dim of `size`, after padding;
+ * *slope is its derivative in v (0 where clipped). */
+static float gs_coord(float v, int64_t size, gr_pad_mode pad, bool align, float *slope) {
+  float c, s;
+  if (align) {
+    s = (float)(size - 1) * 0.5f;
+    c = (v + 1) * s;
+  } else {
+    s = (float)size * 0.5f;
+    c = ((v + 1) * (float)size - 1) * 0.5f;
+  }
+  if (pad == GR_PAD_REFLECT && isfinite(c))
+    c = align ? reflect_coord(c, 0, 2.0f * (float)(size - 1), &s)
+              : reflect_coord(c, -1, 2.0f * (float)size - 1, &s);
+  if (pad != GR_PAD_ZEROS) {
+    /* border (and reflection's last step) clips into the image; NaN lands on 0 */
+    if (!(c > 0)) {
+      c = 0;
+      s = 0;
+    } else if (c >= (float)(size - 1)) {
+      c = (float)(size - 1);
+      s = 0;
+    }
+  } else if (!(c >= -2.0f)) {
+    c = -2.0f; /* every corner is outside already: keep the integer conversion safe */
+  } else if (c > (float)size + 1) {
+    c = (float)size + 1;
+  }
+  *slope = s;
+  return c;
+}
+
+/* Corners and weights of every sample point; grid is contiguous (N,Ho,Wo,2). */
+static gs_point *gs_points(const gr_tensor *grid, int64_t H, int64_t W, gr_pad_mode pad,
+                           bool align) {
+  int64_t n = grid->shape[0] * grid->shape[1] * grid->shape[2];
+  gs_point *pts = malloc((size_t)(n ? n : 1) * sizeof *pts);
+  if (!pts) return gr_fail_null(GR_ENOMEM, "grid_sample: out of memory");
+  const float *pg = gr_f32(grid);
+#pragma omp parallel for schedule(static) if (n * 16 > PAR_WORK)
+  for (int64_t i = 0; i < n; i++) {
+    gs_point *q = &pts[i];
+    float cx = gs_coord(pg[2 * i], W, pad, align, &q->sx);
+    float cy = gs_coord(pg[2 * i + 1], H, pad, align, &q->sy);
+    float fx = floorf(cx), fy = floorf(cy);
+    int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
+    q->tx = cx - fx;
+    q->ty = cy - fy;
+    q->w[0] = (1 - q->ty) * (1 - q->tx);
+    q->w[1] = (1 - q->ty) * q->tx;
+    q->w[2] = q->ty * (1 - q->tx);
+    q->w[3] = q->ty * q->tx;
+    for (int k = 0; k < 4; k++) {
+      int64_t yy = y0 + (k >> 1), xx = x0 + (k & 1);
+      q->idx[k] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? yy * W + xx : -1;
+    }
+  }
+  return pts;
+}
+
+/* a tensor (x or g) of (N,C,h,w) that goes with grid (N,Ho,Wo,2) */
+static bool gs_fits(const char *op, const gr_tensor *t, const gr_tensor *grid, int64_t h,
+                    int64_t w) {
+  if (t->ndim == 4 && grid->ndim == 4 && t->shape[0] == grid->shape[0] && t->shape[2] == h &&
+      t->shape[3] == w)
+    return true;
+  gr_fail(GR_ESTATE, "%s: %s does not go with grid %s", op, gr_shape_str(t), gr_shape_str(grid));
+  return false;
+}
+
+gr_status grid_sample_forward(gr_fwd *f) {
+  GS_ATTRS(f->a);
+  gr_tensor *x = contig(f->in[0]), *grid = contig(f->in[1]), *y = NULL;
+  gs_point *pts = NULL;
+  if (!x || !grid || !gs_fits("grid_sample", x, grid, H, W)) goto fail;
+  int64_t N = x->shape[0], C = x->shape[1], O = grid->shape[1] * grid->shape[2];
+  y = gr_empty(GR_F32, 4, (int64_t[]){N, C, grid->shape[1], grid->shape[2]});
+  pts = y ? gs_points(grid, H, W, pad, align) : NULL;
+  if (!pts) goto fail;
+  const float *px = gr_f32(x);
+  float *py = gr_f32(y);
+#pragma omp parallel for schedule(static) if (N * C * O * 4 > PAR_WORK)
+  for (int64_t p = 0; p < N * C; p++) {
+    const float *xp = px + p * H * W; // xp is (H,W)
+    const gs_point *q = pts + p / C * O;
+    float *yp = py + p * O; // yp is (Ho,Wo)
+    for (int64_t o = 0; o < O; o++) {
+      float v = 0;
+      for (int k = 0; k < 4; k++)
+        if (q[o].idx[k] >= 0) v += q[o].w[k] * xp[q[o].idx[k]];
+      yp[o] = v;
+    }
+  }
+  free(pts);
+  gr_release(x);
+  gr_release(grid);
+  f->out[0] = y;
+  return GR_OK;
+fail:
+  free(pts);
+  gr_release(x);
+  gr_release(grid);
+  gr_release(y);
+  return gr_errcode();
+}
+
+/* dx (N,C,H,W): each point gives g times its weight to its corners */
+gr_status grid_sample_backward_forward(gr_fwd *f) {
+  GS_ATTRS(f->a);
+  gr_tensor *g = contig(f->in[0]), *grid = contig(f->in[1]), *dx = NULL;
+  gs_point *pts = NULL;
+  if (!g || !grid || !gs_fits("grid_sample_backward", g, grid, grid->shape[1], grid->shape[2]))
+    goto fail;
+  int64_t N = g->shape[0], C = g->shape[1], O = grid->shape[1] * grid->shape[2];
+  dx = gr_zeros(GR_F32, 4, (int64_t[]){N, C, H, W});
+  pts = dx ? gs_points(grid, H, W, pad, align) : NULL;
+  if (!pts) goto fail;
+  const float *pg = gr_f32(g);
+  float *pd = gr_f32(dx);
+#pragma omp parallel for schedule(static) if (N * C * O * 4 > PAR_WORK)
+  for (int64_t p = 0; p < N * C; p++) {
+    float *dp = pd + p * H * W; // dp is (H,W)
+    const gs_point *q = pts + p / C * O;
+    const float *gp = pg + p * O; // gp is (Ho,Wo)
+    for (int64_t o = 0; o < O; o++)
+      for (int k = 0; k < 4; k++)
+        if (q[o].idx[k] >= 0) dp[q[o].idx[k]] += q[o].w[k] * gp[o];
+  }
+  free(pts);
+  gr_release(g);
+  gr_release(grid);
+  f->out[0] = dx;
+  return GR_OK;
+fail:
+  free(pts);
+  gr_release(g);
+  gr_release(grid);
+  gr_release(dx);
+  return gr_errcode();
+}
+
+static gr_tensor *apply2(gr_op op, gr_tensor *a, gr_tensor *b, const gr_attrs *at) {
+  if (!a || !b) return NULL;
+  gr_tensor *in[2] = {a, b};
+  return gr_apply1(op, 2, in, at);
+}
+
+/* d<g, grid_sample(x, grid)>/d grid in one pass: per point, the bilinear
+ * slopes along x and y summed over channels, times the coordinate slopes. */
+static gr_tensor *dgrid_fused(gr_tensor *x, gr_tensor *g, const gr_tensor *grid,
+                              const gs_point *pts) {
+  gr_tensor *xc = gr_contiguous(x), *gc = gr_contiguous(g); // (N,C,H,W), (N,C,Ho,Wo)
+  gr_tensor *dg = gr_empty(GR_F32, 4, grid->shape);
+  if (!xc || !gc || !dg) return NULL;
+  int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+  int64_t O = grid->shape[1] * grid->shape[2];
+  const float *px = gr_f32(xc), *pg = gr_f32(gc);
+  float *pd = gr_f32(dg); // pd is (N,Ho,Wo,2)
+#pragma omp parallel for schedule(static) if (N * C * O * 4 > PAR_WORK)
+  for (int64_t i = 0; i < N * O; i++) {
+    int64_t n = i / O, o = i % O;
+    const gs_point *q = &pts[i];
+    float dtx = 0, dty = 0;
+    for (int64_t c = 0; c < C; c++) {
+      const float *xp = px + (n * C + c) * HW;
+      float v[4];
+      for (int k = 0; k < 4; k++) v[k] = q->idx[k] >= 0 ? xp[q->idx[k]] : 0.0f;
+      float gv = pg[(n * C + c) * O + o];
+      dtx += gv * ((1 - q->ty) * (v[1] - v[0]) + q->ty * (v[3] - v[2]));
+      dty += gv * ((1 - q->tx) * (v[2] - v[0]) + q->tx * (v[3] - v[1]));
+    }
+    pd[2 * i] = dtx * q->sx;
+    pd[2 * i + 1] = dty * q->sy;
+  }
+  return dg;
+}
+
+/* the fractional pixel coordinate along x (d = 0) or y (d = 1): (N,1,Ho,Wo) */
+static gr_tensor *grid_sample_coord(gr_tensor *grid, int d, int64_t size, gr_pad_mode pad,
+                                    bool align) {
+  gr_attrs a = {.i = {d, size, pad, align}};
+  return apply1(GR_OP_grid_sample_coord, grid, &a);
+}
+
+/* attrs: d, size, padding, align_corners. Saves the slope as (N,Ho,Wo,2),
+ * zero in the other component, so the rule is one broadcast multiply. */
+gr_status grid_sample_coord_forward(gr_fwd *f) {
+  int d = (int)f->a->i[0];
+  int64_t size = f->a->i[1];
+  gr_pad_mode pad = (gr_pad_mode)f->a->i[2];
+  bool align = f->a->i[3] != 0;
+  gr_tensor *grid = contig(f->in[0]);
+  if (!grid) return gr_errcode();
+  int64_t N = grid->shape[0], Ho = grid->shape[1], Wo = grid->shape[2], n = N * Ho * Wo;
+  gr_tensor *t = gr_empty(GR_F32, 4, (int64_t[]){N, 1, Ho, Wo});
+  gr_tensor *slope = gr_zeros(GR_F32, 4, grid->shape);
+  if (!t || !slope) {
+    gr_release(grid);
+    gr_release(t);
+    gr_release(slope);
+    return gr_errcode();
+  }
+  const float *pg = gr_f32(grid);
+  float *pt = gr_f32(t), *ps = gr_f32(slope);
+  for (int64_t i = 0; i < n; i++) {
+    float c = gs_coord(pg[2 * i + d], size, pad, align, &ps[2 * i + d]);
+    pt[i] = c - floorf(c);
+  }
+  gr_release(grid);
+  gr_save(f, slope);
+  gr_release(slope);
+  f->out[0] = t;
+  return GR_OK;
+}
+
+gr_status grid_sample_coord_backward(gr_bwd *b) {
+  gr_tensor *grid = b->in[0];
+  int64_t shape[4] = {grid->shape[0], grid->shape[1], grid->shape[2], 1};
+  b->gin[0] = gr_mul(gr_reshape(b->gout[0], 4, shape), gr_saved(b, 0));
+  return GR_OK;
+}
+
+/* The grid gradient as ops (for create_graph): differentiable in x, g, grid. */
+static gr_tensor *dgrid_graph(gr_tensor *x, gr_tensor *g, gr_tensor *grid, const gs_point *pts,
+                              const gr_attrs *a) {
+  GS_ATTRS(a);
+  int64_t N = grid->shape[0], Ho = grid->shape[1], Wo = grid->shape[2], n = N * Ho * Wo;
+  gr_tensor *v[4];
+  for (int k = 0; k < 4; k++) {
+    gr_tensor *idx = gr_empty(GR_I64, 4, (int64_t[]){N, 1, Ho, Wo});
+    if (!idx) return NULL;
+    int64_t *pi = gr_i64(idx);
+    for (int64_t i = 0; i < n; i++) pi[i] = pts[i].idx[k];
+    v[k] = plane_gather(x, idx);
+  }
+  gr_tensor *tx = grid_sample_coord(grid, 0, W, pad, align);
+  gr_tensor *ty = grid_sample_coord(grid, 1, H, pad, align);
+  gr_tensor *ux = gr_rsub_scalar(tx, 1), *uy = gr_rsub_scalar(ty, 1);
+  int cdim[1] = {1};
+  gr_tensor *dtx = gr_sum(gr_mul(g, gr_add(gr_mul(uy, gr_sub(v[1], v[0])),
+                                           gr_mul(ty, gr_sub(v[3], v[2])))), 1, cdim, true);
+  gr_tensor *dty = gr_sum(gr_mul(g, gr_add(gr_mul(ux, gr_sub(v[2], v[0])),
+                                           gr_mul(tx, gr_sub(v[3], v[1])))), 1, cdim, true);
+  /* the slopes, as (N,Ho,Wo,2) with the other component zero */
+  gr_tensor *sx = gr_zeros(GR_F32, 4, grid->shape), *sy = gr_zeros(GR_F32, 4, grid->shape);
+  if (!sx || !sy) return NULL;
+  float *psx = gr_f32(sx), *psy = gr_f32(sy);
+  for (int64_t i = 0; i < n; i++) {
+    psx[2 * i] = pts[i].sx;
+    psy[2 * i + 1] = pts[i].sy;
+  }
+  int64_t col[4] = {N, Ho, Wo, 1};
+  return gr_add(gr_mul(gr_reshape(dtx, 4, col), sx), gr_mul(gr_reshape(dty, 4, col), sy));
+}
+
+/* d<g, grid_sample(x, grid)>/d grid for the grid of node b: fused, or as ops */
+static gr_tensor *grid_sample_dgrid(gr_bwd *b, gr_tensor *grid, gr_tensor *x, gr_tensor *g) {
+  GS_ATTRS(b->a);
+  gr_tensor *gc = gr_contiguous(grid);
+  gs_point *pts = gc ? gs_points(gc, H, W, pad, align) : NULL;
+  if (!pts) return NULL;
+  gr_tensor *r = b->create_graph ? dgrid_graph(x, g, grid, pts, b->a) : dgrid_fused(x, g, gc, pts);
+  free(pts);
+  return r;
+}
+
+gr_status grid_sample_backward(gr_bwd *b) {
+  gr_tensor *x = b->in[0], *grid = b->in[1], *g = b->gout[0];
+  if (b->needs[0]) b->gin[0] = apply2(GR_OP_grid_sample_backward, g, grid, b->a);
+  if (b->needs[1]) b->gin[1] = grid_sample_dgrid(b, grid, x, g);
+  return GR_OK;
+}
+
+/* <backward(g, grid), h> = <g, grid_sample(h, grid)>: sampling h in g, its grid gradient in the grid */
+gr_status grid_sample_backward_backward(gr_bwd *b) {
+  gr_tensor *g = b->in[0], *grid = b->in[1], *h = b->gout[0];
+  if (b->needs[0]) b->gin[0] = apply2(GR_OP_grid_sample, h, grid, b->a);
+  if (b->needs[1]) b->gin[1] = grid_sample_dgrid(b, grid, h, g);
+  return GR_OK;
+}
+
+gr_tensor *gr_grid_sample(gr_tensor *x, gr_tensor *grid, gr_pad_mode padding, bool align_corners) {
+  if (!x || !grid) return NULL;
+  if (!gr_check_float("grid_sample", "x", x) || !gr_check_float("grid_sample", "grid", grid))
+    return NULL;
+  if (x->ndim != 4)
+    return gr_fail_null(GR_EARG, "grid_sample: x must be (N,C,H,W), got %s (grid %s)",
+                        gr_shape_str(x), gr_shape_str(grid));
+  if (grid->ndim != 4 || grid->shape[3] != 2 || grid->shape[0] != x->shape[0])
+    return gr_fail_null(GR_EARG, "grid_sample: grid must be (N,Ho,Wo,2) with N = %lld of x %s, "
+                        "got %s", (long long)x->shape[0], gr_shape_str(x), gr_shape_str(grid));
+  if (x->shape[2] < 1 || x->shape[3] < 1)
+    return gr_fail_null(GR_EARG, "grid_sample: x has empty planes: %s (grid %s)",
+                        gr_shape_str(x), gr_shape_str(grid));
+  if (padding != GR_PAD_ZEROS && padding != GR_PAD_REFLECT && padding != GR_PAD_REPLICATE)
+    return gr_fail_null(GR_EARG, "grid_sample: unknown padding mode %d (x %s, grid %s)",
+                        (int)padding, gr_shape_str(x), gr_shape_str(grid));
+  gr_attrs a = {.i = {padding, align_corners, x->shape[2], x->shape[3]}};
+  return apply2(GR_OP_grid_sample, x, grid, &a);
+}
