@@ -1,0 +1,290 @@
+/* The kernel table for AVX-512 (F, BW, DQ, VL). Compiled with its own flags;
+ * dispatch.c uses it only when the CPU has these extensions.
+ *
+ * Agreement with scalar.c: elementwise arithmetic and the optimizer updates
+ * do the same IEEE operations in the same order (no FMA), so they match
+ * bit for bit; exp/tanh/sigmoid are polynomial approximations within a few
+ * ulp; sums accumulate in double lanes, in a different order than the
+ * scalar loop. Tails use masked loads and stores. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/table.h"
+
+/* --- loops ---------------------------------------------------------------------------
+ * MAP16 runs BODY over 16 floats at a time and once more, masked, over the
+ * tail. BODY reads with LD(p) and writes with ST(p, v); in the main loop
+ * `full` is the constant 1, so the masks fold away. */
+static inline __mmask16 tail_mask(int64_t rem) {
+  return rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1);
+}
+static inline __m512 ld(const float *p, __mmask16 k, int full) {
+  return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(k, p);
+}
+static inline void st(float *p, __m512 v, __mmask16 k, int full) {
+  if (full) _mm512_storeu_ps(p, v);
+  else _mm512_mask_storeu_ps(p, k, v);
+}
+#define LD(p) ld((p), k, full)
+#define ST(p, v) st((p), (v), k, full)
+#define MAP16(n, ...)                           \
+  {                                             \
+    int64_t i = 0;                              \
+    for (; i + 16 <= (n); i += 16) {            \
+      const __mmask16 k = 0xffff;               \
+      const int full = 1;                       \
+      __VA_ARGS__                               \
+    }                                           \
+    if (i < (n)) {                              \
+      const __mmask16 k = tail_mask((n) - i);   \
+      const int full = 0;                       \
+      __VA_ARGS__                               \
+    }                                           \
+  }
+
+#define SET1 _mm512_set1_ps
+
+/* --- arithmetic ---------------------------------------------------------------------- */
+
+static void add(float *o, const float *a, const float *b, int64_t n) {
+  MAP16(n, ST(o + i, _mm512_add_ps(LD(a + i), LD(b + i)));)
+}
+static void sub(float *o, const float *a, const float *b, int64_t n) {
+  MAP16(n, ST(o + i, _mm512_sub_ps(LD(a + i), LD(b + i)));)
+}
+static void mul(float *o, const float *a, const float *b, int64_t n) {
+  MAP16(n, ST(o + i, _mm512_mul_ps(LD(a + i), LD(b + i)));)
+}
+static void divide(float *o, const float *a, const float *b, int64_t n) {
+  MAP16(n, ST(o + i, _mm512_div_ps(LD(a + i), LD(b + i)));)
+}
+static void affine(float *o, const float *a, float s, float c, int64_t n) {
+  __m512 vs = SET1(s), vc = SET1(c);
+  MAP16(n, ST(o + i, _mm512_add_ps(_mm512_mul_ps(LD(a + i), vs), vc));)
+}
+static void add_s(float *o, const float *a, float s, int64_t n) {
+  __m512 vs = SET1(s);
+  MAP16(n, ST(o + i, _mm512_add_ps(LD(a + i), vs));)
+}
+static void mul_s(float *o, const float *a, float s, int64_t n) {
+  __m512 vs = SET1(s);
+  MAP16(n, ST(o + i, _mm512_mul_ps(LD(a + i), vs));)
+}
+static void axpy(float *y, float alpha, const float *x, int64_t n) {
+  __m512 va = SET1(alpha);
+  MAP16(n, ST(y + i, _mm512_add_ps(LD(y + i), _mm512_mul_ps(va, LD(x + i))));)
+}
+static void scale_shift(float *o, const float *x, float mean, float scale, float shift,
+                        int64_t n) {
+  __m512 vm = SET1(mean), vs = SET1(scale), vb = SET1(shift);
+  MAP16(n, ST(o + i, _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(LD(x + i), vm), vs), vb));)
+}
+
+/* --- activations --------------------------------------------------------------------- */
+
+/* x > 0 is false for NaN, as in the scalar `x > 0 ? ... : ...` */
+static inline __mmask16 positive(__m512 x) {
+  return _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+}
+static void relu(float *o, const float *x, int64_t n) {
+  MAP16(n, {
+    __m512 v = LD(x + i);
+    ST(o + i, _mm512_maskz_mov_ps(positive(v), v));
+  })
+}
+static void leaky_relu(float *o, const float *x, float slope, int64_t n) {
+  __m512 vs = SET1(slope);
+  MAP16(n, {
+    __m512 v = LD(x + i);
+    ST(o + i, _mm512_mask_blend_ps(positive(v), _mm512_mul_ps(v, vs), v));
+  })
+}
+static void leaky_relu_grad(float *o, const float *x, const float *g, float slope, int64_t n) {
+  __m512 vs = SET1(slope);
+  MAP16(n, {
+    __m512 gv = LD(g + i);
+    ST(o + i, _mm512_mask_blend_ps(positive(LD(x + i)), _mm512_mul_ps(gv, vs), gv));
+  })
+}
+
+/* expm1(r) for |r| <= ln2/2: r + r^2 (1/2 + r/6 + ... + r^5/5040). The
+ * Taylor tail after r^7 is below 0.3 ulp there, and keeping r as the
+ * leading term makes small results accurate (tanh needs that). */
+static inline __m512 expm1_reduced(__m512 r) {
+  __m512 q = SET1(1.0f / 5040);
+  q = _mm512_fmadd_ps(q, r, SET1(1.0f / 720));
+  q = _mm512_fmadd_ps(q, r, SET1(1.0f / 120));
+  q = _mm512_fmadd_ps(q, r, SET1(1.0f / 24));
+  q = _mm512_fmadd_ps(q, r, SET1(1.0f / 6));
+  q = _mm512_fmadd_ps(q, r, SET1(0.5f));
+  return _mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r);
+}
+
+/* x = n ln2 + r with |r| <= ln2/2. ln2 is split in two (Cody-Waite): the
+ * high part has few bits, so x - n*LN2_HI is exact for the n we see. */
+static inline __m512 reduce(__m512 x, __m512 *n) {
+  *n = _mm512_roundscale_ps(_mm512_mul_ps(x, SET1(1.44269504088896341f)),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(*n, SET1(0.693359375f), x);
+  return _mm512_fnmadd_ps(*n, SET1(-2.12194440e-4f), r);
+}
+
+static inline __m512 exp16(__m512 x) {
+  /* past these bounds exp is inf or 0 anyway; clamping keeps n finite */
+  __m512 xc = _mm512_min_ps(_mm512_max_ps(x, SET1(-104.0f)), SET1(89.0f));
+  __m512 n, r = reduce(xc, &n);
+  /* scalef scales by 2^n with one rounding, also into subnormals and overflow */
+  __m512 y = _mm512_scalef_ps(_mm512_add_ps(expm1_reduced(r), SET1(1.0f)), n);
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+/* tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|); 1 past |x| = 10. */
+static inline __m512 tanh16(__m512 x) {
+  const __m512 sign = SET1(-0.0f);
+  __m512 ax = _mm512_andnot_ps(sign, x);
+  __m512 t = _mm512_min_ps(_mm512_add_ps(ax, ax), SET1(20.0f));
+  __m512 n, r = reduce(t, &n);
+  /* expm1(t) = 2^n expm1(r) + (2^n - 1); the second part is exact while it matters */
+  __m512 p2 = _mm512_scalef_ps(SET1(1.0f), n);
+  __m512 e = _mm512_fmadd_ps(p2, expm1_reduced(r), _mm512_sub_ps(p2, SET1(1.0f)));
+  __m512 y = _mm512_div_ps(e, _mm512_add_ps(e, SET1(2.0f)));
+  y = _mm512_or_ps(y, _mm512_and_ps(x, sign));
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+/* 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: no overflow, and
+ * accurate for large negative x. */
+static inline __m512 sigmoid16(__m512 x) {
+  __m512 ax = _mm512_andnot_ps(SET1(-0.0f), x);
+  __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), ax));
+  __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  __m512 num = _mm512_mask_mov_ps(SET1(1.0f), neg, e);
+  return _mm512_div_ps(num, _mm512_add_ps(SET1(1.0f), e));
+}
+
+static void vexp(float *o, const float *x, int64_t n) { MAP16(n, ST(o + i, exp16(LD(x + i)));) }
+static void vtanh(float *o, const float *x, int64_t n) { MAP16(n, ST(o + i, tanh16(LD(x + i)));) }
+static void sigmoid(float *o, const float *x, int64_t n) {
+  MAP16(n, ST(o + i, sigmoid16(LD(x + i)));)
+}
+
+/* --- reductions ---------------------------------------------------------------------
+ * 32 floats per step into four accumulators of 8 doubles; the tail goes 8
+ * floats at a time, masked. STEP adds a vector of doubles to
+ * an accumulator. */
+static inline __mmask8 tail_mask8(int64_t rem) {
+  return rem >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rem) - 1);
+}
+static inline __m512d lo8(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline __m512d hi8(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
+
+#define REDUCE(x, n, STEP)                                                       \
+  __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                   \
+  int64_t i = 0;                                                                 \
+  for (; i + 32 <= (n); i += 32) {                                               \
+    __m512 u = _mm512_loadu_ps((x) + i), w = _mm512_loadu_ps((x) + i + 16);      \
+    const __mmask8 k = 0xff;                                                     \
+    (void)k;                                                                     \
+    a0 = STEP(a0, lo8(u), k);                                                    \
+    a1 = STEP(a1, hi8(u), k);                                                    \
+    a2 = STEP(a2, lo8(w), k);                                                    \
+    a3 = STEP(a3, hi8(w), k);                                                    \
+  }                                                                              \
+  for (; i < (n); i += 8) {                                                      \
+    const __mmask8 k = tail_mask8((n) - i);                                      \
+    a0 = STEP(a0, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, (x) + i)), k);        \
+  }                                                                              \
+  return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+
+#define STEP_SUM(acc, d, k) _mm512_add_pd(acc, d)
+#define STEP_SQ(acc, d, k) _mm512_fmadd_pd(d, d, acc)
+/* masked lanes must not add (0 - mean)^2 */
+#define STEP_DEV(acc, d, k) \
+  _mm512_mask3_fmadd_pd(_mm512_sub_pd(d, vm), _mm512_sub_pd(d, vm), acc, k)
+
+static double sum(const float *x, int64_t n) { REDUCE(x, n, STEP_SUM) }
+static double sumsq(const float *x, int64_t n) { REDUCE(x, n, STEP_SQ) }
+static double sumsq_dev(const float *x, float mean, int64_t n) {
+  const __m512d vm = _mm512_set1_pd((double)mean);
+  REDUCE(x, n, STEP_DEV)
+}
+
+/* NaN wins, as in the scalar loop; otherwise the largest value (-inf for n = 0). */
+static float vmax(const float *x, int64_t n) {
+  __m512 m = SET1(-INFINITY);
+  __mmask16 nan = 0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    m = _mm512_max_ps(m, v);
+  }
+  if (i < n) {
+    __m512 v = _mm512_mask_loadu_ps(SET1(-INFINITY), tail_mask(n - i), x + i);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    m = _mm512_max_ps(m, v);
+  }
+  return nan ? NAN : _mm512_reduce_max_ps(m);
+}
+
+/* --- optimizer updates ---------------------------------------------------------------
+ * The same operations in the same order as scalar.c, so every ISA updates
+ * parameters identically. */
+static void adam(float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1,
+                 float b2, float eps, float wd, float bc1, float bc2, int decoupled) {
+  const __m512 vb1 = SET1(b1), vb2 = SET1(b2), c1 = SET1(1 - b1), c2 = SET1(1 - b2);
+  const __m512 veps = SET1(eps), vwd = SET1(wd), vlrwd = SET1(lr * wd);
+  const __m512 inv = SET1(1.0f / sqrtf(bc2)), step = SET1(lr / bc1);
+  MAP16(n, {
+    __m512 pi = LD(p + i), gi = LD(g + i);
+    if (decoupled) pi = _mm512_sub_ps(pi, _mm512_mul_ps(vlrwd, pi));
+    else gi = _mm512_add_ps(gi, _mm512_mul_ps(vwd, pi));
+    __m512 mi = _mm512_add_ps(_mm512_mul_ps(vb1, LD(m + i)), _mm512_mul_ps(c1, gi));
+    __m512 vi = _mm512_add_ps(_mm512_mul_ps(vb2, LD(v + i)),
+                              _mm512_mul_ps(_mm512_mul_ps(c2, gi), gi));
+    __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vi), inv), veps);
+    ST(m + i, mi);
+    ST(v + i, vi);
+    ST(p + i, _mm512_sub_ps(pi, _mm512_div_ps(_mm512_mul_ps(step, mi), den)));
+  })
+}
+
+static void sgd(float *p, const float *g, float *buf, int64_t n, float lr, float momentum,
+                float dampening, float wd, int nesterov, int first) {
+  const __m512 vlr = SET1(lr), vmom = SET1(momentum), vd = SET1(1 - dampening), vwd = SET1(wd);
+  MAP16(n, {
+    __m512 pi = LD(p + i);
+    __m512 gi = _mm512_add_ps(LD(g + i), _mm512_mul_ps(vwd, pi));
+    if (momentum != 0) {
+      __m512 b = first ? gi
+                       : _mm512_add_ps(_mm512_mul_ps(vmom, LD(buf + i)), _mm512_mul_ps(vd, gi));
+      ST(buf + i, b);
+      gi = nesterov ? _mm512_add_ps(gi, _mm512_mul_ps(vmom, b)) : b;
+    }
+    ST(p + i, _mm512_sub_ps(pi, _mm512_mul_ps(vlr, gi)));
+  })
+}
+
+static void rmsprop(float *p, const float *g, float *sq, int64_t n, float lr, float alpha,
+                    float eps, float wd) {
+  const __m512 vlr = SET1(lr), va = SET1(alpha), c = SET1(1 - alpha), veps = SET1(eps),
+               vwd = SET1(wd);
+  MAP16(n, {
+    __m512 pi = LD(p + i);
+    __m512 gi = _mm512_add_ps(LD(g + i), _mm512_mul_ps(vwd, pi));
+    __m512 s = _mm512_add_ps(_mm512_mul_ps(va, LD(sq + i)),
+                             _mm512_mul_ps(_mm512_mul_ps(c, gi), gi));
+    ST(sq + i, s);
+    __m512 den = _mm512_add_ps(_mm512_sqrt_ps(s), veps);
+    ST(p + i, _mm512_sub_ps(pi, _mm512_div_ps(_mm512_mul_ps(vlr, gi), den)));
+  })
+}
+
+static const gr_kernel_table table = {
+    .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
+    .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
+    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
+    .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
+    .adam = adam, .sgd = sgd, .rmsprop = rmsprop,
+};
+const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

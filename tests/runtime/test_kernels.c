@@ -1,0 +1,512 @@
+/* Every SIMD kernel against its scalar twin: all lengths 0..67 and a few
+ * long ones, unaligned pointers, tails that must not write past the end.
+ * Arithmetic and optimizer updates must match bit for bit, exp/tanh/sigmoid
+ * within a few ulp (also over a sweep of the whole float range), sums to
+ * about 1e-12 relative. Then the choice of table: gr_kernels_use and
+ * GANLUA_ISA. */
+#define _POSIX_C_SOURCE 200809L /* popen, readlink */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* ulp tolerances of the vector exp/tanh/sigmoid against the scalar ones (which
+ * are within 1 ulp of the true values: expf, and tanh/sigmoid in double) */
+#define ULP_EXP 2
+#define ULP_TANH 2
+#define ULP_SIGMOID 2
+
+static const char *const k_isas[] = {"avx2", "avx512"};
+#define NISA 2
+static const int64_t k_long[] = {1000, 4099};
+
+/* --- helpers ---------------------------------------------------------------------- */
+
+static uint64_t g_seed = 0x1234567887654321ull;
+static double unit(void) {
+  uint64_t z = (g_seed += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static uint32_t bits(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  return u;
+}
+static float from_bits(uint32_t u) {
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+}
+/* NaNs compare equal to NaNs (payloads may differ); otherwise bit for bit */
+static bool same(float a, float b) { return (isnan(a) && isnan(b)) || bits(a) == bits(b); }
+/* distance in representable floats; +0 and -0 are the same point */
+static int64_t ulps(float a, float b) {
+  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b) ? 0 : INT64_MAX;
+  uint32_t ua = bits(a), ub = bits(b);
+  int64_t ka = (ua >> 31) ? -(int64_t)(ua & 0x7fffffffu) : (int64_t)ua;
+  int64_t kb = (ub >> 31) ? -(int64_t)(ub & 0x7fffffffu) : (int64_t)ub;
+  return ka > kb ? ka - kb : kb - ka;
+}
+
+/* A buffer of n floats starting `off` floats past a 64-byte boundary, with
+ * guard floats on both sides to catch writes out of bounds. */
+#define GUARD 16
+typedef struct buf {
+  float *base, *p;
+  int64_t n;
+} buf;
+static const float k_guard = -12345.5f;
+static buf buf_new(int64_t n, int off) {
+  size_t bytes = (size_t)(n + 2 * GUARD + 64) * sizeof(float);
+  buf b = {aligned_alloc(64, (bytes + 63) / 64 * 64), NULL, n};
+  assert_non_null(b.base);
+  for (int64_t i = 0; i < n + 2 * GUARD + 64; i++) b.base[i] = k_guard;
+  b.p = b.base + GUARD + off;
+  return b;
+}
+static void buf_check_guards(const buf *b) {
+  for (int i = 1; i <= GUARD; i++) assert_true(bits(b->p[-i]) == bits(k_guard));
+  for (int i = 0; i < GUARD; i++) assert_true(bits(b->p[b->n + i]) == bits(k_guard));
+}
+static void buf_free(buf *b) { free(b->base); }
+
+/* Values in [lo, hi), with a special value (zeros, infinities, NaN, subnormals,
+ * huge) in about one element in eight when `specials`. */
+static void fill(float *p, int64_t n, double lo, double hi, bool specials) {
+  static const float sp[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-40f, -1e-40f,
+                             FLT_MAX, -FLT_MAX, 1e30f, -1e30f, FLT_MIN};
+  for (int64_t i = 0; i < n; i++) {
+    if (specials && unit() < 0.125) p[i] = sp[(int)(unit() * (sizeof sp / sizeof sp[0]))];
+    else p[i] = (float)(lo + (hi - lo) * unit());
+  }
+}
+
+static void copy(float *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof *dst); }
+
+static void assert_same(const float *got, const float *ref, int64_t n, const char *isa,
+                        const char *what) {
+  for (int64_t i = 0; i < n; i++) {
+    if (!same(got[i], ref[i])) {
+      print_error("%s %s: n=%lld element %lld: got %.9g (0x%08x), scalar %.9g (0x%08x)\n", isa,
+                  what, (long long)n, (long long)i, got[i], bits(got[i]), ref[i], bits(ref[i]));
+      fail();
+    }
+  }
+}
+
+/* Calls fn(n) for every length 0..67 and the long ones, with offset 1..3. */
+typedef void (*len_fn)(const gr_kernel_table *t, int64_t n, int off);
+static void each_length(len_fn fn) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  assert_non_null(s);
+  for (int k = 0; k < NISA; k++) {
+    const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+    if (!t) continue;
+    for (int64_t n = 0; n <= 67; n++)
+      for (int off = 1; off <= 3; off++) fn(t, n, off);
+    for (size_t j = 0; j < sizeof k_long / sizeof k_long[0]; j++)
+      for (int off = 1; off <= 3; off++) fn(t, k_long[j], off);
+  }
+}
+
+/* --- elementwise: bit for bit ------------------------------------------------------- */
+
+static void check_elementwise(const gr_kernel_table *t, int64_t n, int off) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  /* out, a and b each at their own misalignment */
+  buf a = buf_new(n, off), b = buf_new(n, (off + 1) % 4), o = buf_new(n, (off + 2) % 4);
+  buf r = buf_new(n, 0);
+  fill(a.p, n, -4, 4, true);
+  fill(b.p, n, -4, 4, true);
+  const float sc = (float)(unit() * 3 - 1.5), c = (float)(unit() * 2 - 1);
+
+#define BIN(name)                                 \
+  s->name(r.p, a.p, b.p, n);                      \
+  t->name(o.p, a.p, b.p, n);                      \
+  assert_same(o.p, r.p, n, t->isa, #name);        \
+  buf_check_guards(&o);
+  BIN(add) BIN(sub) BIN(mul) BIN(div)
+#undef BIN
+#define UN(name, ...)                             \
+  s->name(r.p, __VA_ARGS__);                      \
+  t->name(o.p, __VA_ARGS__);                      \
+  assert_same(o.p, r.p, n, t->isa, #name);        \
+  buf_check_guards(&o);
+  UN(affine, a.p, sc, c, n)
+  UN(add_s, a.p, sc, n)
+  UN(mul_s, a.p, sc, n)
+  UN(relu, a.p, n)
+  UN(leaky_relu, a.p, 0.2f, n)
+  UN(leaky_relu_grad, a.p, b.p, 0.2f, n)
+  UN(scale_shift, a.p, c, sc, 0.25f, n)
+#undef UN
+  /* axpy updates in place */
+  copy(r.p, b.p, n);
+  copy(o.p, b.p, n);
+  s->axpy(r.p, sc, a.p, n);
+  t->axpy(o.p, sc, a.p, n);
+  assert_same(o.p, r.p, n, t->isa, "axpy");
+  buf_check_guards(&o);
+  /* out may alias an input */
+  copy(o.p, a.p, n);
+  t->mul(o.p, o.p, b.p, n);
+  s->mul(r.p, a.p, b.p, n);
+  assert_same(o.p, r.p, n, t->isa, "mul in place");
+  buf_check_guards(&a);
+  buf_check_guards(&b);
+  buf_free(&a);
+  buf_free(&b);
+  buf_free(&o);
+  buf_free(&r);
+}
+
+static void test_elementwise_exact(void **state) { each_length(check_elementwise); }
+
+/* --- exp, tanh, sigmoid: a few ulp ------------------------------------------------ */
+
+typedef void (*unary_k)(float *, const float *, int64_t);
+static int64_t g_worst[3][NISA]; /* worst ulp seen: exp, tanh, sigmoid per ISA */
+
+static int isa_index(const char *isa) { return strcmp(isa, "avx2") ? 1 : 0; }
+
+static void check_ulps(const float *x, const float *got, const float *ref, int64_t n,
+                       const char *isa, const char *what, int64_t tol, int64_t *worst) {
+  for (int64_t i = 0; i < n; i++) {
+    int64_t d = ulps(got[i], ref[i]);
+    if (d > *worst) *worst = d;
+    if (d > tol) {
+      print_error("%s %s(%.9g = 0x%08x): got %.9g, scalar %.9g (%lld ulp)\n", isa, what, x[i],
+                  bits(x[i]), got[i], ref[i], (long long)d);
+      fail();
+    }
+  }
+}
+
+static void check_transcendental(const gr_kernel_table *t, int64_t n, int off) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  buf x = buf_new(n, off), o = buf_new(n, (off + 1) % 4), r = buf_new(n, 0);
+  int w = isa_index(t->isa);
+  /* a range wider than where the functions saturate, and the specials */
+  fill(x.p, n, -110, 110, true);
+  s->exp(r.p, x.p, n);
+  t->exp(o.p, x.p, n);
+  check_ulps(x.p, o.p, r.p, n, t->isa, "exp", ULP_EXP, &g_worst[0][w]);
+  buf_check_guards(&o);
+  fill(x.p, n, -12, 12, true);
+  s->tanh(r.p, x.p, n);
+  t->tanh(o.p, x.p, n);
+  check_ulps(x.p, o.p, r.p, n, t->isa, "tanh", ULP_TANH, &g_worst[1][w]);
+  buf_check_guards(&o);
+  fill(x.p, n, -110, 110, true);
+  s->sigmoid(r.p, x.p, n);
+  t->sigmoid(o.p, x.p, n);
+  check_ulps(x.p, o.p, r.p, n, t->isa, "sigmoid", ULP_SIGMOID, &g_worst[2][w]);
+  buf_check_guards(&o);
+  buf_free(&x);
+  buf_free(&o);
+  buf_free(&r);
+}
+
+static void test_transcendental_lengths(void **state) { each_length(check_transcendental); }
+
+/* Every 211th bit pattern: all binades, both signs, subnormals, inf, NaN. */
+static void test_transcendental_sweep(void **state) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  const int64_t chunk = 1 << 20;
+  float *x = malloc(chunk * sizeof *x), *o = malloc(chunk * sizeof *o), *r = malloc(chunk * sizeof *r);
+  assert_true(x && o && r);
+  const char *names[3] = {"exp", "tanh", "sigmoid"};
+  const int64_t tol[3] = {ULP_EXP, ULP_TANH, ULP_SIGMOID};
+  uint64_t u = 0;
+  while (u <= 0xffffffffull) {
+    int64_t n = 0;
+    for (; n < chunk && u <= 0xffffffffull; n++, u += 211) x[n] = from_bits((uint32_t)u);
+    /* the edges of each function's range, exactly */
+    if (u > 0xffffffffull && n + 8 <= chunk) {
+      const float edge[8] = {88.7228394f, 88.7228317f, -87.3365479f, -103.972084f,
+                             -103.278931f, 9.01f, -9.02f, 1e-30f};
+      for (int j = 0; j < 8; j++) x[n++] = edge[j];
+    }
+    for (int f = 0; f < 3; f++) {
+      unary_k sk = f == 0 ? s->exp : f == 1 ? s->tanh : s->sigmoid;
+      sk(r, x, n);
+      for (int k = 0; k < NISA; k++) {
+        const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+        if (!t) continue;
+        unary_k tk = f == 0 ? t->exp : f == 1 ? t->tanh : t->sigmoid;
+        tk(o, x, n);
+        check_ulps(x, o, r, n, t->isa, names[f], tol[f], &g_worst[f][k]);
+      }
+    }
+  }
+  for (int k = 0; k < NISA; k++)
+    if (gr_kernels_for(k_isas[k]))
+      print_message("%s: worst ulp exp %lld, tanh %lld, sigmoid %lld\n", k_isas[k],
+                    (long long)g_worst[0][k], (long long)g_worst[1][k], (long long)g_worst[2][k]);
+  free(x);
+  free(o);
+  free(r);
+}
+
+/* Values known in closed form, so that both tables are also right, not just alike. */
+static void test_transcendental_values(void **state) {
+  const float x[] = {0.0f, -0.0f, 1.0f, -1.0f, INFINITY, -INFINITY, NAN, 100.0f, -100.0f, 1e-30f};
+  const int n = sizeof x / sizeof x[0];
+  const char *isas[3] = {"scalar", "avx2", "avx512"};
+  for (int k = 0; k < 3; k++) {
+    const gr_kernel_table *t = gr_kernels_for(isas[k]);
+    if (!t) continue;
+    float e[10], th[10], sg[10];
+    t->exp(e, x, n);
+    t->tanh(th, x, n);
+    t->sigmoid(sg, x, n);
+    assert_true(e[0] == 1.0f && e[1] == 1.0f && e[4] == INFINITY && e[5] == 0.0f);
+    assert_true(fabsf(e[2] - 2.71828183f) <= 2.4e-7f && isnan(e[6]));
+    assert_true(e[7] == INFINITY && fabs(e[8] - 3.720076e-44) < 3e-45 && e[9] == 1.0f);
+    assert_true(th[0] == 0.0f && !signbit(th[0]) && signbit(th[1]));
+    assert_true(fabsf(th[2] - 0.761594156f) <= 1.2e-7f && th[3] == -th[2]);
+    assert_true(th[4] == 1.0f && th[5] == -1.0f && isnan(th[6]) && th[7] == 1.0f);
+    assert_true(th[9] == 1e-30f);
+    assert_true(sg[0] == 0.5f && sg[4] == 1.0f && sg[5] == 0.0f && isnan(sg[6]));
+    assert_true(fabsf(sg[2] - 0.731058579f) <= 1.2e-7f && fabsf(sg[2] + sg[3] - 1.0f) <= 1.2e-7f);
+    /* sigmoid(-100) = e^-100 / (1 + e^-100): a subnormal, not 0 */
+    assert_true(sg[8] > 0 && fabs(sg[8] - 3.720076e-44) < 3e-45);
+  }
+}
+
+/* --- reductions ------------------------------------------------------------------------ */
+
+static void check_reductions(const gr_kernel_table *t, int64_t n, int off) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  buf x = buf_new(n, off);
+  /* an offset mean makes sumsq_dev cancel, and shows masked lanes that add (0 - mean)^2 */
+  fill(x.p, n, 2.5, 7.5, false);
+  double abs_sum = 0, sq = 0;
+  for (int64_t i = 0; i < n; i++) abs_sum += fabs(x.p[i]), sq += (double)x.p[i] * x.p[i];
+  const float mean = 5.0f;
+  double dev = s->sumsq_dev(x.p, mean, n);
+  double got = t->sum(x.p, n), ref = s->sum(x.p, n);
+  assert_true(fabs(got - ref) <= 1e-12 * abs_sum);
+  got = t->sumsq(x.p, n), ref = s->sumsq(x.p, n);
+  assert_true(fabs(got - ref) <= 1e-12 * sq);
+  got = t->sumsq_dev(x.p, mean, n);
+  if (!(fabs(got - dev) <= 1e-12 * (sq + 25.0 * n))) {
+    print_error("%s sumsq_dev n=%lld: got %.17g, scalar %.17g\n", t->isa, (long long)n, got, dev);
+    fail();
+  }
+  if (n == 0) assert_true(t->sum(x.p, 0) == 0 && t->sumsq(x.p, 0) == 0 && t->sumsq_dev(x.p, 1, 0) == 0);
+
+  /* max: all negative (a tail padded with zeros would win), then a NaN anywhere */
+  fill(x.p, n, -9, -1, false);
+  float m = t->max(x.p, n);
+  assert_true(m == s->max(x.p, n));
+  if (n == 0) assert_true(m == -INFINITY);
+  if (n > 0) {
+    x.p[n - 1] = 0.5f; /* in the tail */
+    assert_true(t->max(x.p, n) == 0.5f);
+    int64_t at = (int64_t)(unit() * n);
+    x.p[at] = NAN;
+    assert_true(isnan(t->max(x.p, n)) && isnan(s->max(x.p, n)));
+    x.p[at] = INFINITY;
+    assert_true(t->max(x.p, n) == INFINITY);
+  }
+  buf_free(&x);
+}
+
+static void test_reductions(void **state) { each_length(check_reductions); }
+
+static void test_reductions_large_range(void **state) {
+  /* wide magnitudes and cancellation: still within 1e-12 of the sum of |x| */
+  const int64_t n = 100003;
+  float *x = malloc(n * sizeof *x);
+  assert_non_null(x);
+  double abs_sum = 0, sq = 0;
+  for (int64_t i = 0; i < n; i++) {
+    x[i] = (float)((unit() - 0.5) * pow(10.0, unit() * 12 - 6));
+    abs_sum += fabs(x[i]);
+    sq += (double)x[i] * x[i];
+  }
+  const gr_kernel_table *s = gr_kernels_scalar();
+  for (int k = 0; k < NISA; k++) {
+    const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+    if (!t) continue;
+    assert_true(fabs(t->sum(x, n) - s->sum(x, n)) <= 1e-12 * abs_sum);
+    assert_true(fabs(t->sumsq(x, n) - s->sumsq(x, n)) <= 1e-12 * sq);
+    assert_true(fabs(t->sumsq_dev(x, 0.25f, n) - s->sumsq_dev(x, 0.25f, n)) <= 1e-12 * (sq + n));
+    assert_true(t->max(x, n) == s->max(x, n));
+  }
+  free(x);
+}
+
+/* --- optimizer updates: bit for bit -------------------------------------------------- */
+
+static void check_optim(const gr_kernel_table *t, int64_t n, int off) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  buf p0 = buf_new(n, off), g = buf_new(n, (off + 1) % 4), m0 = buf_new(n, (off + 2) % 4),
+      v0 = buf_new(n, (off + 3) % 4);
+  buf p = buf_new(n, off), m = buf_new(n, (off + 1) % 4), v = buf_new(n, (off + 2) % 4);
+  buf pr = buf_new(n, 0), mr = buf_new(n, 0), vr = buf_new(n, 0);
+  fill(p0.p, n, -1, 1, false);
+  fill(g.p, n, -0.1, 0.1, false);
+  fill(m0.p, n, -0.05, 0.05, false);
+  fill(v0.p, n, 0, 0.01, false);
+#define RESET()               \
+  copy(p.p, p0.p, n);         \
+  copy(pr.p, p0.p, n);        \
+  copy(m.p, m0.p, n);         \
+  copy(mr.p, m0.p, n);        \
+  copy(v.p, v0.p, n);         \
+  copy(vr.p, v0.p, n);
+#define SAME3(what)                            \
+  assert_same(p.p, pr.p, n, t->isa, what);     \
+  assert_same(m.p, mr.p, n, t->isa, what);     \
+  assert_same(v.p, vr.p, n, t->isa, what);     \
+  buf_check_guards(&p);                        \
+  buf_check_guards(&m);                        \
+  buf_check_guards(&v);
+
+  for (int dec = 0; dec <= 1; dec++) {
+    for (int wdi = 0; wdi <= 1; wdi++) {
+      float wd = wdi ? 0.01f : 0.0f, bc1 = 1 - 0.9f * 0.9f * 0.9f, bc2 = 1 - powf(0.999f, 3);
+      RESET()
+      s->adam(pr.p, g.p, mr.p, vr.p, n, 1e-3f, 0.9f, 0.999f, 1e-8f, wd, bc1, bc2, dec);
+      t->adam(p.p, g.p, m.p, v.p, n, 1e-3f, 0.9f, 0.999f, 1e-8f, wd, bc1, bc2, dec);
+      SAME3("adam")
+    }
+  }
+  for (int mode = 0; mode < 6; mode++) {
+    float mom = mode == 0 ? 0.0f : 0.9f, damp = mode == 2 ? 0.1f : 0.0f;
+    int nesterov = mode == 3 || mode == 5, first = mode >= 4;
+    RESET()
+    s->sgd(pr.p, g.p, mr.p, n, 0.1f, mom, damp, 1e-4f, nesterov, first);
+    t->sgd(p.p, g.p, m.p, n, 0.1f, mom, damp, 1e-4f, nesterov, first);
+    SAME3("sgd")
+  }
+  RESET()
+  s->rmsprop(pr.p, g.p, vr.p, n, 1e-2f, 0.99f, 1e-8f, 1e-3f);
+  t->rmsprop(p.p, g.p, v.p, n, 1e-2f, 0.99f, 1e-8f, 1e-3f);
+  SAME3("rmsprop")
+#undef RESET
+#undef SAME3
+  buf *all[] = {&p0, &g, &m0, &v0, &p, &m, &v, &pr, &mr, &vr};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) buf_free(all[i]);
+}
+
+static void test_optim_exact(void **state) { each_length(check_optim); }
+
+/* --- choosing a table ---------------------------------------------------------------- */
+
+static void test_tables(void **state) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  assert_non_null(s);
+  assert_ptr_equal(s, gr_kernels_for("scalar"));
+  assert_string_equal(s->isa, "scalar");
+  __builtin_cpu_init();
+  bool has[NISA] = {__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                    __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")};
+  for (int k = 0; k < NISA; k++) {
+    const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+    /* both are built here, so the CPU alone decides */
+    assert_true((t != NULL) == has[k]);
+    if (!t) {
+      print_message("this CPU lacks %s: its kernels are not tested\n", k_isas[k]);
+      continue;
+    }
+    assert_string_equal(t->isa, k_isas[k]);
+    /* every entry present, and the SIMD ones really are not the scalar ones */
+    const void *const *e = (const void *const *)t, *const *se = (const void *const *)s;
+    for (size_t i = 1; i < sizeof *t / sizeof(void *); i++) {
+      assert_non_null(e[i]);
+      assert_ptr_not_equal(e[i], se[i]);
+    }
+  }
+  assert_null(gr_kernels_for("sse9"));
+  assert_null(gr_kernels_for(NULL));
+  assert_null(gr_kernels_for("AVX2"));
+}
+
+static void test_use(void **state) {
+  const gr_kernel_table *before = gr_kernels();
+  assert_non_null(before);
+  const char *names[3] = {"scalar", "avx2", "avx512"};
+  for (int k = 0; k < 3; k++) {
+    if (!gr_kernels_for(names[k])) {
+      assert_int_equal(gr_kernels_use(names[k]), -1);
+      assert_non_null(strstr(gr_errmsg(), "lacks"));
+      continue;
+    }
+    assert_int_equal(gr_kernels_use(names[k]), 0);
+    assert_string_equal(gr_kernels()->isa, names[k]);
+  }
+  const gr_kernel_table *now = gr_kernels();
+  assert_int_equal(gr_kernels_use("neon"), -1);
+  assert_non_null(strstr(gr_errmsg(), "unknown instruction set 'neon'"));
+  assert_ptr_equal(gr_kernels(), now); /* a refused name changes nothing */
+  assert_int_equal(gr_kernels_use(NULL), -1);
+  assert_int_equal(gr_kernels_use(before->isa), 0);
+  assert_ptr_equal(gr_kernels(), before);
+}
+
+/* GANLUA_ISA is read once per process: run this program again with it set. */
+static void run_self(const char *env, char *out, size_t cap) {
+  char self[4096];
+  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  assert_true(len > 0);
+  self[len] = 0;
+  char cmd[4300];
+  snprintf(cmd, sizeof cmd, "GANLUA_ISA=%s '%s' --print-isa 2>&1", env, self);
+  FILE *f = popen(cmd, "r");
+  assert_non_null(f);
+  size_t n = fread(out, 1, cap - 1, f);
+  out[n] = 0;
+  assert_int_equal(pclose(f), 0);
+}
+
+static void test_env(void **state) {
+  char out[1024];
+  const char *best = gr_kernels_for("avx512") ? "avx512" : gr_kernels_for("avx2") ? "avx2" : "scalar";
+  run_self("scalar", out, sizeof out);
+  assert_string_equal(out, "isa=scalar\n");
+  if (gr_kernels_for("avx2")) {
+    run_self("avx2", out, sizeof out);
+    assert_string_equal(out, "isa=avx2\n");
+  }
+  /* an unknown name is refused with a warning, and the best table is used */
+  run_self("pentium", out, sizeof out);
+  assert_non_null(strstr(out, "GANLUA_ISA=pentium is not available"));
+  char want[64];
+  snprintf(want, sizeof want, "isa=%s\n", best);
+  assert_non_null(strstr(out, want));
+  /* empty means unset */
+  run_self("''", out, sizeof out);
+  assert_string_equal(out, want);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--print-isa")) {
+    printf("isa=%s\n", gr_kernels()->isa);
+    return 0;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_tables),
+      cmocka_unit_test(test_elementwise_exact),
+      cmocka_unit_test(test_transcendental_values),
+      cmocka_unit_test(test_transcendental_lengths),
+      cmocka_unit_test(test_transcendental_sweep),
+      cmocka_unit_test(test_reductions),
+      cmocka_unit_test(test_reductions_large_range),
+      cmocka_unit_test(test_optim_exact),
+      cmocka_unit_test(test_use),
+      cmocka_unit_test(test_env),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
