@@ -41,7 +41,9 @@ void gr_safetensors_free(gr_safetensors *st);
 
 /* --- images ----------------------------------------------------------------
  * Loaded as float (C,H,W) in [0,1]; channels: 0 keeps the file's (gray 1,
- * gray+alpha 2, RGB 3, RGBA 4; palette expanded), or 1/3 to convert. */
+ * gray+alpha 2, RGB 3, RGBA 4; palette expanded), or 1/2/3/4 to convert
+ * (gray from colour by BT.601 luma; alpha dropped, or added opaque). Inside
+ * a pool the pool owns *out, as for any function that returns a tensor. */
 gr_status gr_png_load(const char *path, int channels, gr_tensor **out);
 gr_status gr_jpeg_load(const char *path, int channels, gr_tensor **out);
 /* By content (magic bytes), not by name. */
@@ -54,7 +56,8 @@ gr_status gr_png_save(const char *path, const gr_tensor *x);
  * images, or int64 with as_int; other IDX types are converted likewise. */
 gr_status gr_idx_load(const char *path, bool as_int, gr_tensor **out);
 
-/* Atomic write helper: writes len bytes as path via path.tmp, fsync, rename. */
+/* Atomic write helper: writes len bytes as path via a temporary beside it
+ * (path.tmp.<pid>.<n>), fsync, rename, fsync of the folder. */
 gr_status gr_write_atomic(const char *path, const void *data, size_t len);
 
 #ifdef __cplusplus
