@@ -241,7 +241,7 @@ local function resize(x, h, w)
   local f = math.min(fh, fw)
   if f >= 2 then x = x:avg_pool2d(f, f) end
   if x:size(3) == h and x:size(4) == w then return x end
-  return x:upsample { size = { h, w }, mode = "bilinear", align_corners = false }
+  return x:upsample({ size = { h, w } }, "bilinear", false)
 end
 M.resize = resize
 

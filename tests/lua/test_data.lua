@@ -34,7 +34,7 @@ T.case("Fashion-MNIST: classes filter by id or name, limit, labelled batches", f
   local d = data.load("fashion-mnist", { classes = { 7, "Ankle boot" }, limit = 300, batch = 50, labels = true })
   U.equal(d:size(), 300)
   local b = d:next()
-  U.shape(b[1], { 50, 1, 32, 32 })
+  U.shape(b[1], { 50, 1, 28, 28 }, "the native size when no size is given")
   for _, c in ipairs(b.labels:totable()) do U.truthy(c == 7 or c == 9, "only classes 7 and 9: " .. c) end
   U.raises(function() data.load("fashion-mnist", { classes = { "Hat" } }) end, "unknown class 'Hat'")
 end)

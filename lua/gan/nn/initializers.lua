@@ -161,16 +161,15 @@ function M.orthogonal_(t, gain)
     for k = 1, m do norm = norm + v[k] * v[k] end
     norm = math.sqrt(norm)
     if norm < 1e-12 then norm = 1 end
-    local s = (gain or 1) / norm
-    for k = 1, m do v[k] = v[k] * s end
+    for k = 1, m do v[k] = v[k] / norm end
     q[j] = v
   end
   -- q holds n orthonormal rows of length m
-  local flat = {}
+  local flat, gain_ = {}, gain or 1
   if rows <= cols then
-    for r = 1, rows do for c = 1, cols do flat[#flat + 1] = q[r][c] end end
+    for r = 1, rows do for c = 1, cols do flat[#flat + 1] = gain_ * q[r][c] end end
   else
-    for r = 1, rows do for c = 1, cols do flat[#flat + 1] = q[c][r] end end
+    for r = 1, rows do for c = 1, cols do flat[#flat + 1] = gain_ * q[c][r] end end
   end
   t:copy_(gan.tensor(flat):reshape(t:shape()))
   return t

@@ -64,11 +64,11 @@ function Upsample:init(opts)
   if not self.scale and not self.size then self.scale = 2 end
   self.mode = opts.mode or "nearest"
   self.align_corners = opts.align_corners == true
-  self.args = { scale = self.scale, size = self.size, mode = self.mode, align_corners = self.align_corners }
+  self.args = self.size and { size = self.size } or { scale = self.scale }
 end
 
 function Upsample:forward(x)
-  return x:upsample(self.args)
+  return x:upsample(self.args, self.mode, self.align_corners)
 end
 
 function Upsample:extra_repr()
