@@ -263,6 +263,22 @@ local function class_ids(classes, names)
   return keep
 end
 
+-- Files read once per process while something still holds them (tests and
+-- recipes that load several subsets of the same files).
+local idx_cache = setmetatable({}, { __mode = "v" })
+
+local function load_idx_cached(path, as_int)
+  local key = path .. (as_int and "#int" or "")
+  local t = idx_cache[key]
+  if not t then
+    local err
+    t, err = gan.io.load_idx(path, as_int)
+    if not t then error(("gan.data: %s"):format(err), 4) end
+    idx_cache[key] = t
+  end
+  return t
+end
+
 --- Loads MNIST-style IDX files from a folder (Fashion-MNIST by default).
 -- @param root the folder (default opt.root, $GANLUA_FASHION_MNIST, or the package's folder)
 -- @param opt options: split, classes, limit, size, labels, batch, seed
@@ -276,8 +292,8 @@ function M.idx_folder(root, opt)
     error(("gan.data: Fashion-MNIST not found: no %s-images-idx3-ubyte[.gz] in %s; install it with "
       .. "`sudo apt-get install dataset-fashion-mnist`"):format(prefix, root), 3)
   end
-  local x = assert(gan.io.load_idx(img_path))
-  local y = lab_path and assert(gan.io.load_idx(lab_path, true)) or nil
+  local x = load_idx_cached(img_path, false)
+  local y = lab_path and load_idx_cached(lab_path, true) or nil
   local names = M.fashion_classes
   local classes = get(opt, "classes", {})
   if #classes > 0 then

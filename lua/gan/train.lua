@@ -11,7 +11,8 @@
 --
 -- * the options, printed at the start and written to OUT/options.txt;
 -- * a progress line (step, it/s, ETA, latest losses): redrawn in place on a
---   terminal, plain lines every `print_every` steps otherwise;
+--   terminal (TERM set and standard output a tty), plain lines every
+--   `print_every` steps otherwise;
 -- * OUT/log.csv: one row per step with every scalar the step returned;
 -- * OUT/samples/step_NNNNNN.png every `sample_every` steps and at the end:
 --   `hooks.sample(n)` if given, else G (or the EMA's copy, state.ema) on a
@@ -90,11 +91,15 @@ local function is_module(v)
   return type(v) == "table" and rawget(v, "_children") ~= nil
 end
 
+-- Is standard output a terminal? The binding's answer when it has one;
+-- else a shell's `test -t 1`, which sees the same standard output.
 local function is_tty()
+  local term = os.getenv("TERM")
+  if term == nil or term == "" or term == "dumb" or os.getenv("CI") ~= nil then return false end
   local isatty = rawget(gan, "isatty")
   if type(isatty) == "function" then return isatty(1) == true end
-  local term = os.getenv("TERM")
-  return term ~= nil and term ~= "" and term ~= "dumb" and os.getenv("CI") == nil
+  local ok = os.execute("test -t 1")
+  return ok == true or ok == 0
 end
 
 local function fmt_time(s)
