@@ -458,11 +458,11 @@ function M.run(opt, state, step_fn, hooks)
 
   local ok, err = pcall(loop)
   if not ok then
-    log:close()
-    if type(err) == "string" and err:find("interrupted") then
+    if type(err) == "string" and err:find("interrupted") and step > start then
       progress:say(("interrupted during step %d: saving a checkpoint at step %d"):format(step + 1, step))
-      if step > start then save(step) end
+      save(step)
     end
+    log:close()
     error(err, 0)
   end
   if stopped then
