@@ -365,9 +365,10 @@ function M.run(opt, state, step_fn, hooks)
     if f then f:write(text, "\n"); f:close() end
   end
   local mods, names = modules_of(state)
-  for i, m in ipairs(mods) do
-    print(("%s: %d parameters"):format(names[i], m:num_parameters()))
-  end
+  local counts = {}
+  for i, m in ipairs(mods) do counts[i] = ("%s: %d parameters"):format(names[i], m:num_parameters()) end
+  table.sort(counts)
+  for _, line in ipairs(counts) do print(line) end
 
   local ckpt = out .. "/checkpoint.safetensors"
   local start = 0
