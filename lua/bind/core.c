@@ -1,0 +1,253 @@
+/* luaopen_gan_core: the module table, autograd, random state, threads,
+ * kernels, the fused optimizer updates, and memory counters. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bind.h"
+
+/* --- autograd ------------------------------------------------------------------------
+ * gan.grad(outputs, inputs [, opts]): outputs and inputs are a tensor or a
+ * list of tensors; so is opts.grad_outputs. */
+
+/* A tensor or a list of tensors at arg, in Lua-owned scratch memory. */
+static gr_tensor **tensors_arg(lua_State *L, int arg, const char *what, int *n) {
+  gr_tensor *one = gan_test(L, arg);
+  if (one) {
+    gr_tensor **xs = gan_scratch(L, sizeof *xs);
+    xs[0] = one;
+    *n = 1;
+    return xs;
+  }
+  if (!lua_istable(L, arg))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a gan.Tensor or a list of them, not a %s",
+                                          what, luaL_typename(L, arg)));
+  *n = (int)luaL_len(L, arg);
+  gr_tensor **xs = gan_scratch(L, (size_t)*n * sizeof *xs);
+  for (int i = 0; i < *n; i++) {
+    lua_geti(L, arg, i + 1);
+    xs[i] = gan_test(L, -1);
+    if (!xs[i])
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s[%d] is a %s, not a gan.Tensor", what, i + 1,
+                                            luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  return xs;
+}
+
+static bool opt_flag(lua_State *L, int arg, const char *key) {
+  if (lua_isnoneornil(L, arg)) return false;
+  lua_getfield(L, arg, key);
+  bool on = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return on;
+}
+
+static int l_grad(lua_State *L) {
+  int nout, nin;
+  lua_settop(L, 3); /* scratch memory goes above the arguments */
+  gr_tensor **outs = tensors_arg(L, 1, "outputs", &nout);
+  bool single = gan_test(L, 2) != NULL;
+  gr_tensor **ins = tensors_arg(L, 2, "inputs", &nin);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  gr_grad_opts o = {
+    .create_graph = opt_flag(L, 3, "create_graph"),
+    .retain_graph = opt_flag(L, 3, "retain_graph"),
+    .allow_unused = opt_flag(L, 3, "allow_unused"),
+  };
+  if (!lua_isnoneornil(L, 3) && lua_getfield(L, 3, "grad_outputs") != LUA_TNIL) {
+    int ngo;
+    o.grad_outputs = tensors_arg(L, lua_gettop(L) - 0, "grad_outputs", &ngo);
+    if (ngo != nout)
+      return gan_error(L, "grad", "%d grad_outputs for %d outputs", ngo, nout);
+  }
+  gr_tensor **grads = gan_scratch(L, (size_t)nin * sizeof *grads);
+  if (gr_grad(nout, outs, nin, ins, &o, grads) != GR_OK) return gan_fail(L, "grad");
+  if (single) {
+    if (grads[0]) return gan_push(L, grads[0]);
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_createtable(L, nin, 0);
+  for (int i = 0; i < nin; i++) {
+    if (!grads[i]) continue; /* unused, with allow_unused */
+    gan_push(L, grads[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* gan.no_grad(fn, ...): fn's results; grad mode restored even when fn fails. */
+static int l_no_grad(lua_State *L) {
+  luaL_checkany(L, 1);
+  bool prev = gr_set_grad_enabled(false);
+  int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  gr_set_grad_enabled(prev);
+  if (status != LUA_OK) return lua_error(L); /* the same error value, passed on */
+  return lua_gettop(L);
+}
+
+static int l_is_grad_enabled(lua_State *L) {
+  lua_pushboolean(L, gr_grad_enabled());
+  return 1;
+}
+
+/* --- random state ----------------------------------------------------------------------- */
+
+static int l_manual_seed(lua_State *L) {
+  gr_manual_seed((uint64_t)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+static int l_rng_state(lua_State *L) {
+  gr_rng_state s = gr_rng_get();
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)s.seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushinteger(L, (lua_Integer)s.offset);
+  lua_setfield(L, -2, "offset");
+  return 1;
+}
+
+static int l_set_rng_state(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  gr_rng_state s;
+  int ok;
+  lua_getfield(L, 1, "seed");
+  s.seed = (uint64_t)lua_tointegerx(L, -1, &ok);
+  if (!ok) return luaL_argerror(L, 1, "seed must be an integer");
+  lua_getfield(L, 1, "offset");
+  s.offset = (uint64_t)lua_tointegerx(L, -1, &ok);
+  if (!ok) return luaL_argerror(L, 1, "offset must be an integer");
+  gr_rng_set(s);
+  return 0;
+}
+
+/* --- threads and kernels -------------------------------------------------------------------- */
+
+static int l_set_threads(lua_State *L) {
+  gr_set_threads((int)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+static int l_get_threads(lua_State *L) {
+  lua_pushinteger(L, gr_get_threads());
+  return 1;
+}
+
+static int l_kernels_info(lua_State *L) {
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, gr_kernels()->isa);
+  lua_setfield(L, -2, "isa");
+  lua_pushinteger(L, gr_get_threads());
+  lua_setfield(L, -2, "threads");
+  lua_pushstring(L, gr_blas_info());
+  lua_setfield(L, -2, "blas");
+  return 1;
+}
+
+static int l_kernels_use(lua_State *L) {
+  const char *isa = luaL_checkstring(L, 1);
+  if (gr_kernels_use(isa) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  static const char *const all[] = {"scalar", "avx2", "avx512"};
+  for (int i = 0; i < 3; i++) {
+    if (!gr_kernels_for(all[i])) continue;
+    if (luaL_bufflen(&b)) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, all[i]);
+  }
+  luaL_pushresult(&b);
+  lua_pushnil(L);
+  lua_pushfstring(L, "gan.kernels.use: \"%s\" is not available on this CPU or build (available: %s)",
+                  isa, lua_tostring(L, -2));
+  return 2;
+}
+
+/* --- fused optimizer updates (in place, recording nothing) ------------------------------ */
+
+static int l_adam(lua_State *L) {
+  gr_tensor *p = gan_check(L, 1), *g = gan_check(L, 2), *m = gan_check(L, 3), *v = gan_check(L, 4);
+  double lr = luaL_checknumber(L, 5), b1 = luaL_checknumber(L, 6), b2 = luaL_checknumber(L, 7);
+  double eps = luaL_checknumber(L, 8), wd = luaL_optnumber(L, 9, 0);
+  lua_Integer step = luaL_checkinteger(L, 10);
+  bool decoupled = lua_toboolean(L, 11);
+  if (gr_adam_update(p, g, m, v, lr, b1, b2, eps, wd, step, decoupled) != GR_OK)
+    return gan_fail(L, "fused.adam");
+  return 0;
+}
+
+static int l_sgd(lua_State *L) {
+  gr_tensor *p = gan_check(L, 1), *g = gan_check(L, 2), *buf = gan_opt(L, 3);
+  double lr = luaL_checknumber(L, 4), momentum = luaL_optnumber(L, 5, 0);
+  double dampening = luaL_optnumber(L, 6, 0), wd = luaL_optnumber(L, 7, 0);
+  bool nesterov = lua_toboolean(L, 8), first = lua_toboolean(L, 9);
+  if (gr_sgd_update(p, g, buf, lr, momentum, dampening, wd, nesterov, first) != GR_OK)
+    return gan_fail(L, "fused.sgd");
+  return 0;
+}
+
+static int l_rmsprop(lua_State *L) {
+  gr_tensor *p = gan_check(L, 1), *g = gan_check(L, 2), *sq = gan_check(L, 3);
+  double lr = luaL_checknumber(L, 4), alpha = luaL_checknumber(L, 5);
+  double eps = luaL_checknumber(L, 6), wd = luaL_optnumber(L, 7, 0);
+  if (gr_rmsprop_update(p, g, sq, lr, alpha, eps, wd) != GR_OK) return gan_fail(L, "fused.rmsprop");
+  return 0;
+}
+
+/* --- memory ---------------------------------------------------------------------------------- */
+
+static int l_live(lua_State *L) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, gr_live_tensors());
+  lua_setfield(L, -2, "tensors");
+  lua_pushinteger(L, gr_live_bytes());
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, gr_live_nodes());
+  lua_setfield(L, -2, "nodes");
+  return 1;
+}
+
+static const luaL_Reg autograd_fns[] = {
+  {"grad", l_grad}, {"no_grad", l_no_grad}, {"is_grad_enabled", l_is_grad_enabled},
+  {"manual_seed", l_manual_seed}, {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
+  {"set_threads", l_set_threads}, {"get_threads", l_get_threads}, {"live", l_live},
+  {NULL, NULL},
+};
+
+void gan_open_autograd(lua_State *L) {
+  luaL_setfuncs(L, autograd_fns, 0);
+  static const luaL_Reg kernels[] = {{"info", l_kernels_info}, {"use", l_kernels_use}, {NULL, NULL}};
+  luaL_newlib(L, kernels);
+  lua_setfield(L, -2, "kernels");
+  static const luaL_Reg fused[] = {
+    {"adam", l_adam}, {"sgd", l_sgd}, {"rmsprop", l_rmsprop}, {NULL, NULL},
+  };
+  luaL_newlib(L, fused);
+  lua_setfield(L, -2, "fused");
+}
+
+/* Threads: GANLUA_THREADS, else OMP_NUM_THREADS, else every core. */
+static void threads_from_env(void) {
+  const char *s = getenv("GANLUA_THREADS");
+  if (!s || !*s) s = getenv("OMP_NUM_THREADS");
+  gr_set_threads(s && *s ? atoi(s) : 0);
+}
+
+int luaopen_gan_core(lua_State *L) {
+  threads_from_env();
+  lua_newtable(L); /* methods */
+  lua_newtable(L); /* module */
+  gan_open_tensor(L);
+  gan_open_ops(L);
+  gan_open_autograd(L);
+  gan_open_io(L);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "Tensor");
+  lua_pushliteral(L, GANRT_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_remove(L, -2);
+  return 1;
+}

@@ -1,0 +1,738 @@
+/* Every op of ops.h as a gan.* function and a Tensor method, and the
+ * arithmetic metamethods. Arguments are checked first; then one runtime
+ * call (or an expression of calls inside a pool), then the result. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bind.h"
+
+/* Evaluates expr inside a pool and keeps only its result: temporaries of a
+ * small expression (scalars made into tensors, intermediate views) are given
+ * back before the result reaches Lua, or before an error is raised. Nothing
+ * inside expr may raise a Lua error. */
+#define POOLED(expr) (gr_pool_push(), pooled_keep(expr))
+static gr_tensor *pooled_keep(gr_tensor *t) {
+  gr_retain(t);
+  gr_pool_pop();
+  return t;
+}
+
+/* --- unary, no arguments ----------------------------------------------------------- */
+
+#define UNARY(name)                                  \
+  static int l_##name(lua_State *L) {                \
+    gr_tensor *x = gan_check(L, 1);                  \
+    return gan_result(L, #name, gr_##name(x));       \
+  }
+UNARY(neg)
+UNARY(exp)
+UNARY(log)
+UNARY(log1p)
+UNARY(sqrt)
+UNARY(rsqrt)
+UNARY(abs)
+UNARY(sign)
+UNARY(sin)
+UNARY(cos)
+UNARY(square)
+UNARY(relu)
+UNARY(tanh)
+UNARY(sigmoid)
+UNARY(contiguous)
+UNARY(clone)
+UNARY(detach)
+
+static int l_leaky_relu(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "leaky_relu", gr_leaky_relu(x, luaL_optnumber(L, 2, 0.01)));
+}
+
+static int l_elu(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "elu", gr_elu(x, luaL_optnumber(L, 2, 1.0)));
+}
+
+static int l_softplus(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  double beta = luaL_optnumber(L, 2, 1.0), threshold = luaL_optnumber(L, 3, 20.0);
+  return gan_result(L, "softplus", gr_softplus(x, beta, threshold));
+}
+
+static int l_clamp(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  double lo = luaL_optnumber(L, 2, NAN), hi = luaL_optnumber(L, 3, NAN);
+  return gan_result(L, "clamp", gr_clamp(x, lo, hi));
+}
+
+static int l_float(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "float", gr_to_dtype(x, GR_F32));
+}
+
+static int l_long(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "long", gr_to_dtype(x, GR_I64));
+}
+
+/* --- binary: tensors or numbers on either side ---------------------------------- */
+
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM,
+               B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE } binop;
+
+static const struct {
+  const char *name;
+  gr_tensor *(*fn)(gr_tensor *, gr_tensor *);
+} binops[] = {
+  [B_ADD] = {"add", gr_add},         [B_SUB] = {"sub", gr_sub},
+  [B_MUL] = {"mul", gr_mul},         [B_DIV] = {"div", gr_div},
+  [B_POW] = {"pow", gr_pow},         [B_MAXIMUM] = {"maximum", gr_maximum},
+  [B_MINIMUM] = {"minimum", gr_minimum},
+  [B_EQ] = {"eq", gr_eq}, [B_NE] = {"ne", gr_ne}, [B_LT] = {"lt", gr_lt},
+  [B_LE] = {"le", gr_le}, [B_GT] = {"gt", gr_gt}, [B_GE] = {"ge", gr_ge},
+};
+
+/* x op c (c_first: c op x), with the scalar ops where there is one */
+static gr_tensor *with_number(binop op, gr_tensor *x, double c, bool c_first) {
+  switch (op) {
+  case B_ADD: return gr_add_scalar(x, c);
+  case B_SUB: return c_first ? gr_rsub_scalar(x, c) : gr_add_scalar(x, -c);
+  case B_MUL: return gr_mul_scalar(x, c);
+  case B_DIV: if (c_first) return gr_rdiv_scalar(x, c); break;
+  case B_POW: return c_first ? gr_rpow_scalar(x, c) : gr_pow_scalar(x, c);
+  default: break;
+  }
+  gr_tensor *s = gr_scalar(c);
+  return c_first ? binops[op].fn(s, x) : binops[op].fn(x, s);
+}
+
+static int binary(lua_State *L, binop op) {
+  const char *name = binops[op].name;
+  gr_tensor *a = gan_test(L, 1), *b = gan_test(L, 2);
+  if (!a && lua_type(L, 1) != LUA_TNUMBER) return luaL_typeerror(L, 1, "gan.Tensor or number");
+  if (!b && lua_type(L, 2) != LUA_TNUMBER) return luaL_typeerror(L, 2, "gan.Tensor or number");
+  if (!a && !b) return gan_error(L, name, "needs a tensor; both arguments are numbers");
+  gr_tensor *r;
+  if (a && b) r = binops[op].fn(a, b);
+  else if (a) r = POOLED(with_number(op, a, lua_tonumber(L, 2), false));
+  else r = POOLED(with_number(op, b, lua_tonumber(L, 1), true));
+  return gan_result(L, name, r);
+}
+
+#define BINARY(name, op) \
+  static int l_##name(lua_State *L) { return binary(L, op); }
+BINARY(add, B_ADD)
+BINARY(sub, B_SUB)
+BINARY(mul, B_MUL)
+BINARY(div, B_DIV)
+BINARY(pow, B_POW)
+BINARY(maximum, B_MAXIMUM)
+BINARY(minimum, B_MINIMUM)
+BINARY(eq, B_EQ)
+BINARY(ne, B_NE)
+BINARY(lt, B_LT)
+BINARY(le, B_LE)
+BINARY(gt, B_GT)
+BINARY(ge, B_GE)
+
+static int l_unm(lua_State *L) { return gan_result(L, "neg", gr_neg(gan_check(L, 1))); }
+
+/* a tensor argument, or a number made into a 0-d tensor (pooled) */
+static gr_tensor *tensor_or_number(lua_State *L, int arg) {
+  gr_tensor *t = gan_test(L, arg);
+  if (t) return t;
+  luaL_argexpected(L, lua_type(L, arg) == LUA_TNUMBER, arg, "gan.Tensor or number");
+  return NULL;
+}
+
+static int l_where(lua_State *L) {
+  gr_tensor *mask = gan_check(L, 1);
+  gr_tensor *a = tensor_or_number(L, 2), *b = tensor_or_number(L, 3);
+  double ca = a ? 0 : lua_tonumber(L, 2), cb = b ? 0 : lua_tonumber(L, 3);
+  gr_pool_push();
+  gr_tensor *r = pooled_keep(gr_where(mask, a ? a : gr_scalar(ca), b ? b : gr_scalar(cb)));
+  return gan_result(L, "where", r);
+}
+
+/* --- views ---------------------------------------------------------------------------- */
+
+static int l_reshape(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int64_t shape[GR_MAX_DIM];
+  int nd = gan_shape(L, 2, shape, NULL);
+  return gan_result(L, "reshape", gr_reshape(x, nd, shape));
+}
+
+static int l_view(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int64_t shape[GR_MAX_DIM];
+  int nd = gan_shape(L, 2, shape, NULL);
+  return gan_result(L, "view", gr_reshape(x, nd, shape));
+}
+
+/* dims as one table or as varargs from arg on, each a Lua dim */
+static int dim_list(lua_State *L, int arg, const gr_tensor *x, int *dims) {
+  if (lua_istable(L, arg)) return gan_dims(L, arg, x, dims);
+  int n = 0, top = lua_gettop(L);
+  for (int i = arg; i <= top; i++) {
+    if (n == GR_MAX_DIM) luaL_argerror(L, i, "too many dims");
+    dims[n++] = gan_dim(L, i, x, x->ndim);
+  }
+  return n;
+}
+
+static int l_permute(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int dims[GR_MAX_DIM];
+  int n = dim_list(L, 2, x, dims);
+  if (n != x->ndim)
+    return gan_error(L, "permute", "needs %d dims for a tensor of shape %s, got %d", x->ndim,
+                     gr_shape_str(x), n);
+  bool seen[GR_MAX_DIM] = {0};
+  for (int k = 0; k < n; k++) {
+    if (seen[dims[k]])
+      return gan_error(L, "permute", "dim %d appears twice; dims must be a permutation of 1..%d",
+                       dims[k] + 1, n);
+    seen[dims[k]] = true;
+  }
+  return gan_result(L, "permute", gr_permute(x, dims));
+}
+
+static int l_transpose(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int a = gan_dim(L, 2, x, x->ndim), b = gan_dim(L, 3, x, x->ndim);
+  return gan_result(L, "transpose", gr_transpose(x, a, b));
+}
+
+static int l_t(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  if (x->ndim > 2)
+    return gan_error(L, "t", "expects a tensor of at most 2 dims, got shape %s", gr_shape_str(x));
+  if (x->ndim < 2) return gan_push(L, gr_retain(x));
+  return gan_result(L, "t", gr_transpose(x, 0, 1));
+}
+
+static int l_expand(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int64_t shape[GR_MAX_DIM];
+  int nd = gan_shape(L, 2, shape, NULL);
+  return gan_result(L, "expand", gr_expand(x, nd, shape));
+}
+
+static int l_sum_to(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int64_t shape[GR_MAX_DIM];
+  int nd = gan_shape(L, 2, shape, NULL);
+  return gan_result(L, "sum_to", gr_sum_to(x, nd, shape));
+}
+
+/* a 1-based position along dim d (negative counts from the end) as 0-based */
+static int64_t position(lua_State *L, int arg, const gr_tensor *x, int d, bool end_ok) {
+  lua_Integer i = luaL_checkinteger(L, arg);
+  int64_t n = x->ndim ? x->shape[d] : 1;
+  if (i >= 1 && (i <= n || (end_ok && i == n + 1))) return i - 1;
+  if (i < 0 && i >= -n) return i + n;
+  return luaL_argerror(L, arg, lua_pushfstring(L, "index %I out of range for dim %d of size %I "
+                                               "(indices count from 1)", i, d + 1, (lua_Integer)n));
+}
+
+static int l_narrow(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int d = gan_dim(L, 2, x, x->ndim);
+  int64_t start = position(L, 3, x, d, true);
+  lua_Integer len = luaL_checkinteger(L, 4);
+  return gan_result(L, "narrow", gr_narrow(x, d, start, len));
+}
+
+static int l_select(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int d = gan_dim(L, 2, x, x->ndim);
+  return gan_result(L, "select", gr_select(x, d, position(L, 3, x, d, false)));
+}
+
+static int l_squeeze(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  if (!lua_isnoneornil(L, 2)) return gan_result(L, "squeeze", gr_squeeze(x, gan_dim(L, 2, x, x->ndim)));
+  int64_t shape[GR_MAX_DIM];
+  int n = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (x->shape[d] != 1) shape[n++] = x->shape[d];
+  return gan_result(L, "squeeze", gr_reshape(x, n, shape));
+}
+
+static int l_unsqueeze(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "unsqueeze", gr_unsqueeze(x, gan_dim(L, 2, x, x->ndim + 1)));
+}
+
+static int l_flatten(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int s = gan_optdim(L, 2, x, x->ndim, 0), e = gan_optdim(L, 3, x, x->ndim, x->ndim ? x->ndim - 1 : 0);
+  return gan_result(L, "flatten", gr_flatten(x, s, e));
+}
+
+static int l_flip(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int dims[GR_MAX_DIM];
+  int n = dim_list(L, 2, x, dims);
+  return gan_result(L, "flip", gr_flip(x, n, dims));
+}
+
+/* --- reductions ------------------------------------------------------------------------ */
+
+typedef gr_tensor *(*reduce_fn)(gr_tensor *, int, const int *, bool);
+
+static int reduce(lua_State *L, const char *name, reduce_fn fn) {
+  gr_tensor *x = gan_check(L, 1);
+  int dims[GR_MAX_DIM];
+  int n = gan_dims(L, 2, x, dims);
+  return gan_result(L, name, fn(x, n, dims, lua_toboolean(L, 3)));
+}
+static int l_sum(lua_State *L) { return reduce(L, "sum", gr_sum); }
+static int l_mean(lua_State *L) { return reduce(L, "mean", gr_mean); }
+
+static int l_logsumexp(lua_State *L) {
+  luaL_checkany(L, 2);
+  return reduce(L, "logsumexp", gr_logsumexp);
+}
+
+static int l_var(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int dims[GR_MAX_DIM];
+  int n = gan_dims(L, 2, x, dims);
+  int correction = (int)luaL_optinteger(L, 3, 1);
+  return gan_result(L, "var", gr_var(x, n, dims, correction, lua_toboolean(L, 4)));
+}
+
+typedef gr_tensor *(*extreme_fn)(gr_tensor *, int, bool, gr_tensor **);
+
+/* max/min: over everything (a 0-d tensor), or along a dim (values, indices) */
+static int extreme(lua_State *L, const char *name, extreme_fn fn, gr_tensor *(*all)(gr_tensor *)) {
+  gr_tensor *x = gan_check(L, 1);
+  if (lua_isnoneornil(L, 2)) return gan_result(L, name, all(x));
+  int d = gan_dim(L, 2, x, x->ndim);
+  gr_tensor *idx = NULL;
+  gr_tensor *v = fn(x, d, lua_toboolean(L, 3), &idx);
+  if (!v || !idx) {
+    gr_release(v);
+    gr_release(idx);
+    return gan_fail(L, name);
+  }
+  gan_push(L, v);
+  gan_push(L, idx);
+  return 2;
+}
+static int l_max(lua_State *L) { return extreme(L, "max", gr_max_dim, gr_max_all); }
+static int l_min(lua_State *L) { return extreme(L, "min", gr_min_dim, gr_min_all); }
+
+static gr_tensor *argmax_of(gr_tensor *x, int d, bool keep) {
+  gr_tensor *idx = NULL;
+  gr_tensor *v = gr_max_dim(x, d, keep, &idx);
+  if (!v) return NULL;
+  gr_release(v);
+  return idx;
+}
+
+static int l_argmax(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  if (lua_isnoneornil(L, 2)) { /* the index into the flattened tensor */
+    int64_t all = -1;
+    gr_pool_push();
+    gr_tensor *flat = gr_reshape(x, 1, &all);
+    gr_tensor *r = flat ? argmax_of(flat, 0, false) : NULL;
+    gr_pool_pop();
+    return gan_result(L, "argmax", r);
+  }
+  int d = gan_dim(L, 2, x, x->ndim);
+  return gan_result(L, "argmax", argmax_of(x, d, lua_toboolean(L, 3)));
+}
+
+static int l_softmax(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "softmax", gr_softmax(x, gan_dim(L, 2, x, x->ndim)));
+}
+
+static int l_log_softmax(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "log_softmax", gr_log_softmax(x, gan_dim(L, 2, x, x->ndim)));
+}
+
+/* --- linear algebra, convolution ------------------------------------------------------ */
+
+static int l_matmul(lua_State *L) {
+  gr_tensor *a = gan_check(L, 1), *b = gan_check(L, 2);
+  return gan_result(L, "matmul", gr_matmul(a, b));
+}
+
+static int l_linear(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *w = gan_check(L, 2), *b = gan_opt(L, 3);
+  return gan_result(L, "linear", gr_linear(x, w, b));
+}
+
+/* a number (both) or a {h, w} pair, from the field of the table at arg */
+static void int_pair(lua_State *L, int arg, const char *field, int out[2]) {
+  int t = lua_getfield(L, arg, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t == LUA_TTABLE) {
+    for (int k = 0; k < 2; k++) {
+      lua_geti(L, -1, k + 1);
+      int ok;
+      out[k] = (int)lua_tointegerx(L, -1, &ok);
+      if (!ok) luaL_argerror(L, arg, lua_pushfstring(L, "%s must be an integer or {h, w}", field));
+      lua_pop(L, 1);
+    }
+  } else {
+    int ok;
+    out[0] = out[1] = (int)lua_tointegerx(L, -1, &ok);
+    if (!ok) luaL_argerror(L, arg, lua_pushfstring(L, "%s must be an integer or {h, w}", field));
+  }
+  lua_pop(L, 1);
+}
+
+static gr_conv_args conv_opts(lua_State *L, int arg) {
+  gr_conv_args a = {{1, 1}, {0, 0}, {1, 1}, {0, 0}, 1};
+  if (lua_isnoneornil(L, arg)) return a;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  int_pair(L, arg, "stride", a.stride);
+  int_pair(L, arg, "padding", a.pad);
+  int_pair(L, arg, "dilation", a.dilation);
+  int_pair(L, arg, "output_padding", a.output_padding);
+  int groups[2] = {1, 1};
+  int_pair(L, arg, "groups", groups);
+  a.groups = groups[0];
+  return a;
+}
+
+static int l_conv2d(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *w = gan_check(L, 2), *b = gan_opt(L, 3);
+  return gan_result(L, "conv2d", gr_conv2d(x, w, b, conv_opts(L, 4)));
+}
+
+static int l_conv_transpose2d(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *w = gan_check(L, 2), *b = gan_opt(L, 3);
+  return gan_result(L, "conv_transpose2d", gr_conv_transpose2d(x, w, b, conv_opts(L, 4)));
+}
+
+/* --- pooling and resampling --------------------------------------------------------- */
+
+/* a number or {h, w} at arg; def when absent (def NULL: required) */
+static void pair_arg(lua_State *L, int arg, int out[2], const int *def) {
+  if (def && lua_isnoneornil(L, arg)) {
+    out[0] = def[0];
+    out[1] = def[1];
+    return;
+  }
+  if (lua_istable(L, arg)) {
+    for (int k = 0; k < 2; k++) {
+      lua_geti(L, arg, k + 1);
+      int ok;
+      out[k] = (int)lua_tointegerx(L, -1, &ok);
+      if (!ok) luaL_argerror(L, arg, "expected an integer or {h, w}");
+      lua_pop(L, 1);
+    }
+    return;
+  }
+  out[0] = out[1] = (int)luaL_checkinteger(L, arg);
+}
+
+typedef gr_tensor *(*pool_fn)(gr_tensor *, int, int, int, int, int, int);
+
+static int pool2d(lua_State *L, const char *name, pool_fn fn) {
+  gr_tensor *x = gan_check(L, 1);
+  int k[2], s[2], p[2], zero[2] = {0, 0};
+  pair_arg(L, 2, k, NULL);
+  pair_arg(L, 3, s, k);
+  pair_arg(L, 4, p, zero);
+  return gan_result(L, name, fn(x, k[0], k[1], s[0], s[1], p[0], p[1]));
+}
+static int l_avg_pool2d(lua_State *L) { return pool2d(L, "avg_pool2d", gr_avg_pool2d); }
+static int l_max_pool2d(lua_State *L) { return pool2d(L, "max_pool2d", gr_max_pool2d); }
+
+/* a number (both) or a {h, w} pair of numbers, from the field of the table at arg */
+static bool num_pair(lua_State *L, int arg, const char *field, double out[2]) {
+  int t = lua_getfield(L, arg, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return false;
+  }
+  int ok = 1, ok2 = 1;
+  if (t == LUA_TTABLE) {
+    lua_geti(L, -1, 1);
+    lua_geti(L, -2, 2);
+    out[0] = lua_tonumberx(L, -2, &ok);
+    out[1] = lua_tonumberx(L, -1, &ok2);
+    lua_pop(L, 2);
+  } else {
+    out[0] = out[1] = lua_tonumberx(L, -1, &ok);
+  }
+  if (!ok || !ok2) luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a number or {h, w}", field));
+  lua_pop(L, 1);
+  return true;
+}
+
+/* x:upsample({size = {h, w}} or {scale = s} [, mode [, align_corners]]);
+ * mode and align_corners may also be fields of the table */
+static int l_upsample(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 4);
+  if (x->ndim != 4)
+    return gan_error(L, "upsample", "expects x of shape (N, C, H, W), got %s", gr_shape_str(x));
+  double size[2], scale[2];
+  int64_t h, w;
+  if (num_pair(L, 2, "size", size)) {
+    h = (int64_t)size[0];
+    w = (int64_t)size[1];
+  } else if (num_pair(L, 2, "scale", scale)) {
+    h = (int64_t)floor((double)x->shape[2] * scale[0]);
+    w = (int64_t)floor((double)x->shape[3] * scale[1]);
+  } else {
+    return luaL_argerror(L, 2, "needs size = {h, w} or scale = s");
+  }
+  if (lua_isnil(L, 3)) lua_getfield(L, 2, "mode");
+  else lua_pushvalue(L, 3);
+  const char *mode = lua_isnil(L, -1) ? "nearest" : lua_tostring(L, -1);
+  if (!mode) return luaL_argerror(L, 3, "mode must be a string");
+  bool align = lua_toboolean(L, 4);
+  if (lua_isnil(L, 4)) {
+    lua_getfield(L, 2, "align_corners");
+    align = lua_toboolean(L, -1);
+  }
+  if (!strcmp(mode, "nearest")) return gan_result(L, "upsample", gr_upsample_nearest2d(x, h, w));
+  if (!strcmp(mode, "bilinear"))
+    return gan_result(L, "upsample", gr_upsample_bilinear2d(x, h, w, align));
+  return luaL_argerror(L, 3, lua_pushfstring(L, "mode must be \"nearest\" or \"bilinear\", not \"%s\"", mode));
+}
+
+/* padding modes by name; grid_sample's names too ("border", "reflection") */
+static gr_pad_mode pad_mode(lua_State *L, int arg, const char *name) {
+  static const struct { const char *name; gr_pad_mode mode; } modes[] = {
+    {"zeros", GR_PAD_ZEROS},         {"constant", GR_PAD_ZEROS},
+    {"reflect", GR_PAD_REFLECT},     {"reflection", GR_PAD_REFLECT},
+    {"replicate", GR_PAD_REPLICATE}, {"border", GR_PAD_REPLICATE},
+  };
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (!strcmp(name, modes[i].name)) return modes[i].mode;
+  return (gr_pad_mode)luaL_argerror(L, arg, lua_pushfstring(L, "unknown padding mode \"%s\"", name));
+}
+
+static int l_pad(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int p[4];
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    p[0] = p[1] = p[2] = p[3] = (int)luaL_checkinteger(L, 2);
+  } else {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 2);
+    if (n != 4 && n != 2) return luaL_argerror(L, 2, "expected {left, right, top, bottom}");
+    for (int k = 0; k < 4; k++) {
+      if (k >= n) {
+        p[k] = 0;
+        continue;
+      }
+      lua_geti(L, 2, k + 1);
+      int ok;
+      p[k] = (int)lua_tointegerx(L, -1, &ok);
+      if (!ok) return luaL_argerror(L, 2, "paddings must be integers");
+      lua_pop(L, 1);
+    }
+  }
+  gr_pad_mode mode = pad_mode(L, 3, luaL_optstring(L, 3, "zeros"));
+  return gan_result(L, "pad", gr_pad2d(x, p[0], p[1], p[2], p[3], mode));
+}
+
+static int l_grid_sample(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *grid = gan_check(L, 2);
+  gr_pad_mode mode = GR_PAD_ZEROS;
+  bool align = false;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "padding_mode");
+    if (!lua_isnil(L, -1)) {
+      const char *name = lua_tostring(L, -1);
+      if (!name) return luaL_argerror(L, 3, "padding_mode must be a string");
+      mode = pad_mode(L, 3, name);
+    }
+    lua_getfield(L, 3, "align_corners");
+    align = lua_toboolean(L, -1);
+  }
+  return gan_result(L, "grid_sample", gr_grid_sample(x, grid, mode, align));
+}
+
+/* --- normalisation ----------------------------------------------------------------------- */
+
+static int l_batch_norm(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *w = gan_opt(L, 2), *b = gan_opt(L, 3);
+  gr_tensor *rm = gan_opt(L, 4), *rv = gan_opt(L, 5);
+  bool training = lua_toboolean(L, 6);
+  double momentum = luaL_optnumber(L, 7, 0.1), eps = luaL_optnumber(L, 8, 1e-5);
+  return gan_result(L, "batch_norm", gr_batch_norm(x, w, b, rm, rv, training, momentum, eps));
+}
+
+static int l_instance_norm(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *w = gan_opt(L, 2), *b = gan_opt(L, 3);
+  return gan_result(L, "instance_norm", gr_instance_norm(x, w, b, luaL_optnumber(L, 4, 1e-5)));
+}
+
+static int l_group_norm(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int groups = (int)luaL_checkinteger(L, 2);
+  gr_tensor *w = gan_opt(L, 3), *b = gan_opt(L, 4);
+  return gan_result(L, "group_norm", gr_group_norm(x, groups, w, b, luaL_optnumber(L, 5, 1e-5)));
+}
+
+static int l_layer_norm(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int nnorm = (int)luaL_checkinteger(L, 2);
+  gr_tensor *w = gan_opt(L, 3), *b = gan_opt(L, 4);
+  return gan_result(L, "layer_norm", gr_layer_norm(x, nnorm, w, b, luaL_optnumber(L, 5, 1e-5)));
+}
+
+/* --- joining and indexing ------------------------------------------------------------------ */
+
+/* the tensors of the list at arg, in Lua-owned scratch memory */
+static gr_tensor **tensor_list(lua_State *L, int arg, int *n) {
+  luaL_checktype(L, arg, LUA_TTABLE);
+  *n = (int)luaL_len(L, arg);
+  gr_tensor **xs = gan_scratch(L, (size_t)*n * sizeof *xs);
+  for (int i = 0; i < *n; i++) {
+    lua_geti(L, arg, i + 1);
+    xs[i] = gan_test(L, -1);
+    if (!xs[i])
+      luaL_argerror(L, arg, lua_pushfstring(L, "element %d is a %s, not a gan.Tensor", i + 1,
+                                            luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  return xs;
+}
+
+static int join(lua_State *L, const char *name, bool stack) {
+  int n;
+  lua_settop(L, 2); /* scratch memory goes above the arguments */
+  gr_tensor **xs = tensor_list(L, 1, &n);
+  if (n == 0) return luaL_argerror(L, 1, "needs at least one tensor");
+  int d = gan_optdim(L, 2, xs[0], xs[0]->ndim + (stack ? 1 : 0), 0);
+  return gan_result(L, name, stack ? gr_stack(n, xs, d) : gr_cat(n, xs, d));
+}
+static int l_cat(lua_State *L) { return join(L, "cat", false); }
+static int l_stack(lua_State *L) { return join(L, "stack", true); }
+
+/* split/chunk: a table of views */
+static int pieces(lua_State *L, const char *name, bool by_size) {
+  gr_tensor *x = gan_check(L, 1);
+  lua_Integer k = luaL_checkinteger(L, 2);
+  int d = gan_optdim(L, 3, x, x->ndim, 0);
+  if (k < 1) return luaL_argerror(L, 2, "must be at least 1");
+  int64_t len = x->ndim ? x->shape[d] : 1;
+  int64_t max = by_size ? (len + k - 1) / k : k;
+  if (max < 1) max = 1;
+  if (max > 1 << 24) return luaL_argerror(L, 2, "too many pieces");
+  gr_tensor **out = gan_scratch(L, (size_t)max * sizeof *out);
+  int got = by_size ? gr_split(x, k, d, out, (int)max) : gr_chunk(x, (int)k, d, out, (int)max);
+  if (got < 0) return gan_fail(L, name);
+  lua_createtable(L, got, 0);
+  for (int i = 0; i < got; i++) {
+    gan_push(L, out[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+static int l_split(lua_State *L) { return pieces(L, "split", true); }
+static int l_chunk(lua_State *L) { return pieces(L, "chunk", false); }
+
+static int l_index_select(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int d = gan_dim(L, 2, x, x->ndim);
+  return gan_result(L, "index_select", gr_index_select(x, d, gan_check(L, 3)));
+}
+
+static int l_gather(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int d = gan_dim(L, 2, x, x->ndim);
+  return gan_result(L, "gather", gr_gather(x, d, gan_check(L, 3)));
+}
+
+static int l_scatter_add(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  int d = gan_dim(L, 2, x, x->ndim);
+  gr_tensor *idx = gan_check(L, 3), *src = gan_check(L, 4);
+  return gan_result(L, "scatter_add", gr_scatter_add(x, d, idx, src));
+}
+
+static int l_one_hot(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  return gan_result(L, "one_hot", gr_one_hot(x, luaL_checkinteger(L, 2)));
+}
+
+static int l_embedding(lua_State *L) {
+  gr_tensor *w = gan_check(L, 1), *idx = gan_check(L, 2);
+  return gan_result(L, "embedding", gr_embedding(w, idx));
+}
+
+/* --- random -------------------------------------------------------------------------- */
+
+static int l_dropout(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1);
+  double p = luaL_optnumber(L, 2, 0.5);
+  bool training = lua_isnoneornil(L, 3) ? true : lua_toboolean(L, 3);
+  return gan_result(L, "dropout", gr_dropout(x, p, training));
+}
+
+static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bernoulli(gan_check(L, 1))); }
+
+/* --- registration ------------------------------------------------------------------------- */
+
+/* both gan.<name>(x, ...) and x:<name>(...) */
+static const luaL_Reg ops[] = {
+  {"neg", l_neg}, {"exp", l_exp}, {"log", l_log}, {"log1p", l_log1p}, {"sqrt", l_sqrt},
+  {"rsqrt", l_rsqrt}, {"abs", l_abs}, {"sign", l_sign}, {"sin", l_sin}, {"cos", l_cos},
+  {"square", l_square}, {"relu", l_relu}, {"tanh", l_tanh}, {"sigmoid", l_sigmoid},
+  {"leaky_relu", l_leaky_relu}, {"elu", l_elu}, {"softplus", l_softplus}, {"clamp", l_clamp},
+  {"contiguous", l_contiguous}, {"clone", l_clone}, {"detach", l_detach},
+  {"float", l_float}, {"long", l_long},
+  {"add", l_add}, {"sub", l_sub}, {"mul", l_mul}, {"div", l_div}, {"pow", l_pow},
+  {"maximum", l_maximum}, {"minimum", l_minimum},
+  {"eq", l_eq}, {"ne", l_ne}, {"lt", l_lt}, {"le", l_le}, {"gt", l_gt}, {"ge", l_ge},
+  {"reshape", l_reshape}, {"view", l_view}, {"permute", l_permute}, {"transpose", l_transpose},
+  {"t", l_t}, {"expand", l_expand}, {"sum_to", l_sum_to}, {"narrow", l_narrow},
+  {"select", l_select}, {"squeeze", l_squeeze}, {"unsqueeze", l_unsqueeze},
+  {"flatten", l_flatten}, {"flip", l_flip},
+  {"sum", l_sum}, {"mean", l_mean}, {"var", l_var}, {"logsumexp", l_logsumexp},
+  {"max", l_max}, {"min", l_min}, {"argmax", l_argmax}, {"softmax", l_softmax},
+  {"log_softmax", l_log_softmax},
+  {"matmul", l_matmul}, {"linear", l_linear}, {"conv2d", l_conv2d},
+  {"conv_transpose2d", l_conv_transpose2d},
+  {"avg_pool2d", l_avg_pool2d}, {"max_pool2d", l_max_pool2d}, {"upsample", l_upsample},
+  {"pad", l_pad}, {"grid_sample", l_grid_sample},
+  {"batch_norm", l_batch_norm}, {"instance_norm", l_instance_norm},
+  {"group_norm", l_group_norm}, {"layer_norm", l_layer_norm},
+  {"split", l_split}, {"chunk", l_chunk}, {"index_select", l_index_select},
+  {"gather", l_gather}, {"scatter_add", l_scatter_add}, {"one_hot", l_one_hot},
+  {"embedding", l_embedding}, {"dropout", l_dropout}, {"bernoulli", l_bernoulli},
+  {NULL, NULL},
+};
+
+/* gan.<name> only */
+static const luaL_Reg module_only[] = {
+  {"where", l_where}, {"cat", l_cat}, {"stack", l_stack}, {NULL, NULL},
+};
+
+static const luaL_Reg arith[] = {
+  {"__add", l_add}, {"__sub", l_sub}, {"__mul", l_mul}, {"__div", l_div},
+  {"__pow", l_pow}, {"__unm", l_unm}, {NULL, NULL},
+};
+
+void gan_open_ops(lua_State *L) {
+  /* stack: methods, module */
+  luaL_setfuncs(L, ops, 0);
+  luaL_setfuncs(L, module_only, 0);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, ops, 0);
+  lua_pop(L, 1);
+  luaL_getmetatable(L, GAN_TENSOR);
+  luaL_setfuncs(L, arith, 0);
+  lua_pop(L, 1);
+}

@@ -1,0 +1,31 @@
+--- gan: the ganlua library.
+--
+-- Everything of the C module gan.core (tensors, ops, autograd, random state,
+-- threads, kernels, fused optimizer updates, files) is a field of this
+-- table; the Lua submodules load on first use: `gan.nn` requires "gan.nn",
+-- `gan.optim` requires "gan.optim", and so on for each gan/<name>.lua.
+--
+--     local gan = require "gan"
+--     local x = gan.randn(2, 3):requires_grad(true)
+--     local g = gan.grad((x * x):sum(), x)     -- 2x
+--
+-- @module gan
+
+local core = require "gan.core"
+
+local gan = {}
+for k, v in pairs(core) do gan[k] = v end
+
+local function lazy(t, name)
+  if type(name) ~= "string" then return nil end
+  local modname = "gan." .. name
+  -- a file that is missing is a typo; a file that fails to load is a bug: report each
+  if not package.searchpath(modname, package.path) and not package.preload[modname] then
+    error(("gan.%s: no such function or module (no gan/%s.lua on package.path)"):format(name, name), 2)
+  end
+  local mod = require(modname)
+  rawset(t, name, mod)
+  return mod
+end
+
+return setmetatable(gan, { __index = lazy })

@@ -1,0 +1,268 @@
+-- The ganlua program: -e, scripts and their arguments, recipes by name,
+-- --list and explain, --version, exit status, the REPL through a pipe, and
+-- gan.core from a stock lua5.4.
+local T = require "gan.test"
+
+local exe = arg[-1]
+assert(exe and exe:find("ganlua"), "run this file with the ganlua program")
+if exe:sub(1, 1) ~= "/" and exe:find("/", 1, true) then
+  local pwd = io.popen("pwd"):read("l")
+  exe = pwd .. "/" .. exe
+end
+
+local tmp = (os.getenv("GANLUA_TEST_TMP") or "/tmp") .. "/ganlua-program-" .. os.time() .. "-" .. math.random(1e6)
+assert(os.execute("mkdir -p '" .. tmp .. "'"))
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Runs ganlua with args (a list); opts: input (stdin text), env (table), cwd.
+-- Returns stdout, stderr, exit code.
+local function run(args, opts)
+  opts = opts or {}
+  local parts = {}
+  if opts.cwd then parts[#parts + 1] = "cd " .. q(opts.cwd) .. " &&" end
+  parts[#parts + 1] = "env"
+  for k, v in pairs(opts.env or {}) do parts[#parts + 1] = k .. "=" .. q(v) end
+  parts[#parts + 1] = q(opts.exe or exe)
+  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+  write(tmp .. "/stdin", opts.input or "")
+  parts[#parts + 1] = "<" .. q(tmp .. "/stdin") .. " >" .. q(tmp .. "/stdout") .. " 2>" .. q(tmp .. "/stderr")
+  local ok, how, code = os.execute(table.concat(parts, " "))
+  return read(tmp .. "/stdout"), read(tmp .. "/stderr"), ok and 0 or code
+end
+
+local function has(s, text, msg)
+  T.eq(s:find(text, 1, true) ~= nil, true, (msg or "") .. " missing " .. ("%q"):format(text) .. " in:\n" .. s)
+end
+
+-- two tiny recipes (and one in lab/) in a recipes folder of their own
+local recipes = tmp .. "/recipes"
+os.execute("mkdir -p " .. q(recipes .. "/lab"))
+write(recipes .. "/alpha.lua", [[
+--- Alpha — a first placeholder recipe.
+-- @paper Nobody. A Paper. 2014. arXiv:0000.00000
+-- @year 2014
+-- @ja 要点: 何もしない
+-- @en Key points: does nothing.
+local gan = require "gan"
+print("alpha ran", select("#", ...), ...)
+print("arg0", arg[0])
+]])
+write(recipes .. "/beta.lua", [[
+--- Beta — a second placeholder.
+-- @year 2019
+-- @en Key points: fails on purpose.
+error("beta fails")
+]])
+write(recipes .. "/lab/gamma.lua", [[
+--- Gamma — an experiment.
+-- @year 2021
+return 1
+]])
+
+T.case("-e runs code, several in order, with gan on package.path", function()
+  local out, err, code = run { "-e", "print(1 + 1)" }
+  T.eq(code, 0, err)
+  T.eq(out, "2\n")
+  out, err, code = run { "-e", "x = 20", "-e", "print(x + 1)" }
+  T.eq(out, "21\n", err)
+  out, err, code = run { "-e", "local gan = require 'gan'; print(gan.zeros(2, 3):numel(), gan.version)" }
+  T.eq(code, 0, err)
+  has(out, "6\t0.1.0")
+  out, err, code = run { "-e", "print(type(gan))" }
+  T.eq(out, "nil\n", "no global gan outside the REPL")
+end)
+
+T.case("- reads the script from stdin; threads from the environment", function()
+  local out, err, code = run({ "-", "a", "b" }, { input = "print(arg[0], ...)\n" })
+  T.eq(code, 0, err)
+  T.eq(out, "-\ta\tb\n")
+  out = run({ "-e", "print(require('gan').get_threads())" }, { env = { GANLUA_THREADS = "1" } })
+  T.eq(out, "1\n")
+  out = run({ "-e", "print(require('gan').get_threads())" }, { env = { OMP_NUM_THREADS = "3" } })
+  T.eq(out, "3\n")
+end)
+
+T.case("--version and --help", function()
+  local out, err, code = run { "--version" }
+  T.eq(code, 0)
+  has(out, "ganlua 0.1.0 (Lua 5.4")
+  out, err, code = run { "--help" }
+  T.eq(code, 0)
+  has(out, "usage: ganlua")
+  has(out, "explain NAME")
+  out, err, code = run { "--bogus" }
+  T.eq(code ~= 0, true)
+  has(err, "unrecognized option '--bogus'")
+end)
+
+T.case("a script gets arg and ... like lua", function()
+  local script = tmp .. "/args.lua"
+  write(script, [[
+print(arg[0], arg[1], arg[2], #arg, select("#", ...), ...)
+print(arg[-1] ~= nil)
+]])
+  local out, err, code = run { script, "one", "--two=2" }
+  T.eq(code, 0, err)
+  T.eq(out, script .. "\tone\t--two=2\t2\t2\tone\t--two=2\ntrue\n")
+end)
+
+T.case("errors exit non-zero with the message and a traceback", function()
+  local script = tmp .. "/fails.lua"
+  write(script, "local function f() error('boom') end\nf()\n")
+  local out, err, code = run { script }
+  T.eq(code ~= 0, true, "exit status")
+  has(err, "ganlua: ")
+  has(err, "fails.lua:1: boom")
+  has(err, "stack traceback:")
+  out, err, code = run { "-e", "local gan = require 'gan'; return gan.zeros(2) + gan.zeros(3)" }
+  T.eq(code ~= 0, true)
+  has(err, "(command line):1: gan.add: shapes [2] and [3] do not broadcast")
+  out, err, code = run { "-e", "error('first')", "-e", "print('never')" }
+  T.eq(code ~= 0, true)
+  T.eq(out, "")
+  out, err, code = run { tmp .. "/no-such-file.lua" }
+  T.eq(code ~= 0, true)
+  has(err, "no such file")
+  out, err, code = run { "-e", "os.exit(3)" }
+  T.eq(code, 3)
+  out, err, code = run { "-e", "syntax error here" }
+  T.eq(code ~= 0, true)
+  has(err, "ganlua: ")
+end)
+
+T.case("a recipe runs by name, from $GANLUA_RECIPES or ./recipes", function()
+  local out, err, code = run({ "alpha", "--iters=3" }, { env = { GANLUA_RECIPES = recipes } })
+  T.eq(code, 0, err)
+  has(out, "alpha ran\t1\t--iters=3")
+  has(out, "arg0\t" .. recipes .. "/alpha.lua")
+  out, err, code = run({ "lab/gamma" }, { cwd = tmp })
+  T.eq(code, 0, err)
+  out, err, code = run({ "beta" }, { cwd = tmp })
+  T.eq(code ~= 0, true)
+  has(err, "beta fails")
+  out, err, code = run({ "nonesuch" }, { cwd = tmp })
+  T.eq(code ~= 0, true)
+  has(err, "no recipe of that name")
+end)
+
+T.case("--list shows name, year and summary", function()
+  -- other recipe folders (./recipes, the source tree's) may add lines of their own
+  local function check(out)
+    local lines, col = {}, nil
+    for l in out:gmatch("[^\n]+") do
+      lines[#lines + 1] = l
+      local c = l:find("  %d%d%d%d  ") or l:find("  %-     ")
+      col = col or c
+      T.eq(c, col, "aligned columns:\n" .. out)
+    end
+    local want = {
+      "^alpha +2014  Alpha — a first placeholder recipe%.$",
+      "^beta +2019  Beta — a second placeholder%.$",
+      "^lab/gamma +2021  Gamma — an experiment%.$",
+    }
+    for _, pat in ipairs(want) do
+      local found = false
+      for _, l in ipairs(lines) do found = found or l:find(pat) ~= nil end
+      T.eq(found, true, pat .. " in:\n" .. out)
+    end
+  end
+  local out, err, code = run({ "--list" }, { env = { GANLUA_RECIPES = recipes } })
+  T.eq(code, 0, err)
+  check(out)
+  out, err, code = run({ "--list" }, { cwd = tmp })
+  T.eq(code, 0, err)
+  check(out)
+end)
+
+T.case("explain prints the header block", function()
+  local out, err, code = run({ "explain", "alpha" }, { env = { GANLUA_RECIPES = recipes } })
+  T.eq(code, 0, err)
+  T.eq(out, table.concat({
+    "Alpha — a first placeholder recipe.",
+    "@paper Nobody. A Paper. 2014. arXiv:0000.00000",
+    "@year 2014",
+    "@ja 要点: 何もしない",
+    "@en Key points: does nothing.",
+  }, "\n") .. "\n")
+  out, err, code = run({ "explain", "nonesuch" }, { env = { GANLUA_RECIPES = recipes } })
+  T.eq(code ~= 0, true)
+  has(err, "no recipe named 'nonesuch'")
+end)
+
+T.case("the REPL through a pipe", function()
+  local input = table.concat({
+    "1 + 1",
+    "function twice(a)",
+    "  return a * 2",
+    "end",
+    "twice(21)",
+    "error('oops')",
+    "print('still here')",
+    "local t = {1, 2}",
+    "{1, 2, a = 'x'}",
+    "gan.tensor{1, 2} * 2",
+    "gan.zeros(2) + gan.zeros(3)",
+    "'a', nil, 3",
+    "x = 5",
+    "x",
+  }, "\n") .. "\n"
+  local out, err, code = run({}, { input = input })
+  T.eq(code, 0, err)
+  T.eq(out, table.concat({
+    "2",
+    "42",
+    "still here",
+    '{1, 2, a = "x"}',
+    "tensor([2., 4.], shape=(2,))",
+    "a\tnil\t3",
+    "5",
+  }, "\n") .. "\n")
+  has(err, "stdin:1: oops")
+  has(err, "stack traceback:")
+  has(err, "stdin:1: gan.add: shapes [2] and [3] do not broadcast")
+end)
+
+T.case("-i runs the code, then the REPL", function()
+  local out, err, code = run({ "-e", "y = 7", "-i" }, { input = "y * 6\n" })
+  T.eq(code, 0, err)
+  T.eq(out, "42\n")
+end)
+
+T.case("a stock lua5.4 loads gan.core from the build tree", function()
+  local build = exe:match("^(.*)/[^/]+$")
+  local src = os.getenv("GANLUA_PATH")
+  if not build or not src or not os.execute("command -v lua5.4 >/dev/null 2>&1") then
+    T.skip("needs lua5.4 and the build tree")
+  end
+  local env = { LUA_CPATH = build .. "/lua/?.so;;", LUA_PATH = src .. "/?.lua;" .. src .. "/?/init.lua;;" }
+  -- a sanitizer build's module needs the sanitizer runtime loaded first
+  local maps = io.open("/proc/self/maps")
+  local asan = maps and maps:read("a"):match("%s(/%S+/libasan%.so[%.%d]*)\n")
+  if maps then maps:close() end
+  if asan then env.LD_PRELOAD, env.ASAN_OPTIONS = asan, "detect_leaks=0" end
+  local out, err, code = run({ "-e", "local gan = require 'gan'; print((gan.ones(2) * 3):sum():item())" },
+    { exe = "lua5.4", env = env })
+  T.eq(code, 0, err)
+  T.eq(out, "6.0\n")
+end)
+
+T.case("(removes its temporary folder)", function()
+  T.eq(os.execute("rm -rf " .. q(tmp)), true)
+end)
+
+T.run()
