@@ -194,6 +194,7 @@ function Data:load_state_dict(sd)
   self.perm = permutation(self.n, self.seed, self.epoch)
 end
 
+--- A one-line description.
 function Data:__tostring()
   return ("gan.data(%s: %d items of (%s), batch %d)"):format(self.name or "?", self.n,
     table.concat(self.x[1]:shape(), ", "), self.batch)

@@ -73,10 +73,12 @@ function Conv2d:init(in_channels, out_channels, kernel_size, stride, padding, op
   if a.bias then self:param("bias", gan.uniform({ out_channels }, -b, b)) end
 end
 
+--- x (N, C_in, H, W) -> (N, C_out, H', W').
 function Conv2d:forward(x)
   return x:conv2d(self.weight, self.bias, self.conv_opts)
 end
 
+--- Settings shown when printed.
 function Conv2d:extra_repr() return repr(self, false) end
 
 local ConvTranspose2d = Module:extend("ConvTranspose2d")
@@ -101,10 +103,12 @@ function ConvTranspose2d:init(in_channels, out_channels, kernel_size, stride, pa
   if a.bias then self:param("bias", gan.uniform({ out_channels }, -b, b)) end
 end
 
+--- x (N, C_in, H, W) -> (N, C_out, H', W'), H' = (H-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1.
 function ConvTranspose2d:forward(x)
   return x:conv_transpose2d(self.weight, self.bias, self.conv_opts)
 end
 
+--- Settings shown when printed.
 function ConvTranspose2d:extra_repr() return repr(self, true) end
 
 return { Conv2d = Conv2d, ConvTranspose2d = ConvTranspose2d }

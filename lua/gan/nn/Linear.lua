@@ -21,10 +21,12 @@ function Linear:init(in_features, out_features, opts)
   if opts.bias ~= false then self:param("bias", gan.uniform({ out_features }, -b, b)) end
 end
 
+--- x (..., in_features) -> (..., out_features).
 function Linear:forward(x)
   return x:linear(self.weight, self.bias)
 end
 
+--- Settings shown when printed.
 function Linear:extra_repr()
   return ("in_features=%d, out_features=%d, bias=%s"):format(self.in_features, self.out_features,
     tostring(self.bias ~= nil))

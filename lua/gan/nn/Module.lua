@@ -74,6 +74,7 @@ function Module:forward()
   error(("%s: forward is not defined"):format(self.__name), 2)
 end
 
+--- Calling a module runs forward.
 function Module:__call(...)
   return self:forward(...)
 end
@@ -329,10 +330,12 @@ end
 
 --- One line that describes this module's settings (classes override it).
 -- @return string
+--- Settings shown when printed.
 function Module:extra_repr()
   return ""
 end
 
+--- The module tree, as PyTorch prints it.
 function Module:__tostring()
   local head = self.__name .. "(" .. self:extra_repr()
   local kids = self:named_children()

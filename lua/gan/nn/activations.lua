@@ -26,6 +26,7 @@ M.LeakyReLU = LeakyReLU
 -- @param slope (default 0.01)
 function LeakyReLU:init(slope) self.slope = slope or 0.01 end
 function LeakyReLU:forward(x) return x:leaky_relu(self.slope) end
+--- Settings shown when printed.
 function LeakyReLU:extra_repr() return ("negative_slope=%g"):format(self.slope) end
 
 local ELU = Module:extend("ELU")
@@ -34,6 +35,7 @@ M.ELU = ELU
 -- @param alpha (default 1)
 function ELU:init(alpha) self.alpha = alpha or 1 end
 function ELU:forward(x) return x:elu(self.alpha) end
+--- Settings shown when printed.
 function ELU:extra_repr() return ("alpha=%g"):format(self.alpha) end
 
 local Softplus = Module:extend("Softplus")
@@ -43,6 +45,7 @@ M.Softplus = Softplus
 -- @param threshold (default 20)
 function Softplus:init(beta, threshold) self.beta, self.threshold = beta or 1, threshold or 20 end
 function Softplus:forward(x) return x:softplus(self.beta, self.threshold) end
+--- Settings shown when printed.
 function Softplus:extra_repr() return ("beta=%g, threshold=%g"):format(self.beta, self.threshold) end
 
 local Identity = Module:extend("Identity")

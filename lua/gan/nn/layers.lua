@@ -24,10 +24,12 @@ function Embedding:init(num_embeddings, embedding_dim)
   self:param("weight", gan.randn(num_embeddings, embedding_dim))
 end
 
+--- int64 ids of any shape -> vectors (..., embedding_dim).
 function Embedding:forward(idx)
   return gan.embedding(self.weight, idx)
 end
 
+--- Settings shown when printed.
 function Embedding:extra_repr()
   return ("%d, %d"):format(self.num_embeddings, self.embedding_dim)
 end
@@ -43,11 +45,13 @@ function Dropout:init(p)
   if self.p < 0 or self.p > 1 then error(("Dropout: p must be in [0, 1], got %g"):format(self.p), 3) end
 end
 
+--- x -> x with values dropped (training) or x itself (evaluation).
 function Dropout:forward(x)
   if not self.training or self.p == 0 then return x end
   return x:dropout(self.p, true)
 end
 
+--- Settings shown when printed.
 function Dropout:extra_repr() return ("p=%g"):format(self.p) end
 
 local Upsample = Module:extend("Upsample")
@@ -67,10 +71,12 @@ function Upsample:init(opts)
   self.args = self.size and { size = self.size } or { scale = self.scale }
 end
 
+--- x (N, C, H, W) -> (N, C, H', W').
 function Upsample:forward(x)
   return x:upsample(self.args, self.mode, self.align_corners)
 end
 
+--- Settings shown when printed.
 function Upsample:extra_repr()
   local what = self.size and ("size=(%d, %d)"):format(self.size[1], self.size[2]) or ("scale=%g"):format(self.scale)
   return ("%s, mode=%s"):format(what, self.mode)
@@ -86,10 +92,12 @@ function Flatten:init(start, stop)
   self.start, self.stop = start or 2, stop or -1
 end
 
+--- x -> x with dims start..stop flattened.
 function Flatten:forward(x)
   return x:flatten(self.start, self.stop)
 end
 
+--- Settings shown when printed.
 function Flatten:extra_repr() return ("start=%d, stop=%d"):format(self.start, self.stop) end
 
 local Reshape = Module:extend("Reshape")
@@ -104,12 +112,14 @@ function Reshape:init(...)
   self.shape = s
 end
 
+--- x (N, ...) -> (N, shape...).
 function Reshape:forward(x)
   local s = { x:size(1) }
   for i, v in ipairs(self.shape) do s[i + 1] = v end
   return x:reshape(s)
 end
 
+--- Settings shown when printed.
 function Reshape:extra_repr() return table.concat(self.shape, ", ") end
 
 local Lambda = Module:extend("Lambda")
@@ -122,10 +132,12 @@ function Lambda:init(fn, name)
   self.fn, self.label = fn, name
 end
 
+--- Calls the wrapped function.
 function Lambda:forward(...)
   return self.fn(...)
 end
 
+--- Settings shown when printed.
 function Lambda:extra_repr() return self.label or "" end
 
 return M

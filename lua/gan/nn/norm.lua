@@ -85,10 +85,12 @@ function InstanceNorm2d:init(num_features, opts)
   affine_params(self, { num_features }, self.affine)
 end
 
+--- x (N, C, H, W) -> normalised x.
 function InstanceNorm2d:forward(x)
   return x:instance_norm(self.weight, self.bias, self.eps)
 end
 
+--- Settings shown when printed.
 function InstanceNorm2d:extra_repr()
   return ("%d, eps=%g, affine=%s"):format(self.num_features, self.eps, tostring(self.affine))
 end
@@ -108,10 +110,12 @@ function LayerNorm:init(normalized_shape, opts)
   affine_params(self, normalized_shape, self.elementwise_affine)
 end
 
+--- x (..., normalized_shape) -> normalised x.
 function LayerNorm:forward(x)
   return x:layer_norm(#self.normalized_shape, self.weight, self.bias, self.eps)
 end
 
+--- Settings shown when printed.
 function LayerNorm:extra_repr()
   return ("(%s), eps=%g, elementwise_affine=%s"):format(table.concat(self.normalized_shape, ", "), self.eps,
     tostring(self.elementwise_affine))
@@ -135,10 +139,12 @@ function GroupNorm:init(num_groups, num_channels, opts)
   affine_params(self, { num_channels }, self.affine)
 end
 
+--- x (N, C, ...) -> normalised x.
 function GroupNorm:forward(x)
   return x:group_norm(self.num_groups, self.weight, self.bias, self.eps)
 end
 
+--- Settings shown when printed.
 function GroupNorm:extra_repr()
   return ("%d, %d, eps=%g, affine=%s"):format(self.num_groups, self.num_channels, self.eps, tostring(self.affine))
 end
