@@ -1,0 +1,165 @@
+--- gan.checkpoint: a run's whole state in one safetensors file.
+--
+-- The state is a table of named things: modules, optimizers, EMAs,
+-- schedules, data iterators (anything with state_dict/load_state_dict),
+-- tensors, and plain numbers, strings or booleans. Every tensor goes into
+-- the file under "<key>.<name>" (a bare tensor under "<key>"); every other
+-- value into the metadata under the same kind of name, as text. The RNG
+-- state is saved too. Writing is atomic (gan.io.save_safetensors), and
+-- loading never runs code.
+--
+--     gan.checkpoint.save("run/checkpoint.safetensors", { G = G, optG = optG }, { step = 100 })
+--     local meta = gan.checkpoint.load("run/checkpoint.safetensors", { G = G, optG = optG })
+-- @module gan.checkpoint
+
+local gan = require "gan"
+
+local M = {}
+
+local function is_tensor(v)
+  if type(v) ~= "userdata" then return false end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__name == "gan.Tensor"
+end
+M.is_tensor = is_tensor
+
+local function stateful(v)
+  return type(v) == "table" and type(v.state_dict) == "function" and type(v.load_state_dict) == "function"
+end
+
+--- Text for a metadata value (floats keep every bit; integers stay integers).
+-- @param v number, string or boolean
+-- @return string
+function M.encode(v)
+  if math.type(v) == "float" then
+    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%.1f"):format(v) end
+    return ("%.17g"):format(v)
+  end
+  return tostring(v)
+end
+
+--- A value back from metadata text, converted to the type of `like`.
+-- @param s the text
+-- @param like a value of the wanted type (nil: a number when it reads as one)
+-- @return the value
+function M.decode(s, like)
+  if type(s) ~= "string" then return s end
+  local t = type(like)
+  if t == "boolean" then return s == "true" end
+  if t == "string" then return s end
+  if t == "number" or like == nil then
+    local v = tonumber(s)
+    if v == nil then return s end
+    if math.type(like) == "float" then return v + 0.0 end
+    return math.tointeger(v) or v
+  end
+  return s
+end
+
+--- Splits a state table into tensors and metadata text.
+-- @param state table key -> object
+-- @return tensors (name -> tensor), meta (name -> string)
+function M.flatten(state)
+  local tensors, meta = {}, {}
+  for key, v in pairs(state) do
+    if type(key) == "string" then
+      if is_tensor(v) then
+        tensors[key] = v
+      elseif stateful(v) then
+        for k, x in pairs(v:state_dict()) do
+          local name = key .. "." .. k
+          if is_tensor(x) then tensors[name] = x
+          elseif type(x) == "number" or type(x) == "string" or type(x) == "boolean" then meta[name] = M.encode(x)
+          end
+        end
+      elseif type(v) == "number" or type(v) == "string" or type(v) == "boolean" then
+        meta["state." .. key] = M.encode(v)
+      end
+    end
+  end
+  return tensors, meta
+end
+
+--- Writes the state, the RNG state and extra metadata to a safetensors file.
+-- @param path the file (written through a temporary file and renamed)
+-- @param state table key -> module, optimizer, EMA, schedule, data, tensor or value
+-- @param extra table of metadata key -> value (step, options, ...)
+-- @return true, or nil and a message
+function M.save(path, state, extra)
+  local tensors, meta = M.flatten(state)
+  local rng = gan.rng_state()
+  meta["ganlua.rng.seed"] = M.encode(rng.seed)
+  meta["ganlua.rng.offset"] = M.encode(rng.offset)
+  meta["ganlua.version"] = tostring(rawget(gan, "version") or "")
+  for k, v in pairs(extra or {}) do meta["ganlua." .. k] = M.encode(v) end
+  return gan.io.save_safetensors(path, tensors, meta)
+end
+
+--- Reads a checkpoint into a state table: each object gets its own entries
+-- (strict: an entry the object does not have, or one it misses, is an
+-- error), values are restored, and the RNG state is set.
+-- @param path the file
+-- @param state the same kind of table given to save
+-- @param opts {rng=true (restore the RNG state)}
+-- @return the extra metadata (key -> text, without the "ganlua." prefix), or nil and a message
+function M.load(path, state, opts)
+  local tensors, meta = gan.io.load_safetensors(path)
+  if not tensors then return nil, meta end
+  meta = meta or {}
+  local parts = {}
+  local function part(key)
+    parts[key] = parts[key] or {}
+    return parts[key]
+  end
+  local stray = {}
+  local function route(name, v)
+    local key, rest = name:match("^([^.]+)%.(.+)$")
+    if state[name] ~= nil and is_tensor(state[name]) then
+      part(name)[""] = v
+    elseif key and stateful(state[key]) then
+      part(key)[rest] = v
+    else
+      stray[#stray + 1] = name
+    end
+  end
+  for name, t in pairs(tensors) do route(name, t) end
+  local extra = {}
+  for name, s in pairs(meta) do
+    local g = name:match("^ganlua%.(.+)$")
+    local sk = name:match("^state%.(.+)$")
+    if g then
+      extra[g] = s
+    elseif sk then
+      if state[sk] ~= nil and type(state[sk]) ~= "table" and not is_tensor(state[sk]) then
+        state[sk] = M.decode(s, state[sk])
+      end
+    else
+      route(name, s)
+    end
+  end
+  if #stray > 0 then
+    table.sort(stray)
+    error(("gan.checkpoint.load: %s holds entries this run has no place for: %s"):format(path,
+      table.concat(stray, ", ")), 2)
+  end
+  for key, v in pairs(state) do
+    if type(key) == "string" then
+      local p = parts[key]
+      if is_tensor(v) then
+        if p == nil then error(("gan.checkpoint.load: %s has no tensor '%s'"):format(path, key), 2) end
+        v:copy_(p[""])
+      elseif stateful(v) then
+        local ok, err = pcall(v.load_state_dict, v, p or {})
+        if not ok then error(("gan.checkpoint.load: %s, entry '%s': %s"):format(path, key, tostring(err)), 2) end
+      end
+    end
+  end
+  if not opts or opts.rng ~= false then
+    if extra["rng.seed"] then
+      gan.set_rng_state { seed = M.decode(extra["rng.seed"]), offset = M.decode(extra["rng.offset"]) }
+    end
+  end
+  return extra
+end
+
+return M

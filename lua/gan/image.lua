@@ -1,0 +1,134 @@
+--- gan.image: sample grids, image files and scatter plots as PNG.
+--
+--     gan.image.save_grid("samples.png", G(z), { nrow = 8 })   -- x in [-1, 1]
+--     local img = gan.image.load("photo.jpg", 3)               -- (3, H, W) in [-1, 1]
+--     gan.image.scatter("points.png", fake, { reference = real })
+--
+-- Images in the library live in [-1, 1] (the range of a Tanh generator);
+-- files hold 8-bit [0, 255]. Failures of the file system return nil and a
+-- message.
+-- @module gan.image
+
+local gan = require "gan"
+
+local M = {}
+
+--- Tiles a batch of images into one image (C, H', W') in [0, 1].
+-- @param x images (N, C, H, W) in [-1, 1] (C is 1 or 3; a single (C, H, W) image works too)
+-- @param opts {nrow=8 (images per row), pad=2 (pixels between images), pad_value=0 (in [0, 1])}
+-- @return the grid tensor
+function M.grid(x, opts)
+  opts = opts or {}
+  return gan.no_grad(function()
+    x = x:detach()
+    if x:dim() == 3 then x = x:unsqueeze(1) end
+    if x:dim() ~= 4 then
+      error(("gan.image.grid: expected images (N, C, H, W), got (%s)"):format(table.concat(x:shape(), ", ")), 3)
+    end
+    local n, c, h, w = x:size(1), x:size(2), x:size(3), x:size(4)
+    local nrow = math.min(opts.nrow or 8, n)
+    local pad = opts.pad or 2
+    local rows = (n + nrow - 1) // nrow
+    local H, W = rows * h + (rows + 1) * pad, nrow * w + (nrow + 1) * pad
+    local grid = gan.full({ c, H, W }, opts.pad_value or 0)
+    local y01 = ((x + 1) * 0.5):clamp(0, 1)
+    for i = 1, n do
+      local r, col = (i - 1) // nrow, (i - 1) % nrow
+      grid:narrow(2, pad + r * (h + pad) + 1, h):narrow(3, pad + col * (w + pad) + 1, w):copy_(y01[i])
+    end
+    return grid
+  end)
+end
+
+--- Writes a grid of images as a PNG.
+-- @param path the file to write
+-- @param x images (N, C, H, W) in [-1, 1]
+-- @param opts {nrow=8, pad=2, pad_value=0}
+-- @return true, or nil and a message
+function M.save_grid(path, x, opts)
+  return gan.io.save_png(path, M.grid(x, opts))
+end
+
+--- Writes one image (C, H, W) in [-1, 1] as a PNG.
+-- @param path the file to write
+-- @param x the image
+-- @return true, or nil and a message
+function M.save(path, x)
+  return gan.io.save_png(path, ((x:detach() + 1) * 0.5):clamp(0, 1))
+end
+
+--- Reads a PNG or JPEG file.
+-- @param path the file
+-- @param channels 1 (gray) or 3 (RGB); default: the file's own
+-- @return (C, H, W) in [-1, 1], or nil and a message
+function M.load(path, channels)
+  local x, err = gan.io.load_image(path, channels or 0)
+  if not x then return nil, err end
+  return x * 2 - 1
+end
+
+local function bounds(list, margin)
+  local r = 0
+  for _, pts in ipairs(list) do
+    for _, p in ipairs(pts) do
+      r = math.max(r, math.abs(p[1]), math.abs(p[2]))
+    end
+  end
+  if r == 0 then r = 1 end
+  return r * margin
+end
+
+--- Draws points (N, 2) as a scatter plot PNG: axes through 0 in light
+-- gray, reference points (e.g. real data) in gray, the points in orange.
+-- @param path the file to write
+-- @param points (N, 2) tensor (x, y)
+-- @param opts {reference=(M, 2) tensor, size=512 (pixels), range=r (the
+--   square [-r, r]^2; default: fits the points), radius=1 (dot radius in pixels)}
+-- @return true, or nil and a message
+function M.scatter(path, points, opts)
+  return gan.io.save_png(path, M.scatter_image(points, opts))
+end
+
+--- The scatter plot of `scatter` as an image tensor (3, S, S) in [0, 1].
+-- @param points (N, 2) tensor
+-- @param opts as for scatter
+-- @return the image
+function M.scatter_image(points, opts)
+  opts = opts or {}
+  local S = opts.size or 512
+  local pts = points:detach():totable()
+  local ref = opts.reference and opts.reference:detach():totable() or {}
+  local range = opts.range or bounds({ pts, ref }, 1.1)
+  local n = S * S
+  -- one flat buffer per channel, white background
+  local px = {}
+  for i = 1, 3 * n do px[i] = 1 end
+  local function put(ix, iy, rgb)
+    if ix >= 0 and ix < S and iy >= 0 and iy < S then
+      local o = iy * S + ix + 1
+      px[o], px[n + o], px[2 * n + o] = rgb[1], rgb[2], rgb[3]
+    end
+  end
+  local function to_px(x, y)
+    return math.floor((x + range) / (2 * range) * (S - 1) + 0.5), math.floor((range - y) / (2 * range) * (S - 1) + 0.5)
+  end
+  local axis = { 0.88, 0.88, 0.88 }
+  local ox, oy = to_px(0, 0)
+  for i = 0, S - 1 do put(i, oy, axis); put(ox, i, axis) end
+  local rad = opts.radius or 1
+  local function dots(list, rgb)
+    for _, p in ipairs(list) do
+      local cx, cy = to_px(p[1], p[2])
+      for dy = -rad, rad do
+        for dx = -rad, rad do
+          if dx * dx + dy * dy <= rad * rad + rad then put(cx + dx, cy + dy, rgb) end
+        end
+      end
+    end
+  end
+  dots(ref, { 0.6, 0.6, 0.6 })
+  dots(pts, { 0.95, 0.45, 0.05 })
+  return gan.tensor(px):reshape(3, S, S)
+end
+
+return M

@@ -1,0 +1,39 @@
+--- gan.nn: layers and networks.
+--
+-- Every layer is a class derived from `gan.nn.Module`; calling a class makes
+-- a layer, calling a layer runs it:
+--
+--     local nn = gan.nn
+--     local D = nn.Sequential {
+--       nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+--       nn.Flatten(), nn.Linear(64 * 16 * 16, 1),
+--     }
+--     local logits = D(x)
+--
+-- Layers: Module, Sequential, Linear, Conv2d, ConvTranspose2d, BatchNorm1d,
+-- BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, Embedding, Dropout,
+-- Upsample, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh, Sigmoid,
+-- Softplus, Identity. Initialisers: `gan.nn.init`.
+-- @module gan.nn
+
+local M = {}
+
+M.Module = require "gan.nn.Module"
+M.Sequential = require "gan.nn.Sequential"
+M.Linear = require "gan.nn.Linear"
+M.init = require "gan.nn.initializers"
+
+local function merge(t)
+  for k, v in pairs(t) do M[k] = v end
+end
+merge(require "gan.nn.Conv2d")
+merge(require "gan.nn.norm")
+merge(require "gan.nn.layers")
+merge(require "gan.nn.activations")
+
+--- True when v is a module.
+-- @param v any value
+-- @return boolean
+M.is_module = M.Module.is_module
+
+return M

@@ -1,0 +1,143 @@
+--- Small layers: Embedding, Dropout, Upsample, Flatten, Reshape, Lambda.
+--
+--     nn.Embedding(10, 50)                       -- 10 ids -> vectors of 50
+--     nn.Dropout(0.3)
+--     nn.Upsample { scale = 2 }                  -- or { size = {h, w}, mode = "bilinear" }
+--     nn.Flatten()                               -- (N, C, H, W) -> (N, C*H*W)
+--     nn.Reshape(128, 7, 7)                      -- (N, 6272) -> (N, 128, 7, 7)
+--     nn.Lambda(function(x) return x * 2 end)
+-- @module gan.nn.layers
+
+local gan = require "gan"
+local Module = require "gan.nn.Module"
+
+local M = {}
+
+local Embedding = Module:extend("Embedding")
+M.Embedding = Embedding
+
+--- A table of vectors looked up by int64 ids (0-based). Weight (n, dim) from N(0, 1).
+-- @param num_embeddings number of ids
+-- @param embedding_dim vector size
+function Embedding:init(num_embeddings, embedding_dim)
+  self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+  self:param("weight", gan.randn(num_embeddings, embedding_dim))
+end
+
+--- int64 ids of any shape -> vectors (..., embedding_dim).
+function Embedding:forward(idx)
+  return gan.embedding(self.weight, idx)
+end
+
+--- Settings shown when printed.
+function Embedding:extra_repr()
+  return ("%d, %d"):format(self.num_embeddings, self.embedding_dim)
+end
+
+local Dropout = Module:extend("Dropout")
+M.Dropout = Dropout
+
+--- Zeroes each value with probability p in training mode (and scales the
+-- rest by 1/(1-p)); the identity in evaluation mode.
+-- @param p (default 0.5)
+function Dropout:init(p)
+  self.p = p or 0.5
+  if self.p < 0 or self.p > 1 then error(("Dropout: p must be in [0, 1], got %g"):format(self.p), 3) end
+end
+
+--- x -> x with values dropped (training) or x itself (evaluation).
+function Dropout:forward(x)
+  if not self.training or self.p == 0 then return x end
+  return x:dropout(self.p, true)
+end
+
+--- Settings shown when printed.
+function Dropout:extra_repr() return ("p=%g"):format(self.p) end
+
+local Upsample = Module:extend("Upsample")
+M.Upsample = Upsample
+
+--- Resizes (N, C, H, W) by a scale factor or to a size.
+-- @param opts a scale number, or {scale=, size={h, w}, mode="nearest"|"bilinear", align_corners=false}
+function Upsample:init(opts)
+  if type(opts) == "number" then opts = { scale = opts } end
+  opts = opts or {}
+  self.scale = opts.scale or opts.scale_factor
+  self.size = opts.size
+  if type(self.size) == "number" then self.size = { self.size, self.size } end
+  if not self.scale and not self.size then self.scale = 2 end
+  self.mode = opts.mode or "nearest"
+  self.align_corners = opts.align_corners == true
+  self.args = self.size and { size = self.size } or { scale = self.scale }
+end
+
+--- x (N, C, H, W) -> (N, C, H', W').
+function Upsample:forward(x)
+  return x:upsample(self.args, self.mode, self.align_corners)
+end
+
+--- Settings shown when printed.
+function Upsample:extra_repr()
+  local what = self.size and ("size=(%d, %d)"):format(self.size[1], self.size[2]) or ("scale=%g"):format(self.scale)
+  return ("%s, mode=%s"):format(what, self.mode)
+end
+
+local Flatten = Module:extend("Flatten")
+M.Flatten = Flatten
+
+--- Flattens dims start..stop into one.
+-- @param start first dim (default 2, keeping the batch)
+-- @param stop last dim (default -1)
+function Flatten:init(start, stop)
+  self.start, self.stop = start or 2, stop or -1
+end
+
+--- x -> x with dims start..stop flattened.
+function Flatten:forward(x)
+  return x:flatten(self.start, self.stop)
+end
+
+--- Settings shown when printed.
+function Flatten:extra_repr() return ("start=%d, stop=%d"):format(self.start, self.stop) end
+
+local Reshape = Module:extend("Reshape")
+M.Reshape = Reshape
+
+--- Reshapes every sample, keeping the batch dim: Reshape(C, H, W) maps
+-- (N, ...) to (N, C, H, W). One size may be -1.
+-- @param ... sizes, or one table of sizes
+function Reshape:init(...)
+  local s = ...
+  if type(s) ~= "table" then s = { ... } end
+  self.shape = s
+end
+
+--- x (N, ...) -> (N, shape...).
+function Reshape:forward(x)
+  local s = { x:size(1) }
+  for i, v in ipairs(self.shape) do s[i + 1] = v end
+  return x:reshape(s)
+end
+
+--- Settings shown when printed.
+function Reshape:extra_repr() return table.concat(self.shape, ", ") end
+
+local Lambda = Module:extend("Lambda")
+M.Lambda = Lambda
+
+--- Wraps a function as a module (no parameters).
+-- @param fn function(x, ...) -> y
+-- @param name shown when printed (optional)
+function Lambda:init(fn, name)
+  self.fn, self.label = fn, name
+end
+
+--- Calls the wrapped function.
+function Lambda:forward(...)
+  return self.fn(...)
+end
+
+--- Settings shown when printed.
+function Lambda:extra_repr() return self.label or "" end
+
+return M

@@ -1,0 +1,65 @@
+--- DCGAN — all-convolutional generator and discriminator with batch norm.
+-- @paper Radford, Metz, Chintala. Unsupervised Representation Learning with Deep Convolutional Generative Adversarial Networks. 2015. arXiv:1511.06434
+-- @year 2015
+-- @ja 要点: プーリングの代わりにストライド付き畳み込み(D)と転置畳み込み(G)、全結合層を除く。G・D両方にBatchNorm(Gの出力層とDの入力層を除く)。
+-- @ja 活性化はGがReLU(出力Tanh)、DがLeakyReLU(0.2)。重みはN(0, 0.02)で初期化、Adam(lr 2e-4, β1=0.5)。
+-- @en Key points: strided convolutions (D) and transposed convolutions (G) instead of pooling, no fully connected layers; batch norm in both (not on G's output nor D's input).
+-- @en ReLU in G (Tanh output), LeakyReLU(0.2) in D; weights from N(0, 0.02); Adam with lr 2e-4 and beta1 0.5.
+
+local gan = require "gan"
+local nn, F = gan.nn, gan.F
+
+local opt = gan.options {
+  data = "fashion-mnist", -- fashion-mnist, or a folder of images
+  size = 32,              -- image size: 32, 64 (any power of two from 16)
+  channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
+  batch = 64,             -- minibatch size
+  nz = 100,               -- dimension of the noise z
+  nf = 64,                -- feature maps of G's last and D's first layer
+  lr = 2e-4,              -- Adam learning rate
+  beta1 = 0.5,            -- Adam beta1
+  iters = 5000,           -- training iterations
+  out = "runs/dcgan",     -- run folder
+}
+gan.manual_seed(opt.seed)
+
+local data = gan.data.load(opt.data, opt)
+local C = data.x:size(2)
+local layers = math.floor(math.log(opt.size, 2) + 0.5) - 2   -- doublings from 4x4
+assert(layers >= 2 and 4 * 2 ^ layers == opt.size, "--size must be a power of two >= 16")
+
+-- G: z (nz, 1, 1) -> 4x4 -> ... -> size x size, halving the feature maps at each doubling
+local c = opt.nf * 2 ^ (layers - 1)
+local G = nn.Sequential {
+  nn.ConvTranspose2d(opt.nz, c, 4, 1, 0, { bias = false }), nn.BatchNorm2d(c), nn.ReLU(),
+}
+for _ = 1, layers - 1 do
+  G:add(nn.ConvTranspose2d(c, c // 2, 4, 2, 1, { bias = false })):add(nn.BatchNorm2d(c // 2)):add(nn.ReLU())
+  c = c // 2
+end
+G:add(nn.ConvTranspose2d(c, C, 4, 2, 1, { bias = false })):add(nn.Tanh())
+
+-- D: the mirror image with strided convolutions; no batch norm on the first layer
+local D = nn.Sequential { nn.Conv2d(C, opt.nf, 4, 2, 1, { bias = false }), nn.LeakyReLU(0.2) }
+c = opt.nf
+for _ = 1, layers - 1 do
+  D:add(nn.Conv2d(c, c * 2, 4, 2, 1, { bias = false })):add(nn.BatchNorm2d(c * 2)):add(nn.LeakyReLU(0.2))
+  c = c * 2
+end
+D:add(nn.Conv2d(c, 1, 4, 1, 0, { bias = false })):add(nn.Flatten())   -- one logit per image
+
+G:apply(nn.init.dcgan)
+D:apply(nn.init.dcgan)
+local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
+local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)
+local function noise(n) return gan.randn(n, opt.nz, 1, 1) end
+
+gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real)
+  local fake = G(noise(real:size(1)))
+  local d_real, d_fake = D(real), D(fake:detach())
+  local lossD = F.bce_logits(d_real, 1) + F.bce_logits(d_fake, 0)
+  optD:step(lossD)
+  local lossG = F.bce_logits(D(fake), 1)       -- non-saturating: G maximises log D(G(z))
+  optG:step(lossG)
+  return { D = lossD, G = lossG, ["D(x)"] = d_real:sigmoid():mean(), ["D(G(z))"] = d_fake:sigmoid():mean() }
+end, { noise = noise })

@@ -1,0 +1,58 @@
+-- gan.image: grids, PNG round trips, scatter plots.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+local image = gan.image
+
+T.case("grid layout and padding", function()
+  local x = gan.full({ 5, 1, 4, 6 }, 1)          -- white images
+  local g = image.grid(x, { nrow = 3, pad = 2 })
+  U.shape(g, { 1, 2 * 4 + 3 * 2, 3 * 6 + 4 * 2 })
+  U.equal(g:sum():item(), 5 * 4 * 6, "images white, padding black")
+  U.equal(g[1][1][1]:item(), 0)
+  U.equal(g[1][3][3]:item(), 1, "first image starts after the padding")
+  U.shape(image.grid(gan.zeros(3, 4, 4), {}), { 3, 8, 8 }, "one (C, H, W) image")
+end)
+
+T.case("save_grid then load: the same pixels", function()
+  local dir = U.tmpdir("image")
+  local x = gan.rand(4, 3, 5, 5) * 2 - 1
+  local ok, err = image.save_grid(dir .. "/grid.png", x, { nrow = 2, pad = 0 })
+  U.truthy(ok, err)
+  local back = image.load(dir .. "/grid.png")
+  U.shape(back, { 3, 10, 10 })
+  local first = back:narrow(2, 1, 5):narrow(3, 1, 5)
+  U.truthy(U.maxdiff(first, x[1]) <= 1 / 255 + 1e-6, "8-bit round trip")
+  local gray = image.load(dir .. "/grid.png", 1)
+  U.shape(gray, { 1, 10, 10 })
+  assert(image.save(dir .. "/one.png", x[2]))
+  U.truthy(U.maxdiff(image.load(dir .. "/one.png", 3), x[2]) <= 1 / 255 + 1e-6)
+end)
+
+T.case("load of a missing or broken file returns nil and a message", function()
+  local v, msg = image.load("/nonexistent/x.png")
+  U.equal(v, nil)
+  U.truthy(type(msg) == "string" and #msg > 0, "a message")
+  local dir = U.tmpdir("image_bad")
+  U.write(dir .. "/bad.png", "nope")
+  local w, m2 = image.load(dir .. "/bad.png")
+  U.equal(w, nil)
+  U.truthy(m2, "a message")
+end)
+
+T.case("scatter: a PNG of the right size, points drawn where they belong", function()
+  local dir = U.tmpdir("scatter")
+  local pts = gan.tensor { { 0, 0 }, { 1, 1 }, { -1, 0.5 } }
+  local img = image.scatter_image(pts, { size = 64, range = 2, reference = gan.tensor { { -1.5, -1.5 } } })
+  U.shape(img, { 3, 64, 64 })
+  -- (1, 1) maps to column 47, row 16 of [-2, 2]^2 on 64 pixels: orange (r high, b low)
+  local px = img:select(2, 17):select(2, 48)
+  U.truthy(px[1]:item() > 0.9 and px[3]:item() < 0.1, "an orange dot at (1, 1)")
+  local ref = img:select(2, 64 - 8):select(2, 9)
+  U.close(ref[1]:item(), 0.6, 1e-6, "a gray reference dot")
+  U.truthy(image.scatter(dir .. "/s.png", pts, { size = 100 }))
+  U.shape(image.load(dir .. "/s.png"), { 3, 100, 100 })
+end)
+
+T.run()

@@ -1,0 +1,76 @@
+-- gan.options: command-line parsing into a typed table, and its errors.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+local options = gan.options
+
+local defaults = { batch = 64, lr = 2e-4, nonsat = true, name = "x", classes = {}, betas = { 0.5, 0.999 } }
+
+local function parse(argv)
+  return options.parse(defaults, argv, "recipes/none.lua")
+end
+
+T.case("defaults, common keys, and the run folder", function()
+  local o = parse {}
+  U.equal(o.batch, 64); U.equal(o.lr, 2e-4); U.equal(o.nonsat, true)
+  U.equal(o.iters, 5000, "common key added")
+  U.equal(o.out, "runs/none", "out from the script name")
+end)
+
+T.case("values take the type of their default", function()
+  local o = parse { "--batch=128", "--lr=1e-3", "--name=abc", "--classes=7,9", "--betas=0,0.9", "--seed", "5" }
+  U.equal(math.type(o.batch), "integer"); U.equal(o.batch, 128)
+  U.equal(o.lr, 1e-3); U.equal(o.name, "abc")
+  U.equal(#o.classes, 2); U.equal(o.classes[2], 9)
+  U.equal(o.betas[1], 0); U.equal(o.betas[2], 0.9)
+  U.equal(o.seed, 5, "--key value form")
+end)
+
+T.case("booleans: --flag, --no-flag, --flag=false; dashes and underscores", function()
+  U.equal(parse({ "--no-nonsat" }).nonsat, false)
+  U.equal(parse({ "--nonsat=false" }).nonsat, false)
+  U.equal(parse({ "--no-nonsat", "--nonsat" }).nonsat, true)
+  U.equal(parse({ "--sample-every=7" }).sample_every, 7)
+  U.raises(function() parse { "--nonsat=maybe" } end, "expected true or false")
+end)
+
+T.case("bad input is an error that says what is valid", function()
+  U.raises(function() parse { "--btach=3" } end, "did you mean --batch?")
+  U.raises(function() parse { "--batch=3.5" } end, "--batch=3.5: expected an integer")
+  U.raises(function() parse { "--lr=fast" } end, "expected a number")
+  U.raises(function() parse { "--classes=a,b" } end, "expected numbers")
+  U.raises(function() parse { "batch=3" } end, "unexpected argument")
+  U.raises(function() parse { "--batch" } end, "needs a value")
+  local o = parse {}
+  U.raises(function() return o.bacth end, "unknown option bacth")
+end)
+
+T.case("format lists every key as key=value", function()
+  local text = options.format(parse { "--batch=8" })
+  U.truthy(text:find("batch=8", 1, true), text)
+  U.truthy(text:find("betas=0.5,0.999", 1, true), text)
+end)
+
+T.case("--help prints keys, defaults and comments (subprocess)", function()
+  local exe = arg and arg[-1]
+  if not exe or not U.exists(exe) then T.skip("the ganlua program is not known") end
+  local dir = U.tmpdir("options")
+  local script = dir .. "/r.lua"
+  U.write(script, table.concat({
+    "local gan = require 'gan'",
+    "local opt = gan.options {",
+    "  width = 3,   -- how wide",
+    "  fast = true, -- go fast",
+    "}",
+    "print('SCRIPT-BODY-RAN')",
+  }, "\n"))
+  local p = io.popen(("'%s' '%s' --help 2>&1"):format(exe, script))
+  local out = p:read("a")
+  p:close()
+  U.truthy(out:find("--width=3", 1, true) and out:find("how wide", 1, true), out)
+  U.truthy(out:find("--fast=true", 1, true) and out:find("go fast", 1, true), out)
+  U.truthy(not out:find("SCRIPT-BODY-RAN", 1, true), "exits after the help")
+end)
+
+T.run()

@@ -1,0 +1,117 @@
+-- gan.train: the log, samples and checkpoints it writes; an exact resume;
+-- a NaN loss stopping the run.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+local nn, F = gan.nn, gan.F
+
+-- a tiny GAN on a toy set, built from the seed as a fresh process would
+local function setup(out, extra)
+  local opt = { iters = 20, batch = 32, seed = 5, out = out, sample_every = 5, save_every = 5, nz = 4,
+    limit = 256, print_every = 10 }
+  for k, v in pairs(extra or {}) do opt[k] = v end
+  gan.manual_seed(opt.seed)
+  local data = gan.data.load("8gaussians", opt)
+  local G = nn.Sequential { nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2) }
+  local D = nn.Sequential { nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Dropout(0.1), nn.Linear(16, 1) }
+  local optG = gan.optim.Adam(G, { lr = 1e-3, betas = { 0.5, 0.999 } })
+  local optD = gan.optim.SGD(D, { lr = 1e-2, momentum = 0.9 })
+  local sched = gan.optim.schedule.step(optD, { every = 7, gamma = 0.5 })
+  local ema = gan.optim.EMA(G, 0.9)
+  local state = { G = G, D = D, optG = optG, optD = optD, sched = sched, ema = ema, data = data, count = 0 }
+  local step = function(real)
+    local fake = G(gan.randn(real:size(1), 4))
+    local lossD = F.bce_logits(D(real), 0.9) + F.bce_logits(D(fake:detach()), 0)
+    optD:step(lossD)
+    local lossG = F.bce_logits(D(fake), 1)
+    optG:step(lossG)
+    ema:update()
+    sched:step()
+    state.count = state.count + 1
+    return { D = lossD, G = lossG, lr = optD.lr }
+  end
+  return opt, state, step
+end
+
+local function lines(path)
+  local out = {}
+  for l in io.lines(path) do out[#out + 1] = l end
+  return out
+end
+
+T.case("a run writes options, the CSV log, samples and a checkpoint", function()
+  local out = U.tmpdir("train_basic")
+  local opt, state, step = setup(out, { iters = 6 })
+  local summary = gan.train(opt, state, step)
+  U.equal(summary.steps, 6)
+  U.truthy(summary.losses.D and summary.losses.G, "last losses")
+  local log = lines(out .. "/log.csv")
+  U.equal(log[1], "step,D,G,lr")
+  U.equal(#log, 7, "a header and one row per step")
+  U.truthy(log[7]:match("^6,"), log[7])
+  U.truthy(U.exists(out .. "/samples/step_000005.png"), "a sample every 5 steps")
+  U.truthy(U.exists(out .. "/samples/step_000006.png"), "and at the end")
+  local ckpt = out .. "/checkpoint.safetensors"
+  local tensors, meta = gan.io.load_safetensors(ckpt)
+  U.truthy(tensors, meta)
+  U.equal(meta["ganlua.step"], "6")
+  for _, k in ipairs { "G.1.weight", "G.2.running_mean", "D.4.bias", "optG.1.weight.m", "optD.1.weight.buf",
+    "ema.1.weight" } do
+    U.truthy(tensors[k], "checkpoint holds " .. k)
+  end
+  U.truthy(meta["data.pos"] and meta["sched.t"] and meta["state.count"] and meta["ganlua.rng.offset"], "metadata")
+  U.equal(state.count, 6)
+end)
+
+T.case("20 steps = 10 steps + resume + 10 steps, bit for bit", function()
+  local a_out, b_out = U.tmpdir("train_straight"), U.tmpdir("train_resumed")
+  local opt, sa, step = setup(a_out)
+  gan.train(opt, sa, step)
+  local opt1, sb1, step1 = setup(b_out, { iters = 10 })
+  gan.train(opt1, sb1, step1)
+  local opt2, sb, step2 = setup(b_out, { iters = 20, resume = true })
+  local summary = gan.train(opt2, sb, step2)
+  U.equal(summary.steps, 10, "ten more steps")
+  U.equal(sb.count, 20, "plain values restored")
+  local function same(ma, mb, what)
+    local x, y = ma:state_dict(), mb:state_dict()
+    for k, t in pairs(x) do U.equal(U.maxdiff(t, y[k]), 0, what .. " " .. k) end
+  end
+  same(sa.G, sb.G, "G"); same(sa.D, sb.D, "D"); same(sa.ema:module(), sb.ema:module(), "EMA")
+  local ma, mb = sa.optG:state_dict(), sb.optG:state_dict()
+  for k, v in pairs(ma) do
+    if type(v) ~= "number" then U.equal(U.maxdiff(v, mb[k]), 0, "optG " .. k) else U.equal(v, mb[k]) end
+  end
+  U.equal(sa.optD.lr, sb.optD.lr, "schedule")
+  U.equal(gan.rng_state().offset ~= nil, true)
+  local la, lb = lines(a_out .. "/log.csv"), lines(b_out .. "/log.csv")
+  U.equal(#lb, 21, "the log continues")
+  for i = 1, #la do U.equal(lb[i], la[i], "log line " .. i) end
+end)
+
+T.case("a NaN loss stops the run, names it, and keeps the last good checkpoint", function()
+  local out = U.tmpdir("train_nan")
+  local opt, state, step = setup(out, { iters = 20 })
+  local err = U.raises(function()
+    gan.train(opt, state, function(real, s)
+      local r = step(real)
+      if s == 7 then r.G = gan.scalar(0 / 0) end
+      return r
+    end)
+  end, "loss 'G' is")
+  U.truthy(err:find("step 7", 1, true), err)
+  U.truthy(err:find("step 5", 1, true), "names the last good checkpoint: " .. err)
+  local _, meta = gan.io.load_safetensors(out .. "/checkpoint.safetensors")
+  U.equal(meta["ganlua.step"], "5")
+end)
+
+T.case("a checkpoint from another run shape is refused with the names", function()
+  local out = U.tmpdir("train_mismatch")
+  local opt, state, step = setup(out, { iters = 2 })
+  gan.train(opt, state, step)
+  local other = { G = nn.Linear(4, 2) }
+  U.raises(function() gan.checkpoint.load(out .. "/checkpoint.safetensors", other) end, "no place for")
+end)
+
+T.run()

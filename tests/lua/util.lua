@@ -1,0 +1,155 @@
+-- Checks shared by the Lua tests of the library: numbers and tensors close
+-- to expected values, gradients against central finite differences, and a
+-- scratch folder.
+local gan = require "gan"
+
+local U = {}
+
+function U.fail(msg, level)
+  error(msg, (level or 1) + 1)
+end
+
+function U.close(a, b, tol, what)
+  tol = tol or 1e-5
+  if type(a) ~= "number" or type(b) ~= "number" or math.abs(a - b) > tol * math.max(1, math.abs(b)) then
+    error(("%s: got %s, expected %s (tol %g)"):format(what or "close", tostring(a), tostring(b), tol), 2)
+  end
+end
+
+local function flat(v, out)
+  out = out or {}
+  if type(v) == "table" then
+    for _, x in ipairs(v) do flat(x, out) end
+  else
+    out[#out + 1] = v
+  end
+  return out
+end
+U.flat = flat
+
+-- tensor t against a (nested) table of expected numbers
+function U.tclose(t, expected, tol, what)
+  tol = tol or 1e-5
+  local got = flat(t:totable())
+  local want = flat(expected)
+  if #got ~= #want then
+    error(("%s: %d values, expected %d"):format(what or "tclose", #got, #want), 2)
+  end
+  for i = 1, #got do
+    if math.abs(got[i] - want[i]) > tol * math.max(1, math.abs(want[i])) then
+      error(("%s: value %d is %.8g, expected %.8g (tol %g)"):format(what or "tclose", i, got[i], want[i], tol), 2)
+    end
+  end
+end
+
+function U.shape(t, expected, what)
+  local s = table.concat(t:shape(), ",")
+  local e = table.concat(expected, ",")
+  if s ~= e then error(("%s: shape (%s), expected (%s)"):format(what or "shape", s, e), 2) end
+end
+
+-- the largest |a - b| over two tensors of the same shape
+function U.maxdiff(a, b)
+  return gan.no_grad(function() return (a - b):abs():max():item() end)
+end
+
+function U.equal(a, b, what)
+  if a ~= b then error(("%s: got %s, expected %s"):format(what or "equal", tostring(a), tostring(b)), 2) end
+end
+
+function U.truthy(v, what)
+  if not v then error(what or "expected a true value", 2) end
+  return v
+end
+
+-- the error message of fn(...), or a failure when fn does not raise
+function U.raises(fn, pattern, what)
+  local ok, err = pcall(fn)
+  if ok then error((what or "raises") .. ": no error raised", 2) end
+  err = tostring(err)
+  if pattern and not err:find(pattern, 1, true) then
+    error(("%s: error '%s' does not mention '%s'"):format(what or "raises", err, pattern), 2)
+  end
+  return err
+end
+
+local function get(t, k)
+  return gan.no_grad(function() return t:reshape(-1):narrow(1, k, 1):item() end)
+end
+
+local function set(t, k, v)
+  gan.no_grad(function() t:reshape(-1):narrow(1, k, 1):fill_(v) end)
+end
+
+-- Compares gan.grad of f() with respect to each tensor of `inputs` with
+-- central differences on up to `opts.points` entries of each tensor.
+function U.gradcheck(f, inputs, opts)
+  opts = opts or {}
+  local eps, atol, rtol = opts.eps or 1e-2, opts.atol or 1e-2, opts.rtol or 2e-2
+  local grads = gan.grad(f(), inputs, {})
+  for i, t in ipairs(inputs) do
+    local n = t:numel()
+    local picks = {}
+    local m = math.min(n, opts.points or 6)
+    for j = 1, m do picks[j] = math.floor((j - 1) * n / m) + 1 end
+    local g = grads[i]
+    for _, k in ipairs(picks) do
+      local x0 = get(t, k)
+      set(t, k, x0 + eps)
+      local lp = f():item()
+      set(t, k, x0 - eps)
+      local lm = f():item()
+      set(t, k, x0)
+      local num = (lp - lm) / (2 * eps)
+      local ana = get(g, k)
+      if math.abs(num - ana) > atol + rtol * math.abs(num) then
+        error(("%s: input %d entry %d: analytic %.6g, numeric %.6g"):format(opts.name or "gradcheck", i, k, ana,
+          num), 2)
+      end
+    end
+  end
+  return true
+end
+
+-- gradient check of every parameter of a module (and of the input, unless
+-- opts.input == false) for the loss sum(m(x) * r) with a fixed random r
+function U.gradcheck_module(m, x, opts)
+  opts = opts or {}
+  local y = m(x)
+  local r = gan.randn(y:shape())
+  local inputs = m:parameters()
+  if opts.input ~= false and x:dtype() == "float32" then
+    x:requires_grad(true)
+    inputs[#inputs + 1] = x
+  end
+  return U.gradcheck(function() return (m(x) * r):sum() end, inputs, opts)
+end
+
+-- a fresh scratch folder for this test file
+function U.tmpdir(name)
+  local base = os.getenv("GANLUA_TEST_TMP") or "/tmp/ganlua-test"
+  local dir = base .. "/" .. name
+  os.execute(("rm -rf '%s' && mkdir -p '%s'"):format(dir, dir))
+  return dir
+end
+
+function U.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+function U.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function U.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+return U

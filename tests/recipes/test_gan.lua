@@ -1,0 +1,42 @@
+-- Smoke runs of recipes/gan.lua: a few iterations on a small subset, in a
+-- fresh process, then its outputs are checked.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+
+local exe = arg[-1]
+
+local function run(args)
+  local p = io.popen(("'%s' recipes/gan.lua %s 2>&1"):format(exe, args))
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+local function check(out, text, pattern)
+  U.truthy(U.exists(out .. "/checkpoint.safetensors"), "checkpoint\n" .. text)
+  U.truthy(U.exists(out .. "/log.csv") and U.exists(out .. "/options.txt"), "log and options\n" .. text)
+  U.truthy(U.exists(out .. "/samples/step_000002.png"), "samples\n" .. text)
+  U.truthy(text:find(pattern), text)
+end
+
+T.case("gan.lua on Fashion-MNIST", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+  local out = U.tmpdir("recipe_gan")
+  local ok, text = run("--iters=3 --limit=256 --batch=16 --sample_every=2 --save_every=2 --hidden=64 --out=" .. out)
+  U.truthy(ok, text)
+  check(out, text, "step 3/3")
+  local img = gan.image.load(out .. "/samples/step_000003.png")
+  U.truthy(img and img:size(2) > 28, "a grid of 28x28 images")
+end)
+
+T.case("gan.lua on the 8-gaussians toy set, minimax loss, k = 2", function()
+  local out = U.tmpdir("recipe_gan_toy")
+  local ok, text = run("--data=8gaussians --no-nonsat --k=2 --iters=3 --limit=256 --batch=16 "
+    .. "--sample_every=2 --save_every=2 --hidden=32 --out=" .. out)
+  U.truthy(ok, text)
+  check(out, text, "step 3/3")
+end)
+
+T.run()
