@@ -2,6 +2,9 @@
  * kernels, the fused optimizer updates, and memory counters. */
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bind.h"
 
@@ -210,7 +213,68 @@ static int l_live(lua_State *L) {
   return 1;
 }
 
+/* --- time and terminal ---------------------------------------------------------------- */
+
+/** gan.clock(): seconds of a monotonic wall clock (for timing steps). */
+static int l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+/** gan.isatty(fd): whether file descriptor fd (1: standard output) is a terminal. */
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+/* --- Ctrl-C as a flag -------------------------------------------------------------------
+ * While caught, the first SIGINT only sets a flag that a training loop reads
+ * between two steps (so it can stop and save exactly); a second one goes to
+ * the previous handler, which interrupts at once. */
+
+static volatile sig_atomic_t g_interrupted;
+static struct sigaction g_prev_sigint;
+static int g_catching;
+
+static void on_sigint(int sig) {
+  if (g_interrupted) {
+    sigaction(SIGINT, &g_prev_sigint, NULL);
+    raise(sig);
+    return;
+  }
+  g_interrupted = 1;
+}
+
+/** gan.catch_interrupt(on): while on, Ctrl-C sets the flag gan.interrupted() reads. */
+static int l_catch_interrupt(lua_State *L) {
+  int on = lua_toboolean(L, 1);
+  if (on && !g_catching) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    g_interrupted = 0;
+    sigaction(SIGINT, &sa, &g_prev_sigint);
+    g_catching = 1;
+  } else if (!on && g_catching) {
+    sigaction(SIGINT, &g_prev_sigint, NULL);
+    g_catching = 0;
+    g_interrupted = 0;
+  }
+  return 0;
+}
+
+/** gan.interrupted(): whether Ctrl-C arrived while caught (cleared when catching stops). */
+static int l_interrupted(lua_State *L) {
+  lua_pushboolean(L, g_interrupted);
+  return 1;
+}
+
 static const luaL_Reg autograd_fns[] = {
+  {"clock", l_clock}, {"isatty", l_isatty},
+  {"catch_interrupt", l_catch_interrupt}, {"interrupted", l_interrupted},
   {"grad", l_grad}, {"no_grad", l_no_grad}, {"is_grad_enabled", l_is_grad_enabled},
   {"manual_seed", l_manual_seed}, {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
   {"set_threads", l_set_threads}, {"get_threads", l_get_threads}, {"live", l_live},

@@ -29,11 +29,8 @@
 --   steps give the same bits as 20 steps;
 -- * a NaN or infinite loss stops the run with an error that names the loss
 --   and the step; the checkpoint on disk is then the last good one;
--- * Ctrl-C: when the binding reports the interrupt (gan.interrupted), the
---   loop stops between two steps and saves a checkpoint that resumes
---   exactly; when the interrupt arrives as an error in the middle of a step,
---   the checkpoint is still written, but that step's partial updates are in
---   it (a resume then repeats the step).
+-- * Ctrl-C: the loop stops between two steps and saves a checkpoint that
+--   resumes exactly; a second Ctrl-C stops at once, without saving.
 --
 -- Options read from opt: iters, out, resume, sample_every, save_every,
 -- eval_every, threads, seed, and print_every (default: 50 lines per run).
@@ -70,36 +67,17 @@ local function exists(path)
   return false
 end
 
--- Wall-clock seconds: the binding's clock when it has one, else whole seconds.
-local function now()
-  local clock = rawget(gan, "clock") or rawget(gan, "now")
-  if type(clock) == "function" then return clock() end
-  return os.time()
-end
-
--- Precise wall-clock seconds for the summary (two calls per run).
-local function wall()
-  local clock = rawget(gan, "clock") or rawget(gan, "now")
-  if type(clock) == "function" then return clock() end
-  local p = io.popen("date +%s.%N 2>/dev/null")
-  local s = p and p:read("l")
-  if p then p:close() end
-  return tonumber(s) or os.time()
-end
+local now = gan.clock -- monotonic wall-clock seconds
 
 local function is_module(v)
   return type(v) == "table" and rawget(v, "_children") ~= nil
 end
 
--- Is standard output a terminal? The binding's answer when it has one;
--- else a shell's `test -t 1`, which sees the same standard output.
+-- Is standard output a terminal that can redraw a progress bar?
 local function is_tty()
   local term = os.getenv("TERM")
   if term == nil or term == "" or term == "dumb" or os.getenv("CI") ~= nil then return false end
-  local isatty = rawget(gan, "isatty")
-  if type(isatty) == "function" then return isatty(1) == true end
-  local ok = os.execute("test -t 1")
-  return ok == true or ok == 0
+  return gan.isatty(1)
 end
 
 local function fmt_time(s)
@@ -317,10 +295,7 @@ end
 
 -------------------------------------------------------------------------------
 
-local function interrupted()
-  local f = rawget(gan, "interrupted")
-  return type(f) == "function" and f() == true
-end
+local interrupted = gan.interrupted
 
 local function scalar_values(losses, step)
   local values = {}
@@ -411,7 +386,7 @@ function M.run(opt, state, step_fn, hooks)
   end
 
   local keys, values = nil, {}
-  local t0 = wall()
+  local t0 = now()
   local step = start
   local stopped
   local function loop()
@@ -457,12 +432,10 @@ function M.run(opt, state, step_fn, hooks)
     end
   end
 
+  gan.catch_interrupt(true)
   local ok, err = pcall(loop)
+  gan.catch_interrupt(false)
   if not ok then
-    if type(err) == "string" and err:find("interrupted") and step > start then
-      progress:say(("interrupted during step %d: saving a checkpoint at step %d"):format(step + 1, step))
-      save(step)
-    end
     log:close()
     error(err, 0)
   end
@@ -475,7 +448,7 @@ function M.run(opt, state, step_fn, hooks)
   end
   log:close()
   if eval_log then eval_log:close() end
-  local seconds = wall() - t0
+  local seconds = now() - t0
   local done = step - start
   if done > 0 then
     print(("done: %d steps in %s (%.3f s/step); samples in %s/samples, checkpoint %s"):format(done,

@@ -114,4 +114,36 @@ T.case("a checkpoint from another run shape is refused with the names", function
   U.raises(function() gan.checkpoint.load(out .. "/checkpoint.safetensors", other) end, "no place for")
 end)
 
+T.case("Ctrl-C stops between two steps and saves a checkpoint that resumes", function()
+  local out = U.tmpdir("train_sigint")
+  local opt, state, step = setup(out, { iters = 20, save_every = 0 })
+  local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+  local inner = step
+  step = function(real)
+    local r = inner(real)
+    if state.count == 3 then
+      -- system() ignores SIGINT while its child runs: send it from the background,
+      -- then wait inside this step until it has arrived
+      os.execute("(sleep 0.1; kill -INT " .. pid .. ") &")
+      local t0 = gan.clock()
+      while not gan.interrupted() and gan.clock() - t0 < 10 do end
+    end
+    return r
+  end
+  local summary = gan.train(opt, state, step)
+  U.truthy(summary.interrupted, "the run says it was interrupted")
+  U.equal(summary.step, 3, "it stops after the step during which Ctrl-C came")
+  local _, meta = gan.io.load_safetensors(out .. "/checkpoint.safetensors")
+  U.equal(meta["ganlua.step"], "3")
+  U.equal(gan.interrupted(), false, "the flag is cleared for the next run")
+end)
+
+T.case("gan.clock is a monotonic wall clock; gan.isatty answers for a descriptor", function()
+  local t0 = gan.clock()
+  os.execute("sleep 0.05")
+  local dt = gan.clock() - t0
+  U.truthy(dt >= 0.04 and dt < 5, "elapsed " .. dt)
+  U.equal(type(gan.isatty(1)), "boolean")
+end)
+
 T.run()
