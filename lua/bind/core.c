@@ -213,6 +213,37 @@ static int l_live(lua_State *L) {
   return 1;
 }
 
+/* --- profile -------------------------------------------------------------------------- */
+
+/** gan.profile(on): starts (from zero) or stops timing every op's kernel.
+ * gan.profile() returns the list {name=, calls=, ms=} sorted by time. */
+static int l_profile(lua_State *L) {
+  if (!lua_isnone(L, 1)) {
+    gr_profile_enable(lua_toboolean(L, 1));
+    return 0;
+  }
+  gr_op_profile rows[256];
+  int n = gr_profile_read(rows, 256);
+  for (int i = 1; i < n; i++) /* insertion sort, longest first */
+    for (int j = i; j > 0 && rows[j].ms > rows[j - 1].ms; j--) {
+      gr_op_profile t = rows[j];
+      rows[j] = rows[j - 1];
+      rows[j - 1] = t;
+    }
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, rows[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, rows[i].calls);
+    lua_setfield(L, -2, "calls");
+    lua_pushnumber(L, rows[i].ms);
+    lua_setfield(L, -2, "ms");
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
 /* --- time and terminal ---------------------------------------------------------------- */
 
 /** gan.clock(): seconds of a monotonic wall clock (for timing steps). */
@@ -273,7 +304,7 @@ static int l_interrupted(lua_State *L) {
 }
 
 static const luaL_Reg autograd_fns[] = {
-  {"clock", l_clock}, {"isatty", l_isatty},
+  {"clock", l_clock}, {"isatty", l_isatty}, {"profile", l_profile},
   {"catch_interrupt", l_catch_interrupt}, {"interrupted", l_interrupted},
   {"grad", l_grad}, {"no_grad", l_no_grad}, {"is_grad_enabled", l_is_grad_enabled},
   {"manual_seed", l_manual_seed}, {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},

@@ -275,16 +275,18 @@ M.RMSprop = class("RMSprop", { lr = 0.01, alpha = 0.99, eps = 1e-8, weight_decay
 
 M.Optimizer = Optimizer
 
--------------------------------------------------------------------------------
--- Schedules
+--- Schedules
+-- @section schedule
 
---- Learning-rate schedules. Each one sets `opt.lr` from the rate the
+-- Learning-rate schedules. Each one sets `opt.lr` from the rate the
 -- optimizer had when the schedule was made; `:step()` advances it by one
 -- (call it once per iteration, or per epoch: the unit is yours).
 --
 --     local sched = gan.optim.schedule.constant_then_linear(optG, { hold = 100, decay = 100 })
 --     sched:step()
--- @section schedule
+
+--- The schedules: constant, constant_then_linear, step, cosine.
+-- @table schedule
 M.schedule = {}
 
 local Schedule = {}

@@ -21,8 +21,8 @@
 
 local M = {}
 
---- Options every recipe takes, added when the recipe does not set them.
--- @table common
+-- Options every recipe takes, added when the recipe does not set them:
+-- each entry is { key, default, comment }.
 M.common = {
   { "iters", 5000, "training iterations" },
   { "batch", 64, "minibatch size" },

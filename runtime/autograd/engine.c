@@ -1,6 +1,7 @@
 /* Recording nodes (gr_apply) and walking them back (gr_grad). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "node.h"
 
@@ -53,6 +54,32 @@ void gr_node_release(gr_node *n) {
     g_live_nodes--;
     n = next;
   }
+}
+
+/* --- profile: time spent in each op's kernel ------------------------------------- */
+
+static bool g_profiling;
+static gr_op_profile g_profile[GR_OP_COUNT];
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+void gr_profile_enable(bool on) {
+  if (on && !g_profiling) memset(g_profile, 0, sizeof g_profile);
+  g_profiling = on;
+}
+
+int gr_profile_read(gr_op_profile *out, int max) {
+  int n = 0;
+  for (int k = 0; k < GR_OP_COUNT && n < max; k++) {
+    if (!g_profile[k].calls) continue;
+    out[n] = g_profile[k];
+    out[n++].name = gr_op_table[k].name;
+  }
+  return n;
 }
 
 /* --- forward: gr_apply --------------------------------------------------------- */
@@ -128,7 +155,12 @@ gr_status gr_apply(gr_op op, int nin, gr_tensor *const *in, const gr_attrs *a, i
   gr_fwd f = {.op = op, .nin = nin, .in = in, .a = a, .recording = needs_grad};
   /* The forward owns what it makes; its outputs are pooled only at the end. */
   gr_pool_push_off();
+  double t0 = g_profiling ? now_ms() : 0;
   gr_status s = info->forward(&f);
+  if (g_profiling) {
+    g_profile[op].calls++;
+    g_profile[op].ms += now_ms() - t0;
+  }
   if (s == GR_OK && needs_grad) s = record(info, &f, nin, in, a, nout);
   gr_pool_pop();
   if (s != GR_OK) {

@@ -13,11 +13,10 @@ local function simple(name, method)
   M[name] = A
 end
 
---- max(x, 0)
+-- ReLU: max(x, 0); Tanh: tanh(x); Sigmoid: 1 / (1 + exp(-x)). Each is a
+-- module with no parameters: nn.ReLU(), nn.Tanh(), nn.Sigmoid().
 simple("ReLU", "relu")
---- tanh(x)
 simple("Tanh", "tanh")
---- 1 / (1 + exp(-x))
 simple("Sigmoid", "sigmoid")
 
 local LeakyReLU = Module:extend("LeakyReLU")

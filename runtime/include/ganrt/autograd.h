@@ -37,6 +37,17 @@ bool gr_set_grad_enabled(bool on);
 /* Name of the op that made t ("" for a leaf). */
 const char *gr_grad_fn_name(const gr_tensor *t);
 
+/* Profile: while enabled, the wall time of every op's kernel is added up
+ * per op (a gradient rule's work shows as the ops it is made of). Enabling
+ * starts from zero; read fills up to max entries and returns the count. */
+typedef struct gr_op_profile {
+  const char *name;
+  int64_t calls;
+  double ms;
+} gr_op_profile;
+void gr_profile_enable(bool on);
+int gr_profile_read(gr_op_profile *out, int max);
+
 /* Live node count, for tests that check graphs are freed. */
 int64_t gr_live_nodes(void);
 /* Live tensor count and bytes held by live storages. */
