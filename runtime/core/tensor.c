@@ -25,8 +25,10 @@ int64_t gr_numel(const gr_tensor *t) {
  * A training step allocates the same sizes every iteration. Giving large
  * buffers back to the system and taking them again costs a page fault per
  * 4 KiB touched, which dominated the big elementwise ops, so freed buffers
- * are kept by size and handed out again. The cache holds at most
- * GANLUA_CACHE_MB megabytes (default 4096); gr_cache_clear empties it. The
+ * are kept by size and handed out again. Buffers over 64 MiB are not kept:
+ * they are one-off (a dataset while it is loaded) and their page faults are
+ * small beside the work on them. The cache holds at most GANLUA_CACHE_MB
+ * megabytes (default 1024); gr_cache_clear empties it. The
  * runtime's API is used from one thread at a time (kernels parallelise
  * inside), so the cache needs no lock. */
 
@@ -47,7 +49,7 @@ static size_t cache_limit(void) {
     long mb = 0; /* let AddressSanitizer see every use after free */
 #else
     const char *env = getenv("GANLUA_CACHE_MB");
-    long mb = env ? atol(env) : 4096;
+    long mb = env ? atol(env) : 1024;
 #endif
     g_cache_limit = mb > 0 ? (size_t)mb << 20 : 0;
   }
@@ -83,8 +85,10 @@ static void *buffer_take(size_t size) {
   return aligned_alloc(64, size);
 }
 
+#define CACHE_MAX_BUFFER ((size_t)64 << 20)
+
 static void buffer_give(void *p, size_t size) {
-  if (g_cached_bytes + size <= cache_limit()) {
+  if (size <= CACHE_MAX_BUFFER && g_cached_bytes + size <= cache_limit()) {
     cache_slot *c = cache_find(size, true);
     if (c && c->n == c->cap) {
       int cap = c->cap ? c->cap * 2 : 4;
