@@ -32,6 +32,7 @@
 -- @module gan.data
 
 local gan = require "gan"
+local util = require "gan.util"
 
 local M = {}
 
@@ -41,11 +42,7 @@ M.FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
 M.fashion_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
   "Ankle boot" }
 
-local function get(opt, k, default)
-  local v = opt and rawget(opt, k)
-  if v == nil then return default end
-  return v
-end
+local get = util.get
 
 -------------------------------------------------------------------------------
 -- A small counter-based generator (splitmix64), separate from gan's, so
@@ -214,15 +211,9 @@ end
 -------------------------------------------------------------------------------
 -- Files
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
+local exists = util.exists
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local shell_quote = util.shell_quote
 
 local function is_dir(path)
   local ok = os.execute("test -d " .. shell_quote(path))

@@ -15,11 +15,7 @@ local gan = require "gan"
 
 local M = {}
 
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "gan.Tensor"
-end
+local is_tensor = gan.is_tensor
 
 local function num(v)
   if type(v) == "string" then return math.tointeger(tonumber(v)) or tonumber(v) end

@@ -40,6 +40,7 @@
 -- @module gan.train
 
 local gan = require "gan"
+local util = require "gan.util"
 local checkpoint = require "gan.checkpoint"
 local options = require "gan.options"
 
@@ -47,25 +48,15 @@ local M = {}
 
 local is_tensor = checkpoint.is_tensor
 
-local function get(opt, k, default)
-  local v = opt and rawget(opt, k)
-  if v == nil then return default end
-  return v
-end
+local get = util.get
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local shell_quote = util.shell_quote
 
 local function mkdir(path)
   os.execute("mkdir -p " .. shell_quote(path))
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
+local exists = util.exists
 
 local now = gan.clock -- monotonic wall-clock seconds
 

@@ -21,11 +21,7 @@ local gan = require "gan"
 
 local Module = {}
 
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "gan.Tensor"
-end
+local is_tensor = gan.is_tensor
 
 local function is_module(v)
   return type(v) == "table" and rawget(v, "_children") ~= nil
