@@ -145,6 +145,24 @@ static void bn_forward_kernel(float *y, float *mean, float *rstd, double *acc, c
   }
 }
 
+/* A norm forward's end: on success its three outputs go to f and the
+ * statistics are kept for the rule; on failure they are given back. */
+static gr_status norm_outputs(gr_fwd *f, gr_status s, gr_tensor *y, gr_tensor *mean,
+                              gr_tensor *rstd) {
+  if (s != GR_OK) {
+    gr_release(y);
+    gr_release(mean);
+    gr_release(rstd);
+    return s;
+  }
+  f->out[0] = y;
+  f->out[1] = mean;
+  f->out[2] = rstd;
+  gr_save(f, mean);
+  gr_save(f, rstd);
+  return GR_OK;
+}
+
 gr_status batch_norm_forward(gr_fwd *f) {
   gr_tensor *xin = f->in[0], *rm = f->in[3], *rv = f->in[4];
   bool training = f->a->i[0];
@@ -183,18 +201,7 @@ done:
   gr_release(x);
   gr_release(w);
   gr_release(b);
-  if (s != GR_OK) {
-    gr_release(y);
-    gr_release(mean);
-    gr_release(rstd);
-    return s;
-  }
-  f->out[0] = y;
-  f->out[1] = mean;
-  f->out[2] = rstd;
-  gr_save(f, mean);
-  gr_save(f, rstd);
-  return GR_OK;
+  return norm_outputs(f, s, y, mean, rstd);
 }
 
 /* Fused gradients of batch norm. x, g, gx are (N,C,S); mean, rstd, w, gw, gb,
@@ -367,18 +374,7 @@ static gr_status gn_forward(gr_fwd *f, int64_t N, int64_t C, int64_t S, int64_t 
   gr_release(x);
   gr_release(w);
   gr_release(b);
-  if (s != GR_OK) {
-    gr_release(y);
-    gr_release(mean);
-    gr_release(rstd);
-    return s;
-  }
-  f->out[0] = y;
-  f->out[1] = mean;
-  f->out[2] = rstd;
-  gr_save(f, mean);
-  gr_save(f, rstd);
-  return GR_OK;
+  return norm_outputs(f, s, y, mean, rstd);
 }
 
 /* Fused gradients of group norm. x, g, gx are (N,C,S); mean, rstd, gm, gr are
