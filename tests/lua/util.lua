@@ -152,4 +152,22 @@ function U.write(path, s)
   f:close()
 end
 
+--- Runs a recipe in a fresh ganlua process (the one running the tests):
+-- returns whether it exited 0, and everything it printed.
+function U.run_recipe(recipe, args)
+  local p = io.popen(("'%s' %s %s 2>&1"):format(arg[-1], recipe, args))
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+--- Checks the files a run of a few steps writes into out (with
+-- --sample_every=2), and that its output matches pattern.
+function U.check_run(out, text, pattern)
+  U.truthy(U.exists(out .. "/checkpoint.safetensors"), "checkpoint\n" .. text)
+  U.truthy(U.exists(out .. "/log.csv") and U.exists(out .. "/options.txt"), "log and options\n" .. text)
+  U.truthy(U.exists(out .. "/samples/step_000002.png"), "samples\n" .. text)
+  U.truthy(text:find(pattern), text)
+end
+
 return U

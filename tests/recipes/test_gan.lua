@@ -5,21 +5,9 @@ local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
 
-local exe = arg[-1]
+local function run(args) return U.run_recipe("recipes/gan.lua", args) end
 
-local function run(args)
-  local p = io.popen(("'%s' recipes/gan.lua %s 2>&1"):format(exe, args))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
-
-local function check(out, text, pattern)
-  U.truthy(U.exists(out .. "/checkpoint.safetensors"), "checkpoint\n" .. text)
-  U.truthy(U.exists(out .. "/log.csv") and U.exists(out .. "/options.txt"), "log and options\n" .. text)
-  U.truthy(U.exists(out .. "/samples/step_000002.png"), "samples\n" .. text)
-  U.truthy(text:find(pattern), text)
-end
+local check = U.check_run
 
 T.case("gan.lua on Fashion-MNIST", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
