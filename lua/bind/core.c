@@ -333,6 +333,7 @@ static void threads_from_env(void) {
 
 int luaopen_gan_core(lua_State *L) {
   threads_from_env();
+  gr_set_dim_base(1); /* the runtime's messages count dims as Lua does */
   lua_newtable(L); /* methods */
   lua_newtable(L); /* module */
   gan_open_tensor(L);

@@ -35,3 +35,8 @@ void gr_clear_error(void) {
   g_code = GR_OK;
   g_msg[0] = '\0';
 }
+
+static int g_dim_base;
+
+void gr_set_dim_base(int base) { g_dim_base = base; }
+int gr_dim_shown(int dim) { return dim >= 0 ? dim + g_dim_base : dim; }

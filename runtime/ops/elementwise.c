@@ -122,10 +122,10 @@ static bool broadcast_n(const char *op, int nin, gr_tensor *const *in, int *ndim
       if (shape[d] != 1 && shape[d] != sk) {
         if (nin == 2)
           gr_fail(GR_EARG, "%s: shapes %s and %s do not broadcast (dim %d: %lld vs %lld)", op,
-                  gr_shape_str(in[0]), gr_shape_str(in[1]), d, (long long)shape[d], (long long)sk);
+                  gr_shape_str(in[0]), gr_shape_str(in[1]), gr_dim_shown(d), (long long)shape[d], (long long)sk);
         else
           gr_fail(GR_EARG, "%s: shapes %s, %s and %s do not broadcast (dim %d: %lld vs %lld)", op,
-                  gr_shape_str(in[0]), gr_shape_str(in[1]), gr_shape_str(in[2]), d,
+                  gr_shape_str(in[0]), gr_shape_str(in[1]), gr_shape_str(in[2]), gr_dim_shown(d),
                   (long long)shape[d], (long long)sk);
         return false;
       }

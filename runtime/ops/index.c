@@ -104,7 +104,7 @@ static bool check_range(const char *op, const gr_tensor *index, int64_t size, in
       if (v >= 0 && v < size) continue;
       if (x)
         gr_fail(GR_EARG, "%s: index %lld is out of range for dim %d (size %lld) of %s %s", op,
-                (long long)v, dim, (long long)size, xname, gr_shape_str(x));
+                (long long)v, gr_dim_shown(dim), (long long)size, xname, gr_shape_str(x));
       else
         gr_fail(GR_EARG, "%s: index %lld is out of range [0, %lld) (index %s)", op, (long long)v,
                 (long long)size, gr_shape_str(index));
@@ -164,7 +164,7 @@ gr_tensor *gr_cat(int n, gr_tensor *const *xs, int dim) {
     return gr_fail_null(GR_EARG, "cat: tensor 1 is zero-dimensional and has no dim to join along");
   int d = gr_wrap_dim(dim, x0->ndim);
   if (d < 0)
-    return gr_fail_null(GR_EARG, "cat: dim %d out of range for tensor 1 %s", dim,
+    return gr_fail_null(GR_EARG, "cat: dim %d out of range for tensor 1 %s", gr_dim_shown(dim),
                         gr_shape_str(x0));
   for (int i = 1; i < n; i++) {
     const gr_tensor *x = xs[i];
@@ -176,7 +176,7 @@ gr_tensor *gr_cat(int n, gr_tensor *const *xs, int dim) {
     for (int k = 0; ok && k < x0->ndim; k++) ok = k == d || x->shape[k] == x0->shape[k];
     if (!ok)
       return gr_fail_null(GR_EARG, "cat: tensor %d has shape %s but tensor 1 has %s; they may "
-                          "differ only in dim %d", i + 1, gr_shape_str(x), gr_shape_str(x0), dim);
+                          "differ only in dim %d", i + 1, gr_shape_str(x), gr_shape_str(x0), gr_dim_shown(dim));
   }
   gr_attrs a = {.i = {d, n}};
   return gr_apply1(GR_OP_cat, n, xs, &a);
@@ -192,7 +192,7 @@ gr_tensor *gr_stack(int n, gr_tensor *const *xs, int dim) {
                         GR_MAX_DIM);
   int d = gr_wrap_dim(dim, x0->ndim + 1);
   if (d < 0)
-    return gr_fail_null(GR_EARG, "stack: dim %d out of range for tensors %s", dim,
+    return gr_fail_null(GR_EARG, "stack: dim %d out of range for tensors %s", gr_dim_shown(dim),
                         gr_shape_str(x0));
   for (int i = 1; i < n; i++)
     if (!gr_same_shape(xs[i], x0))
@@ -236,7 +236,7 @@ int gr_split(gr_tensor *x, int64_t size, int dim, gr_tensor **pieces, int max) {
   if (!x) return -1;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0) {
-    gr_fail(GR_EARG, "split: dim %d out of range for x %s", dim, gr_shape_str(x));
+    gr_fail(GR_EARG, "split: dim %d out of range for x %s", gr_dim_shown(dim), gr_shape_str(x));
     return -1;
   }
   if (size < 1) {
@@ -255,7 +255,7 @@ int gr_chunk(gr_tensor *x, int chunks, int dim, gr_tensor **pieces, int max) {
   if (!x) return -1;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0) {
-    gr_fail(GR_EARG, "chunk: dim %d out of range for x %s", dim, gr_shape_str(x));
+    gr_fail(GR_EARG, "chunk: dim %d out of range for x %s", gr_dim_shown(dim), gr_shape_str(x));
     return -1;
   }
   if (chunks < 1) {
@@ -325,7 +325,7 @@ gr_tensor *gr_index_select(gr_tensor *x, int dim, gr_tensor *index) {
     return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "index_select: dim %d out of range for x %s", dim,
+    return gr_fail_null(GR_EARG, "index_select: dim %d out of range for x %s", gr_dim_shown(dim),
                         gr_shape_str(x));
   gr_attrs a = {.i = {d}};
   gr_tensor *in[2] = {x, index};
@@ -431,7 +431,7 @@ static bool check_index_shape(const char *op, const gr_tensor *x, int dim, const
   for (int k = 0; k < x->ndim; k++) {
     if ((k != dim && index->shape[k] > x->shape[k]) || (src && index->shape[k] > src->shape[k])) {
       gr_fail(GR_EARG, "%s: index %s is larger than x %s%s%s in dim %d", op, gr_shape_str(index),
-              gr_shape_str(x), src ? " or src " : "", src ? gr_shape_str(src) : "", k);
+              gr_shape_str(x), src ? " or src " : "", src ? gr_shape_str(src) : "", gr_dim_shown(k));
       return false;
     }
   }
@@ -442,7 +442,7 @@ gr_tensor *gr_gather(gr_tensor *x, int dim, gr_tensor *index) {
   if (!x || !index) return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "gather: dim %d out of range for x %s", dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "gather: dim %d out of range for x %s", gr_dim_shown(dim), gr_shape_str(x));
   if (!check_index_shape("gather", x, d, index, NULL)) return NULL;
   gr_attrs a = {.i = {d}};
   gr_tensor *in[2] = {x, index};
@@ -455,7 +455,7 @@ gr_tensor *gr_scatter_add(gr_tensor *x, int dim, gr_tensor *index, gr_tensor *sr
     return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "scatter_add: dim %d out of range for x %s", dim,
+    return gr_fail_null(GR_EARG, "scatter_add: dim %d out of range for x %s", gr_dim_shown(dim),
                         gr_shape_str(x));
   if (!check_index_shape("scatter_add", x, d, index, src)) return NULL;
   gr_attrs a = {.i = {d}};

@@ -41,7 +41,7 @@ bool gr_broadcast_shape(const char *op, const gr_tensor *a, const gr_tensor *b, 
     int64_t sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
     if (sa != sb && sa != 1 && sb != 1) {
       gr_fail(GR_EARG, "%s: shapes %s and %s do not broadcast (dim %d: %lld vs %lld)", op,
-              gr_shape_str(a), gr_shape_str(b), d, (long long)sa, (long long)sb);
+              gr_shape_str(a), gr_shape_str(b), gr_dim_shown(d), (long long)sa, (long long)sb);
       return false;
     }
     shape[d] = sa == 1 ? sb : sa;

@@ -38,7 +38,7 @@ static bool check_shape(const char *op, int ndim, const int64_t *shape) {
   }
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 0) {
-      gr_fail(GR_EARG, "%s: size %lld in dim %d of %s is negative", op, (long long)shape[d], d,
+      gr_fail(GR_EARG, "%s: size %lld in dim %d of %s is negative", op, (long long)shape[d], gr_dim_shown(d),
               gr_dims_str(ndim, shape));
       return false;
     }

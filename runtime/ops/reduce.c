@@ -23,7 +23,7 @@ static int64_t dims_mask(const char *op, const gr_tensor *x, int ndims, const in
   for (int k = 0; k < ndims; k++) {
     int d = gr_wrap_dim(dims[k], x->ndim);
     if (d < 0) {
-      gr_fail(GR_EARG, "%s: dim %d out of range for %s", op, dims[k], gr_shape_str(x));
+      gr_fail(GR_EARG, "%s: dim %d out of range for %s", op, gr_dim_shown(dims[k]), gr_shape_str(x));
       return -1;
     }
     if (x->ndim) mask |= 1 << d;
@@ -333,7 +333,7 @@ static gr_status extreme_forward(gr_fwd *f, const char *name, bool is_max) {
   int64_t outer, len, inner, shape[GR_MAX_DIM];
   around_dim(x, d, &outer, &len, &inner);
   if (len == 0)
-    return gr_fail(GR_EARG, "%s: dim %d of %s is empty", name, d, gr_shape_str(x));
+    return gr_fail(GR_EARG, "%s: dim %d of %s is empty", name, gr_dim_shown(d), gr_shape_str(x));
   int nd = reduced_shape(x, x->ndim ? 1 << d : 0, f->a->i[1], shape);
   gr_tensor *c = unrecorded(gr_contiguous, x);
   gr_tensor *v = gr_empty(GR_F32, nd, shape), *ix = gr_empty(GR_I64, nd, shape);
@@ -404,7 +404,8 @@ static gr_tensor *extreme(gr_op op, const char *name, gr_tensor *x, int dim, boo
   if (indices) *indices = NULL;
   if (!x) return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
-  if (d < 0) return gr_fail_null(GR_EARG, "%s: dim %d out of range for %s", name, dim, gr_shape_str(x));
+  if (d < 0) return gr_fail_null(GR_EARG, "%s: dim %d out of range for %s", name, gr_dim_shown(dim),
+                                             gr_shape_str(x));
   gr_attrs a = {.i = {d, keepdim}};
   gr_tensor *out[2] = {NULL, NULL};
   /* a pool of our own so that unwanted indices are freed in or out of the caller's pool */
@@ -519,7 +520,8 @@ gr_status log_softmax_backward(gr_bwd *b) {
 static gr_tensor *softmax_op(gr_op op, const char *name, gr_tensor *x, int dim) {
   if (!x) return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
-  if (d < 0) return gr_fail_null(GR_EARG, "%s: dim %d out of range for %s", name, dim, gr_shape_str(x));
+  if (d < 0) return gr_fail_null(GR_EARG, "%s: dim %d out of range for %s", name, gr_dim_shown(dim),
+                                             gr_shape_str(x));
   gr_attrs a = {.i = {d}};
   return gr_apply1(op, 1, &x, &a);
 }

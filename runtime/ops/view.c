@@ -141,9 +141,9 @@ gr_tensor *gr_squeeze(gr_tensor *x, int dim) {
   if (!x) return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "squeeze: dim %d out of range for %s", dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "squeeze: dim %d out of range for %s", gr_dim_shown(dim), gr_shape_str(x));
   if (x->shape[d] != 1)
-    return gr_fail_null(GR_EARG, "squeeze: dim %d of %s is not of size 1", dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "squeeze: dim %d of %s is not of size 1", gr_dim_shown(dim), gr_shape_str(x));
   int64_t shape[GR_MAX_DIM];
   int n = 0;
   for (int k = 0; k < x->ndim; k++)
@@ -157,7 +157,7 @@ gr_tensor *gr_unsqueeze(gr_tensor *x, int dim) {
     return gr_fail_null(GR_EARG, "unsqueeze: %s already has %d dims", gr_shape_str(x), GR_MAX_DIM);
   int d = gr_wrap_dim(dim, x->ndim + 1);
   if (d < 0)
-    return gr_fail_null(GR_EARG, "unsqueeze: dim %d out of range for %s", dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "unsqueeze: dim %d out of range for %s", gr_dim_shown(dim), gr_shape_str(x));
   int64_t shape[GR_MAX_DIM];
   int n = 0;
   for (int k = 0; k <= x->ndim; k++) {
@@ -175,7 +175,7 @@ gr_tensor *gr_flatten(gr_tensor *x, int start_dim, int end_dim) {
   }
   int s = gr_wrap_dim(start_dim, x->ndim), e = gr_wrap_dim(end_dim, x->ndim);
   if (s < 0 || e < 0 || s > e)
-    return gr_fail_null(GR_EARG, "flatten: dims %d..%d invalid for %s", start_dim, end_dim,
+    return gr_fail_null(GR_EARG, "flatten: dims %d..%d invalid for %s", gr_dim_shown(start_dim), gr_dim_shown(end_dim),
                         gr_shape_str(x));
   int64_t shape[GR_MAX_DIM];
   int n = 0;
@@ -226,7 +226,7 @@ gr_tensor *gr_transpose(gr_tensor *x, int d0, int d1) {
   if (!x) return NULL;
   int a = gr_wrap_dim(d0, x->ndim), b = gr_wrap_dim(d1, x->ndim);
   if (a < 0 || b < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "transpose: dims %d, %d out of range for %s", d0, d1,
+    return gr_fail_null(GR_EARG, "transpose: dims %d, %d out of range for %s", gr_dim_shown(d0), gr_dim_shown(d1),
                         gr_shape_str(x));
   int perm[GR_MAX_DIM];
   for (int d = 0; d < x->ndim; d++) perm[d] = d;
@@ -265,12 +265,12 @@ gr_tensor *gr_expand(gr_tensor *x, int ndim, const int64_t *shape) {
     int64_t want = shape[d], have = xd >= 0 ? x->shape[xd] : 1;
     if (want == -1) {
       if (xd < 0)
-        return gr_fail_null(GR_EARG, "expand: -1 is not allowed for the new leading dim %d", d);
+        return gr_fail_null(GR_EARG, "expand: -1 is not allowed for the new leading dim %d", gr_dim_shown(d));
       want = have;
     }
     if (want != have && have != 1)
       return gr_fail_null(GR_EARG, "expand: cannot expand %s to %s (dim %d)", gr_shape_str(x),
-                          gr_dims_str(ndim, shape), d);
+                          gr_dims_str(ndim, shape), gr_dim_shown(d));
     a.i[1 + d] = want;
   }
   return gr_apply1(GR_OP_expand, 1, &x, &a);
@@ -345,11 +345,13 @@ gr_tensor *gr_narrow(gr_tensor *x, int dim, int64_t start, int64_t length) {
   if (!x) return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "narrow: dim %d out of range for %s", dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "narrow: dim %d out of range for %s", gr_dim_shown(dim), gr_shape_str(x));
   if (start < 0) start += x->shape[d];
   if (start < 0 || length < 0 || start + length > x->shape[d])
-    return gr_fail_null(GR_EARG, "narrow: [%lld, %lld) is outside dim %d of %s", (long long)start,
-                        (long long)(start + length), dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "narrow: [%lld, %lld) is outside dim %d of %s",
+                        (long long)(start + gr_dim_shown(0)),
+                        (long long)(start + length + gr_dim_shown(0)), gr_dim_shown(dim),
+                        gr_shape_str(x));
   gr_attrs a = {.i = {d, start, length}};
   return gr_apply1(GR_OP_narrow, 1, &x, &a);
 }
@@ -358,11 +360,11 @@ gr_tensor *gr_select(gr_tensor *x, int dim, int64_t index) {
   if (!x) return NULL;
   int d = gr_wrap_dim(dim, x->ndim);
   if (d < 0 || x->ndim == 0)
-    return gr_fail_null(GR_EARG, "select: dim %d out of range for %s", dim, gr_shape_str(x));
+    return gr_fail_null(GR_EARG, "select: dim %d out of range for %s", gr_dim_shown(dim), gr_shape_str(x));
   if (index < 0) index += x->shape[d];
   if (index < 0 || index >= x->shape[d])
     return gr_fail_null(GR_EARG, "select: index %lld out of range for dim %d of %s",
-                        (long long)index, dim, gr_shape_str(x));
+                        (long long)(index + gr_dim_shown(0)), gr_dim_shown(dim), gr_shape_str(x));
   return GR_COMPOSITE(gr_squeeze(gr_narrow(x, d, index, 1), d));
 }
 
@@ -396,7 +398,7 @@ gr_tensor *gr_flip(gr_tensor *x, int ndims, const int *dims) {
   for (int k = 0; k < ndims; k++) {
     int d = gr_wrap_dim(dims[k], x->ndim);
     if (d < 0 || x->ndim == 0)
-      return gr_fail_null(GR_EARG, "flip: dim %d out of range for %s", dims[k], gr_shape_str(x));
+      return gr_fail_null(GR_EARG, "flip: dim %d out of range for %s", gr_dim_shown(dims[k]), gr_shape_str(x));
     a.i[0] |= 1 << d;
   }
   return gr_apply1(GR_OP_flip, 1, &x, &a);

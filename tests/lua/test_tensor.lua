@@ -478,4 +478,12 @@ T.case("gan functions and modules", function()
   os.remove(path)
 end)
 
+T.case("runtime messages count dims from 1, as Lua does", function()
+  T.raises(function() return gan.zeros(2, 3) + gan.zeros(4) end, "do not broadcast %(dim 2: 3 vs 4%)")
+  T.raises(function() return gan.cat({ gan.zeros(2, 3), gan.zeros(3, 4) }, 1) end, "may differ only in dim 1")
+  T.raises(function() return gan.zeros(0):argmax() end, "dim 1 of %[0%] is empty")
+  T.raises(function() return gan.gather(gan.zeros(2, 3), 2, gan.tensor({ { 5 } }, "int64")) end,
+    "index 5 is out of range for dim 2")
+end)
+
 T.run()

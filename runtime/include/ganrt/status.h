@@ -37,6 +37,12 @@ gr_status gr_fail(gr_status s, const char *fmt, ...) __attribute__((format(print
 void *gr_fail_null(gr_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Clears the message. */
 void gr_clear_error(void);
+/* Messages name dims counting from this base: 0 (C, the default) or 1 (set
+ * by the Lua binding, where dims count from 1). */
+void gr_set_dim_base(int base);
+/* A dim as messages show it: non-negative dims shifted by the base,
+ * negative ones (counted from the end) as given. */
+int gr_dim_shown(int dim);
 
 #ifdef __cplusplus
 }
