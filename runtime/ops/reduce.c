@@ -113,21 +113,35 @@ static int64_t run_offset(const runs *g, bool red, int upto, int64_t i) {
   return off;
 }
 
-gr_status sum_forward(gr_fwd *f) {
+/* The start of a reduction's forward: x (the input, float) made contiguous
+ * as *c (owned), the result *y handed to f->out[0], and the result's element
+ * count (rows) and the count reduced into each (len). */
+static gr_status reduce_begin(gr_fwd *f, const char *op, gr_tensor **c, gr_tensor **y,
+                              int64_t *rows, int64_t *len) {
   gr_tensor *x = f->in[0];
-  if (!gr_check_float("sum", "x", x)) return GR_EARG;
+  if (!gr_check_float(op, "x", x)) return GR_EARG;
   int64_t mask = f->a->i[0], shape[GR_MAX_DIM];
   int nd = reduced_shape(x, mask, f->a->i[1], shape);
-  gr_tensor *c = unrecorded(gr_contiguous, x), *y = gr_empty(GR_F32, nd, shape);
-  if (!c || !y) {
-    gr_release(c);
-    gr_release(y);
+  *c = unrecorded(gr_contiguous, x);
+  *y = gr_empty(GR_F32, nd, shape);
+  if (!*c || !*y) {
+    gr_release(*c);
+    gr_release(*y);
     return gr_errcode();
   }
+  *rows = gr_numel(*y);
+  *len = reduced_count(x, mask);
+  f->out[0] = *y;
+  return GR_OK;
+}
+
+gr_status sum_forward(gr_fwd *f) {
+  gr_tensor *c, *y;
+  int64_t mask = f->a->i[0], rows, len;
+  gr_status st = reduce_begin(f, "sum", &c, &y, &rows, &len);
+  if (st != GR_OK) return st;
   const float *px = gr_f32(c);
   float *py = gr_f32(y);
-  int64_t rows = gr_numel(y), len = reduced_count(x, mask);
-  f->out[0] = y;
   if (rows * len == 0) {
     for (int64_t r = 0; r < rows; r++) py[r] = 0;
     gr_release(c);
@@ -232,20 +246,12 @@ gr_tensor *gr_var(gr_tensor *x, int ndims, const int *dims, int correction, bool
 /* --- logsumexp ------------------------------------------------------------------------------ */
 
 gr_status logsumexp_forward(gr_fwd *f) {
-  gr_tensor *x = f->in[0];
-  if (!gr_check_float("logsumexp", "x", x)) return GR_EARG;
-  int64_t mask = f->a->i[0], shape[GR_MAX_DIM];
-  int nd = reduced_shape(x, mask, f->a->i[1], shape);
-  gr_tensor *c = unrecorded(gr_contiguous, x), *y = gr_empty(GR_F32, nd, shape);
-  if (!c || !y) {
-    gr_release(c);
-    gr_release(y);
-    return gr_errcode();
-  }
+  gr_tensor *c, *y;
+  int64_t mask = f->a->i[0], rows, len;
+  gr_status st = reduce_begin(f, "logsumexp", &c, &y, &rows, &len);
+  if (st != GR_OK) return st;
   const float *px = gr_f32(c);
   float *py = gr_f32(y);
-  int64_t rows = gr_numel(y), len = reduced_count(x, mask);
-  f->out[0] = y;
   gr_save(f, y);
   if (rows * len == 0) {
     for (int64_t r = 0; r < rows; r++) py[r] = -INFINITY; /* log of an empty sum */
