@@ -415,22 +415,7 @@ static void test_thread_count_independent(void **state) {
 
 /* --- bad inputs -------------------------------------------------------------------------- */
 
-/* y must be NULL with a message holding each of the given strings */
-static void expect_error_at(gr_tensor *y, const char *a, const char *b, const char *c,
-                            const char *file, int line) {
-  if (y) {
-    print_error("%s:%d: expected an error, got a tensor %s\n", file, line, gr_shape_str(y));
-    gr_release(y);
-    _fail(file, line);
-  }
-  const char *m = gr_errmsg(), *want[3] = {a, b, c};
-  for (int k = 0; k < 3; k++)
-    if (want[k] && !strstr(m, want[k])) {
-      print_error("%s:%d: message \"%s\" lacks \"%s\"\n", file, line, m, want[k]);
-      _fail(file, line);
-    }
-}
-#define expect_error(y, a, b, c) expect_error_at((y), (a), (b), (c), __FILE__, __LINE__)
+#define expect_error(y, a, b, c) TU_ERROR((y), (a), (b), (c))
 
 static void test_bad_inputs(void **state) {
   gr_tensor *x = tu_rand(TU_SHAPE(4, 3, 2), -1, 1), *w5 = tu_rand(TU_SHAPE(5), 0, 1);

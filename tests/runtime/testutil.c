@@ -78,6 +78,21 @@ void tu_assert_close(const gr_tensor *a, const gr_tensor *b, double atol, double
   free(ref);
 }
 
+void tu_expect_error(gr_tensor *y, const char *a, const char *b, const char *c, const char *file,
+                     int line) {
+  if (y) {
+    print_error("%s:%d: expected an error, got a tensor %s\n", file, line, gr_shape_str(y));
+    gr_release(y);
+    _fail(file, line);
+  }
+  const char *m = gr_errmsg(), *want[3] = {a, b, c};
+  for (int k = 0; k < 3; k++)
+    if (want[k] && !strstr(m, want[k])) {
+      print_error("%s:%d: message \"%s\" lacks \"%s\"\n", file, line, m, want[k]);
+      _fail(file, line);
+    }
+}
+
 static float *elem_ptr(gr_tensor *t, int64_t i) {
   int64_t off = t->offset;
   for (int d = t->ndim - 1; d >= 0; d--) {

@@ -27,6 +27,11 @@ void tu_assert_close_d(const gr_tensor *a, const double *ref, double atol, doubl
                        const char *file, int line);
 #define TU_CLOSE_D(a, ref, atol, rtol) tu_assert_close_d((a), (ref), (atol), (rtol), __FILE__, __LINE__)
 
+/* y must be NULL with a message holding each of a, b, c (NULL: not checked). */
+void tu_expect_error(gr_tensor *y, const char *a, const char *b, const char *c, const char *file,
+                     int line);
+#define TU_ERROR(y, a, b, c) tu_expect_error((y), (a), (b), (c), __FILE__, __LINE__)
+
 /* The function under a gradient check: inputs -> one output (any shape). */
 typedef gr_tensor *(*tu_fn)(gr_tensor *const *in, void *ctx);
 
