@@ -156,19 +156,18 @@ static int l_where(lua_State *L) {
 
 /* --- views ---------------------------------------------------------------------------- */
 
-static int l_reshape(lua_State *L) {
+/* x:op(shape...) for the ops that take a tensor and a shape */
+typedef gr_tensor *(*shape_op)(gr_tensor *, int, const int64_t *);
+static int with_shape(lua_State *L, const char *name, shape_op op) {
   gr_tensor *x = gan_check(L, 1);
   int64_t shape[GR_MAX_DIM];
   int nd = gan_shape(L, 2, shape, NULL);
-  return gan_result(L, "reshape", gr_reshape(x, nd, shape));
+  return gan_result(L, name, op(x, nd, shape));
 }
 
-static int l_view(lua_State *L) {
-  gr_tensor *x = gan_check(L, 1);
-  int64_t shape[GR_MAX_DIM];
-  int nd = gan_shape(L, 2, shape, NULL);
-  return gan_result(L, "view", gr_reshape(x, nd, shape));
-}
+static int l_reshape(lua_State *L) { return with_shape(L, "reshape", gr_reshape); }
+
+static int l_view(lua_State *L) { return with_shape(L, "view", gr_reshape); }
 
 /* dims as one table or as varargs from arg on, each a Lua dim */
 static int dim_list(lua_State *L, int arg, const gr_tensor *x, int *dims) {
@@ -212,19 +211,9 @@ static int l_t(lua_State *L) {
   return gan_result(L, "t", gr_transpose(x, 0, 1));
 }
 
-static int l_expand(lua_State *L) {
-  gr_tensor *x = gan_check(L, 1);
-  int64_t shape[GR_MAX_DIM];
-  int nd = gan_shape(L, 2, shape, NULL);
-  return gan_result(L, "expand", gr_expand(x, nd, shape));
-}
+static int l_expand(lua_State *L) { return with_shape(L, "expand", gr_expand); }
 
-static int l_sum_to(lua_State *L) {
-  gr_tensor *x = gan_check(L, 1);
-  int64_t shape[GR_MAX_DIM];
-  int nd = gan_shape(L, 2, shape, NULL);
-  return gan_result(L, "sum_to", gr_sum_to(x, nd, shape));
-}
+static int l_sum_to(lua_State *L) { return with_shape(L, "sum_to", gr_sum_to); }
 
 /* a 1-based position along dim d (negative counts from the end) as 0-based */
 static int64_t position(lua_State *L, int arg, const gr_tensor *x, int d, bool end_ok) {
