@@ -26,14 +26,7 @@ static const int64_t k_long[] = {1000, 4099};
 
 /* --- helpers ---------------------------------------------------------------------- */
 
-static uint64_t g_seed = 0x1234567887654321ull;
-static double unit(void) {
-  uint64_t z = (g_seed += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (double)(z >> 11) * (1.0 / 9007199254740992.0);
-}
+static double unit(void) { return tu_unit(); }
 
 static uint32_t bits(float x) {
   uint32_t u;

@@ -7,7 +7,7 @@
 
 static uint64_t g_state = 0x9E3779B97F4A7C15ull;
 
-static double next_unit(void) {
+double tu_unit(void) {
   /* splitmix64: independent of the runtime's generator */
   uint64_t z = (g_state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -20,7 +20,7 @@ gr_tensor *tu_rand(int ndim, const int64_t *shape, double lo, double hi) {
   gr_tensor *t = gr_empty(GR_F32, ndim, shape);
   assert_non_null(t);
   float *p = gr_f32(t);
-  for (int64_t i = 0; i < gr_numel(t); i++) p[i] = (float)(lo + (hi - lo) * next_unit());
+  for (int64_t i = 0; i < gr_numel(t); i++) p[i] = (float)(lo + (hi - lo) * tu_unit());
   return t;
 }
 
@@ -148,7 +148,7 @@ static gr_tensor *first_grads(tu_fn f, void *ctx, int nin, gr_tensor *const *in,
 
 static double *rand_weights(int64_t n) {
   double *r = malloc((size_t)(n ? n : 1) * sizeof *r);
-  for (int64_t i = 0; i < n; i++) r[i] = 2 * next_unit() - 1;
+  for (int64_t i = 0; i < n; i++) r[i] = 2 * tu_unit() - 1;
   return r;
 }
 

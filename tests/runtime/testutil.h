@@ -11,6 +11,8 @@
 
 #include "ganrt/ganrt.h"
 
+/* U[0,1) from the tests' own generator (splitmix64, independent of the runtime's). */
+double tu_unit(void);
 /* A float tensor of the shape filled from U(lo, hi) (deterministic per call order). */
 gr_tensor *tu_rand(int ndim, const int64_t *shape, double lo, double hi);
 #define TU_SHAPE(...) (sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
