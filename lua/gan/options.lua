@@ -34,7 +34,9 @@ M.common = {
   { "resume", false, "continue from the last checkpoint in the run folder" },
   { "sample_every", 500, "write a sample grid every N iterations (0: never)" },
   { "save_every", 1000, "write a checkpoint every N iterations (0: only at the end)" },
+  { "eval", true, "measure the samples at the end of the run (metrics.json, report.html)" },
   { "eval_every", 0, "quick evaluation every N iterations (0: never)" },
+  { "eval_samples", 10000, "samples drawn by the final evaluation (quick ones draw a fifth)" },
   { "limit", 0, "use only the first N training images (0: all)" },
 }
 
