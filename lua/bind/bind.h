@@ -59,5 +59,6 @@ void gan_open_tensor(lua_State *L);
 void gan_open_ops(lua_State *L);
 void gan_open_autograd(lua_State *L);
 void gan_open_io(lua_State *L);
+void gan_open_stats(lua_State *L);
 
 #endif

@@ -138,13 +138,19 @@ static int l_get_threads(lua_State *L) {
 }
 
 static int l_kernels_info(lua_State *L) {
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushstring(L, gr_kernels()->isa);
   lua_setfield(L, -2, "isa");
   lua_pushinteger(L, gr_get_threads());
   lua_setfield(L, -2, "threads");
   lua_pushstring(L, gr_blas_info());
   lua_setfield(L, -2, "blas");
+#ifdef GANLUA_SANITIZE
+  lua_pushboolean(L, 1); /* built with AddressSanitizer + UBSan: several times slower */
+#else
+  lua_pushboolean(L, 0);
+#endif
+  lua_setfield(L, -2, "sanitized");
   return 1;
 }
 
@@ -340,6 +346,7 @@ int luaopen_gan_core(lua_State *L) {
   gan_open_ops(L);
   gan_open_autograd(L);
   gan_open_io(L);
+  gan_open_stats(L);
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, "Tensor");
   lua_pushliteral(L, GANRT_VERSION);

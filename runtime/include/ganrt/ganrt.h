@@ -9,6 +9,7 @@
 #include "kernels.h"
 #include "optim.h"
 #include "io.h"
+#include "stats.h"
 
 #define GANRT_VERSION "0.1.0"
 #endif
