@@ -12,7 +12,7 @@
 --
 -- Layers: Module, Sequential, Linear, Conv2d, ConvTranspose2d, BatchNorm1d,
 -- BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, Embedding, Dropout,
--- Upsample, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh, Sigmoid,
+-- Upsample, MaxPool2d, AvgPool2d, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh, Sigmoid,
 -- Softplus, Identity. Initialisers: `gan.nn.init`.
 -- @module gan.nn
 

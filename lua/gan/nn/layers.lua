@@ -82,6 +82,25 @@ function Upsample:extra_repr()
   return ("%s, mode=%s"):format(what, self.mode)
 end
 
+-- A pooling layer class: kernel k, stride (default k), padding (default 0).
+local function pooling(name, op)
+  local P = Module:extend(name)
+  function P:init(k, stride, padding)
+    self.k, self.stride, self.padding = k, stride or k, padding or 0
+  end
+  function P:forward(x) return x[op](x, self.k, self.stride, self.padding) end
+  function P:extra_repr() return ("kernel=%s, stride=%s, padding=%s"):format(self.k, self.stride, self.padding) end
+  return P
+end
+
+--- MaxPool2d(k [, stride=k [, padding=0]]): the maximum of each k x k window.
+-- @function MaxPool2d
+M.MaxPool2d = pooling("MaxPool2d", "max_pool2d")
+
+--- AvgPool2d(k [, stride=k [, padding=0]]): the mean of each k x k window.
+-- @function AvgPool2d
+M.AvgPool2d = pooling("AvgPool2d", "avg_pool2d")
+
 local Flatten = Module:extend("Flatten")
 M.Flatten = Flatten
 
