@@ -17,12 +17,16 @@ packages=(
   dataset-fashion-mnist
 )
 
+# the test suite also opens a run report in a headless browser
+test_packages=(chromium)
+
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
 jobs=$(nproc)
 
 echo "== installing packages"
 $sudo apt-get update -qq
+if [ "${1:-}" = "test" ]; then packages+=("${test_packages[@]}"); fi
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
 echo "== building"

@@ -6,6 +6,7 @@
  *   ganlua -e CODE ...       run code (several -e; then an optional script)
  *   ganlua --list            every recipe with its year and summary
  *   ganlua explain NAME      a recipe's header comment
+ *   ganlua eval RUN_DIR      measure a run again (the recipe tools/eval)
  *
  * gan.core is linked in and preloaded; the Lua library is found through
  * package.path: $GANLUA_PATH, then the source tree's lua/, then the
@@ -630,6 +631,7 @@ static void usage(FILE *f) {
           "  ganlua FILE.lua [args]     run a script; arg[0] is FILE, arg[1..] the args\n"
           "  ganlua NAME [args]         run the recipe recipes/NAME.lua (e.g. ganlua dcgan --iters=100)\n"
           "  ganlua explain NAME        print a recipe's header: the paper and its key points\n"
+          "  ganlua eval RUN_DIR        measure a run's last checkpoint: metrics.json and report.html\n"
           "\n"
           "options:\n"
           "  -e CODE        run CODE (may repeat; runs before the script)\n"
@@ -741,6 +743,8 @@ static int pmain(lua_State *L) {
     script = "-";
   } else if (first < argc) {
     script = argv[first];
+    /* `ganlua eval RUN_DIR` is the tool recipe tools/eval */
+    if (!strcmp(script, "eval") && !is_file(script)) script = "tools/eval";
     if (!is_file(script)) {
       if (!find_recipe(script, resolved, sizeof resolved)) {
         lua_pushfstring(L, "cannot open %s: no such file, and no recipe of that name "

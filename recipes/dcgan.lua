@@ -19,6 +19,7 @@ local opt = gan.options {
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
   iters = 5000,           -- training iterations
+  eval_every = 1000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/dcgan",     -- run folder
 }
 gan.manual_seed(opt.seed)

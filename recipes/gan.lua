@@ -20,6 +20,7 @@ local opt = gan.options {
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
   iters = 10000,          -- training iterations (generator steps)
+  eval_every = 2000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/gan",       -- run folder
 }
 gan.manual_seed(opt.seed)

@@ -229,6 +229,7 @@ function M.parse(defaults, argv, script)
   for k, v in pairs(values) do rawset(opt, k, v) end
   rawset(opt, "_keys", keys)
   rawset(opt, "_comments", comments)
+  rawset(opt, "_script", script)
   return opt
 end
 

@@ -58,6 +58,17 @@ end
 
 local exists = util.exists
 
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local cwd = os.getenv("PWD")
+  if not cwd or cwd == "" then
+    local p = io.popen("pwd")
+    cwd = p and p:read("l") or "."
+    if p then p:close() end
+  end
+  return cwd .. "/" .. path:gsub("^%./", "")
+end
+
 local now = gan.clock -- monotonic wall-clock seconds
 
 local function is_module(v)
@@ -245,36 +256,37 @@ local function without_side_effects(state, fn)
   return r
 end
 
+-- A function draw(n) -> samples [, asked labels] with fresh noise from the
+-- current RNG: hooks.sample, state.sample, or G (or the EMA's copy) on
+-- hooks.noise(n). Or nil and why not.
+local function make_draw(opt, state, hooks)
+  local G = (type(state.ema) == "table" and state.ema.module and state.ema:module()) or state.G
+  if hooks.sample then return hooks.sample end
+  if type(rawget(state, "sample")) == "function" then return state.sample end
+  if not is_module(G) then return nil, "no generator state.G and no hooks.sample: samples are not written" end
+  local noise = hooks.noise
+  if not noise then
+    local nz = get(opt, "nz", nil)
+    if not nz then return nil, "no hooks.noise and no opt.nz: samples are not written" end
+    local first = first_layer(G)
+    local flat = first and first.__name == "Linear"
+    noise = function(k) if flat then return gan.randn(k, nz) end return gan.randn(k, nz, 1, 1) end
+  end
+  return function(n) return G(noise(n)) end
+end
+
+-- Writes a grid (images) or a scatter plot (points) of samples from the same
+-- fixed stream every time.
 local function make_sampler(opt, state, hooks)
   local data = state.data
   local points = type(data) == "table" and data.kind == "points"
   local n = hooks.sample_count or (points and 1000 or 64)
-  local G = (type(state.ema) == "table" and state.ema.module and state.ema:module()) or state.G
-  local fn
-  if hooks.sample then
-    fn = function() return hooks.sample(n) end
-  elseif type(rawget(state, "sample")) == "function" then
-    fn = function() return state.sample(n) end
-  elseif is_module(G) then
-    local z
-    local noise = hooks.noise
-    if not noise then
-      local nz = get(opt, "nz", nil)
-      if not nz then return nil, "no hooks.noise and no opt.nz: samples are not written" end
-      local first = first_layer(G)
-      local flat = first and first.__name == "Linear"
-      noise = function(k) if flat then return gan.randn(k, nz) end return gan.randn(k, nz, 1, 1) end
-    end
-    fn = function()
-      z = z or M.fixed(get(opt, "seed", 1), function() return noise(n) end)
-      return G(z)
-    end
-  else
-    return nil, "no generator state.G and no hooks.sample: samples are not written"
-  end
+  local draw, why = make_draw(opt, state, hooks)
+  if not draw then return nil, why end
+  local seed = get(opt, "seed", 1)
   local ref
   return function(path)
-    local x = without_side_effects(state, fn)
+    local x = without_side_effects(state, function() return M.fixed(seed, function() return draw(n) end) end)
     if x:dim() == 2 and x:size(2) == 2 then
       if ref == nil and points then ref = data.x:narrow(1, 1, math.min(data.x:size(1), 2000)) end
       return gan.image.scatter(path, x, { reference = ref, range = get(opt, "plot_range", nil) })
@@ -284,9 +296,50 @@ local function make_sampler(opt, state, hooks)
   end
 end
 
+-- A function evaluate(step, n) -> table of results: gan.metrics on n samples
+-- (images of Fashion-MNIST's kind, or points of a Gaussian mixture) merged
+-- with hooks.eval(step, n). Samples come from their own fixed stream; the
+-- run's RNG and buffers are put back. Nil when there is nothing to measure.
+local function make_evaluator(opt, state, hooks)
+  local data = state.data
+  local draw = make_draw(opt, state, hooks)
+  local auto
+  if draw and type(data) == "table" then
+    if data.kind == "points" and data.centres then
+      auto = function(n) return gan.metrics.points(draw(n), data) end
+    elseif data.kind == "images" and data.classes == gan.data.fashion_classes then
+      auto = function(n) return gan.metrics.images(draw, { n = n }) end
+    end
+  end
+  if not auto and not hooks.eval then return nil end
+  local seed = get(opt, "seed", 1) + 104729
+  return function(step, n)
+    local r = {}
+    if auto then
+      local a = without_side_effects(state, function()
+        gan.manual_seed(seed)
+        return auto(n)
+      end)
+      for k, v in pairs(a) do r[k] = v end
+    end
+    if hooks.eval then
+      for k, v in pairs(gan.no_grad(hooks.eval, step, n) or {}) do r[k] = v end
+    end
+    return r
+  end
+end
+
 -------------------------------------------------------------------------------
 
 local interrupted = gan.interrupted
+
+-- "k v  k v" for the numbers of a table, sorted by key
+local function summary_line(values)
+  local parts = {}
+  for k, x in pairs(values) do parts[#parts + 1] = k .. " " .. fmt_num(x) end
+  table.sort(parts)
+  return table.concat(parts, "  ")
+end
 
 local function scalar_values(losses, step)
   local values = {}
@@ -328,7 +381,12 @@ function M.run(opt, state, step_fn, hooks)
   if text ~= "" then
     print(text)
     local f = io.open(out .. "/options.txt", "w")
-    if f then f:write(text, "\n"); f:close() end
+    if f then
+      local script = rawget(opt, "_script")
+      if script and script ~= "-" then f:write("# recipe=", absolute(script), "\n") end
+      f:write(text, "\n")
+      f:close()
+    end
   end
   local mods, names = modules_of(state)
   local counts = {}
@@ -355,6 +413,9 @@ function M.run(opt, state, step_fn, hooks)
   if every <= 0 then every = math.max(1, iters // 50) end
   local progress = new_progress(start, iters, every)
   local sampler, why = make_sampler(opt, state, hooks)
+  local evaluate = make_evaluator(opt, state, hooks)
+  local eval_samples = get(opt, "eval_samples", 10000)
+  local quick_n = math.max(100, eval_samples // 5)
   if not sampler and sample_every > 0 then progress:say("note: " .. why) end
   local last_saved = start > 0 and start or nil
   local meta_opts = text
@@ -403,16 +464,12 @@ function M.run(opt, state, step_fn, hooks)
       if hooks.log then hooks.log(s, values) end
       progress:update(s, values, keys)
       if sample_every > 0 and s % sample_every == 0 then sample(s) end
-      if eval_every > 0 and hooks.eval and s % eval_every == 0 then
-        local ev = gan.no_grad(hooks.eval, s) or {}
+      if eval_every > 0 and evaluate and s % eval_every == 0 then
+        local ev_values = scalar_values(evaluate(s, quick_n)) or {}
         eval_log = eval_log or open_log(out .. "/eval.csv", start)
-        local ev_values = scalar_values(ev, s) or {}
         eval_log:write(s, ev_values)
         eval_log:flush()
-        local parts = {}
-        for k, x in pairs(ev_values) do parts[#parts + 1] = k .. " " .. fmt_num(x) end
-        table.sort(parts)
-        progress:say(("eval at step %d: %s"):format(s, table.concat(parts, "  ")))
+        progress:say(("eval at step %d: %s"):format(s, summary_line(ev_values)))
       end
       if save_every > 0 and s % save_every == 0 and s ~= iters then save(s) end
       if s % 10 == 0 then log:flush() end
@@ -444,10 +501,70 @@ function M.run(opt, state, step_fn, hooks)
   if done > 0 then
     print(("done: %d steps in %s (%.3f s/step); samples in %s/samples, checkpoint %s"):format(done,
       fmt_time(seconds), seconds / done, out, ckpt))
-  else
+  elseif not M.eval_only then
     print(("nothing to do: the checkpoint is at step %d of %d"):format(step, iters))
   end
-  return { steps = done, step = step, seconds = seconds, losses = values, out = out, interrupted = stopped ~= nil }
+  local results
+  if get(opt, "eval", true) and evaluate and (done > 0 or M.eval_only) and not stopped then
+    local t = now()
+    print(("evaluating %d samples at step %d ..."):format(eval_samples, step))
+    results = evaluate(step, eval_samples)
+    results.step, results.eval_seconds = step, now() - t
+    if done > 0 then results.seconds_per_step = seconds / done end
+    print(M.format_results(results))
+    local ok, err = util.write_file(out .. "/metrics.json", util.json(results) .. "\n")
+    if not ok then print(("warning: %s/metrics.json not written: %s"):format(out, tostring(err))) end
+  end
+  if done > 0 or M.eval_only then
+    local ok, err = pcall(gan.report.write, out, { results = results, seconds_per_step = done > 0 and seconds / done or nil })
+    if ok and err then print(("report: %s"):format(err)) end
+    if not ok then print(("warning: the report was not written: %s"):format(tostring(err))) end
+  end
+  return { steps = done, step = step, seconds = seconds, losses = values, out = out, interrupted = stopped ~= nil,
+    metrics = results }
+end
+
+local function pct(x) return ("%.1f%%"):format(100 * x) end
+
+--- Evaluation results as text: FD with its floor and ceiling, KID,
+-- precision, recall, class coverage; then any other value.
+-- @param r a table from an evaluation (gan.metrics.images, points, hooks.eval)
+-- @return text (several lines)
+function M.format_results(r)
+  local lines, shown = {}, { step = true, eval_seconds = true, seconds_per_step = true, n = true, coverage = true }
+  local head = ("metrics at step %s"):format(tostring(r.step or "?"))
+  if r.n then head = head .. (" (%d samples)"):format(r.n) end
+  lines[1] = head .. ":"
+  if r.fd then
+    local b = r.fd_floor and ("  (floor %.2f: test vs train; ceiling %.1f: uniform noise)"):format(r.fd_floor, r.fd_ceiling) or ""
+    lines[#lines + 1] = ("  FD %.2f%s"):format(r.fd, b)
+    shown.fd, shown.fd_floor, shown.fd_ceiling = true, true, true
+  end
+  if r.kid then
+    lines[#lines + 1] = ("  KID %.4f ± %.4f"):format(r.kid, r.kid_std or 0)
+    shown.kid, shown.kid_std = true, true
+  end
+  if r.precision then
+    lines[#lines + 1] = ("  precision %.3f  recall %.3f  (k = 3)"):format(r.precision, r.recall)
+    shown.precision, shown.recall = true, true
+  end
+  if type(r.coverage) == "table" then
+    local parts = {}
+    for i, v in ipairs(r.coverage) do parts[i] = ("%s %s"):format(gan.data.fashion_classes[i] or i, pct(v)) end
+    lines[#lines + 1] = ("  class coverage (smallest %s): %s"):format(pct(r.min_coverage), table.concat(parts, ", "))
+    shown.min_coverage = true
+  end
+  if r.modes then
+    lines[#lines + 1] = ("  modes covered %d of %d, high-quality samples %s"):format(r.modes, r.modes_total, pct(r.hq))
+    shown.modes, shown.modes_total, shown.hq = true, true, true
+  end
+  local rest = {}
+  for k, v in pairs(r) do
+    if not shown[k] and type(v) == "number" then rest[#rest + 1] = ("%s %s"):format(k, fmt_num(v)) end
+  end
+  table.sort(rest)
+  if #rest > 0 then lines[#lines + 1] = "  " .. table.concat(rest, "  ") end
+  return table.concat(lines, "\n")
 end
 
 return setmetatable(M, { __call = function(_, ...) return M.run(...) end })

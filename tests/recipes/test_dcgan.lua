@@ -10,9 +10,10 @@ local function run(args) return U.run_recipe("recipes/dcgan.lua", args) end
 T.case("dcgan.lua on Fashion-MNIST at 32x32", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_dcgan")
-  local ok, text = run("--iters=3 --limit=256 --batch=16 --sample_every=2 --save_every=2 --nf=16 --out=" .. out)
+  local ok, text = run("--iters=3 --limit=256 --batch=16 --sample_every=2 --save_every=2 --nf=16 --eval_samples=100 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
+  U.truthy(text:find("precision %d") and U.exists(out .. "/metrics.json") and U.exists(out .. "/report.html"), text)
   local log = U.read(out .. "/log.csv")
   U.truthy(log:find("^step,D,D%(G%(z%)%),D%(x%),G\n"), log)
   local grid = gan.image.load(out .. "/samples/step_000003.png")

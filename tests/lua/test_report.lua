@@ -1,0 +1,62 @@
+-- gan.report: the page a run writes, opened in headless Chromium (Debian's
+-- chromium package): it loads without errors and draws every chart and image.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+
+local function chromium()
+  for _, name in ipairs { "chromium", "chromium-browser", "google-chrome" } do
+    local p = io.popen("command -v " .. name .. " 2>/dev/null")
+    local path = p:read("l")
+    p:close()
+    if path and path ~= "" then return path end
+  end
+end
+
+-- a short run on a toy set: losses, evaluations, samples, metrics
+local function make_run(out)
+  local opt = { iters = 8, batch = 16, seed = 3, out = out, sample_every = 4, save_every = 0, eval_every = 4,
+    eval_samples = 200, nz = 2, limit = 256 }
+  gan.manual_seed(3)
+  local data = gan.data.load("8gaussians", opt)
+  local G = gan.nn.Sequential { gan.nn.Linear(2, 8), gan.nn.ReLU(), gan.nn.Linear(8, 2) }
+  local optG = gan.optim.Adam(G, { lr = 1e-2 })
+  gan.train(opt, { G = G, optG = optG, data = data }, function(real)
+    local loss = ((G(gan.randn(real:size(1), 2)) - real) ^ 2):mean()
+    optG:step(loss)
+    return { loss = loss, half = loss * 0.5 }
+  end)
+end
+
+T.case("pieces: base64 and charts", function()
+  U.equal(gan.report.base64(""), "")
+  U.equal(gan.report.base64("f"), "Zg==")
+  U.equal(gan.report.base64("fo"), "Zm8=")
+  U.equal(gan.report.base64("foobar"), "Zm9vYmFy")
+  U.equal(gan.report.base64("\0\255\128"), "AP+A")
+  local svg = gan.report.svg_chart("loss <D>", { 1, 2, 3 }, { 0.5, nil, 2 })
+  U.truthy(svg:find("<polyline") and svg:find("loss &lt;D&gt;"), svg)
+  U.truthy(gan.report.svg_chart("empty", {}, {}):find("no values"))
+end)
+
+T.case("report.html is self-contained and draws its charts in headless Chromium", function()
+  local out = U.tmpdir("report_run")
+  make_run(out)
+  local html = U.read(out .. "/report.html")
+  U.truthy(html:find("<h2>Metrics at step 8</h2>"), "final metrics")
+  U.truthy(not html:find('src="http') and not html:find("<link") and not html:find("@import"), "nothing from outside")
+  local browser = chromium()
+  if not browser then T.skip("chromium is not installed (apt-get install chromium): the page was not opened") end
+  local cmd = ("timeout 120 '%s' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --dump-dom 'file://%s/report.html' 2>/dev/null")
+    :format(browser, out)
+  local p = io.popen(cmd)
+  local dom = p:read("a")
+  p:close()
+  local status = dom:match('<p id="status">([^<]*)</p>')
+  U.truthy(status, "the page loaded and its script ran:\n" .. dom:sub(1, 400))
+  -- log.csv: loss, half; eval.csv: hq, modes
+  U.equal(status, "ok: 4 of 4 charts, 2 of 2 images")
+end)
+
+T.run()
