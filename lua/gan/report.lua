@@ -163,7 +163,7 @@ end
 
 -- charts of every numeric column of a CSV but the step (and those in skip);
 -- refs[col] = {column whose last value is drawn as a dashed line, ...}
-local function csv_charts(path, skip, refs)
+local function csv_charts(path, skip, refs, panels)
   local cols, rows = M.read_csv(path)
   if not cols or #rows == 0 then return {} end
   local xs = {}
@@ -180,6 +180,7 @@ local function csv_charts(path, skip, refs)
         end
       end
       charts[#charts + 1] = M.svg_chart(cols[c], xs, ys, { refs = lines })
+      if panels then panels[#panels + 1] = { title = cols[c], x = xs, y = ys, refs = lines } end
     end
   end
   return charts
@@ -278,7 +279,48 @@ local function metrics_html(r)
   return table.concat(html, "\n")
 end
 
---- Writes OUT/report.html from what the run folder holds.
+--- Draws every curve in one PNG: a panel per column (raw values light, a
+-- moving average dark, reference values dashed), three panels a row.
+-- @param path the PNG to write
+-- @param panels list of {title=, x=, y=, refs = {{label, y}, ...}}
+-- @return true, or nil and a message
+function M.curves_png(path, panels)
+  local plot = require "gan.plot"
+  local W, H, per_row = 360, 220, 3
+  local images = {}
+  for _, p in ipairs(panels) do
+    local x, y = {}, {}
+    for i = 1, #p.x do
+      if p.y[i] then x[#x + 1], y[#y + 1] = p.x[i], p.y[i] end
+    end
+    local series = {}
+    if #y > 0 then
+      local tx, ty = thin(x, y, 600)
+      if #y > 50 then
+        series[1] = { x = tx, y = ty, color = { 0.62, 0.79, 0.88 }, width = 1 }
+        local mx, my = thin(x, moving_average(y, math.max(2, #y // 50)), 600)
+        series[2] = { x = mx, y = my, color = { 0.03, 0.32, 0.61 }, width = 2 }
+      else
+        series[1] = { x = tx, y = ty, color = { 0.03, 0.32, 0.61 }, width = 2 }
+      end
+      for _, r in ipairs(p.refs or {}) do
+        series[#series + 1] = { x = { x[1], x[#x] }, y = { r[2], r[2] }, label = r[1], color = { 0.9, 0.33, 0.05 }, dash = true }
+      end
+      local ok, im = pcall(plot.lines_image, series, { width = W, height = H, title = p.title, font = 1 })
+      if ok then images[#images + 1] = im end
+    end
+  end
+  if #images == 0 then return nil, "no values to draw" end
+  local rows = {}
+  for r = 1, #images, per_row do
+    local row = {}
+    for k = r, r + per_row - 1 do row[#row + 1] = images[k] or gan.ones(3, H, W) end
+    rows[#rows + 1] = gan.cat(row, 3)
+  end
+  return gan.io.save_png(path, gan.cat(rows, 2))
+end
+
+--- Writes OUT/report.html (and OUT/curves.png) from what the run folder holds.
 -- @param out the run folder
 -- @param info optional {results = metrics table (else OUT/metrics.json is not parsed: pass it),
 --   seconds_per_step = number, title = text}
@@ -294,15 +336,18 @@ function M.write(out, info)
     h[#h + 1] = ("<h2>Metrics at step %s</h2>"):format(esc(r.step or "?"))
     h[#h + 1] = metrics_html(r)
   end
-  local loss = csv_charts(out .. "/log.csv")
+  local panels = {}
+  local loss = csv_charts(out .. "/log.csv", nil, nil, panels)
+  local ev = csv_charts(out .. "/eval.csv", { fd_floor = true, fd_ceiling = true, n = true, kid_std = true,
+    modes_total = true }, { fd = { "fd_floor", "fd_ceiling" } }, panels)
+  local curves = #panels > 0 and M.curves_png(out .. "/curves.png", panels)
   if #loss > 0 then
     h[#h + 1] = "<h2>Training curves (log.csv)</h2><div class=\"charts\">" .. table.concat(loss, "\n") .. "</div>"
   end
-  local ev = csv_charts(out .. "/eval.csv", { fd_floor = true, fd_ceiling = true, n = true, kid_std = true,
-    modes_total = true }, { fd = { "fd_floor", "fd_ceiling" } })
   if #ev > 0 then
     h[#h + 1] = "<h2>Evaluations during training (eval.csv)</h2><div class=\"charts\">" .. table.concat(ev, "\n") .. "</div>"
   end
+  if curves then h[#h + 1] = "<p>Every curve in one picture: curves.png, next to this page.</p>" end
   local files = sample_files(out, 8)
   if #files > 0 then
     h[#h + 1] = "<h2>Samples over time</h2><div class=\"samples\">"

@@ -45,6 +45,8 @@ T.case("report.html is self-contained and draws its charts in headless Chromium"
   make_run(out)
   local html = U.read(out .. "/report.html")
   U.truthy(html:find("<h2>Metrics at step 8</h2>"), "final metrics")
+  local curves = gan.image.load(out .. "/curves.png")
+  U.truthy(curves and curves:size(3) == 3 * 360 and curves:size(2) == 2 * 220, "curves.png: 4 panels in 2 rows of 3")
   U.truthy(not html:find('src="http') and not html:find("<link") and not html:find("@import"), "nothing from outside")
   local browser = chromium()
   if not browser then T.skip("chromium is not installed (apt-get install chromium): the page was not opened") end
