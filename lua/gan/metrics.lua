@@ -35,6 +35,16 @@
 --   smallest share; accuracy, for conditional models: how often the
 --   classifier agrees with the asked class.
 --
+-- The statistics are functions of `gan.stats` (in C, double precision),
+-- usable on any features:
+--
+-- * `gan.stats.fit(x)`: x (N, D) -> a Gaussian fit with `:mean()`, `:cov()`,
+--   `:count()`, `:dim()`; `gan.stats.gaussian(mean, cov)` makes one directly;
+-- * `gan.stats.frechet(a, b)` -> the Fréchet distance of two fits;
+-- * `gan.stats.kid(x, y [, {subsets = 100, size = min(1000, N), seed = 0}])`
+--   -> mean, standard deviation;
+-- * `gan.stats.precision_recall(real, fake [, k = 3])` -> precision, recall.
+--
 -- Toy 2-D sets (`points`): modes covered (a mode counts when at least one
 -- sample is within 3 standard deviations of it and it holds at least 1% of
 -- the ideal count) and the share of high-quality samples (within 3 standard
