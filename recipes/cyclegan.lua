@@ -34,7 +34,6 @@ local opt = gan.options {
   decay = 0.5,            -- share of the run, at its end, over which the rate falls linearly to 0
   iters = 4000,           -- training iterations
   eval_every = 1000,      -- translate the test split and measure every N iterations (0: never)
-  eval_n = 1000,          -- test images per domain that the evaluation translates (0: all)
   test = false,           -- translate testA and testB with the run's checkpoint into OUT/results/
   out = "runs/cyclegan",  -- run folder
 }
@@ -123,10 +122,9 @@ local function sample(n)
   return gan.stack(out, 1):narrow(1, 1, n)
 end
 
---- On the test split: the share of A translated to B that the Fashion-MNIST classifier
--- calls B's class (and B to A), and the cycle L1 on the [-1, 1] scale.
+--- On (up to n images per domain of) the test split: the share of A translated to B that
+-- the Fashion-MNIST classifier calls B's class (and B to A), and the cycle L1 on the [-1, 1] scale.
 local function eval(_, n)
-  n = n or opt.eval_n
   local na = (n and n > 0) and math.min(n, test.A.n) or test.A.n
   local nb = (n and n > 0) and math.min(n, test.B.n) or test.B.n
   local fb, ra = translate(test.A, G_AB, G_BA, na)

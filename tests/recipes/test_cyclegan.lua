@@ -8,15 +8,10 @@ local U = require "util"
 local function run(args) return U.run_recipe("recipes/cyclegan.lua", args) end
 local tiny = "--nf=4 --ndf=4 --blocks=1 --batch=2 --sample_every=2 --save_every=2 --eval=false "
 
-local function has_metrics()
-  return package.searchpath("gan.metrics", package.path) ~= nil
-end
-
 T.case("cyclegan.lua on Fashion-MNIST sneakers and ankle boots", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_cyclegan")
-  local eval = has_metrics() and "--eval_every=4 --eval_n=4 " or "--eval_every=0 "
-  local ok, text = run("--iters=4 --limit=32 " .. tiny .. eval .. "--out=" .. out)
+  local ok, text = run("--iters=4 --limit=32 " .. tiny .. "--eval=true --eval_every=0 --eval_samples=16 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 4/4")
   local log = U.read(out .. "/log.csv")
@@ -28,10 +23,13 @@ T.case("cyclegan.lua on Fashion-MNIST sneakers and ankle boots", function()
   -- six columns: real A, translated, reconstructed, real B, translated, reconstructed
   local grid = gan.image.load(out .. "/samples/step_000004.png")
   U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 }, "a 6x6 grid of 32x32 gray images")
-  if has_metrics() then
-    local ev = U.read(out .. "/eval.csv")
-    U.truthy(ev:find("^step,A_to_B,B_to_A,cycle_l1,cycle_l1_A,cycle_l1_B\n4,"), ev)
+  -- the evaluation at the end: translations classified, cycle L1, on 16 test images per domain
+  local m = U.read(out .. "/metrics.json")
+  for _, k in ipairs({ "A_to_B", "B_to_A", "cycle_l1", "cycle_l1_A", "cycle_l1_B" }) do
+    local v = tonumber(m:match('"' .. k .. '":%s*([-%d.e]+)'))
+    U.truthy(v and v >= 0 and v <= 2, k .. " in metrics.json\n" .. m)
   end
+  U.truthy(text:find("A_to_B %d"), text)
 end)
 
 T.case("cyclegan.lua trains on a folder of JPEG and PNG files, and --test translates it", function()

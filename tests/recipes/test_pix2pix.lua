@@ -11,14 +11,15 @@ local tiny = "--nf=4 --ndf=4 --batch=4 --sample_every=2 --save_every=2 --eval=fa
 T.case("pix2pix.lua on Fashion-MNIST edges -> garments", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_pix2pix")
-  local ok, text = run("--iters=3 --limit=32 --eval_every=3 --eval_n=8 " .. tiny .. "--out=" .. out)
+  local ok, text = run("--iters=3 --limit=32 " .. tiny .. "--eval=true --eval_every=0 --eval_samples=20 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
   local log = U.read(out .. "/log.csv")
   U.truthy(log:find("^step,D,G,L1,lr\n"), log)
-  local ev = U.read(out .. "/eval.csv")
-  local l1 = tonumber(ev:match("^step,L1\n3,([^\n]+)\n"))
-  U.truthy(l1 and l1 > 0 and l1 < 2, ev)
+  -- the evaluation at the end, on 20 test pairs: L1 to the ground truth and FD
+  local m = U.read(out .. "/metrics.json")
+  local l1, fd = tonumber(m:match('"L1":%s*([-%d.e]+)')), tonumber(m:match('"fd":%s*([-%d.e]+)'))
+  U.truthy(l1 and l1 > 0 and l1 < 2 and fd and fd > 0, m)
   -- (input, translation, ground truth) triplets, two per row
   local grid = gan.image.load(out .. "/samples/step_000003.png")
   U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 })
