@@ -460,4 +460,19 @@ function M.load(name, opt)
     table.concat(M.toy_names, ", ")), 2)
 end
 
+-- Image-to-image data (two domains, unpaired or paired): gan/domains.lua adds
+-- unpaired, paired, sobel_edges, image_files and Domain to this module.
+
+--- A shuffled order of 0 .. n-1 for a seed and an epoch (the iterators' order).
+-- @param n number of items
+-- @param seed integer
+-- @param epoch integer
+-- @return list of 0-based indices
+function M.permutation(n, seed, epoch)
+  return permutation(n, seed, epoch)
+end
+for k, v in pairs(require "gan.domains") do
+  if M[k] == nil then M[k] = v end
+end
+
 return M

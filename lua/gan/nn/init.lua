@@ -30,6 +30,7 @@ merge(require "gan.nn.Conv2d")
 merge(require "gan.nn.norm")
 merge(require "gan.nn.layers")
 merge(require "gan.nn.activations")
+merge(require "gan.nn.blocks")
 
 --- True when v is a module.
 -- @param v any value

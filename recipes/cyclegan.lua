@@ -1,0 +1,177 @@
+--- CycleGAN — unpaired image-to-image translation with cycle consistency.
+-- @paper Zhu, Park, Isola, Efros. Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks. 2017. arXiv:1703.10593
+-- @year 2017
+-- @ja 要点: 対になっていない2つの画像集合A・Bの間の変換を学ぶ。生成器 G: A→B と F: B→A、識別器 D_A・D_B の4つのネットワーク。
+-- @ja サイクル一貫性損失 ‖F(G(a)) − a‖₁ + ‖G(F(b)) − b‖₁ (λ=10) が写像を制約し、恒等損失 ‖G(b) − b‖₁ (0.5λ) が色や形を保つ。
+-- @ja 敵対的損失は最小二乗 (LSGAN)。GはResNet (反射パディング・インスタンス正規化)、DはPatchGAN (70×70のパッチごとに真偽)。
+-- @ja 識別器は過去の生成画像50枚のプールからも学ぶ。Adam(2e-4, β1=0.5)、学習率は前半一定・後半で0まで線形減衰。
+-- @en Key points: learns a translation between two unpaired image sets A and B with two generators G: A→B, F: B→A and two discriminators D_A, D_B.
+-- @en The cycle-consistency loss ‖F(G(a)) − a‖₁ + ‖G(F(b)) − b‖₁ (λ = 10) constrains the mappings; the identity loss ‖G(b) − b‖₁ (0.5 λ) keeps colours and shapes.
+-- @en Least-squares adversarial loss (LSGAN); a ResNet generator (reflection padding, instance norm) and a PatchGAN discriminator (real or fake per 70×70 patch).
+-- @en D also learns from a pool of 50 earlier fakes; Adam (2e-4, β1 = 0.5); the learning rate is constant, then falls linearly to 0 over the second half.
+
+local gan = require "gan"
+local nn, F = gan.nn, gan.F
+
+local opt = gan.options {
+  data = "fashion-mnist", -- fashion-mnist (sneakers A <-> ankle boots B), or a folder DIR/trainA, trainB, testA, testB
+  classes_a = { 7 },      -- Fashion-MNIST classes of domain A (7: sneaker)
+  classes_b = { 9 },      -- Fashion-MNIST classes of domain B (9: ankle boot)
+  size = 32,              -- image size after the random crop (the paper: 256)
+  load_size = 0,          -- images are resized to this before the crop (0: size; the paper: 286)
+  flip = true,            -- mirror training images left-right at random
+  channels = 3,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
+  batch = 8,              -- minibatch size (the paper: 1)
+  nf = 32,                -- feature maps of G's first layer (the paper: 64)
+  blocks = 6,             -- residual blocks in G (the paper: 9 at 256 px, 6 at 128 px)
+  ndf = 32,               -- feature maps of D's first layer (the paper: 64)
+  d_layers = 2,           -- D's stride-2 layers: 3 judges 70x70 patches, 2 34x34, 1 16x16
+  lambda = 10.0,          -- weight of the cycle-consistency loss
+  identity = 0.5,         -- weight of the identity loss, as a multiple of lambda (0: none)
+  pool = 50,              -- earlier fakes kept for D (0: D sees only the latest)
+  lr = 2e-4,              -- Adam learning rate
+  beta1 = 0.5,            -- Adam beta1
+  decay = 0.5,            -- share of the run, at its end, over which the rate falls linearly to 0
+  iters = 4000,           -- training iterations
+  eval_every = 1000,      -- translate the test split and measure every N iterations (0: never)
+  test = false,           -- translate testA and testB with the run's checkpoint into OUT/results/
+  out = "runs/cyclegan",  -- run folder
+}
+if opt.size % 4 ~= 0 then error("--size must be a multiple of 4 (G halves it twice)", 0) end
+if opt.decay < 0 or opt.decay > 1 then error("--decay must be in [0, 1]", 0) end
+if opt.blocks < 0 or opt.nf < 1 or opt.ndf < 1 or opt.d_layers < 1 then
+  error("--nf and --ndf must be >= 1, --blocks >= 0, --d_layers >= 1", 0)
+end
+if opt.lambda < 0 or opt.identity < 0 then error("--lambda and --identity must be >= 0", 0) end
+gan.manual_seed(opt.seed)
+
+local fashion = opt.data == "fashion-mnist"
+local data = gan.data.unpaired(opt.data, opt)
+-- the test split: in order, at --size, neither cropped nor mirrored
+local topt = {}
+for k, v in pairs(opt) do topt[k] = v end
+topt.split, topt.load_size, topt.flip, topt.limit = "test", opt.size, false, 0
+local have_test, test = pcall(gan.data.unpaired, opt.data, topt)
+if not have_test then
+  print("note: no test split (" .. tostring(test) .. "); samples show training images")
+  test = data
+end
+local C = data.A:items(1, 1):size(2)
+
+-- G_AB: A -> B and G_BA: B -> A; D_A judges A images, D_B judges B images
+local function generator() return nn.ResnetGenerator(C, C, { nf = opt.nf, blocks = opt.blocks }):apply(nn.init.dcgan) end
+local function critic() return nn.PatchDiscriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan) end
+local G_AB, G_BA, D_A, D_B = generator(), generator(), critic(), critic()
+local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
+local optG, optD = gan.optim.Adam({ G_AB, G_BA }, adam), gan.optim.Adam({ D_A, D_B }, adam)
+local hold = math.floor(opt.iters * (1 - opt.decay) + 0.5)
+local linear = { hold = hold, decay = opt.iters - hold }
+local schedG = gan.optim.schedule.constant_then_linear(optG, linear)
+local schedD = gan.optim.schedule.constant_then_linear(optD, linear)
+local poolA, poolB = gan.pool.ImagePool(opt.pool), gan.pool.ImagePool(opt.pool)
+local state = { G_AB = G_AB, G_BA = G_BA, D_A = D_A, D_B = D_B, optG = optG, optD = optD, schedG = schedG,
+  schedD = schedD, poolA = poolA, poolB = poolB, data = data }
+
+local function step(batch)
+  local a, b = batch.A, batch.B
+  -- G: fool both critics (least squares), come back where it started, leave the other domain alone
+  local fake_b, fake_a = G_AB(a), G_BA(b)
+  local adv = F.mse(D_B(fake_b), 1) + F.mse(D_A(fake_a), 1)
+  local cycle = F.l1(G_BA(fake_b), a) + F.l1(G_AB(fake_a), b)
+  local lossG = adv + cycle * opt.lambda
+  local idt
+  if opt.identity > 0 then
+    idt = F.l1(G_AB(b), b) + F.l1(G_BA(a), a)
+    lossG = lossG + idt * (opt.lambda * opt.identity)
+  end
+  optG:step(lossG)
+  -- D: real images against fakes from the pool, halved so D learns at half G's rate
+  local pa, pb = poolA:query(fake_a), poolB:query(fake_b)
+  local lossD_A = (F.mse(D_A(a), 1) + F.mse(D_A(pa), 0)) * 0.5
+  local lossD_B = (F.mse(D_B(b), 1) + F.mse(D_B(pb), 0)) * 0.5
+  optD:step(lossD_A + lossD_B)
+  local lr = optG.lr -- the rate of this step; the schedules set the next one
+  schedG:step()
+  schedD:step()
+  return { G = adv, cycle = cycle, idt = idt, D_A = lossD_A, D_B = lossD_B, lr = lr }
+end
+
+-- translations and reconstructions of a domain's test images, in batches
+local function translate(dom, G, back, n)
+  local fake, rec = {}, {}
+  for i = 1, n, 100 do
+    local x = dom:items(i, math.min(100, n - i + 1))
+    fake[#fake + 1] = G(x)
+    rec[#rec + 1] = back(fake[#fake])
+  end
+  return gan.cat(fake, 1), gan.cat(rec, 1)
+end
+
+--- Rows of (a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b))) on fixed test images.
+local function sample(n)
+  local rows = math.max(1, math.ceil(n / 6))
+  local ka, kb = math.min(rows, test.A.n), math.min(rows, test.B.n)
+  local a, b = test.A:items(1, ka), test.B:items(1, kb)
+  local fb, fa = G_AB(a), G_BA(b)
+  local ra, rb = G_BA(fb), G_AB(fa)
+  local out = {}
+  for r = 1, rows do
+    local i, j = (r - 1) % ka + 1, (r - 1) % kb + 1
+    for _, x in ipairs({ a[i], fb[i], ra[i], b[j], fa[j], rb[j] }) do out[#out + 1] = x end
+  end
+  return gan.stack(out, 1):narrow(1, 1, n)
+end
+
+--- On (up to n images per domain of) the test split: the share of A translated to B that
+-- the Fashion-MNIST classifier calls B's class (and B to A), and the cycle L1 on the [-1, 1] scale.
+local function eval(_, n)
+  local na = (n and n > 0) and math.min(n, test.A.n) or test.A.n
+  local nb = (n and n > 0) and math.min(n, test.B.n) or test.B.n
+  local fb, ra = translate(test.A, G_AB, G_BA, na)
+  local fa, rb = translate(test.B, G_BA, G_AB, nb)
+  local cyc_a = F.l1(ra, test.A:items(1, na)):item()
+  local cyc_b = F.l1(rb, test.B:items(1, nb)):item()
+  local r = { cycle_l1 = (cyc_a * na + cyc_b * nb) / (na + nb), cycle_l1_A = cyc_a, cycle_l1_B = cyc_b }
+  if fashion and #opt.classes_a == 1 and #opt.classes_b == 1 then
+    r.A_to_B = gan.metrics.predict(fb):eq(opt.classes_b[1]):float():mean():item()
+    r.B_to_A = gan.metrics.predict(fa):eq(opt.classes_a[1]):float():mean():item()
+  end
+  return r
+end
+
+if opt.test then
+  -- translate the whole test split with the trained networks
+  local ckpt = opt.out .. "/checkpoint.safetensors"
+  local ok, extra, msg = pcall(gan.checkpoint.load, ckpt, state)
+  if not ok or not extra then
+    error(("--test: cannot load %s (train first, with the same --nf, --blocks, --ndf, --d_layers, --size): %s")
+      :format(ckpt, tostring(ok and msg or extra)), 0)
+  end
+  if not have_test then error("--test: no test split: " .. tostring(test), 0) end
+  gan.no_grad(function()
+    for _, way in ipairs({ { "AtoB", test.A, G_AB, G_BA }, { "BtoA", test.B, G_BA, G_AB } }) do
+      local name, dom, G, back = way[1], way[2], way[3], way[4]
+      local dir = ("%s/results/%s"):format(opt.out, name)
+      os.execute(("mkdir -p '%s'"):format(dir))
+      local fake, rec = translate(dom, G, back, dom.n)
+      for i = 1, dom.n do
+        assert(gan.image.save(("%s/%s.png"):format(dir, dom:item_name(i)), fake[i]))
+      end
+      local k = math.min(dom.n, 16)
+      local trip = gan.stack({ dom:items(1, k), fake:narrow(1, 1, k), rec:narrow(1, 1, k) }, 2)
+      assert(gan.image.save_grid(dir .. ".png", trip:reshape(3 * k, C, opt.size, opt.size), { nrow = 6 }))
+      print(("%s: %d images translated into %s (real, translated, reconstructed: %s.png)"):format(name, dom.n,
+        dir, dir))
+    end
+    local ok_eval, r = pcall(eval, nil, 0)
+    if ok_eval then
+      local parts = {}
+      for k, v in pairs(r) do parts[#parts + 1] = ("%s %.4f"):format(k, v) end
+      table.sort(parts)
+      print("test split: " .. table.concat(parts, "  "))
+    end
+  end)
+  return
+end
+
+gan.train(opt, state, step, { sample = sample, sample_count = 36, eval = eval })
