@@ -12,7 +12,7 @@ local gan = require "gan"
 local util = require "gan.util"
 
 local opt = gan.options {
-  recipes = { "gan", "unrolled_gan", "wgan_gp" }, -- recipes to compare (names under recipes/; any recipe that takes --data)
+  recipes = { "gan", "unrolled_gan --unroll=0", "unrolled_gan", "wgan_gp" }, -- recipes to compare, each a name and its own options
   sets = { "8gaussians", "25gaussians" },          -- toy sets
   iters = 5000,           -- generator steps, the same for every recipe
   batch = 256,            -- minibatch size, the same for every recipe
@@ -35,19 +35,22 @@ os.execute("mkdir -p " .. q(opt.out))
 
 -- Runs one recipe on one set in a fresh process; every run measures its points
 -- (gan.toy.watch) at the same steps and keeps them for the figure.
-local function run(name, set)
-  local out = ("%s/%s/%s"):format(opt.out, set, name:gsub("/", "_"))
+-- An entry is a recipe's name, optionally followed by its own options
+-- ("unrolled_gan --unroll=0").
+local function run(entry, set)
+  local name, own = entry:match("^(%S+)%s*(.*)$")
+  local out = ("%s/%s/%s"):format(opt.out, set, (entry:gsub("[^%w_]+", "_")))
   local cmd = ("%s -e %s %s --data=%s --iters=%d --batch=%d --seed=%d --threads=%d --eval_every=%d "
-    .. "--sample_every=%d --save_every=0 --no-eval --out=%s %s 2>&1"):format(q(arg[-1]),
+    .. "--sample_every=%d --save_every=0 --no-eval --out=%s %s %s 2>&1"):format(q(arg[-1]),
     q(("require('gan.toy').watch { n = %d, save = true }"):format(opt.samples)), q(name), set, opt.iters,
-    opt.batch, opt.seed, opt.threads, every, opt.iters, q(out), opt.extra)
-  io.write(("%-14s %-12s "):format(name, set)); io.flush()
+    opt.batch, opt.seed, opt.threads, every, opt.iters, q(out), opt.extra, own)
+  io.write(("%-24s %-12s "):format(entry, set)); io.flush()
   local t0 = gan.clock()
   local p = io.popen(cmd)
   local text = p:read("a")
   local ok = p:close()
   local seconds = gan.clock() - t0
-  if not ok then error(("%s on %s failed:\n%s"):format(name, set, text), 0) end
+  if not ok then error(("%s on %s failed:\n%s"):format(entry, set, text), 0) end
   local rows = {}
   local f = assert(io.open(out .. "/eval.csv"), "no eval.csv in " .. out)
   local head = {}
@@ -60,7 +63,7 @@ local function run(name, set)
   f:close()
   local last = rows[#rows]
   print(("modes %2d  high quality %5.1f%%  %.0f s"):format(last.modes, 100 * last.hq, seconds))
-  return { name = name, set = set, out = out, rows = rows, last = last, seconds = seconds }
+  return { name = entry, set = set, out = out, rows = rows, last = last, seconds = seconds }
 end
 
 -- One panel: the points of step `step` over the data, on a fixed square.
@@ -98,7 +101,7 @@ for name, rs in pairs(by) do
   for i, s in ipairs(rows) do
     if s:size(3) < w then rows[i] = s:pad({ 0, w - s:size(3), 0, 0 }) end
   end
-  gan.io.save_png(("%s/%s.png"):format(opt.out, name:gsub("/", "_")), gan.cat(rows, 2))
+  gan.io.save_png(("%s/%s.png"):format(opt.out, (name:gsub("[^%w_]+", "_"))), gan.cat(rows, 2))
 end
 
 local lines = {

@@ -10,8 +10,9 @@
 -- forward in training mode runs one power iteration and updates it in
 -- place (u and v are constants for the gradient, as in the paper), while
 -- in evaluation mode u is left as it is. The wrapped layer's `weight`
--- parameter becomes this module's `weight_orig`; the layer's `weight` field
--- then holds the normalised weight of the last forward.
+-- parameter becomes this module's `weight_orig` (the layer's own field
+-- holds the normalised weight only while it runs, so initialisers such as
+-- nn.init.dcgan still reach the raw weight).
 -- @classmod gan.nn.SpectralNorm
 
 local gan = require "gan"
@@ -95,7 +96,10 @@ end
 function SpectralNorm:forward(...)
   if self.training then self:power_iteration() end
   rawset(self.module, self.name, self:normalized_weight())
-  return self.module(...)
+  local r = table.pack(pcall(self.module, ...))
+  rawset(self.module, self.name, self.weight_orig)
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
 end
 
 --- Settings shown when printed.
