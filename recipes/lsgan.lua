@@ -22,6 +22,7 @@ local opt = gan.options {
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
   iters = 5000,           -- training iterations
+  eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/lsgan",     -- run folder
 }
 if #opt.coding ~= 3 then error("--coding must be three numbers a,b,c (e.g. 0,1,1 or -1,1,0)", 0) end

@@ -24,6 +24,7 @@ local opt = gan.options {
   beta1 = 0.5,            -- Adam beta1
   beta2 = 0.999,          -- Adam beta2
   iters = 5000,           -- training iterations (generator steps)
+  eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/sngan",     -- run folder
 }
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end

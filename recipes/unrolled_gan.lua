@@ -25,6 +25,7 @@ local opt = gan.options {
   lr_g = 1e-3,            -- Adam learning rate of G
   beta1 = 0.5,            -- Adam beta1
   iters = 5000,           -- training iterations (generator steps)
+  eval_every = 500,       -- quick evaluation every N iterations (FD and coverage, or modes and high-quality share)
   out = "runs/unrolled_gan", -- run folder
 }
 if opt.unroll < 0 then error("--unroll must be >= 0", 0) end

@@ -24,6 +24,7 @@ local opt = gan.options {
   warmup = 25,            -- the first N generator steps (and every 500th) take 100 critic steps (0: never)
   lr = 5e-5,              -- RMSprop learning rate
   iters = 4000,           -- training iterations (generator steps)
+  eval_every = 250,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/wgan",      -- run folder
 }
 if opt.clip <= 0 then error("--clip must be > 0", 0) end

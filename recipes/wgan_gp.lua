@@ -25,6 +25,7 @@ local opt = gan.options {
   beta1 = 0.0,            -- Adam beta1
   beta2 = 0.9,            -- Adam beta2
   iters = 3000,           -- training iterations (generator steps)
+  eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/wgan_gp",   -- run folder
 }
 if opt.norm ~= "none" and opt.norm ~= "layer" then

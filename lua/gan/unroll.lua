@@ -94,7 +94,9 @@ end
 function M.step(opt, params, grads, states)
   local kind = opt.kind.__name
   local rule = rules[kind]
-  if not rule then error(("gan.unroll.step: no differentiable rule for %s (SGD, Adam, AdamW, RMSprop)"):format(kind), 2) end
+  if not rule then
+    error(("gan.unroll.step: no differentiable rule for %s (SGD, Adam, AdamW, RMSprop)"):format(kind), 2)
+  end
   local out, out_states = {}, {}
   for i, p in ipairs(params) do
     local st = states and states[i] or start_state(opt, i, p)

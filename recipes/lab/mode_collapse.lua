@@ -12,12 +12,12 @@ local gan = require "gan"
 local util = require "gan.util"
 
 local opt = gan.options {
-  recipes = { "gan", "unrolled_gan --unroll=0", "unrolled_gan", "wgan_gp" }, -- recipes to compare, each a name and its own options
+  recipes = { "gan", "unrolled_gan --unroll=0", "unrolled_gan", "wgan_gp" }, -- recipes, each with its own options
   sets = { "8gaussians", "25gaussians" },          -- toy sets
   iters = 5000,           -- generator steps, the same for every recipe
   batch = 256,            -- minibatch size, the same for every recipe
   snapshots = 5,          -- measurements (and figure columns) over each run
-  samples = 2500,         -- points drawn per measurement
+  samples = 2500,         -- points drawn per measurement (gan.metrics.points)
   extra = "",             -- more options passed to every recipe (e.g. --hidden=128)
   threads = 1,            -- CPU threads of each run (small MLPs run best on 1)
   out = "runs/lab/mode_collapse", -- results folder
@@ -33,17 +33,17 @@ local q = util.shell_quote
 local every = opt.iters // opt.snapshots
 os.execute("mkdir -p " .. q(opt.out))
 
--- Runs one recipe on one set in a fresh process; every run measures its points
--- (gan.toy.watch) at the same steps and keeps them for the figure.
+-- Runs one recipe on one set in a fresh process, as a user would; gan.train
+-- measures the points (gan.metrics.points on `samples` points: its quick
+-- evaluations draw a fifth of --eval_samples) and draws them at the same steps.
 -- An entry is a recipe's name, optionally followed by its own options
 -- ("unrolled_gan --unroll=0").
 local function run(entry, set)
   local name, own = entry:match("^(%S+)%s*(.*)$")
   local out = ("%s/%s/%s"):format(opt.out, set, (entry:gsub("[^%w_]+", "_")))
-  local cmd = ("%s -e %s %s --data=%s --iters=%d --batch=%d --seed=%d --threads=%d --eval_every=%d "
-    .. "--sample_every=%d --save_every=0 --no-eval --out=%s %s %s 2>&1"):format(q(arg[-1]),
-    q(("require('gan.toy').watch { n = %d, save = true }"):format(opt.samples)), q(name), set, opt.iters,
-    opt.batch, opt.seed, opt.threads, every, opt.iters, q(out), opt.extra, own)
+  local cmd = ("%s %s --data=%s --iters=%d --batch=%d --seed=%d --threads=%d --eval_every=%d --eval_samples=%d "
+    .. "--no-eval --sample_every=%d --save_every=0 --out=%s %s %s 2>&1"):format(q(arg[-1]), q(name), set,
+    opt.iters, opt.batch, opt.seed, opt.threads, every, 5 * opt.samples, every, q(out), opt.extra, own)
   io.write(("%-24s %-12s "):format(entry, set)); io.flush()
   local t0 = gan.clock()
   local p = io.popen(cmd)
@@ -52,12 +52,13 @@ local function run(entry, set)
   local seconds = gan.clock() - t0
   if not ok then error(("%s on %s failed:\n%s"):format(entry, set, text), 0) end
   local rows = {}
-  local f = assert(io.open(out .. "/eval.csv"), "no eval.csv in " .. out)
+  local f = io.open(out .. "/eval.csv")
+  if not f then error(("%s on %s measured nothing (no %s/eval.csv):\n%s"):format(entry, set, out, text), 0) end
   local head = {}
   for col in f:read("l"):gmatch("[^,]+") do head[#head + 1] = col end
   for line in f:lines() do
     local r, i = {}, 0
-    for v in line:gmatch("[^,]*") do i = i + 1; if head[i] then r[head[i]] = tonumber(v) end end
+    for v in (line .. ","):gmatch("([^,]*),") do i = i + 1; if head[i] then r[head[i]] = tonumber(v) end end
     rows[#rows + 1] = r
   end
   f:close()
@@ -66,22 +67,19 @@ local function run(entry, set)
   return { name = entry, set = set, out = out, rows = rows, last = last, seconds = seconds }
 end
 
--- One panel: the points of step `step` over the data, on a fixed square.
-local function panel(r, data, step, range)
-  local x = gan.io.load_safetensors(("%s/points/step_%06d.safetensors"):format(r.out, step)).x
-  local img = gan.image.scatter_image(x:narrow(1, 1, math.min(1000, x:size(1))),
-    { reference = data.x:narrow(1, 1, 1000), range = range, size = 200 })
-  return img:pad({ 3, 3, 3, 3 }):clamp(0, 1)
+-- One panel: the scatter plot gan.train drew at `step`, shrunk.
+local function panel(r, step)
+  local img = assert(gan.image.load(("%s/samples/step_%06d.png"):format(r.out, step), 3))
+  img = gan.data.resize(img:unsqueeze(1), 200, 200):squeeze(1)
+  return ((img + 1) * 0.5):pad({ 3, 3, 3, 3 }):clamp(0, 1)
 end
 
 local results, by = {}, {}
 for _, set in ipairs(opt.sets) do
-  local data = gan.data.load(set, { limit = 1000, seed = opt.seed })
-  local range = 1.5 * gan.no_grad(function() return data.centres:abs():max():item() end)
   for _, name in ipairs(opt.recipes) do
     local r = run(name, set)
     local cols = {}
-    for _, row in ipairs(r.rows) do cols[#cols + 1] = panel(r, data, row.step, range) end
+    for _, row in ipairs(r.rows) do cols[#cols + 1] = panel(r, row.step) end
     r.strip = gan.cat(cols, 3)     -- samples over time, left to right
     results[#results + 1] = r
     by[name] = by[name] or {}

@@ -5,7 +5,7 @@ local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
 
-local function run(args) return U.run_recipe("recipes/wgan.lua", "--threads=1 --no-eval " .. args) end
+local function run(args) return U.run_recipe("recipes/wgan.lua", "--threads=1 " .. args) end
 
 -- every critic tensor in the checkpoint lies within [-clip, clip]
 local function clipped(out, clip)
@@ -23,10 +23,11 @@ end
 T.case("wgan.lua on Fashion-MNIST at 16x16", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_wgan")
-  local ok, text = run("--size=16 --nf=8 --nz=16 --iters=3 --limit=256 --batch=8 --n_critic=2 --warmup=0 "
+  local ok, text = run("--no-eval --size=16 --nf=8 --nz=16 --iters=3 --limit=256 --batch=8 --n_critic=2 --warmup=0 "
     .. "--sample_every=2 --save_every=2 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
+  U.truthy(not U.exists(out .. "/metrics.json"), "no evaluation with --no-eval")
   local log = U.read(out .. "/log.csv")
   U.truthy(log:find("^step,D,G,W\n"), log)
   for d, w in log:gmatch("\n%d+,([^,]+),[^,]+,([^,\n]+)") do
@@ -38,10 +39,11 @@ end)
 
 T.case("wgan.lua on 8 gaussians with the warm-up and a wider clip", function()
   local out = U.tmpdir("recipe_wgan_toy")
-  local ok, text = run("--data=8gaussians --hidden=16 --nz=4 --iters=3 --limit=256 --batch=8 --warmup=1 "
+  local ok, text = run("--eval_samples=100 --data=8gaussians --hidden=16 --nz=4 --iters=3 --limit=256 --batch=8 --warmup=1 "
     .. "--clip=0.05 --sample_every=2 --save_every=2 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
+  U.truthy(text:find("modes covered %d+ of %d+") and U.exists(out .. "/metrics.json"), text)
   clipped(out, 0.05)
 end)
 

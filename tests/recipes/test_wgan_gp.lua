@@ -5,15 +5,16 @@ local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
 
-local function run(args) return U.run_recipe("recipes/wgan_gp.lua", "--threads=1 --no-eval " .. args) end
+local function run(args) return U.run_recipe("recipes/wgan_gp.lua", "--threads=1 " .. args) end
 
 T.case("wgan_gp.lua on Fashion-MNIST at 16x16 with layer norm", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_wgan_gp")
-  local ok, text = run("--size=16 --nf=8 --nz=16 --iters=3 --limit=256 --batch=8 --n_critic=2 --norm=layer "
+  local ok, text = run("--no-eval --size=16 --nf=8 --nz=16 --iters=3 --limit=256 --batch=8 --n_critic=2 --norm=layer "
     .. "--sample_every=2 --save_every=2 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
+  U.truthy(not U.exists(out .. "/metrics.json"), "no evaluation with --no-eval")
   local log = U.read(out .. "/log.csv")
   U.truthy(log:find("^step,D,G,GP,W,grad_norm\n"), log)
   for gp, norm in log:gmatch("\n%d+,[^,]+,[^,]+,([^,]+),[^,]+,([^,\n]+)") do
@@ -30,10 +31,11 @@ end)
 
 T.case("wgan_gp.lua on 25 gaussians", function()
   local out = U.tmpdir("recipe_wgan_gp_toy")
-  local ok, text = run("--data=25gaussians --hidden=16 --nz=4 --iters=3 --limit=256 --batch=8 "
+  local ok, text = run("--eval_samples=100 --data=25gaussians --hidden=16 --nz=4 --iters=3 --limit=256 --batch=8 "
     .. "--sample_every=2 --save_every=2 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
+  U.truthy(text:find("modes covered %d+ of %d+") and U.exists(out .. "/metrics.json"), text)
 end)
 
 T.case("wgan_gp.lua refuses batch norm in the critic", function()
