@@ -21,6 +21,7 @@ local M = {}
 M.Module = require "gan.nn.Module"
 M.Sequential = require "gan.nn.Sequential"
 M.Linear = require "gan.nn.Linear"
+M.SpectralNorm = require "gan.nn.SpectralNorm"
 M.init = require "gan.nn.initializers"
 
 local function merge(t)

@@ -1,0 +1,50 @@
+--- SNGAN — spectral normalization of every discriminator layer, hinge loss, and TTUR.
+-- @paper Miyato, Kataoka, Koyama, Yoshida. Spectral Normalization for Generative Adversarial Networks. 2018. arXiv:1802.05957
+-- @year 2018
+-- @ja 要点: 各層の重みをその最大特異値(スペクトルノルム)σ(W)で割り W/σ(W) とすると、層のリプシッツ定数が1以下になり、D全体のリプシッツ定数が抑えられる。
+-- @ja σ(W)はべき乗法で推定し、ベクトルuを保持して学習の各ステップで1回だけ反復する(計算が軽い)。勾配ペナルティと違いサンプルに依存しない。
+-- @ja 損失はヒンジ損失 D: E[max(0,1-D(x))] + E[max(0,1+D(G(z)))]、G: -E[D(G(z))]。TTUR(Heusel 2017)で D と G の学習率を変える(D 4e-4, G 1e-4)。
+-- @en Key points: dividing each layer's weight by its largest singular value (spectral norm) sigma(W) makes every layer 1-Lipschitz and so bounds the Lipschitz constant of D.
+-- @en sigma(W) is estimated by power iteration, keeping the vector u and iterating once per training step (cheap); unlike a gradient penalty it does not depend on the samples.
+-- @en Hinge loss, D: E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))), G: -E D(G(z)); TTUR (Heusel et al. 2017): different learning rates for D and G (4e-4 and 1e-4).
+
+local gan = require "gan"
+local F = gan.F
+
+local opt = gan.options {
+  data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians
+  size = 32,              -- image size: 16, 32, 64 (a power of two)
+  batch = 64,             -- minibatch size
+  nz = 100,               -- dimension of the noise z
+  nf = 64,                -- feature maps of G's last and D's first conv layer (images)
+  hidden = 256,           -- units of the MLPs' hidden layers (toy sets)
+  n_critic = 1,           -- D steps per G step
+  lr_d = 4e-4,            -- Adam learning rate of D (TTUR)
+  lr_g = 1e-4,            -- Adam learning rate of G (TTUR)
+  beta1 = 0.5,            -- Adam beta1
+  beta2 = 0.999,          -- Adam beta2
+  iters = 5000,           -- training iterations (generator steps)
+  eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
+  out = "runs/sngan",     -- run folder
+}
+if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
+gan.manual_seed(opt.seed)
+
+local data = gan.data.load(opt.data, opt)
+local G, noise = gan.nets.generator(data, opt)
+local D = gan.nets.discriminator(data, opt, { norm = "spectral" })   -- every layer in nn.SpectralNorm
+local optG = gan.optim.Adam(G, { lr = opt.lr_g, betas = { opt.beta1, opt.beta2 } })
+local optD = gan.optim.Adam(D, { lr = opt.lr_d, betas = { opt.beta1, opt.beta2 } })
+
+gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real)
+  local lossD, d_real, d_fake
+  for i = 1, opt.n_critic do
+    if i > 1 then real = data:next() end
+    d_real, d_fake = D(real), D(G(noise(real:size(1))):detach())
+    lossD = F.hinge_d(d_real, d_fake)
+    optD:step(lossD)
+  end
+  local lossG = F.hinge_g(D(G(noise(opt.batch))))
+  optG:step(lossG)
+  return { D = lossD, G = lossG, ["D(x)"] = d_real:mean(), ["D(G(z))"] = d_fake:mean() }
+end, { noise = noise })
