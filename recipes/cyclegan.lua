@@ -22,7 +22,7 @@ local opt = gan.options {
   flip = true,            -- mirror training images left-right at random
   channels = 3,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
   batch = 8,              -- minibatch size (the paper: 1)
-  nf = 32,                -- feature maps of G's first layer (the paper: 64)
+  nf = 16,                -- feature maps of G's first layer (the paper: 64)
   blocks = 6,             -- residual blocks in G (the paper: 9 at 256 px, 6 at 128 px)
   ndf = 32,               -- feature maps of D's first layer (the paper: 64)
   d_layers = 2,           -- D's stride-2 layers: 3 judges 70x70 patches, 2 34x34, 1 16x16
@@ -141,6 +141,7 @@ end
 
 if opt.test then
   -- translate the whole test split with the trained networks
+  if opt.threads > 0 then gan.set_threads(opt.threads) end
   local ckpt = opt.out .. "/checkpoint.safetensors"
   local ok, extra, msg = pcall(gan.checkpoint.load, ckpt, state)
   if not ok or not extra then
