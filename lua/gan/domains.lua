@@ -101,12 +101,17 @@ end
 -- @return (N, 1, H, W) in {-1, 1}
 function M.sobel_edges(x, threshold)
   threshold = threshold or 0.8
+  local kx = gan.tensor { { -1, 0, 1 }, { -2, 0, 2 }, { -1, 0, 1 } }:reshape(1, 1, 3, 3)
+  local w = gan.cat({ kx, kx:transpose(3, 4) }, 1)
   return gan.no_grad(function()
-    local g = (x:detach():mean(2, true) + 1) * 0.5
-    local kx = gan.tensor { { -1, 0, 1 }, { -2, 0, 2 }, { -1, 0, 1 } }:reshape(1, 1, 3, 3)
-    local w = gan.cat({ kx, kx:transpose(3, 4) }, 1)
-    local mag = g:pad({ 1, 1, 1, 1 }, "replicate"):conv2d(w):square():sum(2, true):sqrt()
-    return mag:gt(threshold) * 2 - 1
+    -- in chunks: temporaries of a whole dataset would be slow to allocate
+    local out = {}
+    for i = 1, x:size(1), 2048 do
+      local g = (x:narrow(1, i, math.min(2048, x:size(1) - i + 1)):detach():mean(2, true) + 1) * 0.5
+      local mag = g:pad({ 1, 1, 1, 1 }, "replicate"):conv2d(w):square():sum(2, true):sqrt()
+      out[#out + 1] = mag:gt(threshold) * 2 - 1
+    end
+    return #out == 1 and out[1] or gan.cat(out, 1)
   end)
 end
 
