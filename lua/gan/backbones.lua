@@ -16,7 +16,8 @@
 -- follows every hidden layer of G and every layer of D but the first, as in
 -- DCGAN; `norm` changes it. Weights start from N(0, 0.02).
 -- Points: G is Linear(nz, h), ReLU, Linear(h, h), ReLU, Linear(h, h), ReLU,
--- Linear(h, 2); the features are Linear(2, h), LeakyReLU(0.2), Linear(h, h),
+-- Linear(h, 2) (with `norm` a function, its layer follows each hidden
+-- Linear); the features are Linear(2, h), LeakyReLU(0.2), Linear(h, h),
 -- LeakyReLU(0.2), Linear(h, h), LeakyReLU(0.2) (`layers` sets how many).
 -- @module gan.backbones
 
@@ -81,7 +82,8 @@ end
 --- A generator for the data: an MLP for points, a DCGAN generator for images.
 -- @param data the data iterator (points (N, 2), or images (N, C, size, size))
 -- @param o {nz=100, nf=64 (G's last feature maps), hidden=256, layers=3
---   (hidden layers of the MLP), norm="batch"|"none"|function(c) (images)}
+--   (hidden layers of the MLP), norm="batch"|"none"|function(c) (images; for
+--   points only a function counts, the default being none)}
 -- @return the module
 function M.generator(data, o)
   o = o or {}
@@ -90,7 +92,8 @@ function M.generator(data, o)
     local h, sizes = o.hidden or 256, { nz }
     for _ = 1, o.layers or 3 do sizes[#sizes + 1] = h end
     sizes[#sizes + 1] = data.x:size(2)
-    return M.mlp(sizes, { act = function() return nn.ReLU() end })
+    local norm = type(o.norm) == "function" and o.norm or nil
+    return M.mlp(sizes, { act = function() return nn.ReLU() end, norm = norm })
   end
   local C, size = data.x:size(2), data.x:size(3)
   local layers = doublings(size)
