@@ -185,8 +185,8 @@ end
 
 --- D_f(P || Q) = ∫ q f(p / q) dx of two densities sampled on the same
 -- evenly spaced grid (lists of numbers), by the rectangle rule. Where q is
--- 0 and p is not, the term is p f'(∞) (the limit of q f(p/q)), which is
--- infinite for kl and pearson; where both are 0 it is 0.
+-- 0 (or p/q above 1e12) and p is not, the term is p f'(∞) (the limit of
+-- q f(p/q)), which is infinite for kl and pearson; where both are 0 it is 0.
 -- @param name the divergence
 -- @param p list of density values of P
 -- @param q list of density values of Q
@@ -198,7 +198,8 @@ function M.f_divergence(name, p, q, dx)
   local sum = 0
   for i = 1, #p do
     local pi, qi = p[i], q[i]
-    if qi > 0 then
+    -- where p/q overflows, q f(p/q) is p f'(∞) to within the precision of the sum
+    if qi > 0 and (pi / qi < 1e12 or slope == math.huge) then
       sum = sum + qi * d.f(pi / qi)
     elseif pi > 0 then
       sum = sum + pi * slope

@@ -243,8 +243,9 @@ end
 --   width= (pixels, default 2), dash= (true or a length in pixels)}; y and x
 --   are lists of numbers or tensors
 -- @param opts {width=640, height=400, title=, xlabel=, ylabel=, logy=false,
---   xmin=, xmax=, ymin=, ymax=, legend=true, font= (pixels per font pixel, default 2
---   from 480 pixels wide, else 1)}
+--   xmin=, xmax=, ymin=, ymax=, legend= (false for none, or where: "top_right"
+--   (default), "top", "top_left", "bottom_right", "bottom", "bottom_left"),
+--   font= (pixels per font pixel, default 2 from 480 pixels wide, else 1)}
 -- @return image (3, H, W) in [0, 1], and the frame {left=, top=, right=,
 --   bottom=, tox=function(x), toy=function(y)} (pixel columns and rows)
 function M.lines_image(series, opts)
@@ -352,8 +353,11 @@ function M.lines_image(series, opts)
       for _, s in ipairs(entries) do tw = math.max(tw, M.text_width(s.label, sc)) end
       local sw = 14 * sc
       local bw, bh = tw + sw + 9 * sc, #entries * (ch + 3 * sc) + 3 * sc
+      local where = type(opts.legend) == "string" and opts.legend or "top_right"
       local bx, by = right - bw - 3 * sc, top + 3 * sc
-      if opts.legend == "bottom" then by = bottom - bh - 3 * sc end
+      if where:match("^bottom") then by = bottom - bh - 3 * sc end
+      if where:match("left$") then bx = left + 3 * sc end
+      if where == "top" or where == "bottom" then bx = (left + right - bw) / 2 end
       cv:rect(bx, by, bx + bw, by + bh, { 1, 1, 1 })
       cv:line(bx, by, bx + bw, by, gray, 1); cv:line(bx, by + bh, bx + bw, by + bh, gray, 1)
       cv:line(bx, by, bx, by + bh, gray, 1); cv:line(bx + bw, by, bx + bw, by + bh, gray, 1)

@@ -160,6 +160,16 @@ T.case("numeric divergences of two unit Gaussians match their closed forms", fun
   U.close(div.f_divergence("js", a, b, 0.5), 2 * LOG2, 1e-12)
   U.equal(div.f_divergence("kl", a, b, 0.5), math.huge)
   U.close(div.f_divergence("hellinger", a, b, 0.5), 2, 1e-12)
+  -- densities far apart: p/q overflows, yet the sum stays finite (2 log 2 for js)
+  local xs, dx = {}, 0.001
+  for i = 1, 6001 do xs[i] = -2 + (i - 1) * dx end
+  local narrow = function(mu)
+    local out = {}
+    for i, x in ipairs(xs) do out[i] = math.exp(-0.5 * ((x - mu) / 0.05) ^ 2) / (0.05 * math.sqrt(2 * math.pi)) end
+    return out
+  end
+  local far = div.f_divergence("js", narrow(-1.5), narrow(1.5), dx)
+  U.close(far, 2 * LOG2, 1e-6, "far apart: D_js = 2 log 2")
 end)
 
 T.run()
