@@ -32,6 +32,8 @@ merge(require "gan.nn.norm")
 merge(require "gan.nn.layers")
 merge(require "gan.nn.activations")
 merge(require "gan.nn.blocks")
+M.MinibatchDiscrimination = require "gan.nn.MinibatchDiscrimination"
+merge(require "gan.nn.VirtualBatchNorm")
 
 --- True when v is a module.
 -- @param v any value
