@@ -32,6 +32,7 @@ merge(require "gan.nn.norm")
 merge(require "gan.nn.layers")
 merge(require "gan.nn.activations")
 merge(require "gan.nn.blocks")
+M.Heads = require "gan.nn.Heads"
 
 --- True when v is a module.
 -- @param v any value

@@ -1,0 +1,52 @@
+--- gan.labels: class labels as inputs of conditional networks.
+--
+--     local y = gan.labels.rows(100, 10)            -- 0 x10, 1 x10, ...: a 10x10 grid, one row per class
+--     local zy = gan.labels.join(z, y, 10)          -- (N, nz + 10, 1, 1): noise and one-hot label
+--     local xy = gan.labels.join(x, y, 10)          -- (N, C + 10, H, W): images and label planes
+--
+-- Ids are int64 and count from 0, as in the data files.
+-- @module gan.labels
+
+local gan = require "gan"
+
+local M = {}
+
+--- n class ids in blocks, 0 first: id i*k // n for i = 0..n-1. A batch of
+-- 100 with k = 10 drawn as a 10x10 grid shows one class per row.
+-- @param n number of ids
+-- @param k number of classes
+-- @return int64 tensor (n)
+function M.rows(n, k)
+  local ids = {}
+  for i = 0, n - 1 do ids[i + 1] = i * k // n end
+  return gan.tensor(ids, "int64")
+end
+
+--- Class ids as one-hot planes of an image's size: (N) -> (N, k, h, w).
+-- @param y int64 ids (N)
+-- @param k number of classes
+-- @param h height (default 1)
+-- @param w width (default h)
+-- @return float tensor
+function M.planes(y, k, h, w)
+  h = h or 1
+  w = w or h
+  local n = y:size(1)
+  return y:one_hot(k):reshape(n, k, 1, 1):expand(n, k, h, w)
+end
+
+--- Concatenates one-hot labels to x along the channels: x (N, C, H, W)
+-- -> (N, C + k, H, W), or x (N, F) -> (N, F + k).
+-- @param x input
+-- @param y int64 ids (N)
+-- @param k number of classes
+-- @return tensor
+function M.join(x, y, k)
+  if x:dim() == 2 then return gan.cat({ x, y:one_hot(k) }, 2) end
+  if x:dim() ~= 4 then
+    error(("gan.labels.join: x must be (N, F) or (N, C, H, W), got (%s)"):format(table.concat(x:shape(), ", ")), 2)
+  end
+  return gan.cat({ x, M.planes(y, k, x:size(3), x:size(4)) }, 2)
+end
+
+return M
