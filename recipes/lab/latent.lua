@@ -91,17 +91,22 @@ gan.no_grad(function()
   gan.image.save_grid(path, gan.cat(rows, 1), { nrow = opt.steps })
   print(("interpolation: %d walks of %d steps -> %s"):format(opt.rows, opt.steps, path))
 
-  -- 2. vector arithmetic: concepts are 3 samples each, picked by class and brightness
+  -- 2. vector arithmetic: concepts are 3 samples each, picked by class (the classifier) and brightness
   local zs = gan.randn(opt.pool, nz)
   local x = img(zs)
   local cls = gan.metrics.predict(x):totable()
   local br = brightness(x):totable()
+  -- 3 z of samples the classifier calls `class`, spread over its darkest (or lightest) quarter:
+  -- typical members of the concept rather than the most extreme ones
   local function pick(class, darkest)
     local idx = {}
     for i, c in ipairs(cls) do if c == class then idx[#idx + 1] = i end end
     if #idx < 6 then error(("only %d of %d samples are %s: raise --pool"):format(#idx, opt.pool, names[class + 1]), 0) end
     table.sort(idx, function(i, j) if darkest then return br[i] < br[j] end return br[i] > br[j] end)
-    return gan.stack({ zs[idx[1]], zs[idx[2]], zs[idx[3]] }, 1)
+    local q = math.max(3, #idx // 4)
+    local pos = {}
+    for k = 1, 3 do pos[k] = idx[math.floor((k - 0.5) * q / 3) + 1] end
+    return gan.stack({ zs[pos[1]], zs[pos[2]], zs[pos[3]] }, 1)
   end
   local concepts = {
     { "dark " .. names[opt.class_a + 1], pick(opt.class_a, true) },
