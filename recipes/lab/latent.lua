@@ -38,9 +38,9 @@ if not gan.util.exists(ckpt) then
   ckpt = dir .. "/checkpoint.safetensors"
   if not gan.util.exists(ckpt) then
     print(("%s not found: training a DCGAN for %d iterations in %s"):format(opt.checkpoint, opt.train_iters, dir))
-    local cmd = ("%s dcgan --iters=%d --seed=%d --threads=%d --limit=%d --sample_every=%d --save_every=0 --eval=false --out=%s")
-      :format(gan.util.shell_quote(arg[-1] or "ganlua"), opt.train_iters, opt.seed, opt.threads, opt.limit,
-        opt.train_iters, gan.util.shell_quote(dir))
+    local cmd = ("%s dcgan --iters=%d --batch=%d --seed=%d --threads=%d --limit=%d --sample_every=%d --save_every=0 "
+      .. "--eval=false --out=%s"):format(gan.util.shell_quote(arg[-1] or "ganlua"), opt.train_iters, opt.batch, opt.seed,
+        opt.threads, opt.limit, opt.train_iters, gan.util.shell_quote(dir))
     if not os.execute(cmd) then error("training the DCGAN failed: " .. cmd, 0) end
   end
 end
