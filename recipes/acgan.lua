@@ -45,11 +45,7 @@ local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)
 local function noise(n) return gan.randn(n, opt.nz, 1, 1) end
 
 -- n samples asked in class order (one row per class in a 10x10 grid), from fixed noise
-local function sample(n)
-  local y = gan.labels.rows(n, K)
-  local z = gan.train.fixed(opt.seed, function() return noise(n) end)
-  return G(join(z, y, K)), y
-end
+local sample = gan.labels.sampler(function(z, y) return G(join(z, y, K)) end, K, noise, opt.seed)
 
 gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(batch)
   local real, y = batch[1], batch[2]

@@ -3,6 +3,8 @@
 --     local y = gan.labels.rows(100, 10)            -- 0 x10, 1 x10, ...: a 10x10 grid, one row per class
 --     local zy = gan.labels.join(z, y, 10)          -- (N, nz + 10, 1, 1): noise and one-hot label
 --     local xy = gan.labels.join(x, y, 10)          -- (N, C + 10, H, W): images and label planes
+--     local sample = gan.labels.sampler(function(z, y) return G(gan.labels.join(z, y, 10)) end, 10, noise, opt.seed)
+--     local x, y = sample(100)                      -- a hook for gan.train: images and the classes asked
 --
 -- Ids are int64 and count from 0, as in the data files.
 -- @module gan.labels
@@ -47,6 +49,32 @@ function M.join(x, y, k)
     error(("gan.labels.join: x must be (N, F) or (N, C, H, W), got (%s)"):format(table.concat(x:shape(), ", ")), 2)
   end
   return gan.cat({ x, M.planes(y, k, x:size(3), x:size(4)) }, 2)
+end
+
+--- A sampling function for a class-conditional generator: n images asked
+-- in class order (`rows`), from the same noise at every call (the run's
+-- random stream is left as it was), made in chunks so that large n (an
+-- evaluation's thousands) do not need one huge batch. Give it to gan.train
+-- as hooks.sample: it returns the images and the classes asked.
+-- @param gen function(z, y) -> images
+-- @param k number of classes
+-- @param noise function(n) -> z
+-- @param seed the run's seed
+-- @param chunk images per call of gen (default 500)
+-- @return function(n) -> images (n, C, H, W), int64 classes (n)
+function M.sampler(gen, k, noise, seed, chunk)
+  chunk = chunk or 500
+  local train = require "gan.train"
+  return function(n)
+    local y = M.rows(n, k)
+    local z = train.fixed(seed, function() return noise(n) end)
+    local out = {}
+    for i = 1, n, chunk do
+      local m = math.min(chunk, n - i + 1)
+      out[#out + 1] = gen(z:narrow(1, i, m), y:narrow(1, i, m))
+    end
+    return #out == 1 and out[1] or gan.cat(out, 1), y
+  end
 end
 
 return M
