@@ -31,36 +31,10 @@ gan.manual_seed(opt.seed)
 os.execute("mkdir -p '" .. opt.out .. "'")
 local names = gan.data.fashion_classes
 
--- the checkpoint, or a short DCGAN run of our own
-local ckpt = opt.checkpoint
-if not gan.util.exists(ckpt) then
-  local dir = opt.out .. "/dcgan"
-  ckpt = dir .. "/checkpoint.safetensors"
-  if not gan.util.exists(ckpt) then
-    print(("%s not found: training a DCGAN for %d iterations in %s"):format(opt.checkpoint, opt.train_iters, dir))
-    local cmd = ("%s dcgan --iters=%d --batch=%d --seed=%d --threads=%d --limit=%d --sample_every=%d --save_every=0 "
-      .. "--eval=false --out=%s"):format(gan.util.shell_quote(arg[-1] or "ganlua"), opt.train_iters, opt.batch, opt.seed,
-        opt.threads, opt.limit, opt.train_iters, gan.util.shell_quote(dir))
-    if not os.execute(cmd) then error("training the DCGAN failed: " .. cmd, 0) end
-  end
-end
-
--- G from the checkpoint: its options give the shape of the network
-local tensors, meta = gan.io.load_safetensors(ckpt)
-if not tensors then error(("cannot read %s: %s"):format(ckpt, meta), 0) end
-local o = {}
-for k, v in (meta["ganlua.options"] or ""):gmatch("([%w_]+)=([^\n]*)") do o[k] = v end
-local nz, nf, size, C = tonumber(o.nz), tonumber(o.nf), tonumber(o.size), tonumber(o.channels or 1)
-if not (nz and nf and size) then error(ckpt .. " is not a DCGAN checkpoint (no nz, nf, size in its options)", 0) end
-local G = gan.convnet.up(nz, C, size, nf)
-local sd = {}
-for k, t in pairs(tensors) do
-  local name = k:match("^G%.(.+)$")
-  if name then sd[name] = t end
-end
-G:load_state_dict(sd)
-G:eval()
-print(("G from %s (step %s): nz %d, nf %d, %dx%d"):format(ckpt, meta["ganlua.step"] or "?", nz, nf, size, size))
+-- G of a trained DCGAN: the checkpoint, or a short run of our own
+local G, info = gan.pretrained.dcgan(opt)
+local nz = info.nz
+print(("G from %s (step %s): nz %d, nf %d, %dx%d"):format(info.path, info.step, nz, info.nf, info.size, info.size))
 
 local function img(z) return G(z:reshape(z:size(1), nz, 1, 1)) end
 

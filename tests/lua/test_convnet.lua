@@ -29,6 +29,29 @@ T.case("convnet.up has the layout of recipes/dcgan.lua's G (its checkpoints load
   U.equal(G[11].__name, "Tanh", "last layer")
 end)
 
+T.case("pretrained.generator loads a DCGAN checkpoint's G; other files give clear errors", function()
+  local dir = U.tmpdir("pretrained")
+  local G = gan.convnet.up(6, 1, 16, 4)
+  G(gan.randn(4, 6, 1, 1))                      -- batch-norm statistics move away from their start
+  local tensors = { ["D.1.weight"] = gan.zeros(1) }
+  for k, t in pairs(G:state_dict()) do tensors["G." .. k] = t end
+  local meta = { ["ganlua.options"] = "data=fashion-mnist\nsize=16\nchannels=1\nnz=6\nnf=4\n", ["ganlua.step"] = "7" }
+  assert(gan.io.save_safetensors(dir .. "/ck.safetensors", tensors, meta))
+  local H, info = gan.pretrained.generator(dir .. "/ck.safetensors")
+  U.equal(info.step, 7, "step")
+  U.equal(info.nz, 6, "nz")
+  G:eval()
+  local z = gan.randn(3, 6, 1, 1)
+  U.close(U.maxdiff(G(z), H(z)), 0, 0, "the same network")
+  U.equal(H.training, false, "evaluation mode")
+  meta["ganlua.options"] = "size=16\nnz=6\nnf=8\n"
+  assert(gan.io.save_safetensors(dir .. "/wide.safetensors", tensors, meta))
+  U.raises(function() gan.pretrained.generator(dir .. "/wide.safetensors") end, "does not match DCGAN's layout")
+  assert(gan.io.save_safetensors(dir .. "/other.safetensors", tensors, {}))
+  U.raises(function() gan.pretrained.generator(dir .. "/other.safetensors") end, "is not a DCGAN checkpoint")
+  U.raises(function() gan.pretrained.generator(dir .. "/missing.safetensors") end, "cannot read")
+end)
+
 T.case("convnet.levels refuses sizes that are not powers of two >= 16", function()
   U.equal(gan.convnet.levels(32), 3, "32")
   U.raises(function() gan.convnet.levels(24) end, "--size must be a power of two >= 16, got 24")
