@@ -51,7 +51,7 @@ end
 -- the checkpoint of a DCGAN trained here for opt.train_iters iterations
 -- (recipes/dcgan.lua in a fresh ganlua process, into OUT/dcgan; reused
 -- when already there).
--- @param opt options: checkpoint, train_iters, out, batch, seed, threads, limit
+-- @param opt options: checkpoint, train_iters, train_nf (optional), out, batch, seed, threads, limit
 -- @return G and info (as `generator`)
 function M.dcgan(opt)
   local path = opt.checkpoint
@@ -62,9 +62,10 @@ function M.dcgan(opt)
       print(("%s not found: training a DCGAN for %d iterations in %s"):format(opt.checkpoint, opt.train_iters, dir))
       local a = rawget(_G, "arg")
       local exe = a and a[-1] or "ganlua"
-      local cmd = ("%s dcgan --iters=%d --batch=%d --seed=%d --threads=%d --limit=%d --sample_every=%d "
-        .. "--save_every=0 --eval=false --out=%s"):format(util.shell_quote(exe), opt.train_iters, opt.batch, opt.seed,
-          opt.threads, opt.limit, opt.train_iters, util.shell_quote(dir))
+      local cmd = ("%s dcgan --iters=%d --nf=%d --batch=%d --seed=%d --threads=%d --limit=%d --sample_every=%d "
+        .. "--save_every=0 --eval=false --out=%s"):format(util.shell_quote(exe), opt.train_iters,
+          util.get(opt, "train_nf", 64), opt.batch, opt.seed, opt.threads, opt.limit, opt.train_iters,
+          util.shell_quote(dir))
       if not os.execute(cmd) then error("training the DCGAN failed: " .. cmd, 0) end
     end
   end

@@ -11,6 +11,7 @@ local gan = require "gan"
 local opt = gan.options {
   checkpoint = "runs/dcgan/checkpoint.safetensors", -- a DCGAN checkpoint (recipes/dcgan.lua); trained here when absent
   train_iters = 2000,     -- iterations of the DCGAN trained when the checkpoint is absent
+  train_nf = 64,          -- feature maps of the DCGAN trained when the checkpoint is absent
   rows = 8,               -- interpolations (rows of the grid)
   steps = 10,             -- images per interpolation, ends included
   slerp = false,          -- spherical instead of linear interpolation

@@ -11,7 +11,7 @@ T.case("latent.lua: a short DCGAN, interpolation and concept arithmetic grids", 
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   if not package.searchpath("gan.metrics", package.path) then T.skip("gan.metrics is not available") end
   local out = U.tmpdir("recipe_latent")
-  local ok, text = run("--checkpoint=" .. out .. "/none.safetensors --train_iters=2 --batch=8 --limit=64 --threads=1 "
+  local ok, text = run("--checkpoint=" .. out .. "/none.safetensors --train_iters=2 --train_nf=8 --batch=8 --limit=64 --threads=1 "
     .. "--rows=3 --steps=5 --pool=200 --out=" .. out)
   U.truthy(text:find("training a DCGAN for 2 iterations", 1, true), text)
   U.truthy(U.exists(out .. "/dcgan/checkpoint.safetensors"), "the DCGAN's checkpoint\n" .. text)
