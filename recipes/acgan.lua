@@ -44,8 +44,8 @@ local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
 local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)
 local function noise(n) return gan.randn(n, opt.nz, 1, 1) end
 
--- n samples asked in class order (one row per class in a 10x10 grid), from fixed noise
-local sample = gan.labels.sampler(function(z, y) return G(join(z, y, K)) end, K, noise, opt.seed)
+-- n samples asked in class order (one row per class in a 10x10 grid)
+local sample = gan.labels.sampler(function(z, y) return G(join(z, y, K)) end, K, noise)
 
 gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(batch)
   local real, y = batch[1], batch[2]

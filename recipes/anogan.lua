@@ -35,6 +35,8 @@ local data = gan.data.load(opt.data, { batch = opt.batch, seed = opt.seed, size 
   classes = { opt.normal } })
 local test = gan.data.load(opt.data, { split = "test", size = opt.size, limit = opt.test_n })
 local normal_name = (data.classes or {})[opt.normal + 1] or tostring(opt.normal)
+-- a one-class generator is measured by its AUROC, not by gan.train's measures against all ten classes
+data.classes = nil
 local C = data.x:size(2)
 
 -- DCGAN; D's body gives the features f(x) of the discrimination loss

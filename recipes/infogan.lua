@@ -71,10 +71,10 @@ local function info(q, cat, cont)
   return opt.lambda_cat * l_cat + opt.lambda_cont * l_cont, l_cat, l_cont
 end
 
--- samples: one row per categorical value, z and continuous codes fixed along each column
+-- samples: one row per categorical value, z and continuous codes the same along each column
 local function grid(n)
   local per = math.max(1, n // K)
-  local z, _, cont = fixed_codes(per, 0)
+  local z, _, cont = codes(per)
   local rows = {}
   for k = 0, K - 1 do
     rows[#rows + 1] = G(input(z, gan.full({ per }, k):long(), cont))

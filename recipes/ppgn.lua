@@ -48,7 +48,7 @@ local Cnet = nn.Sequential {
 }
 local optC = gan.optim.Adam(Cnet, { lr = opt.lr })
 
--- class-conditional sampling in G's latent space, from fixed starting points
+-- class-conditional sampling in G's latent space, starting from draws of its prior N(0, I)
 local function ppgn(h, y)
   for _ = 1, opt.steps do
     h = h:detach():requires_grad(true)
@@ -59,7 +59,7 @@ local function ppgn(h, y)
   return G(h:detach())
 end
 local sample = gan.labels.sampler(function(h, y) return gan.enable_grad(ppgn, h, y) end, K,
-  function(n) return gan.randn(n, info.nz, 1, 1) end, opt.seed, 250)
+  function(n) return gan.randn(n, info.nz, 1, 1) end, 250)
 
 gan.train(opt, { C = Cnet, optC = optC, data = data }, function(batch)
   local x, y = batch[1], batch[2]

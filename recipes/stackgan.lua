@@ -109,6 +109,7 @@ do
   for i, c in ipairs(labels) do codes[i] = c * 4 + b[i] * 2 + w[i] end
 end
 data = gan.data.from_tensors(data.x, gan.tensor(codes, "int64"), { batch = opt.batch, seed = opt.seed, labels = true })
+data.kind, data.classes = "images", gan.data.fashion_classes   -- Fashion-MNIST's images: gan.train measures them
 local function decode(code) return code // 4, { code // 2 % 2 + 1, code % 2 + 1 } end
 
 -------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ local function draw(z, y)
   local x16 = stage1(z, phi)
   return (stage2(x16, phi)), x16
 end
-local sample = gan.labels.sampler(function(z, y) return (draw(z, y)) end, 10, noise, opt.seed)
+local sample = gan.labels.sampler(function(z, y) return (draw(z, y)) end, 10, noise)
 
 local summary = gan.train(opt, { T = T, CA1 = CA1, CA2 = CA2, G1 = G1, G2 = G2, D1 = D1, D2 = D2, optG1 = optG1,
   optD1 = optD1, optG2 = optG2, optD2 = optD2, data = data }, function(batch, step)

@@ -3,7 +3,7 @@
 --     local y = gan.labels.rows(100, 10)            -- 0 x10, 1 x10, ...: a 10x10 grid, one row per class
 --     local zy = gan.labels.join(z, y, 10)          -- (N, nz + 10, 1, 1): noise and one-hot label
 --     local xy = gan.labels.join(x, y, 10)          -- (N, C + 10, H, W): images and label planes
---     local sample = gan.labels.sampler(function(z, y) return G(gan.labels.join(z, y, 10)) end, 10, noise, opt.seed)
+--     local sample = gan.labels.sampler(function(z, y) return G(gan.labels.join(z, y, 10)) end, 10, noise)
 --     local x, y = sample(100)                      -- a hook for gan.train: images and the classes asked
 --
 -- Ids are int64 and count from 0, as in the data files.
@@ -52,22 +52,21 @@ function M.join(x, y, k)
 end
 
 --- A sampling function for a class-conditional generator: n images asked
--- in class order (`rows`), from the same noise at every call (the run's
--- random stream is left as it was), made in chunks so that large n (an
--- evaluation's thousands) do not need one huge batch. Give it to gan.train
--- as hooks.sample: it returns the images and the classes asked.
+-- in class order (`rows`), from noise of the current random stream (gan.train
+-- fixes the stream for its grids and evaluations), made in chunks so that
+-- large n do not need one huge batch. Give it to gan.train as hooks.sample:
+-- it returns the images and the classes asked, which the evaluation
+-- compares with the classifier's (accuracy).
 -- @param gen function(z, y) -> images
 -- @param k number of classes
 -- @param noise function(n) -> z
--- @param seed the run's seed
 -- @param chunk images per call of gen (default 500)
 -- @return function(n) -> images (n, C, H, W), int64 classes (n)
-function M.sampler(gen, k, noise, seed, chunk)
+function M.sampler(gen, k, noise, chunk)
   chunk = chunk or 500
-  local train = require "gan.train"
   return function(n)
     local y = M.rows(n, k)
-    local z = train.fixed(seed, function() return noise(n) end)
+    local z = noise(n)
     local out = {}
     for i = 1, n, chunk do
       local m = math.min(chunk, n - i + 1)

@@ -20,6 +20,7 @@ T.case("anogan.lua on Fashion-MNIST: AUROC of the search's scores, residual maps
   -- the hook ran at step 2 (eval.csv) and at the end
   local ev = U.read(out .. "/eval.csv")
   U.truthy(ev:find("^step,auroc,score_anomaly,score_normal\n2,"), ev)
+  U.truthy(not U.exists(out .. "/metrics.json") or not U.read(out .. "/metrics.json"):find('"fd"'), "no FD of one class")
   for _, s in ipairs({ 2, 3 }) do
     local g = gan.image.load(("%s/residuals_step%06d.png"):format(out, s))
     -- rows: 8 normal images, their G(z*), residuals, then the same for 8 anomalies
