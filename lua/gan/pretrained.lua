@@ -51,7 +51,8 @@ end
 -- the checkpoint of a DCGAN trained here for opt.train_iters iterations
 -- (recipes/dcgan.lua in a fresh ganlua process, into OUT/dcgan; reused
 -- when already there).
--- @param opt options: checkpoint, train_iters, train_nf (optional), out, batch, seed, threads, limit
+-- @param opt options: checkpoint, train_iters, train_nf (optional), out, batch, seed, threads, limit,
+--   data, size, channels (optional)
 -- @return G and info (as `generator`)
 function M.dcgan(opt)
   local path = opt.checkpoint
@@ -63,9 +64,10 @@ function M.dcgan(opt)
       local a = rawget(_G, "arg")
       local exe = a and a[-1] or "ganlua"
       local cmd = ("%s dcgan --iters=%d --nf=%d --batch=%d --seed=%d --threads=%d --limit=%d --sample_every=%d "
-        .. "--save_every=0 --eval=false --out=%s"):format(util.shell_quote(exe), opt.train_iters,
-          util.get(opt, "train_nf", 64), opt.batch, opt.seed, opt.threads, opt.limit, opt.train_iters,
-          util.shell_quote(dir))
+        .. "--save_every=0 --eval=false --data=%s --size=%d --channels=%d --out=%s"):format(util.shell_quote(exe),
+          opt.train_iters, util.get(opt, "train_nf", 64), opt.batch, opt.seed, opt.threads, opt.limit, opt.train_iters,
+          util.shell_quote(util.get(opt, "data", "fashion-mnist")), util.get(opt, "size", 32),
+          util.get(opt, "channels", 1), util.shell_quote(dir))
       if not os.execute(cmd) then error("training the DCGAN failed: " .. cmd, 0) end
     end
   end

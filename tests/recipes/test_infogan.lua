@@ -26,14 +26,14 @@ T.case("infogan.lua on Fashion-MNIST: information terms logged, traversal grids 
   end
 end)
 
-T.case("infogan.lua with 4 categories and no continuous code; bad codes refused", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+T.case("infogan.lua on a folder of RGB images, 4 categories and no continuous code; bad codes refused", function()
+  local dir = U.image_folder("recipe_infogan_imgs", 8, 3, 20)
   local out = U.tmpdir("recipe_infogan_small")
-  local ok, text = run("--iters=2 --limit=64 --batch=8 --nf=8 --ncat=4 --ncont=0 --size=16 --sample_every=2 --threads=1 "
-    .. "--eval=false --out=" .. out)
+  local ok, text = run("--data=" .. dir .. " --iters=2 --batch=4 --nf=8 --ncat=4 --ncont=0 --size=16 --sample_every=2 "
+    .. "--threads=1 --eval=false --out=" .. out)
   U.truthy(ok, text)
   local g = gan.image.load(out .. "/traversal_cat.png")
-  U.shape(g, { 1, 4 * 16 + 5 * 2, 4 * 16 + 5 * 2 }, "4 rows of 4")
+  U.shape(g, { 3, 4 * 16 + 5 * 2, 4 * 16 + 5 * 2 }, "4 rows of 4, RGB")
   U.truthy(not U.exists(out .. "/traversal_c1.png"), "no continuous traversal")
   ok, text = run("--ncat=1 --iters=1 --out=" .. U.tmpdir("recipe_infogan_bad"))
   U.truthy(not ok and text:find("--ncat must be >= 2", 1, true), text)

@@ -21,10 +21,11 @@ T.case("lapgan.lua on Fashion-MNIST: three levels trained, each level shown", fu
   U.shape(gan.image.load(out .. "/levels_step000003.png"), { 1, 8 * 32 + 9 * 2, 5 * 32 + 6 * 2 }, "levels")
 end)
 
-T.case("lapgan.lua at 16x16 has one refining level; bad sizes refused", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+T.case("lapgan.lua at 16x16 on a folder of images has one refining level; bad sizes refused", function()
+  local dir = U.image_folder("recipe_lapgan_imgs", 8, 1, 20)
   local out = U.tmpdir("recipe_lapgan16")
-  local ok, text = run("--size=16 --iters=2 --limit=64 --batch=8 --nf=8 --sample_every=2 --threads=1 --eval=false --out=" .. out)
+  local ok, text = run("--data=" .. dir .. " --size=16 --iters=2 --batch=4 --nf=8 --sample_every=2 --threads=1 "
+    .. "--eval=false --out=" .. out)
   U.truthy(ok, text)
   U.truthy(U.read(out .. "/log.csv"):find("^step,D0,D1,G0,G1\n"), text)
   ok, text = run("--size=24 --out=" .. out)

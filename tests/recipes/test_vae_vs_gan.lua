@@ -6,10 +6,10 @@ local T = require "gan.test"
 local U = require "util"
 
 T.case("vae_vs_gan.lua: two runs with the same budget, one figure", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+  local dir = U.image_folder("recipe_vae_vs_gan_imgs", 8, 1, 28)
   local out = U.tmpdir("recipe_vae_vs_gan")
   local ok, text = U.run_recipe("recipes/lab/vae_vs_gan.lua",
-    "--iters=2 --limit=64 --batch=8 --nf=8 --threads=1 --eval=false --gap=6 --out=" .. out)
+    "--data=" .. dir .. " --iters=2 --limit=64 --batch=8 --nf=8 --threads=1 --eval=false --gap=6 --out=" .. out)
   U.truthy(ok, text)
   for _, name in ipairs({ "dcgan", "vae" }) do
     U.truthy(U.exists(out .. "/" .. name .. "/checkpoint.safetensors"), name .. " checkpoint\n" .. text)
