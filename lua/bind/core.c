@@ -89,6 +89,18 @@ static int l_no_grad(lua_State *L) {
   return lua_gettop(L);
 }
 
+/* gan.enable_grad(fn, ...): fn's results with gradients recorded again inside gan.no_grad
+ * (a search by gradient descent in an evaluation or sampling hook); the mode is restored
+ * even when fn fails. */
+static int l_enable_grad(lua_State *L) {
+  luaL_checkany(L, 1);
+  bool prev = gr_set_grad_enabled(true);
+  int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  gr_set_grad_enabled(prev);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
 static int l_is_grad_enabled(lua_State *L) {
   lua_pushboolean(L, gr_grad_enabled());
   return 1;
@@ -313,6 +325,7 @@ static const luaL_Reg autograd_fns[] = {
   {"clock", l_clock}, {"isatty", l_isatty}, {"profile", l_profile},
   {"catch_interrupt", l_catch_interrupt}, {"interrupted", l_interrupted},
   {"grad", l_grad}, {"no_grad", l_no_grad}, {"is_grad_enabled", l_is_grad_enabled},
+  {"enable_grad", l_enable_grad},
   {"manual_seed", l_manual_seed}, {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
   {"set_threads", l_set_threads}, {"get_threads", l_get_threads}, {"live", l_live},
   {NULL, NULL},

@@ -170,4 +170,12 @@ function U.check_run(out, text, pattern)
   U.truthy(text:find(pattern), text)
 end
 
+--- A folder of n random PNG images (C, h, w) for recipe runs that should
+-- not spend their time loading Fashion-MNIST; returns its path.
+function U.image_folder(name, n, c, h, w)
+  local dir = U.tmpdir(name)
+  for i = 1, n do assert(gan.io.save_png(("%s/%03d.png"):format(dir, i), gan.rand(c, h, w or h))) end
+  return dir
+end
+
 return U

@@ -34,6 +34,7 @@ merge(require "gan.nn.activations")
 merge(require "gan.nn.blocks")
 M.MinibatchDiscrimination = require "gan.nn.MinibatchDiscrimination"
 merge(require "gan.nn.VirtualBatchNorm")
+M.Heads = require "gan.nn.Heads"
 
 --- True when v is a module.
 -- @param v any value

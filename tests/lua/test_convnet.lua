@@ -1,0 +1,120 @@
+-- gan.convnet stacks, gan.labels helpers and nn.Heads: shapes, names, gradients, errors.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+local nn = gan.nn
+
+T.case("convnet.up and down: DCGAN's shapes at 16, 32 and 64", function()
+  for _, s in ipairs({ 16, 32, 64 }) do
+    local G = gan.convnet.up(12, 3, s, 4)
+    local x = G(gan.randn(2, 12, 1, 1))
+    U.shape(x, { 2, 3, s, s }, "G at " .. s)
+    U.truthy(x:abs():max():item() <= 1, "Tanh output")
+    local D, c = gan.convnet.down(3, s, 4)
+    U.equal(c, 4 * 2 ^ (gan.convnet.levels(s) - 1), "channels at " .. s)
+    U.shape(D(x), { 2, c, 4, 4 }, "D at " .. s)
+  end
+  local raw = gan.convnet.up(5, 1, 16, 4, { out = "none", bn = false })
+  U.truthy(raw(gan.randn(2, 5, 1, 1)):abs():max():item() > 0, "raw maps")
+  for _, m in ipairs(raw:modules()) do U.truthy(m.__name ~= "BatchNorm2d" and m.__name ~= "Tanh", m.__name) end
+end)
+
+T.case("convnet.up has the layout of recipes/dcgan.lua's G (its checkpoints load)", function()
+  local G = gan.convnet.up(100, 1, 32, 8)
+  local names = {}
+  for _, e in ipairs(G:named_parameters()) do names[#names + 1] = e.name end
+  U.equal(table.concat(names, " "), "1.weight 2.weight 2.bias 4.weight 5.weight 5.bias 7.weight 8.weight 8.bias 10.weight",
+    "parameter names")
+  U.equal(G[11].__name, "Tanh", "last layer")
+end)
+
+T.case("pretrained.generator loads a DCGAN checkpoint's G; other files give clear errors", function()
+  local dir = U.tmpdir("pretrained")
+  local G = gan.convnet.up(6, 1, 16, 4)
+  G(gan.randn(4, 6, 1, 1))                      -- batch-norm statistics move away from their start
+  local tensors = { ["D.1.weight"] = gan.zeros(1) }
+  for k, t in pairs(G:state_dict()) do tensors["G." .. k] = t end
+  local meta = { ["ganlua.options"] = "data=fashion-mnist\nsize=16\nchannels=1\nnz=6\nnf=4\n", ["ganlua.step"] = "7" }
+  assert(gan.io.save_safetensors(dir .. "/ck.safetensors", tensors, meta))
+  local H, info = gan.pretrained.generator(dir .. "/ck.safetensors")
+  U.equal(info.step, 7, "step")
+  U.equal(info.nz, 6, "nz")
+  G:eval()
+  local z = gan.randn(3, 6, 1, 1)
+  U.close(U.maxdiff(G(z), H(z)), 0, 0, "the same network")
+  U.equal(H.training, false, "evaluation mode")
+  meta["ganlua.options"] = "size=16\nnz=6\nnf=8\n"
+  assert(gan.io.save_safetensors(dir .. "/wide.safetensors", tensors, meta))
+  U.raises(function() gan.pretrained.generator(dir .. "/wide.safetensors") end, "does not match DCGAN's layout")
+  assert(gan.io.save_safetensors(dir .. "/other.safetensors", tensors, {}))
+  U.raises(function() gan.pretrained.generator(dir .. "/other.safetensors") end, "is not a DCGAN checkpoint")
+  U.raises(function() gan.pretrained.generator(dir .. "/missing.safetensors") end, "cannot read")
+end)
+
+T.case("convnet.levels refuses sizes that are not powers of two >= 16", function()
+  U.equal(gan.convnet.levels(32), 3, "32")
+  U.raises(function() gan.convnet.levels(24) end, "--size must be a power of two >= 16, got 24")
+  U.raises(function() gan.convnet.up(4, 1, 8, 4) end, "--size must be")
+end)
+
+T.case("labels.rows, planes and join", function()
+  U.tclose(gan.labels.rows(6, 3), { 0, 0, 1, 1, 2, 2 }, 0, "rows")
+  U.tclose(gan.labels.rows(5, 2), { 0, 0, 0, 1, 1 }, 0, "rows, uneven")
+  U.equal(gan.labels.rows(100, 10):dtype(), "int64", "dtype")
+  local y = gan.tensor({ 2, 0 }, "int64")
+  local p = gan.labels.planes(y, 3, 2, 2)
+  U.shape(p, { 2, 3, 2, 2 }, "planes")
+  U.tclose(p:sum({ 3, 4 }), { { 0, 0, 4 }, { 4, 0, 0 } }, 0, "one plane of ones per item")
+  local x = gan.randn(2, 1, 2, 2)
+  local xy = gan.labels.join(x, y, 3)
+  U.shape(xy, { 2, 4, 2, 2 }, "join images")
+  U.close(U.maxdiff(xy:narrow(2, 1, 1), x), 0, 0, "images first")
+  U.tclose(gan.labels.join(gan.zeros(2, 1), y, 3), { { 0, 0, 0, 1 }, { 0, 1, 0, 0 } }, 0, "join vectors")
+  U.raises(function() gan.labels.join(gan.zeros(2, 2, 2), y, 3) end, "(N, F) or (N, C, H, W)")
+end)
+
+T.case("labels.sampler: class order, noise from the current stream, chunks", function()
+  local calls = {}
+  local gen = function(z, y)
+    calls[#calls + 1] = z:size(1)
+    return (z + y:float():reshape(y:size(1), 1)):reshape(z:size(1), 1, 1, 2)
+  end
+  local sample = gan.labels.sampler(gen, 3, function(n) return gan.randn(n, 2) end, 4)
+  gan.manual_seed(5)
+  local x, y = sample(9)
+  U.tclose(y, { 0, 0, 0, 1, 1, 1, 2, 2, 2 }, 0, "classes in order")
+  U.shape(x, { 9, 1, 1, 2 }, "images")
+  U.equal(table.concat(calls, ","), "4,4,1", "chunks of 4")
+  U.truthy(U.maxdiff(x, sample(9)) > 0, "fresh noise at the next call")
+  gan.manual_seed(5)
+  U.close(U.maxdiff(x, sample(9)), 0, 0, "the same noise from the same stream")
+  U.shape(sample(3), { 3, 1, 1, 2 }, "one chunk")
+end)
+
+T.case("labels.join passes gradients to the images", function()
+  local y = gan.tensor({ 1, 0 }, "int64")
+  local x = gan.randn(2, 2, 3, 3):requires_grad(true)
+  U.gradcheck(function() return (gan.labels.join(x, y, 2) * gan.arange(0, 4):reshape(1, 4, 1, 1)):sum() end, { x })
+end)
+
+T.case("nn.Heads: the trunk once, every head on its output", function()
+  local calls = 0
+  local trunk = nn.Sequential { nn.Linear(3, 4), nn.Lambda(function(h) calls = calls + 1 return h end) }
+  local H = nn.Heads(trunk, nn.Linear(4, 1), nn.Linear(4, 5))
+  local x = gan.randn(2, 3)
+  local a, b = H(x)
+  U.equal(calls, 1, "trunk runs once")
+  U.shape(a, { 2, 1 }, "head 1")
+  U.shape(b, { 2, 5 }, "head 2")
+  local h = trunk(x)
+  U.close(U.maxdiff(b, H[2](h)), 0, 1e-6, "head 2 on the trunk's output")
+  local names = {}
+  for _, e in ipairs(H:named_parameters()) do names[#names + 1] = e.name end
+  U.equal(table.concat(names, " "), "trunk.1.weight trunk.1.bias 1.weight 1.bias 2.weight 2.bias", "names")
+  U.gradcheck_module(nn.Heads(nn.Linear(3, 2), nn.Sequential { nn.Linear(2, 2), nn.Tanh() }), gan.randn(2, 3))
+  U.raises(function() nn.Heads(nn.Linear(3, 2)) end, "at least one head")
+  U.raises(function() nn.Heads(nn.Linear(3, 2), 5) end, "head 1 is not a module")
+end)
+
+T.run()
