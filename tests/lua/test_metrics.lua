@@ -73,7 +73,7 @@ end)
 
 T.case("images: real test images score near the floor, with full coverage", function()
   if not have_fmnist then T.skip("Fashion-MNIST is not installed") end
-  local n = 500
+  local n = sanitized and 200 or 500   -- fewer under the sanitizers (several times slower)
   local test = gan.data.load("fashion-mnist", { split = "test", size = 32, limit = 5000, labels = true })
   local pos = 0
   local function real(b)   -- a "generator" that returns test images and their true classes
