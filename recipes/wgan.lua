@@ -43,6 +43,14 @@ local function clip()
 end
 clip()
 
+-- the mean estimate between two evaluations goes into eval.csv next to FD
+local w_sum, w_count = 0, 0
+local function eval_w()
+  local mean = w_count > 0 and w_sum / w_count or nil
+  w_sum, w_count = 0, 0
+  return { W_mean = mean }
+end
+
 gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real, step)
   -- the critic: ascend E f(x) - E f(G(z)) (descend its negative), then clip
   local k = opt.n_critic
@@ -57,5 +65,7 @@ gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function
   -- the generator: descend -E f(G(z))
   local lossG = F.wasserstein_g(D(G(noise(opt.batch))))
   optG:step(lossG)
-  return { D = lossD, G = lossG, W = -lossD }     -- W: the critic's estimate of the Wasserstein distance
-end, { noise = noise })
+  local w = -lossD:item()                           -- the critic's estimate of the Wasserstein distance
+  w_sum, w_count = w_sum + w, w_count + 1
+  return { D = lossD, G = lossG, W = w }
+end, { noise = noise, eval = eval_w })

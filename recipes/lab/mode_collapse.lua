@@ -12,7 +12,7 @@ local gan = require "gan"
 local util = require "gan.util"
 
 local opt = gan.options {
-  recipes = { "gan", "unrolled_gan --unroll=0", "unrolled_gan", "wgan_gp" }, -- recipes, each with its own options
+  recipes = { "gan", "unrolled_gan --unroll=0", "unrolled_gan", "wgan_gp --lr=1e-3 --beta1=0.5" }, -- recipes (and their options)
   sets = { "8gaussians", "25gaussians" },          -- toy sets
   iters = 5000,           -- generator steps, the same for every recipe
   batch = 256,            -- minibatch size, the same for every recipe
