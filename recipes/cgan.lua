@@ -15,10 +15,10 @@ local opt = gan.options {
   size = 32,              -- image size: a power of two from 16
   batch = 64,             -- minibatch size
   nz = 100,               -- dimension of the noise z
-  nf = 32,                -- feature maps of G's last and D's first layer
+  nf = 64,                -- feature maps of G's last and D's first layer
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
-  iters = 3000,           -- training iterations
+  iters = 4000,           -- training iterations
   out = "runs/cgan",      -- run folder
 }
 gan.manual_seed(opt.seed)

@@ -23,7 +23,6 @@ local opt = gan.options {
   lr_d = 2e-4,            -- Adam learning rate of D and the Q head
   beta1 = 0.5,            -- Adam beta1
   iters = 3000,           -- training iterations
-  eval_n = 2000,          -- samples drawn when measuring purity (hooks.eval)
   out = "runs/infogan",   -- run folder
 }
 gan.manual_seed(opt.seed)
@@ -96,14 +95,14 @@ local function traversals(dir)
       end
       gan.image.save_grid(("%s/traversal_c%d.png"):format(dir, j), gan.cat(imgs, 1), { nrow = 10 })
     end
-    gan.image.save_grid(dir .. "/traversal_cat.png", grid(K * K), { nrow = K })
+    gan.image.save_grid(dir .. "/traversal_cat.png", gan.train.fixed(opt.seed, function() return grid(K * K) end),
+      { nrow = K })
   end)
 end
 
--- how well the categorical code matches the classes, never shown to training:
--- generated images labelled by gan.metrics.predict against the code that made them
+-- how well the categorical code matches the classes, never shown to training: n generated
+-- images (as many of each code) labelled by gan.metrics.predict against the code that made them
 local function eval(_, n)
-  n = n or opt.eval_n
   local cat, pred = gan.labels.rows(n, K), {}
   local z, _, cont = fixed_codes(n, 2)
   for i = 1, n, 500 do

@@ -30,8 +30,18 @@ T.case("infogan.lua on a folder of RGB images, 4 categories and no continuous co
   local dir = U.image_folder("recipe_infogan_imgs", 8, 3, 20)
   local out = U.tmpdir("recipe_infogan_small")
   local ok, text = run("--data=" .. dir .. " --iters=2 --batch=4 --nf=8 --ncat=4 --ncont=0 --size=16 --sample_every=2 "
-    .. "--threads=1 --eval=false --out=" .. out)
+    .. "--threads=1 --eval=false --eval_every=2 --eval_samples=50 --out=" .. out)
   U.truthy(ok, text)
+  -- the quick evaluation at step 2: purity and NMI of the categorical code against the classifier's labels
+  local ev = U.read(out .. "/eval.csv")
+  local header, row = ev:match("^([^\n]+)\n(2,[^\n]+)")
+  U.truthy(header and header:find(",nmi,") and header:find(",purity"), ev)
+  local values, names = {}, {}
+  for k in header:gmatch("[^,]+") do names[#names + 1] = k end
+  local i = 0
+  for v in (row .. ","):gmatch("([^,]*),") do i = i + 1; values[names[i]] = tonumber(v) end
+  U.truthy(values.purity >= 0.1 and values.purity <= 1, "purity " .. tostring(values.purity))
+  U.truthy(values.nmi >= 0 and values.nmi <= 1, "nmi " .. tostring(values.nmi))
   local g = gan.image.load(out .. "/traversal_cat.png")
   U.shape(g, { 3, 4 * 16 + 5 * 2, 4 * 16 + 5 * 2 }, "4 rows of 4, RGB")
   U.truthy(not U.exists(out .. "/traversal_c1.png"), "no continuous traversal")
