@@ -50,7 +50,9 @@ local data = gan.data.unpaired(opt.data, opt)
 -- the test split: in order, at --size, neither cropped nor mirrored
 local topt = {}
 for k, v in pairs(opt) do topt[k] = v end
-topt.split, topt.load_size, topt.flip, topt.limit = "test", opt.size, false, 0
+-- (all of it for --test; else as many as the final evaluation measures: eval_samples, at least 100)
+topt.split, topt.load_size, topt.flip = "test", opt.size, false
+topt.limit = opt.test and 0 or math.max(100, opt.eval_samples)
 local have_test, test = pcall(gan.data.unpaired, opt.data, topt)
 if not have_test then
   print("note: no test split (" .. tostring(test) .. "); samples show training images")

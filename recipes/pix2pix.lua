@@ -30,7 +30,7 @@ local opt = gan.options {
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
   decay = 0.5,            -- share of the run, at its end, over which the rate falls linearly to 0
-  iters = 3000,           -- training iterations
+  iters = 4000,           -- training iterations
   eval_every = 1000,      -- measure the translations of the test split (L1 to the ground truth, FD) every N iterations (0: never)
   out = "runs/pix2pix",   -- run folder
 }
@@ -46,7 +46,8 @@ local data = gan.data.paired(opt.data, opt)
 -- the test split: in order, at --size, neither cropped nor mirrored
 local topt = {}
 for k, v in pairs(opt) do topt[k] = v end
-topt.split, topt.load_size, topt.flip, topt.limit = "test", opt.size, false, 0
+-- (as many as the final evaluation measures: the first eval_samples, at least 100)
+topt.split, topt.load_size, topt.flip, topt.limit = "test", opt.size, false, math.max(100, opt.eval_samples)
 local have_test, test = pcall(gan.data.paired, opt.data, topt)
 if not have_test then
   print("note: no test split (" .. tostring(test) .. "); samples and evaluation use training pairs")

@@ -6,7 +6,7 @@ local T = require "gan.test"
 local U = require "util"
 
 local function run(args) return U.run_recipe("recipes/cyclegan.lua", args) end
-local tiny = "--nf=4 --ndf=4 --blocks=1 --batch=2 --sample_every=2 --save_every=2 --eval=false "
+local tiny = "--threads=1 --nf=4 --ndf=4 --blocks=1 --batch=2 --sample_every=2 --save_every=2 --eval=false "
 
 T.case("cyclegan.lua on Fashion-MNIST sneakers and ankle boots", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end

@@ -6,7 +6,7 @@ local T = require "gan.test"
 local U = require "util"
 
 local function run(args) return U.run_recipe("recipes/pix2pix.lua", args) end
-local tiny = "--nf=4 --ndf=4 --batch=4 --sample_every=2 --save_every=2 --eval=false "
+local tiny = "--threads=1 --nf=4 --ndf=4 --batch=4 --sample_every=2 --save_every=2 --eval=false "
 
 T.case("pix2pix.lua on Fashion-MNIST edges -> garments", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end

@@ -10,7 +10,7 @@ local function run(args) return U.run_recipe("recipes/stargan.lua", args) end
 T.case("stargan.lua on five Fashion-MNIST classes", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_stargan")
-  local ok, text = run("--iters=3 --limit=64 --batch=4 --nf=4 --ndf=4 --blocks=1 --n_critic=2 --sample_every=2 "
+  local ok, text = run("--threads=1 --iters=3 --limit=64 --batch=4 --nf=4 --ndf=4 --blocks=1 --n_critic=2 --sample_every=2 "
     .. "--save_every=2 --eval_every=0 --eval_samples=20 --out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
