@@ -51,7 +51,7 @@ local function eval_w()
   return { W_mean = mean }
 end
 
-gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real, step)
+local run = gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real, step)
   -- the critic: ascend E f(x) - E f(G(z)) (descend its negative), then clip
   local k = opt.n_critic
   if opt.warmup > 0 and (step <= opt.warmup or step % 500 == 0) then k = 100 end
@@ -69,3 +69,21 @@ gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function
   w_sum, w_count = w_sum + w, w_count + 1
   return { D = lossD, G = lossG, W = w }
 end, { noise = noise, eval = eval_w })
+
+-- Does the critic's estimate track sample quality? Pearson's r between the mean estimate and FD
+-- over the quick evaluations in eval.csv (the paper's claim: W falls as the samples improve).
+local cols, rows = gan.report.read_csv(run.out .. "/eval.csv")
+if cols then
+  local col = {}
+  for i, name in ipairs(cols) do col[name] = i end
+  if col.W_mean and col.fd then
+    local w, fd = {}, {}
+    for i, row in ipairs(rows) do w[i], fd[i] = row[col.W_mean] or false, row[col.fd] or false end
+    local r, n = gan.metrics.pearson(w, fd)
+    if r then
+      local line = ("W_mean vs FD over %d evaluations: Pearson r = %.3f"):format(n, r)
+      print(line)
+      gan.util.write_file(run.out .. "/w_vs_fd.txt", line .. "\n")
+    end
+  end
+end

@@ -322,4 +322,31 @@ function M.points(x, data, opts)
   end)
 end
 
+--- Pearson's correlation coefficient of two lists of numbers; pairs where
+-- either is nil are skipped.
+-- @param xs list of numbers
+-- @param ys list of numbers, as long as xs
+-- @return r in [-1, 1] and the number of pairs used, or nil and a reason
+-- (fewer than 3 pairs, or a list that does not vary)
+function M.pearson(xs, ys)
+  if type(xs) ~= "table" or type(ys) ~= "table" or #xs ~= #ys then
+    error("gan.metrics.pearson: two lists of the same length expected", 2)
+  end
+  local a, b = {}, {}
+  for i = 1, #xs do
+    if type(xs[i]) == "number" and type(ys[i]) == "number" then a[#a + 1], b[#b + 1] = xs[i], ys[i] end
+  end
+  local n = #a
+  if n < 3 then return nil, ("%d pairs (3 needed)"):format(n) end
+  local ma, mb = 0, 0
+  for i = 1, n do ma, mb = ma + a[i] / n, mb + b[i] / n end
+  local sab, saa, sbb = 0, 0, 0
+  for i = 1, n do
+    local da, db = a[i] - ma, b[i] - mb
+    sab, saa, sbb = sab + da * db, saa + da * da, sbb + db * db
+  end
+  if saa == 0 or sbb == 0 then return nil, "a list does not vary" end
+  return sab / math.sqrt(saa * sbb), n
+end
+
 return M

@@ -26,6 +26,24 @@ T.case("stats from Lua: FD of a set with itself is 0, of a shifted set |shift|^2
   U.raises(function() gan.stats.kid(x, x, { subsets = 0 }) end, "subsets")
 end)
 
+T.case("pearson: known correlations, gaps skipped, too little data refused", function()
+  U.close(gan.metrics.pearson({ 1, 2, 3, 4 }, { 3, 5, 7, 9 }), 1, 1e-12)
+  U.close(gan.metrics.pearson({ 1, 2, 3, 4 }, { 8, 6, 4, 2 }), -1, 1e-12)
+  -- x = 1..5, y = 2 1 4 3 5: cov 2.0, var 2.0 each, r = 0.8
+  local r, n = gan.metrics.pearson({ 1, 2, 3, 4, 5 }, { 2, 1, 4, 3, 5 })
+  U.close(r, 0.8, 1e-12)
+  U.equal(n, 5)
+  -- a pair with a gap is skipped
+  local r2, n2 = gan.metrics.pearson({ 1, 2, false, 3, 4, 5 }, { 2, 1, 9, 4, 3, 5 })
+  U.close(r2, 0.8, 1e-12)
+  U.equal(n2, 5)
+  local none, why = gan.metrics.pearson({ 1, 2 }, { 1, 2 })
+  U.truthy(none == nil and why:find("3 needed"), why)
+  local flat, why2 = gan.metrics.pearson({ 1, 1, 1 }, { 1, 2, 3 })
+  U.truthy(flat == nil and why2:find("does not vary"), why2)
+  U.raises(function() gan.metrics.pearson({ 1, 2, 3 }, { 1, 2 }) end, "same length")
+end)
+
 T.case("points: modes covered and high-quality share on constructed samples", function()
   local data = gan.data.load("8gaussians", { limit = 100 })
   local c = data.centres

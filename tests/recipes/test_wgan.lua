@@ -37,6 +37,23 @@ T.case("wgan.lua on Fashion-MNIST at 16x16", function()
   U.truthy(gan.image.load(out .. "/samples/step_000003.png"):size(2) >= 8 * 16, "an 8x8 grid of 16x16 images")
 end)
 
+T.case("wgan.lua correlates its Wasserstein estimate with FD over the evaluations", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+  local out = U.tmpdir("recipe_wgan_corr")
+  local ok, text = run("--size=16 --nf=8 --nz=16 --iters=3 --limit=256 --batch=8 --n_critic=1 --warmup=0 "
+    .. "--eval_every=1 --eval_samples=50 --sample_every=0 --out=" .. out)
+  U.truthy(ok, text)
+  local cols, rows = gan.report.read_csv(out .. "/eval.csv")
+  U.truthy(cols and cols[2] == "W_mean" and cols[3] == "fd" and #rows == 3, U.read(out .. "/eval.csv"))
+  local w, fd = {}, {}
+  for i, row in ipairs(rows) do w[i], fd[i] = row[2], row[3] end
+  local r = gan.metrics.pearson(w, fd)
+  local printed = tonumber(text:match("W_mean vs FD over 3 evaluations: Pearson r = (%-?[%d.]+)"))
+  U.truthy(printed, text)
+  U.close(printed, r, 1e-3)
+  U.truthy(U.read(out .. "/w_vs_fd.txt"):find("Pearson r = ", 1, true), "w_vs_fd.txt")
+end)
+
 T.case("wgan.lua on 8 gaussians with the warm-up and a wider clip", function()
   local out = U.tmpdir("recipe_wgan_toy")
   local ok, text = run("--eval_samples=100 --data=8gaussians --hidden=16 --nz=4 --iters=3 --limit=256 --batch=8 --warmup=1 "
