@@ -17,8 +17,9 @@ packages=(
   dataset-fashion-mnist
 )
 
-# the test suite also opens a run report in a headless browser
-test_packages=(chromium)
+# the test suite also opens a run report in a headless browser and builds
+# the Lua reference with LDoc
+test_packages=(chromium lua-ldoc)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi

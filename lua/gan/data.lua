@@ -44,7 +44,7 @@ M.fashion_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sa
 
 local get = util.get
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- A small counter-based generator (splitmix64), separate from gan's, so
 -- that the order of the data does not depend on the training's draws.
 
@@ -105,7 +105,7 @@ local function permutation(n, seed, epoch)
   return p
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- The iterator
 
 local Data = {}
@@ -161,6 +161,8 @@ function Data:next(b)
   return x, y
 end
 
+--- A random crop of each image of x (N, C, full, full) to crop x crop, counted in the draws.
+-- @local
 function Data:random_crop(x)
   local s, full = self.crop, x:size(3)
   local out = {}
@@ -208,7 +210,7 @@ function M.from_tensors(x, labels, opt)
   return new_data(x, labels, opt, { name = "tensors", kind = "tensors" })
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Files
 
 local exists = util.exists
@@ -368,7 +370,7 @@ function M.image_folder(dir, opt)
   })
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Toy 2-D sets
 
 local toys = {}
@@ -385,6 +387,8 @@ toys["25gaussians"] = function()
   return { centres = c, std = 0.05 }
 end
 
+--- A ring of radius 2 (std 0.05).
+-- @local
 toys.ring = function()
   return {
     radius = 2, std = 0.05,
@@ -392,6 +396,8 @@ toys.ring = function()
   }
 end
 
+--- A Swiss roll.
+-- @local
 toys.swissroll = function()
   return {
     std = 0.25 / 5,
@@ -436,7 +442,7 @@ function M.toy(name, opt)
   })
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 --- Loads a dataset by name or path (see the module comment).
 -- @param name "fashion-mnist", a toy set's name, a folder of images, or a

@@ -115,7 +115,7 @@ function M.sobel_edges(x, threshold)
   end)
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- One set of images (one domain, or a pair stacked on the channel dim)
 
 local Domain = {}
@@ -161,6 +161,8 @@ local function new_domain(src, spec, opt)
 end
 
 -- item i (0-based) at load size
+--- Item i (0-based) at load size; a file that cannot be read is an error naming it.
+-- @local
 function Domain:item(i)
   if self.x then return self.x[i + 1] end
   local x, err = self.load(i + 1)
@@ -168,6 +170,9 @@ function Domain:item(i)
   return x
 end
 
+--- A batch as returned to the caller: paired images (split_at channels of A, the rest B)
+-- come back as {a, b, A = a, B = b}, single images as they are.
+-- @local
 function Domain:result(x)
   if not self.split_at then return x end
   local c = self.split_at
@@ -296,7 +301,7 @@ local function fashion_x(opt, classes, L)
   return d.x
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Unpaired
 
 local Unpaired = {}
@@ -379,7 +384,7 @@ function Unpaired:__tostring()
   return ("gan.data.Unpaired(A: %d images, B: %d images)"):format(self.A.n, self.B.n)
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Paired
 
 local function matching_pairs(dirA, dirB)

@@ -64,11 +64,13 @@ M.SIZE = 32
 --- Default sample count of a full evaluation.
 M.SAMPLES = 10000
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- The classifier
 
 local Classifier = nn.Module:extend("FashionClassifier")
 
+--- The feature network: five 3x3 conv blocks with pooling, then FC 2048 -> 128 -> 10.
+-- @local
 function Classifier:init()
   local function block(cin, cout)
     return { nn.Conv2d(cin, cout, 3, 1, 1, { bias = false }), nn.BatchNorm2d(cout), nn.ReLU() }
@@ -181,7 +183,7 @@ function M.accuracy(pred, target)
   return gan.no_grad(function() return pred:eq(target):float():mean():item() end)
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Reference sets
 
 local refs = {}
@@ -226,7 +228,7 @@ function M.floor_ceiling(n)
   return bounds[n][1], bounds[n][2]
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Image metrics
 
 -- class ids from penultimate features: the classifier's head
@@ -290,7 +292,7 @@ function M.images(sample, opts)
   return r
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Toy 2-D sets
 
 --- Modes covered and high-quality share of 2-D samples of a Gaussian mixture.

@@ -364,7 +364,7 @@ function M.schedule.constant(opt)
   return schedule(opt, function() return 1 end, "constant")
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- EMA
 
 local EMA = {}

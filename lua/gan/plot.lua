@@ -7,8 +7,8 @@
 --
 -- Everything is drawn in Lua into an RGB image (3, H, W) in [0, 1]: axes
 -- with "nice" tick values, a light grid, the lines (solid or dashed) in a
--- ten-colour palette, a legend, and text in a built-in 5x7 pixel font
--- (printable ASCII). `lines_image` returns the image and the frame that maps
+-- ten-colour palette (`gan.plot.palette`, a list of {r, g, b} in [0, 1]),
+-- a legend, and text in a built-in 5x7 pixel font (printable ASCII). `lines_image` returns the image and the frame that maps
 -- data to pixels, for drawing more or for side-by-side figures
 -- (gan.cat({a, b}, 3)). Values that are not finite (and, on a log axis,
 -- values <= 0) leave a gap in their line.
@@ -47,13 +47,13 @@ local FONT = {
   ["}"] = "18040402040418", ["~"] = "00000815020000",
 }
 
---- Colours given to series without one, in order (RGB in [0, 1]).
+-- Colours given to series without one, in order (RGB in [0, 1]); see the module comment.
 M.palette = {
   { 0.12, 0.47, 0.71 }, { 1.00, 0.50, 0.05 }, { 0.17, 0.63, 0.17 }, { 0.84, 0.15, 0.16 }, { 0.58, 0.40, 0.74 },
   { 0.55, 0.34, 0.29 }, { 0.89, 0.47, 0.76 }, { 0.50, 0.50, 0.50 }, { 0.74, 0.74, 0.13 }, { 0.09, 0.75, 0.81 },
 }
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Canvas: a flat table of pixels, channel by channel
 
 local Canvas = {}
@@ -146,7 +146,7 @@ function Canvas:image()
   return gan.tensor(self.px):reshape(3, self.h, self.w)
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Ticks
 
 -- the step of 1, 2, 2.5 or 5 times a power of ten that gives closest to n intervals
@@ -196,7 +196,7 @@ function M.format_tick(v)
   return s
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Line plots
 
 local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end

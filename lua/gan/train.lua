@@ -106,7 +106,7 @@ local function modules_of(state)
   return out, names
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- The CSV log
 
 local Log = {}
@@ -142,6 +142,8 @@ local function open_log(path, start)
   return setmetatable({ f = f, cols = cols, path = path, warned = {} }, Log)
 end
 
+--- Appends one row; the first row fixes the columns.
+-- @local
 function Log:write(step, values)
   if not self.cols then
     local cols = {}
@@ -166,10 +168,14 @@ function Log:write(step, values)
   self.f:write(table.concat(row, ","), "\n")
 end
 
+--- Flushes the file.
+-- @local
 function Log:flush() self.f:flush() end
+--- Closes the file.
+-- @local
 function Log:close() self.f:close() end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Progress
 
 local Progress = {}
@@ -180,6 +186,8 @@ local function new_progress(start, iters, every)
   return setmetatable({ start = start, iters = iters, t0 = t, last = -1, tty = is_tty(), every = every }, Progress)
 end
 
+--- The progress line for a step, and the steps done.
+-- @local
 function Progress:line(step, values, keys)
   local dt = now() - self.t0
   local done = step - self.start
@@ -193,6 +201,8 @@ function Progress:line(step, values, keys)
   return ("step %d/%d  %s  ETA %s  %s"):format(step, self.iters, speed, fmt_time(eta), table.concat(parts, "  ")), done
 end
 
+--- Shows the progress line (rewritten in place on a terminal).
+-- @local
 function Progress:update(step, values, keys)
   if self.tty then
     local t = now()
@@ -211,13 +221,15 @@ function Progress:update(step, values, keys)
 end
 
 -- a message that does not garble the bar
+--- Prints a message on its own line.
+-- @local
 function Progress:say(msg)
   if self.tty then io.stdout:write("\r\27[K") end
   io.stdout:write(msg, "\n")
   io.stdout:flush()
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 -- Samples
 
 local function first_layer(m)
@@ -329,7 +341,7 @@ local function make_evaluator(opt, state, hooks)
   end
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 local interrupted = gan.interrupted
 

@@ -45,6 +45,8 @@ local function zeros_like(p) return gan.zeros(p:shape()) end
 -- moments as they were before the step; returns p', st'
 local rules = {}
 
+--- SGD's step as recorded ops.
+-- @local
 function rules.SGD(o, p, g, lr, st)
   if o.weight_decay ~= 0 then g = g + p * o.weight_decay end
   if o.momentum == 0 then return p - g * lr, st end
@@ -53,6 +55,8 @@ function rules.SGD(o, p, g, lr, st)
   return p - d * lr, { buf = buf, step = st.step + 1 }
 end
 
+--- Adam's step as recorded ops.
+-- @local
 function rules.Adam(o, p, g, lr, st)
   if o.weight_decay ~= 0 and not o.decoupled then g = g + p * o.weight_decay end
   local b1, b2 = o.betas[1], o.betas[2]
@@ -67,6 +71,8 @@ function rules.Adam(o, p, g, lr, st)
 end
 rules.AdamW = rules.Adam
 
+--- RMSprop's step as recorded ops.
+-- @local
 function rules.RMSprop(o, p, g, lr, st)
   if o.weight_decay ~= 0 then g = g + p * o.weight_decay end
   local sq = st.sq * o.alpha + g:square() * (1 - o.alpha)

@@ -75,7 +75,7 @@ function Module:__call(...)
   return self:forward(...)
 end
 
--- Assigning a module to a new field registers it as a child, in order.
+--- Assigning a module to a new field registers it as a child, in order.
 function Module:__newindex(k, v)
   if is_module(v) then
     local ch = rawget(self, "_children")
@@ -111,6 +111,8 @@ function Module:buffer(name, t)
   return t
 end
 
+--- Whether list holds name.
+-- @local
 function Module:_has(list, name)
   for _, n in ipairs(list) do if n == name then return true end end
   return false

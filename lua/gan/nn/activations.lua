@@ -24,6 +24,7 @@ M.LeakyReLU = LeakyReLU
 --- x for x > 0, slope * x otherwise.
 -- @param slope (default 0.01)
 function LeakyReLU:init(slope) self.slope = slope or 0.01 end
+--- x (any shape) -> same shape.
 function LeakyReLU:forward(x) return x:leaky_relu(self.slope) end
 --- Settings shown when printed.
 function LeakyReLU:extra_repr() return ("negative_slope=%g"):format(self.slope) end
@@ -33,6 +34,7 @@ M.ELU = ELU
 --- x for x > 0, alpha * (exp(x) - 1) otherwise.
 -- @param alpha (default 1)
 function ELU:init(alpha) self.alpha = alpha or 1 end
+--- x (any shape) -> same shape.
 function ELU:forward(x) return x:elu(self.alpha) end
 --- Settings shown when printed.
 function ELU:extra_repr() return ("alpha=%g"):format(self.alpha) end
@@ -43,6 +45,7 @@ M.Softplus = Softplus
 -- @param beta (default 1)
 -- @param threshold (default 20)
 function Softplus:init(beta, threshold) self.beta, self.threshold = beta or 1, threshold or 20 end
+--- x (any shape) -> same shape.
 function Softplus:forward(x) return x:softplus(self.beta, self.threshold) end
 --- Settings shown when printed.
 function Softplus:extra_repr() return ("beta=%g, threshold=%g"):format(self.beta, self.threshold) end

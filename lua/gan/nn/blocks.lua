@@ -53,7 +53,7 @@ local function add_all(seq, list)
   return seq
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 local Pad2d = Module:extend("Pad2d")
 M.Pad2d = Pad2d
@@ -76,7 +76,7 @@ function Pad2d:extra_repr()
   return ("(%s), mode=%s"):format(table.concat(self.padding, ", "), self.mode)
 end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 local ResnetBlock = Module:extend("ResnetBlock")
 M.ResnetBlock = ResnetBlock
@@ -164,7 +164,7 @@ end
 --- Settings shown when printed.
 function ResnetGenerator:extra_repr() return self.config end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 local UnetBlock = Module:extend("UnetBlock")
 M.UnetBlock = UnetBlock
@@ -264,7 +264,7 @@ end
 --- Settings shown when printed.
 function UnetGenerator:extra_repr() return self.config end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 local PatchDiscriminator = Sequential:extend("PatchDiscriminator")
 M.PatchDiscriminator = PatchDiscriminator
@@ -298,7 +298,7 @@ end
 --- Settings shown when printed.
 function PatchDiscriminator:extra_repr() return self.config end
 
--------------------------------------------------------------------------------
+-- ----------------------------------------------------------------------------
 
 --- The receptive field of a chain of convolutions and pools: the side, in
 -- input pixels, of the square one output value depends on. Walks the

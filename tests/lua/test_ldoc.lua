@@ -1,0 +1,54 @@
+-- The Lua reference: every module under lua/gan opens with an LDoc comment,
+-- every function defined on a table has one, and LDoc builds the reference
+-- without a warning.
+package.path = "tests/lua/?.lua;" .. package.path
+local T = require "gan.test"
+local U = require "util"
+
+local function lua_files()
+  local files = {}
+  local p = assert(io.popen("find lua/gan -name '*.lua' | sort"))
+  for path in p:lines() do files[#files + 1] = path end
+  p:close()
+  return files
+end
+
+T.case("every module and every function on a table has an LDoc comment", function()
+  local files = lua_files()
+  U.truthy(#files >= 30, "the Lua library's files are found")
+  local missing, seen = {}, 0
+  for _, path in ipairs(files) do
+    local lines = {}
+    for l in io.lines(path) do lines[#lines + 1] = l end
+    if not (lines[1] or ""):match("^%-%-%-") then missing[#missing + 1] = path .. ":1 (module comment)" end
+    for i, l in ipairs(lines) do
+      if l:match("^function [%w_]+[.:][%w_]+") or l:match("^[%w_]+%.[%w_]+ = function") then
+        seen = seen + 1
+        -- walk up over plain comment lines to the start of the comment block
+        local j = i - 1
+        while j > 0 and lines[j]:match("^%-%-") and not lines[j]:match("^%-%-%-") do j = j - 1 end
+        if j < 1 or not lines[j]:match("^%-%-%-") then missing[#missing + 1] = ("%s:%d %s"):format(path, i, l) end
+      end
+    end
+  end
+  U.truthy(seen > 200, ("%d documented functions found"):format(seen))
+  U.truthy(#missing == 0, "without an LDoc comment:\n" .. table.concat(missing, "\n"))
+end)
+
+T.case("ldoc builds the reference without a warning", function()
+  if not os.execute("command -v ldoc >/dev/null 2>&1") then T.skip("ldoc is not installed (Debian: lua-ldoc)") end
+  local out = U.tmpdir("ldoc")
+  local p = assert(io.popen(("ldoc -c config.ld -d '%s' . 2>&1"):format(out)))
+  local text = p:read("a")
+  p:close()
+  local bad = {}
+  for line in text:gmatch("[^\n]+") do
+    if not (line:match("^reading configuration") or line:match("^format:") or line:match("^output written")) then
+      bad[#bad + 1] = line
+    end
+  end
+  U.truthy(#bad == 0, "ldoc said:\n" .. table.concat(bad, "\n"))
+  U.truthy(U.exists(out .. "/modules/gan.metrics.html"), "the gan.metrics page is written")
+end)
+
+T.run()
