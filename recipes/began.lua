@@ -40,7 +40,7 @@ local elu = function() return nn.ELU() end
 -- images: the decoder maps h (or z) to 8x8xn, then 3x3 convolutions and nearest-neighbour
 -- upsampling to size x size; the encoder mirrors it with stride-2 convolutions down to 8x8
 local function decoder(nin)
-  if points then return gan.backbones.mlp({ nin, opt.hidden, opt.hidden, data.x:size(2) }, { act = elu }) end
+  if points then return gan.nets.mlp({ nin, opt.hidden, opt.hidden, data.x:size(2) }, { act = elu }) end
   local n, C = opt.nf, data.x:size(2)
   local net = nn.Sequential { nn.Linear(nin, 8 * 8 * n), nn.Reshape(n, 8, 8) }
   local s = 8
@@ -54,7 +54,7 @@ local function decoder(nin)
 end
 
 local function encoder()
-  if points then return gan.backbones.mlp({ data.x:size(2), opt.hidden, opt.hidden, opt.nh }, { act = elu }) end
+  if points then return gan.nets.mlp({ data.x:size(2), opt.hidden, opt.hidden, opt.nh }, { act = elu }) end
   local n, C = opt.nf, data.x:size(2)
   local net = nn.Sequential { nn.Conv2d(C, n, 3, 1, 1), nn.ELU() }
   local c, s = n, opt.size

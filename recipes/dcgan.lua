@@ -26,29 +26,15 @@ gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local C = data.x:size(2)
-local layers = math.floor(math.log(opt.size, 2) + 0.5) - 2   -- doublings from 4x4
-assert(layers >= 2 and 4 * 2 ^ layers == opt.size, "--size must be a power of two >= 16")
 
--- G: z (nz, 1, 1) -> 4x4 -> ... -> size x size, halving the feature maps at each doubling
-local c = opt.nf * 2 ^ (layers - 1)
-local G = nn.Sequential {
-  nn.ConvTranspose2d(opt.nz, c, 4, 1, 0, { bias = false }), nn.BatchNorm2d(c), nn.ReLU(),
-}
-for _ = 1, layers - 1 do
-  G:add(nn.ConvTranspose2d(c, c // 2, 4, 2, 1, { bias = false })):add(nn.BatchNorm2d(c // 2)):add(nn.ReLU())
-  c = c // 2
-end
-G:add(nn.ConvTranspose2d(c, C, 4, 2, 1, { bias = false })):add(nn.Tanh())
-
--- D: the mirror image with strided convolutions; no batch norm on the first layer
-local D = nn.Sequential { nn.Conv2d(C, opt.nf, 4, 2, 1, { bias = false }), nn.LeakyReLU(0.2) }
-c = opt.nf
-for _ = 1, layers - 1 do
-  D:add(nn.Conv2d(c, c * 2, 4, 2, 1, { bias = false })):add(nn.BatchNorm2d(c * 2)):add(nn.LeakyReLU(0.2))
-  c = c * 2
-end
-D:add(nn.Conv2d(c, 1, 4, 1, 0, { bias = false })):add(nn.Flatten())   -- one logit per image
-
+-- G: z (nz, 1, 1) -> 4x4 -> ... -> size x size by transposed convolutions, halving the
+-- feature maps at each doubling, batch norm and ReLU after each but the last, then Tanh.
+local G = gan.convnet.up(opt.nz, C, opt.size, opt.nf, { init = false })
+-- D: the mirror image with strided convolutions and LeakyReLU(0.2), batch norm after each but
+-- the first, then a 4x4 convolution to one logit per image. No biases where batch norm follows.
+local D, c = gan.convnet.down(C, opt.size, opt.nf, { init = false })
+D:add(nn.Conv2d(c, 1, 4, 1, 0, { bias = false })):add(nn.Flatten())
+-- weights from N(0, 0.02), batch-norm scales from N(1, 0.02) (the paper's initialization)
 G:apply(nn.init.dcgan)
 D:apply(nn.init.dcgan)
 local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }

@@ -30,12 +30,11 @@ if opt.g_loss ~= "alt" and opt.g_loss ~= "saddle" then error("--g_loss must be a
 gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
-local sizes = { nz = opt.nz, nf = opt.nf, hidden = opt.hidden }
-local G = gan.backbones.generator(data, sizes)
-local D = gan.backbones.discriminator(data, sizes)   -- v = D(x), a raw number; T = g_f(v)
+local G, noise = gan.nets.generator(data, opt)
+-- v = D(x), a raw number; T = g_f(v)
+local D = gan.nets.discriminator(data, opt, { act = function() return gan.nn.LeakyReLU(0.2) end })
 local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
 local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)
-local noise = gan.backbones.noise(data, opt.nz)
 
 gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real)
   local fake = G(noise(real:size(1)))

@@ -37,14 +37,12 @@ if opt.vbn and opt.ref_batch < 2 then error("--ref_batch must be >= 2", 0) end
 gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
-local noise = gan.backbones.noise(data, opt.nz)
-local sizes = { nz = opt.nz, nf = opt.nf, hidden = opt.hidden }
-if opt.vbn then sizes.norm = function(c) return nn.VirtualBatchNorm(c) end end
-local G = gan.backbones.generator(data, sizes)
+local vbn = opt.vbn and { norm = function(c) return nn.VirtualBatchNorm(c) end, bias = false } or nil
+local G, noise = gan.nets.generator(data, opt, vbn)
 if opt.vbn then G = nn.ReferenceBatch(G, noise(opt.ref_batch)) end   -- every G(z) runs on [z_ref; z]
 
 -- D = head(features(x)): the features are what feature matching matches
-local features, nfeat = gan.backbones.features(data, { nf = opt.nf, hidden = opt.hidden })
+local features, nfeat = gan.nets.features(data, opt)
 local head = nn.Sequential()
 if opt.minibatch then
   head:add(nn.MinibatchDiscrimination(nfeat, opt.mb_kernels, opt.mb_dims))

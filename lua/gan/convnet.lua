@@ -30,59 +30,96 @@ function M.levels(size)
   return n
 end
 
+-- The layer after a convolution with c output maps at size x size, or nil.
+-- norm: "batch" (BatchNorm2d), "layer" (LayerNorm over (c, size, size)),
+-- "none", or a function(c, size) -> module.
+local function norm_layer(norm, c, size)
+  if norm == "batch" then return nn.BatchNorm2d(c) end
+  if norm == "layer" then return nn.LayerNorm({ c, size, size }) end
+  if norm == "none" then return nil end
+  if type(norm) == "function" then return norm(c, size) end
+  error(("gan.convnet: norm must be batch, layer, none or a function, got '%s'"):format(tostring(norm)), 4)
+end
+
+-- opts.norm, with the older spelling bn = false for "none"
+local function norm_of(opts)
+  if opts.norm ~= nil then return opts.norm end
+  return opts.bn == false and "none" or "batch"
+end
+
 --- DCGAN's generator: (N, nin, 1, 1) -> (N, C, size, size) in [-1, 1].
--- Transposed convolutions with batch norm and ReLU; nf maps before the
--- last layer, twice as many at each smaller size.
+-- Transposed convolutions, each followed by the norm and ReLU; nf maps
+-- before the last layer, twice as many at each smaller size.
 -- @param nin input channels (noise plus any codes)
 -- @param C output channels
 -- @param size output size (power of two >= 16)
 -- @param nf feature maps of the last hidden layer
--- @param opts {out="tanh" (or "none": the raw maps, e.g. a decoder's logits), bn=true}
+-- @param opts {out="tanh" (or "none": the raw maps, e.g. a decoder's logits),
+--   norm="batch"|"layer"|"none"|function(c, size) -> module, bn=false (the same as norm="none"),
+--   bias (of the hidden layers; default: unless batch norm follows), last_bias (default: bias),
+--   init=true (DCGAN's N(0, 0.02) weights; false leaves them for the caller to set)}
 -- @return nn.Sequential
 function M.up(nin, C, size, nf, opts)
   opts = opts or {}
   local layers = M.levels(size)
-  local bn = opts.bn ~= false
+  local norm = norm_of(opts)
+  local bias = opts.bias
+  if bias == nil then bias = norm ~= "batch" end
+  local last_bias = opts.last_bias
+  if last_bias == nil then last_bias = bias end
   local c = nf * 2 ^ (layers - 1)
   local G = nn.Sequential {}
-  local function block(cin, cout, k, s, p)
-    G:add(nn.ConvTranspose2d(cin, cout, k, s, p, { bias = not bn }))
-    if bn then G:add(nn.BatchNorm2d(cout)) end
+  local function block(cin, cout, k, s, p, at)
+    G:add(nn.ConvTranspose2d(cin, cout, k, s, p, { bias = bias }))
+    local n = norm_layer(norm, cout, at)
+    if n then G:add(n) end
     G:add(nn.ReLU())
   end
-  block(nin, c, 4, 1, 0)
+  block(nin, c, 4, 1, 0, 4)
+  local at = 4
   for _ = 1, layers - 1 do
-    block(c, c // 2, 4, 2, 1)
+    at = at * 2
+    block(c, c // 2, 4, 2, 1, at)
     c = c // 2
   end
-  G:add(nn.ConvTranspose2d(c, C, 4, 2, 1, { bias = not bn }))
+  G:add(nn.ConvTranspose2d(c, C, 4, 2, 1, { bias = last_bias }))
   if (opts.out or "tanh") == "tanh" then G:add(nn.Tanh()) end
-  G:apply(nn.init.dcgan)
+  if opts.init ~= false then G:apply(nn.init.dcgan) end
   return G
 end
 
 --- DCGAN's discriminator body: (N, C, size, size) -> (N, c, 4, 4).
--- Strided 4x4 convolutions with LeakyReLU(0.2), batch norm after every
--- layer but the first.
+-- Strided 4x4 convolutions with LeakyReLU, the norm after every layer but
+-- the first. A caller adding its head to the returned Sequential (and
+-- passing init = false, then applying nn.init.dcgan to the whole) gets one
+-- flat network.
 -- @param C input channels (image channels plus any label maps)
 -- @param size input size (power of two >= 16)
 -- @param nf feature maps of the first layer (doubled at each halving)
--- @param opts {bn=true, slope=0.2}
+-- @param opts {norm="batch"|"layer"|"none"|function(c, size) -> module, bn=false (the same as
+--   norm="none"), bias (of the normed layers; default: unless batch norm follows),
+--   first_bias (default: bias), slope=0.2 (of the LeakyReLU), init=true}
 -- @return nn.Sequential, and c (the channels of its output)
 function M.down(C, size, nf, opts)
   opts = opts or {}
   local layers = M.levels(size)
-  local bn = opts.bn ~= false
+  local norm = norm_of(opts)
+  local bias = opts.bias
+  if bias == nil then bias = norm ~= "batch" end
+  local first_bias = opts.first_bias
+  if first_bias == nil then first_bias = bias end
   local slope = opts.slope or 0.2
-  local D = nn.Sequential { nn.Conv2d(C, nf, 4, 2, 1, { bias = not bn }), nn.LeakyReLU(slope) }
-  local c = nf
+  local D = nn.Sequential { nn.Conv2d(C, nf, 4, 2, 1, { bias = first_bias }), nn.LeakyReLU(slope) }
+  local c, at = nf, size // 2
   for _ = 1, layers - 1 do
-    D:add(nn.Conv2d(c, c * 2, 4, 2, 1, { bias = not bn }))
-    if bn then D:add(nn.BatchNorm2d(c * 2)) end
+    at = at // 2
+    D:add(nn.Conv2d(c, c * 2, 4, 2, 1, { bias = bias }))
+    local n = norm_layer(norm, c * 2, at)
+    if n then D:add(n) end
     D:add(nn.LeakyReLU(slope))
     c = c * 2
   end
-  D:apply(nn.init.dcgan)
+  if opts.init ~= false then D:apply(nn.init.dcgan) end
   return D, c
 end
 

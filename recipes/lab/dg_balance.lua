@@ -43,10 +43,10 @@ local function run(s)
   data:load_state_dict({ seed = opt.seed })      -- the same batches in the same order for every setting
   local points = data.kind == "points"
   local dim = data.x[1]:numel()
-  local mlp = gan.backbones.mlp
-  local G = mlp({ opt.nz, opt.hidden, opt.hidden, dim }, { act = function() return gan.nn.ReLU() end })
+  local mlp = gan.nets.mlp
+  local G = mlp({ opt.nz, opt.hidden, opt.hidden, dim })
   if not points then G:add(gan.nn.Tanh()):add(gan.nn.Reshape(data.x[1]:shape())) end
-  local D = gan.nn.Sequential { gan.nn.Flatten(), mlp({ dim, opt.hidden, opt.hidden, 1 }) }
+  local D = gan.nn.Sequential { gan.nn.Flatten(), mlp({ dim, opt.hidden, opt.hidden, 1 }, { act = function() return gan.nn.LeakyReLU(0.2) end }) }
   local optG = gan.optim.Adam(G, { lr = opt.lr, betas = { opt.beta1, 0.999 } })
   local optD = gan.optim.Adam(D, { lr = opt.lr * s.ratio, betas = { opt.beta1, 0.999 } })
   local params = G:parameters()

@@ -44,7 +44,7 @@ local function csv(path, header, rows)
 end
 
 local function discriminator()
-  return gan.backbones.mlp({ 1, opt.hidden, opt.hidden, 1 })
+  return gan.nets.mlp({ 1, opt.hidden, opt.hidden, 1 }, { act = function() return gan.nn.LeakyReLU(0.2) end })
 end
 
 -------------------------------------------------------------------------------

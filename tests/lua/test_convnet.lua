@@ -52,6 +52,37 @@ T.case("pretrained.generator loads a DCGAN checkpoint's G; other files give clea
   U.raises(function() gan.pretrained.generator(dir .. "/missing.safetensors") end, "cannot read")
 end)
 
+T.case("convnet norms and biases: layer norm, a function, none; biases unless batch norm follows", function()
+  local function count(net, name)
+    local n = 0
+    for _, m in ipairs(net:modules()) do if m.__name == name then n = n + 1 end end
+    return n
+  end
+  local function biases(net)
+    local n = 0
+    for _, m in ipairs(net:modules()) do if m.__name:match("^Conv") and m.bias then n = n + 1 end end
+    return n
+  end
+  local G = gan.convnet.up(6, 1, 32, 4)
+  U.equal(count(G, "BatchNorm2d"), 3, "batch norm after every hidden layer")
+  U.equal(biases(G), 0, "no conv biases under batch norm")
+  local L = gan.convnet.up(6, 1, 32, 4, { norm = "layer", last_bias = false })
+  U.equal(count(L, "LayerNorm"), 3, "layer norm")
+  U.equal(biases(L), 3, "biases on the hidden layers only")
+  U.shape(L(gan.randn(2, 6, 1, 1)), { 2, 1, 32, 32 })
+  local D, c = gan.convnet.down(1, 32, 4, { norm = "layer" })
+  U.equal(count(D, "LayerNorm"), 2, "every layer but the first")
+  U.equal(biases(D), 3, "biases without batch norm")
+  U.shape(D(gan.randn(2, 1, 32, 32)), { 2, c, 4, 4 })
+  local sizes = {}
+  gan.convnet.down(1, 32, 4, { norm = function(ch, s) sizes[#sizes + 1] = ch .. "@" .. s; return nn.GroupNorm(1, ch) end })
+  U.equal(table.concat(sizes, " "), "8@8 16@4", "the function gets the maps and size of each layer")
+  local N = gan.convnet.down(1, 16, 4, { norm = "none", first_bias = false })
+  U.equal(count(N, "BatchNorm2d") + count(N, "LayerNorm"), 0, "no norm")
+  U.equal(biases(N), 1, "the first layer's bias left out")
+  U.raises(function() gan.convnet.up(4, 1, 16, 4, { norm = "group" }) end, "norm must be batch, layer, none or a function")
+end)
+
 T.case("convnet.levels refuses sizes that are not powers of two >= 16", function()
   U.equal(gan.convnet.levels(32), 3, "32")
   U.raises(function() gan.convnet.levels(24) end, "--size must be a power of two >= 16, got 24")
