@@ -20,6 +20,7 @@ local opt = gan.options {
   batch = 16,             -- minibatch size
   nf = 16,                -- feature maps of G's first layer (the paper: 64)
   blocks = 6,             -- residual blocks in G
+  padding = "zeros",      -- G's padding: zeros (the paper's) or reflect (then G cannot see the target domain)
   ndf = 32,               -- feature maps of D's first layer (the paper: 64)
   lambda_cls = 1.0,       -- weight of the domain classification losses
   lambda_rec = 10.0,      -- weight of the reconstruction loss
@@ -56,8 +57,13 @@ local lut = gan.tensor(dom_of_class, "int64")
 local function domain_of(labels) return lut:index_select(1, labels) end
 local C = data.x:size(2)
 
--- G(x, c): the target domain's one-hot code tiled over the image, stacked on its channels
-local G = nn.ResnetGenerator(C + K, C, { nf = opt.nf, blocks = opt.blocks }):apply(nn.init.dcgan)
+-- G(x, c): the target domain's one-hot code tiled over the image, stacked on its channels.
+-- Zero padding matters: the code's planes are constant, so after the first convolution they
+-- add a constant to each map, which instance norm subtracts again; only at the zero-padded
+-- borders do they leave a trace G can use. Reflection padding keeps them constant: G is blind.
+if opt.padding ~= "zeros" and opt.padding ~= "reflect" then error("--padding must be zeros or reflect", 0) end
+local G = nn.ResnetGenerator(C + K, C, { nf = opt.nf, blocks = opt.blocks, padding = opt.padding })
+  :apply(nn.init.dcgan)
 local function translate(x, c)
   local code = c:one_hot(K):reshape(x:size(1), K, 1, 1):expand(x:size(1), K, x:size(3), x:size(4))
   return G(gan.cat({ x, code }, 2))
