@@ -37,6 +37,7 @@ local K = #opt.domains
 if K < 2 then error("--domains needs at least two classes", 0) end
 if opt.size % 16 ~= 0 then error("--size must be a multiple of 16", 0) end
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
+if opt.padding ~= "zeros" and opt.padding ~= "reflect" then error("--padding must be zeros or reflect", 0) end
 if opt.decay < 0 or opt.decay > 1 then error("--decay must be in [0, 1]", 0) end
 if opt.data ~= "fashion-mnist" then error("--data: StarGAN's domains are Fashion-MNIST classes (--domains)", 0) end
 gan.manual_seed(opt.seed)
@@ -61,7 +62,6 @@ local C = data.x:size(2)
 -- Zero padding matters: the code's planes are constant, so after the first convolution they
 -- add a constant to each map, which instance norm subtracts again; only at the zero-padded
 -- borders do they leave a trace G can use. Reflection padding keeps them constant: G is blind.
-if opt.padding ~= "zeros" and opt.padding ~= "reflect" then error("--padding must be zeros or reflect", 0) end
 local G = nn.ResnetGenerator(C + K, C, { nf = opt.nf, blocks = opt.blocks, padding = opt.padding })
   :apply(nn.init.dcgan)
 local function translate(x, c)
