@@ -9,14 +9,15 @@
 -- @en Hinge loss, D: E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))), G: -E D(G(z)); TTUR (Heusel et al. 2017): different learning rates for D and G (4e-4 and 1e-4).
 
 local gan = require "gan"
-local F = gan.F
+local nn, F = gan.nn, gan.F
 
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians
   size = 32,              -- image size: 16, 32, 64 (a power of two)
   batch = 64,             -- minibatch size
   nz = 100,               -- dimension of the noise z
-  nf = 64,                -- feature maps of G's last and D's first conv layer (images)
+  nf = 64,                -- feature maps of G's last conv layer (images)
+  ndf = 32,               -- feature maps of D's first layers (images; the paper: 64)
   hidden = 256,           -- units of the MLPs' hidden layers (toy sets)
   n_critic = 1,           -- D steps per G step
   lr_d = 4e-4,            -- Adam learning rate of D (TTUR)
@@ -28,11 +29,31 @@ local opt = gan.options {
   out = "runs/sngan",     -- run folder
 }
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
+if opt.ndf < 1 then error("--ndf must be >= 1", 0) end
 gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)
-local D = gan.nets.discriminator(data, opt, { norm = "spectral" })   -- every layer in nn.SpectralNorm
+
+-- D: for images the paper's "standard CNN" (its Table 3): 3x3 stride-1 and 4x4 stride-2
+-- convolutions in turn, LeakyReLU(0.1), then a linear layer; for points an MLP. Every layer is
+-- spectrally normalized, so D is 1-Lipschitz per layer: a shallow DCGAN D would be too weak.
+local D
+if gan.nets.is_points(data) then
+  D = gan.nets.discriminator(data, opt, { norm = "spectral" })
+else
+  local c, s = data.x:size(2), data.x:size(3)
+  if s % 8 ~= 0 then error("--size must be a multiple of 8", 0) end
+  D = nn.Sequential {}
+  for _, w in ipairs({ opt.ndf, opt.ndf * 2, opt.ndf * 4 }) do
+    D:add(nn.Conv2d(c, w, 3, 1, 1)):add(nn.LeakyReLU(0.1))
+    D:add(nn.Conv2d(w, w, 4, 2, 1)):add(nn.LeakyReLU(0.1))
+    c, s = w, s // 2
+  end
+  D:add(nn.Conv2d(c, opt.ndf * 8, 3, 1, 1)):add(nn.LeakyReLU(0.1))
+  D:add(nn.Flatten()):add(nn.Linear(opt.ndf * 8 * s * s, 1))
+  nn.SpectralNorm.wrap(D)
+end
 local optG = gan.optim.Adam(G, { lr = opt.lr_g, betas = { opt.beta1, opt.beta2 } })
 local optD = gan.optim.Adam(D, { lr = opt.lr_d, betas = { opt.beta1, opt.beta2 } })
 

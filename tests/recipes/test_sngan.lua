@@ -10,7 +10,7 @@ local function run(args) return U.run_recipe("recipes/sngan.lua", "--threads=1 "
 T.case("sngan.lua on Fashion-MNIST at 16x16: u vectors in the checkpoint", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_sngan")
-  local ok, text = run("--no-eval --size=16 --nf=8 --nz=16 --iters=3 --limit=256 --batch=8 --sample_every=2 --save_every=2 "
+  local ok, text = run("--no-eval --size=16 --nf=8 --ndf=4 --nz=16 --iters=3 --limit=256 --batch=8 --sample_every=2 --save_every=2 "
     .. "--out=" .. out)
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
@@ -24,9 +24,12 @@ T.case("sngan.lua on Fashion-MNIST at 16x16: u vectors in the checkpoint", funct
     end
     if name:match("^D%..*weight_orig$") then orig = orig + 1 end
   end
-  T.eq(u, 3, "one u per conv layer of D (16x16: 3 convs)")
-  T.eq(orig, 3)
+  T.eq(u, 8, "one u per layer of D (the standard CNN: 7 convolutions and the linear layer)")
+  T.eq(orig, 8)
   U.truthy(U.read(out .. "/options.txt"):find("lr_d=0.0004", 1, true), "TTUR rates recorded")
+  local bad
+  ok, bad = run("--ndf=0 --iters=1")
+  U.truthy(not ok and bad:find("--ndf must be >= 1", 1, true), bad)
 end)
 
 T.case("sngan.lua on 25 gaussians, resumed", function()
