@@ -25,8 +25,8 @@ local opt = gan.options {
   edge_threshold = 0.8,   -- Sobel gradient magnitude (images in [0, 1]) that counts as an edge in domain 2
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
-  iters = 3000,           -- training iterations
-  eval_every = 1000,      -- measure how well pairs correspond, and domain 1's samples, every N iterations (0: never)
+  iters = 2000,           -- training iterations
+  eval_every = 500,       -- measure how well pairs correspond, and domain 1's samples, every N iterations (0: never)
   out = "runs/cogan",     -- run folder
 }
 local layers = math.floor(math.log(opt.size, 2) + 0.5) - 1   -- G: 1 -> 4 -> ... -> size, D: the reverse
