@@ -56,15 +56,16 @@ local C1, C2 = x1:size(2), x2:size(2)
 -- G: layer t doubles the size with a transposed convolution (batch norm, ReLU) from nz at 1x1;
 -- the first layers are one network shared by both domains, the last g_private of each its own
 local function g_layer(t, cout)
-  local cin = t == 1 and opt.nz or opt.nf * 2 ^ (layers - t)
-  if t == 1 then return { nn.ConvTranspose2d(cin, cout, 4, 1, 0, { bias = false }), nn.BatchNorm2d(cout), nn.ReLU() } end
-  if t == layers then return { nn.ConvTranspose2d(cin, cout, 4, 2, 1, { bias = false }), nn.Tanh() } end
-  return { nn.ConvTranspose2d(cin, cout, 4, 2, 1, { bias = false }), nn.BatchNorm2d(cout), nn.ReLU() }
+  local cin = t == 1 and opt.nz or opt.nf * (1 << (layers - t))
+  local up = t == 1 and nn.ConvTranspose2d(cin, cout, 4, 1, 0, { bias = false })
+      or nn.ConvTranspose2d(cin, cout, 4, 2, 1, { bias = false })
+  if t == layers then return { up, nn.Tanh() } end
+  return { up, nn.BatchNorm2d(cout), nn.ReLU() }
 end
 local function g_part(from, to, C)
   local seq = nn.Sequential()
   for t = from, to do
-    for _, m in ipairs(g_layer(t, t == layers and C or opt.nf * 2 ^ (layers - t - 1))) do seq:add(m) end
+    for _, m in ipairs(g_layer(t, t == layers and C or opt.nf * (1 << (layers - t - 1)))) do seq:add(m) end
   end
   return seq:apply(nn.init.dcgan)
 end
@@ -77,9 +78,9 @@ local function d_part(from, to, C)
   local seq = nn.Sequential()
   for t = from, to do
     if t == layers then
-      seq:add(nn.Conv2d(opt.nf * 2 ^ (layers - 2), 1, 4, 1, 0, { bias = false })):add(nn.Flatten())
+      seq:add(nn.Conv2d(opt.nf * (1 << (layers - 2)), 1, 4, 1, 0, { bias = false })):add(nn.Flatten())
     else
-      local cin, cout = t == 1 and C or opt.nf * 2 ^ (t - 2), opt.nf * 2 ^ (t - 1)
+      local cin, cout = t == 1 and C or opt.nf * (1 << (t - 2)), opt.nf * (1 << (t - 1))
       seq:add(nn.Conv2d(cin, cout, 4, 2, 1, { bias = false }))
       if t > 1 then seq:add(nn.BatchNorm2d(cout)) end
       seq:add(nn.LeakyReLU(0.2))

@@ -78,7 +78,9 @@ local function shared()
   for _ = 1, opt.shared do S:add(nn.ResnetBlock(ch)) end
   return S:apply(nn.init.dcgan)
 end
-local function critic() return nn.PatchDiscriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan) end
+local function critic()
+  return nn.PatchDiscriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan)
+end
 
 local E_A, E_B, E_shared = encoder(), encoder(), shared()   -- E_i(x) = E_shared(E_i's own layers(x))
 local G_A, G_B, G_shared = decoder(), decoder(), shared()   -- G_i(z) = G_i's own layers(G_shared(z))
@@ -130,7 +132,8 @@ local function AtoB(x) return decode(G_B, encode(E_A, x)) end
 local function BtoA(x) return decode(G_A, encode(E_B, x)) end
 local T = gan.translate.new(test, AtoB, BtoA, opt)
 if opt.test then
-  return T.run_test(state, { have_test = have_test, why = why, same = "--nf, --blocks, --shared, --ndf, --d_layers, --size" })
+  return T.run_test(state, { have_test = have_test, why = why,
+    same = "--nf, --blocks, --shared, --ndf, --d_layers, --size" })
 end
 
 gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
