@@ -45,19 +45,8 @@ end
 if opt.lambda < 0 or opt.identity < 0 then error("--lambda and --identity must be >= 0", 0) end
 gan.manual_seed(opt.seed)
 
-local fashion = opt.data == "fashion-mnist"
 local data = gan.data.unpaired(opt.data, opt)
--- the test split: in order, at --size, neither cropped nor mirrored
-local topt = {}
-for k, v in pairs(opt) do topt[k] = v end
--- (all of it for --test; else as many as the final evaluation measures: eval_samples, at least 100)
-topt.split, topt.load_size, topt.flip = "test", opt.size, false
-topt.limit = opt.test and 0 or math.max(100, opt.eval_samples)
-local have_test, test = pcall(gan.data.unpaired, opt.data, topt)
-if not have_test then
-  print("note: no test split (" .. tostring(test) .. "); samples show training images")
-  test = data
-end
+local test, have_test, why = gan.translate.test_split(opt, data)
 local C = data.A:items(1, 1):size(2)
 
 -- G_AB: A -> B and G_BA: B -> A; D_A judges A images, D_B judges B images
@@ -98,83 +87,10 @@ local function step(batch)
   return { G = adv, cycle = cycle, idt = idt, D_A = lossD_A, D_B = lossD_B, lr = lr }
 end
 
--- translations and reconstructions of a domain's test images, in batches
-local function translate(dom, G, back, n)
-  local fake, rec = {}, {}
-  for i = 1, n, 100 do
-    local x = dom:items(i, math.min(100, n - i + 1))
-    fake[#fake + 1] = G(x)
-    rec[#rec + 1] = back(fake[#fake])
-  end
-  return gan.cat(fake, 1), gan.cat(rec, 1)
-end
-
---- Rows of (a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b))) on fixed test images.
-local function sample(n)
-  local rows = math.max(1, math.ceil(n / 6))
-  local ka, kb = math.min(rows, test.A.n), math.min(rows, test.B.n)
-  local a, b = test.A:items(1, ka), test.B:items(1, kb)
-  local fb, fa = G_AB(a), G_BA(b)
-  local ra, rb = G_BA(fb), G_AB(fa)
-  local out = {}
-  for r = 1, rows do
-    local i, j = (r - 1) % ka + 1, (r - 1) % kb + 1
-    for _, x in ipairs({ a[i], fb[i], ra[i], b[j], fa[j], rb[j] }) do out[#out + 1] = x end
-  end
-  return gan.stack(out, 1):narrow(1, 1, n)
-end
-
---- On (up to n images per domain of) the test split: the share of A translated to B that
--- the Fashion-MNIST classifier calls B's class (and B to A), and the cycle L1 on the [-1, 1] scale.
-local function eval(_, n)
-  local na = (n and n > 0) and math.min(n, test.A.n) or test.A.n
-  local nb = (n and n > 0) and math.min(n, test.B.n) or test.B.n
-  local fb, ra = translate(test.A, G_AB, G_BA, na)
-  local fa, rb = translate(test.B, G_BA, G_AB, nb)
-  local cyc_a = F.l1(ra, test.A:items(1, na)):item()
-  local cyc_b = F.l1(rb, test.B:items(1, nb)):item()
-  local r = { cycle_l1 = (cyc_a * na + cyc_b * nb) / (na + nb), cycle_l1_A = cyc_a, cycle_l1_B = cyc_b }
-  if fashion and #opt.classes_a == 1 and #opt.classes_b == 1 then
-    r.A_to_B = gan.metrics.predict(fb):eq(opt.classes_b[1]):float():mean():item()
-    r.B_to_A = gan.metrics.predict(fa):eq(opt.classes_a[1]):float():mean():item()
-  end
-  return r
-end
-
+local T = gan.translate.new(test, G_AB, G_BA, opt)
 if opt.test then
   -- translate the whole test split with the trained networks
-  if opt.threads > 0 then gan.set_threads(opt.threads) end
-  local ckpt = opt.out .. "/checkpoint.safetensors"
-  local ok, extra, msg = pcall(gan.checkpoint.load, ckpt, state)
-  if not ok or not extra then
-    error(("--test: cannot load %s (train first, with the same --nf, --blocks, --ndf, --d_layers, --size): %s")
-      :format(ckpt, tostring(ok and msg or extra)), 0)
-  end
-  if not have_test then error("--test: no test split: " .. tostring(test), 0) end
-  gan.no_grad(function()
-    for _, way in ipairs({ { "AtoB", test.A, G_AB, G_BA }, { "BtoA", test.B, G_BA, G_AB } }) do
-      local name, dom, G, back = way[1], way[2], way[3], way[4]
-      local dir = ("%s/results/%s"):format(opt.out, name)
-      os.execute(("mkdir -p '%s'"):format(dir))
-      local fake, rec = translate(dom, G, back, dom.n)
-      for i = 1, dom.n do
-        assert(gan.image.save(("%s/%s.png"):format(dir, dom:item_name(i)), fake[i]))
-      end
-      local k = math.min(dom.n, 16)
-      local trip = gan.stack({ dom:items(1, k), fake:narrow(1, 1, k), rec:narrow(1, 1, k) }, 2)
-      assert(gan.image.save_grid(dir .. ".png", trip:reshape(3 * k, C, opt.size, opt.size), { nrow = 6 }))
-      print(("%s: %d images translated into %s (real, translated, reconstructed: %s.png)"):format(name, dom.n,
-        dir, dir))
-    end
-    local ok_eval, r = pcall(eval, nil, 0)
-    if ok_eval then
-      local parts = {}
-      for k, v in pairs(r) do parts[#parts + 1] = ("%s %.4f"):format(k, v) end
-      table.sort(parts)
-      print("test split: " .. table.concat(parts, "  "))
-    end
-  end)
-  return
+  return T.run_test(state, { have_test = have_test, why = why, same = "--nf, --blocks, --ndf, --d_layers, --size" })
 end
 
-gan.train(opt, state, step, { sample = sample, sample_count = 36, eval = eval })
+gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })

@@ -1,0 +1,63 @@
+-- Smoke runs of recipes/unit.lua: a few iterations on Fashion-MNIST and
+-- on a tiny CycleGAN-layout folder, then --test.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+
+local function run(args) return U.run_recipe("recipes/unit.lua", args) end
+local tiny = "--threads=1 --nf=2 --ndf=4 --blocks=0 --batch=2 --sample_every=2 --save_every=2 --eval=false "
+
+T.case("unit.lua on Fashion-MNIST sneakers and ankle boots", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+  local out = U.tmpdir("recipe_unit")
+  local ok, text = run("--iters=3 --limit=32 " .. tiny .. "--eval=true --eval_every=0 --eval_samples=16 --out=" .. out)
+  U.truthy(ok, text)
+  U.check_run(out, text, "step 3/3")
+  local log = U.read(out .. "/log.csv")
+  U.truthy(log:find("^step,D_A,D_B,G,cycle,cycle_kl,kl,lr,rec\n"), log)
+  -- six columns: real A, translated, reconstructed, real B, translated, reconstructed
+  local grid = gan.image.load(out .. "/samples/step_000003.png")
+  U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 }, "a 6x6 grid of 32x32 gray images")
+  local m = U.read(out .. "/metrics.json")
+  for _, k in ipairs({ "A_to_B", "B_to_A", "cycle_l1", "cycle_l1_A", "cycle_l1_B" }) do
+    local v = tonumber(m:match('"' .. k .. '":%s*([-%d.e]+)'))
+    U.truthy(v and v >= 0 and v <= 2, k .. " in metrics.json\n" .. m)
+  end
+end)
+
+T.case("unit.lua trains on a folder, with other loss weights, and --test translates it", function()
+  local dir = U.tmpdir("recipe_unit_folder")
+  for _, sub in ipairs({ "trainA", "trainB", "testA", "testB" }) do os.execute(("mkdir -p '%s/%s'"):format(dir, sub)) end
+  for i = 1, 3 do
+    assert(gan.io.save_png(("%s/trainA/a%d.png"):format(dir, i), gan.rand(3, 20, 20)))
+    assert(gan.io.save_png(("%s/trainB/b%d.png"):format(dir, i), gan.rand(3, 18, 18)))
+  end
+  assert(gan.io.save_png(dir .. "/testA/flat.png", gan.full({ 3, 16, 16 }, 0.5)))
+  os.execute(("cp tests/data/gray_24x24.jpg '%s/testB/square.jpg'"):format(dir))
+  local out = dir .. "/run"
+  local opts = ("--data=%s --size=16 --channels=3 --gan_w=1 --cyc_kl_w=0 --out=%s "):format(dir, out) .. tiny
+  local ok, text = run("--iters=2 " .. opts)
+  U.truthy(ok, text)
+  U.check_run(out, text, "step 2/2")
+  local log = U.read(out .. "/log.csv")
+  U.truthy(log:find("^step,D_A,D_B,G,cycle,cycle_kl,kl,lr,rec\n"), log)
+  U.shape(gan.image.load(out .. "/samples/step_000002.png"), { 3, 6 * 16 + 7 * 2, 6 * 16 + 7 * 2 }, "RGB grid")
+  ok, text = run("--test " .. opts)
+  U.truthy(ok, text)
+  U.truthy(text:find("AtoB: 1 images translated"), text)
+  U.shape(gan.image.load(out .. "/results/BtoA/square.png"), { 3, 16, 16 }, "a translation")
+  ok, text = run("--test --nf=8 " .. opts:gsub("%-%-nf=2 ", ""))
+  U.truthy(not ok and text:find("%-%-test: cannot load"), text)
+end)
+
+T.case("unit.lua: bad options are clear errors", function()
+  local ok, text = run("--size=30 --iters=1")
+  U.truthy(not ok and text:find("--size must be a multiple of 4", 1, true), text)
+  ok, text = run("--shared=0 --iters=1")
+  U.truthy(not ok and text:find("--shared >= 1", 1, true), text)
+  ok, text = run("--kl_w=-1 --iters=1")
+  U.truthy(not ok and text:find("--kl_w must be >= 0", 1, true), text)
+end)
+
+T.run()
