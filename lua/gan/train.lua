@@ -35,8 +35,10 @@
 -- Options read from opt: iters, out, resume, sample_every, save_every,
 -- eval_every, threads, seed, and print_every (default: 50 lines per run).
 -- Hooks (all optional): sample(n) -> images or points, noise(n) -> z,
--- sample_count (64 images, 1000 points), eval(step) -> table of scalars
--- (every eval_every steps, logged to OUT/eval.csv), log(step, values).
+-- sample_count (64 images, 1000 points), eval(step, n) -> table of scalars
+-- (every eval_every steps, logged to OUT/eval.csv, and at the end; it runs
+-- without gradients on a fixed random stream, and the run's RNG state and
+-- buffers are put back after it), log(step, values).
 -- @module gan.train
 
 local gan = require "gan"
@@ -310,7 +312,7 @@ end
 
 -- A function evaluate(step, n) -> table of results: gan.metrics on n samples
 -- (images of Fashion-MNIST's kind, or points of a Gaussian mixture) merged
--- with hooks.eval(step, n). Samples come from their own fixed stream; the
+-- with hooks.eval(step, n). Both draw from their own fixed streams; the
 -- run's RNG and buffers are put back. Nil when there is nothing to measure.
 local function make_evaluator(opt, state, hooks)
   local data = state.data
@@ -335,7 +337,13 @@ local function make_evaluator(opt, state, hooks)
       for k, v in pairs(a) do r[k] = v end
     end
     if hooks.eval then
-      for k, v in pairs(gan.no_grad(hooks.eval, step, n) or {}) do r[k] = v end
+      -- the recipe's own measures, on their own stream too: an evaluation that draws noise or
+      -- runs a batch-norm network in training mode leaves the run exactly as it was
+      local e = without_side_effects(state, function()
+        gan.manual_seed(seed + 1)
+        return hooks.eval(step, n)
+      end)
+      for k, v in pairs(e or {}) do r[k] = v end
     end
     return r
   end

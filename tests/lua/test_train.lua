@@ -90,6 +90,30 @@ T.case("20 steps = 10 steps + resume + 10 steps, bit for bit", function()
   for i = 1, #la do U.equal(lb[i], la[i], "log line " .. i) end
 end)
 
+T.case("an eval hook that draws noise and runs G in training mode leaves the run unchanged", function()
+  local a_out, b_out = U.tmpdir("train_no_eval"), U.tmpdir("train_eval_hook")
+  local opt, sa, step = setup(a_out, { iters = 8, eval = false })
+  gan.train(opt, sa, step)
+  local calls = 0
+  local optb, sb, stepb = setup(b_out, { iters = 8, eval_every = 3 })
+  gan.train(optb, sb, stepb, { eval = function()
+    calls = calls + 1
+    sb.G:train()
+    local y = sb.G(gan.randn(64, 4) * 5 + 3)         -- moves the batch-norm running statistics
+    return { spread = y:abs():mean():item(), draw = gan.rand(1):item() }
+  end })
+  U.truthy(calls >= 2, "the hook ran during the run")
+  local la, lb = lines(a_out .. "/log.csv"), lines(b_out .. "/log.csv")
+  for i = 1, #la do U.equal(lb[i], la[i], "log line " .. i) end
+  local ev = lines(b_out .. "/eval.csv")
+  U.truthy(ev[1]:find("draw") and #ev >= 3, "the hook's values are logged")
+  -- its own fixed stream: the same draw at every evaluation
+  U.truthy(ev[1]:match("^step,draw,"), ev[1])
+  U.equal(ev[2]:match("^%d+,([^,]+)"), ev[3]:match("^%d+,([^,]+)"), "the same draw each time")
+  local x, y = sa.G:state_dict(), sb.G:state_dict()
+  for k, t in pairs(x) do U.equal(U.maxdiff(t, y[k]), 0, "G " .. k) end
+end)
+
 T.case("a NaN loss stops the run, names it, and keeps the last good checkpoint", function()
   local out = U.tmpdir("train_nan")
   local opt, state, step = setup(out, { iters = 20 })
