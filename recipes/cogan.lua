@@ -25,7 +25,7 @@ local opt = gan.options {
   edge_threshold = 0.8,   -- Sobel gradient magnitude (images in [0, 1]) that counts as an edge in domain 2
   lr = 2e-4,              -- Adam learning rate
   beta1 = 0.5,            -- Adam beta1
-  iters = 1500,           -- training iterations
+  iters = 3000,           -- training iterations
   eval_every = 500,       -- measure how well pairs correspond, and domain 1's samples, every N iterations (0: never)
   out = "runs/cogan",     -- run folder
 }
