@@ -216,6 +216,12 @@ static const cfg kConvtCases[] = {
     /* 1x1 inputs: the first layer of a DCGAN generator */
     {3, 4, 1, 1, 6, 3, 2, .G = 2, .bias = true},
     {3, 4, 1, 1, 6, 3, 2, .G = 2, .noncontig = true},
+    /* col2im's phase planes: an odd output width at stride 2, padding beyond
+     * the stride, a kernel narrower than the stride (image columns no tap
+     * reaches keep the bias) */
+    {2, 3, 5, 7, 2, 4, 4, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .bias = true, .noncontig = true},
+    {2, 2, 4, 3, 3, 3, 5, .s = {3, 2}, .p = {4, 3}, .d = {1, 2}, .op = {2, 1}},
+    {2, 3, 3, 4, 2, 2, 2, .s = {4, 4}, .op = {2, 3}, .bias = true},
 };
 
 static void test_conv_transpose2d_forward(void **state) {
