@@ -415,12 +415,21 @@ static void scatter(float *y, const float *mat, const float *bias, const conv_ge
   }
 }
 
-/* Whether sgemm can read the filtered side y block by block in place: one
- * sample at a time, rows of each channel contiguous. */
-static bool filtered_in_place(const gr_tensor *y, const conv_geom *g, const conv_plan *pl) {
-  return pl->B == 1 && (y->stride[3] == 1 || g->Wo == 1) &&
-         (y->stride[2] == g->Wo || g->Ho == 1) && y->stride[1] >= g->Ho * g->Wo &&
-         y->stride[1] <= INT_MAX;
+/* Whether sgemm can read each sample of the filtered side y in place: rows
+ * of each channel contiguous. */
+static bool filtered_rows(const gr_tensor *y, const conv_geom *g) {
+  return (y->stride[3] == 1 || g->Wo == 1) && (y->stride[2] == g->Wo || g->Ho == 1) &&
+         y->stride[1] >= g->Ho * g->Wo && y->stride[1] <= INT_MAX;
+}
+
+/* Whether conv2d and conv_transpose2d run sgemm sample by sample on the
+ * filtered side in place, rather than once per block through the matrix
+ * scratch: always for blocks of one sample, and when a sample has at least
+ * as many positions as the weights have columns (a first layer on few
+ * channels). sgemm then packs the small weights once per sample, which
+ * costs less than copying the large filtered side through the scratch. */
+static bool per_sample(const conv_geom *g, const conv_plan *pl) {
+  return pl->B == 1 || g->Ho * g->Wo >= g->C / g->G * g->kh * g->kw;
 }
 
 /* A kernel that covers the whole unpadded image gives a 1x1 output (the
@@ -467,20 +476,26 @@ static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const 
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
   if (s != GR_OK) return s;
-  /* one sample at a time, sgemm writes straight into y */
-  bool direct = pl.B == 1;
+  /* sample by sample, sgemm writes straight into y */
+  bool direct = per_sample(g, &pl);
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
-      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, np = nr * g->Wo, L = nb * np;
       im2col(pl.col, x, g, n0, nb, oh0, nr);
-      for (int64_t k = 0; k < g->G; k++) {
-        float *out = direct ? y + (n0 * g->O + k * og) * P + oh0 * g->Wo : pl.mat + k * og * L;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
-                    w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f, out,
-                    (int)(direct ? P : L));
+      if (direct) {
+        for (int64_t b = 0; b < nb; b++)
+          for (int64_t k = 0; k < g->G; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)np, (int)ckg,
+                        1.0f, w + k * og * ckg, (int)ckg, pl.col + k * ckg * L + b * np, (int)L,
+                        0.0f, y + ((n0 + b) * g->O + k * og) * P + oh0 * g->Wo, (int)P);
+        continue;
       }
-      if (!direct) scatter(y, pl.mat, bias, g, n0, nb, oh0, nr);
+      for (int64_t k = 0; k < g->G; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
+                    w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f,
+                    pl.mat + k * og * L, (int)L);
+      scatter(y, pl.mat, bias, g, n0, nb, oh0, nr);
     }
   }
   if (direct && bias) {
@@ -512,23 +527,28 @@ static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const f
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
   if (s != GR_OK) return s;
-  bool direct = filtered_in_place(y, g, &pl);
+  bool direct = filtered_rows(y, g) && per_sample(g, &pl);
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
-      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
-      const float *ym = pl.mat;
-      int64_t ld = L;
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, np = nr * g->Wo, L = nb * np;
       if (direct) {
-        ym = gr_f32(y) + n0 * y->stride[0] + oh0 * y->stride[2];
-        ld = y->stride[1];
+        /* sample b's columns of col from its filtered side, in place */
+        for (int64_t b = 0; b < nb; b++) {
+          const float *ym = gr_f32(y) + (n0 + b) * y->stride[0] + oh0 * y->stride[2];
+          int64_t ld = y->stride[1];
+          for (int64_t k = 0; k < g->G; k++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)np, (int)og,
+                        1.0f, w + k * og * ckg, (int)ckg, ym + k * og * ld, (int)ld, 0.0f,
+                        pl.col + k * ckg * L + b * np, (int)L);
+        }
       } else {
         gather(pl.mat, y, g, n0, nb, oh0, nr);
+        for (int64_t k = 0; k < g->G; k++)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
+                      w + k * og * ckg, (int)ckg, pl.mat + k * og * L, (int)L, 0.0f,
+                      pl.col + k * ckg * L, (int)L);
       }
-      for (int64_t k = 0; k < g->G; k++)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
-                    w + k * og * ckg, (int)ckg, ym + k * og * ld, (int)ld, 0.0f,
-                    pl.col + k * ckg * L, (int)L);
       col2im(x, pl.col, bias, oh0 == 0, g, &pl, n0, nb, oh0, nr);
     }
   }
@@ -550,7 +570,7 @@ static gr_status weight_run(float *dw, const gr_tensor *x, const gr_tensor *gy,
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);
   if (s != GR_OK) return s;
-  bool direct = filtered_in_place(gy, g, &pl), first = true;
+  bool direct = pl.B == 1 && filtered_rows(gy, g), first = true;
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
