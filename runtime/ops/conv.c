@@ -14,6 +14,7 @@
  * sgemm. */
 #include <cblas.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,7 @@ typedef struct scratch {
   float *p;
   int64_t n;
 } scratch;
-static _Thread_local scratch g_col, g_mat;
+static _Thread_local scratch g_col, g_mat, g_planes;
 
 static float *scratch_get(scratch *s, int64_t n) {
   if (n > s->n) {
@@ -137,10 +138,57 @@ static gr_tensor *plain_contiguous(gr_tensor *t) {
 
 /* --- blocks ------------------------------------------------------------------------------- */
 
+/* Phase planes, for col2im. With stride s, image column iw = s*E + q
+ * belongs to phase q at position E; tap j (offset j*dw - pw = s*m_j + q_j)
+ * feeds, from output column ow, position ow + m_j of phase q_j: a
+ * unit-stride run whatever the stride, and rows alike. So col2im adds every
+ * tap into the sh*sw phase planes of an image plane with unit-stride adds,
+ * then interleaves them into the image once. Adding each tap straight into
+ * the image at the stride was the cost on small images: short strided rows,
+ * and a read-modify-write of neighbouring floats that stalled on store
+ * forwarding. (im2col gains nothing from the split: its strided reads
+ * vectorize.) A plane is lh x lw floats; the smallest shifts mh0, mw0 (<= 0)
+ * put position E at column E - mw0, and rows alike. */
+typedef struct phase_geom {
+  int64_t mh0, mw0, lw;
+  int64_t mh1; /* the largest row shift: a block of nr rows spans nr + mh1 - mh0 plane rows */
+} phase_geom;
+
+/* tap k along one dim: k*d - p = s*m + q with 0 <= q < s */
+static inline void tap_phase(int64_t k, int64_t d, int64_t p, int64_t s, int64_t *q, int64_t *m) {
+  int64_t off = k * d - p, r = off % s;
+  if (r < 0) r += s;
+  *q = r;
+  *m = (off - r) / s;
+}
+
+static phase_geom phase_geom_of(const conv_geom *g) {
+  phase_geom pg;
+  int64_t q, mw1;
+  tap_phase(0, g->dh, g->ph, g->sh, &q, &pg.mh0);
+  tap_phase(g->kh - 1, g->dh, g->ph, g->sh, &q, &pg.mh1);
+  tap_phase(0, g->dw, g->pw, g->sw, &q, &pg.mw0);
+  tap_phase(g->kw - 1, g->dw, g->pw, g->sw, &q, &mw1);
+  /* wide enough for every tap's run, and for every image column (col2im) */
+  int64_t end = g->Wo + mw1, img = (g->W + g->sw - 1) / g->sw;
+  pg.lw = (end > img ? end : img) - pg.mw0;
+  return pg;
+}
+
+/* Floats of one thread's phase planes for blocks of nr output rows, padded
+ * to a cache line so that threads do not share one. */
+static int64_t phase_floats(const conv_geom *g, const phase_geom *pg, int64_t nr) {
+  int64_t n = g->sh * g->sw * (nr + pg->mh1 - pg->mh0) * pg->lw;
+  return (n + 15) / 16 * 16;
+}
+
 /* A block is B whole samples, or (B = 1) `rows` output rows of one sample. */
 typedef struct conv_plan {
   int64_t B, rows;
   float *col, *mat; /* col (C*kh*kw, B*rows*Wo); mat (O, B*rows*Wo) */
+  float *planes;    /* phase planes, phase_n floats for each of our threads */
+  int64_t phase_n;
+  phase_geom pg;
 } conv_plan;
 
 static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
@@ -161,11 +209,14 @@ static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
     pl->rows = (g->Ho + blocks - 1) / blocks;
   }
   int64_t L = pl->B * pl->rows * g->Wo;
+  pl->pg = phase_geom_of(g);
+  pl->phase_n = phase_floats(g, &pl->pg, pl->rows);
   pl->col = scratch_get(&g_col, ck * L);
   pl->mat = scratch_get(&g_mat, g->O * L);
-  if (!pl->col || !pl->mat)
+  pl->planes = scratch_get(&g_planes, pl->phase_n * omp_get_max_threads());
+  if (!pl->col || !pl->mat || !pl->planes)
     return gr_fail(GR_ENOMEM, "%s: out of memory for %lld scratch floats", op,
-                   (long long)(per_px * L));
+                   (long long)(per_px * L + pl->phase_n * omp_get_max_threads()));
   return GR_OK;
 }
 
@@ -202,6 +253,15 @@ static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t l
   else rows_in(d, s, n, Wo, lo, hi, step, rstep);
 }
 
+/* n rows of len floats: d (rows dstep apart) += s (rows sstep apart) */
+static inline void block_add(float *restrict d, const float *restrict s, int64_t n, int64_t len,
+                             int64_t dstep, int64_t sstep) {
+  for (int64_t r = 0; r < n; r++, d += dstep, s += sstep) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; q++) d[q] += s[q];
+  }
+}
+
 /* col (C*kh*kw, L), L = nb*nr*Wo: row (c,i,j), column b*nr*Wo + r*Wo + ow holds
  * x[n0+b, c, (oh0+r)*sh - ph + i*dh, ow*sw - pw + j*dw], 0 in the padding.
  * x is the image side, any strides. */
@@ -236,51 +296,83 @@ static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n
   }
 }
 
-/* n rows: d[q*step] += s[q] for q < len, then d += drow, s += Wo (constant
- * steps vectorize, as in rows_in) */
-static inline __attribute__((always_inline)) void rows_add(float *restrict d,
-                                                           const float *restrict s, int64_t n,
-                                                           int64_t len, int64_t step,
-                                                           int64_t drow, int64_t Wo) {
-  for (int64_t r = 0; r < n; r++, d += drow, s += Wo) {
+/* d[E*step] = (init ? v : d[E*step]) + s[E] for E < n: one phase of an image row */
+static inline __attribute__((always_inline)) void phase_out(float *restrict d,
+                                                            const float *restrict s, int64_t n,
+                                                            int64_t step, bool init, float v) {
+  if (init) {
 #pragma omp simd
-    for (int64_t q = 0; q < len; q++) d[q * step] += s[q];
+    for (int64_t e = 0; e < n; e++) d[e * step] = v + s[e];
+  } else {
+#pragma omp simd
+    for (int64_t e = 0; e < n; e++) d[e * step] += s[e];
   }
 }
 
-static void add_rows(float *d, const float *s, int64_t n, int64_t len, int64_t step, int64_t drow,
-                     int64_t Wo) {
-  if (step == 1) rows_add(d, s, n, len, 1, drow, Wo);
-  else if (step == 2) rows_add(d, s, n, len, 2, drow, Wo);
-  else rows_add(d, s, n, len, step, drow, Wo);
+/* The image row xr (W floats) from row e of the phase planes P; a stride
+ * of 2 interleaves two phases, which vectorizes as one pass. */
+static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g, int64_t mw0,
+                    bool init, float v) {
+  int64_t W = g->W, sw = g->sw;
+  if (sw == 1) {
+    phase_out(xr, P - mw0, W, 1, init, v);
+  } else if (sw == 2) {
+    const float *p0 = P - mw0, *p1 = P + plane - mw0;
+    int64_t half = W / 2;
+    if (init) {
+#pragma omp simd
+      for (int64_t e = 0; e < half; e++) {
+        xr[2 * e] = v + p0[e];
+        xr[2 * e + 1] = v + p1[e];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t e = 0; e < half; e++) {
+        xr[2 * e] += p0[e];
+        xr[2 * e + 1] += p1[e];
+      }
+    }
+    if (W % 2) xr[W - 1] = (init ? v : xr[W - 1]) + p0[half];
+  } else {
+    for (int64_t qw = 0; qw < sw && qw < W; qw++)
+      phase_out(xr + qw, P + qw * plane - mw0, (W - qw + sw - 1) / sw, sw, init, v);
+  }
 }
 
 /* The adjoint of im2col: adds the columns of a block into x (contiguous
  * image side), after setting each touched plane to bias[c] (or 0) when
- * `init`. One task per (sample, channel) plane keeps sums in a fixed order. */
+ * `init`. One task per (sample, channel) plane, and the taps of each image
+ * element summed in a fixed order: the same numbers on any thread count. */
 static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
-                   int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
+                   const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
+  const phase_geom *pg = &pl->pg;
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, C = g->C, HW = g->H * g->W, tasks = nb * C;
+  int64_t sh = g->sh, sw = g->sw, lh = nr + pg->mh1 - pg->mh0, lw = pg->lw, plane = lh * lw;
 #pragma omp parallel for schedule(static) \
     if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / C, c = t % C;
-    float *xp = x + ((n0 + b) * C + c) * HW;
-    if (init) {
-      float v = bias ? bias[c] : 0.0f;
-      for (int64_t e = 0; e < HW; e++) xp[e] = v;
-    }
+    float *P = pl->planes + omp_get_thread_num() * pl->phase_n;
+    memset(P, 0, (size_t)(sh * sw * plane) * sizeof *P);
     for (int64_t i = 0; i < g->kh; i++) {
-      int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
-      valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
+      int64_t qh, mh;
+      tap_phase(i, g->dh, g->ph, sh, &qh, &mh);
       for (int64_t j = 0; j < g->kw; j++) {
-        int64_t off = j * g->dw - g->pw, lo, hi;
-        valid_range(Wo, g->sw, off, g->W, &lo, &hi);
-        if (hi == lo || rhi == rlo) continue;
-        add_rows(xp + (ih0 + rlo * g->sh) * g->W + off + lo * g->sw,
-                 col + ((c * g->kh + i) * g->kw + j) * L + b * np + rlo * Wo + lo, rhi - rlo,
-                 hi - lo, g->sw, g->sh * g->W, Wo);
+        int64_t qw, mw;
+        tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
+        block_add(P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0,
+                  col + ((c * g->kh + i) * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
       }
+    }
+    float *xp = x + ((n0 + b) * C + c) * HW, v = bias ? bias[c] : 0.0f;
+    for (int64_t ih = 0; ih < g->H; ih++) {
+      /* row e of phase qh of the planes; rows outside them get nothing from this block */
+      int64_t qh = ih % sh, e = ih / sh - oh0 - pg->mh0;
+      float *xr = xp + ih * g->W;
+      if (e >= 0 && e < lh)
+        row_out(xr, P + qh * sw * plane + e * lw, plane, g, pg->mw0, init, v);
+      else if (init)
+        for (int64_t iw = 0; iw < g->W; iw++) xr[iw] = v;
     }
   }
 }
@@ -323,12 +415,21 @@ static void scatter(float *y, const float *mat, const float *bias, const conv_ge
   }
 }
 
-/* Whether sgemm can read the filtered side y block by block in place: one
- * sample at a time, rows of each channel contiguous. */
-static bool filtered_in_place(const gr_tensor *y, const conv_geom *g, const conv_plan *pl) {
-  return pl->B == 1 && (y->stride[3] == 1 || g->Wo == 1) &&
-         (y->stride[2] == g->Wo || g->Ho == 1) && y->stride[1] >= g->Ho * g->Wo &&
-         y->stride[1] <= INT_MAX;
+/* Whether sgemm can read each sample of the filtered side y in place: rows
+ * of each channel contiguous. */
+static bool filtered_rows(const gr_tensor *y, const conv_geom *g) {
+  return (y->stride[3] == 1 || g->Wo == 1) && (y->stride[2] == g->Wo || g->Ho == 1) &&
+         y->stride[1] >= g->Ho * g->Wo && y->stride[1] <= INT_MAX;
+}
+
+/* Whether conv2d and conv_transpose2d run sgemm sample by sample on the
+ * filtered side in place, rather than once per block through the matrix
+ * scratch: always for blocks of one sample, and when a sample has at least
+ * as many positions as the weights have columns (a first layer on few
+ * channels). sgemm then packs the small weights once per sample, which
+ * costs less than copying the large filtered side through the scratch. */
+static bool per_sample(const conv_geom *g, const conv_plan *pl) {
+  return pl->B == 1 || g->Ho * g->Wo >= g->C / g->G * g->kh * g->kw;
 }
 
 /* A kernel that covers the whole unpadded image gives a 1x1 output (the
@@ -375,20 +476,26 @@ static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const 
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
   if (s != GR_OK) return s;
-  /* one sample at a time, sgemm writes straight into y */
-  bool direct = pl.B == 1;
+  /* sample by sample, sgemm writes straight into y */
+  bool direct = per_sample(g, &pl);
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
-      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, np = nr * g->Wo, L = nb * np;
       im2col(pl.col, x, g, n0, nb, oh0, nr);
-      for (int64_t k = 0; k < g->G; k++) {
-        float *out = direct ? y + (n0 * g->O + k * og) * P + oh0 * g->Wo : pl.mat + k * og * L;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
-                    w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f, out,
-                    (int)(direct ? P : L));
+      if (direct) {
+        for (int64_t b = 0; b < nb; b++)
+          for (int64_t k = 0; k < g->G; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)np, (int)ckg,
+                        1.0f, w + k * og * ckg, (int)ckg, pl.col + k * ckg * L + b * np, (int)L,
+                        0.0f, y + ((n0 + b) * g->O + k * og) * P + oh0 * g->Wo, (int)P);
+        continue;
       }
-      if (!direct) scatter(y, pl.mat, bias, g, n0, nb, oh0, nr);
+      for (int64_t k = 0; k < g->G; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
+                    w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f,
+                    pl.mat + k * og * L, (int)L);
+      scatter(y, pl.mat, bias, g, n0, nb, oh0, nr);
     }
   }
   if (direct && bias) {
@@ -420,24 +527,29 @@ static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const f
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
   if (s != GR_OK) return s;
-  bool direct = filtered_in_place(y, g, &pl);
+  bool direct = filtered_rows(y, g) && per_sample(g, &pl);
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
-      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
-      const float *ym = pl.mat;
-      int64_t ld = L;
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, np = nr * g->Wo, L = nb * np;
       if (direct) {
-        ym = gr_f32(y) + n0 * y->stride[0] + oh0 * y->stride[2];
-        ld = y->stride[1];
+        /* sample b's columns of col from its filtered side, in place */
+        for (int64_t b = 0; b < nb; b++) {
+          const float *ym = gr_f32(y) + (n0 + b) * y->stride[0] + oh0 * y->stride[2];
+          int64_t ld = y->stride[1];
+          for (int64_t k = 0; k < g->G; k++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)np, (int)og,
+                        1.0f, w + k * og * ckg, (int)ckg, ym + k * og * ld, (int)ld, 0.0f,
+                        pl.col + k * ckg * L + b * np, (int)L);
+        }
       } else {
         gather(pl.mat, y, g, n0, nb, oh0, nr);
+        for (int64_t k = 0; k < g->G; k++)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
+                      w + k * og * ckg, (int)ckg, pl.mat + k * og * L, (int)L, 0.0f,
+                      pl.col + k * ckg * L, (int)L);
       }
-      for (int64_t k = 0; k < g->G; k++)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
-                    w + k * og * ckg, (int)ckg, ym + k * og * ld, (int)ld, 0.0f,
-                    pl.col + k * ckg * L, (int)L);
-      col2im(x, pl.col, bias, oh0 == 0, g, n0, nb, oh0, nr);
+      col2im(x, pl.col, bias, oh0 == 0, g, &pl, n0, nb, oh0, nr);
     }
   }
   return GR_OK;
@@ -458,7 +570,7 @@ static gr_status weight_run(float *dw, const gr_tensor *x, const gr_tensor *gy,
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);
   if (s != GR_OK) return s;
-  bool direct = filtered_in_place(gy, g, &pl), first = true;
+  bool direct = pl.B == 1 && filtered_rows(gy, g), first = true;
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {

@@ -177,6 +177,10 @@ static const cfg kConvCases[] = {
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true},
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true, .noncontig = true},
     {5, 3, 2, 2, 1, 2, 2, .s = {2, 2}},
+    /* more positions per sample than weight columns: sgemm sample by sample
+     * on several samples per block (a DCGAN's first layer) */
+    {3, 1, 12, 10, 5, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {3, 2, 11, 9, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .noncontig = true},
 };
 
 static void test_conv2d_forward(void **state) {
@@ -216,6 +220,15 @@ static const cfg kConvtCases[] = {
     /* 1x1 inputs: the first layer of a DCGAN generator */
     {3, 4, 1, 1, 6, 3, 2, .G = 2, .bias = true},
     {3, 4, 1, 1, 6, 3, 2, .G = 2, .noncontig = true},
+    /* col2im's phase planes: an odd output width at stride 2, padding beyond
+     * the stride, a kernel narrower than the stride (image columns no tap
+     * reaches keep the bias) */
+    {2, 3, 5, 7, 2, 4, 4, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .bias = true, .noncontig = true},
+    {2, 2, 4, 3, 3, 3, 5, .s = {3, 2}, .p = {4, 3}, .d = {1, 2}, .op = {2, 1}},
+    {2, 3, 3, 4, 2, 2, 2, .s = {4, 4}, .op = {2, 3}, .bias = true},
+    /* sample by sample in place (a DCGAN's last layer), and through the scratch */
+    {3, 5, 6, 5, 1, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {3, 4, 5, 6, 2, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .noncontig = true},
 };
 
 static void test_conv_transpose2d_forward(void **state) {
