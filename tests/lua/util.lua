@@ -178,4 +178,29 @@ function U.image_folder(name, n, c, h, w)
   return dir
 end
 
+--- A tiny CycleGAN-layout folder: trainA and trainB with three random RGB
+-- PNGs each (20x20 and 18x18), testA with one flat PNG, testB with one gray
+-- JPEG (square.jpg); returns its path.
+function U.unpaired_folder(name)
+  local dir = U.tmpdir(name)
+  for _, sub in ipairs({ "trainA", "trainB", "testA", "testB" }) do os.execute(("mkdir -p '%s/%s'"):format(dir, sub)) end
+  for i = 1, 3 do
+    assert(gan.io.save_png(("%s/trainA/a%d.png"):format(dir, i), gan.rand(3, 20, 20)))
+    assert(gan.io.save_png(("%s/trainB/b%d.png"):format(dir, i), gan.rand(3, 18, 18)))
+  end
+  assert(gan.io.save_png(dir .. "/testA/flat.png", gan.full({ 3, 16, 16 }, 0.5)))
+  os.execute(("cp tests/data/gray_24x24.jpg '%s/testB/square.jpg'"):format(dir))
+  return dir
+end
+
+--- Checks that OUT/metrics.json of an unpaired translation run holds the
+-- translation shares and cycle L1s (gan.translate's evaluation), each in [0, 2].
+function U.check_translation_metrics(out)
+  local m = U.read(out .. "/metrics.json")
+  for _, k in ipairs({ "A_to_B", "B_to_A", "cycle_l1", "cycle_l1_A", "cycle_l1_B" }) do
+    local v = tonumber(m:match('"' .. k .. '":%s*([-%d.e]+)'))
+    U.truthy(v and v >= 0 and v <= 2, k .. " in metrics.json\n" .. m)
+  end
+end
+
 return U
