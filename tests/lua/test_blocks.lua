@@ -122,4 +122,22 @@ T.case("Pad2d: reflection like PyTorch's ReflectionPad2d", function()
   U.tclose(y, { { { { 6, 5, 4, 5, 6, 5 }, { 3, 2, 1, 2, 3, 2 }, { 6, 5, 4, 5, 6, 5 } } } })
 end)
 
+T.case("a code tiled in constant planes reaches the ResNet generator's output only with zero padding", function()
+  -- StarGAN's conditioning: instance norm removes what the constant planes add after the first
+  -- convolution, except where zero padding breaks the constancy at the borders
+  local x = gan.randn(1, 1, 16, 16)
+  local function with_code(k)
+    local code = gan.zeros(1, 2, 16, 16)
+    code:narrow(2, k, 1):fill_(1)
+    return gan.cat({ x, code }, 2)
+  end
+  for _, pad in ipairs({ "zeros", "reflect" }) do
+    gan.manual_seed(3)
+    local G = nn.ResnetGenerator(3, 1, { nf = 4, blocks = 1, padding = pad })
+    local d = U.maxdiff(G(with_code(1)), G(with_code(2)))
+    if pad == "zeros" then U.truthy(d > 1e-3, "zeros: the code changes the output by " .. d)
+    else U.truthy(d < 1e-5, "reflect: the code is erased (difference " .. d .. ")") end
+  end
+end)
+
 T.run()
