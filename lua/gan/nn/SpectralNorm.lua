@@ -82,8 +82,12 @@ end
 -- @return a scalar tensor
 function SpectralNorm:sigma()
   local m = self:matrix()
-  local v = gan.no_grad(function() return normalize(m:detach():t():matmul(self.u), self.eps) end)
-  return (self.u * m:matmul(v)):sum()
+  -- a copy of u: the graph keeps it, and the next forward's power iteration moves self.u in place
+  local u, v = gan.no_grad(function()
+    local u = self.u:clone()
+    return u, normalize(m:detach():t():matmul(u), self.eps)
+  end)
+  return (u * m:matmul(v)):sum()
 end
 
 --- The normalised weight W / sigma(W), of the original weight's shape.
