@@ -24,6 +24,7 @@ local opt = gan.options {
   lr_g = 1e-4,            -- Adam learning rate of G (TTUR)
   beta1 = 0.5,            -- Adam beta1
   beta2 = 0.999,          -- Adam beta2
+  sn_g = false,           -- spectral normalization in G's layers too (as SAGAN, Zhang et al. 2018)
   iters = 5000,           -- training iterations (generator steps)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/sngan",     -- run folder
@@ -34,6 +35,7 @@ gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)
+if opt.sn_g then nn.SpectralNorm.wrap(G) end
 
 -- D: for images the paper's "standard CNN" (its Table 3): 3x3 stride-1 and 4x4 stride-2
 -- convolutions in turn, LeakyReLU(0.1), then a linear layer; for points an MLP. Every layer is

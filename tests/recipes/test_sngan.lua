@@ -43,4 +43,15 @@ T.case("sngan.lua on 25 gaussians, resumed", function()
   U.check_run(out, text, "step 3/3")
 end)
 
+T.case("sngan.lua --sn_g: G's layers are spectrally normalized too", function()
+  local out = U.tmpdir("recipe_sngan_g")
+  local ok, text = run("--no-eval --sn_g --data=8gaussians --hidden=16 --nz=4 --limit=256 --batch=8 --iters=2 "
+    .. "--sample_every=2 --save_every=2 --out=" .. out)
+  U.truthy(ok, text)
+  local t = assert(gan.io.load_safetensors(out .. "/checkpoint.safetensors"))
+  local g = 0
+  for name in pairs(t) do if name:match("^G%..*%.u$") then g = g + 1 end end
+  T.eq(g, 4, "a u vector for each of the toy G's 4 linear layers")
+end)
+
 T.run()
