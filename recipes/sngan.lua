@@ -1,12 +1,12 @@
---- SNGAN — spectral normalization of every discriminator layer, hinge loss, and TTUR.
+--- SNGAN — spectral normalization of every discriminator layer, hinge loss, TTUR as an option.
 -- @paper Miyato, Kataoka, Koyama, Yoshida. Spectral Normalization for Generative Adversarial Networks. 2018. arXiv:1802.05957
 -- @year 2018
 -- @ja 要点: 各層の重みをその最大特異値(スペクトルノルム)σ(W)で割り W/σ(W) とすると、層のリプシッツ定数が1以下になり、D全体のリプシッツ定数が抑えられる。
 -- @ja σ(W)はべき乗法で推定し、ベクトルuを保持して学習の各ステップで1回だけ反復する(計算が軽い)。勾配ペナルティと違いサンプルに依存しない。
--- @ja 損失はヒンジ損失 D: E[max(0,1-D(x))] + E[max(0,1+D(G(z)))]、G: -E[D(G(z))]。TTUR(Heusel 2017)で D と G の学習率を変える(D 4e-4, G 1e-4)。
+-- @ja 損失はヒンジ損失 D: E[max(0,1-D(x))] + E[max(0,1+D(G(z)))]、G: -E[D(G(z))]。TTUR(Heusel 2017)は D と G の学習率を変える(例: D 4e-4, G 1e-4)。5000ステップの既定では G が遅れて上衣に偏るため、既定は両方 4e-4(--lr_g=1e-4 で TTUR)。
 -- @en Key points: dividing each layer's weight by its largest singular value (spectral norm) sigma(W) makes every layer 1-Lipschitz and so bounds the Lipschitz constant of D.
 -- @en sigma(W) is estimated by power iteration, keeping the vector u and iterating once per training step (cheap); unlike a gradient penalty it does not depend on the samples.
--- @en Hinge loss, D: E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))), G: -E D(G(z)); TTUR (Heusel et al. 2017): different learning rates for D and G (4e-4 and 1e-4).
+-- @en Hinge loss, D: E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))), G: -E D(G(z)); TTUR (Heusel et al. 2017) gives D and G different learning rates (e.g. 4e-4 and 1e-4); within the default 5000 steps G then lags and collapses onto tops, so the default is 4e-4 for both (--lr_g=1e-4 for TTUR).
 
 local gan = require "gan"
 local nn, F = gan.nn, gan.F
@@ -20,8 +20,8 @@ local opt = gan.options {
   ndf = 32,               -- feature maps of D's first layers (images; the paper: 64)
   hidden = 256,           -- units of the MLPs' hidden layers (toy sets)
   n_critic = 1,           -- D steps per G step
-  lr_d = 4e-4,            -- Adam learning rate of D (TTUR)
-  lr_g = 1e-4,            -- Adam learning rate of G (TTUR)
+  lr_d = 4e-4,            -- Adam learning rate of D
+  lr_g = 4e-4,            -- Adam learning rate of G (TTUR: 1e-4; see the README's SNGAN note)
   beta1 = 0.5,            -- Adam beta1
   beta2 = 0.999,          -- Adam beta2
   sn_g = false,           -- spectral normalization in G's layers too (as SAGAN, Zhang et al. 2018)

@@ -26,7 +26,7 @@ T.case("sngan.lua on Fashion-MNIST at 16x16: u vectors in the checkpoint", funct
   end
   T.eq(u, 8, "one u per layer of D (the standard CNN: 7 convolutions and the linear layer)")
   T.eq(orig, 8)
-  U.truthy(U.read(out .. "/options.txt"):find("lr_d=0.0004", 1, true), "TTUR rates recorded")
+  U.truthy(U.read(out .. "/options.txt"):find("lr_d=0.0004", 1, true), "learning rates recorded")
   local bad
   ok, bad = run("--ndf=0 --iters=1")
   U.truthy(not ok and bad:find("--ndf must be >= 1", 1, true), bad)
