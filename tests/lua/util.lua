@@ -203,4 +203,52 @@ function U.check_translation_metrics(out)
   end
 end
 
+--- The two smoke cases every unpaired translation recipe shares, as gan.test
+-- cases: a few steps on Fashion-MNIST (sneakers <-> ankle boots) with the
+-- final evaluation, then a few on U.unpaired_folder followed by --test.
+-- @param spec {name = "unit" (recipes/NAME.lua), tiny = its smallest-network
+-- options, ending in a space and holding `nf`, log = the log.csv header as a
+-- pattern, folder = options of the folder run and what they mean, e.g.
+-- {"--fm=0 ", "plain GAN loss"}}
+function U.translation_smoke_cases(T, spec)
+  local function run(args) return U.run_recipe("recipes/" .. spec.name .. ".lua", args) end
+  local nf = assert(spec.tiny:match("%-%-nf=%d+ "), "spec.tiny sets --nf")
+
+  T.case(spec.name .. ".lua on Fashion-MNIST sneakers and ankle boots", function()
+    if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then
+      T.skip("Fashion-MNIST is not installed")
+    end
+    local out = U.tmpdir("recipe_" .. spec.name)
+    local ok, text = run("--iters=3 --limit=32 " .. spec.tiny .. "--eval=true --eval_every=0 --eval_samples=16 --out="
+      .. out)
+    U.truthy(ok, text)
+    U.check_run(out, text, "step 3/3")
+    local log = U.read(out .. "/log.csv")
+    U.truthy(log:find(spec.log), log)
+    -- six columns: real A, translated, reconstructed, real B, translated, reconstructed
+    local grid = gan.image.load(out .. "/samples/step_000003.png")
+    U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 }, "a 6x6 grid of 32x32 gray images")
+    U.check_translation_metrics(out)
+  end)
+
+  T.case(spec.name .. ".lua trains on a folder, " .. spec.folder[2] .. ", and --test translates it", function()
+    local dir = U.unpaired_folder("recipe_" .. spec.name .. "_folder")
+    local out = dir .. "/run"
+    local opts = ("--data=%s --size=16 --channels=3 %s--out=%s "):format(dir, spec.folder[1], out) .. spec.tiny
+    local ok, text = run("--iters=2 " .. opts)
+    U.truthy(ok, text)
+    U.check_run(out, text, "step 2/2")
+    local log = U.read(out .. "/log.csv")
+    U.truthy(log:find(spec.log), log)
+    U.shape(gan.image.load(out .. "/samples/step_000002.png"), { 3, 6 * 16 + 7 * 2, 6 * 16 + 7 * 2 }, "RGB grid")
+    ok, text = run("--test " .. opts)
+    U.truthy(ok, text)
+    U.truthy(text:find("AtoB: 1 images translated"), text)
+    U.shape(gan.image.load(out .. "/results/BtoA/square.png"), { 3, 16, 16 }, "a translation")
+    -- a checkpoint of other shapes is a clear error
+    ok, text = run("--test --nf=8 " .. opts:gsub((nf:gsub("%p", "%%%0")), ""))
+    U.truthy(not ok and text:find("%-%-test: cannot load"), text)
+  end)
+end
+
 return U

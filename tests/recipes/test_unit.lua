@@ -1,44 +1,17 @@
 -- Smoke runs of recipes/unit.lua: a few iterations on Fashion-MNIST and
 -- on a tiny CycleGAN-layout folder, then --test.
 package.path = "tests/lua/?.lua;" .. package.path
-local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
 
 local function run(args) return U.run_recipe("recipes/unit.lua", args) end
-local tiny = "--threads=1 --nf=2 --ndf=4 --blocks=0 --batch=2 --sample_every=2 --save_every=2 --eval=false "
 
-T.case("unit.lua on Fashion-MNIST sneakers and ankle boots", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
-  local out = U.tmpdir("recipe_unit")
-  local ok, text = run("--iters=3 --limit=32 " .. tiny .. "--eval=true --eval_every=0 --eval_samples=16 --out=" .. out)
-  U.truthy(ok, text)
-  U.check_run(out, text, "step 3/3")
-  local log = U.read(out .. "/log.csv")
-  U.truthy(log:find("^step,D_A,D_B,G,cycle,cycle_kl,kl,lr,rec\n"), log)
-  -- six columns: real A, translated, reconstructed, real B, translated, reconstructed
-  local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 }, "a 6x6 grid of 32x32 gray images")
-  U.check_translation_metrics(out)
-end)
-
-T.case("unit.lua trains on a folder, with other loss weights, and --test translates it", function()
-  local dir = U.unpaired_folder("recipe_unit_folder")
-  local out = dir .. "/run"
-  local opts = ("--data=%s --size=16 --channels=3 --gan_w=1 --cyc_kl_w=0 --out=%s "):format(dir, out) .. tiny
-  local ok, text = run("--iters=2 " .. opts)
-  U.truthy(ok, text)
-  U.check_run(out, text, "step 2/2")
-  local log = U.read(out .. "/log.csv")
-  U.truthy(log:find("^step,D_A,D_B,G,cycle,cycle_kl,kl,lr,rec\n"), log)
-  U.shape(gan.image.load(out .. "/samples/step_000002.png"), { 3, 6 * 16 + 7 * 2, 6 * 16 + 7 * 2 }, "RGB grid")
-  ok, text = run("--test " .. opts)
-  U.truthy(ok, text)
-  U.truthy(text:find("AtoB: 1 images translated"), text)
-  U.shape(gan.image.load(out .. "/results/BtoA/square.png"), { 3, 16, 16 }, "a translation")
-  ok, text = run("--test --nf=8 " .. opts:gsub("%-%-nf=2 ", ""))
-  U.truthy(not ok and text:find("%-%-test: cannot load"), text)
-end)
+U.translation_smoke_cases(T, {
+  name = "unit",
+  tiny = "--threads=1 --nf=2 --ndf=4 --blocks=0 --batch=2 --sample_every=2 --save_every=2 --eval=false ",
+  log = "^step,D_A,D_B,G,cycle,cycle_kl,kl,lr,rec\n",
+  folder = { "--gan_w=1 --cyc_kl_w=0 ", "with other loss weights" },
+})
 
 T.case("unit.lua: bad options are clear errors", function()
   local ok, text = run("--size=30 --iters=1")
