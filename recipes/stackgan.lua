@@ -25,6 +25,9 @@ local opt = gan.options {
 }
 gan.manual_seed(opt.seed)
 if opt.kl < 0 then error("--kl must be >= 0", 0) end
+for _, k in ipairs({ "nz", "cdim", "emb", "nf" }) do
+  if opt[k] < 1 then error(("--%s must be >= 1"):format(k), 0) end
+end
 if opt.size ~= 32 then error("--size must be 32 (Stage-I draws 16x16, Stage-II 32x32)", 0) end
 if opt.text_iters < 0 then error("--text_iters must be >= 0", 0) end
 

@@ -27,6 +27,8 @@ T.case("stackgan.lua refuses unknown words before training", function()
   U.truthy(not ok and text:find("--caption: unknown word 'purple'", 1, true), text)
   ok, text = run("--size=64 --out=" .. U.tmpdir("recipe_stackgan_bad"))
   U.truthy(not ok and text:find("--size must be 32", 1, true), text)
+  ok, text = run("--cdim=0 --out=" .. U.tmpdir("recipe_stackgan_bad"))
+  U.truthy(not ok and text:find("--cdim must be >= 1", 1, true), text)
 end)
 
 T.run()
