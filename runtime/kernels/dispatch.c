@@ -14,6 +14,7 @@
  * the linker take them even out of a static archive; elsewhere they are absent. */
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx2_ptr = NULL;
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx512_ptr = NULL;
+__attribute__((weak)) const gr_gemm_tile_fn gr_gemm_tile_avx512_ptr = NULL;
 #endif
 
 static gr_kernel_table g_full[3]; /* scalar, avx2, avx512 with gaps filled */
@@ -71,6 +72,10 @@ static void init(void) {
       fprintf(stderr, "ganlua: GANLUA_ISA=%s is not available here (scalar, avx2, avx512 as the "
                       "CPU allows); using %s\n", want, best->isa);
   }
+}
+
+gr_gemm_tile_fn gr_gemm_tile(void) {
+  return gr_kernels() == lookup("avx512") ? gr_gemm_tile_avx512_ptr : NULL;
 }
 
 const gr_kernel_table *gr_kernels_for(const char *isa) {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conv_impl.h"
+#include "kernels/table.h"
 #include "op_impl.h"
 
 /* Floats held by the column and matrix scratch buffers of one block: small
@@ -458,6 +459,188 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
       for (int64_t e = 0; e < rep; e++) y[(r * n + k) * rep + e] = v[k];
 }
 
+/* --- conv2d's own GEMM --------------------------------------------------------------------
+ * On AVX-512, conv2d skips the column matrix: its GEMM packs each panel of
+ * columns straight from the image, into a buffer that stays in the first
+ * cache level, and runs the 8x48 tile of kernels/vec_avx512.c over it.
+ * Written out, the columns of a block are 4 (stride 2) to 16 (stride 1)
+ * times the image, and writing them then reading them back through
+ * OpenBLAS's own packing cost more than the products on DCGAN shapes.
+ *
+ * The image is first split, padding included, into stride-phase planes:
+ * plane (qh, qw) row a, column e holds padded image (a*sh + qh, e*sw + qw).
+ * Tap (i, j) then reads position (oh, ow) at plane row oh + i*dh/sh, column
+ * ow + j*dw/sw: every tap is a unit-stride window, so a panel row (one tap
+ * of one channel over 16 positions) is one or a few plain copies. */
+#define TILE_K 256 /* steps per panel: a panel (TILE_K x GR_TILE_N) fills about half of L1 */
+
+typedef struct igeom {
+  int64_t lh, lw, PS, CS; /* plane rows, columns, floats; floats of one channel's planes */
+  int64_t P, K, Mp;       /* positions per sample, columns (C*kh*kw), O rounded up to tiles */
+} igeom;
+
+static igeom igeom_of(const conv_geom *g) {
+  igeom ig;
+  ig.lh = g->Ho + (g->kh - 1) * g->dh / g->sh;
+  ig.lw = g->Wo + (g->kw - 1) * g->dw / g->sw;
+  ig.PS = ig.lh * ig.lw;
+  ig.CS = g->sh * g->sw * ig.PS;
+  ig.P = g->Ho * g->Wo;
+  ig.K = g->C * g->kh * g->kw;
+  ig.Mp = (g->O + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M;
+  return ig;
+}
+
+/* Whether conv2d runs on its own GEMM: the AVX-512 tile in use, one group,
+ * and positions per sample a multiple of 16, so that no vector of 16
+ * positions straddles two samples. */
+static bool implicit_ok(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  return g->G == 1 && g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX && ig.CS * g->C <= g_budget &&
+         gr_gemm_tile() != NULL;
+}
+
+/* whether a tap k < n has (k*d) % s == q: phase planes no tap reads stay unbuilt */
+static bool phase_read(int64_t q, int64_t n, int64_t d, int64_t s) {
+  for (int64_t k = 0; k < n; k++)
+    if (k * d % s == q) return true;
+  return false;
+}
+
+/* The phase planes of samples n0 .. n0+nb-1, laid out (nb, C, sh*sw, lh, lw). */
+static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, const igeom *ig,
+                         int64_t n0, int64_t nb) {
+  const float *px = gr_f32(x);
+  int64_t tasks = nb * g->C, sh = g->sh, sw = g->sw, lh = ig->lh, lw = ig->lw;
+  int64_t xs0 = x->stride[0], xs1 = x->stride[1], xs2 = x->stride[2], xs3 = x->stride[3];
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * ig->CS > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    const float *xc = px + (n0 + t / g->C) * xs0 + (t % g->C) * xs1;
+    for (int64_t qh = 0; qh < sh; qh++) {
+      if (!phase_read(qh, g->kh, g->dh, sh)) continue;
+      int64_t alo, ahi; /* plane rows inside the image */
+      valid_range(lh, sh, qh - g->ph, g->H, &alo, &ahi);
+      for (int64_t qw = 0; qw < sw; qw++) {
+        if (!phase_read(qw, g->kw, g->dw, sw)) continue;
+        int64_t flo, fhi;
+        valid_range(lw, sw, qw - g->pw, g->W, &flo, &fhi);
+        float *Q = pl + t * ig->CS + (qh * sw + qw) * ig->PS;
+        int64_t a1 = fhi > flo ? ahi : alo; /* no column inside: every row is padding */
+        memset(Q, 0, (size_t)(alo * lw) * sizeof *Q);
+        memset(Q + a1 * lw, 0, (size_t)((lh - a1) * lw) * sizeof *Q);
+        if (a1 > alo)
+          copy_rows(Q + alo * lw, xc + (alo * sh + qh - g->ph) * xs2 + (flo * sw + qw - g->pw) * xs3,
+                    a1 - alo, lw, flo, fhi, sw * xs3, sh * xs2);
+      }
+    }
+  }
+}
+
+/* Where the 16 positions of one vector of a panel start in the planes: runs
+ * that end with the output rows (one run when a row holds them all). */
+typedef struct vec_runs {
+  int64_t base[17];
+  int64_t len[17];
+  int n;
+} vec_runs;
+
+static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const conv_geom *g, const igeom *ig) {
+  r->n = 0;
+  if (n >= nblk) return; /* past the block: zeros */
+  int64_t b = n / ig->P, p = n % ig->P, end = p + 16;
+  while (p < end) {
+    int64_t oh = p / g->Wo, ow = p % g->Wo, len = g->Wo - ow < end - p ? g->Wo - ow : end - p;
+    r->base[r->n] = b * g->C * ig->CS + oh * ig->lw + ow;
+    r->len[r->n++] = len;
+    p += len;
+  }
+}
+
+/* A panel: rows k0 .. k0+kc-1 of the columns over the positions of runs, as
+ * kc rows of GR_TILE_N floats. koff[k]: where column row k starts in a sample's planes. */
+static void pack_panel(float *restrict bp, const float *restrict pl, const int64_t *koff,
+                       const vec_runs *runs, int64_t kc) {
+  for (int64_t k = 0; k < kc; k++, bp += GR_TILE_N) {
+    const float *src = pl + koff[k];
+    for (int v = 0; v < GR_TILE_N / 16; v++) {
+      const vec_runs *r = &runs[v];
+      float *d = bp + v * 16;
+      if (r->n == 1) {
+        memcpy(d, src + r->base[0], 16 * sizeof *d);
+        continue;
+      }
+      int64_t q = 0;
+      for (int u = 0; u < r->n; u++) {
+        memcpy(d + q, src + r->base[u], (size_t)r->len[u] * sizeof *d);
+        q += r->len[u];
+      }
+      for (; q < 16; q++) d[q] = 0;
+    }
+  }
+}
+
+/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias, through the tile; GR_ENOMEM
+ * when the scratch cannot grow. */
+static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, const float *bias,
+                                 const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
+  /* samples per block: as many sets of planes as the budget holds, evened out */
+  int64_t fit = g_budget / (g->C * ig.CS), blocks = (g->N + fit - 1) / fit;
+  int64_t B = (g->N + blocks - 1) / blocks;
+  /* per thread: a panel and a column of tiles, each a whole number of cache lines */
+  int64_t per = TILE_K * GR_TILE_N + ig.Mp * GR_TILE_N;
+  float *pl = scratch_get(&g_col, B * g->C * ig.CS), *ap = scratch_get(&g_mat, ig.Mp * K + 2 * K);
+  float *tl = scratch_get(&g_planes, per * threads);
+  if (!pl || !ap || !tl)
+    return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
+                   (long long)(B * g->C * ig.CS + ig.Mp * K + 2 * K + per * threads));
+  /* the weights in tiles of rows, step by step: ap[(t*K + k)*GR_TILE_M + r] = w[t*GR_TILE_M + r, k] */
+#pragma omp parallel for schedule(static) if (mt > 1 && ig.Mp * K > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < mt; t++)
+    for (int64_t k = 0; k < K; k++)
+      for (int r = 0; r < GR_TILE_M; r++) {
+        int64_t o = t * GR_TILE_M + r;
+        ap[(t * K + k) * GR_TILE_M + r] = o < O ? w[o * K + k] : 0.0f;
+      }
+  int64_t *koff = (int64_t *)(ap + ig.Mp * K);
+  for (int64_t k = 0; k < K; k++) {
+    int64_t c = k / (g->kh * g->kw), i = k / g->kw % g->kh, j = k % g->kw;
+    koff[k] = c * ig.CS + ((i * g->dh % g->sh) * g->sw + j * g->dw % g->sw) * ig.PS +
+              i * g->dh / g->sh * ig.lw + j * g->dw / g->sw;
+  }
+  gr_gemm_tile_fn tile = gr_gemm_tile();
+  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+    int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N;
+    build_planes(pl, x, g, &ig, n0, nb);
+#pragma omp parallel for schedule(static) if (panels > 1 && par_ok())
+    for (int64_t pn = 0; pn < panels; pn++) {
+      float *bp = tl + omp_get_thread_num() * per, *ct = bp + TILE_K * GR_TILE_N;
+      vec_runs runs[GR_TILE_N / 16];
+      for (int v = 0; v < GR_TILE_N / 16; v++) runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, g, &ig);
+      for (int64_t k0 = 0; k0 < K; k0 += TILE_K) {
+        int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
+        pack_panel(bp, pl, koff + k0, runs, kc);
+        for (int64_t t = 0; t < mt; t++)
+          tile(ct + t * GR_TILE_M * GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
+      }
+      /* each vector of 16 positions lies in one sample */
+      for (int v = 0; v < GR_TILE_N / 16; v++) {
+        int64_t n = pn * GR_TILE_N + v * 16;
+        if (n >= nblk) break;
+        float *dst = y + (n0 + n / P) * O * P + n % P;
+        for (int64_t o = 0; o < O; o++) {
+          const float *src = ct + o * GR_TILE_N + v * 16;
+          float add = bias ? bias[o] : 0.0f, *d = dst + o * P;
+          for (int q = 0; q < 16; q++) d[q] = src[q] + add;
+        }
+      }
+    }
+  }
+  return GR_OK;
+}
+
 /* --- the three kernels ------------------------------------------------------------------- */
 
 /* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; w (O, C/G*kh*kw) contiguous. */
@@ -473,6 +656,7 @@ static gr_status conv2d_run(float *y, const gr_tensor *x, const float *w, const 
                   y + k * og, (int)g->O);
     return GR_OK;
   }
+  if (implicit_ok(g)) return conv2d_implicit(y, x, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
   if (s != GR_OK) return s;

@@ -173,6 +173,14 @@ static const cfg kConvCases[] = {
     {2, 4, 11, 5, 4, 5, 2, .s = {3, 2}, .p = {2, 1}, .d = {1, 2}, .G = 2, .noncontig = true},
     {3, 3, 1, 1, 5, 1, 1, .bias = true},
     {2, 2, 3, 3, 2, 3, 3, .p = {1, 1}, .s = {2, 2}},
+    /* positions per sample a multiple of 16: conv2d's own GEMM where AVX-512
+     * runs it. Columns in two panels and a part tile of rows; dilation; rows
+     * shorter than a vector of positions, and a vector across two rows */
+    {2, 20, 16, 16, 13, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {2, 5, 8, 8, 6, 3, 3, .p = {2, 2}, .d = {2, 2}, .noncontig = true},
+    {3, 3, 12, 8, 9, 3, 3, .p = {1, 1}, .bias = true},
+    {1, 2, 4, 24, 5, 3, 3, .p = {1, 1}},
+    {2, 3, 9, 9, 17, 2, 2, .s = {1, 1}, .p = {0, 0}, .d = {1, 1}, .bias = true},
     /* kernels covering the whole image: the 1x1-output products */
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true},
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true, .noncontig = true},

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels/table.h"
 #include "testutil.h"
 
 /* ulp tolerances of the vector exp/tanh/sigmoid against the scalar ones (which
@@ -395,6 +396,42 @@ static void check_optim(const gr_kernel_table *t, int64_t n, int off) {
 
 static void test_optim_exact(void **state) { each_length(check_optim); }
 
+/* --- the convolutions' GEMM tile ------------------------------------------------------- */
+
+/* gr_gemm_tile against sums in double: fresh and accumulating, several step
+ * counts; present exactly when the avx512 table is the one in use. */
+static void test_gemm_tile(void **state) {
+  bool avx512 = gr_kernels() == gr_kernels_for("avx512");
+  gr_gemm_tile_fn tile = gr_gemm_tile();
+  assert_true((tile != NULL) == avx512);
+  if (!tile) {
+    print_message("no AVX-512 here: conv2d runs on OpenBLAS alone\n");
+    return;
+  }
+  enum { M = GR_TILE_M, N = GR_TILE_N, KMAX = 300 };
+  float *a = aligned_alloc(64, KMAX * M * sizeof *a), *b = aligned_alloc(64, KMAX * N * sizeof *b);
+  float c[M * N], c0[M * N];
+  for (int i = 0; i < KMAX * M; i++) a[i] = (float)(2 * unit() - 1);
+  for (int i = 0; i < KMAX * N; i++) b[i] = (float)(2 * unit() - 1);
+  const int64_t steps[] = {0, 1, 7, 37, KMAX};
+  for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
+    for (int acc = 0; acc < 2; acc++) {
+      for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
+      tile(c, a, b, steps[s], acc);
+      for (int r = 0; r < M; r++)
+        for (int q = 0; q < N; q++) {
+          double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
+          for (int64_t k = 0; k < steps[s]; k++) {
+            want += (double)a[k * M + r] * b[k * N + q];
+            mag += fabs((double)a[k * M + r] * b[k * N + q]);
+          }
+          assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
+        }
+    }
+  free(a);
+  free(b);
+}
+
 /* --- choosing a table ---------------------------------------------------------------- */
 
 static void test_tables(void **state) {
@@ -498,6 +535,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_reductions),
       cmocka_unit_test(test_reductions_large_range),
       cmocka_unit_test(test_optim_exact),
+      cmocka_unit_test(test_gemm_tile),
       cmocka_unit_test(test_use),
       cmocka_unit_test(test_env),
   };
