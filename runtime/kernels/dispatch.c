@@ -14,7 +14,7 @@
  * the linker take them even out of a static archive; elsewhere they are absent. */
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx2_ptr = NULL;
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx512_ptr = NULL;
-__attribute__((weak)) const gr_gemm_tile_fn gr_gemm_tile_avx512_ptr = NULL;
+__attribute__((weak)) const gr_gemm_kit *const gr_gemm_kit_avx512_ptr = NULL;
 #endif
 
 static gr_kernel_table g_full[3]; /* scalar, avx2, avx512 with gaps filled */
@@ -74,8 +74,8 @@ static void init(void) {
   }
 }
 
-gr_gemm_tile_fn gr_gemm_tile(void) {
-  return gr_kernels() == lookup("avx512") ? gr_gemm_tile_avx512_ptr : NULL;
+const gr_gemm_kit *gr_gemm_kernels(void) {
+  return gr_kernels() == lookup("avx512") ? gr_gemm_kit_avx512_ptr : NULL;
 }
 
 const gr_kernel_table *gr_kernels_for(const char *isa) {

@@ -8,14 +8,18 @@ extern const gr_kernel_table gr_kernels_scalar_table;
 extern const gr_kernel_table *const gr_kernels_avx2_ptr;
 extern const gr_kernel_table *const gr_kernels_avx512_ptr;
 
-/* The tile of the convolutions' own GEMM (ops/conv.c): c, a GR_TILE_M x
- * GR_TILE_N block with rows GR_TILE_N floats apart, gets (acc ? c : 0) + a b
- * over kc steps, a packed step by step (kc x GR_TILE_M) and b likewise
- * (kc x GR_TILE_N, 64-byte aligned). AVX-512 only: gr_gemm_tile() is NULL
- * unless the avx512 table is the one in use. */
+/* The kernels of the convolutions' own GEMM (ops/conv.c), AVX-512 only:
+ * gr_gemm_kernels() is NULL unless the avx512 table is the one in use. */
 #define GR_TILE_M 8
 #define GR_TILE_N 48
-typedef void (*gr_gemm_tile_fn)(float *c, const float *a, const float *b, int64_t kc, bool acc);
-extern const gr_gemm_tile_fn gr_gemm_tile_avx512_ptr;
-gr_gemm_tile_fn gr_gemm_tile(void);
+typedef struct gr_gemm_kit {
+  /* c, a GR_TILE_M x GR_TILE_N block with rows GR_TILE_N floats apart, gets
+   * (acc ? c : 0) + a b over kc steps: a packed step by step (kc x
+   * GR_TILE_M), b likewise (kc x GR_TILE_N, 64-byte aligned) */
+  void (*tile)(float *c, const float *a, const float *b, int64_t kc, bool acc);
+  /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
+  void (*transpose16)(float *d, int64_t ldd, const float *const *s);
+} gr_gemm_kit;
+extern const gr_gemm_kit *const gr_gemm_kit_avx512_ptr;
+const gr_gemm_kit *gr_gemm_kernels(void);
 #endif

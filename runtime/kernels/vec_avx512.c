@@ -306,7 +306,38 @@ static void gemm_tile(float *c, const float *a, const float *b, int64_t kc, bool
 #pragma GCC unroll 3
     for (int v = 0; v < 3; v++) _mm512_storeu_ps(c + r * GR_TILE_N + v * 16, t[r][v]);
 }
-const gr_gemm_tile_fn gr_gemm_tile_avx512_ptr = gemm_tile;
+
+/* 16 x 16 floats turned across in registers: pairs of rows interleaved by
+ * floats, then by pairs, then lanes of 4 exchanged twice. */
+static void transpose16(float *d, int64_t ldd, const float *const *s) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s[i]);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    __m512d c = _mm512_castps_pd(t[i + 2]), e = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; i++) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+  for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * ldd, r[i]);
+}
+
+static const gr_gemm_kit gemm_kit = {.tile = gemm_tile, .transpose16 = transpose16};
+const gr_gemm_kit *const gr_gemm_kit_avx512_ptr = &gemm_kit;
 
 static const gr_kernel_table table = {
     .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,

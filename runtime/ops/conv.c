@@ -497,7 +497,7 @@ static igeom igeom_of(const conv_geom *g) {
 static bool implicit_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
   return g->G == 1 && g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX && ig.CS * g->C <= g_budget &&
-         gr_gemm_tile() != NULL;
+         gr_gemm_kernels() != NULL;
 }
 
 /* whether a tap k < n has (k*d) % s == q: phase planes no tap reads stay unbuilt */
@@ -538,6 +538,17 @@ static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, cons
 
 /* Where the 16 positions of one vector of a panel start in the planes: runs
  * that end with the output rows (one run when a row holds them all). */
+/* n floats, n a run of at most 16: the usual lengths as constants, so that
+ * each copy is a vector move rather than a call */
+static inline void run_copy(float *d, const float *s, int64_t n) {
+  switch (n) {
+  case 16: memcpy(d, s, 16 * sizeof *d); break;
+  case 8: memcpy(d, s, 8 * sizeof *d); break;
+  case 4: memcpy(d, s, 4 * sizeof *d); break;
+  default: memcpy(d, s, (size_t)n * sizeof *d);
+  }
+}
+
 typedef struct vec_runs {
   int64_t base[17];
   int64_t len[17];
@@ -571,11 +582,20 @@ static void pack_panel(float *restrict bp, const float *restrict pl, const int64
       }
       int64_t q = 0;
       for (int u = 0; u < r->n; u++) {
-        memcpy(d + q, src + r->base[u], (size_t)r->len[u] * sizeof *d);
+        run_copy(d + q, src + r->base[u], r->len[u]);
         q += r->len[u];
       }
       for (; q < 16; q++) d[q] = 0;
     }
+  }
+}
+
+/* koff[k]: where column row k = (c, i, j) starts in a sample's planes */
+static void tap_offsets(int64_t *koff, const conv_geom *g, const igeom *ig) {
+  for (int64_t k = 0; k < ig->K; k++) {
+    int64_t c = k / (g->kh * g->kw), i = k / g->kw % g->kh, j = k % g->kw;
+    koff[k] = c * ig->CS + ((i * g->dh % g->sh) * g->sw + j * g->dw % g->sw) * ig->PS +
+              i * g->dh / g->sh * ig->lw + j * g->dw / g->sw;
   }
 }
 
@@ -604,12 +624,8 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         ap[(t * K + k) * GR_TILE_M + r] = o < O ? w[o * K + k] : 0.0f;
       }
   int64_t *koff = (int64_t *)(ap + ig.Mp * K);
-  for (int64_t k = 0; k < K; k++) {
-    int64_t c = k / (g->kh * g->kw), i = k / g->kw % g->kh, j = k % g->kw;
-    koff[k] = c * ig.CS + ((i * g->dh % g->sh) * g->sw + j * g->dw % g->sw) * ig.PS +
-              i * g->dh / g->sh * ig.lw + j * g->dw / g->sw;
-  }
-  gr_gemm_tile_fn tile = gr_gemm_tile();
+  tap_offsets(koff, g, &ig);
+  const gr_gemm_kit *kit = gr_gemm_kernels();
   for (int64_t n0 = 0; n0 < g->N; n0 += B) {
     int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
     int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N;
@@ -623,7 +639,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
         pack_panel(bp, pl, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          tile(ct + t * GR_TILE_M * GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
+          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
       }
       /* each vector of 16 positions lies in one sample */
       for (int v = 0; v < GR_TILE_N / 16; v++) {
@@ -638,6 +654,111 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
       }
     }
   }
+  return GR_OK;
+}
+
+
+/* The weight gradient on the same tile: rows are 8 output channels, columns
+ * 48 column rows (taps), steps the positions. Its panels hold 48 taps over
+ * TILE_K positions, written across (position-major) from the planes; gy is
+ * laid out once per block in tiles of 8 channels, position by position.
+ * Threads split the panels of taps, so each weight is summed by one thread
+ * in a fixed order. First layers, with a single panel or two, stay on sgemm. */
+static bool implicit_wgrad_ok(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  return implicit_ok(g) && ig.K >= 4 * GR_TILE_N && ig.Mp * ig.P + g->C * ig.CS <= g_budget;
+}
+
+/* positions n0 .. n0+kc-1 of the panel of taps k0 .. k0+GR_TILE_N-1 (zeros past K),
+ * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. */
+static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
+                              int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
+                              const conv_geom *g, const igeom *ig, const gr_gemm_kit *kit) {
+  float runs16[16][16], zero[16] = {0};
+  for (int64_t v = 0; v < kc / 16; v++) {
+    vec_runs r;
+    runs_of(&r, n0 + v * 16, nblk, g, ig);
+    for (int64_t kq = 0; kq < GR_TILE_N; kq += 16) {
+      const float *src[16];
+      for (int u = 0; u < 16; u++) {
+        int64_t k = k0 + kq + u;
+        if (k >= K) {
+          src[u] = zero;
+        } else if (r.n == 1) {
+          src[u] = pl + koff[k] + r.base[0];
+        } else {
+          int64_t q = 0;
+          for (int e = 0; e < r.n; e++) {
+            run_copy(runs16[u] + q, pl + koff[k] + r.base[e], r.len[e]);
+            q += r.len[e];
+          }
+          src[u] = runs16[u];
+        }
+      }
+      kit->transpose16(bp + v * 16 * GR_TILE_N + kq, GR_TILE_N, src);
+    }
+  }
+}
+
+/* dw (O, C*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T. */
+static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                                 const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
+  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* panels of taps */
+  int64_t per_sample = g->C * ig.CS + ig.Mp * P;
+  int64_t fit = g_budget / per_sample, blocks = (g->N + fit - 1) / fit;
+  int64_t B = (g->N + blocks - 1) / blocks;
+  int64_t per = TILE_K * GR_TILE_N;
+  float *pl = scratch_get(&g_col, B * per_sample);
+  float *sums = scratch_get(&g_mat, ig.Mp * kp * GR_TILE_N + 2 * K);
+  float *tl = scratch_get(&g_planes, per * threads);
+  if (!pl || !sums || !tl)
+    return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
+                   (long long)(B * per_sample + ig.Mp * kp * GR_TILE_N + 2 * K + per * threads));
+  float *gt = pl + B * g->C * ig.CS; /* gy of a block: gt[(t*nblk + n)*GR_TILE_M + r] */
+  int64_t *koff = (int64_t *)(sums + ig.Mp * kp * GR_TILE_N);
+  tap_offsets(koff, g, &ig);
+  const gr_gemm_kit *kit = gr_gemm_kernels();
+  const float *pg = gr_f32(gy);
+  int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
+  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+    build_planes(pl, x, g, &ig, n0, nb);
+#pragma omp parallel for schedule(static) if (mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
+    for (int64_t t = 0; t < mt; t++)
+      for (int r = 0; r < GR_TILE_M; r++) {
+        int64_t o = t * GR_TILE_M + r;
+        float *d = gt + t * nblk * GR_TILE_M + r;
+        if (o >= O) {
+          for (int64_t n = 0; n < nblk; n++) d[n * GR_TILE_M] = 0;
+          continue;
+        }
+        for (int64_t b = 0; b < nb; b++)
+          for (int64_t oh = 0; oh < g->Ho; oh++, d += g->Wo * GR_TILE_M) {
+            const float *src = pg + (n0 + b) * s0 + o * s1 + oh * s2;
+            for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
+          }
+      }
+#pragma omp parallel for schedule(static) if (kp > 1 && par_ok())
+    for (int64_t pn = 0; pn < kp; pn++) {
+      float *bp = tl + omp_get_thread_num() * per, *ct = sums + pn * ig.Mp * GR_TILE_N;
+      for (int64_t m0 = 0; m0 < nblk; m0 += TILE_K) {
+        int64_t kc = nblk - m0 < TILE_K ? nblk - m0 : TILE_K;
+        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, g, &ig, kit);
+        for (int64_t t = 0; t < mt; t++)
+          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp, kc,
+               n0 > 0 || m0 > 0);
+      }
+    }
+  }
+  /* the sums, panel by panel, into dw */
+#pragma omp parallel for schedule(static) if (O * K > PAR_MIN && par_ok())
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t pn = 0; pn < kp; pn++) {
+      int64_t k0 = pn * GR_TILE_N, n = K - k0 < GR_TILE_N ? K - k0 : GR_TILE_N;
+      memcpy(dw + o * K + k0, sums + (pn * ig.Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
+    }
   return GR_OK;
 }
 
@@ -751,6 +872,7 @@ static gr_status weight_run(float *dw, const gr_tensor *x, const gr_tensor *gy,
                   dw + k * og * ckg, (int)ckg);
     return GR_OK;
   }
+  if (implicit_wgrad_ok(g)) return weight_implicit(dw, x, gy, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);
   if (s != GR_OK) return s;

@@ -398,13 +398,13 @@ static void test_optim_exact(void **state) { each_length(check_optim); }
 
 /* --- the convolutions' GEMM tile ------------------------------------------------------- */
 
-/* gr_gemm_tile against sums in double: fresh and accumulating, several step
- * counts; present exactly when the avx512 table is the one in use. */
+/* The GEMM tile against sums in double: fresh and accumulating, several step
+ * counts; the transpose exactly; present exactly when the avx512 table is the one in use. */
 static void test_gemm_tile(void **state) {
   bool avx512 = gr_kernels() == gr_kernels_for("avx512");
-  gr_gemm_tile_fn tile = gr_gemm_tile();
-  assert_true((tile != NULL) == avx512);
-  if (!tile) {
+  const gr_gemm_kit *kit = gr_gemm_kernels();
+  assert_true((kit != NULL) == avx512);
+  if (!kit) {
     print_message("no AVX-512 here: conv2d runs on OpenBLAS alone\n");
     return;
   }
@@ -417,7 +417,7 @@ static void test_gemm_tile(void **state) {
   for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
     for (int acc = 0; acc < 2; acc++) {
       for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
-      tile(c, a, b, steps[s], acc);
+      kit->tile(c, a, b, steps[s], acc);
       for (int r = 0; r < M; r++)
         for (int q = 0; q < N; q++) {
           double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
@@ -428,6 +428,15 @@ static void test_gemm_tile(void **state) {
           assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
         }
     }
+  /* transpose16: rows from anywhere, laid across with a row stride of 20 */
+  const float *rows[16];
+  float t[16 * 20];
+  for (int r = 0; r < 16; r++) rows[r] = b + 37 * r;
+  for (int i = 0; i < 16 * 20; i++) t[i] = -1;
+  kit->transpose16(t, 20, rows);
+  for (int q = 0; q < 16; q++)
+    for (int i = 0; i < 20; i++)
+      assert_true(t[q * 20 + i] == (i < 16 ? rows[i][q] : -1.0f));
   free(a);
   free(b);
 }
