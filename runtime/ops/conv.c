@@ -555,13 +555,19 @@ typedef struct vec_runs {
   int n;
 } vec_runs;
 
-static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const conv_geom *g, const igeom *ig) {
+/* The positions a panel walks: P per sample in rows of w, read from planes
+ * with rows lw floats apart and samples ss floats apart. */
+typedef struct pos_grid {
+  int64_t P, w, lw, ss;
+} pos_grid;
+
+static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const pos_grid *pg) {
   r->n = 0;
   if (n >= nblk) return; /* past the block: zeros */
-  int64_t b = n / ig->P, p = n % ig->P, end = p + 16;
+  int64_t b = n / pg->P, p = n % pg->P, end = p + 16;
   while (p < end) {
-    int64_t oh = p / g->Wo, ow = p % g->Wo, len = g->Wo - ow < end - p ? g->Wo - ow : end - p;
-    r->base[r->n] = b * g->C * ig->CS + oh * ig->lw + ow;
+    int64_t row = p / pg->w, col = p % pg->w, len = pg->w - col < end - p ? pg->w - col : end - p;
+    r->base[r->n] = b * pg->ss + row * pg->lw + col;
     r->len[r->n++] = len;
     p += len;
   }
@@ -626,6 +632,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   int64_t *koff = (int64_t *)(ap + ig.Mp * K);
   tap_offsets(koff, g, &ig);
   const gr_gemm_kit *kit = gr_gemm_kernels();
+  pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
   for (int64_t n0 = 0; n0 < g->N; n0 += B) {
     int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
     int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N;
@@ -634,7 +641,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
     for (int64_t pn = 0; pn < panels; pn++) {
       float *bp = tl + omp_get_thread_num() * per, *ct = bp + TILE_K * GR_TILE_N;
       vec_runs runs[GR_TILE_N / 16];
-      for (int v = 0; v < GR_TILE_N / 16; v++) runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, g, &ig);
+      for (int v = 0; v < GR_TILE_N / 16; v++) runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
       for (int64_t k0 = 0; k0 < K; k0 += TILE_K) {
         int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
         pack_panel(bp, pl, koff + k0, runs, kc);
@@ -673,11 +680,11 @@ static bool implicit_wgrad_ok(const conv_geom *g) {
  * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. */
 static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
                               int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
-                              const conv_geom *g, const igeom *ig, const gr_gemm_kit *kit) {
+                              const pos_grid *grid, const gr_gemm_kit *kit) {
   float runs16[16][16], zero[16] = {0};
   for (int64_t v = 0; v < kc / 16; v++) {
     vec_runs r;
-    runs_of(&r, n0 + v * 16, nblk, g, ig);
+    runs_of(&r, n0 + v * 16, nblk, grid);
     for (int64_t kq = 0; kq < GR_TILE_N; kq += 16) {
       const float *src[16];
       for (int u = 0; u < 16; u++) {
@@ -720,6 +727,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   int64_t *koff = (int64_t *)(sums + ig.Mp * kp * GR_TILE_N);
   tap_offsets(koff, g, &ig);
   const gr_gemm_kit *kit = gr_gemm_kernels();
+  pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
   const float *pg = gr_f32(gy);
   int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
   for (int64_t n0 = 0; n0 < g->N; n0 += B) {
@@ -745,7 +753,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
       float *bp = tl + omp_get_thread_num() * per, *ct = sums + pn * ig.Mp * GR_TILE_N;
       for (int64_t m0 = 0; m0 < nblk; m0 += TILE_K) {
         int64_t kc = nblk - m0 < TILE_K ? nblk - m0 : TILE_K;
-        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, g, &ig, kit);
+        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kit);
         for (int64_t t = 0; t < mt; t++)
           kit->tile(ct + t * GR_TILE_M * GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp, kc,
                n0 > 0 || m0 > 0);
@@ -761,6 +769,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
     }
   return GR_OK;
 }
+
 
 /* --- the three kernels ------------------------------------------------------------------- */
 

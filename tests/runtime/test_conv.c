@@ -237,6 +237,15 @@ static const cfg kConvtCases[] = {
     /* sample by sample in place (a DCGAN's last layer), and through the scratch */
     {3, 5, 6, 5, 1, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
     {3, 4, 5, 6, 2, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .noncontig = true},
+    /* more channels than one block of sgemm's steps; stride 1 with padding;
+     * a tall narrow image; stride 3; stride phases with 3 and 2 taps; a
+     * phase no tap reaches */
+    {2, 80, 4, 4, 13, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {2, 5, 8, 8, 6, 3, 3, .p = {1, 1}, .noncontig = true},
+    {1, 4, 8, 4, 5, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {2, 3, 4, 4, 4, 3, 3, .s = {3, 3}},
+    {2, 3, 8, 8, 4, 5, 5, .s = {2, 2}, .p = {2, 2}, .op = {1, 1}, .bias = true, .noncontig = true},
+    {1, 3, 8, 8, 4, 3, 3, .s = {2, 2}, .p = {2, 2}, .d = {2, 2}, .op = {1, 1}},
 };
 
 static void test_conv_transpose2d_forward(void **state) {
