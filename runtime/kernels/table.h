@@ -13,10 +13,10 @@ extern const gr_kernel_table *const gr_kernels_avx512_ptr;
 #define GR_TILE_M 8
 #define GR_TILE_N 48
 typedef struct gr_gemm_kit {
-  /* c, a GR_TILE_M x GR_TILE_N block with rows GR_TILE_N floats apart, gets
+  /* c, a GR_TILE_M x GR_TILE_N block with rows ldc floats apart, gets
    * (acc ? c : 0) + a b over kc steps: a packed step by step (kc x
    * GR_TILE_M), b likewise (kc x GR_TILE_N, 64-byte aligned) */
-  void (*tile)(float *c, const float *a, const float *b, int64_t kc, bool acc);
+  void (*tile)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
 } gr_gemm_kit;

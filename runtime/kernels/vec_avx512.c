@@ -283,14 +283,14 @@ static void rmsprop(float *p, const float *g, float *sq, int64_t n, float lr, fl
 /* --- the convolutions' GEMM tile --------------------------------------------------------
  * 8 rows of 48 floats in 24 registers; each step loads three vectors of b
  * and broadcasts each of a's 8 floats into three FMAs. */
-static void gemm_tile(float *c, const float *a, const float *b, int64_t kc, bool acc) {
+static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc) {
   __m512 t[GR_TILE_M][3];
   /* fully unrolled, so that the 24 sums live in registers */
 #pragma GCC unroll 8
   for (int r = 0; r < GR_TILE_M; r++)
 #pragma GCC unroll 3
     for (int v = 0; v < 3; v++)
-      t[r][v] = acc ? _mm512_loadu_ps(c + r * GR_TILE_N + v * 16) : _mm512_setzero_ps();
+      t[r][v] = acc ? _mm512_loadu_ps(c + r * ldc + v * 16) : _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; k++, a += GR_TILE_M, b += GR_TILE_N) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
 #pragma GCC unroll 8
@@ -304,7 +304,7 @@ static void gemm_tile(float *c, const float *a, const float *b, int64_t kc, bool
 #pragma GCC unroll 8
   for (int r = 0; r < GR_TILE_M; r++)
 #pragma GCC unroll 3
-    for (int v = 0; v < 3; v++) _mm512_storeu_ps(c + r * GR_TILE_N + v * 16, t[r][v]);
+    for (int v = 0; v < 3; v++) _mm512_storeu_ps(c + r * ldc + v * 16, t[r][v]);
 }
 
 /* 16 x 16 floats turned across in registers: pairs of rows interleaved by

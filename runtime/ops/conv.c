@@ -344,38 +344,42 @@ static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g
  * image side), after setting each touched plane to bias[c] (or 0) when
  * `init`. One task per (sample, channel) plane, and the taps of each image
  * element summed in a fixed order: the same numbers on any thread count. */
-static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
-                   const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
-  const phase_geom *pg = &pl->pg;
-  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, C = g->C, HW = g->H * g->W, tasks = nb * C;
-  int64_t sh = g->sh, sw = g->sw, lh = nr + pg->mh1 - pg->mh0, lw = pg->lw, plane = lh * lw;
-#pragma omp parallel for schedule(static) \
-    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
-  for (int64_t t = 0; t < tasks; t++) {
-    int64_t b = t / C, c = t % C;
-    float *P = pl->planes + omp_get_thread_num() * pl->phase_n;
-    memset(P, 0, (size_t)(sh * sw * plane) * sizeof *P);
-    for (int64_t i = 0; i < g->kh; i++) {
-      int64_t qh, mh;
-      tap_phase(i, g->dh, g->ph, sh, &qh, &mh);
-      for (int64_t j = 0; j < g->kw; j++) {
-        int64_t qw, mw;
-        tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
-        block_add(P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0,
-                  col + ((c * g->kh + i) * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
-      }
-    }
-    float *xp = x + ((n0 + b) * C + c) * HW, v = bias ? bias[c] : 0.0f;
-    for (int64_t ih = 0; ih < g->H; ih++) {
-      /* row e of phase qh of the planes; rows outside them get nothing from this block */
-      int64_t qh = ih % sh, e = ih / sh - oh0 - pg->mh0;
-      float *xr = xp + ih * g->W;
-      if (e >= 0 && e < lh)
-        row_out(xr, P + qh * sw * plane + e * lw, plane, g, pg->mw0, init, v);
-      else if (init)
-        for (int64_t iw = 0; iw < g->W; iw++) xr[iw] = v;
+static void col2im_plane(float *x, const float *col, const float *bias, bool init,
+                         const conv_geom *g, const phase_geom *pg, float *P, int64_t n0, int64_t b,
+                         int64_t c, int64_t L, int64_t oh0, int64_t nr) {
+  int64_t Wo = g->Wo, np = nr * Wo, sh = g->sh, sw = g->sw;
+  int64_t lh = nr + pg->mh1 - pg->mh0, lw = pg->lw, plane = lh * lw;
+  memset(P, 0, (size_t)(sh * sw * plane) * sizeof *P);
+  for (int64_t i = 0; i < g->kh; i++) {
+    int64_t qh, mh;
+    tap_phase(i, g->dh, g->ph, sh, &qh, &mh);
+    for (int64_t j = 0; j < g->kw; j++) {
+      int64_t qw, mw;
+      tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
+      block_add(P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0,
+                col + ((c * g->kh + i) * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
     }
   }
+  float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f;
+  for (int64_t ih = 0; ih < g->H; ih++) {
+    /* row e of phase qh of the planes; rows outside them get nothing from this block */
+    int64_t qh = ih % sh, e = ih / sh - oh0 - pg->mh0;
+    float *xr = xp + ih * g->W;
+    if (e >= 0 && e < lh)
+      row_out(xr, P + qh * sw * plane + e * lw, plane, g, pg->mw0, init, v);
+    else if (init)
+      for (int64_t iw = 0; iw < g->W; iw++) xr[iw] = v;
+  }
+}
+
+static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
+                   const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
+  int64_t np = nr * g->Wo, L = nb * np, C = g->C, tasks = nb * C;
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++)
+    col2im_plane(x, col, bias, init, g, &pl->pg, pl->planes + omp_get_thread_num() * pl->phase_n,
+                 n0, t / C, t % C, L, oh0, nr);
 }
 
 /* mat (O, L) <- a block of the filtered side y (N,O,Ho,Wo), any strides. */
@@ -473,6 +477,7 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
  * ow + j*dw/sw: every tap is a unit-stride window, so a panel row (one tap
  * of one channel over 16 positions) is one or a few plain copies. */
 #define TILE_K 256 /* steps per panel: a panel (TILE_K x GR_TILE_N) fills about half of L1 */
+#define TASK_COLS ((int64_t)1 << 17) /* conv_transpose2d: column floats a task may grow to */
 
 typedef struct igeom {
   int64_t lh, lw, PS, CS; /* plane rows, columns, floats; floats of one channel's planes */
@@ -646,7 +651,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
         pack_panel(bp, pl, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
+          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
       }
       /* each vector of 16 positions lies in one sample */
       for (int v = 0; v < GR_TILE_N / 16; v++) {
@@ -755,7 +760,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
         int64_t kc = nblk - m0 < TILE_K ? nblk - m0 : TILE_K;
         pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kit);
         for (int64_t t = 0; t < mt; t++)
-          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp, kc,
+          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp, kc,
                n0 > 0 || m0 > 0);
       }
     }
@@ -770,6 +775,78 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   return GR_OK;
 }
 
+
+/* conv2d's adjoint (conv_transpose2d, conv2d's input gradient) on the same
+ * tile: columns = w^T y for a few samples at a time, then col2im of those
+ * samples, both by one thread, each thread on its own samples. The columns
+ * then stay in that thread's cache, and nothing zeroes them first, where
+ * sgemm over the whole block wrote them out to memory after a pass that set
+ * them to zero. Panels copy y's rows as they are. */
+static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
+  return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
+         g->C * g->kh * g->kw <= INT_MAX && gr_gemm_kernels() != NULL;
+}
+
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y + bias[c]. */
+static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
+                             const conv_geom *g) {
+  int64_t K = g->C * g->kh * g->kw, O = g->O, P = g->Ho * g->Wo, N = g->N;
+  int64_t Mp = (K + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M, mt = Mp / GR_TILE_M;
+  /* samples per task: whole panels (3 samples when a sample's positions are
+   * not a multiple of 48), more while the columns stay small */
+  int64_t nbs = P % GR_TILE_N == 0 ? 1 : 3;
+  while (nbs * 2 <= N && 2 * nbs * P * Mp <= TASK_COLS) nbs *= 2;
+  if (nbs > N) nbs = N;
+  int64_t tasks = (N + nbs - 1) / nbs, Lb = nbs * P, threads = omp_get_max_threads();
+  phase_geom pg = phase_geom_of(g);
+  int64_t nplane = phase_floats(g, &pg, g->Ho);
+  int64_t cols = (Mp * Lb + 15) / 16 * 16;
+  int64_t per = cols + TILE_K * GR_TILE_N + Mp * GR_TILE_N + nplane;
+  float *ap = scratch_get(&g_mat, Mp * O + 2 * O), *tl = scratch_get(&g_planes, per * threads);
+  if (!ap || !tl)
+    return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
+                   (long long)(Mp * O + 2 * O + per * threads));
+  /* w^T in tiles of 8 column rows, step (o) by step */
+#pragma omp parallel for schedule(static) if (mt > 1 && Mp * O > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < mt; t++)
+    for (int64_t o = 0; o < O; o++)
+      for (int r = 0; r < GR_TILE_M; r++) {
+        int64_t k = t * GR_TILE_M + r;
+        ap[(t * O + o) * GR_TILE_M + r] = k < K ? w[o * K + k] : 0.0f;
+      }
+  int64_t *koff = (int64_t *)(ap + Mp * O);
+  for (int64_t o = 0; o < O; o++) koff[o] = o * y->stride[1];
+  const gr_gemm_kit *kit = gr_gemm_kernels();
+  pos_grid grid = {P, P, 0, y->stride[0]};
+#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+  for (int64_t task = 0; task < tasks; task++) {
+    int64_t n0 = task * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
+    float *col = tl + omp_get_thread_num() * per, *bp = col + cols;
+    float *part = bp + TILE_K * GR_TILE_N, *planes = part + Mp * GR_TILE_N;
+    const float *ybase = gr_f32(y) + n0 * y->stride[0];
+    for (int64_t pn = 0; pn * GR_TILE_N < L; pn++) {
+      vec_runs runs[GR_TILE_N / 16];
+      for (int v = 0; v < GR_TILE_N / 16; v++) runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
+      /* a last panel narrower than the tile goes through `part` */
+      int64_t width = L - pn * GR_TILE_N < GR_TILE_N ? L - pn * GR_TILE_N : GR_TILE_N;
+      float *dst = width < GR_TILE_N ? part : col + pn * GR_TILE_N;
+      int64_t ld = width < GR_TILE_N ? GR_TILE_N : L;
+      for (int64_t k0 = 0; k0 < O; k0 += TILE_K) {
+        int64_t kc = O - k0 < TILE_K ? O - k0 : TILE_K;
+        pack_panel(bp, ybase, koff + k0, runs, kc);
+        for (int64_t t = 0; t < mt; t++)
+          kit->tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc, k0 > 0);
+      }
+      if (width < GR_TILE_N)
+        for (int64_t k = 0; k < K; k++)
+          memcpy(col + k * L + pn * GR_TILE_N, part + k * GR_TILE_N, (size_t)width * sizeof *col);
+    }
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t c = 0; c < g->C; c++)
+        col2im_plane(x, col, bias, true, g, &pg, planes, n0, b, c, L, 0, g->Ho);
+  }
+  return GR_OK;
+}
 
 /* --- the three kernels ------------------------------------------------------------------- */
 
@@ -838,6 +915,7 @@ static gr_status convt_run(float *x, const gr_tensor *y, const float *w, const f
                   x + k * ckg, (int)(g->C * g->kh * g->kw));
     return GR_OK;
   }
+  if (tiled_t_ok(g, y)) return convt_tiled(x, y, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
   if (s != GR_OK) return s;

@@ -417,7 +417,7 @@ static void test_gemm_tile(void **state) {
   for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
     for (int acc = 0; acc < 2; acc++) {
       for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
-      kit->tile(c, a, b, steps[s], acc);
+      kit->tile(c, N, a, b, steps[s], acc);
       for (int r = 0; r < M; r++)
         for (int q = 0; q < N; q++) {
           double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
