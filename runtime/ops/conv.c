@@ -675,10 +675,13 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
  * TILE_K positions, written across (position-major) from the planes; gy is
  * laid out once per block in tiles of 8 channels, position by position.
  * Threads split the panels of taps, so each weight is summed by one thread
- * in a fixed order. First layers, with a single panel or two, stay on sgemm. */
+ * in a fixed order. With fewer than 8 panels (a first layer's few taps),
+ * the positions are cut into a fixed number of ranges too, each summed on
+ * its own and the ranges added in order: the same numbers on any thread
+ * count. */
 static bool implicit_wgrad_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
-  return implicit_ok(g) && ig.K >= 4 * GR_TILE_N && ig.Mp * ig.P + g->C * ig.CS <= g_budget;
+  return implicit_ok(g) && ig.Mp * ig.P + g->C * ig.CS <= g_budget;
 }
 
 /* positions n0 .. n0+kc-1 of the panel of taps k0 .. k0+GR_TILE_N-1 (zeros past K),
@@ -718,19 +721,22 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   igeom ig = igeom_of(g);
   int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
   int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* panels of taps */
-  int64_t per_sample = g->C * ig.CS + ig.Mp * P;
+  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;  /* ranges of positions */
+  int64_t per_sample = g->C * ig.CS + ig.Mp * P, nsums = kp * S * ig.Mp * GR_TILE_N;
   int64_t fit = g_budget / per_sample, blocks = (g->N + fit - 1) / fit;
   int64_t B = (g->N + blocks - 1) / blocks;
   int64_t per = TILE_K * GR_TILE_N;
   float *pl = scratch_get(&g_col, B * per_sample);
-  float *sums = scratch_get(&g_mat, ig.Mp * kp * GR_TILE_N + 2 * K);
+  float *sums = scratch_get(&g_mat, nsums + 2 * K);
   float *tl = scratch_get(&g_planes, per * threads);
   if (!pl || !sums || !tl)
     return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
-                   (long long)(B * per_sample + ig.Mp * kp * GR_TILE_N + 2 * K + per * threads));
+                   (long long)(B * per_sample + nsums + 2 * K + per * threads));
   float *gt = pl + B * g->C * ig.CS; /* gy of a block: gt[(t*nblk + n)*GR_TILE_M + r] */
-  int64_t *koff = (int64_t *)(sums + ig.Mp * kp * GR_TILE_N);
+  int64_t *koff = (int64_t *)(sums + nsums);
   tap_offsets(koff, g, &ig);
+  /* a range may be empty in a block: with ranges, every sum starts at zero */
+  if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
   const gr_gemm_kit *kit = gr_gemm_kernels();
   pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
   const float *pg = gr_f32(gy);
@@ -753,24 +759,31 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
             for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
           }
       }
-#pragma omp parallel for schedule(static) if (kp > 1 && par_ok())
-    for (int64_t pn = 0; pn < kp; pn++) {
-      float *bp = tl + omp_get_thread_num() * per, *ct = sums + pn * ig.Mp * GR_TILE_N;
-      for (int64_t m0 = 0; m0 < nblk; m0 += TILE_K) {
-        int64_t kc = nblk - m0 < TILE_K ? nblk - m0 : TILE_K;
+#pragma omp parallel for schedule(static) if (kp * S > 1 && par_ok())
+    for (int64_t ps = 0; ps < kp * S; ps++) {
+      int64_t pn = ps / S, rg = ps % S, vecs = nblk / 16;
+      int64_t lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
+      float *bp = tl + omp_get_thread_num() * per, *ct = sums + ps * ig.Mp * GR_TILE_N;
+      for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
+        int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
         pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kit);
         for (int64_t t = 0; t < mt; t++)
-          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp, kc,
-               n0 > 0 || m0 > 0);
+          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp,
+                    kc, S > 1 || n0 > 0 || m0 > 0);
       }
     }
   }
-  /* the sums, panel by panel, into dw */
+  /* the sums, panel by panel and range by range, into dw */
 #pragma omp parallel for schedule(static) if (O * K > PAR_MIN && par_ok())
   for (int64_t o = 0; o < O; o++)
     for (int64_t pn = 0; pn < kp; pn++) {
       int64_t k0 = pn * GR_TILE_N, n = K - k0 < GR_TILE_N ? K - k0 : GR_TILE_N;
-      memcpy(dw + o * K + k0, sums + (pn * ig.Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
+      float *d = dw + o * K + k0;
+      memcpy(d, sums + (pn * S * ig.Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
+      for (int64_t rg = 1; rg < S; rg++) {
+        const float *src = sums + ((pn * S + rg) * ig.Mp + o) * GR_TILE_N;
+        for (int64_t q = 0; q < n; q++) d[q] += src[q];
+      }
     }
   return GR_OK;
 }
