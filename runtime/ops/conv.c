@@ -468,8 +468,8 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
  * columns straight from the image, into a buffer that stays in the first
  * cache level, and runs the 8x48 tile of kernels/vec_avx512.c over it.
  * Written out, the columns of a block are 4 (stride 2) to 16 (stride 1)
- * times the image, and writing them then reading them back through
- * OpenBLAS's own packing cost more than the products on DCGAN shapes.
+ * times the image; writing them, then reading them back through OpenBLAS's
+ * own packing, took about a seventh of a DCGAN step.
  *
  * The image is first split, padding included, into stride-phase planes:
  * plane (qh, qw) row a, column e holds padded image (a*sh + qh, e*sw + qw).
@@ -541,8 +541,6 @@ static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, cons
   }
 }
 
-/* Where the 16 positions of one vector of a panel start in the planes: runs
- * that end with the output rows (one run when a row holds them all). */
 /* n floats, n a run of at most 16: the usual lengths as constants, so that
  * each copy is a vector move rather than a call */
 static inline void run_copy(float *d, const float *s, int64_t n) {
@@ -554,6 +552,8 @@ static inline void run_copy(float *d, const float *s, int64_t n) {
   }
 }
 
+/* Where the 16 positions of one vector of a panel start in the planes: runs
+ * that end with the output rows (one run when a row holds them all). */
 typedef struct vec_runs {
   int64_t base[17];
   int64_t len[17];
@@ -796,8 +796,9 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
  * sgemm over the whole block wrote them out to memory after a pass that set
  * them to zero. Panels copy y's rows as they are. */
 static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
+  int64_t Mp = (g->C * g->kh * g->kw + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M;
   return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
-         g->C * g->kh * g->kw <= INT_MAX && gr_gemm_kernels() != NULL;
+         Mp * g->Ho * g->Wo <= g_budget && gr_gemm_kernels() != NULL;
 }
 
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y + bias[c]. */
@@ -806,8 +807,8 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   int64_t K = g->C * g->kh * g->kw, O = g->O, P = g->Ho * g->Wo, N = g->N;
   int64_t Mp = (K + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M, mt = Mp / GR_TILE_M;
   /* samples per task: whole panels (3 samples when a sample's positions are
-   * not a multiple of 48), more while the columns stay small */
-  int64_t nbs = P % GR_TILE_N == 0 ? 1 : 3;
+   * not a multiple of 48, within the budget), more while the columns stay small */
+  int64_t nbs = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
   while (nbs * 2 <= N && 2 * nbs * P * Mp <= TASK_COLS) nbs *= 2;
   if (nbs > N) nbs = N;
   int64_t tasks = (N + nbs - 1) / nbs, Lb = nbs * P, threads = omp_get_max_threads();
