@@ -75,7 +75,8 @@ static void init(void) {
 }
 
 const gr_gemm_kit *gr_gemm_kernels(void) {
-  return gr_kernels() == lookup("avx512") ? gr_gemm_kit_avx512_ptr : NULL;
+  const gr_kernel_table *active = gr_kernels(); /* first: it fills the tables */
+  return active == lookup("avx512") ? gr_gemm_kit_avx512_ptr : NULL;
 }
 
 const gr_kernel_table *gr_kernels_for(const char *isa) {

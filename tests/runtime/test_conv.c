@@ -173,9 +173,11 @@ static const cfg kConvCases[] = {
     {2, 4, 11, 5, 4, 5, 2, .s = {3, 2}, .p = {2, 1}, .d = {1, 2}, .G = 2, .noncontig = true},
     {3, 3, 1, 1, 5, 1, 1, .bias = true},
     {2, 2, 3, 3, 2, 3, 3, .p = {1, 1}, .s = {2, 2}},
-    /* positions per sample a multiple of 16: conv2d's own GEMM where AVX-512
-     * runs it. Columns in two panels and a part tile of rows; dilation; rows
-     * shorter than a vector of positions, and a vector across two rows */
+    /* positions per sample a multiple of 16: the AVX-512 tile, where it
+     * runs, for conv2d and its weight gradient. 320 taps (two chunks of
+     * steps) and 13 channels (a part tile); dilation, strided views; rows
+     * shorter than a vector of positions; a vector across two rows (width
+     * 24); 17 channels, three tiles */
     {2, 20, 16, 16, 13, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
     {2, 5, 8, 8, 6, 3, 3, .p = {2, 2}, .d = {2, 2}, .noncontig = true},
     {3, 3, 12, 8, 9, 3, 3, .p = {1, 1}, .bias = true},
@@ -237,9 +239,11 @@ static const cfg kConvtCases[] = {
     /* sample by sample in place (a DCGAN's last layer), and through the scratch */
     {3, 5, 6, 5, 1, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
     {3, 4, 5, 6, 2, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .noncontig = true},
-    /* more channels than one block of sgemm's steps; stride 1 with padding;
-     * a tall narrow image; stride 3; stride phases with 3 and 2 taps; a
-     * phase no tap reaches */
+    /* inputs of 16k positions: the AVX-512 tile, where it runs. 300 input
+     * channels (two chunks of steps); 80; stride 1 with padding (54 column
+     * rows, a part tile); a tall narrow image; stride 3; stride phases with
+     * 3 and 2 taps; a phase no tap reaches */
+    {1, 300, 4, 4, 5, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
     {2, 80, 4, 4, 13, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
     {2, 5, 8, 8, 6, 3, 3, .p = {1, 1}, .noncontig = true},
     {1, 4, 8, 4, 5, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
