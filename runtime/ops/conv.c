@@ -340,10 +340,10 @@ static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g
   }
 }
 
-/* The adjoint of im2col: adds the columns of a block into x (contiguous
- * image side), after setting each touched plane to bias[c] (or 0) when
- * `init`. One task per (sample, channel) plane, and the taps of each image
- * element summed in a fixed order: the same numbers on any thread count. */
+/* The adjoint of im2col for one (sample b, channel c) plane: adds its
+ * columns of a block into x (contiguous image side), after setting the
+ * plane to bias[c] (or 0) when `init`; P is the caller's phase planes. The
+ * taps of each image element are summed in a fixed order. */
 static void col2im_plane(float *x, const float *col, const float *bias, bool init,
                          const conv_geom *g, const phase_geom *pg, float *P, int64_t n0, int64_t b,
                          int64_t c, int64_t L, int64_t oh0, int64_t nr) {
@@ -372,6 +372,7 @@ static void col2im_plane(float *x, const float *col, const float *bias, bool ini
   }
 }
 
+/* col2im of a block, one task per plane: the same numbers on any thread count. */
 static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
                    const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
   int64_t np = nr * g->Wo, L = nb * np, C = g->C, tasks = nb * C;
