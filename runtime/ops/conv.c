@@ -192,22 +192,25 @@ typedef struct conv_plan {
   phase_geom pg;
 } conv_plan;
 
+/* Blocks of n items, at most fit (>= 1) each, evened out so that the last
+ * block is not a sliver: the items per block. */
+static int64_t evened(int64_t n, int64_t fit) {
+  int64_t blocks = (n + fit - 1) / fit;
+  return (n + blocks - 1) / blocks;
+}
+
 static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
   int64_t ck = g->C * g->kh * g->kw, P = g->Ho * g->Wo, per_px = ck + g->O;
   if (ck > INT_MAX || g->O > INT_MAX || P > INT_MAX)
     return gr_fail(GR_EARG, "%s: sizes too large for sgemm's int sizes", op);
   /* as many as fit, then evened out so that the last block is not a sliver */
   if (per_px * P <= g_budget) {
-    int64_t fit = g_budget / (per_px * P), n = g->N > 0 ? g->N : 1;
-    int64_t blocks = (n + fit - 1) / fit;
-    pl->B = (n + blocks - 1) / blocks;
+    pl->B = evened(g->N > 0 ? g->N : 1, g_budget / (per_px * P));
     pl->rows = g->Ho;
   } else {
     int64_t fit = g_budget / (per_px * g->Wo);
-    if (fit < 1) fit = 1;
-    int64_t blocks = (g->Ho + fit - 1) / fit;
     pl->B = 1;
-    pl->rows = (g->Ho + blocks - 1) / blocks;
+    pl->rows = evened(g->Ho, fit < 1 ? 1 : fit);
   }
   int64_t L = pl->B * pl->rows * g->Wo;
   pl->pg = phase_geom_of(g);
@@ -480,6 +483,24 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
 #define TILE_K 256 /* steps per panel: a panel (TILE_K x GR_TILE_N) fills about half of L1 */
 #define TASK_COLS ((int64_t)1 << 17) /* conv_transpose2d: column floats a task may grow to */
 
+/* n rounded up to whole tiles of rows */
+static int64_t tile_rows(int64_t n) { return (n + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M; }
+
+/* A matrix (rows x steps, element (i, k) at m[i*rs + k*ss]) in tiles of
+ * GR_TILE_M rows, step by step, as the tile reads it: ap[(t*steps + k)*GR_TILE_M + r]
+ * is row t*GR_TILE_M + r, 0 past the last row. */
+static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, int64_t rs,
+                       int64_t ss) {
+  int64_t mt = tile_rows(rows) / GR_TILE_M;
+#pragma omp parallel for schedule(static) if (mt > 1 && mt * GR_TILE_M * steps > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < mt; t++)
+    for (int64_t k = 0; k < steps; k++)
+      for (int r = 0; r < GR_TILE_M; r++) {
+        int64_t i = t * GR_TILE_M + r;
+        ap[(t * steps + k) * GR_TILE_M + r] = i < rows ? m[i * rs + k * ss] : 0.0f;
+      }
+}
+
 typedef struct igeom {
   int64_t lh, lw, PS, CS; /* plane rows, columns, floats; floats of one channel's planes */
   int64_t P, K, Mp;       /* positions per sample, columns (C*kh*kw), O rounded up to tiles */
@@ -493,7 +514,7 @@ static igeom igeom_of(const conv_geom *g) {
   ig.CS = g->sh * g->sw * ig.PS;
   ig.P = g->Ho * g->Wo;
   ig.K = g->C * g->kh * g->kw;
-  ig.Mp = (g->O + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M;
+  ig.Mp = tile_rows(g->O);
   return ig;
 }
 
@@ -618,8 +639,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   igeom ig = igeom_of(g);
   int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
   /* samples per block: as many sets of planes as the budget holds, evened out */
-  int64_t fit = g_budget / (g->C * ig.CS), blocks = (g->N + fit - 1) / fit;
-  int64_t B = (g->N + blocks - 1) / blocks;
+  int64_t B = evened(g->N, g_budget / (g->C * ig.CS));
   /* per thread: a panel and a column of tiles, each a whole number of cache lines */
   int64_t per = TILE_K * GR_TILE_N + ig.Mp * GR_TILE_N;
   float *pl = scratch_get(&g_col, B * g->C * ig.CS), *ap = scratch_get(&g_mat, ig.Mp * K + 2 * K);
@@ -627,14 +647,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   if (!pl || !ap || !tl)
     return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
                    (long long)(B * g->C * ig.CS + ig.Mp * K + 2 * K + per * threads));
-  /* the weights in tiles of rows, step by step: ap[(t*K + k)*GR_TILE_M + r] = w[t*GR_TILE_M + r, k] */
-#pragma omp parallel for schedule(static) if (mt > 1 && ig.Mp * K > PAR_MIN && par_ok())
-  for (int64_t t = 0; t < mt; t++)
-    for (int64_t k = 0; k < K; k++)
-      for (int r = 0; r < GR_TILE_M; r++) {
-        int64_t o = t * GR_TILE_M + r;
-        ap[(t * K + k) * GR_TILE_M + r] = o < O ? w[o * K + k] : 0.0f;
-      }
+  pack_tiles(ap, w, O, K, K, 1); /* the weights (O x K) in tiles of rows */
   int64_t *koff = (int64_t *)(ap + ig.Mp * K);
   tap_offsets(koff, g, &ig);
   const gr_gemm_kit *kit = gr_gemm_kernels();
@@ -724,8 +737,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* panels of taps */
   int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;  /* ranges of positions */
   int64_t per_sample = g->C * ig.CS + ig.Mp * P, nsums = kp * S * ig.Mp * GR_TILE_N;
-  int64_t fit = g_budget / per_sample, blocks = (g->N + fit - 1) / fit;
-  int64_t B = (g->N + blocks - 1) / blocks;
+  int64_t B = evened(g->N, g_budget / per_sample);
   int64_t per = TILE_K * GR_TILE_N;
   float *pl = scratch_get(&g_col, B * per_sample);
   float *sums = scratch_get(&g_mat, nsums + 2 * K);
@@ -797,7 +809,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
  * sgemm over the whole block wrote them out to memory after a pass that set
  * them to zero. Panels copy y's rows as they are. */
 static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
-  int64_t Mp = (g->C * g->kh * g->kw + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M;
+  int64_t Mp = tile_rows(g->C * g->kh * g->kw);
   return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
          Mp * g->Ho * g->Wo <= g_budget && gr_gemm_kernels() != NULL;
 }
@@ -806,7 +818,7 @@ static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
 static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
                              const conv_geom *g) {
   int64_t K = g->C * g->kh * g->kw, O = g->O, P = g->Ho * g->Wo, N = g->N;
-  int64_t Mp = (K + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M, mt = Mp / GR_TILE_M;
+  int64_t Mp = tile_rows(K), mt = Mp / GR_TILE_M;
   /* samples per task: whole panels (3 samples when a sample's positions are
    * not a multiple of 48, within the budget), more while the columns stay small */
   int64_t nbs = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
@@ -821,14 +833,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   if (!ap || !tl)
     return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
                    (long long)(Mp * O + 2 * O + per * threads));
-  /* w^T in tiles of 8 column rows, step (o) by step */
-#pragma omp parallel for schedule(static) if (mt > 1 && Mp * O > PAR_MIN && par_ok())
-  for (int64_t t = 0; t < mt; t++)
-    for (int64_t o = 0; o < O; o++)
-      for (int r = 0; r < GR_TILE_M; r++) {
-        int64_t k = t * GR_TILE_M + r;
-        ap[(t * O + o) * GR_TILE_M + r] = k < K ? w[o * K + k] : 0.0f;
-      }
+  pack_tiles(ap, w, K, O, 1, K); /* w^T (K x O) in tiles of column rows */
   int64_t *koff = (int64_t *)(ap + Mp * O);
   for (int64_t o = 0; o < O; o++) koff[o] = o * y->stride[1];
   const gr_gemm_kit *kit = gr_gemm_kernels();
