@@ -1,4 +1,5 @@
-/* Files: safetensors, PNG, JPEG, IDX (plain and .gz).
+/* Files: safetensors, PNG, JPEG, IDX (plain and .gz); folders and paths
+ * without a shell.
  *
  * Every reader checks sizes and dimensions against what the file really
  * holds and rejects corrupt, truncated or hostile files with GR_EFORMAT and
@@ -59,6 +60,57 @@ gr_status gr_idx_load(const char *path, bool as_int, gr_tensor **out);
 /* Atomic write helper: writes len bytes as path via a temporary beside it
  * (path.tmp.<pid>.<n>), fsync, rename, fsync of the folder. */
 gr_status gr_write_atomic(const char *path, const void *data, size_t len);
+
+/* --- folders and paths -------------------------------------------------------
+ * What scripts used to ask a shell for (mkdir -p, test -d, find, pwd), as
+ * calls. Relative paths count from the working directory. Failures are
+ * GR_EIO with a message naming the function and the path; an empty or NULL
+ * path is GR_EARG. */
+
+/* Makes the folder and its missing parents, as mkdir -p does: a folder that
+ * exists already (or a symlink to one) is success; a part of the path that
+ * exists but is not a folder, or one the system refuses to make (permission,
+ * read-only file system), fails naming that part. New folders get 0777 less
+ * the umask. */
+gr_status gr_mkdir(const char *path);
+/* Whether path is a folder / exists at all, asked of stat (nothing is
+ * opened). Symlinks are followed: one to a folder is a folder, a dangling one
+ * does not exist. false for NULL, "", and paths the system will not stat. */
+bool gr_is_dir(const char *path);
+bool gr_exists(const char *path);
+
+/* Which files gr_list_files returns. */
+typedef struct gr_list_opts {
+  bool recursive;          /* also the files of sub-folders, at any depth */
+  int next;                /* how many extensions; 0: every file */
+  const char *const *exts; /* "png", "JPG": compared, ignoring ASCII case, with
+                            * what follows the last dot of the file's name */
+} gr_list_opts;
+
+typedef struct gr_file_list {
+  size_t n;
+  char **paths; /* n paths, sorted by strcmp */
+} gr_file_list;
+
+/* The regular files in dir (opts NULL: not recursive, every extension),
+ * each as dir + "/" + its path below dir, sorted by byte order of the whole
+ * path. A symlink counts as what it points to: a link to an image is listed
+ * (under the link's name), a link to a folder is entered when recursive,
+ * except into a folder that is already on the way down (a loop), and a
+ * dangling link is left out. Hidden entries (names starting with a dot:
+ * .DS_Store, ._x.png, .git/) are left out, files and folders alike; dir
+ * itself may be hidden. A sub-folder that vanishes or may not be read is
+ * left out; dir itself missing, not a folder or unreadable fails. */
+gr_status gr_list_files(const char *dir, const gr_list_opts *opts, gr_file_list *out);
+void gr_file_list_free(gr_file_list *list);
+
+/* The working directory, malloc'd (caller frees); NULL with a message. */
+char *gr_cwd(void);
+/* path made absolute against the working directory and tidied: repeated
+ * slashes, "." parts and a trailing slash go; ".." stays, since taking it
+ * away lexically is wrong when the part before it is a symlink. The path
+ * need not exist. malloc'd; NULL with a message. */
+char *gr_abspath(const char *path);
 
 #ifdef __cplusplus
 }
