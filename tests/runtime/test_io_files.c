@@ -1,12 +1,15 @@
-/* Folders and paths: gr_mkdir, gr_is_dir/gr_exists, gr_list_files (order,
- * nesting, hidden entries, symlinks, loops, extensions), gr_cwd/gr_abspath.
- * Permission cases are skipped when the tests run with the power to ignore
- * permissions (root). */
+/* Folders, paths and programs: gr_mkdir, gr_is_dir/gr_exists,
+ * gr_list_files (order, nesting, hidden entries, symlinks, loops,
+ * extensions), gr_cwd/gr_abspath, gr_executable, and gr_run (exit codes,
+ * signals, programs that cannot start, arguments passed as given, merged
+ * output of megabytes). Permission cases are skipped when the tests run
+ * with the power to ignore permissions (root). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "io_testutil.h"
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 
 /* --- a scratch folder that may hold a tree -------------------------------------- */
 
@@ -308,7 +311,7 @@ static void test_list_unreadable(void **state) {
   assert_int_equal(chmod(tpath("list/locked"), 0755), 0);
 }
 
-/* --- cwd, abspath --------------------------------------------------------------------- */
+/* --- cwd, abspath, executable --------------------------------------------------------- */
 
 static void expect_str_(char *got, const char *want, const char *file, int line) {
   if (!got) {
@@ -371,6 +374,140 @@ static void test_cwd_removed(void **state) {
   EXPECT_STR(fixed, "/x");
 }
 
+static void test_executable(void **state) {
+  char *exe = gr_executable();
+  assert_non_null(exe);
+  assert_int_equal(exe[0], '/');
+  const char *base = strrchr(exe, '/') + 1;
+  assert_string_equal(base, "test_io_files");
+  assert_true(gr_exists(exe));
+  free(exe);
+}
+
+/* --- run ------------------------------------------------------------------------------ */
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static gr_run_result run_ok_(const char *const *argv, gr_run_output how, const char *file,
+                             int line) {
+  gr_run_result r;
+  if (gr_run(argv, how, &r) != GR_OK) {
+    print_error("%s:%d: run %s: %s\n", file, line, argv[0], gr_errmsg());
+    _fail(file, line);
+  }
+  return r;
+}
+#define RUN_OK(how, ...) run_ok_(ARGV(__VA_ARGS__), (how), __FILE__, __LINE__)
+
+static void test_run_status(void **state) {
+  gr_run_result r = RUN_OK(GR_RUN_INHERIT, "true");
+  assert_int_equal(r.code, 0);
+  assert_int_equal(r.signal, 0);
+  assert_null(r.output);
+  r = RUN_OK(GR_RUN_INHERIT, "false");
+  assert_int_equal(r.code, 1);
+  assert_int_equal(r.signal, 0);
+  r = RUN_OK(GR_RUN_CAPTURE, "sh", "-c", "exit 3");
+  assert_int_equal(r.code, 3);
+  assert_non_null(r.output);
+  assert_int_equal(r.len, 0);
+  assert_string_equal(r.output, "");
+  gr_run_result_free(&r);
+  /* found by its full path too */
+  r = RUN_OK(GR_RUN_INHERIT, "/bin/sh", "-c", "exit 0");
+  assert_int_equal(r.code, 0);
+}
+
+static void test_run_signal(void **state) {
+  gr_run_result r = RUN_OK(GR_RUN_INHERIT, "sh", "-c", "kill -KILL $$");
+  assert_int_equal(r.code, -1);
+  assert_int_equal(r.signal, SIGKILL);
+  r = RUN_OK(GR_RUN_CAPTURE, "sh", "-c", "echo before; kill -TERM $$");
+  assert_int_equal(r.signal, SIGTERM);
+  assert_string_equal(r.output, "before\n");
+  gr_run_result_free(&r);
+}
+
+static void test_run_cannot_start(void **state) {
+  gr_run_result r;
+  assert_int_equal(gr_run(ARGV("ganlua-no-such-program"), GR_RUN_CAPTURE, &r), GR_EIO);
+  EXPECT_MSG("run: ganlua-no-such-program: no such program on PATH");
+  assert_null(r.output);
+  const char *missing = tpath("no/such/program");
+  assert_int_equal(gr_run(ARGV(missing), GR_RUN_INHERIT, &r), GR_EIO);
+  EXPECT_MSG(missing);
+  EXPECT_MSG(strerror(ENOENT));
+  /* a file that is not executable: refused even to root (no x bit at all) */
+  const char *plain = tpath("not_executable");
+  write_bytes(plain, "#!/bin/sh\n", 10);
+  assert_int_equal(chmod(plain, 0644), 0);
+  assert_int_equal(gr_run(ARGV(plain), GR_RUN_INHERIT, &r), GR_EIO);
+  EXPECT_MSG(plain);
+  EXPECT_MSG(strerror(EACCES));
+  /* the same, found on PATH by its name: the message says where */
+  const char *old = getenv("PATH");
+  char *saved = strdup(old ? old : "/usr/bin:/bin");
+  char path[4096];
+  snprintf(path, sizeof path, "%s:%s", g_dir, saved);
+  setenv("PATH", path, 1);
+  gr_status s = gr_run(ARGV("not_executable"), GR_RUN_INHERIT, &r);
+  setenv("PATH", saved, 1);
+  free(saved);
+  assert_int_equal(s, GR_EIO);
+  EXPECT_MSG("run: not_executable: cannot start ");
+  EXPECT_MSG(plain);
+  EXPECT_MSG(strerror(EACCES));
+  /* a folder */
+  assert_int_equal(gr_run(ARGV(g_dir), GR_RUN_INHERIT, &r), GR_EIO);
+  EXPECT_MSG("cannot start it");
+  /* misuse */
+  assert_int_equal(gr_run(ARGV(""), GR_RUN_INHERIT, &r), GR_EARG);
+  assert_int_equal(gr_run((const char *const[]){NULL}, GR_RUN_INHERIT, &r), GR_EARG);
+  assert_int_equal(gr_run(NULL, GR_RUN_INHERIT, &r), GR_EARG);
+  assert_int_equal(gr_run(ARGV("true"), (gr_run_output)7, &r), GR_EARG);
+  assert_int_equal(gr_run(ARGV("true"), GR_RUN_INHERIT, NULL), GR_EARG);
+}
+
+static void test_run_arguments_as_given(void **state) {
+  /* no shell: spaces, quotes, $ and * reach the program untouched */
+  gr_run_result r = RUN_OK(GR_RUN_CAPTURE, "printf", "%s|", "a b", "it's", "$HOME", "*", "");
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.output, "a b|it's|$HOME|*||");
+  gr_run_result_free(&r);
+}
+
+static void test_run_capture_merged(void **state) {
+  gr_run_result r = RUN_OK(GR_RUN_CAPTURE, "sh", "-c", "echo out; echo err >&2; echo out2; exit 5");
+  assert_int_equal(r.code, 5);
+  assert_string_equal(r.output, "out\nerr\nout2\n");
+  assert_int_equal(r.len, strlen(r.output));
+  gr_run_result_free(&r);
+  assert_null(r.output);
+  /* binary output keeps its zero bytes */
+  r = RUN_OK(GR_RUN_CAPTURE, "head", "-c", "1000", "/dev/zero");
+  assert_int_equal(r.len, 1000);
+  for (size_t i = 0; i < r.len; i++) assert_int_equal(r.output[i], 0);
+  gr_run_result_free(&r);
+}
+
+static void test_run_capture_megabytes(void **state) {
+  /* ~2 MB on stdout and ~1 MB on stderr, far past a pipe's 64 KiB: a reader
+   * that waited before draining would hang here */
+  enum { N = 300000, M = 150000 };
+  gr_run_result r = RUN_OK(GR_RUN_CAPTURE, "sh", "-c", "seq 1 300000; seq 1 150000 >&2");
+  assert_int_equal(r.code, 0);
+  size_t cap = 4 << 20, len = 0;
+  char *want = malloc(cap);
+  for (int i = 1; i <= N; i++) len += (size_t)snprintf(want + len, cap - len, "%d\n", i);
+  for (int i = 1; i <= M; i++) len += (size_t)snprintf(want + len, cap - len, "%d\n", i);
+  assert_true(len > ((size_t)3 << 20) - (1 << 19));
+  assert_int_equal(r.len, len);
+  assert_memory_equal(r.output, want, len);
+  assert_int_equal(r.output[r.len], '\0');
+  free(want);
+  gr_run_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tree_setup, tree_teardown)
@@ -386,6 +523,13 @@ int main(void) {
     T(test_list_unreadable),
     T(test_cwd_abspath),
     T(test_cwd_removed),
+    T(test_executable),
+    T(test_run_status),
+    T(test_run_signal),
+    T(test_run_cannot_start),
+    T(test_run_arguments_as_given),
+    T(test_run_capture_merged),
+    T(test_run_capture_megabytes),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

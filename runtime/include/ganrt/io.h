@@ -1,5 +1,5 @@
-/* Files: safetensors, PNG, JPEG, IDX (plain and .gz); folders and paths
- * without a shell.
+/* Files: safetensors, PNG, JPEG, IDX (plain and .gz); folders, paths and
+ * programs run without a shell.
  *
  * Every reader checks sizes and dimensions against what the file really
  * holds and rejects corrupt, truncated or hostile files with GR_EFORMAT and
@@ -111,6 +111,34 @@ char *gr_cwd(void);
  * away lexically is wrong when the part before it is a symlink. The path
  * need not exist. malloc'd; NULL with a message. */
 char *gr_abspath(const char *path);
+/* The absolute path of the running program (/proc/self/exe; Linux): under a
+ * stock Lua that loaded the module, the interpreter's. malloc'd; NULL with
+ * a message. */
+char *gr_executable(void);
+
+/* --- programs ---------------------------------------------------------------
+ * gr_run starts argv[0] with the arguments argv (NULL-terminated), no shell
+ * between: each argument reaches the program as given. argv[0] without a
+ * slash is looked up on PATH. It waits for the program to end. The program
+ * shares standard input; its standard output and error either go where ours
+ * go (GR_RUN_INHERIT; stdout and stderr are flushed first, so what we wrote
+ * comes before what it writes) or, merged in the order written, into
+ * out->output (GR_RUN_CAPTURE), which grows as needed; the pipe is drained
+ * while the program runs, so a program that writes megabytes does not stall
+ * (a background child it leaves holding the pipe keeps gr_run waiting). A
+ * program that cannot be started (not found, not executable) is GR_EIO; a
+ * program that starts and fails is GR_OK with its status in out. */
+typedef enum gr_run_output { GR_RUN_INHERIT = 0, GR_RUN_CAPTURE = 1 } gr_run_output;
+
+typedef struct gr_run_result {
+  int code;     /* exit status 0..255, or -1 when a signal ended it */
+  int signal;   /* the signal that ended it, 0 when it exited */
+  char *output; /* GR_RUN_CAPTURE: len bytes and a NUL; NULL otherwise */
+  size_t len;
+} gr_run_result;
+
+gr_status gr_run(const char *const *argv, gr_run_output output, gr_run_result *out);
+void gr_run_result_free(gr_run_result *r);
 
 #ifdef __cplusplus
 }
