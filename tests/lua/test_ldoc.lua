@@ -49,6 +49,7 @@ T.case("ldoc builds the reference without a warning", function()
   end
   U.truthy(#bad == 0, "ldoc said:\n" .. table.concat(bad, "\n"))
   U.truthy(U.exists(out .. "/modules/gan.metrics.html"), "the gan.metrics page is written")
+  U.truthy(U.exists(out .. "/modules/gan.io.html"), "the gan.io page (from lua/bind/io.c) is written")
 end)
 
 T.run()
