@@ -115,11 +115,13 @@ static int l_manual_seed(lua_State *L) {
 
 static int l_rng_state(lua_State *L) {
   gr_rng_state s = gr_rng_get();
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_pushinteger(L, (lua_Integer)s.seed);
   lua_setfield(L, -2, "seed");
   lua_pushinteger(L, (lua_Integer)s.offset);
   lua_setfield(L, -2, "offset");
+  lua_pushinteger(L, (lua_Integer)s.stream);
+  lua_setfield(L, -2, "stream");
   return 1;
 }
 
@@ -133,6 +135,10 @@ static int l_set_rng_state(lua_State *L) {
   lua_getfield(L, 1, "offset");
   s.offset = (uint64_t)lua_tointegerx(L, -1, &ok);
   if (!ok) return luaL_argerror(L, 1, "offset must be an integer");
+  /* the stream is optional: states saved before streams existed have none */
+  lua_getfield(L, 1, "stream");
+  s.stream = lua_isnil(L, -1) ? 0 : (uint64_t)lua_tointegerx(L, -1, &ok);
+  if (!ok) return luaL_argerror(L, 1, "stream must be an integer");
   gr_rng_set(s);
   return 0;
 }

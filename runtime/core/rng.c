@@ -1,11 +1,12 @@
 /* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", 2011). */
 #include "ganrt/rng.h"
 
-static gr_rng_state g_rng = {.seed = 0x5eed, .offset = 0};
+static gr_rng_state g_rng = {.seed = 0x5eed, .offset = 0, .stream = 0};
 
 void gr_manual_seed(uint64_t seed) {
   g_rng.seed = seed;
   g_rng.offset = 0;
+  g_rng.stream = 0;
 }
 
 gr_rng_state gr_rng_get(void) { return g_rng; }
@@ -15,6 +16,12 @@ uint64_t gr_rng_reserve(uint64_t words) {
   uint64_t first = g_rng.offset;
   g_rng.offset += (words + 3) / 4;
   return first;
+}
+
+gr_rng_state gr_rng_take(uint64_t words) {
+  gr_rng_state at = g_rng;
+  at.offset = gr_rng_reserve(words);
+  return at;
 }
 
 void gr_philox(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t out[4]) {

@@ -124,6 +124,32 @@ static void test_values_from_counters(void **state) {
   gr_release(v);
 }
 
+/* a stream is the counter's high half: its draws are Philox at (seed,
+ * stream, offset), its offset is its own, and manual_seed returns to
+ * stream 0 */
+static void test_streams(void **state) {
+  gr_manual_seed(11);
+  gr_tensor *d0 = TU_OK(gr_rand(TU_SHAPE(8)));
+  gr_rng_set((gr_rng_state){.seed = 11, .stream = 0x9e3779b97f4a7c15ull, .offset = 0});
+  gr_tensor *s0 = TU_OK(gr_rand(TU_SHAPE(8)));
+  assert_int_equal(gr_rng_get().offset, 2);
+  assert_true(gr_rng_get().stream == 0x9e3779b97f4a7c15ull);
+  const float *ps = gr_f32(s0);
+  for (int64_t i = 0; i < 8; i++) {
+    uint32_t w[4];
+    gr_philox(11, 0x9e3779b97f4a7c15ull, (uint64_t)i / 4, w);
+    assert_true(ps[i] == gr_u32_to_unit(w[i % 4]));
+  }
+  assert_false(same_tensor(d0, s0));
+  gr_manual_seed(11);
+  assert_true(gr_rng_get().stream == 0 && gr_rng_get().offset == 0);
+  gr_tensor *d1 = TU_OK(gr_rand(TU_SHAPE(8)));
+  assert_true(same_tensor(d0, d1));
+  gr_release(d0);
+  gr_release(s0);
+  gr_release(d1);
+}
+
 static void test_same_seed_same_tensors(void **state) {
   gr_tensor *x[2][6];
   gr_tensor *p = TU_OK(gr_full(GR_F32, 2, (int64_t[]){9, 13}, 0.4));
@@ -504,6 +530,7 @@ int main(void) {
       cmocka_unit_test(test_philox_known_answers),
       cmocka_unit_test(test_reserve_and_state),
       cmocka_unit_test(test_values_from_counters),
+      cmocka_unit_test(test_streams),
       cmocka_unit_test(test_same_seed_same_tensors),
       cmocka_unit_test(test_thread_count_does_not_matter),
       cmocka_unit_test(test_uniform_moments),
