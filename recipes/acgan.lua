@@ -22,18 +22,16 @@ local opt = gan.options {
   iters = 3000,           -- training iterations
   out = "runs/acgan",     -- run folder
 }
-gan.manual_seed(opt.seed)
 if opt.lambda < 0 then error("--lambda must be >= 0", 0) end
 
-local data = gan.data.load(opt.data, { batch = opt.batch, seed = opt.seed, size = opt.size, limit = opt.limit,
-  labels = true })
+local data = gan.data.load(opt.data, opt, { labels = true })
 if not data.labels then error("--data must have class labels (fashion-mnist or IDX files)", 0) end
 local K = math.floor(data.labels:float():max():item()) + 1   -- number of classes
 local C = data.x:size(2)
 
 -- G(z, c): noise and one-hot class in; D(x): one body, two heads (source logit, class logits)
-local G = gan.convnet.up(opt.nz + K, C, opt.size, opt.nf)
-local body, c = gan.convnet.down(C, opt.size, opt.nf)
+local G = gan.nets.dcgan.generator(opt.nz + K, C, opt.size, opt.nf)
+local body, c = gan.nets.dcgan.body(C, opt.size, opt.nf)
 local D = nn.Heads(body,
   nn.Sequential { nn.Conv2d(c, 1, 4, 1, 0), nn.Flatten() },   -- real or fake
   nn.Sequential { nn.Conv2d(c, K, 4, 1, 0), nn.Flatten() })   -- which class

@@ -25,23 +25,21 @@ local opt = gan.options {
   test_n = 2000,          -- test images scored (the first N of the test split)
   out = "runs/anogan",    -- run folder
 }
-gan.manual_seed(opt.seed)
 if opt.normal < 0 or opt.normal > 9 then error("--normal must be a class id in 0..9", 0) end
 if opt.lambda < 0 or opt.lambda > 1 then error("--lambda must be in [0, 1]", 0) end
 if opt.search < 1 or opt.test_n < 2 then error("--search must be >= 1 and --test_n >= 2", 0) end
 
 -- training: the normal class only; testing: every class
-local data = gan.data.load(opt.data, { batch = opt.batch, seed = opt.seed, size = opt.size, limit = opt.limit,
-  classes = { opt.normal } })
-local test = gan.data.load(opt.data, { split = "test", size = opt.size, limit = opt.test_n })
+local data = gan.data.load(opt.data, gan.options.with(opt, { classes = { opt.normal } }))
+local test = gan.data.load(opt.data, gan.options.with(opt, { limit = opt.test_n }), { split = "test" })
 local normal_name = (data.classes or {})[opt.normal + 1] or tostring(opt.normal)
 -- a one-class generator is measured by its AUROC, not by gan.train's measures against all ten classes
-data.classes = nil
+data.evaluate = nil
 local C = data.x:size(2)
 
 -- DCGAN; D's body gives the features f(x) of the discrimination loss
-local G = gan.convnet.up(opt.nz, C, opt.size, opt.nf)
-local body, c = gan.convnet.down(C, opt.size, opt.nf)
+local G = gan.nets.dcgan.generator(opt.nz, C, opt.size, opt.nf)
+local body, c = gan.nets.dcgan.body(C, opt.size, opt.nf)
 local D = nn.Sequential { body, nn.Conv2d(c, 1, 4, 1, 0), nn.Flatten() }
 D[2]:apply(nn.init.dcgan)
 local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }

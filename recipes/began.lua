@@ -31,7 +31,6 @@ if opt.lambda_k < 0 then error("--lambda_k must be >= 0", 0) end
 if opt.size < 16 or 8 * 2 ^ math.floor(math.log(opt.size / 8, 2) + 0.5) ~= opt.size then
   error("--size must be 16, 32, 64 or a larger power of two", 0)
 end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local points = data.kind == "points"

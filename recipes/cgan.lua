@@ -21,17 +21,15 @@ local opt = gan.options {
   iters = 4000,           -- training iterations
   out = "runs/cgan",      -- run folder
 }
-gan.manual_seed(opt.seed)
 
-local data = gan.data.load(opt.data, { batch = opt.batch, seed = opt.seed, size = opt.size, limit = opt.limit,
-  labels = true })
+local data = gan.data.load(opt.data, opt, { labels = true })
 if not data.labels then error("--data must have class labels (fashion-mnist or IDX files)", 0) end
 local K = math.floor(data.labels:float():max():item()) + 1   -- number of classes
 local C = data.x:size(2)
 
 -- G(z|y): noise and one-hot label in, an image out; D(x|y): image and label planes in, one logit out
-local G = gan.convnet.up(opt.nz + K, C, opt.size, opt.nf)
-local body, c = gan.convnet.down(C + K, opt.size, opt.nf)
+local G = gan.nets.dcgan.generator(opt.nz + K, C, opt.size, opt.nf)
+local body, c = gan.nets.dcgan.body(C + K, opt.size, opt.nf)
 local D = nn.Sequential { body, nn.Conv2d(c, 1, 4, 1, 0), nn.Flatten() }
 D[2]:apply(nn.init.dcgan)
 

@@ -38,18 +38,15 @@ if opt.d_private < 1 or opt.d_private > layers - 1 then
   error(("--d_private must be in [1, %d] (D has %d layers; one at least is shared)"):format(layers - 1, layers), 0)
 end
 if opt.nz < 1 or opt.nf < 1 then error("--nz and --nf must be >= 1", 0) end
-gan.manual_seed(opt.seed)
 
 -- the training set cut in two halves: garments from the first, edge maps of the second (never of the same image)
 local all = gan.data.load(opt.data, opt).x
 local half = all:size(1) // 2
 if half < 1 then error("--data: need at least two images", 0) end
-local o1, o2 = {}, {}
-for k, v in pairs(opt) do o1[k], o2[k] = v, v end
-o2.seed = opt.seed + 104729
 local x1 = all:narrow(1, 1, half)
-local x2 = gan.domains.sobel_edges(all:narrow(1, half + 1, half), opt.edge_threshold)
-local data = setmetatable({ A = gan.data.from_tensors(x1, nil, o1), B = gan.data.from_tensors(x2, nil, o2),
+local x2 = gan.data.sobel_edges(all:narrow(1, half + 1, half), opt.edge_threshold)
+local data = setmetatable({ A = gan.data.from_tensors(x1, nil, opt, { stream = "data.1" }),
+  B = gan.data.from_tensors(x2, nil, gan.options.with(opt, { seed = opt.seed + 104729 }), { stream = "data.2" }),
   kind = "images" }, gan.data.Unpaired)
 local C1, C2 = x1:size(2), x2:size(2)
 
@@ -134,7 +131,7 @@ local function eval(_, n)
   for i = 1, n, 500 do
     local k = math.min(500, n - i + 1)
     local a, b = generate(noise(k))
-    local e = gan.domains.sobel_edges(a, opt.edge_threshold)
+    local e = gan.data.sobel_edges(a, opt.edge_threshold)
     same = same + F.l1(e, b, "sum"):item()
     -- the shuffled baseline: each G1(z) against the next z's G2 (a cyclic shift of the batch)
     other = other + F.l1(e, gan.cat({ b:narrow(1, 2, k - 1), b:narrow(1, 1, 1) }, 1), "sum"):item()

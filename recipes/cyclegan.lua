@@ -43,15 +43,14 @@ if opt.blocks < 0 or opt.nf < 1 or opt.ndf < 1 or opt.d_layers < 1 then
   error("--nf and --ndf must be >= 1, --blocks >= 0, --d_layers >= 1", 0)
 end
 if opt.lambda < 0 or opt.identity < 0 then error("--lambda and --identity must be >= 0", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.unpaired(opt.data, opt)
 local test, have_test, why = gan.translate.test_split(opt, data)
 local C = data.A:items(1, 1):size(2)
 
 -- G_AB: A -> B and G_BA: B -> A; D_A judges A images, D_B judges B images
-local function generator() return nn.ResnetGenerator(C, C, { nf = opt.nf, blocks = opt.blocks }):apply(nn.init.dcgan) end
-local function critic() return nn.PatchDiscriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan) end
+local function generator() return gan.nets.resnet.Generator(C, C, { nf = opt.nf, blocks = opt.blocks }):apply(nn.init.dcgan) end
+local function critic() return gan.nets.patch.Discriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan) end
 local G_AB, G_BA, D_A, D_B = generator(), generator(), critic(), critic()
 local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
 local optG, optD = gan.optim.Adam({ G_AB, G_BA }, adam), gan.optim.Adam({ D_A, D_B }, adam)

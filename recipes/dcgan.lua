@@ -22,17 +22,16 @@ local opt = gan.options {
   eval_every = 1000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/dcgan",     -- run folder
 }
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local C = data.x:size(2)
 
 -- G: z (nz, 1, 1) -> 4x4 -> ... -> size x size by transposed convolutions, halving the
 -- feature maps at each doubling, batch norm and ReLU after each but the last, then Tanh.
-local G = gan.convnet.up(opt.nz, C, opt.size, opt.nf, { init = false })
+local G = gan.nets.dcgan.generator(opt.nz, C, opt.size, opt.nf, { init = false })
 -- D: the mirror image with strided convolutions and LeakyReLU(0.2), batch norm after each but
 -- the first, then a 4x4 convolution to one logit per image. No biases where batch norm follows.
-local D, c = gan.convnet.down(C, opt.size, opt.nf, { init = false })
+local D, c = gan.nets.dcgan.body(C, opt.size, opt.nf, { init = false })
 D:add(nn.Conv2d(c, 1, 4, 1, 0, { bias = false })):add(nn.Flatten())
 -- weights from N(0, 0.02), batch-norm scales from N(1, 0.02) (the paper's initialization)
 G:apply(nn.init.dcgan)

@@ -41,7 +41,6 @@ if opt.nf < 1 or opt.ndf < 1 then error("--nf and --ndf must be >= 1", 0) end
 if opt.recon ~= "mse" and opt.recon ~= "l1" then error("--recon must be mse or l1", 0) end
 if opt.fm < 0 or opt.fm > 1 then error("--fm must be in [0, 1]", 0) end
 if opt.lambda < 0 then error("--lambda must be >= 0", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.unpaired(opt.data, opt)
 local test, have_test, why = gan.translate.test_split(opt, data)

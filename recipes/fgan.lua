@@ -27,7 +27,6 @@ local opt = gan.options {
 }
 div.get(opt.divergence)   -- an unknown name stops here, with the list of valid ones
 if opt.g_loss ~= "alt" and opt.g_loss ~= "saddle" then error("--g_loss must be alt or saddle", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)

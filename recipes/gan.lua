@@ -23,7 +23,6 @@ local opt = gan.options {
   eval_every = 2000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/gan",       -- run folder
 }
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local points = data.kind == "points"

@@ -34,7 +34,6 @@ if opt.smooth < 0 or opt.smooth >= 1 then error("--smooth must be in [0, 1)", 0)
 if opt.hist_weight < 0 then error("--hist_weight must be >= 0", 0) end
 if opt.mb_kernels < 1 or opt.mb_dims < 1 then error("--mb_kernels and --mb_dims must be >= 1", 0) end
 if opt.vbn and opt.ref_batch < 2 then error("--ref_batch must be >= 2", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local vbn = opt.vbn and { norm = function(c) return nn.VirtualBatchNorm(c) end, bias = false } or nil

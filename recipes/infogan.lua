@@ -25,7 +25,6 @@ local opt = gan.options {
   iters = 3000,           -- training iterations
   out = "runs/infogan",   -- run folder
 }
-gan.manual_seed(opt.seed)
 if opt.ncat < 2 then error("--ncat must be >= 2", 0) end
 if opt.ncont < 0 then error("--ncont must be >= 0", 0) end
 if opt.lambda_cat < 0 or opt.lambda_cont < 0 then error("--lambda_cat and --lambda_cont must be >= 0", 0) end
@@ -36,8 +35,8 @@ local K, NC = opt.ncat, opt.ncont
 local nin = opt.nz + K + NC
 
 -- G(z, c); D's body feeds two heads: the real/fake logit and Q(c|x) (K logits, NC means)
-local G = gan.convnet.up(nin, C, opt.size, opt.nf)
-local body, c = gan.convnet.down(C, opt.size, opt.nf)
+local G = gan.nets.dcgan.generator(nin, C, opt.size, opt.nf)
+local body, c = gan.nets.dcgan.body(C, opt.size, opt.nf)
 local D = nn.Heads(body,
   nn.Sequential { nn.Conv2d(c, 1, 4, 1, 0), nn.Flatten() },
   nn.Sequential { nn.Conv2d(c, 128, 4, 1, 0), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),

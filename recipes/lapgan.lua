@@ -23,7 +23,6 @@ local opt = gan.options {
 }
 local L = ({ [16] = 1, [32] = 2, [64] = 3 })[opt.size]
 if not L then error("--size must be 16, 32 or 64", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 if data.kind == "points" then error("--data must be images (fashion-mnist or a folder)", 0) end

@@ -28,7 +28,6 @@ local opt = gan.options {
 if #opt.coding ~= 3 then error("--coding must be three numbers a,b,c (e.g. 0,1,1 or -1,1,0)", 0) end
 local a, b, c = table.unpack(opt.coding)
 if a == b then error("--coding: a (the fakes' target) and b (the reals') must differ", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)

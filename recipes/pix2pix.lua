@@ -40,15 +40,12 @@ if opt.decay < 0 or opt.decay > 1 then error("--decay must be in [0, 1]", 0) end
 if opt.nf < 1 or opt.ndf < 1 or opt.d_layers < 1 then error("--nf, --ndf and --d_layers must be >= 1", 0) end
 if opt.dropout < 0 or opt.dropout > downs - 2 then error(("--dropout must be in [0, %d]"):format(downs - 2), 0) end
 if opt.direction ~= "AtoB" and opt.direction ~= "BtoA" then error("--direction must be AtoB or BtoA", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.paired(opt.data, opt)
 -- the test split: in order, at --size, neither cropped nor mirrored
-local topt = {}
-for k, v in pairs(opt) do topt[k] = v end
 -- (as many as the final evaluation measures: the first eval_samples, at least 100)
-topt.split, topt.load_size, topt.flip, topt.limit = "test", opt.size, false, math.max(100, opt.eval_samples)
-local have_test, test = pcall(gan.data.paired, opt.data, topt)
+local topt = gan.options.with(opt, { load_size = opt.size, flip = false, limit = math.max(100, opt.eval_samples) })
+local have_test, test = pcall(gan.data.paired, opt.data, topt, { split = "test" })
 if not have_test then
   print("note: no test split (" .. tostring(test) .. "); samples and evaluation use training pairs")
   test = data
@@ -56,9 +53,9 @@ end
 local first = data:items(1, 1)
 local CA, CB = first.A:size(2), first.B:size(2)
 
-local G = nn.UnetGenerator(CA, CB, downs, { nf = opt.nf, dropout = opt.dropout }):apply(nn.init.dcgan)
+local G = gan.nets.unet.Generator(CA, CB, downs, { nf = opt.nf, dropout = opt.dropout }):apply(nn.init.dcgan)
 -- D is conditional: it judges the input and the output stacked on the channel dim
-local D = nn.PatchDiscriminator(CA + CB, { nf = opt.ndf, n_layers = opt.d_layers, norm = "batch" }):apply(nn.init.dcgan)
+local D = gan.nets.patch.Discriminator(CA + CB, { nf = opt.ndf, n_layers = opt.d_layers, norm = "batch" }):apply(nn.init.dcgan)
 local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
 local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)
 local hold = math.floor(opt.iters * (1 - opt.decay) + 0.5)

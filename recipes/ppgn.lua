@@ -27,16 +27,19 @@ local opt = gan.options {
 if opt.steps < 0 then error("--steps must be >= 0", 0) end
 if opt.eps1 < 0 or opt.eps2 < 0 or opt.eps3 < 0 then error("--eps1, --eps2 and --eps3 must be >= 0", 0) end
 if opt.threads > 0 then gan.set_threads(opt.threads) end
-gan.manual_seed(opt.seed)
-os.execute("mkdir -p '" .. opt.out .. "'")
+assert(gan.io.mkdir(opt.out))
 
 -- the generator: unconditional, trained elsewhere, never changed here
-local G, info = gan.pretrained.dcgan(opt)
+local ckpt = gan.recipes.checkpoint(opt.checkpoint, "dcgan", {
+  iters = opt.train_iters, nf = opt.train_nf, batch = opt.batch, seed = opt.seed, threads = opt.threads,
+  limit = opt.limit, data = opt.data, size = opt.size, sample_every = opt.train_iters, save_every = 0, eval = false,
+  out = opt.out .. "/dcgan",
+})
+local G, info = gan.pretrained.dcgan(ckpt)
 print(("G from %s (step %s): nz %d, %dx%d"):format(info.path, info.step, info.nz, info.size, info.size))
 
 -- the condition network: a small classifier of our own (the measuring classifier, gan.metrics, stays independent)
-local data = gan.data.load("fashion-mnist", { batch = opt.batch, seed = opt.seed, size = info.size, limit = opt.limit,
-  labels = true })
+local data = gan.data.load("fashion-mnist", gan.options.with(opt, { size = info.size }), { labels = true })
 local K = 10
 local pool = nn.Lambda(function(x) return x:max_pool2d(2) end, "max_pool2d(2)")
 local f = opt.nf

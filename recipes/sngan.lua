@@ -31,7 +31,6 @@ local opt = gan.options {
 }
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
 if opt.ndf < 1 then error("--ndf must be >= 1", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)

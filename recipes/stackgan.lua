@@ -23,7 +23,6 @@ local opt = gan.options {
   iters = 3000,           -- training iterations (each updates both stages)
   out = "runs/stackgan",  -- run folder
 }
-gan.manual_seed(opt.seed)
 if opt.kl < 0 then error("--kl must be >= 0", 0) end
 for _, k in ipairs({ "nz", "cdim", "emb", "nf" }) do
   if opt[k] < 1 then error(("--%s must be >= 1"):format(k), 0) end
@@ -84,8 +83,7 @@ end
 local asked = opt.caption ~= "" and parse(opt.caption) or nil   -- a bad caption fails before training
 
 -- the images and, for each, its class and measured attributes
-local data = gan.data.load("fashion-mnist", { batch = opt.batch, seed = opt.seed, size = 32, limit = opt.limit,
-  labels = true })
+local data = gan.data.load("fashion-mnist", gan.options.with(opt, { size = 32 }), { labels = true })
 local C = 1
 
 local function measure(x)
@@ -111,8 +109,9 @@ do
   local b, w = median_split(bright), median_split(width)
   for i, c in ipairs(labels) do codes[i] = c * 4 + b[i] * 2 + w[i] end
 end
-data = gan.data.from_tensors(data.x, gan.tensor(codes, "int64"), { batch = opt.batch, seed = opt.seed, labels = true })
-data.kind, data.classes = "images", gan.data.fashion_classes   -- Fashion-MNIST's images: gan.train measures them
+local fashion = data
+data = gan.data.from_tensors(data.x, gan.tensor(codes, "int64"), opt, { labels = true })
+data.evaluate = fashion.evaluate   -- Fashion-MNIST's images: gan.train measures them as such
 local function decode(code) return code // 4, { code // 2 % 2 + 1, code % 2 + 1 } end
 
 -------------------------------------------------------------------------------
@@ -143,7 +142,7 @@ end
 
 do
   local optT = gan.optim.Adam({ T, probe }, { lr = 1e-3 })
-  local u = gan.data.uniform_stream(opt.seed, 1)
+  local u = gan.data.sampler.uniform_stream(opt.seed, 1)
   local loss
   for _ = 1, opt.text_iters do
     local c = {}
@@ -177,7 +176,7 @@ end
 -- does not match" (with it the classifier agreed with the caption on 41.6% of samples, without 50.6%)
 local TextD = nn.Module:extend("TextD")
 function TextD:init(size, nf, emb)
-  local body, c = gan.convnet.down(C, size, nf)
+  local body, c = gan.nets.dcgan.body(C, size, nf)
   self.body = body
   self.text = nn.Sequential { nn.Linear(emb, 16), nn.LeakyReLU(0.2) }
   self.joint = nn.Sequential { nn.Conv2d(c + 16, c, 1), nn.LeakyReLU(0.2),
@@ -192,7 +191,7 @@ end
 
 local nf, cd = opt.nf, opt.cdim
 local CA1, CA2 = CA(opt.emb, cd), CA(opt.emb, cd)
-local G1 = gan.convnet.up(opt.nz + cd, C, 16, nf * 2)                    -- Stage-I: z, c -> 16x16
+local G1 = gan.nets.dcgan.generator(opt.nz + cd, C, 16, nf * 2)                    -- Stage-I: z, c -> 16x16
 local G2 = nn.Sequential {                                              -- Stage-II: 16x16 image, c -> 32x32
   nn.Conv2d(C + cd, nf, 3, 1, 1), nn.BatchNorm2d(nf), nn.ReLU(),
   nn.Conv2d(nf, nf * 2, 4, 2, 1), nn.BatchNorm2d(nf * 2), nn.ReLU(),    -- 16x16
@@ -247,7 +246,7 @@ local summary = gan.train(opt, { T = T, CA1 = CA1, CA2 = CA2, G1 = G1, G2 = G2, 
   local x32 = batch[1]
   local n = x32:size(1)
   -- the batch's captions from its codes (class and attributes); word orders from a stream of this step
-  local list = captions(batch[2]:totable(), gan.data.uniform_stream(opt.seed, 1000 + step))
+  local list = captions(batch[2]:totable(), gan.data.sampler.uniform_stream(opt.seed, 1000 + step))
   local phi = gan.no_grad(function() return T(encode(list)) end)
   local x16 = x32:avg_pool2d(2)
   local fake16, mu1, lv1 = stage1(noise(n), phi)

@@ -40,15 +40,11 @@ if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
 if opt.padding ~= "zeros" and opt.padding ~= "reflect" then error("--padding must be zeros or reflect", 0) end
 if opt.decay < 0 or opt.decay > 1 then error("--decay must be in [0, 1]", 0) end
 if opt.data ~= "fashion-mnist" then error("--data: StarGAN's domains are Fashion-MNIST classes (--domains)", 0) end
-gan.manual_seed(opt.seed)
 
 -- batches of (images, labels) of the chosen classes; labels become domain ids 0 .. K-1
 local function load(split)
-  local o = {}
-  for k, v in pairs(opt) do o[k] = v end
-  o.classes, o.labels, o.split = opt.domains, true, split
-  if split == "test" then o.limit = 0 end
-  return gan.data.load(opt.data, o)
+  local o = gan.options.with(opt, { classes = opt.domains, limit = split == "test" and 0 or opt.limit })
+  return gan.data.load(opt.data, o, { labels = true, split = split })
 end
 local data, test = load("train"), load("test")
 local dom_of_class = {}   -- class id + 1 -> domain id
@@ -62,7 +58,7 @@ local C = data.x:size(2)
 -- Zero padding matters: the code's planes are constant, so after the first convolution they
 -- add a constant to each map, which instance norm subtracts again; only at the zero-padded
 -- borders do they leave a trace G can use. Reflection padding keeps them constant: G is blind.
-local G = nn.ResnetGenerator(C + K, C, { nf = opt.nf, blocks = opt.blocks, padding = opt.padding })
+local G = gan.nets.resnet.Generator(C + K, C, { nf = opt.nf, blocks = opt.blocks, padding = opt.padding })
   :apply(nn.init.dcgan)
 local function translate(x, c)
   local code = c:one_hot(K):reshape(x:size(1), K, 1, 1):expand(x:size(1), K, x:size(3), x:size(4))

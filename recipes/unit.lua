@@ -47,7 +47,6 @@ for _, k in ipairs({ "gan_w", "kl_w", "rec_w", "cyc_kl_w", "cyc_w" }) do
   if opt[k] < 0 then error(("--%s must be >= 0"):format(k), 0) end
 end
 if opt.decay < 0 or opt.decay > 1 then error("--decay must be in [0, 1]", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.unpaired(opt.data, opt)
 local test, have_test, why = gan.translate.test_split(opt, data)
@@ -61,13 +60,13 @@ local function encoder()
     nn.Conv2d(opt.nf, 2 * opt.nf, 4, 2, 1), nn.InstanceNorm2d(2 * opt.nf), nn.ReLU(),
     nn.Conv2d(2 * opt.nf, ch, 4, 2, 1), nn.InstanceNorm2d(ch), nn.ReLU(),
   }
-  for _ = 1, opt.blocks do E:add(nn.ResnetBlock(ch)) end
+  for _ = 1, opt.blocks do E:add(gan.nets.resnet.Block(ch)) end
   return E:apply(nn.init.dcgan)
 end
 -- each domain's own back of G: residual blocks, two stride-2 transposed convolutions, a 7x7 convolution, Tanh
 local function decoder()
   local G = nn.Sequential()
-  for _ = 1, opt.blocks do G:add(nn.ResnetBlock(ch)) end
+  for _ = 1, opt.blocks do G:add(gan.nets.resnet.Block(ch)) end
   G:add(nn.ConvTranspose2d(ch, 2 * opt.nf, 4, 2, 1)):add(nn.InstanceNorm2d(2 * opt.nf)):add(nn.ReLU())
   G:add(nn.ConvTranspose2d(2 * opt.nf, opt.nf, 4, 2, 1)):add(nn.InstanceNorm2d(opt.nf)):add(nn.ReLU())
   G:add(nn.Pad2d(3)):add(nn.Conv2d(opt.nf, C, 7)):add(nn.Tanh())
@@ -75,11 +74,11 @@ local function decoder()
 end
 local function shared()
   local S = nn.Sequential()
-  for _ = 1, opt.shared do S:add(nn.ResnetBlock(ch)) end
+  for _ = 1, opt.shared do S:add(gan.nets.resnet.Block(ch)) end
   return S:apply(nn.init.dcgan)
 end
 local function critic()
-  return nn.PatchDiscriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan)
+  return gan.nets.patch.Discriminator(C, { nf = opt.ndf, n_layers = opt.d_layers }):apply(nn.init.dcgan)
 end
 
 local E_A, E_B, E_shared = encoder(), encoder(), shared()   -- E_i(x) = E_shared(E_i's own layers(x))

@@ -30,7 +30,6 @@ local opt = gan.options {
 }
 if opt.unroll < 0 then error("--unroll must be >= 0", 0) end
 if opt.order ~= 1 and opt.order ~= 2 then error("--order must be 1 (first order) or 2 (through create_graph)", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)

@@ -21,7 +21,6 @@ local opt = gan.options {
   iters = 3000,           -- training iterations
   out = "runs/vae",       -- run folder
 }
-gan.manual_seed(opt.seed)
 if opt.beta < 0 then error("--beta must be >= 0", 0) end
 
 local data = gan.data.load(opt.data, opt)
@@ -29,11 +28,11 @@ if data.kind == "points" then error("--data must be images (fashion-mnist or a f
 local C = data.x:size(2)
 
 -- encoder: DCGAN's discriminator body, then two heads: μ and log σ² of q(z|x)
-local body, c = gan.convnet.down(C, opt.size, opt.nf)
+local body, c = gan.nets.dcgan.body(C, opt.size, opt.nf)
 local E = nn.Heads(body, nn.Sequential { nn.Conv2d(c, opt.nz, 4, 1, 0) },
                          nn.Sequential { nn.Conv2d(c, opt.nz, 4, 1, 0) })
 -- decoder: DCGAN's generator body giving per-pixel Bernoulli logits; G shows them as images in [-1, 1]
-local dec = gan.convnet.up(opt.nz, C, opt.size, opt.nf, { out = "none" })
+local dec = gan.nets.dcgan.generator(opt.nz, C, opt.size, opt.nf, { out = "none" })
 local G = nn.Sequential { dec, nn.Lambda(function(l) return (l * 0.5):tanh() end, "2 sigmoid(l) - 1") }
 
 local optim = gan.optim.Adam({ E, dec }, { lr = opt.lr })
@@ -53,7 +52,7 @@ end, { noise = noise })
 
 -- reconstructions of test images (of training images when there is no test split): each real row, then its reconstruction
 gan.no_grad(function()
-  local ok, test = pcall(gan.data.load, opt.data, { split = "test", size = opt.size, channels = opt.channels, limit = 32 })
+  local ok, test = pcall(gan.data.load, opt.data, gan.options.with(opt, { limit = 32 }), { split = "test" })
   if not ok then test = data end
   local x = test.x:narrow(1, 1, math.min(32, test.x:size(1)))
   local mu = E(x)

@@ -30,7 +30,6 @@ local opt = gan.options {
 if opt.clip <= 0 then error("--clip must be > 0", 0) end
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
 if opt.norm == "spectral" then error("--norm must be batch, layer or none (spectral would undo the clipping)", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)

@@ -34,7 +34,6 @@ if opt.norm ~= "none" and opt.norm ~= "layer" then
 end
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
 if opt.lambda < 0 then error("--lambda must be >= 0", 0) end
-gan.manual_seed(opt.seed)
 
 local data = gan.data.load(opt.data, opt)
 local G, noise = gan.nets.generator(data, opt)

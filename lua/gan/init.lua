@@ -16,6 +16,14 @@ local core = require "gan.core"
 local gan = {}
 for k, v in pairs(core) do gan[k] = v end
 
+--- Seeds the random generator: the default stream and every named one
+-- start again from their beginning (see gan.random).
+-- @param seed integer
+function gan.manual_seed(seed)
+  return require("gan.random").seed(seed)
+end
+
+
 local function lazy(t, name)
   if type(name) ~= "string" then return nil end
   local modname = "gan." .. name

@@ -53,7 +53,6 @@
 
 local gan = require "gan"
 local nn = gan.nn
-local util = require "gan.util"
 
 local M = {}
 
@@ -63,6 +62,8 @@ M.FEATURES = 128
 M.SIZE = 32
 --- Default sample count of a full evaluation.
 M.SAMPLES = 10000
+--- The classifier's classes (Fashion-MNIST's), by id + 1.
+M.CLASSES = gan.data.fashion_classes
 
 -- ----------------------------------------------------------------------------
 -- The classifier
@@ -192,7 +193,7 @@ local refs = {}
 local function split_features(split, n)
   local key = split .. "#" .. n
   if not refs[key] then
-    local data = gan.data.load("fashion-mnist", { split = split, limit = n, size = M.SIZE })
+    local data = gan.data.load("fashion-mnist", { limit = n, size = M.SIZE }, { split = split })
     if data.x:size(1) < n then
       error(("gan.metrics: the %s split has %d images; %d asked"):format(split, data.x:size(1), n), 3)
     end
@@ -266,7 +267,7 @@ end
 --   coverage (10 shares, class id + 1), min_coverage, accuracy (with labels), n}
 function M.images(sample, opts)
   opts = opts or {}
-  local n = util.get(opts, "n", M.SAMPLES)
+  local n = opts.n or M.SAMPLES
   if math.type(n) ~= "integer" or n < 10 or n > 60000 then
     error(("gan.metrics.images: n must be an integer from 10 to 60000, got %s"):format(tostring(n)), 2)
   end
@@ -275,9 +276,9 @@ function M.images(sample, opts)
   local ref = M.reference(n)
   local r = { n = n }
   r.fd = gan.stats.frechet(gan.stats.fit(feats), gan.stats.fit(ref))
-  r.kid, r.kid_std = gan.stats.kid(feats, ref, { subsets = util.get(opts, "kid_subsets", 100),
+  r.kid, r.kid_std = gan.stats.kid(feats, ref, { subsets = opts.kid_subsets or 100,
     size = math.min(1000, n // 2) })
-  r.precision, r.recall = gan.stats.precision_recall(ref, feats, util.get(opts, "k", 3))
+  r.precision, r.recall = gan.stats.precision_recall(ref, feats, opts.k or 3)
   local pred = head_predict(feats)
   local counts = {}
   for c = 1, 10 do counts[c] = 0 end
@@ -288,7 +289,7 @@ function M.images(sample, opts)
     r.min_coverage = math.min(r.min_coverage, r.coverage[c])
   end
   if asked then r.accuracy = M.accuracy(pred, asked:reshape(n)) end
-  if util.get(opts, "bounds", true) then r.fd_floor, r.fd_ceiling = M.floor_ceiling(n) end
+  if opts.bounds ~= false then r.fd_floor, r.fd_ceiling = M.floor_ceiling(n) end
   return r
 end
 
@@ -308,8 +309,8 @@ function M.points(x, data, opts)
   if not gan.is_tensor(x) or x:dim() ~= 2 or x:size(2) ~= 2 then
     error("gan.metrics.points: samples must be a tensor (N, 2)", 2)
   end
-  local sigmas = util.get(opts, "sigmas", 3)
-  local min_share = util.get(opts, "min_share", 0.01)
+  local sigmas = opts.sigmas or 3
+  local min_share = opts.min_share or 0.01
   return gan.no_grad(function()
     local c = data.centres
     local n, k = x:size(1), c:size(1)

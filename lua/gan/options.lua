@@ -13,32 +13,100 @@
 -- and then `ganlua recipe.lua --batch=128 --no-nonsat --classes=7,9` runs it
 -- with those values. Each value takes the type of its default (integer,
 -- number, boolean, string or list); `--key-name` and `--key_name` are the
--- same key; `--help` prints every key with its default and its comment. An
--- unknown key, or a value of the wrong type, is an error that says what
--- would be valid. Reading a key the table does not have is an error too, so
--- a typo in a recipe fails at once.
+-- same key. An unknown key, or a value of the wrong type, is an error that
+-- says what would be valid; reading a key the table does not have is an
+-- error too, so a typo in a recipe fails at once.
+--
+-- **The library's options.** A library module that reads options declares
+-- them, each with its default and a comment (`declare`): gan.train (iters,
+-- seed, out, ...), gan.data (data, batch, size, limit, ...), gan.augment
+-- (load_size, flip), gan.nets (nz, nf, ...). Every run's table holds them
+-- all, so `--help` lists everything a run can read (the recipe's own keys
+-- first, then each module's) and `--limit=100` works for every recipe. A
+-- recipe that sets a library key (`size = 64`) changes its default for that
+-- recipe. A module reads a key with `gan.options.get(opt, key)`, which
+-- works on a plain table too (the declared default fills what it lacks) and
+-- raises on a key no module declares.
+--
+-- Parsing also seeds the random generator with `opt.seed`, so a recipe
+-- never calls `gan.manual_seed` itself.
+--
+-- Requires: gan.core (the generator); the declaring modules (loaded when a
+-- table is first built). Reads: the script's `arg`, unless a run of
+-- gan.train.evaluate gives the arguments.
 -- @module gan.options
 
 local M = {}
 
--- Options every recipe takes, added when the recipe does not set them:
--- each entry is { key, default, comment }.
-M.common = {
-  { "iters", 5000, "training iterations" },
-  { "batch", 64, "minibatch size" },
-  { "seed", 1, "random seed (same seed and threads: same run)" },
-  { "out", "", "run folder (default runs/<recipe>)" },
-  { "threads", 0, "CPU threads (0: all cores)" },
-  { "data", "fashion-mnist", "dataset: fashion-mnist, a folder of images, or a toy set" },
-  { "size", 32, "image size in pixels" },
-  { "resume", false, "continue from the last checkpoint in the run folder" },
-  { "sample_every", 500, "write a sample grid every N iterations (0: never)" },
-  { "save_every", 1000, "write a checkpoint every N iterations (0: only at the end)" },
-  { "eval", true, "measure the samples at the end of the run (metrics.json, report.html)" },
-  { "eval_every", 0, "quick evaluation every N iterations (0: never)" },
-  { "eval_samples", 10000, "samples drawn by the final evaluation (quick ones draw a fifth)" },
-  { "limit", 0, "use only the first N training images (0: all)" },
-}
+-- ----------------------------------------------------------------------------
+-- Declarations
+
+--- The modules that declare options every run can set, loaded when a table
+-- is first built (each calls `declare` when it loads).
+M.library = { "gan.train", "gan.data", "gan.augment", "gan.nets" }
+
+--- The declared groups, in the order they were declared: each
+-- {module=, title=, keys={ {key, default, comment}, ... }}.
+M.groups = {}
+
+local declared = {} -- key -> { default = , comment = , group = }
+
+--- Declares the options a module reads.
+-- @param module the module's name ("gan.data")
+-- @param title what the options are about, for --help ("data")
+-- @param list { { key, default, comment }, ... }; a default is never nil
+-- @return the group {module=, title=, keys=, defaults= (key -> default)}
+function M.declare(module, title, list)
+  local group = { module = module, title = title, keys = list, defaults = {} }
+  for _, e in ipairs(list) do
+    local key, default = e[1], e[2]
+    assert(type(key) == "string" and default ~= nil, "gan.options.declare: { key, default, comment } expected")
+    local prev = declared[key]
+    if prev and prev.group.module ~= module then
+      error(("gan.options.declare: %s declares '%s', which %s declares already"):format(module, key,
+        prev.group.module), 2)
+    end
+    declared[key] = { default = default, comment = e[3], group = group }
+    group.defaults[key] = default
+  end
+  for i, g in ipairs(M.groups) do
+    if g.module == module then
+      M.groups[i] = group
+      return group
+    end
+  end
+  M.groups[#M.groups + 1] = group
+  return group
+end
+
+local loaded = false
+local function load_library()
+  if loaded then return end
+  loaded = true
+  for _, name in ipairs(M.library) do require(name) end
+end
+
+--- A declared option's value in opt: opt[key] when opt has it, else its
+-- declared default. Works on options tables and on plain tables alike.
+-- @param opt an options table, a plain table, or nil
+-- @param key the option
+-- @return the value
+function M.get(opt, key)
+  local v = opt and rawget(opt, key)
+  if v ~= nil then return v end
+  local d = declared[key]
+  if d == nil then
+    load_library()
+    d = declared[key]
+  end
+  if d == nil then
+    error(("gan.options: '%s' is read but no module declares it (gan.options.declare)"):format(tostring(key)), 2)
+  end
+  return d.default
+end
+
+-- ----------------------------------------------------------------------------
+-- Values
 
 local function kind(v)
   local t = type(v)
@@ -141,44 +209,95 @@ local function render(v)
 end
 M.render = render
 
-local function usage(script, keys, defaults, comments)
-  local lines = { ("usage: ganlua %s [--key=value ...]"):format(script or "recipe.lua"), "", "options:" }
+-- The --help text: the recipe's keys, then each library group's keys that
+-- the recipe does not set itself.
+local function usage(script, info, defaults)
+  local name = script and script:match("([^/]+)$") or "the recipe"
+  local sections = { { title = "options of " .. name, keys = {} } }
+  for _, k in ipairs(info.keys) do
+    if info.own[k] then table.insert(sections[1].keys, k) end
+  end
+  for _, g in ipairs(M.groups) do
+    local s = { title = ("%s (%s)"):format(g.title, g.module), keys = {} }
+    for _, e in ipairs(g.keys) do
+      if not info.own[e[1]] then s.keys[#s.keys + 1] = e[1] end
+    end
+    sections[#sections + 1] = s
+  end
   local width = 0
-  for _, k in ipairs(keys) do width = math.max(width, #k + #render(defaults[k]) + 3) end
-  for _, k in ipairs(keys) do
-    local left = ("--%s=%s"):format(k, render(defaults[k]))
-    lines[#lines + 1] = ("  %-" .. (width + 2) .. "s %s"):format(left, comments[k] or "")
+  for _, k in ipairs(info.keys) do width = math.max(width, #k + #render(defaults[k]) + 3) end
+  local lines = { ("usage: ganlua %s [--key=value ...]"):format(script or "recipe.lua") }
+  for _, s in ipairs(sections) do
+    if #s.keys > 0 then
+      lines[#lines + 1] = ""
+      lines[#lines + 1] = s.title .. ":"
+      for _, k in ipairs(s.keys) do
+        local left = ("--%s=%s"):format(k, render(defaults[k]))
+        lines[#lines + 1] = ("  %-" .. (width + 2) .. "s %s"):format(left, info.comments[k] or "")
+      end
+    end
   end
   return table.concat(lines, "\n")
 end
 
---- Builds the options table from the defaults and the command line.
--- @param defaults table of key = default value
+-- ----------------------------------------------------------------------------
+-- Parsing
+
+local session -- {argv=, script=} while gan.train.evaluate runs a recipe
+
+--- Runs fn with the arguments a recipe's `gan.options` reads set to
+-- argv and script (gan.train.evaluate runs a recipe this way).
+-- @param argv list of arguments
+-- @param script the recipe's path
+-- @param fn function() -> results
+-- @return fn's results
+function M.with_arguments(argv, script, fn)
+  local saved = session
+  session = { argv = argv, script = script }
+  local ok, r = pcall(fn)
+  session = saved
+  if not ok then error(r, 0) end
+  return r
+end
+
+--- Builds the options table from the defaults and the command line, and
+-- seeds the random generator with its seed.
+-- @param defaults table of key = default value (the recipe's options)
 -- @param argv list of arguments (default: the script's `arg`)
 -- @param script the recipe's path for --help and comments (default: arg[0])
 -- @return the options table (reading an unknown key raises an error);
 --   with --help, prints the usage and exits
 function M.parse(defaults, argv, script)
+  load_library()
   local global_arg = rawget(_G, "arg")
+  if session then
+    argv, script = argv or session.argv, script or session.script
+  end
   argv = argv or global_arg or {}
   script = script or (global_arg and global_arg[0])
-  local values, order_src, comments = {}, M.read_comments(script)
-  for k, v in pairs(defaults) do values[k] = v end
-  for _, c in ipairs(M.common) do
-    if values[c[1]] == nil then values[c[1]] = c[2] end
-    if comments[c[1]] == nil then comments[c[1]] = c[3] end
+  local values, own = {}, {}
+  local order_src, comments = M.read_comments(script)
+  for k, v in pairs(defaults) do values[k], own[k] = v, true end
+  for _, g in ipairs(M.groups) do
+    for _, e in ipairs(g.keys) do
+      if values[e[1]] == nil then values[e[1]] = e[2] end
+      if comments[e[1]] == nil then comments[e[1]] = e[3] end
+    end
   end
-  -- keys in the recipe's order, then the common ones, then any others sorted
+  -- keys in the recipe's order, then the library's, then any others sorted
   local keys, seen = {}, {}
   local function add(k) if values[k] ~= nil and not seen[k] then seen[k] = true; keys[#keys + 1] = k end end
   for _, k in ipairs(order_src) do add(k) end
-  for _, c in ipairs(M.common) do add(c[1]) end
   local rest = {}
-  for k in pairs(values) do if not seen[k] then rest[#rest + 1] = k end end
+  for k in pairs(defaults) do if not seen[k] then rest[#rest + 1] = k end end
   table.sort(rest)
   for _, k in ipairs(rest) do add(k) end
+  for _, g in ipairs(M.groups) do
+    for _, e in ipairs(g.keys) do add(e[1]) end
+  end
   local defaults_all = {}
   for k, v in pairs(values) do defaults_all[k] = v end
+  local info = { keys = keys, comments = comments, script = script, own = own, given = {} }
 
   local function unknown(name)
     local msg = ("unknown option --%s"):format(name)
@@ -191,7 +310,7 @@ function M.parse(defaults, argv, script)
   while i <= #argv do
     local a = argv[i]
     if a == "--help" or a == "-h" then
-      print(usage(script, keys, defaults_all, comments))
+      print(usage(script, info, defaults_all))
       os.exit(0)
     end
     local body = a:match("^%-%-(.+)$")
@@ -215,6 +334,7 @@ function M.parse(defaults, argv, script)
     local v, err = M.convert(name, value, values[name])
     if v == nil then error(err, 0) end
     values[name] = v
+    info.given[name] = true
     i = i + 1
   end
   if values.out == "" and script then
@@ -224,21 +344,44 @@ function M.parse(defaults, argv, script)
   local meta = {
     __index = function(_, k) error(unknown(tostring(k)):gsub("^unknown option %-%-", "unknown option "), 2) end,
     __name = "gan.options",
+    info = info,
   }
   local opt = setmetatable({}, meta)
   for k, v in pairs(values) do rawset(opt, k, v) end
-  rawset(opt, "_keys", keys)
-  rawset(opt, "_comments", comments)
-  rawset(opt, "_script", script)
+  require("gan.random").seed(values.seed)
   return opt
+end
+
+--- What parsing knew of a table: {keys= (in order), comments=, script=,
+-- own= (the recipe's keys), given= (keys set on the command line)}, or nil
+-- for a plain table.
+-- @param opt a table
+-- @return the information, or nil
+function M.info(opt)
+  local mt = getmetatable(opt)
+  return type(mt) == "table" and mt.__name == "gan.options" and mt.info or nil
+end
+
+--- A plain copy of an options table with some values changed (for a
+-- second data set of the same run: the test split, a subset).
+-- @param opt an options table (or a plain one)
+-- @param changes table key -> value
+-- @return a plain table
+function M.with(opt, changes)
+  local t = {}
+  for k, v in pairs(opt) do t[k] = v end
+  for k, v in pairs(changes) do t[k] = v end
+  return t
 end
 
 --- The options as `key=value` lines, in order (printed at start, saved with the run).
 -- @param opt an options table
--- @return text
+-- @return text ("" for a plain table)
 function M.format(opt)
+  local info = M.info(opt)
+  if not info then return "" end
   local lines = {}
-  for _, k in ipairs(rawget(opt, "_keys") or {}) do
+  for _, k in ipairs(info.keys) do
     lines[#lines + 1] = ("%s=%s"):format(k, render(rawget(opt, k)))
   end
   return table.concat(lines, "\n")

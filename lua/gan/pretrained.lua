@@ -1,14 +1,16 @@
---- gan.pretrained: networks of earlier runs, for recipes that use a trained model.
+--- gan.pretrained: networks of earlier runs, for recipes that build on a
+-- trained model (PPGN samples a DCGAN's G; the latent-space lab walks it).
 --
---     local G, info = gan.pretrained.dcgan(opt)   -- opt.checkpoint, or a short DCGAN run of our own
+--     local G, info = gan.pretrained.dcgan("runs/dcgan/checkpoint.safetensors")
 --     print(info.path, info.step, info.nz)
 --
--- Checkpoints are read with gan.io.load_safetensors: loading never runs code.
+-- It only reads checkpoints (gan.io.load_safetensors: loading never runs
+-- code); it never trains. A recipe that wants a model trained when none
+-- is there runs that recipe itself (gan.recipes.run).
+-- Requires: gan.nets.dcgan.
 -- @module gan.pretrained
 
 local gan = require "gan"
-local util = require "gan.util"
-local convnet = require "gan.convnet"
 
 local M = {}
 
@@ -21,57 +23,50 @@ function M.options(meta)
   return o
 end
 
---- DCGAN's generator from a checkpoint of recipes/dcgan.lua: built with
--- gan.convnet.up from the run's nz, nf, size and channels, its weights
--- and batch-norm statistics loaded, in evaluation mode.
+--- A module of a run's checkpoint: the entries saved under state[key],
+-- loaded into the network `build` makes from the run's options, in
+-- evaluation mode.
 -- @param path the checkpoint
--- @return G and info {path=, step=, nz=, nf=, size=, channels=}; raises a clear error otherwise
-function M.generator(path)
+-- @param key the state key the module was saved under ("G")
+-- @param build function(options) -> module (options: key -> text, as saved)
+-- @return the module, the options and the step; raises a clear error otherwise
+function M.load(path, key, build)
   local tensors, meta = gan.io.load_safetensors(path)
   if not tensors then error(("cannot read %s: %s"):format(path, meta), 0) end
   local o = M.options(meta)
-  local nz, nf, size, C = tonumber(o.nz), tonumber(o.nf), tonumber(o.size), tonumber(o.channels or 1)
-  if not (nz and nf and size and C) then
-    error(path .. " is not a DCGAN checkpoint (no nz, nf, size in its options)", 0)
-  end
-  local G = convnet.up(math.tointeger(nz), math.tointeger(C), math.tointeger(size), math.tointeger(nf))
-  local sd = {}
+  local net = build(o)
+  local sd, prefix = {}, "^" .. key:gsub("%p", "%%%0") .. "%.(.+)$"
   for k, t in pairs(tensors) do
-    local name = k:match("^G%.(.+)$")
+    local name = k:match(prefix)
     if name then sd[name] = t end
   end
-  local ok, err = pcall(G.load_state_dict, G, sd)
-  if not ok then error(("%s: its G does not match DCGAN's layout: %s"):format(path, tostring(err)), 0) end
-  G:eval()
-  return G, { path = path, step = tonumber(meta["ganlua.step"]), nz = math.tointeger(nz), nf = math.tointeger(nf),
-    size = math.tointeger(size), channels = math.tointeger(C) }
+  local ok, err = pcall(net.load_state_dict, net, sd)
+  if not ok then error(("%s: its %s does not match: %s"):format(path, key, tostring(err)), 0) end
+  net:eval()
+  return net, o, tonumber(meta["ganlua.step"])
 end
 
---- A trained DCGAN generator: opt.checkpoint when that file exists, else
--- the checkpoint of a DCGAN trained here for opt.train_iters iterations
--- (recipes/dcgan.lua in a fresh ganlua process, into OUT/dcgan; reused
--- when already there).
--- @param opt options: checkpoint, train_iters, train_nf (optional), out, batch, seed, threads, limit,
---   data, size, channels (optional)
--- @return G and info (as `generator`)
-function M.dcgan(opt)
-  local path = opt.checkpoint
-  if not util.exists(path) then
-    local dir = opt.out .. "/dcgan"
-    path = dir .. "/checkpoint.safetensors"
-    if not util.exists(path) then
-      print(("%s not found: training a DCGAN for %d iterations in %s"):format(opt.checkpoint, opt.train_iters, dir))
-      local a = rawget(_G, "arg")
-      local exe = a and a[-1] or "ganlua"
-      local cmd = ("%s dcgan --iters=%d --nf=%d --batch=%d --seed=%d --threads=%d --limit=%d --sample_every=%d "
-        .. "--save_every=0 --eval=false --data=%s --size=%d --channels=%d --out=%s"):format(util.shell_quote(exe),
-          opt.train_iters, util.get(opt, "train_nf", 64), opt.batch, opt.seed, opt.threads, opt.limit, opt.train_iters,
-          util.shell_quote(util.get(opt, "data", "fashion-mnist")), util.get(opt, "size", 32),
-          util.get(opt, "channels", 1), util.shell_quote(dir))
-      if not os.execute(cmd) then error("training the DCGAN failed: " .. cmd, 0) end
-    end
+--- DCGAN's generator from a checkpoint of recipes/dcgan.lua (or any run
+-- that saved gan.nets.dcgan.generator(nz, channels, size, nf) as G with
+-- the options nz, nf, size and channels), in evaluation mode.
+-- @param path the checkpoint
+-- @return G and info {path=, step=, nz=, nf=, size=, channels=}; raises a clear error otherwise
+function M.dcgan(path)
+  if not gan.io.exists(path) then
+    error(("%s not found: train a DCGAN first (`ganlua dcgan`), or name a checkpoint with --checkpoint=FILE")
+      :format(path), 0)
   end
-  return M.generator(path)
+  local info = { path = path }
+  local G, _, step = M.load(path, "G", function(o)
+    for _, k in ipairs { "nz", "nf", "size" } do
+      info[k] = math.tointeger(tonumber(o[k]))
+      if not info[k] then error(path .. " is not a DCGAN checkpoint (no nz, nf, size in its options)", 0) end
+    end
+    info.channels = math.tointeger(tonumber(o.channels or 1))
+    return gan.nets.dcgan.generator(info.nz, info.channels, info.size, info.nf)
+  end)
+  info.step = step
+  return G, info
 end
 
 return M

@@ -188,12 +188,11 @@ end
 
 -- the sample grids, at most `max` spread evenly and always the last
 local function sample_files(out, max)
-  local p = io.popen(("ls %s/samples 2>/dev/null"):format(util.shell_quote(out)))
   local files = {}
-  for name in p:read("a"):gmatch("[^\n]+") do
+  for _, path in ipairs(gan.io.files(out .. "/samples", { recursive = false, ext = { "png" } }) or {}) do
+    local name = path:match("([^/]+)$")
     if name:match("^step_%d+%.png$") then files[#files + 1] = name end
   end
-  p:close()
   table.sort(files)
   if #files <= max then return files end
   local pick = {}
@@ -204,9 +203,8 @@ end
 local function machine()
   local info = gan.kernels.info()
   local cpu = (read("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "?"
-  local host = io.popen("uname -srm 2>/dev/null")
-  local uname = host and host:read("l") or "?"
-  if host then host:close() end
+  local function line(path) return ((read(path) or "?"):gsub("%s+$", "")) end
+  local uname = line("/proc/sys/kernel/ostype") .. " " .. line("/proc/sys/kernel/osrelease")
   return {
     { "ganlua", gan.version }, { "CPU", cpu }, { "threads", tostring(info.threads) },
     { "kernels", tostring(info.isa) }, { "BLAS", tostring(info.blas) }, { "system", uname or "?" },
@@ -272,7 +270,7 @@ local function metrics_html(r)
     html[#html + 1] = "<h3>Class coverage</h3><table>"
     for i, v in ipairs(r.coverage) do
       html[#html + 1] = ('<tr><td>%s</td><td><span class="bar" style="width:%dpx"></span> %.1f%%</td></tr>')
-        :format(esc(gan.data.fashion_classes[i] or i), math.floor(v * 600 + 0.5), 100 * v)
+        :format(esc(gan.metrics.CLASSES[i] or i), math.floor(v * 600 + 0.5), 100 * v)
     end
     html[#html + 1] = "</table>"
   end

@@ -24,11 +24,10 @@ local M = {}
 -- @param data the training data (returned when there is no test split)
 -- @return test (with .A and .B), have_test (boolean), and the reason when there is none
 function M.test_split(opt, data)
-  local topt = {}
-  for k, v in pairs(opt) do topt[k] = v end
-  topt.split, topt.load_size, topt.flip = "test", opt.size, false
-  topt.limit = opt.test and 0 or math.max(100, opt.eval_samples or 0)
-  local ok, test = pcall(gan.data.unpaired, opt.data, topt)
+  local topt = gan.options.with(opt, {
+    load_size = opt.size, flip = false, limit = opt.test and 0 or math.max(100, opt.eval_samples or 0),
+  })
+  local ok, test = pcall(gan.data.unpaired, opt.data, topt, { split = "test" })
   if not ok then
     print("note: no test split (" .. tostring(test) .. "); samples show training images")
     return data, false, test
@@ -92,8 +91,8 @@ function M.evaluate(test, G_AB, G_BA, n, opt)
   local cyc_a = gan.F.l1(ra, test.A:items(1, na)):item()
   local cyc_b = gan.F.l1(rb, test.B:items(1, nb)):item()
   local r = { cycle_l1 = (cyc_a * na + cyc_b * nb) / (na + nb), cycle_l1_A = cyc_a, cycle_l1_B = cyc_b }
-  local ca, cb = opt.classes_a or { 7 }, opt.classes_b or { 9 }
-  if opt.data == "fashion-mnist" and #ca == 1 and #cb == 1 then
+  local ca, cb = gan.options.get(opt, "classes_a"), gan.options.get(opt, "classes_b")
+  if gan.data.is_fashion(gan.options.get(opt, "data")) and #ca == 1 and #cb == 1 then
     r.A_to_B = gan.metrics.predict(fb):eq(cb[1]):float():mean():item()
     r.B_to_A = gan.metrics.predict(fa):eq(ca[1]):float():mean():item()
   end
@@ -124,7 +123,8 @@ function M.run_test(opt, state, test, G_AB, G_BA, t)
     for _, way in ipairs({ { "AtoB", test.A, G_AB, G_BA }, { "BtoA", test.B, G_BA, G_AB } }) do
       local name, dom, G, back = way[1], way[2], way[3], way[4]
       local dir = ("%s/results/%s"):format(opt.out, name)
-      os.execute(("mkdir -p '%s'"):format(dir))
+      local made, err = gan.io.mkdir(dir)
+      if not made then error(("--test: cannot make %s: %s"):format(dir, tostring(err)), 0) end
       local fake, rec = M.translate(dom, G, back, dom.n)
       for i = 1, dom.n do
         assert(gan.image.save(("%s/%s.png"):format(dir, dom:item_name(i)), fake[i]))

@@ -28,7 +28,7 @@ if opt.k < 1 then error("--k must be >= 1", 0) end
 if opt.lr_ratio <= 0 then error("--lr_ratio must be > 0", 0) end
 if opt.smooth < 1 then error("--smooth must be >= 1", 0) end
 if opt.threads > 0 then gan.set_threads(opt.threads) end
-os.execute("mkdir -p '" .. opt.out .. "'")
+assert(gan.io.mkdir(opt.out))
 
 local settings = {
   { name = "balanced", label = "balanced: k = 1, same lr", k = 1, ratio = 1 },

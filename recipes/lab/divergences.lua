@@ -28,8 +28,7 @@ if opt.points < 2 then error("--points must be >= 2", 0) end
 if opt.theta_max <= 0 then error("--theta_max must be > 0", 0) end
 if opt.measure_every < 1 then error("--measure_every must be >= 1", 0) end
 if opt.threads > 0 then gan.set_threads(opt.threads) end
-gan.manual_seed(opt.seed)
-os.execute("mkdir -p '" .. opt.out .. "'")
+assert(gan.io.mkdir(opt.out))
 local sigma, LOG2 = opt.sigma, math.log(2)
 
 local function csv(path, header, rows)

@@ -24,7 +24,6 @@ local opt = gan.options {
 }
 if opt.iters < 1 then error("--iters must be >= 1", 0) end
 if opt.rows < 1 then error("--rows must be >= 1", 0) end
-gan.manual_seed(opt.seed)
 
 local function loader() return gan.data.load(opt.data, opt) end
 local data = loader()
@@ -83,7 +82,7 @@ local function one_network(freeze)
 end
 local B, Cn = one_network(true), one_network(false)
 
-os.execute("mkdir -p '" .. opt.out .. "'")
+assert(gan.io.mkdir(opt.out))
 local csv = assert(io.open(opt.out .. "/freeze.csv", "w"))
 csv:write("step,D_two_optimizers,D_one_network,G_two_optimizers,G_one_network,D_unfrozen,G_unfrozen\n")
 print(("%6s | %12s %12s %9s | %12s %12s %9s | %9s %9s"):format("step", "D: two opt", "D: one net", "|diff|",

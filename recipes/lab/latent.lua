@@ -28,12 +28,16 @@ for _, k in ipairs({ "class_a", "class_b" }) do
 end
 if opt.class_a == opt.class_b then error("--class_a and --class_b must differ", 0) end
 if opt.threads > 0 then gan.set_threads(opt.threads) end
-gan.manual_seed(opt.seed)
-os.execute("mkdir -p '" .. opt.out .. "'")
+assert(gan.io.mkdir(opt.out))
 local names = gan.data.fashion_classes
 
 -- G of a trained DCGAN: the checkpoint, or a short run of our own
-local G, info = gan.pretrained.dcgan(opt)
+local ckpt = gan.recipes.checkpoint(opt.checkpoint, "dcgan", {
+  iters = opt.train_iters, nf = opt.train_nf, batch = opt.batch, seed = opt.seed, threads = opt.threads,
+  limit = opt.limit, data = opt.data, size = opt.size, sample_every = opt.train_iters, save_every = 0, eval = false,
+  out = opt.out .. "/dcgan",
+})
+local G, info = gan.pretrained.dcgan(ckpt)
 local nz = info.nz
 print(("G from %s (step %s): nz %d, nf %d, %dx%d"):format(info.path, info.step, nz, info.nf, info.size, info.size))
 

@@ -9,7 +9,6 @@
 -- @en Measures: modes covered and the share of high-quality samples (within 3 standard deviations of the nearest mode centre); every recipe gets the same iterations, batch and seed.
 
 local gan = require "gan"
-local util = require "gan.util"
 
 local opt = gan.options {
   recipes = { "gan", "unrolled_gan --unroll=0", "unrolled_gan", "wgan_gp --lr=1e-3 --beta1=0.5" }, -- recipes (and their options)
@@ -29,9 +28,8 @@ for _, s in ipairs(opt.sets) do
     error(("--sets: '%s' is not a mixture with countable modes (8gaussians, 25gaussians)"):format(s), 0)
   end
 end
-local q = util.shell_quote
 local every = opt.iters // opt.snapshots
-os.execute("mkdir -p " .. q(opt.out))
+assert(gan.io.mkdir(opt.out))
 
 -- Runs one recipe on one set in a fresh process, as a user would; gan.train
 -- measures the points (gan.metrics.points on `samples` points: its quick
@@ -41,16 +39,16 @@ os.execute("mkdir -p " .. q(opt.out))
 local function run(entry, set)
   local name, own = entry:match("^(%S+)%s*(.*)$")
   local out = ("%s/%s/%s"):format(opt.out, set, (entry:gsub("[^%w_]+", "_")))
-  local cmd = ("%s %s --data=%s --iters=%d --batch=%d --seed=%d --threads=%d --eval_every=%d --eval_samples=%d "
-    .. "--no-eval --sample_every=%d --save_every=0 --out=%s %s %s 2>&1"):format(q(arg[-1]), q(name), set,
-    opt.iters, opt.batch, opt.seed, opt.threads, every, 5 * opt.samples, every, q(out), opt.extra, own)
+  local words = {}
+  for w in (opt.extra .. " " .. own):gmatch("%S+") do words[#words + 1] = w end
   io.write(("%-24s %-12s "):format(entry, set)); io.flush()
   local t0 = gan.clock()
-  local p = io.popen(cmd)
-  local text = p:read("a")
-  local ok = p:close()
+  local ok, text, why = gan.recipes.run(name, {
+    data = set, iters = opt.iters, batch = opt.batch, seed = opt.seed, threads = opt.threads, eval_every = every,
+    eval_samples = 5 * opt.samples, eval = false, sample_every = every, save_every = 0, out = out,
+  }, { capture = true, extra = words })
   local seconds = gan.clock() - t0
-  if not ok then error(("%s on %s failed:\n%s"):format(entry, set, text), 0) end
+  if not ok then error(("%s on %s failed: %s\n%s"):format(entry, set, why, text or ""), 0) end
   local rows = {}
   local f = io.open(out .. "/eval.csv")
   if not f then error(("%s on %s measured nothing (no %s/eval.csv):\n%s"):format(entry, set, out, text), 0) end

@@ -16,24 +16,19 @@ local opt = gan.options {
 }
 if opt.iters < 1 then error("--iters must be >= 1", 0) end
 if opt.gap < 0 then error("--gap must be >= 0", 0) end
-os.execute("mkdir -p '" .. opt.out .. "'")
-local q = gan.util.shell_quote
-local ganlua = arg[-1] or "ganlua"
-
+assert(gan.io.mkdir(opt.out))
 -- the same options for both runs; each samples once, at the end, from its own fixed noise
 local function train(name)
   local dir = opt.out .. "/" .. name
-  local args = {
-    ("--iters=%d"):format(opt.iters), ("--batch=%d"):format(opt.batch), ("--nf=%d"):format(opt.nf),
-    ("--seed=%d"):format(opt.seed), ("--threads=%d"):format(opt.threads), ("--limit=%d"):format(opt.limit),
-    ("--size=%d"):format(opt.size), "--data=" .. q(opt.data), ("--sample_every=%d"):format(opt.iters),
-    ("--save_every=%d"):format(opt.save_every), ("--eval=%s"):format(tostring(opt.eval)),
-    ("--eval_samples=%d"):format(opt.eval_samples), ("--resume=%s"):format(tostring(opt.resume)), "--out=" .. q(dir),
+  local o = {
+    iters = opt.iters, batch = opt.batch, nf = opt.nf, seed = opt.seed, threads = opt.threads, limit = opt.limit,
+    size = opt.size, data = opt.data, sample_every = opt.iters, save_every = opt.save_every, eval = opt.eval,
+    eval_samples = opt.eval_samples, resume = opt.resume, out = dir,
   }
-  local cmd = ("%s %s %s"):format(q(ganlua), name, table.concat(args, " "))
-  print("== " .. cmd)
+  print("== " .. table.concat(gan.recipes.argv(name, o), " "))
   local t0 = gan.clock()
-  if not os.execute(cmd) then error(("the %s run failed: %s"):format(name, cmd), 0) end
+  local ok, _, why = gan.recipes.run(name, o)
+  if not ok then error(("the %s run failed: %s"):format(name, why), 0) end
   return dir, (gan.clock() - t0) / 60
 end
 

@@ -21,11 +21,9 @@ local opt = gan.options {
   iters = 0,              -- iterations (0: from epochs)
   out = "runs/fmnist_classifier",
 }
-gan.manual_seed(opt.seed)
 if opt.epochs < 1 then error("--epochs must be at least 1", 0) end
 
-local data = gan.data.load("fashion-mnist", { batch = opt.batch, seed = opt.seed, size = gan.metrics.SIZE, limit = opt.limit,
-  labels = true })
+local data = gan.data.load("fashion-mnist", gan.options.with(opt, { size = gan.metrics.SIZE }), { labels = true })
 local iters = opt.iters > 0 and opt.iters or opt.epochs * (data:size() // opt.batch)
 rawset(opt, "iters", iters)
 
@@ -35,7 +33,7 @@ local sched = gan.optim.schedule.cosine(adam, { total = iters })
 
 -- test accuracy of the network as it is now (eval mode)
 local function test_accuracy()
-  local test = gan.data.load("fashion-mnist", { split = "test", size = gan.metrics.SIZE })
+  local test = gan.data.load("fashion-mnist", { size = gan.metrics.SIZE }, { split = "test" })
   net:eval()
   local correct = 0
   gan.no_grad(function()

@@ -75,11 +75,9 @@ end)
 
 T.case("augmentation: random crops and flips, the same for a seed, resumed from a saved position", function()
   local x = gan.arange(2 * 6 * 6):reshape(2, 1, 6, 6):float()
-  -- a Domain over tensors: image i is x[i]
+  -- a data set over tensors stored at 6x6, cropped to 4x4: image i is x[i]
   local function domain(seed)
-    local d = data.Domain
-    return setmetatable({ x = x, n = 2, L = 6, size_ = 4, flip = true, seed = seed, batch = 3, epoch = 0, pos = 0,
-      draws = 0, perm = data.permutation(2, seed, 0) }, d)
+    return data.dataset({ x = x }, { size = 4, flip = true, seed = seed, batch = 3 })
   end
   local d = domain(1)
   local crops, flips = {}, 0

@@ -75,11 +75,11 @@ T.case("the classifier file loads and reaches its accuracy on the test split", f
   U.equal(net:num_parameters() > 100000, true)
   -- the whole split in a normal build; the first 1000 images under the sanitizers (10x slower)
   local n = sanitized and 1000 or 10000
-  local test = gan.data.load("fashion-mnist", { split = "test", size = 32, limit = n })
+  local test = gan.data.load("fashion-mnist", { size = 32, limit = n }, { split = "test" })
   local acc = gan.metrics.accuracy(gan.metrics.predict(test.x), test.labels)
   U.truthy(acc >= 0.91, ("test accuracy %.4f on %d images"):format(acc, n))
   -- 28x28 images are padded like gan.data does, so they give the same answer
-  local raw = gan.data.load("fashion-mnist", { split = "test", limit = 200 })
+  local raw = gan.data.load("fashion-mnist", { size = 28, limit = 200 }, { split = "test" })
   U.shape(raw.x, { 200, 1, 28, 28 })
   local same = gan.metrics.predict(raw.x):eq(gan.metrics.predict(test.x:narrow(1, 1, 200))):float():sum():item()
   U.equal(same, 200)
@@ -92,7 +92,7 @@ end)
 T.case("images: real test images score near the floor, with full coverage", function()
   if not have_fmnist then T.skip("Fashion-MNIST is not installed") end
   local n = sanitized and 200 or 500   -- fewer under the sanitizers (several times slower)
-  local test = gan.data.load("fashion-mnist", { split = "test", size = 32, limit = 5000, labels = true })
+  local test = gan.data.load("fashion-mnist", { size = 32, limit = 5000 }, { split = "test", labels = true })
   local pos = 0
   local function real(b)   -- a "generator" that returns test images and their true classes
     local x, y = test.x:narrow(1, pos + 1, b), test.labels:narrow(1, pos + 1, b)
@@ -130,7 +130,7 @@ T.case("gan.train evaluates points during and after a run; report.html holds the
     local loss = ((G(gan.randn(real:size(1), 2)) - real) ^ 2):mean()
     optG:step(loss)
     return { loss = loss }
-  end)
+  end, { noise = function(n) return gan.randn(n, 2) end })
   U.truthy(sum.metrics and sum.metrics.modes_total == 25, "final metrics")
   local eval_csv = U.read(out .. "/eval.csv")
   U.truthy(eval_csv:find("^step,hq,modes,modes_total,n\n3,"), eval_csv)

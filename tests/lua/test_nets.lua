@@ -17,7 +17,7 @@ local function names(net)
 end
 
 T.case("points: MLPs of the given width and depth", function()
-  local data = gan.data.toy("8gaussians", { limit = 64 })
+  local data = gan.data.load("8gaussians", { limit = 64 })
   local opt = { nz = 7, hidden = 16, depth = 2 }
   local G, noise = nets.generator(data, opt)
   U.shape(noise(5), { 5, 7 })
@@ -53,7 +53,7 @@ T.case("images: DCGAN-style convnets for each size and channel count", function(
 end)
 
 T.case("features: a discriminator without its last layer, for heads of one's own", function()
-  local pts = gan.data.toy("8gaussians", { limit = 64, batch = 8 })
+  local pts = gan.data.load("8gaussians", { limit = 64, batch = 8 })
   local f, n = nets.features(pts, { hidden = 16, depth = 2 })
   T.eq(n, 16, "the hidden width")
   U.shape(f(pts:next()), { 8, 16 })
@@ -85,7 +85,7 @@ T.case("mlp: a norm function after each hidden layer, an activation and a last m
   U.shape(y, { 4, 2 })
   U.truthy(y:abs():max():item() <= 1, "ends in Tanh")
   T.raises(function() nets.mlp({ 3 }) end, "at least an input and an output")
-  T.raises(function() nets.mlp({ 3, 1 }, { norm = "group" }) end, "norm must be batch, layer")
+  T.raises(function() nets.mlp({ 3, 1 }, { norm = "group" }) end, 'norm must be "batch", "layer"')
 end)
 
 T.case("generator: a norm of one's own and biases", function()
@@ -98,13 +98,13 @@ T.case("generator: a norm of one's own and biases", function()
   for _, p in ipairs(G:named_parameters()) do
     U.truthy(not p.name:match("bias") or G[tonumber(p.name:match("^(%d+)"))].__name == "GroupNorm", "no conv bias: " .. p.name)
   end
-  T.raises(function() nets.generator(data, {}, { norm = "layer" }) end, "norm must be batch, none or a function")
+  T.raises(function() nets.generator(data, {}, { norm = "layer" }) end, 'norm must be "batch", "none" or a function')
 end)
 
 T.case("errors", function()
   T.raises(function() nets.generator(images(1, 24), {}) end, "power-of-two size from 16")
   T.raises(function() nets.discriminator(images(1, 8), {}) end, "power-of-two size from 16")
-  T.raises(function() nets.discriminator(images(1, 16), {}, { norm = "group" }) end, "norm must be batch, layer")
+  T.raises(function() nets.discriminator(images(1, 16), {}, { norm = "group" }) end, 'norm must be "batch", "layer"')
 end)
 
 T.run()

@@ -1,27 +1,27 @@
--- gan.convnet stacks, gan.labels helpers and nn.Heads: shapes, names, gradients, errors.
+-- gan.nets.dcgan stacks, gan.pretrained, gan.labels helpers and nn.Heads: shapes, names, gradients, errors.
 package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
 local nn = gan.nn
 
-T.case("convnet.up and down: DCGAN's shapes at 16, 32 and 64", function()
+T.case("gan.nets.dcgan: generator and body: DCGAN's shapes at 16, 32 and 64", function()
   for _, s in ipairs({ 16, 32, 64 }) do
-    local G = gan.convnet.up(12, 3, s, 4)
+    local G = gan.nets.dcgan.generator(12, 3, s, 4)
     local x = G(gan.randn(2, 12, 1, 1))
     U.shape(x, { 2, 3, s, s }, "G at " .. s)
     U.truthy(x:abs():max():item() <= 1, "Tanh output")
-    local D, c = gan.convnet.down(3, s, 4)
-    U.equal(c, 4 * 2 ^ (gan.convnet.levels(s) - 1), "channels at " .. s)
+    local D, c = gan.nets.dcgan.body(3, s, 4)
+    U.equal(c, 4 * 2 ^ (gan.nets.dcgan.levels(s) - 1), "channels at " .. s)
     U.shape(D(x), { 2, c, 4, 4 }, "D at " .. s)
   end
-  local raw = gan.convnet.up(5, 1, 16, 4, { out = "none", bn = false })
+  local raw = gan.nets.dcgan.generator(5, 1, 16, 4, { out = "none", norm = "none" })
   U.truthy(raw(gan.randn(2, 5, 1, 1)):abs():max():item() > 0, "raw maps")
   for _, m in ipairs(raw:modules()) do U.truthy(m.__name ~= "BatchNorm2d" and m.__name ~= "Tanh", m.__name) end
 end)
 
-T.case("convnet.up has the layout of recipes/dcgan.lua's G (its checkpoints load)", function()
-  local G = gan.convnet.up(100, 1, 32, 8)
+T.case("gan.nets.dcgan.generator has the layout of recipes/dcgan.lua's G (its checkpoints load)", function()
+  local G = gan.nets.dcgan.generator(100, 1, 32, 8)
   local names = {}
   for _, e in ipairs(G:named_parameters()) do names[#names + 1] = e.name end
   U.equal(table.concat(names, " "), "1.weight 2.weight 2.bias 4.weight 5.weight 5.bias 7.weight 8.weight 8.bias 10.weight",
@@ -29,15 +29,15 @@ T.case("convnet.up has the layout of recipes/dcgan.lua's G (its checkpoints load
   U.equal(G[11].__name, "Tanh", "last layer")
 end)
 
-T.case("pretrained.generator loads a DCGAN checkpoint's G; other files give clear errors", function()
+T.case("gan.pretrained.dcgan loads a DCGAN checkpoint's G; other files give clear errors", function()
   local dir = U.tmpdir("pretrained")
-  local G = gan.convnet.up(6, 1, 16, 4)
+  local G = gan.nets.dcgan.generator(6, 1, 16, 4)
   G(gan.randn(4, 6, 1, 1))                      -- batch-norm statistics move away from their start
   local tensors = { ["D.1.weight"] = gan.zeros(1) }
   for k, t in pairs(G:state_dict()) do tensors["G." .. k] = t end
   local meta = { ["ganlua.options"] = "data=fashion-mnist\nsize=16\nchannels=1\nnz=6\nnf=4\n", ["ganlua.step"] = "7" }
   assert(gan.io.save_safetensors(dir .. "/ck.safetensors", tensors, meta))
-  local H, info = gan.pretrained.generator(dir .. "/ck.safetensors")
+  local H, info = gan.pretrained.dcgan(dir .. "/ck.safetensors")
   U.equal(info.step, 7, "step")
   U.equal(info.nz, 6, "nz")
   G:eval()
@@ -46,13 +46,15 @@ T.case("pretrained.generator loads a DCGAN checkpoint's G; other files give clea
   U.equal(H.training, false, "evaluation mode")
   meta["ganlua.options"] = "size=16\nnz=6\nnf=8\n"
   assert(gan.io.save_safetensors(dir .. "/wide.safetensors", tensors, meta))
-  U.raises(function() gan.pretrained.generator(dir .. "/wide.safetensors") end, "does not match DCGAN's layout")
+  U.raises(function() gan.pretrained.dcgan(dir .. "/wide.safetensors") end, "its G does not match")
   assert(gan.io.save_safetensors(dir .. "/other.safetensors", tensors, {}))
-  U.raises(function() gan.pretrained.generator(dir .. "/other.safetensors") end, "is not a DCGAN checkpoint")
-  U.raises(function() gan.pretrained.generator(dir .. "/missing.safetensors") end, "cannot read")
+  U.raises(function() gan.pretrained.dcgan(dir .. "/other.safetensors") end, "is not a DCGAN checkpoint")
+  U.raises(function() gan.pretrained.dcgan(dir .. "/missing.safetensors") end, "train a DCGAN first")
+  U.write(dir .. "/junk.safetensors", "not a checkpoint")
+  U.raises(function() gan.pretrained.dcgan(dir .. "/junk.safetensors") end, "cannot read")
 end)
 
-T.case("convnet norms and biases: layer norm, a function, none; biases unless batch norm follows", function()
+T.case("gan.nets.dcgan norms and biases: layer norm, a function, none; biases unless batch norm follows", function()
   local function count(net, name)
     local n = 0
     for _, m in ipairs(net:modules()) do if m.__name == name then n = n + 1 end end
@@ -63,30 +65,33 @@ T.case("convnet norms and biases: layer norm, a function, none; biases unless ba
     for _, m in ipairs(net:modules()) do if m.__name:match("^Conv") and m.bias then n = n + 1 end end
     return n
   end
-  local G = gan.convnet.up(6, 1, 32, 4)
+  local G = gan.nets.dcgan.generator(6, 1, 32, 4)
   U.equal(count(G, "BatchNorm2d"), 3, "batch norm after every hidden layer")
   U.equal(biases(G), 0, "no conv biases under batch norm")
-  local L = gan.convnet.up(6, 1, 32, 4, { norm = "layer", last_bias = false })
+  local L = gan.nets.dcgan.generator(6, 1, 32, 4, { norm = "layer", last_bias = false })
   U.equal(count(L, "LayerNorm"), 3, "layer norm")
   U.equal(biases(L), 3, "biases on the hidden layers only")
   U.shape(L(gan.randn(2, 6, 1, 1)), { 2, 1, 32, 32 })
-  local D, c = gan.convnet.down(1, 32, 4, { norm = "layer" })
+  local D, c = gan.nets.dcgan.body(1, 32, 4, { norm = "layer" })
   U.equal(count(D, "LayerNorm"), 2, "every layer but the first")
   U.equal(biases(D), 3, "biases without batch norm")
   U.shape(D(gan.randn(2, 1, 32, 32)), { 2, c, 4, 4 })
   local sizes = {}
-  gan.convnet.down(1, 32, 4, { norm = function(ch, s) sizes[#sizes + 1] = ch .. "@" .. s; return nn.GroupNorm(1, ch) end })
+  gan.nets.dcgan.body(1, 32, 4, { norm = function(ch, s) sizes[#sizes + 1] = ch .. "@" .. s; return nn.GroupNorm(1, ch) end })
   U.equal(table.concat(sizes, " "), "8@8 16@4", "the function gets the maps and size of each layer")
-  local N = gan.convnet.down(1, 16, 4, { norm = "none", first_bias = false })
+  local N = gan.nets.dcgan.body(1, 16, 4, { norm = "none", first_bias = false })
   U.equal(count(N, "BatchNorm2d") + count(N, "LayerNorm"), 0, "no norm")
   U.equal(biases(N), 1, "the first layer's bias left out")
-  U.raises(function() gan.convnet.up(4, 1, 16, 4, { norm = "group" }) end, "norm must be batch, layer, none or a function")
+  local S = gan.nets.dcgan.body(1, 16, 4, { norm = "spectral" })
+  U.equal(count(S, "SpectralNorm"), 2, "spectral: every convolution wrapped")
+  U.equal(count(gan.nets.dcgan.generator(6, 1, 16, 4, { norm = "instance" }), "InstanceNorm2d"), 2, "instance norm")
+  U.raises(function() gan.nets.dcgan.generator(4, 1, 16, 4, { norm = "group" }) end, 'norm must be "batch", "layer", "instance", "none" or a function')
 end)
 
-T.case("convnet.levels refuses sizes that are not powers of two >= 16", function()
-  U.equal(gan.convnet.levels(32), 3, "32")
-  U.raises(function() gan.convnet.levels(24) end, "--size must be a power of two >= 16, got 24")
-  U.raises(function() gan.convnet.up(4, 1, 8, 4) end, "--size must be")
+T.case("gan.nets.dcgan.levels refuses sizes that are not powers of two >= 16", function()
+  U.equal(gan.nets.dcgan.levels(32), 3, "32")
+  U.raises(function() gan.nets.dcgan.levels(24) end, "--size must be a power of two >= 16, got 24")
+  U.raises(function() gan.nets.dcgan.generator(4, 1, 8, 4) end, "--size must be")
 end)
 
 T.case("labels.rows, planes and join", function()

@@ -26,7 +26,7 @@ local function make_run(out)
     local loss = ((G(gan.randn(real:size(1), 2)) - real) ^ 2):mean()
     optG:step(loss)
     return { loss = loss, half = loss * 0.5 }
-  end)
+  end, { noise = function(n) return gan.randn(n, 2) end })
 end
 
 T.case("pieces: base64 and charts", function()

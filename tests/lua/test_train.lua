@@ -19,7 +19,8 @@ local function setup(out, extra)
   local optD = gan.optim.SGD(D, { lr = 1e-2, momentum = 0.9 })
   local sched = gan.optim.schedule.step(optD, { every = 7, gamma = 0.5 })
   local ema = gan.optim.EMA(G, 0.9)
-  local state = { G = G, D = D, optG = optG, optD = optD, sched = sched, ema = ema, data = data, count = 0 }
+  local state = { G = G, D = D, optG = optG, optD = optD, sched = sched, ema = ema, data = data, count = 0,
+    sample = function(n) return ema:module()(gan.randn(n, 4)) end }
   local step = function(real)
     local fake = G(gan.randn(real:size(1), 4))
     local lossD = F.bce_logits(D(real), 0.9) + F.bce_logits(D(fake:detach()), 0)

@@ -9,7 +9,7 @@ local function run(args) return U.run_recipe("recipes/ppgn.lua", args) end
 
 -- a checkpoint of the layout recipes/dcgan.lua writes, with an untrained G
 local function fake_dcgan(path)
-  local G = gan.convnet.up(16, 1, 32, 8)
+  local G = gan.nets.dcgan.generator(16, 1, 32, 8)
   local tensors = {}
   for k, t in pairs(G:state_dict()) do tensors["G." .. k] = t end
   assert(gan.io.save_safetensors(path, tensors, { ["ganlua.options"] = "size=32\nchannels=1\nnz=16\nnf=8\n",

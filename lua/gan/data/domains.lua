@@ -1,5 +1,6 @@
---- Image-to-image data: two domains of images, unpaired (CycleGAN) or
--- paired (pix2pix). These functions are part of gan.data:
+--- gan.data.domains: two domains of images for image-to-image
+-- translation, unpaired (CycleGAN) or paired (pix2pix). Its functions are
+-- gan.data's:
 --
 --     local data = gan.data.unpaired("fashion-mnist", opt)   -- sneakers (A) and ankle boots (B)
 --     local batch = data:next()           -- {a, b, A = a, B = b}: (batch, C, size, size) each
@@ -21,61 +22,43 @@
 -- (`classes_a`, `classes_b` choose others); paired Sobel edges of each
 -- garment (A, white lines on black) and the garment itself (B).
 --
--- Training batches are augmented as in the papers' code: each image is
--- resized to load_size x load_size, a size x size square is cropped at a
--- random place, and it is mirrored left-right with probability 1/2 (a pair
--- gets the same crop and flip on both sides). The draws come from the seed
--- and the iterator's position, which is saved in checkpoints. `batch(i, k)`
--- returns images in order without augmentation (resized to size), for
--- evaluation and translation of a test split.
+-- Training batches are augmented as in the papers' code (gan.augment): each
+-- image is resized to load_size x load_size, a size x size square is
+-- cropped at a random place, and with `flip` it is mirrored left-right
+-- with probability 1/2 (a pair gets the same crop and flip on both sides).
+-- `items(i, k)` returns images in order without augmentation (resized to
+-- size), for evaluation and translation of a test split.
 --
 -- Small sets are decoded once and kept in memory; a set larger than
--- cache_mb (1024 MB at load_size) is read from its files at each batch.
--- A file that cannot be read is named on standard error and skipped when
--- the set is loaded into memory, and raises an error naming it otherwise.
+-- cache_mb (at load_size) is read from its files at each batch. A file
+-- that cannot be read is named on standard error and skipped when the set
+-- is loaded into memory, and raises an error naming it otherwise.
 --
--- Options read from opt: size (32), load_size (size), flip (true),
--- channels (3; Fashion-MNIST is gray), split ("train"), limit (0: all, per
--- domain), batch (64), seed (1), cache_mb (1024), direction ("AtoB" or
--- "BtoA": which side is A), classes_a ({7}), classes_b ({9}), classes
--- (paired Fashion-MNIST: the classes to keep, default all), edge_threshold
--- (0.8: the Sobel gradient magnitude, on images in [0, 1], that counts as an edge).
--- @module gan.domains
+-- Options read (declared here): classes_a, classes_b, direction,
+-- edge_threshold, cache_mb; and size, load_size, flip, channels, limit,
+-- batch, seed. Parameters (the third argument): split ("train"), classes
+-- (paired Fashion-MNIST: the classes to keep), root.
+-- Requires: gan.data, gan.data.images, gan.options.
+-- @module gan.data.domains
 
 local gan = require "gan"
-local util = require "gan.util"
+local options = require "gan.options"
 
 local M = {}
 
-local get = util.get
+--- The options of the two-domain loaders.
+M.options = options.declare("gan.data.domains", "two-domain data (gan.data.unpaired, gan.data.paired)", {
+  { "classes_a", { 7 }, "Fashion-MNIST classes of domain A (7: sneaker)" },
+  { "classes_b", { 9 }, "Fashion-MNIST classes of domain B (9: ankle boot)" },
+  { "direction", "AtoB", "AtoB, or BtoA: which side is the input" },
+  { "edge_threshold", 0.8, "Sobel gradient magnitude (images in [0, 1]) that counts as an edge" },
+  { "cache_mb", 1024, "image sets up to this size are kept in memory; larger ones are read at each batch" },
+})
+
+local get = options.get
 
 local function data() return require "gan.data" end
-
-local function is_dir(path)
-  local ok = os.execute("test -d " .. util.shell_quote(path))
-  return ok == true or ok == 0
-end
-
-local function is_fashion(name)
-  return name == "fashion-mnist" or name == "fashion_mnist" or name == "fmnist"
-end
-
-local image_ext = { png = true, jpg = true, jpeg = true }
-
---- The PNG and JPEG files under a folder, recursively, sorted by path.
--- @param dir the folder
--- @return list of paths
-function M.image_files(dir)
-  local p = io.popen("find " .. util.shell_quote(dir) .. " -type f 2>/dev/null")
-  local files = {}
-  for line in p:lines() do
-    local ext = line:match("%.([%w]+)$")
-    if ext and image_ext[ext:lower()] then files[#files + 1] = line end
-  end
-  p:close()
-  table.sort(files)
-  return files
-end
+local function images() return require "gan.data.images" end
 
 local function stem(path)
   return (path:match("([^/]+)$") or path):gsub("%.[%w]+$", "")
@@ -86,12 +69,6 @@ local function to_square(img, s)
   local x = img:unsqueeze(1)
   if img:size(2) ~= s or img:size(3) ~= s then x = data().resize(x, s, s) end
   return x:squeeze(1) * 2 - 1
-end
-
-local function read(path, channels)
-  local img, err = gan.io.load_image(path, channels)
-  if not img then return nil, err end
-  return img
 end
 
 --- Sobel edges: white (1) where the gradient magnitude of the image (gray,
@@ -115,160 +92,35 @@ function M.sobel_edges(x, threshold)
   end)
 end
 
--- ----------------------------------------------------------------------------
--- One set of images (one domain, or a pair stacked on the channel dim)
-
-local Domain = {}
-Domain.__index = Domain
-M.Domain = Domain
-
--- src = {n=, load=function(i) -> (C, L, L) or nil, err, name=function(i), path=function(i)}
--- or {x = (N, C, L, L)}; spec = {L=, size=, flip=, seed=, batch=, split_at=, label=}
-local function new_domain(src, spec, opt)
-  local self = setmetatable({
-    name = spec.label, kind = "images", L = spec.L, size_ = spec.size, flip = spec.flip,
-    seed = spec.seed, batch = spec.batch, split_at = spec.split_at,
-    epoch = 0, pos = 0, draws = 0, names = src.names, skipped = {},
-  }, Domain)
-  if src.x then
-    self.x, self.n = src.x, src.x:size(1)
-  else
-    local C = src.channels
-    local bytes = src.n * C * spec.L * spec.L * 4
-    if bytes <= get(opt, "cache_mb", 1024) * 2 ^ 20 then
-      local imgs, names = {}, {}
-      for i = 1, src.n do
-        local x, err = src.load(i)
-        if x then
-          imgs[#imgs + 1], names[#names + 1] = x, src.names[i]
-        else
-          self.skipped[#self.skipped + 1] = { src.path(i), err }
-          io.stderr:write(("gan.data: skipping %s: %s\n"):format(src.path(i), tostring(err)))
-        end
-      end
-      if #imgs == 0 then
-        error(("gan.data: no usable images in %s (%d files, %d could not be read)"):format(spec.label, src.n,
-          #self.skipped), 0)
-      end
-      self.x, self.n, self.names = gan.stack(imgs, 1), #imgs, names
-    else
-      self.load, self.path, self.n, self.channels = src.load, src.path, src.n, C
-    end
-  end
-  if self.n == 0 then error(("gan.data: %s holds no images"):format(spec.label), 0) end
-  self.perm = data().permutation(self.n, self.seed, 0)
-  return self
-end
-
--- item i (0-based) at load size
---- Item i (0-based) at load size; a file that cannot be read is an error naming it.
--- @local
-function Domain:item(i)
-  if self.x then return self.x[i + 1] end
-  local x, err = self.load(i + 1)
-  if not x then error(("gan.data: cannot read %s: %s"):format(self.path(i + 1), tostring(err)), 0) end
-  return x
-end
-
---- A batch as returned to the caller: paired images (split_at channels of A, the rest B)
--- come back as {a, b, A = a, B = b}, single images as they are.
--- @local
-function Domain:result(x)
-  if not self.split_at then return x end
-  local c = self.split_at
-  local a, b = x:narrow(2, 1, c), x:narrow(2, c + 1, x:size(2) - c)
-  return { a, b, A = a, B = b }
-end
-
---- The number of images (or pairs).
--- @return integer
-function Domain:size()
-  return self.n
-end
-
---- The next training batch, shuffled and augmented: (b, C, size, size),
--- or for pairs {a, b, A = a, B = b}.
--- @param b batch size (default opt.batch)
--- @return batch
-function Domain:next(b)
-  b = b or self.batch
-  local out = {}
-  local L, s = self.L, self.size_
-  for k = 1, b do
-    if self.pos >= self.n then
-      self.epoch, self.pos = self.epoch + 1, 0
-      self.perm = data().permutation(self.n, self.seed, self.epoch)
-    end
-    local x = self:item(self.perm[self.pos + 1])
-    self.pos = self.pos + 1
-    self.draws = self.draws + 1
-    local u = data().uniform_stream(self.seed, 3000017 + self.draws)
-    local top, left, flip = math.floor(u() * (L - s + 1)), math.floor(u() * (L - s + 1)), u() < 0.5
-    if L > s then x = x:narrow(2, top + 1, s):narrow(3, left + 1, s) end
-    if self.flip and flip then x = x:flip(3) end
-    out[k] = x
-  end
-  return self:result(gan.stack(out, 1))
-end
-
---- Images i .. i + k - 1 (1-based) in order, resized to size, without
--- augmentation: (k, C, size, size), or for pairs {a, b, A = a, B = b}.
--- @param i first image
--- @param k how many (clipped at the end)
--- @return batch
-function Domain:items(i, k)
-  k = math.min(k, self.n - i + 1)
-  local x
-  if self.x then
-    x = self.x:narrow(1, i, k)
-  else
-    local list = {}
-    for j = 1, k do list[j] = self:item(i + j - 2) end
-    x = gan.stack(list, 1)
-  end
-  if x:size(3) ~= self.size_ then x = data().resize(x, self.size_, self.size_) end
-  return self:result(x)
-end
-
---- A name for image i (1-based): its file's name without the extension, or its number.
--- @param i index
--- @return string
-function Domain:item_name(i)
-  return self.names and self.names[i] or ("%05d"):format(i)
-end
-
---- Where the iterator is: {epoch=, pos=, draws=, seed=}.
--- @return table
-function Domain:state_dict()
-  return { epoch = self.epoch, pos = self.pos, draws = self.draws, seed = self.seed }
-end
-
---- Moves the iterator to a saved position (numbers may be strings).
--- @param sd table from state_dict()
-function Domain:load_state_dict(sd)
-  local function n(v) return math.tointeger(tonumber(v)) end
-  self.seed = n(sd.seed) or self.seed
-  self.epoch, self.pos, self.draws = n(sd.epoch) or 0, n(sd.pos) or 0, n(sd.draws) or 0
-  self.perm = data().permutation(self.n, self.seed, self.epoch)
-end
-
---- A one-line description.
-function Domain:__tostring()
-  return ("gan.data.Domain(%s: %d %s of %d px, batch %d)"):format(self.name or "?", self.n,
-    self.split_at and "pairs" or "images", self.size_, self.batch)
-end
-
-local function spec_of(opt, label, stream, channels)
-  local size = get(opt, "size", 32)
-  local L = get(opt, "load_size", 0)
-  if L == 0 or L == nil then L = size end
-  if L < size then
-    error(("gan.data: --load_size (%d) must be at least --size (%d)"):format(L, size), 0)
-  end
-  return {
-    L = L, size = size, flip = get(opt, "flip", true), batch = get(opt, "batch", 64), label = label,
-    seed = get(opt, "seed", 1) + 104729 * stream, channels = channels,
+-- One domain (or a pair stacked on the channel dim) as a data set.
+-- src = {x = (N, C, L, L)} or {n=, channels=, names=, load=function(i), path=function(i)};
+-- k = the domain's number (its random stream); label = its name for messages
+local function domain(src, opt, k, label, split_at)
+  local size, L = images().sizes(opt)
+  local o = {
+    name = label, kind = "images", size = size, L = L, flip = get(opt, "flip"), batch = get(opt, "batch"),
+    seed = get(opt, "seed") + 104729 * k, stream = "data." .. k, augment_base = 3000017, split_at = split_at,
+    names = src.names, skipped = {},
   }
+  if not src.x and src.n * src.channels * L * L * 4 <= get(opt, "cache_mb") * 2 ^ 20 then
+    local imgs, names = {}, {}
+    for i = 1, src.n do
+      local x, err = src.load(i)
+      if x then
+        imgs[#imgs + 1], names[#names + 1] = x, src.names[i]
+      else
+        o.skipped[#o.skipped + 1] = { src.path(i), err }
+        io.stderr:write(("gan.data: skipping %s: %s\n"):format(src.path(i), tostring(err)))
+      end
+    end
+    if #imgs == 0 then
+      error(("gan.data: no usable images in %s (%d files, %d could not be read)"):format(label, src.n,
+        #o.skipped), 0)
+    end
+    src, o.names = { x = gan.stack(imgs, 1) }, names
+  end
+  src.L = L
+  return data().dataset(src, o)
 end
 
 -- the first `limit` of a list (all when limit is 0)
@@ -278,7 +130,7 @@ local function first(list, limit)
 end
 
 local function folder_source(dir, channels, L, limit)
-  local files = first(M.image_files(dir), limit)
+  local files = first(images().files(dir), limit)
   if #files == 0 then error(("gan.data: no PNG or JPEG files in %s"):format(dir), 0) end
   local names = {}
   for i, f in ipairs(files) do names[i] = stem(f) end
@@ -286,18 +138,17 @@ local function folder_source(dir, channels, L, limit)
     n = #files, channels = channels, names = names,
     path = function(i) return files[i] end,
     load = function(i)
-      local img, err = read(files[i], channels)
+      local img, err = gan.io.load_image(files[i], channels)
       if not img then return nil, err end
       return to_square(img, L)
     end,
   }
 end
 
-local function fashion_x(opt, classes, L)
+local function fashion_x(opt, params, classes, L)
   local d = data().load("fashion-mnist", {
-    split = get(opt, "split", "train"), classes = classes, limit = get(opt, "limit", 0), size = L,
-    root = get(opt, "root", nil), batch = 1,
-  })
+    classes = classes, limit = get(opt, "limit"), size = L, batch = 1,
+  }, { split = data().param(opt, params, "split", "train"), root = data().param(opt, params, "root", nil) })
   return d.x
 end
 
@@ -309,37 +160,39 @@ Unpaired.__index = Unpaired
 M.Unpaired = Unpaired
 
 --- Two domains of images drawn independently (CycleGAN).
--- @param name "fashion-mnist" or a folder with the CycleGAN layout
+-- @param name "fashion-mnist" or a folder with the CycleGAN layout (default: opt.data)
 -- @param opt options (see the module comment)
--- @return an iterator with .A and .B (each a Domain) whose next() gives {a, b, A = a, B = b}
-function M.unpaired(name, opt)
-  name = name or get(opt, "data", "fashion-mnist")
-  local split = get(opt, "split", "train")
+-- @param params {split="train", root=}
+-- @return an iterator with .A and .B (each a data set) whose next() gives {a, b, A = a, B = b}
+function M.unpaired(name, opt, params)
+  name = name or get(opt, "data")
+  local split = data().param(opt, params, "split", "train")
   local A, B
-  if is_fashion(name) then
-    local ca, cb = get(opt, "classes_a", { 7 }), get(opt, "classes_b", { 9 })
-    local sa, sb = spec_of(opt, "fashion-mnist " .. split .. " classes " .. table.concat(ca, ","), 1, 1),
-        spec_of(opt, "fashion-mnist " .. split .. " classes " .. table.concat(cb, ","), 2, 1)
-    A = new_domain({ x = fashion_x(opt, ca, sa.L) }, sa, opt)
-    B = new_domain({ x = fashion_x(opt, cb, sb.L) }, sb, opt)
+  if data().is_fashion(name) then
+    local _, L = images().sizes(opt)
+    local ca, cb = get(opt, "classes_a"), get(opt, "classes_b")
+    A = domain({ x = fashion_x(opt, params, ca, L) }, opt, 1,
+      "fashion-mnist " .. split .. " classes " .. table.concat(ca, ","))
+    B = domain({ x = fashion_x(opt, params, cb, L) }, opt, 2,
+      "fashion-mnist " .. split .. " classes " .. table.concat(cb, ","))
   else
-    if not is_dir(name) then
+    if not gan.io.isdir(name) then
       error(("gan.data.unpaired: '%s' is neither fashion-mnist nor a folder"):format(name), 0)
     end
-    local channels = get(opt, "channels", 3)
+    local channels = get(opt, "channels")
+    local _, L = images().sizes(opt)
     local doms = {}
     for k, side in ipairs({ "A", "B" }) do
       local dir = ("%s/%s%s"):format(name, split, side)
-      if not is_dir(dir) then
+      if not gan.io.isdir(dir) then
         error(("gan.data.unpaired: %s has no %s%s folder (the CycleGAN layout: DIR/trainA, DIR/trainB, "
           .. "DIR/testA, DIR/testB)"):format(name, split, side), 0)
       end
-      local spec = spec_of(opt, dir, k, channels)
-      doms[side] = new_domain(folder_source(dir, channels, spec.L, get(opt, "limit", 0)), spec, opt)
+      doms[side] = domain(folder_source(dir, channels, L, get(opt, "limit")), opt, k, dir)
     end
     A, B = doms.A, doms.B
   end
-  if get(opt, "direction", "AtoB") == "BtoA" then A, B = B, A end
+  if get(opt, "direction") == "BtoA" then A, B = B, A end
   return setmetatable({ A = A, B = B, name = name, kind = "images", batch = A.batch }, Unpaired)
 end
 
@@ -388,7 +241,7 @@ end
 -- Paired
 
 local function matching_pairs(dirA, dirB)
-  local fa, fb = M.image_files(dirA), M.image_files(dirB)
+  local fa, fb = images().files(dirA), images().files(dirB)
   local by_name = {}
   for _, f in ipairs(fb) do by_name[f:sub(#dirB + 2)] = f end
   local pa, pb, lonely = {}, {}, {}
@@ -413,74 +266,71 @@ end
 --- Pairs of images (pix2pix): A and B stacked on the channel dim and
 -- augmented together.
 -- @param name "fashion-mnist" (edges -> garment) or a folder with one of the pix2pix layouts
+--   (default: opt.data)
 -- @param opt options (see the module comment)
--- @return a Domain whose next() gives {a, b, A = a, B = b}
-function M.paired(name, opt)
-  name = name or get(opt, "data", "fashion-mnist")
-  local split = get(opt, "split", "train")
-  local swap = get(opt, "direction", "AtoB") == "BtoA"
+-- @param params {split="train", classes= (Fashion-MNIST classes to keep), root=}
+-- @return a data set whose next() gives {a, b, A = a, B = b}
+function M.paired(name, opt, params)
+  name = name or get(opt, "data")
+  local split = data().param(opt, params, "split", "train")
+  local swap = get(opt, "direction") == "BtoA"
   local function join(a, b)
     if swap then a, b = b, a end
     return gan.cat({ a, b }, 1)
   end
-  local d
-  if is_fashion(name) then
-    local spec = spec_of(opt, "fashion-mnist " .. split .. " edges -> garments", 1, 1)
-    local x = fashion_x(opt, get(opt, "classes", {}), spec.L)
-    local edges = M.sobel_edges(x, get(opt, "edge_threshold", 0.8))
-    spec.split_at = 1
+  local _, L = images().sizes(opt)
+  if data().is_fashion(name) then
+    local x = fashion_x(opt, params, data().param(nil, params, "classes", get(opt, "classes")), L)
+    local edges = M.sobel_edges(x, get(opt, "edge_threshold"))
     local a, b = edges, x
     if swap then a, b = b, a end
-    d = new_domain({ x = gan.cat({ a, b }, 2) }, spec, opt)
-  else
-    if not is_dir(name) then
-      error(("gan.data.paired: '%s' is neither fashion-mnist nor a folder"):format(name), 0)
-    end
-    local channels = get(opt, "channels", 3)
-    local spec = spec_of(opt, name, 1, channels)
-    spec.split_at = channels
-    local src
-    if is_dir(name .. "/A") and is_dir(name .. "/B") then
-      local dirA, dirB = name .. "/A", name .. "/B"
-      if is_dir(dirA .. "/" .. split) then dirA, dirB = dirA .. "/" .. split, dirB .. "/" .. split end
-      local pa, pb = matching_pairs(dirA, dirB)
-      pa, pb = first(pa, get(opt, "limit", 0)), first(pb, get(opt, "limit", 0))
-      local names = {}
-      for i, f in ipairs(pa) do names[i] = stem(f) end
-      src = {
-        n = #pa, channels = 2 * channels, names = names,
-        path = function(i) return pa[i] .. " / " .. pb[i] end,
-        load = function(i)
-          local a, err = read(pa[i], channels)
-          if not a then return nil, err end
-          local b, err2 = read(pb[i], channels)
-          if not b then return nil, err2 end
-          return join(to_square(a, spec.L), to_square(b, spec.L))
-        end,
-      }
-      spec.label = dirA .. " | " .. dirB
-    else
-      local dir = is_dir(name .. "/" .. split) and (name .. "/" .. split) or name
-      local files = first(M.image_files(dir), get(opt, "limit", 0))
-      if #files == 0 then error(("gan.data.paired: no PNG or JPEG files in %s"):format(dir), 0) end
-      local names = {}
-      for i, f in ipairs(files) do names[i] = stem(f) end
-      src = {
-        n = #files, channels = 2 * channels, names = names,
-        path = function(i) return files[i] end,
-        load = function(i)
-          local img, err = read(files[i], channels)
-          if not img then return nil, err end
-          local w = img:size(3) // 2
-          if w == 0 then return nil, "too narrow to hold A and B side by side" end
-          return join(to_square(img:narrow(3, 1, w), spec.L), to_square(img:narrow(3, w + 1, w), spec.L))
-        end,
-      }
-      spec.label = dir
-    end
-    d = new_domain(src, spec, opt)
+    return domain({ x = gan.cat({ a, b }, 2) }, opt, 1, "fashion-mnist " .. split .. " edges -> garments", 1)
   end
-  return d
+  if not gan.io.isdir(name) then
+    error(("gan.data.paired: '%s' is neither fashion-mnist nor a folder"):format(name), 0)
+  end
+  local channels = get(opt, "channels")
+  local limit = get(opt, "limit")
+  local src, label
+  if gan.io.isdir(name .. "/A") and gan.io.isdir(name .. "/B") then
+    local dirA, dirB = name .. "/A", name .. "/B"
+    if gan.io.isdir(dirA .. "/" .. split) then dirA, dirB = dirA .. "/" .. split, dirB .. "/" .. split end
+    local pa, pb = matching_pairs(dirA, dirB)
+    pa, pb = first(pa, limit), first(pb, limit)
+    local names = {}
+    for i, f in ipairs(pa) do names[i] = stem(f) end
+    src = {
+      n = #pa, channels = 2 * channels, names = names,
+      path = function(i) return pa[i] .. " / " .. pb[i] end,
+      load = function(i)
+        local a, err = gan.io.load_image(pa[i], channels)
+        if not a then return nil, err end
+        local b, err2 = gan.io.load_image(pb[i], channels)
+        if not b then return nil, err2 end
+        return join(to_square(a, L), to_square(b, L))
+      end,
+    }
+    label = dirA .. " | " .. dirB
+  else
+    local dir = gan.io.isdir(name .. "/" .. split) and (name .. "/" .. split) or name
+    local files = first(images().files(dir), limit)
+    if #files == 0 then error(("gan.data.paired: no PNG or JPEG files in %s"):format(dir), 0) end
+    local names = {}
+    for i, f in ipairs(files) do names[i] = stem(f) end
+    src = {
+      n = #files, channels = 2 * channels, names = names,
+      path = function(i) return files[i] end,
+      load = function(i)
+        local img, err = gan.io.load_image(files[i], channels)
+        if not img then return nil, err end
+        local w = img:size(3) // 2
+        if w == 0 then return nil, "too narrow to hold A and B side by side" end
+        return join(to_square(img:narrow(3, 1, w), L), to_square(img:narrow(3, w + 1, w), L))
+      end,
+    }
+    label = dir
+  end
+  return domain(src, opt, 1, label, channels)
 end
 
 return M

@@ -1,18 +1,22 @@
---- gan.convnet: the DCGAN convolution stacks that many recipes build on.
+--- gan.nets.dcgan: DCGAN's convolution stacks (Radford et al. 2015), the
+-- networks much of the lineage builds on.
 --
--- `up` is DCGAN's generator body: a (N, nin, 1, 1) input becomes 4x4 maps,
+-- `generator` is DCGAN's generator: a (N, nin, 1, 1) input becomes 4x4 maps,
 -- then each transposed convolution doubles the size and halves the maps up
--- to (N, C, size, size). `down` is the discriminator's body: strided
+-- to (N, C, size, size). `body` is the discriminator's body: strided
 -- convolutions from (N, C, size, size) down to 4x4 maps. A recipe adds its
 -- own inputs and heads around them (a label, a class head, a Q head, an
 -- encoder's mean and variance):
 --
---     local G = gan.convnet.up(opt.nz + 10, 1, opt.size, opt.nf)     -- ends in Tanh
---     local body, c = gan.convnet.down(1 + 10, opt.size, opt.nf)     -- (N, c, 4, 4)
+--     local dcgan = gan.nets.dcgan
+--     local G = dcgan.generator(opt.nz + 10, 1, opt.size, opt.nf)      -- ends in Tanh
+--     local body, c = dcgan.body(1 + 10, opt.size, opt.nf)             -- (N, c, 4, 4)
 --     local D = nn.Sequential { body, nn.Conv2d(c, 1, 4), nn.Flatten() }
 --
 -- Sizes are powers of two from 16; weights start from DCGAN's N(0, 0.02).
--- @module gan.convnet
+-- The norm option speaks gan.nn's vocabulary (nn.norm_layer).
+-- Requires: gan.nn.
+-- @module gan.nets.dcgan
 
 local nn = require "gan.nn"
 
@@ -23,29 +27,14 @@ local M = {}
 -- @param size image size
 -- @return integer (2 for 16, 3 for 32, 4 for 64, ...)
 function M.levels(size)
-  local n = math.floor(math.log(size, 2) + 0.5) - 2
-  if type(size) ~= "number" or n < 2 or 4 * 2 ^ n ~= size then
+  local n = type(size) == "number" and math.floor(math.log(size, 2) + 0.5) - 2
+  if not n or n < 2 or 4 * 2 ^ n ~= size then
     error(("--size must be a power of two >= 16, got %s"):format(tostring(size)), 0)
   end
   return n
 end
 
--- The layer after a convolution with c output maps at size x size, or nil.
--- norm: "batch" (BatchNorm2d), "layer" (LayerNorm over (c, size, size)),
--- "none", or a function(c, size) -> module.
-local function norm_layer(norm, c, size)
-  if norm == "batch" then return nn.BatchNorm2d(c) end
-  if norm == "layer" then return nn.LayerNorm({ c, size, size }) end
-  if norm == "none" then return nil end
-  if type(norm) == "function" then return norm(c, size) end
-  error(("gan.convnet: norm must be batch, layer, none or a function, got '%s'"):format(tostring(norm)), 4)
-end
-
--- opts.norm, with the older spelling bn = false for "none"
-local function norm_of(opts)
-  if opts.norm ~= nil then return opts.norm end
-  return opts.bn == false and "none" or "batch"
-end
+local G_NORMS = { "batch", "layer", "instance", "none", "function" }
 
 --- DCGAN's generator: (N, nin, 1, 1) -> (N, C, size, size) in [-1, 1].
 -- Transposed convolutions, each followed by the norm and ReLU; nf maps
@@ -55,23 +44,23 @@ end
 -- @param size output size (power of two >= 16)
 -- @param nf feature maps of the last hidden layer
 -- @param opts {out="tanh" (or "none": the raw maps, e.g. a decoder's logits),
---   norm="batch"|"layer"|"none"|function(c, size) -> module, bn=false (the same as norm="none"),
+--   norm="batch" (or "layer", "instance", "none", function(c, size) -> module),
 --   bias (of the hidden layers; default: unless batch norm follows), last_bias (default: bias),
 --   init=true (DCGAN's N(0, 0.02) weights; false leaves them for the caller to set)}
 -- @return nn.Sequential
-function M.up(nin, C, size, nf, opts)
+function M.generator(nin, C, size, nf, opts)
   opts = opts or {}
   local layers = M.levels(size)
-  local norm = norm_of(opts)
+  local norm = nn.check_norm("gan.nets.dcgan.generator", opts.norm or "batch", G_NORMS)
   local bias = opts.bias
-  if bias == nil then bias = norm ~= "batch" end
+  if bias == nil then bias = nn.bias_before(norm) end
   local last_bias = opts.last_bias
   if last_bias == nil then last_bias = bias end
   local c = nf * 2 ^ (layers - 1)
   local G = nn.Sequential {}
   local function block(cin, cout, k, s, p, at)
     G:add(nn.ConvTranspose2d(cin, cout, k, s, p, { bias = bias }))
-    local n = norm_layer(norm, cout, at)
+    local n = nn.norm_layer(norm, cout, at)
     if n then G:add(n) end
     G:add(nn.ReLU())
   end
@@ -92,20 +81,21 @@ end
 -- Strided 4x4 convolutions with LeakyReLU, the norm after every layer but
 -- the first. A caller adding its head to the returned Sequential (and
 -- passing init = false, then applying nn.init.dcgan to the whole) gets one
--- flat network.
+-- flat network. With norm "spectral" every convolution is wrapped in
+-- nn.SpectralNorm after the weights are set.
 -- @param C input channels (image channels plus any label maps)
 -- @param size input size (power of two >= 16)
 -- @param nf feature maps of the first layer (doubled at each halving)
--- @param opts {norm="batch"|"layer"|"none"|function(c, size) -> module, bn=false (the same as
---   norm="none"), bias (of the normed layers; default: unless batch norm follows),
+-- @param opts {norm="batch" (or "layer", "instance", "spectral", "none", function(c, size) -> module),
+--   bias (of the normed layers; default: unless batch norm follows),
 --   first_bias (default: bias), slope=0.2 (of the LeakyReLU), init=true}
 -- @return nn.Sequential, and c (the channels of its output)
-function M.down(C, size, nf, opts)
+function M.body(C, size, nf, opts)
   opts = opts or {}
   local layers = M.levels(size)
-  local norm = norm_of(opts)
+  local norm = nn.check_norm("gan.nets.dcgan.body", opts.norm or "batch")
   local bias = opts.bias
-  if bias == nil then bias = norm ~= "batch" end
+  if bias == nil then bias = nn.bias_before(norm) end
   local first_bias = opts.first_bias
   if first_bias == nil then first_bias = bias end
   local slope = opts.slope or 0.2
@@ -114,12 +104,15 @@ function M.down(C, size, nf, opts)
   for _ = 1, layers - 1 do
     at = at // 2
     D:add(nn.Conv2d(c, c * 2, 4, 2, 1, { bias = bias }))
-    local n = norm_layer(norm, c * 2, at)
+    local n = nn.norm_layer(norm, c * 2, at)
     if n then D:add(n) end
     D:add(nn.LeakyReLU(slope))
     c = c * 2
   end
-  if opts.init ~= false then D:apply(nn.init.dcgan) end
+  if opts.init ~= false then
+    D:apply(nn.init.dcgan)
+    if norm == "spectral" then nn.SpectralNorm.wrap(D) end
+  end
   return D, c
 end
 

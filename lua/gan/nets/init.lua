@@ -1,51 +1,58 @@
---- gan.nets: the generator and discriminator pairs that recipes share.
+--- gan.nets: the networks recipes share, one home per architecture family.
+--
+-- The families, each a module of its own:
+--
+-- * `gan.nets.dcgan`: DCGAN's convolution stacks (generator, body);
+-- * `gan.nets.mlp`: multilayer perceptrons (the 2014 GAN, toy 2-D sets);
+-- * `gan.nets.resnet`: the ResNet generator of CycleGAN, StarGAN, UNIT;
+-- * `gan.nets.unet`: the U-Net generator of pix2pix;
+-- * `gan.nets.patch`: the PatchGAN discriminator of pix2pix and CycleGAN.
+--
+-- Every family takes its `norm` option in one vocabulary (gan.nn's
+-- norm_layer: "batch", "instance", "layer", "spectral", "none" or a
+-- function). This module also gives the generator and discriminator pair
+-- many recipes start from, chosen by the data:
 --
 --     local G, noise = gan.nets.generator(data, opt)
 --     local D = gan.nets.discriminator(data, opt, { norm = "layer" })
 --     local fake = G(noise(64))
 --
--- The data decides the family: points (the toy 2-D sets, data.kind ==
--- "points") get MLPs, images get DCGAN-style convnets (Radford et al. 2015)
--- from 4x4 up to the data's size, which must be a power of two from 16.
--- Options read from opt (a gan.options table or a plain one), each with a
--- default: nz (100, the noise dimension), nf (64, feature maps of G's last
--- and D's first conv layer), hidden (128, units of the MLPs' hidden layers),
--- depth (3, hidden layers of the MLPs).
---
+-- Points (the toy 2-D sets, data.kind == "points") get MLPs; images get
+-- DCGAN's convnets from 4x4 up to the data's size, a power of two from 16.
 -- `features` is a discriminator without its last layer, ending in a flat
 -- feature vector (for heads of one's own: feature matching, minibatch
--- discrimination). The convolution stacks are gan.convnet's `up` and `down`.
+-- discrimination).
 --
--- The discriminator's normalisation, `norm`:
+-- The discriminator's norm: "batch" after every conv but the first and the
+-- last (DCGAN); "layer" there instead (WGAN-GP's choice: it does not mix
+-- the samples of a batch, which the gradient penalty needs); "spectral":
+-- every Linear and Conv2d wrapped in nn.SpectralNorm, no other
+-- normalisation (SNGAN); "none". The MLPs for points take "layer" and
+-- "spectral" and treat "batch" as "none": batch statistics couple the
+-- samples of a batch, which on 2-D mixtures lets D see how many modes a
+-- batch covers.
 --
--- * "batch": batch norm after every conv but the first and the last (DCGAN);
--- * "layer": layer norm over (C, H, W) there instead (WGAN-GP's choice: it
---   does not mix the samples of a batch, which the gradient penalty needs);
--- * "spectral": every Linear and Conv2d wrapped in nn.SpectralNorm, no other
---   normalisation (SNGAN);
--- * "none".
---
--- The MLPs for points take "layer" and "spectral" and treat "batch" as
--- "none": batch statistics couple the samples of a batch, which on 2-D
--- mixtures lets D see how many modes a batch covers.
+-- Options read (declared here): nz, nf, hidden, depth.
+-- Requires: gan.nn, gan.options; its families on first use.
 -- @module gan.nets
 
 local gan = require "gan"
-local util = require "gan.util"
 local nn = require "gan.nn"
-local convnet = require "gan.convnet"
+local options = require "gan.options"
 
 local M = {}
 
-local get = util.get
+--- The options the shared networks read.
+M.options = options.declare("gan.nets", "networks", {
+  { "nz", 100, "dimension of the noise z" },
+  { "nf", 64, "feature maps of G's last and D's first layer" },
+  { "hidden", 128, "units of the MLPs' hidden layers (toy 2-D sets)" },
+  { "depth", 3, "hidden layers of the MLPs (toy 2-D sets)" },
+})
 
-M.norms = { batch = true, layer = true, spectral = true, none = true }
+local get = options.get
 
-local function check_norm(norm, who)
-  if not M.norms[norm] then
-    error(("gan.nets.%s: norm must be batch, layer, spectral or none, got '%s'"):format(who, tostring(norm)), 3)
-  end
-end
+local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator
@@ -54,15 +61,14 @@ function M.is_points(data)
   return data.kind == "points"
 end
 
--- the number of doublings from 4x4 to the data's size
-local function doublings(data)
-  local size = data.x:size(3)
-  local layers = math.floor(math.log(size, 2) + 0.5) - 2
-  if layers < 2 or 4 * 2 ^ layers ~= size or data.x:size(4) ~= size then
+-- the image size of the data: square, a power of two from 16
+local function image_size(data)
+  local h, w = data.x:size(3), data.x:size(4)
+  if h ~= w or not pcall(M.dcgan.levels, h) then
     error(("gan.nets: images must be square with a power-of-two size from 16 (--size=16, 32, 64 ...), got %dx%d")
-      :format(data.x:size(3), data.x:size(4)), 3)
+      :format(h, w), 3)
   end
-  return layers
+  return h
 end
 
 --- The noise function for a generator of this data: z ~ N(0, 1) of shape
@@ -71,41 +77,13 @@ end
 -- @param opt options (nz)
 -- @return function(n) -> z
 function M.noise(data, opt)
-  local nz = get(opt, "nz", 100)
+  local nz = get(opt, "nz")
   if M.is_points(data) then return function(n) return gan.randn(n, nz) end end
   return function(n) return gan.randn(n, nz, 1, 1) end
 end
 
---- An MLP: Linear layers of the given sizes with an activation between them
--- (none after the last).
--- @param sizes list of widths, input first and output last
--- @param opts {act=function() -> module (default nn.ReLU), norm="none"|"layer"|"spectral"|function(n) -> module
---   (a function's module follows each hidden Linear), last=module (after the last Linear)}
--- @return nn.Sequential
-function M.mlp(sizes, opts)
-  opts = opts or {}
-  if type(sizes) ~= "table" or #sizes < 2 then
-    error("gan.nets.mlp: needs at least an input and an output width", 2)
-  end
-  local act = opts.act or function() return nn.ReLU() end
-  local norm = opts.norm or "none"
-  if type(norm) ~= "function" then check_norm(norm, "mlp") end
-  local net = nn.Sequential()
-  for i = 1, #sizes - 1 do
-    local lin = nn.Linear(sizes[i], sizes[i + 1])
-    net:add(norm == "spectral" and nn.SpectralNorm(lin) or lin)
-    if i < #sizes - 1 then
-      if norm == "layer" then net:add(nn.LayerNorm(sizes[i + 1]))
-      elseif type(norm) == "function" then net:add(norm(sizes[i + 1])) end
-      net:add(act())
-    end
-  end
-  if opts.last then net:add(opts.last) end
-  return net
-end
-
 local function widths(first, last, opt)
-  local h, depth = get(opt, "hidden", 128), get(opt, "depth", 3)
+  local h, depth = get(opt, "hidden"), get(opt, "depth")
   local s = { first }
   for i = 1, depth do s[i + 1] = h end
   if last then s[#s + 1] = last end
@@ -115,37 +93,36 @@ end
 --- The generator: an MLP nz -> hidden x depth -> 2 (ReLU) for points; for
 -- images z (nz, 1, 1) -> 4x4 -> ... -> size x size by transposed
 -- convolutions with batch norm and ReLU, Tanh at the end, weights from
--- N(0, 0.02) (DCGAN; gan.convnet.up).
+-- N(0, 0.02) (gan.nets.dcgan.generator).
 -- @param data a gan.data iterator (its kind, channels and size)
 -- @param opt options: nz, nf, hidden, depth
--- @param o {norm="batch"|"none"|function(c) -> module (images: after each hidden layer; points: only a
---   function counts), bias (images: of the hidden layers; default: unless batch norm follows),
+-- @param o {norm="batch"|"none"|function(c, size) -> module (images: after each hidden layer; points:
+--   only a function counts), bias (images: of the hidden layers; default: unless batch norm follows),
 --   last_bias=true}
 -- @return G, noise (see `noise`)
 function M.generator(data, opt, o)
   o = o or {}
-  local nz = get(opt, "nz", 100)
+  local nz = get(opt, "nz")
   if M.is_points(data) then
     local norm = type(o.norm) == "function" and o.norm or "none"
     return M.mlp(widths(nz, data.x:size(2), opt), { norm = norm }), M.noise(data, opt)
   end
-  local norm = o.norm or "batch"
-  if type(norm) ~= "function" and norm ~= "batch" and norm ~= "none" then
-    error(("gan.nets.generator: norm must be batch, none or a function, got '%s'"):format(tostring(norm)), 2)
-  end
-  doublings(data)
+  local norm = nn.check_norm("gan.nets.generator", o.norm or "batch", { "batch", "none", "function" })
+  local size = image_size(data)
   local last_bias = o.last_bias
   if last_bias == nil then last_bias = true end
-  local G = convnet.up(nz, data.x:size(2), data.x:size(3), get(opt, "nf", 64),
+  local G = M.dcgan.generator(nz, data.x:size(2), size, get(opt, "nf"),
     { norm = norm, bias = o.bias, last_bias = last_bias })
   return G, M.noise(data, opt)
 end
 
+local D_NORMS = { "batch", "layer", "spectral", "none" }
+
 -- DCGAN's strided convolutions down to 4x4 for images, with the norm a
 -- discriminator asks for (spectral: none here, the caller wraps), weights unset
 local function conv_body(data, opt, norm, o)
-  doublings(data)
-  return convnet.down(data.x:size(2), data.x:size(3), get(opt, "nf", 64),
+  local size = image_size(data)
+  return M.dcgan.body(data.x:size(2), size, get(opt, "nf"),
     { norm = norm == "spectral" and "none" or norm, bias = o.bias, first_bias = o.first_bias, init = false })
 end
 
@@ -161,8 +138,7 @@ end
 -- @return the module, and F
 function M.features(data, opt, o)
   o = o or {}
-  local norm = o.norm or "batch"
-  if type(norm) ~= "function" then check_norm(norm, "features") end
+  local norm = nn.check_norm("gan.nets.features", o.norm or "batch", { "batch", "layer", "spectral", "none", "function" })
   if M.is_points(data) then
     local act = o.act or function() return nn.LeakyReLU(0.2) end
     local sizes = widths(data.x:size(2), nil, opt)
@@ -188,7 +164,7 @@ end
 function M.discriminator(data, opt, o)
   o = o or {}
   local norm, out = o.norm or "batch", o.out or 1
-  check_norm(norm, "discriminator")
+  nn.check_norm("gan.nets.discriminator", norm, D_NORMS)
   if M.is_points(data) then
     return M.mlp(widths(data.x:size(2), out, opt), { norm = norm == "batch" and "none" or norm, act = o.act })
   end
@@ -199,4 +175,36 @@ function M.discriminator(data, opt, o)
   return D
 end
 
-return M
+--- The receptive field of a chain of convolutions: the side, in input
+-- pixels, of the square one output value depends on. Walks the network's
+-- Conv2d and ConvTranspose2d in order; a network that is not a chain
+-- (skip connections) gives the receptive field of its main path.
+-- @param net a module
+-- @return integer
+function M.receptive_field(net)
+  local convs = {}
+  for _, m in ipairs(net:modules()) do
+    if m.__name == "Conv2d" or m.__name == "ConvTranspose2d" then
+      local a = m.args
+      local k, s, d = m.kernel_size[1], a.stride[1], a.dilation[1]
+      if m.__name == "ConvTranspose2d" then s = 1 / s end
+      convs[#convs + 1] = { k = k, s = s, d = d }
+    end
+  end
+  local r = 1
+  for i = #convs, 1, -1 do
+    local c = convs[i]
+    r = (r - 1) * c.s + c.d * (c.k - 1) + 1
+  end
+  return math.floor(r + 0.5)
+end
+
+-- the families load on first use: gan.nets.resnet requires "gan.nets.resnet"
+return setmetatable(M, {
+  __index = function(t, name)
+    if not families[name] then return nil end
+    local mod = require("gan.nets." .. name)
+    rawset(t, name, mod)
+    return mod
+  end,
+})

@@ -28,6 +28,17 @@ function Sequential:add(m)
   return self
 end
 
+--- Appends the modules of a list in order, skipping `false` entries, so
+-- optional layers read inline: `seq:add_all { conv, norm or false, nn.ReLU() }`.
+-- @param list list of modules and false
+-- @return self
+function Sequential:add_all(list)
+  for i = 1, #list do
+    if list[i] then self:add(list[i]) end
+  end
+  return self
+end
+
 --- Number of modules (also #seq).
 -- @return integer
 function Sequential:size()

@@ -1,4 +1,4 @@
---- gan.nn: layers and networks.
+--- gan.nn: layers.
 --
 -- Every layer is a class derived from `gan.nn.Module`; calling a class makes
 -- a layer, calling a layer runs it:
@@ -12,8 +12,11 @@
 --
 -- Layers: Module, Sequential, Linear, Conv2d, ConvTranspose2d, BatchNorm1d,
 -- BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, Embedding, Dropout,
--- Upsample, MaxPool2d, AvgPool2d, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh, Sigmoid,
--- Softplus, Identity. Initialisers: `gan.nn.init`.
+-- Upsample, Pad2d, MaxPool2d, AvgPool2d, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh,
+-- Sigmoid, Softplus, Identity, SpectralNorm, MinibatchDiscrimination, VirtualBatchNorm, Heads.
+-- Initialisers: `gan.nn.init`. The norm vocabulary of every network builder:
+-- `norm_kinds`, `norm_layer`, `norm_layer1d`, `check_norm`, `bias_before`
+-- (gan.nn.norm). Whole networks live in gan.nets.
 -- @module gan.nn
 
 local M = {}
@@ -31,7 +34,6 @@ merge(require "gan.nn.Conv2d")
 merge(require "gan.nn.norm")
 merge(require "gan.nn.layers")
 merge(require "gan.nn.activations")
-merge(require "gan.nn.blocks")
 M.MinibatchDiscrimination = require "gan.nn.MinibatchDiscrimination"
 merge(require "gan.nn.VirtualBatchNorm")
 M.Heads = require "gan.nn.Heads"

@@ -1,8 +1,9 @@
---- Small layers: Embedding, Dropout, Upsample, Flatten, Reshape, Lambda.
+--- Small layers: Embedding, Dropout, Upsample, Pad2d, Flatten, Reshape, Lambda.
 --
 --     nn.Embedding(10, 50)                       -- 10 ids -> vectors of 50
 --     nn.Dropout(0.3)
 --     nn.Upsample { scale = 2 }                  -- or { size = {h, w}, mode = "bilinear" }
+--     nn.Pad2d(3, "reflect")                     -- PyTorch's ReflectionPad2d(3)
 --     nn.Flatten()                               -- (N, C, H, W) -> (N, C*H*W)
 --     nn.Reshape(128, 7, 7)                      -- (N, 6272) -> (N, 128, 7, 7)
 --     nn.Lambda(function(x) return x * 2 end)
@@ -100,6 +101,27 @@ M.MaxPool2d = pooling("MaxPool2d", "max_pool2d")
 --- AvgPool2d(k [, stride=k [, padding=0]]): the mean of each k x k window.
 -- @function AvgPool2d
 M.AvgPool2d = pooling("AvgPool2d", "avg_pool2d")
+
+local Pad2d = Module:extend("Pad2d")
+M.Pad2d = Pad2d
+
+--- Pads the last two dims: Pad2d(3, "reflect") is PyTorch's ReflectionPad2d(3).
+-- @param padding a number (all four sides) or {left, right, top, bottom}
+-- @param mode "reflect" (default), "replicate" or "zeros"
+function Pad2d:init(padding, mode)
+  if type(padding) == "number" then padding = { padding, padding, padding, padding } end
+  self.padding, self.mode = padding, mode or "reflect"
+end
+
+--- x (N, C, H, W) -> (N, C, H + top + bottom, W + left + right).
+function Pad2d:forward(x)
+  return x:pad(self.padding, self.mode)
+end
+
+--- Settings shown when printed.
+function Pad2d:extra_repr()
+  return ("(%s), mode=%s"):format(table.concat(self.padding, ", "), self.mode)
+end
 
 local Flatten = Module:extend("Flatten")
 M.Flatten = Flatten

@@ -1,10 +1,12 @@
 --- Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm2d,
--- LayerNorm, GroupNorm.
+-- LayerNorm, GroupNorm; and the one norm vocabulary every network builder
+-- speaks (`norm_layer`).
 --
 --     nn.BatchNorm2d(64)                                  -- eps 1e-5, momentum 0.1, affine
 --     nn.BatchNorm2d(64, { momentum = 0.2, affine = false })
 --     nn.InstanceNorm2d(64, { affine = true })
 --     nn.LayerNorm({ 64, 8, 8 })
+--     nn.norm_layer("instance", 64)                       -- what a builder puts after a conv
 --
 -- Batch norm keeps running_mean and running_var as buffers: in training mode
 -- it normalises with the batch's statistics and updates the running ones
@@ -147,6 +149,86 @@ end
 --- Settings shown when printed.
 function GroupNorm:extra_repr()
   return ("%d, %d, eps=%g, affine=%s"):format(self.num_groups, self.num_channels, self.eps, tostring(self.affine))
+end
+
+-- ----------------------------------------------------------------------------
+-- The norm vocabulary
+
+--- The names a network builder's `norm` option takes (a function(c, size)
+-- -> module is accepted too):
+--
+-- * "batch": BatchNorm2d (BatchNorm1d on features), which makes the
+--   layer before it need no bias;
+-- * "instance": InstanceNorm2d without affine parameters (CycleGAN's);
+-- * "layer": LayerNorm over (c, size, size), or over c features (WGAN-GP's
+--   critic: it does not mix the samples of a batch, which a gradient
+--   penalty needs);
+-- * "spectral": no layer after the convolution: the builder wraps its
+--   convolutions and linear layers in nn.SpectralNorm (SNGAN);
+-- * "none".
+M.norm_kinds = { "batch", "instance", "layer", "spectral", "none" }
+
+local known = {}
+for _, k in ipairs(M.norm_kinds) do known[k] = true end
+
+--- Checks a norm option against the kinds a builder takes; raises an error
+-- naming the builder and the kinds otherwise.
+-- @param who the builder's name, for the message
+-- @param kind the option (a name or a function)
+-- @param allowed list of the names this builder takes, with "function" when it takes a
+--   function(c, size) -> module (default: every name and a function)
+-- @return kind
+function M.check_norm(who, kind, allowed)
+  allowed = allowed or { "batch", "instance", "layer", "spectral", "none", "function" }
+  local name = type(kind) == "function" and "function" or kind
+  for _, a in ipairs(allowed) do
+    if a == name and (known[a] or a == "function") then return kind end
+  end
+  local names = {}
+  for _, a in ipairs(allowed) do
+    names[#names + 1] = a == "function" and "a function(c, size) -> module" or ("\"%s\""):format(a)
+  end
+  local list = #names > 1 and table.concat(names, ", ", 1, #names - 1) .. " or " .. names[#names] or names[1]
+  error(("%s: norm must be %s, got %s"):format(who, list, tostring(kind)), 3)
+end
+
+--- The layer that follows a convolution with c output maps of size x size,
+-- for a norm kind; nil for "none" and "spectral".
+-- @param kind a name of norm_kinds, or a function(c, size) -> module
+-- @param c channels
+-- @param size the maps' height and width (needed by "layer" only)
+-- @return a module or nil
+function M.norm_layer(kind, c, size)
+  if type(kind) == "function" then return kind(c, size) end
+  if kind == "batch" then return M.BatchNorm2d(c) end
+  if kind == "instance" then return InstanceNorm2d(c) end
+  if kind == "layer" then
+    if not size then error("norm_layer: \"layer\" needs the maps' size", 2) end
+    return LayerNorm({ c, size, size })
+  end
+  return nil
+end
+
+--- The layer that follows a linear layer with n outputs, for a norm kind
+-- ("batch": BatchNorm1d, "layer": LayerNorm(n)); nil for "none" and
+-- "spectral". "instance" has no meaning on features and is an error.
+-- @param kind a name of norm_kinds, or a function(n) -> module
+-- @param n features
+-- @return a module or nil
+function M.norm_layer1d(kind, n)
+  if type(kind) == "function" then return kind(n) end
+  if kind == "batch" then return M.BatchNorm1d(n) end
+  if kind == "layer" then return LayerNorm(n) end
+  if kind == "instance" then error("norm_layer1d: \"instance\" normalises maps, not features", 2) end
+  return nil
+end
+
+--- Whether the layer before a norm of this kind keeps its bias: batch norm
+-- subtracts the batch mean, so a bias before it would do nothing.
+-- @param kind a norm kind
+-- @return boolean
+function M.bias_before(kind)
+  return kind ~= "batch"
 end
 
 return M

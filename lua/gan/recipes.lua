@@ -1,0 +1,83 @@
+--- gan.recipes: running recipes from a recipe, as a user would.
+--
+-- A lab that compares recipes, or a recipe that needs a trained model,
+-- runs them in fresh processes of the ganlua program, with no shell in
+-- between (gan.io.run):
+--
+--     local ok, text = gan.recipes.run("dcgan", { iters = 200, out = "runs/x/dcgan" }, { capture = true })
+--
+-- Requires: gan.io (run, executable).
+-- @module gan.recipes
+
+local gan = require "gan"
+
+local M = {}
+
+local function render(v)
+  if type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = tostring(x) end
+    return table.concat(parts, ",")
+  end
+  return tostring(v)
+end
+
+--- The ganlua program: this process's when it is ganlua, else `ganlua`
+-- from PATH (a stock lua5.4 running the library).
+-- @return path or name
+function M.program()
+  local exe = gan.io.executable()
+  if exe and exe:match("ganlua$") then return exe end
+  return "ganlua"
+end
+
+--- The command line of a recipe with options: { program, name, "--k=v", ... }
+-- with the keys in sorted order, lists joined by commas.
+-- @param name a recipe's name ("dcgan", "lab/latent") or path
+-- @param opts table key -> value (optional)
+-- @param extra list of more arguments, passed as they are (optional)
+-- @return list of strings
+function M.argv(name, opts, extra)
+  local argv = { M.program(), name }
+  local keys = {}
+  for k in pairs(opts or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do argv[#argv + 1] = ("--%s=%s"):format(k, render(opts[k])) end
+  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+  return argv
+end
+
+--- Runs a recipe in a fresh ganlua process and waits for it.
+-- @param name a recipe's name or path
+-- @param opts table key -> value of its options (optional)
+-- @param how {capture=false (return its output instead of letting it print), extra=list of more arguments}
+-- @return ok (it exited with status 0), its output (when captured), and why it failed (or nil)
+function M.run(name, opts, how)
+  how = how or {}
+  local argv = M.argv(name, opts, how.extra)
+  local ok, code, output = gan.io.run(argv, { capture = how.capture == true })
+  if ok == nil then return false, nil, ("cannot run %s: %s"):format(argv[1], tostring(code)) end
+  if not ok then return false, output, ("%s exited with %s"):format(table.concat(argv, " "), tostring(code)) end
+  return true, output
+end
+
+--- The checkpoint of a run of a recipe: `path` when that file exists, else
+-- OUT/checkpoint.safetensors of a run of the recipe with `opts` (opts.out
+-- is OUT), which is made first when it is not there yet.
+-- @param path the checkpoint asked for
+-- @param name the recipe that makes one
+-- @param opts its options (out is needed)
+-- @return the checkpoint's path; raises an error when the run fails
+function M.checkpoint(path, name, opts)
+  if gan.io.exists(path) then return path end
+  assert(type(opts) == "table" and type(opts.out) == "string", "gan.recipes.checkpoint: opts.out is needed")
+  local made = opts.out .. "/checkpoint.safetensors"
+  if not gan.io.exists(made) then
+    print(("%s not found: running %s into %s"):format(path, name, opts.out))
+    local ok, _, why = M.run(name, opts)
+    if not ok then error(("gan.recipes.checkpoint: %s"):format(why), 0) end
+  end
+  return made
+end
+
+return M

@@ -1,0 +1,218 @@
+--- gan.train.log: the run's log, an observer of gan.train.
+--
+-- At the start: the options, printed and written to OUT/options.txt (its
+-- first line names the recipe, so `ganlua eval` can run it again), and the
+-- parameter count of every module. At each step: a row of OUT/log.csv with
+-- every scalar the step returned (the first row fixes the columns; a resumed
+-- run keeps the rows up to its checkpoint), and the progress line: step,
+-- speed, ETA and the latest losses, redrawn in place on a terminal (TERM set
+-- and standard output a tty), plain lines every `print_every` steps
+-- otherwise. At the end: the time per step.
+--
+-- Requires: gan.options (format, info), gan.train (modules_of, fmt_num).
+-- @module gan.train.log
+
+local gan = require "gan"
+local options = require "gan.options"
+
+local M = {}
+
+local now = gan.clock
+
+local function train() return require "gan.train" end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return gan.io.abspath(path)
+end
+
+-- Is standard output a terminal that can redraw a progress bar?
+local function is_tty()
+  local term = os.getenv("TERM")
+  if term == nil or term == "" or term == "dumb" or os.getenv("CI") ~= nil then return false end
+  return gan.isatty(1)
+end
+
+local function fmt_time(s)
+  s = math.floor(s + 0.5)
+  if s >= 3600 then return ("%d:%02d:%02d"):format(s // 3600, s // 60 % 60, s % 60) end
+  return ("%d:%02d"):format(s // 60, s % 60)
+end
+M.fmt_time = fmt_time
+
+-- ----------------------------------------------------------------------------
+-- A CSV file of numbers, one row per step
+
+local Csv = {}
+Csv.__index = Csv
+
+local function csv_split(line)
+  local out = {}
+  for f in (line .. ","):gmatch("([^,]*),") do out[#out + 1] = f end
+  return out
+end
+
+--- Opens path for rows of numbers by step; when resuming from step
+-- `start` > 0, the rows after it are dropped and the columns kept.
+-- @param path the file
+-- @param start the step resumed from (0: a new file)
+-- @return the writer (:write(step, values), :flush(), :close())
+function M.csv(path, start)
+  local header, rows = nil, {}
+  if start > 0 then
+    local f = io.open(path, "r")
+    if f then
+      header = f:read("l")
+      for line in f:lines() do
+        local s = math.tointeger(tonumber(csv_split(line)[1]))
+        if s and s <= start then rows[#rows + 1] = line end
+      end
+      f:close()
+    end
+  end
+  local f, err = io.open(path, "w")
+  if not f then error(("gan.train: cannot write %s: %s"):format(path, tostring(err)), 0) end
+  if header then
+    f:write(header, "\n")
+    for _, r in ipairs(rows) do f:write(r, "\n") end
+  end
+  local cols = header and csv_split(header) or nil
+  if cols then table.remove(cols, 1) end
+  return setmetatable({ f = f, cols = cols, path = path, warned = {} }, Csv)
+end
+
+--- Appends one row; the first row fixes the columns.
+-- @param step the step
+-- @param values table column -> number
+function Csv:write(step, values)
+  if not self.cols then
+    local cols = {}
+    for k in pairs(values) do cols[#cols + 1] = k end
+    table.sort(cols)
+    self.cols = cols
+    self.f:write("step,", table.concat(cols, ","), "\n")
+  end
+  local row, known = { tostring(step) }, {}
+  for i, k in ipairs(self.cols) do
+    local v = values[k]
+    row[i + 1] = v == nil and "" or ("%.9g"):format(v)
+    known[k] = true
+  end
+  for k in pairs(values) do
+    if not known[k] and not self.warned[k] then
+      self.warned[k] = true
+      io.stderr:write(("gan.train: '%s' first appeared after step 1; it is not in %s\n"):format(k, self.path))
+    end
+  end
+  self.f:write(table.concat(row, ","), "\n")
+end
+
+--- Flushes the file.
+function Csv:flush() self.f:flush() end
+--- Closes the file.
+function Csv:close() self.f:close() end
+
+-- ----------------------------------------------------------------------------
+-- The progress line
+
+local function progress_line(p, step, values)
+  local dt = now() - p.t0
+  local done = step - p.start
+  local rate = dt > 0 and done / dt or 0
+  local eta = rate > 0 and (p.iters - step) / rate or 0
+  local parts = {}
+  for _, k in ipairs(p.keys) do
+    if values[k] ~= nil then parts[#parts + 1] = k .. " " .. train().fmt_num(values[k]) end
+  end
+  local speed = rate > 0 and (rate >= 1 and ("%.2f it/s"):format(rate) or ("%.2f s/it"):format(1 / rate)) or "- it/s"
+  return ("step %d/%d  %s  ETA %s  %s"):format(step, p.iters, speed, fmt_time(eta), table.concat(parts, "  "))
+end
+
+local function show_progress(p, step, values)
+  if p.tty then
+    local t = now()
+    if t == p.last and step ~= p.iters then return end
+    p.last = t
+    local width = 30
+    local fill = math.floor(width * step / p.iters + 0.5)
+    io.stdout:write("\r[", ("#"):rep(fill), ("-"):rep(width - fill), "] ", progress_line(p, step, values), "\27[K")
+    if step == p.iters then io.stdout:write("\n") end
+    io.stdout:flush()
+  elseif step % p.every == 0 or step == p.iters or step == p.start + 1 then
+    io.stdout:write(progress_line(p, step, values), "\n")
+    io.stdout:flush()
+  end
+end
+
+-- ----------------------------------------------------------------------------
+-- The observer
+
+--- At the start: options, parameter counts, the CSV log, the progress line.
+-- @param run the run (see gan.train)
+function M.start(run)
+  local text = options.format(run.opt)
+  print(("== %s"):format(run.out))
+  if text ~= "" then
+    print(text)
+    local info = options.info(run.opt)
+    local lines = {}
+    if info.script and info.script ~= "-" then lines[1] = "# recipe=" .. absolute(info.script) end
+    lines[#lines + 1] = text
+    local ok, err = require("gan.util").write_file(run.out .. "/options.txt", table.concat(lines, "\n") .. "\n")
+    if not ok then run:say(("warning: %s/options.txt not written: %s"):format(run.out, tostring(err))) end
+  end
+  local mods, names = train().modules_of(run.state)
+  local counts = {}
+  for i, m in ipairs(mods) do counts[i] = ("%s: %d parameters"):format(names[i], m:num_parameters()) end
+  table.sort(counts)
+  for _, line in ipairs(counts) do print(line) end
+  if run.resumed then print(("resumed from %s at step %d"):format(run.ckpt, run.start))
+  elseif options.get(run.opt, "resume") then print(("no checkpoint in %s: starting from step 0"):format(run.out)) end
+  if run.evaluating then return end
+  local every = options.get(run.opt, "print_every")
+  if every <= 0 then every = math.max(1, run.iters // 50) end
+  local p = { start = run.start, iters = run.iters, t0 = now(), last = -1, tty = is_tty(), every = every }
+  run.log = { csv = M.csv(run.out .. "/log.csv", run.start), progress = p }
+  run.before_say = function() if p.tty then io.stdout:write("\r\27[K") end end
+end
+
+--- After a step: a CSV row and the progress line.
+-- @param run the run
+-- @param step the step
+-- @param values its scalars
+function M.step(run, step, values)
+  local log = run.log
+  if not log.progress.keys then
+    local keys = {}
+    for k in pairs(values) do keys[#keys + 1] = k end
+    table.sort(keys)
+    log.progress.keys = keys
+  end
+  log.csv:write(step, values)
+  show_progress(log.progress, step, values)
+  if step % 10 == 0 then log.csv:flush() end
+end
+
+--- At the end of a run that trained: the time per step.
+-- @param run the run
+function M.finish(run)
+  if run.evaluating then return end
+  if run.log then run.log.csv:flush() end
+  if run.steps > 0 then
+    print(("done: %d steps in %s (%.3f s/step); samples in %s/samples, checkpoint %s"):format(run.steps,
+      fmt_time(run.seconds), run.seconds / run.steps, run.out, run.ckpt))
+  else
+    print(("nothing to do: the checkpoint is at step %d of %d"):format(run.step, run.iters))
+  end
+end
+
+--- Closes the CSV file (also after an error).
+-- @param run the run
+function M.close(run)
+  if run.log then
+    run.log.csv:close()
+    run.log = nil
+  end
+end
+
+return M
