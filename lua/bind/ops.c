@@ -18,30 +18,35 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
   return t;
 }
 
-/* --- unary, no arguments ----------------------------------------------------------- */
+/* --- one tensor, nothing else -------------------------------------------------------
+ * gan.<name>(x) and x:<name>() call gr_<name>(x). One line per op: the line
+ * defines l_<name> and registers it. */
+#define GAN_UNARY_OPS(X) \
+  X(neg)                 \
+  X(exp)                 \
+  X(log)                 \
+  X(log1p)               \
+  X(sqrt)                \
+  X(rsqrt)               \
+  X(abs)                 \
+  X(sign)                \
+  X(sin)                 \
+  X(cos)                 \
+  X(square)              \
+  X(relu)                \
+  X(tanh)                \
+  X(sigmoid)             \
+  X(contiguous)          \
+  X(clone)               \
+  X(detach)
 
 #define UNARY(name)                                  \
   static int l_##name(lua_State *L) {                \
     gr_tensor *x = gan_check(L, 1);                  \
     return gan_result(L, #name, gr_##name(x));       \
   }
-UNARY(neg)
-UNARY(exp)
-UNARY(log)
-UNARY(log1p)
-UNARY(sqrt)
-UNARY(rsqrt)
-UNARY(abs)
-UNARY(sign)
-UNARY(sin)
-UNARY(cos)
-UNARY(square)
-UNARY(relu)
-UNARY(tanh)
-UNARY(sigmoid)
-UNARY(contiguous)
-UNARY(clone)
-UNARY(detach)
+GAN_UNARY_OPS(UNARY)
+#undef UNARY
 
 static int l_leaky_relu(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
@@ -77,29 +82,46 @@ static int l_long(lua_State *L) {
 
 /* --- binary: tensors or numbers on either side ---------------------------------- */
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM,
-               B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE } binop;
+/* gan.<name>(a, b) and a:<name>(b) call gr_<name>(a, b); either side may be a
+ * number. One line per op, as for the unary ones. */
+#define GAN_BINARY_OPS(X) \
+  X(add)                  \
+  X(sub)                  \
+  X(mul)                  \
+  X(div)                  \
+  X(pow)                  \
+  X(maximum)              \
+  X(minimum)              \
+  X(eq)                   \
+  X(ne)                   \
+  X(lt)                   \
+  X(le)                   \
+  X(gt)                   \
+  X(ge)
+
+typedef enum {
+#define ENUM(name) B_##name,
+  GAN_BINARY_OPS(ENUM)
+#undef ENUM
+} binop;
 
 static const struct {
   const char *name;
   gr_tensor *(*fn)(gr_tensor *, gr_tensor *);
 } binops[] = {
-  [B_ADD] = {"add", gr_add},         [B_SUB] = {"sub", gr_sub},
-  [B_MUL] = {"mul", gr_mul},         [B_DIV] = {"div", gr_div},
-  [B_POW] = {"pow", gr_pow},         [B_MAXIMUM] = {"maximum", gr_maximum},
-  [B_MINIMUM] = {"minimum", gr_minimum},
-  [B_EQ] = {"eq", gr_eq}, [B_NE] = {"ne", gr_ne}, [B_LT] = {"lt", gr_lt},
-  [B_LE] = {"le", gr_le}, [B_GT] = {"gt", gr_gt}, [B_GE] = {"ge", gr_ge},
+#define ROW(name) [B_##name] = {#name, gr_##name},
+  GAN_BINARY_OPS(ROW)
+#undef ROW
 };
 
 /* x op c (c_first: c op x), with the scalar ops where there is one */
 static gr_tensor *with_number(binop op, gr_tensor *x, double c, bool c_first) {
   switch (op) {
-  case B_ADD: return gr_add_scalar(x, c);
-  case B_SUB: return c_first ? gr_rsub_scalar(x, c) : gr_add_scalar(x, -c);
-  case B_MUL: return gr_mul_scalar(x, c);
-  case B_DIV: if (c_first) return gr_rdiv_scalar(x, c); break;
-  case B_POW: return c_first ? gr_rpow_scalar(x, c) : gr_pow_scalar(x, c);
+  case B_add: return gr_add_scalar(x, c);
+  case B_sub: return c_first ? gr_rsub_scalar(x, c) : gr_add_scalar(x, -c);
+  case B_mul: return gr_mul_scalar(x, c);
+  case B_div: if (c_first) return gr_rdiv_scalar(x, c); break;
+  case B_pow: return c_first ? gr_rpow_scalar(x, c) : gr_pow_scalar(x, c);
   default: break;
   }
   gr_tensor *s = gr_scalar(c);
@@ -119,21 +141,10 @@ static int binary(lua_State *L, binop op) {
   return gan_result(L, name, r);
 }
 
-#define BINARY(name, op) \
-  static int l_##name(lua_State *L) { return binary(L, op); }
-BINARY(add, B_ADD)
-BINARY(sub, B_SUB)
-BINARY(mul, B_MUL)
-BINARY(div, B_DIV)
-BINARY(pow, B_POW)
-BINARY(maximum, B_MAXIMUM)
-BINARY(minimum, B_MINIMUM)
-BINARY(eq, B_EQ)
-BINARY(ne, B_NE)
-BINARY(lt, B_LT)
-BINARY(le, B_LE)
-BINARY(gt, B_GT)
-BINARY(ge, B_GE)
+#define BINARY(name) \
+  static int l_##name(lua_State *L) { return binary(L, B_##name); }
+GAN_BINARY_OPS(BINARY)
+#undef BINARY
 
 static int l_unm(lua_State *L) { return gan_result(L, "neg", gr_neg(gan_check(L, 1))); }
 
@@ -673,17 +684,14 @@ static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bern
 
 /* --- registration ------------------------------------------------------------------------- */
 
-/* both gan.<name>(x, ...) and x:<name>(...) */
+/* both gan.<name>(x, ...) and x:<name>(...): the two lists, then one row for
+ * each binder written out above */
+#define REG(name) {#name, l_##name},
 static const luaL_Reg ops[] = {
-  {"neg", l_neg}, {"exp", l_exp}, {"log", l_log}, {"log1p", l_log1p}, {"sqrt", l_sqrt},
-  {"rsqrt", l_rsqrt}, {"abs", l_abs}, {"sign", l_sign}, {"sin", l_sin}, {"cos", l_cos},
-  {"square", l_square}, {"relu", l_relu}, {"tanh", l_tanh}, {"sigmoid", l_sigmoid},
+  GAN_UNARY_OPS(REG)
+  GAN_BINARY_OPS(REG)
   {"leaky_relu", l_leaky_relu}, {"elu", l_elu}, {"softplus", l_softplus}, {"clamp", l_clamp},
-  {"contiguous", l_contiguous}, {"clone", l_clone}, {"detach", l_detach},
   {"float", l_float}, {"long", l_long},
-  {"add", l_add}, {"sub", l_sub}, {"mul", l_mul}, {"div", l_div}, {"pow", l_pow},
-  {"maximum", l_maximum}, {"minimum", l_minimum},
-  {"eq", l_eq}, {"ne", l_ne}, {"lt", l_lt}, {"le", l_le}, {"gt", l_gt}, {"ge", l_ge},
   {"reshape", l_reshape}, {"view", l_view}, {"permute", l_permute}, {"transpose", l_transpose},
   {"t", l_t}, {"expand", l_expand}, {"sum_to", l_sum_to}, {"narrow", l_narrow},
   {"select", l_select}, {"squeeze", l_squeeze}, {"unsqueeze", l_unsqueeze},
@@ -702,6 +710,7 @@ static const luaL_Reg ops[] = {
   {"embedding", l_embedding}, {"dropout", l_dropout}, {"bernoulli", l_bernoulli},
   {NULL, NULL},
 };
+#undef REG
 
 /* gan.<name> only */
 static const luaL_Reg module_only[] = {
