@@ -7,6 +7,13 @@
 
 #include "bind.h"
 
+/***
+ * The ops of a tensor. Each is a method, `x:name(...)`, and a function of the
+ * gan table, `gan.name(x, ...)`. Results are new tensors; an op records its
+ * gradient rule on the result when an input requires a gradient.
+ * @module gan.Tensor
+ */
+
 /* Evaluates expr inside a pool and keeps only its result: temporaries of a
  * small expression (scalars made into tensors, intermediate views) are given
  * back before the result reaches Lua, or before an error is raised. Nothing
@@ -20,7 +27,7 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
 
 /* --- one tensor, nothing else -------------------------------------------------------
  * gan.<name>(x) and x:<name>() call gr_<name>(x). One line per op: the line
- * defines l_<name> and registers it. */
+ * defines l_<name> and registers it; its LDoc entry follows the list. */
 #define GAN_UNARY_OPS(X) \
   X(neg)                 \
   X(exp)                 \
@@ -47,6 +54,80 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
   }
 GAN_UNARY_OPS(UNARY)
 #undef UNARY
+
+/// Ops of one tensor: `gan.name(x)` and `x:name()`. The math ones work
+// elementwise on float32 (any layout) and keep the shape of x.
+// @section unary
+
+/*** -x.
+ * @function neg
+ * @tparam Tensor x */
+
+/*** e^x.
+ * @function exp
+ * @tparam Tensor x */
+
+/*** The natural logarithm.
+ * @function log
+ * @tparam Tensor x */
+
+/*** log(1 + x), accurate for small x.
+ * @function log1p
+ * @tparam Tensor x */
+
+/*** The square root.
+ * @function sqrt
+ * @tparam Tensor x */
+
+/*** 1 / sqrt(x).
+ * @function rsqrt
+ * @tparam Tensor x */
+
+/*** |x|; its gradient is sign(x), 0 at 0.
+ * @function abs
+ * @tparam Tensor x */
+
+/*** -1, 0 or 1 by the sign of x (0 at NaN). A constant to autograd: the
+ * result never requires a gradient.
+ * @function sign
+ * @tparam Tensor x */
+
+/*** The sine (x in radians).
+ * @function sin
+ * @tparam Tensor x */
+
+/*** The cosine (x in radians).
+ * @function cos
+ * @tparam Tensor x */
+
+/*** x * x.
+ * @function square
+ * @tparam Tensor x */
+
+/*** max(x, 0).
+ * @function relu
+ * @tparam Tensor x */
+
+/*** The hyperbolic tangent.
+ * @function tanh
+ * @tparam Tensor x */
+
+/*** 1 / (1 + e^-x).
+ * @function sigmoid
+ * @tparam Tensor x */
+
+/*** x itself when its elements lie in order in memory, else a copy that does.
+ * @function contiguous
+ * @tparam Tensor x */
+
+/*** A copy of x with storage of its own; gradients flow through it.
+ * @function clone
+ * @tparam Tensor x */
+
+/*** x without its graph: the same storage, no gradient rule, not requiring
+ * a gradient.
+ * @function detach
+ * @tparam Tensor x */
 
 static int l_leaky_relu(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
