@@ -1,4 +1,5 @@
-/* The op table, generated from ops.def, and the checks every op shares. */
+/* The op table, generated from ops.def (whose comment says how to add an
+ * op), and the checks every op shares. */
 #include "op_impl.h"
 
 const gr_op_info gr_op_table[GR_OP_COUNT] = {
