@@ -27,7 +27,8 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
 
 /* --- one tensor, nothing else -------------------------------------------------------
  * gan.<name>(x) and x:<name>() call gr_<name>(x). One line per op: the line
- * defines l_<name> and registers it; its LDoc entry follows the list. */
+ * defines l_unary_<name> and registers it; its LDoc entry follows the list.
+ * (Not l_<name>: luaconf.h has macros such as l_floor.) */
 #define GAN_UNARY_OPS(X) \
   X(neg)                 \
   X(exp)                 \
@@ -48,7 +49,7 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
   X(detach)
 
 #define UNARY(name)                                  \
-  static int l_##name(lua_State *L) {                \
+  static int l_unary_##name(lua_State *L) {          \
     gr_tensor *x = gan_check(L, 1);                  \
     return gan_result(L, #name, gr_##name(x));       \
   }
@@ -767,9 +768,10 @@ static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bern
 
 /* both gan.<name>(x, ...) and x:<name>(...): the two lists, then one row for
  * each binder written out above */
+#define REG_UNARY(name) {#name, l_unary_##name},
 #define REG(name) {#name, l_##name},
 static const luaL_Reg ops[] = {
-  GAN_UNARY_OPS(REG)
+  GAN_UNARY_OPS(REG_UNARY)
   GAN_BINARY_OPS(REG)
   {"leaky_relu", l_leaky_relu}, {"elu", l_elu}, {"softplus", l_softplus}, {"clamp", l_clamp},
   {"float", l_float}, {"long", l_long},
@@ -792,6 +794,7 @@ static const luaL_Reg ops[] = {
   {NULL, NULL},
 };
 #undef REG
+#undef REG_UNARY
 
 /* gan.<name> only */
 static const luaL_Reg module_only[] = {
