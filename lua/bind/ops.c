@@ -38,6 +38,9 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
   X(rsqrt)               \
   X(abs)                 \
   X(sign)                \
+  X(floor)               \
+  X(round)               \
+  X(ceil)                \
   X(sin)                 \
   X(cos)                 \
   X(square)              \
@@ -91,6 +94,25 @@ GAN_UNARY_OPS(UNARY)
 /*** -1, 0 or 1 by the sign of x (0 at NaN). A constant to autograd: the
  * result never requires a gradient.
  * @function sign
+ * @tparam Tensor x */
+
+/*** The largest whole number not above x. Exact for every float: +-0, +-inf
+ * and NaN pass through. A constant to autograd (its derivative is zero almost
+ * everywhere): the result never requires a gradient; for a straight-through
+ * gradient write `x + (x:floor() - x):detach()`.
+ * @function floor
+ * @tparam Tensor x */
+
+/*** The nearest whole number; halves go to the even one, as torch.round:
+ * 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> -0. Exact for every float: +-0, +-inf
+ * and NaN pass through. A constant to autograd, like floor.
+ * @function round
+ * @tparam Tensor x */
+
+/*** The smallest whole number not below x (-0 for x in (-1, 0)). Exact for
+ * every float: +-0, +-inf and NaN pass through. A constant to autograd, like
+ * floor.
+ * @function ceil
  * @tparam Tensor x */
 
 /*** The sine (x in radians).
