@@ -7,6 +7,13 @@
 
 #include "bind.h"
 
+/***
+ * The ops of a tensor. Each is a method, `x:name(...)`, and a function of the
+ * gan table, `gan.name(x, ...)`. Results are new tensors; an op records its
+ * gradient rule on the result when an input requires a gradient.
+ * @module gan.Tensor
+ */
+
 /* Evaluates expr inside a pool and keeps only its result: temporaries of a
  * small expression (scalars made into tensors, intermediate views) are given
  * back before the result reaches Lua, or before an error is raised. Nothing
@@ -18,30 +25,132 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
   return t;
 }
 
-/* --- unary, no arguments ----------------------------------------------------------- */
+/* --- one tensor, nothing else -------------------------------------------------------
+ * gan.<name>(x) and x:<name>() call gr_<name>(x). One line per op: the line
+ * defines l_unary_<name> and registers it; its LDoc entry follows the list.
+ * (Not l_<name>: luaconf.h has macros such as l_floor.) */
+#define GAN_UNARY_OPS(X) \
+  X(neg)                 \
+  X(exp)                 \
+  X(log)                 \
+  X(log1p)               \
+  X(sqrt)                \
+  X(rsqrt)               \
+  X(abs)                 \
+  X(sign)                \
+  X(floor)               \
+  X(round)               \
+  X(ceil)                \
+  X(sin)                 \
+  X(cos)                 \
+  X(square)              \
+  X(relu)                \
+  X(tanh)                \
+  X(sigmoid)             \
+  X(contiguous)          \
+  X(clone)               \
+  X(detach)
 
 #define UNARY(name)                                  \
-  static int l_##name(lua_State *L) {                \
+  static int l_unary_##name(lua_State *L) {          \
     gr_tensor *x = gan_check(L, 1);                  \
     return gan_result(L, #name, gr_##name(x));       \
   }
-UNARY(neg)
-UNARY(exp)
-UNARY(log)
-UNARY(log1p)
-UNARY(sqrt)
-UNARY(rsqrt)
-UNARY(abs)
-UNARY(sign)
-UNARY(sin)
-UNARY(cos)
-UNARY(square)
-UNARY(relu)
-UNARY(tanh)
-UNARY(sigmoid)
-UNARY(contiguous)
-UNARY(clone)
-UNARY(detach)
+GAN_UNARY_OPS(UNARY)
+#undef UNARY
+
+/// Ops of one tensor: `gan.name(x)` and `x:name()`. The math ones work
+// elementwise on float32 (any layout) and keep the shape of x.
+// @section unary
+
+/*** -x.
+ * @function neg
+ * @tparam Tensor x */
+
+/*** e^x.
+ * @function exp
+ * @tparam Tensor x */
+
+/*** The natural logarithm.
+ * @function log
+ * @tparam Tensor x */
+
+/*** log(1 + x), accurate for small x.
+ * @function log1p
+ * @tparam Tensor x */
+
+/*** The square root.
+ * @function sqrt
+ * @tparam Tensor x */
+
+/*** 1 / sqrt(x).
+ * @function rsqrt
+ * @tparam Tensor x */
+
+/*** |x|; its gradient is sign(x), 0 at 0.
+ * @function abs
+ * @tparam Tensor x */
+
+/*** -1, 0 or 1 by the sign of x (0 at NaN). A constant to autograd: the
+ * result never requires a gradient.
+ * @function sign
+ * @tparam Tensor x */
+
+/*** The largest whole number not above x. Exact for every float: +-0, +-inf
+ * and NaN pass through. A constant to autograd (its derivative is zero almost
+ * everywhere): the result never requires a gradient; for a straight-through
+ * gradient write `x + (x:floor() - x):detach()`.
+ * @function floor
+ * @tparam Tensor x */
+
+/*** The nearest whole number; halves go to the even one, as torch.round:
+ * 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> -0. Exact for every float: +-0, +-inf
+ * and NaN pass through. A constant to autograd, like floor.
+ * @function round
+ * @tparam Tensor x */
+
+/*** The smallest whole number not below x (-0 for x in (-1, 0)). Exact for
+ * every float: +-0, +-inf and NaN pass through. A constant to autograd, like
+ * floor.
+ * @function ceil
+ * @tparam Tensor x */
+
+/*** The sine (x in radians).
+ * @function sin
+ * @tparam Tensor x */
+
+/*** The cosine (x in radians).
+ * @function cos
+ * @tparam Tensor x */
+
+/*** x * x.
+ * @function square
+ * @tparam Tensor x */
+
+/*** max(x, 0).
+ * @function relu
+ * @tparam Tensor x */
+
+/*** The hyperbolic tangent.
+ * @function tanh
+ * @tparam Tensor x */
+
+/*** 1 / (1 + e^-x).
+ * @function sigmoid
+ * @tparam Tensor x */
+
+/*** x itself when its elements lie in order in memory, else a copy that does.
+ * @function contiguous
+ * @tparam Tensor x */
+
+/*** A copy of x with storage of its own; gradients flow through it.
+ * @function clone
+ * @tparam Tensor x */
+
+/*** x without its graph: the same storage, no gradient rule, not requiring
+ * a gradient.
+ * @function detach
+ * @tparam Tensor x */
 
 static int l_leaky_relu(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
@@ -77,29 +186,46 @@ static int l_long(lua_State *L) {
 
 /* --- binary: tensors or numbers on either side ---------------------------------- */
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM,
-               B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE } binop;
+/* gan.<name>(a, b) and a:<name>(b) call gr_<name>(a, b); either side may be a
+ * number. One line per op, as for the unary ones. */
+#define GAN_BINARY_OPS(X) \
+  X(add)                  \
+  X(sub)                  \
+  X(mul)                  \
+  X(div)                  \
+  X(pow)                  \
+  X(maximum)              \
+  X(minimum)              \
+  X(eq)                   \
+  X(ne)                   \
+  X(lt)                   \
+  X(le)                   \
+  X(gt)                   \
+  X(ge)
+
+typedef enum {
+#define ENUM(name) B_##name,
+  GAN_BINARY_OPS(ENUM)
+#undef ENUM
+} binop;
 
 static const struct {
   const char *name;
   gr_tensor *(*fn)(gr_tensor *, gr_tensor *);
 } binops[] = {
-  [B_ADD] = {"add", gr_add},         [B_SUB] = {"sub", gr_sub},
-  [B_MUL] = {"mul", gr_mul},         [B_DIV] = {"div", gr_div},
-  [B_POW] = {"pow", gr_pow},         [B_MAXIMUM] = {"maximum", gr_maximum},
-  [B_MINIMUM] = {"minimum", gr_minimum},
-  [B_EQ] = {"eq", gr_eq}, [B_NE] = {"ne", gr_ne}, [B_LT] = {"lt", gr_lt},
-  [B_LE] = {"le", gr_le}, [B_GT] = {"gt", gr_gt}, [B_GE] = {"ge", gr_ge},
+#define ROW(name) [B_##name] = {#name, gr_##name},
+  GAN_BINARY_OPS(ROW)
+#undef ROW
 };
 
 /* x op c (c_first: c op x), with the scalar ops where there is one */
 static gr_tensor *with_number(binop op, gr_tensor *x, double c, bool c_first) {
   switch (op) {
-  case B_ADD: return gr_add_scalar(x, c);
-  case B_SUB: return c_first ? gr_rsub_scalar(x, c) : gr_add_scalar(x, -c);
-  case B_MUL: return gr_mul_scalar(x, c);
-  case B_DIV: if (c_first) return gr_rdiv_scalar(x, c); break;
-  case B_POW: return c_first ? gr_rpow_scalar(x, c) : gr_pow_scalar(x, c);
+  case B_add: return gr_add_scalar(x, c);
+  case B_sub: return c_first ? gr_rsub_scalar(x, c) : gr_add_scalar(x, -c);
+  case B_mul: return gr_mul_scalar(x, c);
+  case B_div: if (c_first) return gr_rdiv_scalar(x, c); break;
+  case B_pow: return c_first ? gr_rpow_scalar(x, c) : gr_pow_scalar(x, c);
   default: break;
   }
   gr_tensor *s = gr_scalar(c);
@@ -119,21 +245,10 @@ static int binary(lua_State *L, binop op) {
   return gan_result(L, name, r);
 }
 
-#define BINARY(name, op) \
-  static int l_##name(lua_State *L) { return binary(L, op); }
-BINARY(add, B_ADD)
-BINARY(sub, B_SUB)
-BINARY(mul, B_MUL)
-BINARY(div, B_DIV)
-BINARY(pow, B_POW)
-BINARY(maximum, B_MAXIMUM)
-BINARY(minimum, B_MINIMUM)
-BINARY(eq, B_EQ)
-BINARY(ne, B_NE)
-BINARY(lt, B_LT)
-BINARY(le, B_LE)
-BINARY(gt, B_GT)
-BINARY(ge, B_GE)
+#define BINARY(name) \
+  static int l_##name(lua_State *L) { return binary(L, B_##name); }
+GAN_BINARY_OPS(BINARY)
+#undef BINARY
 
 static int l_unm(lua_State *L) { return gan_result(L, "neg", gr_neg(gan_check(L, 1))); }
 
@@ -673,17 +788,15 @@ static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bern
 
 /* --- registration ------------------------------------------------------------------------- */
 
-/* both gan.<name>(x, ...) and x:<name>(...) */
+/* both gan.<name>(x, ...) and x:<name>(...): the two lists, then one row for
+ * each binder written out above */
+#define REG_UNARY(name) {#name, l_unary_##name},
+#define REG(name) {#name, l_##name},
 static const luaL_Reg ops[] = {
-  {"neg", l_neg}, {"exp", l_exp}, {"log", l_log}, {"log1p", l_log1p}, {"sqrt", l_sqrt},
-  {"rsqrt", l_rsqrt}, {"abs", l_abs}, {"sign", l_sign}, {"sin", l_sin}, {"cos", l_cos},
-  {"square", l_square}, {"relu", l_relu}, {"tanh", l_tanh}, {"sigmoid", l_sigmoid},
+  GAN_UNARY_OPS(REG_UNARY)
+  GAN_BINARY_OPS(REG)
   {"leaky_relu", l_leaky_relu}, {"elu", l_elu}, {"softplus", l_softplus}, {"clamp", l_clamp},
-  {"contiguous", l_contiguous}, {"clone", l_clone}, {"detach", l_detach},
   {"float", l_float}, {"long", l_long},
-  {"add", l_add}, {"sub", l_sub}, {"mul", l_mul}, {"div", l_div}, {"pow", l_pow},
-  {"maximum", l_maximum}, {"minimum", l_minimum},
-  {"eq", l_eq}, {"ne", l_ne}, {"lt", l_lt}, {"le", l_le}, {"gt", l_gt}, {"ge", l_ge},
   {"reshape", l_reshape}, {"view", l_view}, {"permute", l_permute}, {"transpose", l_transpose},
   {"t", l_t}, {"expand", l_expand}, {"sum_to", l_sum_to}, {"narrow", l_narrow},
   {"select", l_select}, {"squeeze", l_squeeze}, {"unsqueeze", l_unsqueeze},
@@ -702,6 +815,8 @@ static const luaL_Reg ops[] = {
   {"embedding", l_embedding}, {"dropout", l_dropout}, {"bernoulli", l_bernoulli},
   {NULL, NULL},
 };
+#undef REG
+#undef REG_UNARY
 
 /* gan.<name> only */
 static const luaL_Reg module_only[] = {

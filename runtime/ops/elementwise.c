@@ -519,6 +519,34 @@ static void sign_run(RUN_ARGS) { LOOP1((float)((x > 0) - (x < 0))); }
 gr_status sign_forward(gr_fwd *f) { return unary(f, "sign", sign_run); }
 gr_tensor *gr_sign(gr_tensor *x) { return unary_op(GR_OP_sign, x, NULL); }
 
+/* Rounding to whole numbers. The derivative is zero almost everywhere (and
+ * undefined at the steps), so these are CONST ops: constants to autograd,
+ * whose results never require a gradient. Whoever wants a gradient through
+ * them writes the straight-through estimator they mean, x + (round(x) - x)
+ * detached. Exact for every float: from 2^23 up a float is whole already;
+ * +-0, +-inf and NaN come back as they went; a negative x that rounds to
+ * zero gives -0, as in C and PyTorch. */
+static void floor_run(RUN_ARGS) { LOOP1(floorf(x)); }
+gr_status floor_forward(gr_fwd *f) { return unary(f, "floor", floor_run); }
+gr_tensor *gr_floor(gr_tensor *x) { return unary_op(GR_OP_floor, x, NULL); }
+
+/* Halves go to the even neighbour (torch.round, IEEE 754's default). roundf
+ * takes a tie away from zero; on a tie (r - x is exact below 2^23) twice the
+ * rounded half lands on the even one: 2.5 -> 2 * round(1.25) = 2, -0.5 ->
+ * 2 * round(-0.25) = -0. Unlike nearbyintf, it does not depend on the
+ * rounding mode a host program may have set. */
+static inline float round_half_even(float x) {
+  float r = roundf(x);
+  return fabsf(r - x) == 0.5f ? 2.0f * roundf(0.5f * x) : r;
+}
+static void round_run(RUN_ARGS) { LOOP1(round_half_even(x)); }
+gr_status round_forward(gr_fwd *f) { return unary(f, "round", round_run); }
+gr_tensor *gr_round(gr_tensor *x) { return unary_op(GR_OP_round, x, NULL); }
+
+static void ceil_run(RUN_ARGS) { LOOP1(ceilf(x)); }
+gr_status ceil_forward(gr_fwd *f) { return unary(f, "ceil", ceil_run); }
+gr_tensor *gr_ceil(gr_tensor *x) { return unary_op(GR_OP_ceil, x, NULL); }
+
 static void sin_run(RUN_ARGS) { LOOP1(sinf(x)); }
 gr_status sin_forward(gr_fwd *f) { return unary(f, "sin", sin_run); }
 gr_status sin_backward(gr_bwd *b) {

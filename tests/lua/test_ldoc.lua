@@ -1,6 +1,6 @@
 -- The Lua reference: every module under lua/gan opens with an LDoc comment,
--- every function defined on a table has one, and LDoc builds the reference
--- without a warning.
+-- every function defined on a table has one, every op of one tensor in the
+-- binding has an entry, and LDoc builds the reference without a warning.
 package.path = "tests/lua/?.lua;" .. package.path
 local T = require "gan.test"
 local U = require "util"
@@ -35,6 +35,19 @@ T.case("every module and every function on a table has an LDoc comment", functio
   U.truthy(#missing == 0, "without an LDoc comment:\n" .. table.concat(missing, "\n"))
 end)
 
+T.case("every op of one tensor in lua/bind/ops.c has an LDoc entry", function()
+  local src = U.read("lua/bind/ops.c")
+  local list = src:match("#define GAN_UNARY_OPS%(X%)(.-)\n\n")
+  U.truthy(list, "the GAN_UNARY_OPS list is found")
+  local missing, n = {}, 0
+  for name in list:gmatch("X%(([%w_]+)%)") do
+    n = n + 1
+    if not src:find("@function " .. name .. "%f[^%w_]") then missing[#missing + 1] = name end
+  end
+  U.truthy(n >= 17, ("%d ops found in the list"):format(n))
+  U.truthy(#missing == 0, "without an LDoc entry: " .. table.concat(missing, ", "))
+end)
+
 T.case("ldoc builds the reference without a warning", function()
   if not os.execute("command -v ldoc >/dev/null 2>&1") then T.skip("ldoc is not installed (Debian: lua-ldoc)") end
   local out = U.tmpdir("ldoc")
@@ -50,6 +63,7 @@ T.case("ldoc builds the reference without a warning", function()
   U.truthy(#bad == 0, "ldoc said:\n" .. table.concat(bad, "\n"))
   U.truthy(U.exists(out .. "/modules/gan.metrics.html"), "the gan.metrics page is written")
   U.truthy(U.exists(out .. "/modules/gan.io.html"), "the gan.io page (from lua/bind/io.c) is written")
+  U.truthy(U.exists(out .. "/modules/gan.Tensor.html"), "the gan.Tensor page (the binding's ops) is written")
 end)
 
 T.run()

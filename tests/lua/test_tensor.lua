@@ -135,6 +135,27 @@ T.case("number / tensor and powers", function()
   T.close((2 ^ x):totable(), { 2, 4, 16 })
 end)
 
+T.case("floor, round and ceil: exact, halves to even, constants to autograd", function()
+  local x = gan.tensor { -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -1.7, 1.2, 8388607.5, 2 ^ 40 }
+  T.eq(gan.floor(x):totable(), { -3, -2, -1, 0, 1, 2, -2, 1, 8388607, 2 ^ 40 })
+  T.eq(x:round():totable(), { -2, -2, 0, 0, 2, 2, -2, 1, 8388608, 2 ^ 40 })
+  T.eq(gan.round(x):totable(), x:round():totable())
+  T.eq(x:ceil():totable(), { -2, -1, 0, 1, 2, 3, -1, 2, 8388608, 2 ^ 40 })
+  T.eq(1 / x:round():totable()[3], -math.huge, "round(-0.5) is -0")
+  T.eq(1 / gan.ceil(x):totable()[3], -math.huge, "ceil(-0.5) is -0")
+  local s = gan.tensor({ 0 / 0, math.huge, -math.huge }):floor():totable()
+  T.eq(s[1] ~= s[1], true, "NaN stays NaN")
+  T.eq({ s[2], s[3] }, { math.huge, -math.huge })
+  -- no gradient of their own: a straight-through estimator is written out
+  local w = gan.tensor({ 0.4, 1.6 }):requires_grad(true)
+  T.eq(w:round():requires_grad(), false)
+  T.eq(w:floor():grad_fn(), nil)
+  local st = w + (w:round() - w):detach()
+  T.eq(st:totable(), { 0, 2 })
+  T.eq(gan.grad((st * 3):sum(), w):totable(), { 3, 3 })
+  T.raises(function() return gan.tensor({ 1 }, "int64"):ceil() end, "ceil: x must be float32")
+end)
+
 T.case("broadcasting", function()
   local a = gan.tensor { { 1, 2, 3 }, { 4, 5, 6 } }
   T.eq((a + gan.tensor { 10, 20, 30 }):totable(), { { 11, 22, 33 }, { 14, 25, 36 } })

@@ -85,6 +85,32 @@ static void test_views_share_storage(void **state) {
   gr_release(x);
 }
 
+static gr_tensor *f_contiguous(gr_tensor *const *in, void *ctx) {
+  gr_pool_push();
+  return gr_pool_pop_keep(gr_contiguous(gr_transpose(in[0], 0, 1)));
+}
+
+/* contiguous copies a strided view (and is the identity to autograd); clone always copies */
+static void test_contiguous_and_clone(void **state) {
+  gr_tensor *x = tu_rand(TU_SHAPE(3, 4), -1, 1);
+  gr_tensor *p = TU_OK(gr_transpose(x, 0, 1)), *c = TU_OK(gr_contiguous(p));
+  assert_true(gr_is_contiguous(c));
+  assert_ptr_not_equal(c->storage, x->storage);
+  TU_CLOSE(c, p, 0, 0);
+  gr_tensor *same = TU_OK(gr_contiguous(x)), *k = TU_OK(gr_clone(x));
+  assert_ptr_equal(same->storage, x->storage);
+  assert_ptr_not_equal(k->storage, x->storage);
+  TU_CLOSE(k, x, 0, 0);
+  gr_tensor *in[1] = {x};
+  TU_GRADCHECK(f_contiguous, NULL, 1, in);
+  TU_GRADGRADCHECK(f_contiguous, NULL, 1, in);
+  gr_release(k);
+  gr_release(same);
+  gr_release(c);
+  gr_release(p);
+  gr_release(x);
+}
+
 static void test_bad_shapes_give_messages(void **state) {
   gr_tensor *a = tu_rand(TU_SHAPE(2, 3), 0, 1), *b = tu_rand(TU_SHAPE(4), 0, 1);
   assert_null(gr_add(a, b));
@@ -225,6 +251,7 @@ int main(void) {
       cmocka_unit_test(test_noncontiguous_inputs),
       cmocka_unit_test(test_view_grads),
       cmocka_unit_test(test_views_share_storage),
+      cmocka_unit_test(test_contiguous_and_clone),
       cmocka_unit_test(test_bad_shapes_give_messages),
       cmocka_unit_test(test_graph_freed_and_retain),
       cmocka_unit_test(test_no_grad_and_detach),

@@ -84,6 +84,9 @@ UOP(sqrt, gr_sqrt(x))             UREF(sqrt, sqrt(x))
 UOP(rsqrt, gr_rsqrt(x))           UREF(rsqrt, 1 / sqrt(x))
 UOP(abs, gr_abs(x))               UREF(abs, fabs(x))
 UOP(sign, gr_sign(x))             UREF(sign, (x > 0) - (x < 0))
+UOP(floor, gr_floor(x))           UREF(floor, floor(x))
+UOP(round, gr_round(x))           UREF(round, nearbyint(x)) /* half to even in the default mode */
+UOP(ceil, gr_ceil(x))             UREF(ceil, ceil(x))
 UOP(sin, gr_sin(x))               UREF(sin, sin(x))
 UOP(cos, gr_cos(x))               UREF(cos, cos(x))
 UOP(square, gr_square(x))         UREF(square, x * x)
@@ -113,6 +116,9 @@ static const unary_case UNARY[] = {
     {"rsqrt", op_rsqrt, ref_rsqrt, 0.4, 4, {0}, NOK, true},
     {"abs", op_abs, ref_abs, -2, 2, {0}, {0, NAN}, true},
     {"sign", op_sign, ref_sign, -2, 2, {0}, NOK, false},
+    {"floor", op_floor, ref_floor, -4, 4, {0}, NOK, false},
+    {"round", op_round, ref_round, -4, 4, {0}, NOK, false},
+    {"ceil", op_ceil, ref_ceil, -4, 4, {0}, NOK, false},
     {"sin", op_sin, ref_sin, -4, 4, {0}, NOK, true},
     {"cos", op_cos, ref_cos, -4, 4, {0}, NOK, true},
     {"square", op_square, ref_square, -2, 2, {0}, NOK, true},
@@ -184,7 +190,7 @@ static void test_unary_forward(void **state) {
 /* big enough for the parallel, chunked path, with a kernel-table entry (contiguous) and without */
 static void test_unary_forward_big(void **state) {
   const char *names[] = {"exp", "tanh", "sigmoid", "relu", "leaky_relu", "log", "mul_scalar",
-                         "add_scalar", "clamp"};
+                         "add_scalar", "clamp", "round"};
   for (int k = 0; k < NUNARY; k++) {
     const unary_case *c = &UNARY[k];
     bool want = false;
@@ -230,12 +236,12 @@ static void test_unary_grads(void **state) {
   }
 }
 
-/* the results of sign and the comparisons never require a gradient */
+/* the results of sign, the rounding ops and the comparisons never require a gradient */
 static void test_const_ops_not_recorded(void **state) {
   gr_tensor *x = tu_rand(TU_SHAPE(4), -1, 1), *y = tu_rand(TU_SHAPE(4), -1, 1);
   gr_set_requires_grad(x, true);
-  gr_tensor *outs[] = {gr_sign(x), gr_eq(x, y), gr_ne(x, y), gr_lt(x, y),
-                       gr_le(x, y), gr_gt(x, y), gr_ge(x, y)};
+  gr_tensor *outs[] = {gr_sign(x), gr_floor(x), gr_round(x), gr_ceil(x), gr_eq(x, y),
+                       gr_ne(x, y), gr_lt(x, y), gr_le(x, y), gr_gt(x, y), gr_ge(x, y)};
   for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
     TU_OK(outs[i]);
     assert_false(outs[i]->requires_grad);
@@ -282,6 +288,79 @@ static void test_special_values(void **state) {
   gr_release(cy);
   gr_release(y);
   gr_release(x);
+}
+
+/* the same float, -0 apart from +0, any NaN as NaN */
+static bool same_float(float a, float b) {
+  return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b));
+}
+
+/* floor, round (half to even) and ceil at the edges, exactly */
+static void test_rounding(void **state) {
+  static const float c[][4] = {
+      /* x, floor, round, ceil */
+      {-2.5f, -3, -2, -2},
+      {-1.5f, -2, -2, -1},
+      {-0.5f, -1, -0.0f, -0.0f},
+      {0.5f, 0, 0, 1},
+      {1.5f, 1, 2, 2},
+      {2.5f, 2, 2, 3},
+      {3.5f, 3, 4, 4},
+      {-3.5f, -4, -4, -3},
+      {0.49999997f, 0, 0, 1}, /* below 0.5 by one ulp: floor(x + 0.5) would give 1 */
+      {-0.49999997f, -1, -0.0f, -0.0f},
+      {-0.3f, -1, -0.0f, -0.0f},
+      {1.7f, 1, 2, 2},
+      {8388607.5f, 8388607, 8388608, 8388608}, /* 2^23 - 0.5, the last half */
+      {-8388607.5f, -8388608, -8388608, -8388607},
+      {8388609, 8388609, 8388609, 8388609},     /* 2^23 + 1: whole, odd */
+      {16777218, 16777218, 16777218, 16777218}, /* 2^24 + 2 */
+      {1e30f, 1e30f, 1e30f, 1e30f},
+      {-1e30f, -1e30f, -1e30f, -1e30f},
+      {0.0f, 0.0f, 0.0f, 0.0f},
+      {-0.0f, -0.0f, -0.0f, -0.0f},
+      {1e-40f, 0, 0, 1}, /* subnormal */
+      {-1e-40f, -1, -0.0f, -0.0f},
+      {INFINITY, INFINITY, INFINITY, INFINITY},
+      {-INFINITY, -INFINITY, -INFINITY, -INFINITY},
+      {NAN, NAN, NAN, NAN},
+  };
+  enum { N = sizeof c / sizeof c[0] };
+  float v[N];
+  for (int i = 0; i < N; i++) v[i] = c[i][0];
+  gr_tensor *x = gr_from_f32(v, 1, (int64_t[]){N});
+  gr_tensor *y[3] = {TU_OK(gr_floor(x)), TU_OK(gr_round(x)), TU_OK(gr_ceil(x))};
+  const char *names[3] = {"floor", "round", "ceil"};
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(y[k]->dtype, GR_F32);
+    for (int i = 0; i < N; i++)
+      if (!same_float(gr_f32(y[k])[i], c[i][k + 1]))
+        fail_msg("%s(%.9g) = %.9g, want %.9g", names[k], (double)v[i], (double)gr_f32(y[k])[i],
+                 (double)c[i][k + 1]);
+    gr_release(y[k]);
+  }
+  gr_release(x);
+
+  /* every 4099th bit pattern (all binades, both signs, subnormals, inf, NaN)
+   * and every quarter in [-1000, 1000], against the double functions */
+  int64_t n = (int64_t)(4294967296LL / 4099) + 8001;
+  gr_tensor *w = gr_empty(GR_F32, 1, (int64_t[]){n});
+  float *pw = gr_f32(w);
+  for (int64_t i = 0; i < n - 8001; i++) {
+    uint32_t bits = (uint32_t)(i * 4099);
+    memcpy(&pw[i], &bits, sizeof bits);
+  }
+  for (int64_t k = 0; k < 8001; k++) pw[n - 8001 + k] = (float)(k - 4000) / 4;
+  double (*ref[3])(double) = {floor, nearbyint, ceil};
+  gr_tensor *z[3] = {TU_OK(gr_floor(w)), TU_OK(gr_round(w)), TU_OK(gr_ceil(w))};
+  for (int k = 0; k < 3; k++) {
+    for (int64_t i = 0; i < n; i++)
+      if (!same_float(gr_f32(z[k])[i], (float)ref[k](pw[i])))
+        fail_msg("%s(%.9g) = %.9g, want %.9g", names[k], (double)pw[i], (double)gr_f32(z[k])[i],
+                 ref[k](pw[i]));
+    gr_release(z[k]);
+  }
+  gr_release(w);
 }
 
 /* the fused leaky_relu backward and the recorded one agree */
@@ -746,6 +825,7 @@ int main(void) {
       cmocka_unit_test(test_unary_grads),
       cmocka_unit_test(test_const_ops_not_recorded),
       cmocka_unit_test(test_special_values),
+      cmocka_unit_test(test_rounding),
       cmocka_unit_test(test_leaky_relu_paths_agree),
       cmocka_unit_test(test_binary_forward),
       cmocka_unit_test(test_binary_grads),

@@ -69,6 +69,12 @@ gr_tensor *gr_sqrt(gr_tensor *x);
 gr_tensor *gr_rsqrt(gr_tensor *x);
 gr_tensor *gr_abs(gr_tensor *x);
 gr_tensor *gr_sign(gr_tensor *x);
+/* to whole numbers, float32 to float32; constants to autograd (the derivative
+ * is zero almost everywhere), so results never require a gradient. round
+ * takes halves to the even neighbour, as torch.round: 2.5 -> 2, -0.5 -> -0. */
+gr_tensor *gr_floor(gr_tensor *x);
+gr_tensor *gr_round(gr_tensor *x);
+gr_tensor *gr_ceil(gr_tensor *x);
 gr_tensor *gr_sin(gr_tensor *x);
 gr_tensor *gr_cos(gr_tensor *x);
 gr_tensor *gr_square(gr_tensor *x);
