@@ -71,7 +71,7 @@ local function evaluate(step)
   G:eval(); D:eval()
   local x, y = test.x, test.labels
   local gs, scores = {}, {}
-  gan.train.fixed(opt.seed, function()          -- the same starting z at every evaluation
+  gan.random.keyed("anogan.search", 0, function()   -- the same starting z at every evaluation
     for i = 1, x:size(1), 500 do
       local m = math.min(500, x:size(1) - i + 1)
       local g, s = gan.enable_grad(search, x:narrow(1, i, m))

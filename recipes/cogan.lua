@@ -46,7 +46,7 @@ if half < 1 then error("--data: need at least two images", 0) end
 local x1 = all:narrow(1, 1, half)
 local x2 = gan.data.sobel_edges(all:narrow(1, half + 1, half), opt.edge_threshold)
 local data = setmetatable({ A = gan.data.from_tensors(x1, nil, opt, { stream = "data.1" }),
-  B = gan.data.from_tensors(x2, nil, gan.options.with(opt, { seed = opt.seed + 104729 }), { stream = "data.2" }),
+  B = gan.data.from_tensors(x2, nil, opt, { stream = "data.2" }),
   kind = "images" }, gan.data.Unpaired)
 local C1, C2 = x1:size(2), x2:size(2)
 

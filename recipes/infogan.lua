@@ -56,9 +56,9 @@ end
 local function codes(n)
   return gan.randn(n, opt.nz), gan.randint(0, K, { n }), gan.uniform({ n, NC }, -1, 1)
 end
--- the same codes at every call (the run's random stream is left as it was)
-local function fixed_codes(n, stream)
-  return table.unpack(gan.train.fixed(opt.seed + stream, function() return { codes(n) } end))
+-- the same codes at every call for a key (the run's random stream is left as it was)
+local function fixed_codes(n, key)
+  return table.unpack(gan.random.keyed("infogan.codes", key, function() return { codes(n) } end))
 end
 
 -- the information term: -log Q(c|x) for the code that made x (cross-entropy, and a unit-variance Gaussian)
@@ -94,7 +94,7 @@ local function traversals(dir)
       end
       gan.image.save_grid(("%s/traversal_c%d.png"):format(dir, j), gan.cat(imgs, 1), { nrow = 10 })
     end
-    gan.image.save_grid(dir .. "/traversal_cat.png", gan.train.fixed(opt.seed, function() return grid(K * K) end),
+    gan.image.save_grid(dir .. "/traversal_cat.png", gan.random.keyed("infogan.grid", 0, function() return grid(K * K) end),
       { nrow = K })
   end)
 end

@@ -111,7 +111,7 @@ end, { sample = sample })
 
 -- the pyramid of 8 samples: each row shows level 0, then for each finer level its residual (x2, gray = 0) and image
 gan.no_grad(function()
-  local imgs, res = table.unpack(gan.train.fixed(opt.seed + 1, function() return { chain(8) } end))
+  local imgs, res = table.unpack(gan.random.keyed("lapgan.chain", 0, function() return { chain(8) } end))
   local function show(x) return x:upsample({ size = { opt.size, opt.size } }, "nearest") end
   local cols = { show(imgs[0]) }
   for k = 1, L do

@@ -130,24 +130,27 @@ end
 local T = Text(#vocab, 32, opt.emb)
 local probe = nn.Linear(opt.emb, 10 + 2 + 2)
 
--- captions of the codes, word orders drawn from a seeded stream
-local function captions(code_list, u)
+-- captions of the codes, each in one of the three word orders (0-based ids)
+local function captions(code_list, orders)
   local list = {}
   for i, code in ipairs(code_list) do
     local class, a = decode(code)
-    list[i] = caption_words(class, a, math.floor(u() * 3) + 1)
+    list[i] = caption_words(class, a, orders[i] + 1)
   end
   return list
+end
+-- n word orders, drawn from the keyed stream (name, key)
+local function word_orders(name, key, n)
+  return gan.random.keyed(name, key, function() return gan.randint(0, 3, { n }) end):totable()
 end
 
 do
   local optT = gan.optim.Adam({ T, probe }, { lr = 1e-3 })
-  local u = gan.data.sampler.uniform_stream(opt.seed, 1)
   local loss
-  for _ = 1, opt.text_iters do
-    local c = {}
-    for i = 1, 64 do c[i] = math.floor(u() * 40) end          -- every class and attribute pair
-    local out = probe(T(encode(captions(c, u))))
+  for it = 1, opt.text_iters do
+    -- every class and attribute pair, in every word order
+    local c = gan.random.keyed("stackgan.text", it, function() return gan.randint(0, 40, { 64 }) end):totable()
+    local out = probe(T(encode(captions(c, word_orders("stackgan.text.orders", it, 64)))))
     local y, b, w = {}, {}, {}
     for i, code in ipairs(c) do y[i], b[i], w[i] = code // 4, code // 2 % 2, code % 2 end
     loss = F.cross_entropy(out:narrow(2, 1, 10), gan.tensor(y, "int64"))
@@ -246,7 +249,7 @@ local summary = gan.train(opt, { T = T, CA1 = CA1, CA2 = CA2, G1 = G1, G2 = G2, 
   local x32 = batch[1]
   local n = x32:size(1)
   -- the batch's captions from its codes (class and attributes); word orders from a stream of this step
-  local list = captions(batch[2]:totable(), gan.data.sampler.uniform_stream(opt.seed, 1000 + step))
+  local list = captions(batch[2]:totable(), word_orders("stackgan.captions", step, n))
   local phi = gan.no_grad(function() return T(encode(list)) end)
   local x16 = x32:avg_pool2d(2)
   local fake16, mu1, lv1 = stage1(noise(n), phi)
@@ -259,7 +262,7 @@ end, { sample = sample, sample_count = 100 })
 -- Stage-I and Stage-II side by side for 10 captions, and the asked caption
 gan.no_grad(function()
   local y = gan.labels.rows(10, 10)
-  local z = gan.train.fixed(opt.seed + 1, function() return noise(10) end)
+  local z = gan.random.keyed("stackgan.stages", 0, function() return noise(10) end)
   local x32, x16 = draw(z, y)
   local cells = {}
   for i = 1, 10 do

@@ -9,15 +9,17 @@
 --     local aug = gan.augment.new { size = 32, flip = true, stream = "data" }
 --     local x = aug:apply(batch)       -- (B, C, L, L) -> (B, C, 32, 32)
 --
--- The draws are the stream's and the count of samples augmented so far,
--- which is the augmenter's state (saved in checkpoints with the data's).
+-- The draws of a batch depend only on the seed, the stream's name and the
+-- number of batches augmented so far, which is the augmenter's state
+-- (saved in checkpoints with the data's).
 --
 -- Options read (declared here): load_size, flip.
--- Requires: gan.options, gan.data.sampler (its uniform streams).
+-- Requires: gan.options, gan.random.
 -- @module gan.augment
 
 local gan = require "gan"
 local options = require "gan.options"
+local random = require "gan.random"
 
 local M = {}
 
@@ -32,16 +34,18 @@ Augment.__index = Augment
 M.Augment = Augment
 
 --- An augmenter.
--- @param spec {size= (the crop), flip=false, stream="data" (its random stream's name), seed=1, base=0}
+-- @param spec {size= (the crop), flip=false, stream="data" (its random stream's name),
+--   seed= (default: the generator's)}
 -- @return the augmenter
 function M.new(spec)
   assert(type(spec) == "table" and math.type(spec.size) == "integer", "gan.augment.new: {size = crop size} expected")
-  return setmetatable({ size = spec.size, flip = spec.flip == true, stream = spec.stream or "data",
-    seed = spec.seed or 1, base = spec.base or 0, draws = 0 }, Augment)
+  return setmetatable({ size = spec.size, flip = spec.flip == true, stream = (spec.stream or "data") .. ".augment",
+    seed = spec.seed or gan.rng_state().seed, batches = 0 }, Augment)
 end
 
 --- Crops each image of x at random to size x size and, with flip, mirrors
--- it with probability 1/2.
+-- it with probability 1/2. The draws of the k-th batch are the keyed draw
+-- (stream, k): three uniforms per image (top, left, flip).
 -- @param x images (B, C, L, L) with L >= size
 -- @return (B, C, size, size)
 function Augment:apply(x)
@@ -49,30 +53,30 @@ function Augment:apply(x)
   if x:size(4) ~= L or L < s then
     error(("gan.augment: images (%s) must be square and at least %d wide"):format(table.concat(x:shape(), ", "), s), 2)
   end
+  self.batches = self.batches + 1
+  local B = x:size(1)
+  local u = random.keyed(self.stream, self.batches, function() return gan.rand(B, 3) end, self.seed):totable()
   local out = {}
-  local uniform_stream = require("gan.data.sampler").uniform_stream
-  for i = 1, x:size(1) do
-    self.draws = self.draws + 1
-    local u = uniform_stream(self.seed, self.base + self.draws)
-    local top, left, flip = math.floor(u() * (L - s + 1)), math.floor(u() * (L - s + 1)), u() < 0.5
+  for i = 1, B do
+    local top, left = math.floor(u[i][1] * (L - s + 1)), math.floor(u[i][2] * (L - s + 1))
     local xi = x:select(1, i)
     if L > s then xi = xi:narrow(2, top + 1, s):narrow(3, left + 1, s) end
-    if self.flip and flip then xi = xi:flip(3) end
+    if self.flip and u[i][3] < 0.5 then xi = xi:flip(3) end
     out[i] = xi
   end
   return gan.stack(out, 1)
 end
 
---- The augmenter's state: {draws=}.
+--- The augmenter's state: {batches=} (the batches augmented so far).
 -- @return table
 function Augment:state_dict()
-  return { draws = self.draws }
+  return { batches = self.batches }
 end
 
 --- Restores the state (numbers may be strings).
 -- @param sd table from state_dict()
 function Augment:load_state_dict(sd)
-  self.draws = math.tointeger(tonumber(sd.draws)) or 0
+  self.batches = math.tointeger(tonumber(sd.batches)) or 0
 end
 
 return M

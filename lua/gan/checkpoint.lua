@@ -4,8 +4,9 @@
 -- schedules, data iterators (anything with state_dict/load_state_dict),
 -- tensors, and plain numbers, strings or booleans. Every tensor goes into
 -- the file under "<key>.<name>" (a bare tensor under "<key>"); every other
--- value into the metadata under the same kind of name, as text. The RNG
--- state is saved too. Writing is atomic (gan.io.save_safetensors), and
+-- value into the metadata under the same kind of name, as text. The random
+-- state is saved too: the default stream's and every named stream's
+-- position (gan.random.state). Writing is atomic (gan.io.save_safetensors), and
 -- loading never runs code.
 --
 --     gan.checkpoint.save("run/checkpoint.safetensors", { G = G, optG = optG }, { step = 100 })
@@ -83,9 +84,11 @@ end
 -- @return true, or nil and a message
 function M.save(path, state, extra)
   local tensors, meta = M.flatten(state)
-  local rng = gan.rng_state()
+  local rng = gan.random.state()
   meta["ganlua.rng.seed"] = M.encode(rng.seed)
   meta["ganlua.rng.offset"] = M.encode(rng.offset)
+  meta["ganlua.rng.stream"] = M.encode(rng.stream)
+  for name, offset in pairs(rng.streams) do meta["ganlua.rng.streams." .. name] = M.encode(offset) end
   meta["ganlua.version"] = tostring(rawget(gan, "version") or "")
   for k, v in pairs(extra or {}) do meta["ganlua." .. k] = M.encode(v) end
   return gan.io.save_safetensors(path, tensors, meta)
@@ -152,7 +155,13 @@ function M.load(path, state, opts)
   end
   if not opts or opts.rng ~= false then
     if extra["rng.seed"] then
-      gan.set_rng_state { seed = M.decode(extra["rng.seed"]), offset = M.decode(extra["rng.offset"]) }
+      local streams = {}
+      for k, v in pairs(extra) do
+        local name = k:match("^rng%.streams%.(.+)$")
+        if name then streams[name] = M.decode(v) end
+      end
+      gan.random.set_state { seed = M.decode(extra["rng.seed"]), offset = M.decode(extra["rng.offset"]),
+        stream = M.decode(extra["rng.stream"] or "0"), streams = streams }
     end
   end
   return extra

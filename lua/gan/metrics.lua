@@ -219,10 +219,9 @@ function M.floor_ceiling(n)
   if not bounds[n] then
     local ref = gan.stats.fit(M.reference(n))
     local floor = gan.stats.frechet(gan.stats.fit(split_features("test", math.min(n, 10000))), ref)
-    local saved = gan.rng_state()
-    gan.manual_seed(12345)
-    local noise = gan.uniform({ n, 1, M.SIZE, M.SIZE }, -1, 1)
-    gan.set_rng_state(saved)
+    local noise = gan.random.keyed("metrics.ceiling", n, function()
+      return gan.uniform({ n, 1, M.SIZE, M.SIZE }, -1, 1)
+    end, 1)
     local ceiling = gan.stats.frechet(gan.stats.fit(M.features(noise)), ref)
     bounds[n] = { floor, ceiling }
   end

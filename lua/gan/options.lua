@@ -20,7 +20,8 @@
 -- **The library's options.** A library module that reads options declares
 -- them, each with its default and a comment (`declare`): gan.train (iters,
 -- seed, out, ...), gan.data (data, batch, size, limit, ...), gan.augment
--- (load_size, flip), gan.nets (nz, nf, ...). Every run's table holds them
+-- (load_size, flip), gan.data.domains (classes_a, direction, ...),
+-- gan.nets (nz, nf, ...). Every run's table holds them
 -- all, so `--help` lists everything a run can read (the recipe's own keys
 -- first, then each module's) and `--limit=100` works for every recipe. A
 -- recipe that sets a library key (`size = 64`) changes its default for that
@@ -43,7 +44,7 @@ local M = {}
 
 --- The modules that declare options every run can set, loaded when a table
 -- is first built (each calls `declare` when it loads).
-M.library = { "gan.train", "gan.data", "gan.augment", "gan.nets" }
+M.library = { "gan.train", "gan.data", "gan.augment", "gan.data.domains", "gan.nets" }
 
 --- The declared groups, in the order they were declared: each
 -- {module=, title=, keys={ {key, default, comment}, ... }}.
@@ -92,6 +93,8 @@ end
 -- @param key the option
 -- @return the value
 function M.get(opt, key)
+  local info = opt and M.info(opt)
+  if info then info.read[key] = true end
   local v = opt and rawget(opt, key)
   if v ~= nil then return v end
   local d = declared[key]
@@ -129,6 +132,9 @@ local function levenshtein(a, b)
   return prev[#b]
 end
 
+-- The key a mistyped name most likely meant: the nearest by edit distance
+-- when it is near enough, else the longest key that the name starts or
+-- ends with as a word (--nz_typo: nz; --g_lr: lr), or begins (--sample: sample_every).
 local function closest(name, keys)
   local best, bestd
   for _, k in ipairs(keys) do
@@ -136,6 +142,13 @@ local function closest(name, keys)
     if not bestd or d < bestd then best, bestd = k, d end
   end
   if bestd and bestd <= math.max(2, #name // 3) then return best end
+  local part
+  for _, k in ipairs(keys) do
+    local word = name:sub(1, #k + 1) == k .. "_" or name:sub(-#k - 1) == "_" .. k
+        or (#name >= 3 and k:sub(1, #name) == name)
+    if word and (not part or #k > #part) then part = k end
+  end
+  return part
 end
 
 --- Converts the text `s` to the type of `default`.
@@ -297,7 +310,7 @@ function M.parse(defaults, argv, script)
   end
   local defaults_all = {}
   for k, v in pairs(values) do defaults_all[k] = v end
-  local info = { keys = keys, comments = comments, script = script, own = own, given = {} }
+  local info = { keys = keys, comments = comments, script = script, own = own, given = {}, read = {} }
 
   local function unknown(name)
     local msg = ("unknown option --%s"):format(name)
@@ -349,12 +362,13 @@ function M.parse(defaults, argv, script)
   local opt = setmetatable({}, meta)
   for k, v in pairs(values) do rawset(opt, k, v) end
   require("gan.random").seed(values.seed)
+  info.read.seed = true
   return opt
 end
 
 --- What parsing knew of a table: {keys= (in order), comments=, script=,
--- own= (the recipe's keys), given= (keys set on the command line)}, or nil
--- for a plain table.
+-- own= (the recipe's keys), given= (keys set on the command line), read=
+-- (keys read with `get`)}, or nil for a plain table.
 -- @param opt a table
 -- @return the information, or nil
 function M.info(opt)
@@ -372,6 +386,22 @@ function M.with(opt, changes)
   for k, v in pairs(opt) do t[k] = v end
   for k, v in pairs(changes) do t[k] = v end
   return t
+end
+
+--- The library's options given on the command line that nothing has read
+-- (with gan.options.get) so far: a recipe that uses no two-domain data
+-- never reads --direction, for instance. gan.train notes them when a run
+-- starts.
+-- @param opt an options table
+-- @return sorted list of keys
+function M.unread(opt)
+  local info, out = M.info(opt), {}
+  if not info then return out end
+  for k in pairs(info.given) do
+    if not info.own[k] and not info.read[k] then out[#out + 1] = k end
+  end
+  table.sort(out)
+  return out
 end
 
 --- The options as `key=value` lines, in order (printed at start, saved with the run).

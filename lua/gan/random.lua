@@ -66,11 +66,12 @@ function M.seed(seed)
   offsets = {}
 end
 
--- Runs fn(...) on stream id at offset, then puts the generator back where
--- it was; returns the offset the stream reached and fn's results.
-local function on_stream(id, offset, fn, ...)
+-- Runs fn(...) on stream id at offset under seed (nil: the generator's),
+-- then puts the generator back where it was; returns the offset the
+-- stream reached and fn's results.
+local function on_stream(seed, id, offset, fn, ...)
   local saved = gan.rng_state()
-  gan.set_rng_state { seed = saved.seed, stream = id, offset = offset }
+  gan.set_rng_state { seed = seed or saved.seed, stream = id, offset = offset }
   local r = table.pack(pcall(fn, ...))
   local reached = gan.rng_state().offset
   gan.set_rng_state(saved)
@@ -78,16 +79,17 @@ local function on_stream(id, offset, fn, ...)
   return reached, table.unpack(r, 2, r.n)
 end
 
---- Runs fn(...) with every draw taken from the stream (name, key) from its
+--- Runs fn() with every draw taken from the stream (name, key) from its
 -- beginning: its numbers depend only on the seed, the name and the key.
 -- Nothing else moves: the default stream and the named ones stay where
 -- they were.
 -- @param name a string
 -- @param key an integer
--- @param fn function(...) -> results
+-- @param fn function() -> results
+-- @param seed the seed (default: the generator's)
 -- @return fn's results
-function M.keyed(name, key, fn, ...)
-  return select(2, on_stream(M.id(name, key), 0, fn, ...))
+function M.keyed(name, key, fn, seed)
+  return select(2, on_stream(seed, M.id(name, key), 0, fn))
 end
 
 local Stream = {}
@@ -110,7 +112,7 @@ end
 -- @param fn function(...) -> results
 -- @return fn's results
 function Stream:draw(fn, ...)
-  local r = table.pack(on_stream(self.id, offsets[self.name] or 0, fn, ...))
+  local r = table.pack(on_stream(nil, self.id, offsets[self.name] or 0, fn, ...))
   offsets[self.name] = r[1]
   return table.unpack(r, 2, r.n)
 end

@@ -52,6 +52,36 @@ T.case("format lists every key as key=value", function()
   U.truthy(text:find("betas=0.5,0.999", 1, true), text)
 end)
 
+T.case("the library's options: declared by their modules, in every table, read with get", function()
+  local o = parse { "--limit=7", "--load_size=40" }
+  U.equal(o.limit, 7, "gan.data's limit")
+  U.equal(o.load_size, 40, "gan.augment's load_size")
+  U.equal(o.nz, 100, "gan.nets' nz")
+  U.equal(options.get(o, "limit"), 7)
+  U.equal(options.get({}, "eval_every"), 0, "a plain table gets the declared default")
+  U.equal(options.get({ eval_every = 3 }, "eval_every"), 3)
+  U.raises(function() options.get({}, "no_such_option") end, "no module declares it")
+  U.raises(function() parse { "--nz_typo=3" } end, "did you mean --nz?")
+  U.raises(function() parse { "--lod_size=3" } end, "did you mean --load_size?")
+  local groups = {}
+  for _, g in ipairs(options.groups) do groups[g.module] = g end
+  for _, m in ipairs(options.library) do U.truthy(groups[m], m .. " declares its options") end
+  U.raises(function() options.declare("gan.other", "other", { { "limit", 1, "again" } }) end,
+    "which gan.data declares already")
+end)
+
+T.case("parsing seeds the generator with the seed; unread options are known", function()
+  local o = parse { "--seed=9", "--direction=BtoA" }
+  local a = gan.randn(5)
+  gan.manual_seed(9)
+  U.equal(U.maxdiff(a, gan.randn(5)), 0, "the same draws as manual_seed(9)")
+  U.equal(table.concat(options.unread(o), ","), "direction", "nothing read --direction yet")
+  options.get(o, "direction")
+  U.equal(#options.unread(o), 0)
+  local w = options.with(o, { limit = 3 })
+  U.equal(w.limit, 3); U.equal(w.seed, 9); U.equal(getmetatable(w), nil, "a plain copy")
+end)
+
 T.case("--help prints keys, defaults and comments (subprocess)", function()
   local exe = arg and arg[-1]
   if not exe or not U.exists(exe) then T.skip("the ganlua program is not known") end
@@ -70,6 +100,8 @@ T.case("--help prints keys, defaults and comments (subprocess)", function()
   p:close()
   U.truthy(out:find("--width=3", 1, true) and out:find("how wide", 1, true), out)
   U.truthy(out:find("--fast=true", 1, true) and out:find("go fast", 1, true), out)
+  U.truthy(out:find("options of r.lua:", 1, true) and out:find("data (gan.data):", 1, true)
+    and out:find("--limit=0", 1, true), "the library's options by module\n" .. out)
   U.truthy(not out:find("SCRIPT-BODY-RAN", 1, true), "exits after the help")
 end)
 

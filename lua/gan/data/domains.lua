@@ -47,7 +47,7 @@ local options = require "gan.options"
 local M = {}
 
 --- The options of the two-domain loaders.
-M.options = options.declare("gan.data.domains", "two-domain data (gan.data.unpaired, gan.data.paired)", {
+M.options = options.declare("gan.data.domains", "two-domain data: unpaired and paired", {
   { "classes_a", { 7 }, "Fashion-MNIST classes of domain A (7: sneaker)" },
   { "classes_b", { 9 }, "Fashion-MNIST classes of domain B (9: ankle boot)" },
   { "direction", "AtoB", "AtoB, or BtoA: which side is the input" },
@@ -99,7 +99,7 @@ local function domain(src, opt, k, label, split_at)
   local size, L = images().sizes(opt)
   local o = {
     name = label, kind = "images", size = size, L = L, flip = get(opt, "flip"), batch = get(opt, "batch"),
-    seed = get(opt, "seed") + 104729 * k, stream = "data." .. k, augment_base = 3000017, split_at = split_at,
+    seed = get(opt, "seed"), stream = "data." .. k, split_at = split_at,
     names = src.names, skipped = {},
   }
   if not src.x and src.n * src.channels * L * L * 4 <= get(opt, "cache_mb") * 2 ^ 20 then

@@ -83,7 +83,7 @@ function M.load(dir, opt)
   end
   return require("gan.data").dataset({ x = gan.stack(imgs, 1) }, {
     name = dir, kind = "images", files = used, skipped = skipped, size = size, flip = get(opt, "flip"),
-    batch = get(opt, "batch"), seed = get(opt, "seed"), augment_base = 2000003,
+    batch = get(opt, "batch"), seed = get(opt, "seed"),
   })
 end
 

@@ -102,8 +102,9 @@ M.Dataset = Dataset
 --- Makes a data set (the loaders call this).
 -- @param src {x = (N, ...) tensor} held in memory, or {n=, load=function(i) -> item or nil, err,
 --   path=function(i)} read at each batch (i 1-based)
--- @param o {batch=64, seed=1, stream="data", labels= int64 (N) tensor, with_labels=false,
---   size= (crop size of images stored larger), flip=false, augment_base=, split_at= (channels of A in a
+-- @param o {batch=64, seed= (default: the generator's), stream="data" (the name of its random
+--   streams), labels= int64 (N) tensor, with_labels=false,
+--   size= (crop size of images stored larger), flip=false, split_at= (channels of A in a
 --   pair), name=, kind=, and any fields to keep (classes, centres, files, skipped, ...)}
 -- @return the data set
 function M.dataset(src, o)
@@ -114,11 +115,11 @@ function M.dataset(src, o)
   self.size, self.image_size = nil, o.size -- `size` is the method
   self.x, self.load, self.path, self.n = src.x, src.load, src.path, n
   self.batch = o.batch or 64
-  self.sampler = sampler.new(n, { stream = o.stream or "data", seed = o.seed or 1 })
+  self.sampler = sampler.new(n, { stream = o.stream or "data", seed = o.seed })
   local L = src.x and src.x:dim() == 4 and src.x:size(3) or src.L
   if o.size and L and (L > o.size or o.flip) then
     self.augment = require("gan.augment").new { size = o.size, flip = o.flip, stream = o.stream or "data",
-      seed = o.seed or 1, base = o.augment_base or 0 }
+      seed = o.seed }
   end
   return self
 end
@@ -199,11 +200,11 @@ function Dataset:item_name(i)
   return self.names and self.names[i] or ("%05d"):format(i)
 end
 
---- Where the iterator is: the sampler's position and the augmenter's draws.
+--- Where the iterator is: the sampler's position and the augmenter's batch count.
 -- @return table
 function Dataset:state_dict()
   local sd = self.sampler:state_dict()
-  if self.augment then sd.draws = self.augment:state_dict().draws end
+  if self.augment then sd.batches = self.augment:state_dict().batches end
   return sd
 end
 

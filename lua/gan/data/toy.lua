@@ -6,37 +6,21 @@
 -- 5x5 grid of spacing 2, std 0.05), "ring" (radius 2, std 0.05),
 -- "swissroll". Mixtures expose their mode centres (`centres`, (K, 2)) and
 -- `std`, and measure samples by the modes they cover (gan.metrics.points).
--- The points depend only on the seed.
+-- The points depend only on the seed (a keyed draw, gan.random).
 -- Options read: limit, batch, seed.
--- Requires: gan.data, gan.metrics (for mixtures' evaluation).
+-- Requires: gan.data, gan.random, gan.metrics (for mixtures' evaluation).
 -- @module gan.data.toy
 
 local gan = require "gan"
 local options = require "gan.options"
+local random = require "gan.random"
 
 local M = {}
 
 local get = options.get
 
--- gaussian pairs from a uniform stream (Box-Muller)
-local function gauss_stream(u)
-  local spare
-  return function()
-    if spare then
-      local s = spare
-      spare = nil
-      return s
-    end
-    local a, b = u(), u()
-    if a < 1e-300 then a = 1e-300 end
-    local r = math.sqrt(-2 * math.log(a))
-    spare = r * math.sin(2 * math.pi * b)
-    return r * math.cos(2 * math.pi * b)
-  end
-end
-
 --- The sets by name: each a function() -> {centres=, std=} (mixtures) or
--- {std=, radius=, draw=function(u, g) -> x, y}.
+-- {std=, radius=, draw=function(n) -> (n, 2)} (drawing from the current stream).
 M.sets = {}
 
 M.sets["8gaussians"] = function()
@@ -54,16 +38,20 @@ end
 M.sets.ring = function()
   return {
     radius = 2, std = 0.05,
-    draw = function(u, g) local a = 2 * math.pi * u(); local r = 2 + 0.05 * g(); return r * math.cos(a), r * math.sin(a) end,
+    draw = function(n)
+      local a, r = gan.rand(n) * (2 * math.pi), gan.randn(n) * 0.05 + 2
+      return gan.stack({ r * a:cos(), r * a:sin() }, 2)
+    end,
   }
 end
 
 M.sets.swissroll = function()
   return {
     std = 0.25 / 5,
-    draw = function(u, g)
-      local t = 1.5 * math.pi * (1 + 2 * u())
-      return (t * math.cos(t) + 0.25 * g()) / 5, (t * math.sin(t) + 0.25 * g()) / 5
+    draw = function(n)
+      local t = (gan.rand(n) * 2 + 1) * (1.5 * math.pi)
+      local e = gan.randn(n, 2) * 0.25
+      return gan.stack({ t * t:cos() + e:select(2, 1), t * t:sin() + e:select(2, 2) }, 2) / 5
     end,
   }
 end
@@ -84,21 +72,13 @@ function M.load(name, opt)
   local n = get(opt, "limit")
   if n <= 0 then n = 50000 end
   local seed = get(opt, "seed")
-  local uniform_stream = require("gan.data.sampler").uniform_stream
-  local u = uniform_stream(seed, 77)
-  local g = gauss_stream(uniform_stream(seed, 78))
-  local flat = {}
-  for i = 1, n do
-    local x, y
-    if spec.centres then
-      local c = spec.centres[math.floor(u() * #spec.centres) + 1]
-      x, y = c[1] + spec.std * g(), c[2] + spec.std * g()
-    else
-      x, y = spec.draw(u, g)
-    end
-    flat[2 * i - 1], flat[2 * i] = x, y
-  end
-  return require("gan.data").dataset({ x = gan.tensor(flat):reshape(n, 2) }, {
+  -- the points are the keyed draw ("data.toy", 0): the same for a seed, whatever else draws
+  local x = random.keyed("data.toy", 0, function()
+    if not spec.centres then return spec.draw(n) end
+    local which = gan.randint(0, #spec.centres, { n })
+    return gan.tensor(spec.centres):index_select(1, which) + gan.randn(n, 2) * spec.std
+  end, seed)
+  return require("gan.data").dataset({ x = x }, {
     name = name, kind = "points", std = spec.std, radius = spec.radius, batch = get(opt, "batch"), seed = seed,
     centres = spec.centres and gan.tensor(spec.centres) or nil, evaluate = spec.centres and evaluate_mixture or nil,
   })

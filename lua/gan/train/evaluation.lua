@@ -10,8 +10,9 @@
 -- method `data:evaluate(draw, n)` -> table of results (Fashion-MNIST's
 -- images: gan.metrics.images; Gaussian mixtures: gan.metrics.points; other
 -- data: nothing), merged with the recipe's own measures, hooks.eval(step,
--- n). Each draws from a fixed random stream of its own, without gradients,
--- and the run's random state and buffers are put back afterwards.
+-- n). Each draws from a keyed stream of its own (gan.random: "train.eval",
+-- "train.eval.recipe"), the same at every evaluation, without gradients;
+-- the run's random state and buffers are put back afterwards.
 --
 -- Reads: eval, eval_every, eval_samples, seed.
 -- Requires: gan.train (draw_of, scalars, without_side_effects), gan.metrics
@@ -20,6 +21,7 @@
 
 local gan = require "gan"
 local options = require "gan.options"
+local random = require "gan.random"
 local util = require "gan.util"
 
 local M = {}
@@ -36,13 +38,12 @@ local function make_evaluator(run)
     auto = function(n) return data:evaluate(draw, n) end
   end
   if not auto and not hooks.eval then return nil end
-  local seed = options.get(run.opt, "seed") + 104729
+  local seed = options.get(run.opt, "seed")
   return function(step, n)
     local r = {}
     if auto then
       local a = train().without_side_effects(state, function()
-        gan.manual_seed(seed)
-        return auto(n)
+        return random.keyed("train.eval", 0, function() return auto(n) end, seed)
       end)
       for k, v in pairs(a) do r[k] = v end
     end
@@ -50,8 +51,7 @@ local function make_evaluator(run)
       -- the recipe's own measures, on their own stream too: an evaluation that draws noise or
       -- runs a batch-norm network in training mode leaves the run exactly as it was
       local e = train().without_side_effects(state, function()
-        gan.manual_seed(seed + 1)
-        return hooks.eval(step, n)
+        return random.keyed("train.eval.recipe", 0, function() return hooks.eval(step, n) end, seed)
       end)
       for k, v in pairs(e or {}) do r[k] = v end
     end
@@ -65,6 +65,7 @@ function M.start(run)
   run.evaluate = make_evaluator(run)
   run.eval_every = options.get(run.opt, "eval_every")
   run.eval_samples = options.get(run.opt, "eval_samples")
+  run.eval_final = options.get(run.opt, "eval")
 end
 
 local function summary_line(values)
@@ -93,7 +94,7 @@ function M.finish(run)
     run.eval_log:close()
     run.eval_log = nil
   end
-  if not options.get(run.opt, "eval") or not run.evaluate or run.stopped then return end
+  if not run.eval_final or not run.evaluate or run.stopped then return end
   if run.steps == 0 and not run.evaluating then return end
   local t = gan.clock()
   print(("evaluating %d samples at step %d ..."):format(run.eval_samples, run.step))

@@ -99,19 +99,6 @@ function M.modules_of(state)
   return out, names
 end
 
---- Draws `z` from a fixed generator stream, leaving the run's RNG as it was.
--- @param seed the run's seed
--- @param fn function() -> tensor, called with the stream set
--- @return the tensor
-function M.fixed(seed, fn)
-  local saved = gan.rng_state()
-  gan.manual_seed(seed + 7919)
-  local ok, z = pcall(fn)
-  gan.set_rng_state(saved)
-  if not ok then error(z, 0) end
-  return z
-end
-
 --- Runs fn with no gradient recorded and puts back, afterwards, every
 -- buffer of the run's modules and the random state.
 -- @param state the run's state
@@ -237,6 +224,10 @@ function M.run(opt, state, step_fn, hooks)
   if not ok then
     pcall(notify, run, "close")
     error(err, 0)
+  end
+  get(opt, "print_every")
+  for _, k in ipairs(options.unread(opt)) do
+    run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end
 
   local save_every = get(opt, "save_every")

@@ -3,16 +3,18 @@
 -- Every `sample_every` steps and at the end of a run, OUT/samples/
 -- step_NNNNNN.png: what the run samples (see gan.train: hooks.sample, or G
 -- on hooks.noise) drawn from the same fixed noise every time, so the grids
--- of a run show one set of samples changing. Images (N, C, H, W) become a
+-- of a run show one set of samples changing (the keyed draw
+-- ("train.samples", 0) of gan.random). Images (N, C, H, W) become a
 -- square grid; points (N, 2) a scatter plot over the data's points. Drawing
 -- changes nothing: the random state and every buffer are put back.
 --
 -- Reads: sample_every, seed.
--- Requires: gan.train (draw_of, fixed, without_side_effects), gan.image.
+-- Requires: gan.train (draw_of, without_side_effects), gan.random, gan.image.
 -- @module gan.train.samples
 
 local gan = require "gan"
 local options = require "gan.options"
+local random = require "gan.random"
 
 local M = {}
 
@@ -30,7 +32,7 @@ local function make_writer(run)
   local ref
   return function(path)
     local x = train().without_side_effects(run.state, function()
-      return train().fixed(seed, function() return draw(n) end)
+      return random.keyed("train.samples", 0, function() return draw(n) end, seed)
     end)
     if x:dim() == 2 and x:size(2) == 2 then
       if ref == nil and points then ref = data.x:narrow(1, 1, math.min(data.x:size(1), 2000)) end
