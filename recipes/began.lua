@@ -13,7 +13,6 @@ local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians
   size = 32,              -- image size: 32 or 64 (images only)
   channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB
-  batch = 64,             -- minibatch size
   nz = 64,                -- dimension of the noise z, uniform in [-1, 1]
   nh = 64,                -- dimension of the autoencoder's code h
   nf = 32,                -- feature maps n of the convolutions (images; the encoder grows them n, 2n, 3n, ...)

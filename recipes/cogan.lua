@@ -18,7 +18,6 @@ local opt = gan.options {
   size = 32,              -- image size: a power of two >= 16
   channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
   batch = 32,             -- minibatch size, per domain (the paper: 128)
-  nz = 100,               -- dimension of the noise z
   nf = 32,                -- feature maps of G's last and D's first layer
   g_private = 1,          -- G's last layers that each domain has to itself (the rest are shared; the paper: 1 for digits)
   d_private = 1,          -- D's first layers that each domain has to itself (the rest are shared; the paper: 1 for digits)

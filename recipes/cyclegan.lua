@@ -86,10 +86,6 @@ local function step(batch)
   return { G = adv, cycle = cycle, idt = idt, D_A = lossD_A, D_B = lossD_B, lr = lr }
 end
 
-local T = gan.translate.new(test, G_AB, G_BA, opt)
-if opt.test then
-  -- translate the whole test split with the trained networks
-  return T.run_test(state, { have_test = have_test, why = why, same = "--nf, --blocks, --ndf, --d_layers, --size" })
-end
-
-gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
+-- train; with --test, translate the whole test split with the trained networks
+gan.translate.train(opt, state, step, test, G_AB, G_BA,
+  { have_test = have_test, why = why, same = "--nf, --blocks, --ndf, --d_layers, --size" })

@@ -15,12 +15,8 @@ local nn, F = gan.nn, gan.F
 
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist (sneakers A <-> ankle boots B), or a folder DIR/trainA, trainB, testA, testB
-  classes_a = { 7 },      -- Fashion-MNIST classes of domain A (7: sneaker)
-  classes_b = { 9 },      -- Fashion-MNIST classes of domain B (9: ankle boot)
   size = 32,              -- image size: a power of two >= 16 (the paper: 64)
-  load_size = 0,          -- images are resized to this before a random crop (0: size, no crop)
   flip = true,            -- mirror training images left-right at random
-  channels = 3,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
   batch = 16,             -- minibatch size (the paper's code: 64)
   nf = 32,                -- feature maps of G's first layer; they double at each halving (the paper: 64)
   ndf = 32,               -- feature maps of D's first layer (the paper: 64)
@@ -115,9 +111,5 @@ local function step(batch)
     ["D(x)"] = (real_a_out:sigmoid():mean() + real_b_out:sigmoid():mean()) * 0.5 }
 end
 
-local T = gan.translate.new(test, G_AB, G_BA, opt)
-if opt.test then
-  return T.run_test(state, { have_test = have_test, why = why, same = "--nf, --size" })
-end
-
-gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
+-- train; with --test, translate the whole test split with the trained networks
+gan.translate.train(opt, state, step, test, G_AB, G_BA, { have_test = have_test, why = why, same = "--nf, --size" })

@@ -16,8 +16,6 @@ local opt = gan.options {
   channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB
   divergence = "js",      -- kl, reverse_kl, js, pearson, hellinger or gan
   g_loss = "alt",         -- G's loss: alt = -E[g_f(D(G(z)))] (the paper's choice), saddle = -E[f*(g_f(D(G(z))))]
-  batch = 64,             -- minibatch size
-  nz = 100,               -- dimension of the noise z
   nf = 32,                -- feature maps of G's last and D's first layer (images)
   hidden = 256,           -- units of the hidden layers (points)
   lr = 2e-4,              -- Adam learning rate

@@ -12,7 +12,6 @@ local nn, F = gan.nn, gan.F
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, or a folder of images (purity needs fashion-mnist)
   size = 32,              -- image size: a power of two from 16
-  batch = 64,             -- minibatch size
   nz = 62,                -- dimension of the incompressible noise z
   ncat = 10,              -- values of the categorical code
   ncont = 2,              -- number of continuous codes, each uniform in [-1, 1]

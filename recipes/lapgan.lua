@@ -13,7 +13,6 @@ local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, or a folder of images
   size = 32,              -- final image size: 16, 32 or 64 (the pyramid starts at 8x8)
   channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
-  batch = 64,             -- minibatch size
   nz = 100,               -- dimension of the noise z of the 8x8 level
   nf = 64,                -- feature maps of every level's networks
   lr = 2e-4,              -- Adam learning rate

@@ -11,7 +11,6 @@ local nn, F = gan.nn, gan.F
 
 local opt = gan.options {
   caption = "",           -- a caption to draw after training, e.g. "a dark wide pullover" (written to caption.png)
-  batch = 64,             -- minibatch size
   nz = 64,                -- dimension of the noise z
   cdim = 128,             -- dimension of the augmented condition c (the paper's Ng)
   emb = 64,               -- dimension of the text embedding φ_t

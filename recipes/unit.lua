@@ -15,12 +15,8 @@ local nn, F = gan.nn, gan.F
 
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist (sneakers A <-> ankle boots B), or a folder DIR/trainA, trainB, testA, testB
-  classes_a = { 7 },      -- Fashion-MNIST classes of domain A (7: sneaker)
-  classes_b = { 9 },      -- Fashion-MNIST classes of domain B (9: ankle boot)
   size = 32,              -- image size after the random crop: a multiple of 4
-  load_size = 0,          -- images are resized to this before the crop (0: size)
   flip = true,            -- mirror training images left-right at random
-  channels = 3,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
   batch = 8,              -- minibatch size (the paper: 1)
   nf = 16,                -- feature maps of E's first layer; the latent code has 4 nf at a quarter of the size (the paper: 64)
   blocks = 1,             -- residual blocks of each domain's own, in E and in G (the paper: 3)
@@ -129,10 +125,6 @@ end
 -- translations take the code's mean, without noise
 local function AtoB(x) return decode(G_B, encode(E_A, x)) end
 local function BtoA(x) return decode(G_A, encode(E_B, x)) end
-local T = gan.translate.new(test, AtoB, BtoA, opt)
-if opt.test then
-  return T.run_test(state, { have_test = have_test, why = why,
-    same = "--nf, --blocks, --shared, --ndf, --d_layers, --size" })
-end
-
-gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
+-- train; with --test, translate the whole test split
+gan.translate.train(opt, state, step, test, AtoB, BtoA,
+  { have_test = have_test, why = why, same = "--nf, --blocks, --shared, --ndf, --d_layers, --size" })

@@ -13,7 +13,6 @@ local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, or a folder of images
   size = 32,              -- image size: a power of two from 16
   channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)
-  batch = 64,             -- minibatch size
   nz = 32,                -- dimension of the latent z
   nf = 32,                -- feature maps of the decoder's last and the encoder's first layer
   beta = 1.0,             -- weight of the KL term (1: the ELBO)

@@ -13,15 +13,6 @@ local gan = require "gan"
 
 local M = {}
 
-local function render(v)
-  if type(v) == "table" then
-    local parts = {}
-    for i, x in ipairs(v) do parts[i] = tostring(x) end
-    return table.concat(parts, ",")
-  end
-  return tostring(v)
-end
-
 --- The ganlua program: this process's when it is ganlua, else `ganlua`
 -- from PATH (a stock lua5.4 running the library).
 -- @return path or name
@@ -42,7 +33,7 @@ function M.argv(name, opts, extra)
   local keys = {}
   for k in pairs(opts or {}) do keys[#keys + 1] = k end
   table.sort(keys)
-  for _, k in ipairs(keys) do argv[#argv + 1] = ("--%s=%s"):format(k, render(opts[k])) end
+  for _, k in ipairs(keys) do argv[#argv + 1] = ("--%s=%s"):format(k, require("gan.options").render(opts[k])) end
   for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
   return argv
 end

@@ -2,10 +2,9 @@
 -- DiscoGAN) do with two trained translators besides training them: the
 -- test split, sample grids of triplets, the evaluation and `--test`.
 --
---     local test = gan.translate.test_split(opt, data)      -- in order, no augmentation
---     local T = gan.translate.new(test, G_AB, G_BA, opt)    -- G_AB: A -> B, G_BA: B -> A
---     gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
---     if opt.test then T.run_test(opt, state) end           -- translate the whole test split
+--     local test, have_test, why = gan.translate.test_split(opt, data)   -- in order, no augmentation
+--     -- train (grids of triplets, translation measures), or with --test translate the test split
+--     gan.translate.train(opt, state, step, test, G_AB, G_BA, { have_test = have_test, why = why })
 --
 -- G_AB and G_BA are functions (a module or any closure) from (N, C, H, W)
 -- images of one domain to images of the other, both in [-1, 1].
@@ -159,6 +158,23 @@ function M.new(test, G_AB, G_BA, opt)
     eval = function(_, n) return M.evaluate(test, G_AB, G_BA, n, opt) end,
     run_test = function(state, t) return M.run_test(opt, state, test, G_AB, G_BA, t) end,
   }
+end
+
+--- The end of an unpaired translation recipe: with opt.test, translates
+-- the test split with the trained networks (run_test); otherwise trains
+-- with gan.train, sample grids of triplets and the translation measures.
+-- @param opt the recipe's options
+-- @param state the training state
+-- @param step the step function
+-- @param test the test split (from test_split)
+-- @param G_AB translator A -> B
+-- @param G_BA translator B -> A
+-- @param t {have_test=, why=, same=} as run_test takes
+-- @return what gan.train or run_test returns
+function M.train(opt, state, step, test, G_AB, G_BA, t)
+  local T = M.new(test, G_AB, G_BA, opt)
+  if opt.test then return T.run_test(state, t) end
+  return gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
 end
 
 return M

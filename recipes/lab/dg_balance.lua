@@ -15,7 +15,6 @@ local opt = gan.options {
   k = 5,                  -- D steps per G step in the fast-D setting
   lr_ratio = 10.0,        -- D's learning rate over G's in the fast-D setting
   nonsat = false,         -- train G with the non-saturating -log D(G(z)) instead of log(1 - D(G(z)))
-  batch = 64,             -- minibatch size
   nz = 64,                -- dimension of the noise z
   hidden = 256,           -- units of the hidden layers
   lr = 2e-4,              -- Adam learning rate of G (and of D in the balanced setting)

@@ -12,7 +12,6 @@ local nn, F = gan.nn, gan.F
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians, ring, swissroll
   size = 28,              -- image size in pixels (images only)
-  batch = 64,             -- minibatch size
   nz = 64,                -- dimension of the noise z
   hidden = 256,           -- units of the hidden layers
   lr = 2e-4,              -- Adam learning rate

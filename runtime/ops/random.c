@@ -1,9 +1,9 @@
 /* Random ops. Every value comes from the one Philox4x32-10 generator
  * (rng.h), on its current stream: a tensor of n values reserves its
  * counters with gr_rng_take, and element i is computed from (seed, stream,
- * base counter, i) alone. So a draw is
- * the same for any number of threads, and the stream advances by the same
- * amount whatever the values turned out to be.
+ * base counter, i) alone. So a draw is the same for any number of threads,
+ * and the stream advances by the same amount whatever the values turned
+ * out to be.
  *
  * Words per element: uniform, normal, bernoulli 1 (word i is word i%4 of
  * counter base + i/4); randint 2; randperm 2 per swap. */
@@ -75,13 +75,12 @@ gr_status uniform_forward(gr_fwd *f) {
   float *out = gr_f32(y); // (n)
   int64_t n = gr_numel(y), nb = (n + 3) / 4;
   gr_rng_state at = gr_rng_take((uint64_t)n);
-  uint64_t seed = at.seed, stream = at.stream, base = at.offset;
   float hi_below = nextafterf((float)hi, -INFINITY);
   if (hi_below < (float)lo) hi_below = (float)lo; /* lo and hi neighbours as floats */
 #pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
-    gr_philox(seed, stream, base + (uint64_t)b, w);
+    gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
     for (int64_t j = 0; j < 4 && 4 * b + j < n; j++)
       out[4 * b + j] = uniform_value(w[j], lo, hi, hi_below);
   }
@@ -109,12 +108,11 @@ gr_status normal_forward(gr_fwd *f) {
   float *out = gr_f32(y); // (n)
   int64_t n = gr_numel(y), nb = (n + 3) / 4;
   gr_rng_state at = gr_rng_take((uint64_t)n);
-  uint64_t seed = at.seed, stream = at.stream, base = at.offset;
   const double two_pi = 6.283185307179586477;
 #pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
-    gr_philox(seed, stream, base + (uint64_t)b, w);
+    gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
     /* Box-Muller on the pairs (w0, w1) and (w2, w3); u1 is in (0, 1), never 0 */
     double z[4];
     for (int k = 0; k < 2; k++) {
@@ -148,11 +146,10 @@ gr_tensor *gr_randn(int ndim, const int64_t *shape) { return gr_normal(ndim, sha
 static void bernoulli_fill(float *out, const float *p, float p0, float one, int64_t n) {
   int64_t nb = (n + 3) / 4;
   gr_rng_state at = gr_rng_take((uint64_t)n);
-  uint64_t seed = at.seed, stream = at.stream, base = at.offset;
 #pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
-    gr_philox(seed, stream, base + (uint64_t)b, w);
+    gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
     for (int64_t j = 0; j < 4 && 4 * b + j < n; j++) {
       int64_t i = 4 * b + j;
       double pi = p ? p[i] : p0;
@@ -221,12 +218,11 @@ gr_status randint_forward(gr_fwd *f) {
   int64_t *out = gr_i64(y); // (n)
   int64_t n = gr_numel(y), nb = (n + 1) / 2;
   gr_rng_state at = gr_rng_take(2 * (uint64_t)n);
-  uint64_t seed = at.seed, stream = at.stream, base = at.offset;
   /* two elements per counter, 64 random bits each */
 #pragma omp parallel for schedule(static) if (nb > 2 * PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
-    gr_philox(seed, stream, base + (uint64_t)b, w);
+    gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
     for (int64_t j = 0; j < 2 && 2 * b + j < n; j++)
       out[2 * b + j] = (int64_t)((uint64_t)lo + below(w[2 * j], w[2 * j + 1], range));
   }
@@ -257,10 +253,9 @@ gr_status randperm_forward(gr_fwd *f) {
   /* Fisher-Yates from the top; swap k takes words 2k and 2k+1 */
   uint64_t swaps = n > 1 ? (uint64_t)n - 1 : 0;
   gr_rng_state at = gr_rng_take(2 * swaps);
-  uint64_t seed = at.seed, stream = at.stream, base = at.offset;
   uint32_t w[4];
   for (uint64_t k = 0; k < swaps; k++) {
-    if (k % 2 == 0) gr_philox(seed, stream, base + k / 2, w);
+    if (k % 2 == 0) gr_philox(at.seed, at.stream, at.offset + k / 2, w);
     int64_t i = n - 1 - (int64_t)k;
     int64_t j = (int64_t)below(w[2 * (k % 2)], w[2 * (k % 2) + 1], (uint64_t)i + 1);
     int64_t t = out[i];

@@ -14,12 +14,12 @@ end)
 T.case("run: output captured, exit status, odd characters passed as they are", function()
   local dir = U.tmpdir("recipes_run")
   local script = dir .. "/echo it's $HOME.lua"
-  U.write(script, table.concat({
-    "local gan = require 'gan'",
-    "local opt = gan.options { word = 'x', fail = false }",
-    "print('word=' .. opt.word)",
-    "if opt.fail then error('asked to fail', 0) end",
-  }, "\n"))
+  U.write(script, [[
+local gan = require "gan"
+local opt = gan.options { word = "x", fail = false }
+print("word=" .. opt.word)
+if opt.fail then error("asked to fail", 0) end
+]])
   local ok, text, why = gan.recipes.run(script, { word = "a b;c'd" }, { capture = true })
   U.truthy(ok and not why, tostring(why))
   U.truthy(text:find("word=a b;c'd", 1, true), text)

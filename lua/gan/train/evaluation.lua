@@ -21,18 +21,18 @@
 
 local gan = require "gan"
 local options = require "gan.options"
+local train = require "gan.train"
 local random = require "gan.random"
 local util = require "gan.util"
 
 local M = {}
 
-local function train() return require "gan.train" end
 
 -- A function evaluate(step, n) -> table of results, or nil when there is
 -- nothing to measure.
 local function make_evaluator(run)
   local data, hooks, state = run.state.data, run.hooks, run.state
-  local draw = train().draw_of(state, hooks)
+  local draw = train.draw_of(state, hooks)
   local auto
   if draw and type(data) == "table" and type(data.evaluate) == "function" then
     auto = function(n) return data:evaluate(draw, n) end
@@ -42,7 +42,7 @@ local function make_evaluator(run)
   return function(step, n)
     local r = {}
     if auto then
-      local a = train().without_side_effects(state, function()
+      local a = train.without_side_effects(state, function()
         return random.keyed("train.eval", 0, function() return auto(n) end, seed)
       end)
       for k, v in pairs(a) do r[k] = v end
@@ -50,7 +50,7 @@ local function make_evaluator(run)
     if hooks.eval then
       -- the recipe's own measures, on their own stream too: an evaluation that draws noise or
       -- runs a batch-norm network in training mode leaves the run exactly as it was
-      local e = train().without_side_effects(state, function()
+      local e = train.without_side_effects(state, function()
         return random.keyed("train.eval.recipe", 0, function() return hooks.eval(step, n) end, seed)
       end)
       for k, v in pairs(e or {}) do r[k] = v end
@@ -70,7 +70,7 @@ end
 
 local function summary_line(values)
   local parts = {}
-  for k, x in pairs(values) do parts[#parts + 1] = k .. " " .. train().fmt_num(x) end
+  for k, x in pairs(values) do parts[#parts + 1] = k .. " " .. train.fmt_num(x) end
   table.sort(parts)
   return table.concat(parts, "  ")
 end
@@ -80,7 +80,7 @@ end
 -- @param step the step
 function M.step(run, step)
   if run.eval_every <= 0 or not run.evaluate or step % run.eval_every ~= 0 then return end
-  local values = train().scalars(run.evaluate(step, math.max(100, run.eval_samples // 5))) or {}
+  local values = train.scalars(run.evaluate(step, math.max(100, run.eval_samples // 5))) or {}
   run.eval_log = run.eval_log or require("gan.train.log").csv(run.out .. "/eval.csv", run.start)
   run.eval_log:write(step, values)
   run.eval_log:flush()
@@ -153,7 +153,7 @@ function M.format(r)
   end
   local rest = {}
   for k, v in pairs(r) do
-    if not shown[k] and type(v) == "number" then rest[#rest + 1] = ("%s %s"):format(k, train().fmt_num(v)) end
+    if not shown[k] and type(v) == "number" then rest[#rest + 1] = ("%s %s"):format(k, train.fmt_num(v)) end
   end
   table.sort(rest)
   if #rest > 0 then lines[#lines + 1] = "  " .. table.concat(rest, "  ") end

@@ -14,17 +14,11 @@
 
 local gan = require "gan"
 local options = require "gan.options"
+local train = require "gan.train"
 
 local M = {}
 
 local now = gan.clock
-
-local function train() return require "gan.train" end
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  return gan.io.abspath(path)
-end
 
 -- Is standard output a terminal that can redraw a progress bar?
 local function is_tty()
@@ -122,7 +116,7 @@ local function progress_line(p, step, values)
   local eta = rate > 0 and (p.iters - step) / rate or 0
   local parts = {}
   for _, k in ipairs(p.keys) do
-    if values[k] ~= nil then parts[#parts + 1] = k .. " " .. train().fmt_num(values[k]) end
+    if values[k] ~= nil then parts[#parts + 1] = k .. " " .. train.fmt_num(values[k]) end
   end
   local speed = rate > 0 and (rate >= 1 and ("%.2f it/s"):format(rate) or ("%.2f s/it"):format(1 / rate)) or "- it/s"
   return ("step %d/%d  %s  ETA %s  %s"):format(step, p.iters, speed, fmt_time(eta), table.concat(parts, "  "))
@@ -156,12 +150,12 @@ function M.start(run)
     print(text)
     local info = options.info(run.opt)
     local lines = {}
-    if info.script and info.script ~= "-" then lines[1] = "# recipe=" .. absolute(info.script) end
+    if info.script and info.script ~= "-" then lines[1] = "# recipe=" .. gan.io.abspath(info.script) end
     lines[#lines + 1] = text
     local ok, err = require("gan.util").write_file(run.out .. "/options.txt", table.concat(lines, "\n") .. "\n")
     if not ok then run:say(("warning: %s/options.txt not written: %s"):format(run.out, tostring(err))) end
   end
-  local mods, names = train().modules_of(run.state)
+  local mods, names = train.modules_of(run.state)
   local counts = {}
   for i, m in ipairs(mods) do counts[i] = ("%s: %d parameters"):format(names[i], m:num_parameters()) end
   table.sort(counts)

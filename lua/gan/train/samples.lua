@@ -14,11 +14,11 @@
 
 local gan = require "gan"
 local options = require "gan.options"
+local train = require "gan.train"
 local random = require "gan.random"
 
 local M = {}
 
-local function train() return require "gan.train" end
 
 -- A function write(path) that draws the run's samples on the fixed stream
 -- and saves them, or nil and why not.
@@ -26,12 +26,12 @@ local function make_writer(run)
   local data, hooks = run.state.data, run.hooks
   local points = type(data) == "table" and data.kind == "points"
   local n = hooks.sample_count or (points and 1000 or 64)
-  local draw, why = train().draw_of(run.state, hooks)
+  local draw, why = train.draw_of(run.state, hooks)
   if not draw then return nil, why end
   local seed = options.get(run.opt, "seed")
   local ref
   return function(path)
-    local x = train().without_side_effects(run.state, function()
+    local x = train.without_side_effects(run.state, function()
       return random.keyed("train.samples", 0, function() return draw(n) end, seed)
     end)
     if x:dim() == 2 and x:size(2) == 2 then
