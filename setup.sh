@@ -18,8 +18,8 @@ packages=(
 )
 
 # the test suite also opens a run report in a headless browser and builds
-# the Lua reference with LDoc
-test_packages=(chromium lua-ldoc)
+# the Lua reference with LDoc (which runs on Lua 5.1 or 5.2, not 5.4)
+test_packages=(chromium lua-ldoc lua5.1)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi

@@ -19,7 +19,6 @@ local opt = gan.options {
   profile = false, -- print the time per op over the timed steps
 }
 gan.set_threads(opt.threads)
-gan.manual_seed(opt.seed)
 
 -- G: z (nz,1,1) -> 4x4 with nf*size/8 channels, then halve channels while doubling size
 local ch = opt.nf * opt.size // 8
