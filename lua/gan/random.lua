@@ -21,7 +21,18 @@
 --
 -- Names are hashed to 64-bit stream ids (FNV-1a, mixed with the key by
 -- SplitMix64), so a stream's numbers do not depend on which other streams
--- exist. Requires: gan.core (rng_state, set_rng_state, manual_seed).
+-- exist. The library's names:
+--
+-- * `<data>.order` (key: the epoch) and `<data>.augment` (key: the batch),
+--   where `<data>` is a data set's stream name: "data", or "data.1" and
+--   "data.2" for the two domains of image-to-image data;
+-- * `data.toy` (key 0): the points of the toy 2-D sets;
+-- * `train.samples` (key 0): the noise of the sample grids;
+-- * `train.eval` and `train.eval.recipe` (key 0): the evaluations;
+-- * `metrics.ceiling` (key: the sample count; seed 1): FD's noise images.
+--
+-- A recipe names its own after itself (`infogan.codes`, `stackgan.captions`).
+-- Requires: gan.core (rng_state, set_rng_state, manual_seed).
 -- @module gan.random
 
 local gan = require "gan"

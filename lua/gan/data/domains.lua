@@ -38,7 +38,7 @@
 -- edge_threshold, cache_mb; and size, load_size, flip, channels, limit,
 -- batch, seed. Parameters (the third argument): split ("train"), classes
 -- (paired Fashion-MNIST: the classes to keep), root.
--- Requires: gan.data, gan.data.images, gan.options.
+-- Requires: gan.data.dataset, gan.data.idx, gan.data.images, gan.options.
 -- @module gan.data.domains
 
 local gan = require "gan"
@@ -57,8 +57,9 @@ M.options = options.declare("gan.data.domains", "two-domain data: unpaired and p
 
 local get = options.get
 
-local function data() return require "gan.data" end
-local function images() return require "gan.data.images" end
+local dataset = require "gan.data.dataset"
+local idx = require "gan.data.idx"
+local images = require "gan.data.images"
 
 local function stem(path)
   return (path:match("([^/]+)$") or path):gsub("%.[%w]+$", "")
@@ -67,7 +68,7 @@ end
 -- (C, H, W) in [0, 1] -> (C, s, s) in [-1, 1] (squashed, as the papers' resize)
 local function to_square(img, s)
   local x = img:unsqueeze(1)
-  if img:size(2) ~= s or img:size(3) ~= s then x = data().resize(x, s, s) end
+  if img:size(2) ~= s or img:size(3) ~= s then x = dataset.resize(x, s, s) end
   return x:squeeze(1) * 2 - 1
 end
 
@@ -96,7 +97,7 @@ end
 -- src = {x = (N, C, L, L)} or {n=, channels=, names=, load=function(i), path=function(i)};
 -- k = the domain's number (its random stream); label = its name for messages
 local function domain(src, opt, k, label, split_at)
-  local size, L = images().sizes(opt)
+  local size, L = images.sizes(opt)
   local o = {
     name = label, kind = "images", size = size, L = L, flip = get(opt, "flip"), batch = get(opt, "batch"),
     seed = get(opt, "seed"), stream = "data." .. k, split_at = split_at,
@@ -120,7 +121,7 @@ local function domain(src, opt, k, label, split_at)
     src, o.names = { x = gan.stack(imgs, 1) }, names
   end
   src.L = L
-  return data().dataset(src, o)
+  return dataset.new(src, o)
 end
 
 -- the first `limit` of a list (all when limit is 0)
@@ -130,7 +131,7 @@ local function first(list, limit)
 end
 
 local function folder_source(dir, channels, L, limit)
-  local files = first(images().files(dir), limit)
+  local files = first(images.files(dir), limit)
   if #files == 0 then error(("gan.data: no PNG or JPEG files in %s"):format(dir), 0) end
   local names = {}
   for i, f in ipairs(files) do names[i] = stem(f) end
@@ -146,9 +147,8 @@ local function folder_source(dir, channels, L, limit)
 end
 
 local function fashion_x(opt, params, classes, L)
-  local d = data().load("fashion-mnist", {
-    classes = classes, limit = get(opt, "limit"), size = L, batch = 1,
-  }, { split = data().param(opt, params, "split", "train"), root = data().param(opt, params, "root", nil) })
+  local d = idx.fashion({ classes = classes, limit = get(opt, "limit"), size = L, batch = 1 },
+    { split = dataset.param(opt, params, "split", "train"), root = dataset.param(opt, params, "root", nil) })
   return d.x
 end
 
@@ -166,10 +166,10 @@ M.Unpaired = Unpaired
 -- @return an iterator with .A and .B (each a data set) whose next() gives {a, b, A = a, B = b}
 function M.unpaired(name, opt, params)
   name = name or get(opt, "data")
-  local split = data().param(opt, params, "split", "train")
+  local split = dataset.param(opt, params, "split", "train")
   local A, B
-  if data().is_fashion(name) then
-    local _, L = images().sizes(opt)
+  if idx.is_fashion(name) then
+    local _, L = images.sizes(opt)
     local ca, cb = get(opt, "classes_a"), get(opt, "classes_b")
     A = domain({ x = fashion_x(opt, params, ca, L) }, opt, 1,
       "fashion-mnist " .. split .. " classes " .. table.concat(ca, ","))
@@ -180,7 +180,7 @@ function M.unpaired(name, opt, params)
       error(("gan.data.unpaired: '%s' is neither fashion-mnist nor a folder"):format(name), 0)
     end
     local channels = get(opt, "channels")
-    local _, L = images().sizes(opt)
+    local _, L = images.sizes(opt)
     local doms = {}
     for k, side in ipairs({ "A", "B" }) do
       local dir = ("%s/%s%s"):format(name, split, side)
@@ -241,7 +241,7 @@ end
 -- Paired
 
 local function matching_pairs(dirA, dirB)
-  local fa, fb = images().files(dirA), images().files(dirB)
+  local fa, fb = images.files(dirA), images.files(dirB)
   local by_name = {}
   for _, f in ipairs(fb) do by_name[f:sub(#dirB + 2)] = f end
   local pa, pb, lonely = {}, {}, {}
@@ -272,15 +272,15 @@ end
 -- @return a data set whose next() gives {a, b, A = a, B = b}
 function M.paired(name, opt, params)
   name = name or get(opt, "data")
-  local split = data().param(opt, params, "split", "train")
+  local split = dataset.param(opt, params, "split", "train")
   local swap = get(opt, "direction") == "BtoA"
   local function join(a, b)
     if swap then a, b = b, a end
     return gan.cat({ a, b }, 1)
   end
-  local _, L = images().sizes(opt)
-  if data().is_fashion(name) then
-    local x = fashion_x(opt, params, data().param(nil, params, "classes", get(opt, "classes")), L)
+  local _, L = images.sizes(opt)
+  if idx.is_fashion(name) then
+    local x = fashion_x(opt, params, dataset.param(nil, params, "classes", get(opt, "classes")), L)
     local edges = M.sobel_edges(x, get(opt, "edge_threshold"))
     local a, b = edges, x
     if swap then a, b = b, a end
@@ -313,7 +313,7 @@ function M.paired(name, opt, params)
     label = dirA .. " | " .. dirB
   else
     local dir = gan.io.isdir(name .. "/" .. split) and (name .. "/" .. split) or name
-    local files = first(images().files(dir), limit)
+    local files = first(images.files(dir), limit)
     if #files == 0 then error(("gan.data.paired: no PNG or JPEG files in %s"):format(dir), 0) end
     local names = {}
     for i, f in ipairs(files) do names[i] = stem(f) end

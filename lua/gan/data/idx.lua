@@ -7,7 +7,7 @@
 -- pads them with the background (-1 once scaled), other sizes resize them.
 -- Options read: size, limit, classes, batch, seed. Files read once per
 -- process while something still holds them.
--- Requires: gan.data, gan.metrics (Fashion-MNIST's evaluation).
+-- Requires: gan.data.dataset, gan.options; gan.metrics (Fashion-MNIST's evaluation).
 -- @module gan.data.idx
 
 local gan = require "gan"
@@ -17,7 +17,21 @@ local M = {}
 
 local get = options.get
 
-local function data() return require "gan.data" end
+local dataset = require "gan.data.dataset"
+
+--- The folder of the package dataset-fashion-mnist.
+M.FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
+
+--- Fashion-MNIST class names, by id (0-based ids: names[id + 1]).
+M.fashion_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+  "Ankle boot" }
+
+--- Whether a data name means Fashion-MNIST ("fashion-mnist", "fashion_mnist", "fmnist").
+-- @param name a string
+-- @return boolean
+function M.is_fashion(name)
+  return name == "fashion-mnist" or name == "fashion_mnist" or name == "fmnist"
+end
 
 local function idx_file(dir, stem)
   for _, p in ipairs({ dir .. "/" .. stem, dir .. "/" .. stem .. ".gz" }) do
@@ -71,6 +85,15 @@ local function evaluate_fashion(_, draw, n)
   return gan.metrics.images(draw, { n = n })
 end
 
+--- Fashion-MNIST: the folder of params.root, $GANLUA_FASHION_MNIST or the package's.
+-- @param opt options (see load)
+-- @param params {split=, labels=, root=}
+-- @return the data set, which measures its samples with gan.metrics
+function M.fashion(opt, params)
+  local root = dataset.param(opt, params, "root", nil) or os.getenv("GANLUA_FASHION_MNIST") or M.FASHION_ROOT
+  return M.load(root, opt, params, true)
+end
+
 --- Loads the images (and labels) of an IDX folder.
 -- @param root the folder
 -- @param opt options: size, limit, classes, batch, seed
@@ -79,7 +102,7 @@ end
 --   with gan.metrics
 -- @return the data set (with .classes, the class names)
 function M.load(root, opt, params, fashion)
-  local split = data().param(opt, params, "split", "train")
+  local split = dataset.param(opt, params, "split", "train")
   local prefix = split == "test" and "t10k" or "train"
   local img_path = idx_file(root, prefix .. "-images-idx3-ubyte")
   local lab_path = idx_file(root, prefix .. "-labels-idx1-ubyte")
@@ -89,7 +112,7 @@ function M.load(root, opt, params, fashion)
   end
   local x = load_cached(img_path, false)
   local y = lab_path and load_cached(lab_path, true) or nil
-  local names = data().fashion_classes
+  local names = M.fashion_classes
   local classes = get(opt, "classes")
   if #classes > 0 then
     if not y then error("gan.data: a classes filter needs the labels file next to " .. img_path, 0) end
@@ -113,13 +136,13 @@ function M.load(root, opt, params, fashion)
     if size == h + 4 and h == w then
       x = x:pad { 2, 2, 2, 2 }      -- zeros: the background, -1 once scaled
     else
-      x = data().resize(x, size, size)
+      x = dataset.resize(x, size, size)
     end
   end
   x = x * (2 / 255) - 1
-  return data().dataset({ x = x }, {
+  return dataset.new({ x = x }, {
     name = root, kind = "images", classes = names, labels = y, batch = get(opt, "batch"), seed = get(opt, "seed"),
-    with_labels = data().param(opt, params, "labels", false), evaluate = fashion and evaluate_fashion or nil,
+    with_labels = dataset.param(opt, params, "labels", false), evaluate = fashion and evaluate_fashion or nil,
   })
 end
 

@@ -8,11 +8,12 @@
 -- (gan.augment) and, with `flip`, mirror it. Gray or RGB by `channels`.
 -- A file that cannot be read is named on standard error and skipped.
 -- Options read: size, channels, limit, load_size, flip, batch, seed.
--- Requires: gan.data, gan.io.
+-- Requires: gan.data.dataset, gan.options, gan.io.
 -- @module gan.data.images
 
 local gan = require "gan"
 local options = require "gan.options"
+local dataset = require "gan.data.dataset"
 
 local M = {}
 
@@ -52,7 +53,7 @@ function M.read_square(path, channels, L)
   local s = L / math.min(h, w)
   local nh, nw = math.max(L, math.floor(h * s + 0.5)), math.max(L, math.floor(w * s + 0.5))
   local x = img:unsqueeze(1)
-  if nh ~= h or nw ~= w then x = require("gan.data").resize(x, nh, nw) end
+  if nh ~= h or nw ~= w then x = dataset.resize(x, nh, nw) end
   local top, left = (nh - L) // 2, (nw - L) // 2
   return x:narrow(3, top + 1, L):narrow(4, left + 1, L):squeeze(1) * 2 - 1
 end
@@ -81,7 +82,7 @@ function M.load(dir, opt)
     error(("gan.data: no usable images in %s (%d image files found, %d could not be read)"):format(dir, #files,
       #skipped), 0)
   end
-  return require("gan.data").dataset({ x = gan.stack(imgs, 1) }, {
+  return dataset.new({ x = gan.stack(imgs, 1) }, {
     name = dir, kind = "images", files = used, skipped = skipped, size = size, flip = get(opt, "flip"),
     batch = get(opt, "batch"), seed = get(opt, "seed"),
   })

@@ -8,7 +8,7 @@
 -- `std`, and measure samples by the modes they cover (gan.metrics.points).
 -- The points depend only on the seed (a keyed draw, gan.random).
 -- Options read: limit, batch, seed.
--- Requires: gan.data, gan.random, gan.metrics (for mixtures' evaluation).
+-- Requires: gan.data.dataset, gan.random, gan.metrics (for mixtures' evaluation).
 -- @module gan.data.toy
 
 local gan = require "gan"
@@ -78,7 +78,7 @@ function M.load(name, opt)
     local which = gan.randint(0, #spec.centres, { n })
     return gan.tensor(spec.centres):index_select(1, which) + gan.randn(n, 2) * spec.std
   end, seed)
-  return require("gan.data").dataset({ x = x }, {
+  return require("gan.data.dataset").new({ x = x }, {
     name = name, kind = "points", std = spec.std, radius = spec.radius, batch = get(opt, "batch"), seed = seed,
     centres = spec.centres and gan.tensor(spec.centres) or nil, evaluate = spec.centres and evaluate_mixture or nil,
   })
