@@ -225,7 +225,6 @@ function M.run(opt, state, step_fn, hooks)
     pcall(notify, run, "close")
     error(err, 0)
   end
-  get(opt, "print_every")
   for _, k in ipairs(options.unread(opt)) do
     run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end

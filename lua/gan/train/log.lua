@@ -162,8 +162,8 @@ function M.start(run)
   for _, line in ipairs(counts) do print(line) end
   if run.resumed then print(("resumed from %s at step %d"):format(run.ckpt, run.start))
   elseif options.get(run.opt, "resume") then print(("no checkpoint in %s: starting from step 0"):format(run.out)) end
-  if run.evaluating then return end
   local every = options.get(run.opt, "print_every")
+  if run.evaluating then return end
   if every <= 0 then every = math.max(1, run.iters // 50) end
   local p = { start = run.start, iters = run.iters, t0 = now(), last = -1, tty = is_tty(), every = every }
   run.log = { csv = M.csv(run.out .. "/log.csv", run.start), progress = p }
