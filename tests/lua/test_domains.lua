@@ -1,4 +1,4 @@
--- gan.data's image-to-image layouts (gan/domains.lua): the CycleGAN folders,
+-- gan.data's image-to-image layouts (gan/data/domains.lua): the CycleGAN folders,
 -- the two pix2pix layouts, the Fashion-MNIST defaults, augmentation, state,
 -- corrupt files.
 package.path = "tests/lua/?.lua;" .. package.path
