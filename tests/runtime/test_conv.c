@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_impl.h"
+#include "kernels/conv_engine.h"
 #include "testutil.h"
 
 typedef struct cfg {
