@@ -80,6 +80,28 @@ static float *scratch_get(scratch *s, int64_t n) {
   return s->p;
 }
 
+/* The tile paths (conv2d's own GEMM, its weight gradient, conv_transpose2d's
+ * tiled adjoint) run where the kernel table in use has a SIMD tile of its
+ * own: AVX-512, where they take about half of sgemm's time on a DCGAN
+ * layer. Where it does not, the table's tile is the scalar reference, which
+ * took 80 times sgemm's time on that layer (1.9 s against 24 ms, one
+ * thread), so the scalar and AVX2 tables keep sgemm, and sgemm's numbers. */
+static int g_tile_mode = -1; /* -1: a SIMD tile only; 0 never; 1 with any tile */
+
+int gr_conv_set_tile(int mode) {
+  int prev = g_tile_mode;
+  g_tile_mode = mode < 0 ? -1 : mode > 0;
+  return prev;
+}
+
+/* The table whose gemm_tile and transpose16 the tile paths use, or NULL for sgemm. */
+static const gr_kernel_table *tile_kernels(void) {
+  const gr_kernel_table *k = gr_kernels();
+  if (g_tile_mode >= 0) return g_tile_mode ? k : NULL;
+  /* dispatch fills an ISA's missing entries from the scalar table */
+  return k->gemm_tile != gr_kernels_scalar()->gemm_tile ? k : NULL;
+}
+
 /* --- blocks ------------------------------------------------------------------------------- */
 
 /* Phase planes, for col2im. With stride s, image column iw = s*E + q
@@ -467,7 +489,7 @@ static igeom igeom_of(const conv_geom *g) {
 static bool implicit_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
   return g->G == 1 && g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX && ig.CS * g->C <= g_budget &&
-         gr_gemm_kernels() != NULL;
+         tile_kernels() != NULL;
 }
 
 /* whether a tap k < n has (k*d) % s == q: phase planes no tap reads stay unbuilt */
@@ -593,7 +615,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   pack_tiles(ap, w, O, K, K, 1); /* the weights (O x K) in tiles of rows */
   int64_t *koff = (int64_t *)(ap + ig.Mp * K);
   tap_offsets(koff, g, &ig);
-  const gr_gemm_kit *kit = gr_gemm_kernels();
+  const gr_kernel_table *kt = tile_kernels();
   pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
   for (int64_t n0 = 0; n0 < g->N; n0 += B) {
     int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
@@ -608,7 +630,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
         pack_panel(bp, pl, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
+          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
       }
       /* each vector of 16 positions lies in one sample */
       for (int v = 0; v < GR_TILE_N / 16; v++) {
@@ -645,7 +667,7 @@ static bool implicit_wgrad_ok(const conv_geom *g) {
  * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. */
 static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
                               int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
-                              const pos_grid *grid, const gr_gemm_kit *kit) {
+                              const pos_grid *grid, const gr_kernel_table *kt) {
   float runs16[16][16], zero[16] = {0};
   for (int64_t v = 0; v < kc / 16; v++) {
     vec_runs r;
@@ -667,7 +689,7 @@ static void pack_panel_across(float *restrict bp, const float *restrict pl, cons
           src[u] = runs16[u];
         }
       }
-      kit->transpose16(bp + v * 16 * GR_TILE_N + kq, GR_TILE_N, src);
+      kt->transpose16(bp + v * 16 * GR_TILE_N + kq, GR_TILE_N, src);
     }
   }
 }
@@ -693,7 +715,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   tap_offsets(koff, g, &ig);
   /* a range may be empty in a block: with ranges, every sum starts at zero */
   if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
-  const gr_gemm_kit *kit = gr_gemm_kernels();
+  const gr_kernel_table *kt = tile_kernels();
   pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
   const float *pg = gr_f32(gy);
   int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
@@ -722,9 +744,9 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
       float *bp = tl + omp_get_thread_num() * per, *ct = sums + ps * ig.Mp * GR_TILE_N;
       for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
         int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
-        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kit);
+        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kt);
         for (int64_t t = 0; t < mt; t++)
-          kit->tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp,
+          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp,
                     kc, S > 1 || n0 > 0 || m0 > 0);
       }
     }
@@ -754,7 +776,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
 static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
   int64_t Mp = tile_rows(g->C * g->kh * g->kw);
   return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
-         Mp * g->Ho * g->Wo <= g_budget && gr_gemm_kernels() != NULL;
+         Mp * g->Ho * g->Wo <= g_budget && tile_kernels() != NULL;
 }
 
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y + bias[c]. */
@@ -779,7 +801,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   pack_tiles(ap, w, K, O, 1, K); /* w^T (K x O) in tiles of column rows */
   int64_t *koff = (int64_t *)(ap + Mp * O);
   for (int64_t o = 0; o < O; o++) koff[o] = o * y->stride[1];
-  const gr_gemm_kit *kit = gr_gemm_kernels();
+  const gr_kernel_table *kt = tile_kernels();
   pos_grid grid = {P, P, 0, y->stride[0]};
 #pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
   for (int64_t task = 0; task < tasks; task++) {
@@ -798,7 +820,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
         int64_t kc = O - k0 < TILE_K ? O - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kit->tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc, k0 > 0);
+          kt->gemm_tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc, k0 > 0);
       }
       if (width < GR_TILE_N)
         for (int64_t k = 0; k < K; k++)

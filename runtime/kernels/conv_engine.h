@@ -53,4 +53,9 @@ int64_t gr_conv_set_budget(int64_t n);
  * Results are the same either way. Returns the previous mode. */
 int gr_conv_set_parallel(int mode);
 
+/* Whether the tile paths run: 1 wherever their shapes allow, with the
+ * table's tile even when that is the scalar reference; 0 never (sgemm);
+ * -1 (the default) only on a SIMD tile (AVX-512). Returns the previous mode. */
+int gr_conv_set_tile(int mode);
+
 #endif
