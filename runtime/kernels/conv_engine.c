@@ -1,6 +1,7 @@
 /* The convolution engine: the GEMM behind the three faces of ops/conv.c
  * (conv2d, conv_transpose2d, conv2d_weight_grad), built on im2col/col2im and
- * sgemm, and on AVX-512 on a GEMM of its own.
+ * sgemm and, where the kernel table has a SIMD GEMM tile (AVX-512), on a
+ * GEMM of its own that never writes the columns out.
  *
  * Every kernel speaks of one geometry: the image side (N,C,H,W) is conv2d's
  * input and the filtered side (N,O,Ho,Wo) its output. conv2d goes image ->
@@ -12,7 +13,16 @@
  * make large products. A block that would not fit the scratch budget is cut
  * into rows of one sample instead. A kernel that covers the whole image
  * (a 1x1 output) needs no columns at all: the samples are the rows of one
- * sgemm. */
+ * sgemm.
+ *
+ * The file, bottom-up: the knobs (scratch budget, threads, tile paths);
+ * per-thread scratch; blocks, im2col, col2im and the moves between the
+ * filtered side and the matrix scratch; the tile paths (conv2d's implicit
+ * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); last the
+ * three entry points, which choose among the paths: read those first.
+ *
+ * Pointers carry their shapes in comments, as (rows, columns) of the
+ * matrices they hold; L is always the positions of a block (B*rows*Wo). */
 #include "kernels/conv_engine.h"
 
 #include <cblas.h>
@@ -33,6 +43,7 @@ int64_t gr_conv_set_budget(int64_t n) {
   g_budget = n > 0 ? n : CONV_BUDGET;
   return prev;
 }
+
 /* Below this many elements a loop is not worth waking the threads for. */
 #define PAR_MIN 32768
 
@@ -50,6 +61,8 @@ int gr_conv_set_parallel(int mode) {
   return prev;
 }
 
+/* Whether a loop of ours may take several threads. The environment is read
+ * once: it does not change under a running program. */
 static bool par_ok(void) {
   if (g_par_mode >= 0) return g_par_mode;
   if (!g_par_checked) {
@@ -63,13 +76,19 @@ static bool par_ok(void) {
 
 /* --- scratch ----------------------------------------------------------------------------- */
 
-/* Grow-only buffers, one set per thread, so that the hot path does not allocate. */
+/* Grow-only buffers, one set per thread, so that the hot path does not
+ * allocate. Thread-local: two threads that run ops at once must not share
+ * them (our OpenMP workers never call in). Within one call the three serve
+ * whichever path runs: columns or phase planes (g_col), matrices, packed
+ * weights or sums (g_mat), and per-thread panels or phase planes (g_planes). */
 typedef struct scratch {
-  float *p;
+  float *p;  /* n floats, 64-byte aligned: the tile loads its panels aligned */
   int64_t n;
 } scratch;
 static _Thread_local scratch g_col, g_mat, g_planes;
 
+/* s's buffer of at least n floats, or NULL. Growing drops the contents:
+ * nothing in scratch outlives one call into the engine. */
 static float *scratch_get(scratch *s, int64_t n) {
   if (n > s->n) {
     free(s->p);
@@ -128,6 +147,7 @@ static inline void tap_phase(int64_t k, int64_t d, int64_t p, int64_t s, int64_t
   *m = (off - r) / s;
 }
 
+/* The phase planes' shifts and width for g (rows follow from a block's rows). */
 static phase_geom phase_geom_of(const conv_geom *g) {
   phase_geom pg;
   int64_t q, mw1;
@@ -148,7 +168,8 @@ static int64_t phase_floats(const conv_geom *g, const phase_geom *pg, int64_t nr
   return (n + 15) / 16 * 16;
 }
 
-/* A block is B whole samples, or (B = 1) `rows` output rows of one sample. */
+/* A block is B whole samples, or (B = 1) `rows` output rows of one sample.
+ * The buffers are this thread's scratch, valid until the next plan. */
 typedef struct conv_plan {
   int64_t B, rows;
   float *col, *mat; /* col (C*kh*kw, B*rows*Wo); mat (O, B*rows*Wo) */
@@ -164,6 +185,9 @@ static int64_t evened(int64_t n, int64_t fit) {
   return (n + blocks - 1) / blocks;
 }
 
+/* pl for g: blocks as large as the budget allows, and scratch for them.
+ * GR_EARG when a product's sizes do not fit sgemm's int, GR_ENOMEM when
+ * the scratch cannot grow; op names the op in the message. */
 static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
   int64_t ck = g->C * g->kh * g->kw, P = g->Ho * g->Wo, per_px = ck + g->O;
   if (ck > INT_MAX || g->O > INT_MAX || P > INT_MAX)
@@ -215,6 +239,8 @@ static inline __attribute__((always_inline)) void rows_in(float *restrict d,
   }
 }
 
+/* rows_in, with the column steps of stride 1 and 2 (nearly every layer)
+ * as constants: each becomes its own vectorized loop. */
 static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t lo, int64_t hi,
                       int64_t step, int64_t rstep) {
   if (step == 1) rows_in(d, s, n, Wo, lo, hi, 1, rstep);
@@ -236,7 +262,7 @@ static inline void block_add(float *restrict d, const float *restrict s, int64_t
  * x is the image side, any strides. */
 static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n0, int64_t nb,
                    int64_t oh0, int64_t nr) {
-  const float *px = gr_f32(x);
+  const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, tasks = g->C * g->kh;
   int64_t xs0 = x->stride[0], xs2 = x->stride[2], xs3 = x->stride[3];
   /* a task fills the kw rows of one (c, i); each row is written front to back */
@@ -244,17 +270,18 @@ static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n
     if (tasks > 1 && tasks * g->kw * L > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t c = t / g->kh, i = t % g->kh;
-    const float *xc = px + n0 * xs0 + c * x->stride[1];
+    const float *xc = px + n0 * xs0 + c * x->stride[1]; // xc is x[n0, c], (H,W)
     /* the output rows whose input row is inside the image: [rlo, rhi) */
     int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
     valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
     for (int64_t j = 0; j < g->kw; j++) {
-      float *row = col + (t * g->kw + j) * L;
+      float *row = col + (t * g->kw + j) * L; // row is col's row (c,i,j): (L)
       int64_t off = j * g->dw - g->pw, lo, hi;
       valid_range(Wo, g->sw, off, g->W, &lo, &hi);
       int64_t r1 = hi > lo ? rhi : rlo; /* no column inside: every row is padding */
       for (int64_t b = 0; b < nb; b++) {
-        float *d = row + b * np;
+        float *d = row + b * np; // d is sample b's part of the row: (nr, Wo)
+        /* padding rows are zeros; the rest copies one strided row of x each */
         memset(d, 0, (size_t)(rlo * Wo) * sizeof *d);
         memset(d + r1 * Wo, 0, (size_t)((nr - r1) * Wo) * sizeof *d);
         if (r1 > rlo)
@@ -278,7 +305,8 @@ static inline __attribute__((always_inline)) void phase_out(float *restrict d,
   }
 }
 
-/* The image row xr (W floats) from row e of the phase planes P; a stride
+/* The image row xr (W floats) from row e of the phase planes: P is that row
+ * (lw floats) of phase 0, phase qw's row is qw*plane floats on. A stride
  * of 2 interleaves two phases, which vectorizes as one pass. */
 static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g, int64_t mw0,
                     bool init, float v) {
@@ -286,6 +314,7 @@ static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g
   if (sw == 1) {
     phase_out(xr, P - mw0, W, 1, init, v);
   } else if (sw == 2) {
+    // p0, p1 are phases 0 and 1 from position E = 0: ((W+1)/2) and (W/2)
     const float *p0 = P - mw0, *p1 = P + plane - mw0;
     int64_t half = W / 2;
     if (init) {
@@ -311,7 +340,8 @@ static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g
 /* The adjoint of im2col for one (sample b, channel c) plane: adds its
  * columns of a block into x (contiguous image side), after setting the
  * plane to bias[c] (or 0) when `init`; P is the caller's phase planes. The
- * taps of each image element are summed in a fixed order. */
+ * taps of each image element are summed in a fixed order. x is (N,C,H,W),
+ * col (C*kh*kw, L), P (sh*sw, lh, lw). */
 static void col2im_plane(float *x, const float *col, const float *bias, bool init,
                          const conv_geom *g, const phase_geom *pg, float *P, int64_t n0, int64_t b,
                          int64_t c, int64_t L, int64_t oh0, int64_t nr) {
@@ -328,11 +358,11 @@ static void col2im_plane(float *x, const float *col, const float *bias, bool ini
                 col + ((c * g->kh + i) * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
     }
   }
-  float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f;
+  float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f; // xp is (H,W)
   for (int64_t ih = 0; ih < g->H; ih++) {
     /* row e of phase qh of the planes; rows outside them get nothing from this block */
     int64_t qh = ih % sh, e = ih / sh - oh0 - pg->mh0;
-    float *xr = xp + ih * g->W;
+    float *xr = xp + ih * g->W; // xr is (W)
     if (e >= 0 && e < lh)
       row_out(xr, P + qh * sw * plane + e * lw, plane, g, pg->mw0, init, v);
     else if (init)
@@ -340,7 +370,8 @@ static void col2im_plane(float *x, const float *col, const float *bias, bool ini
   }
 }
 
-/* col2im of a block, one task per plane: the same numbers on any thread count. */
+/* col2im of a block, one task per plane: the same numbers on any thread
+ * count. Each thread adds into its own phase planes of pl->planes. */
 static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
                    const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
   int64_t np = nr * g->Wo, L = nb * np, C = g->C, tasks = nb * C;
@@ -354,14 +385,15 @@ static void col2im(float *x, const float *col, const float *bias, bool init, con
 /* mat (O, L) <- a block of the filtered side y (N,O,Ho,Wo), any strides. */
 static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n0, int64_t nb,
                    int64_t oh0, int64_t nr) {
-  const float *py = gr_f32(y);
+  const float *py = gr_f32(y); // py is (N,O,Ho,Wo) at y's strides
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, tasks = nb * O;
   int64_t s0 = y->stride[0], s1 = y->stride[1], s2 = y->stride[2], s3 = y->stride[3];
 #pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / O, o = t % O;
-    float *d = mat + o * L + b * np;
-    const float *s = py + (n0 + b) * s0 + o * s1 + oh0 * s2;
+    float *d = mat + o * L + b * np;                         // d is (nr, Wo) of mat's row o
+    const float *s = py + (n0 + b) * s0 + o * s1 + oh0 * s2; // s is y[n0+b, o, oh0:], (nr, Wo)
+    /* rows that follow each other in y copy as one run */
     if (s3 == 1 && (s2 == Wo || nr == 1)) {
       memcpy(d, s, (size_t)np * sizeof *d);
       continue;
@@ -378,8 +410,8 @@ static void scatter(float *y, const float *mat, const float *bias, const conv_ge
 #pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / O, o = t % O;
-    float *d = y + ((n0 + b) * O + o) * P + oh0 * Wo;
-    const float *s = mat + o * L + b * np;
+    float *d = y + ((n0 + b) * O + o) * P + oh0 * Wo; // d is y[n0+b, o, oh0:], (nr*Wo)
+    const float *s = mat + o * L + b * np;            // s is (nr*Wo) of mat's row o
     if (!bias) {
       memcpy(d, s, (size_t)np * sizeof *d);
       continue;
@@ -425,7 +457,7 @@ static bool flat_rows(const gr_tensor *t, int64_t *ld) {
   return *ld >= run && *ld <= INT_MAX;
 }
 
-/* y (N, n) rows <- v (n), for sgemm to add onto (beta 1) */
+/* y (N, n*rep) <- v (n), each value rep times, for sgemm to add onto (beta 1) */
 static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t rep) {
   for (int64_t r = 0; r < N; r++)
     for (int64_t k = 0; k < n; k++)
@@ -435,7 +467,7 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
 /* --- conv2d's own GEMM --------------------------------------------------------------------
  * On AVX-512, conv2d skips the column matrix: its GEMM packs each panel of
  * columns straight from the image, into a buffer that stays in the first
- * cache level, and runs the 8x48 tile of kernels/vec_avx512.c over it.
+ * cache level, and runs the kernel table's 8x48 tile (gemm_tile) over it.
  * Written out, the columns of a block are 4 (stride 2) to 16 (stride 1)
  * times the image; writing them, then reading them back through OpenBLAS's
  * own packing, took about a seventh of a DCGAN step.
@@ -453,7 +485,8 @@ static int64_t tile_rows(int64_t n) { return (n + GR_TILE_M - 1) / GR_TILE_M * G
 
 /* A matrix (rows x steps, element (i, k) at m[i*rs + k*ss]) in tiles of
  * GR_TILE_M rows, step by step, as the tile reads it: ap[(t*steps + k)*GR_TILE_M + r]
- * is row t*GR_TILE_M + r, 0 past the last row. */
+ * is row t*GR_TILE_M + r, 0 past the last row. ap is (mt, steps, GR_TILE_M);
+ * the zero rows let the tile run whole on the last part tile. */
 static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, int64_t rs,
                        int64_t ss) {
   int64_t mt = tile_rows(rows) / GR_TILE_M;
@@ -466,6 +499,7 @@ static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, i
       }
 }
 
+/* The geometry of the tile paths' stride-phase planes and products. */
 typedef struct igeom {
   int64_t lh, lw, PS, CS; /* plane rows, columns, floats; floats of one channel's planes */
   int64_t P, K, Mp;       /* positions per sample, columns (C*kh*kw), O rounded up to tiles */
@@ -483,9 +517,9 @@ static igeom igeom_of(const conv_geom *g) {
   return ig;
 }
 
-/* Whether conv2d runs on its own GEMM: the AVX-512 tile in use, one group,
- * and positions per sample a multiple of 16, so that no vector of 16
- * positions straddles two samples. */
+/* Whether conv2d runs on its own GEMM: a tile in use (tile_kernels), one
+ * group, positions per sample a multiple of 16, so that no vector of 16
+ * positions straddles two samples, and one sample's planes within the budget. */
 static bool implicit_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
   return g->G == 1 && g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX && ig.CS * g->C <= g_budget &&
@@ -499,15 +533,16 @@ static bool phase_read(int64_t q, int64_t n, int64_t d, int64_t s) {
   return false;
 }
 
-/* The phase planes of samples n0 .. n0+nb-1, laid out (nb, C, sh*sw, lh, lw). */
+/* The phase planes of samples n0 .. n0+nb-1, laid out (nb, C, sh*sw, lh, lw):
+ * pl is that. Planes no tap reads are left as they are (never read). */
 static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, const igeom *ig,
                          int64_t n0, int64_t nb) {
-  const float *px = gr_f32(x);
+  const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
   int64_t tasks = nb * g->C, sh = g->sh, sw = g->sw, lh = ig->lh, lw = ig->lw;
   int64_t xs0 = x->stride[0], xs1 = x->stride[1], xs2 = x->stride[2], xs3 = x->stride[3];
 #pragma omp parallel for schedule(static) if (tasks > 1 && tasks * ig->CS > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
-    const float *xc = px + (n0 + t / g->C) * xs0 + (t % g->C) * xs1;
+    const float *xc = px + (n0 + t / g->C) * xs0 + (t % g->C) * xs1; // xc is one (H,W) plane
     for (int64_t qh = 0; qh < sh; qh++) {
       if (!phase_read(qh, g->kh, g->dh, sh)) continue;
       int64_t alo, ahi; /* plane rows inside the image */
@@ -516,7 +551,7 @@ static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, cons
         if (!phase_read(qw, g->kw, g->dw, sw)) continue;
         int64_t flo, fhi;
         valid_range(lw, sw, qw - g->pw, g->W, &flo, &fhi);
-        float *Q = pl + t * ig->CS + (qh * sw + qw) * ig->PS;
+        float *Q = pl + t * ig->CS + (qh * sw + qw) * ig->PS; // Q is phase (qh,qw): (lh, lw)
         int64_t a1 = fhi > flo ? ahi : alo; /* no column inside: every row is padding */
         memset(Q, 0, (size_t)(alo * lw) * sizeof *Q);
         memset(Q + a1 * lw, 0, (size_t)((lh - a1) * lw) * sizeof *Q);
@@ -553,6 +588,8 @@ typedef struct pos_grid {
   int64_t P, w, lw, ss;
 } pos_grid;
 
+/* r: the runs of positions n .. n+15 of a block of nblk, cut where an output
+ * row (or a sample) ends; no runs past the block, whose columns are zeros. */
 static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const pos_grid *pg) {
   r->n = 0;
   if (n >= nblk) return; /* past the block: zeros */
@@ -566,14 +603,17 @@ static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const pos_grid *pg) {
 }
 
 /* A panel: rows k0 .. k0+kc-1 of the columns over the positions of runs, as
- * kc rows of GR_TILE_N floats. koff[k]: where column row k starts in a sample's planes. */
+ * kc rows of GR_TILE_N floats: bp is (kc, GR_TILE_N), pl the block's planes
+ * (or, for conv_transpose2d, y itself), koff (kc) where each column row
+ * starts in a sample's planes. */
 static void pack_panel(float *restrict bp, const float *restrict pl, const int64_t *koff,
                        const vec_runs *runs, int64_t kc) {
   for (int64_t k = 0; k < kc; k++, bp += GR_TILE_N) {
-    const float *src = pl + koff[k];
+    const float *src = pl + koff[k]; // src is column row k0+k of sample 0, read at the runs
     for (int v = 0; v < GR_TILE_N / 16; v++) {
       const vec_runs *r = &runs[v];
-      float *d = bp + v * 16;
+      float *d = bp + v * 16; // d is (16): one vector of positions
+      /* one run (the usual case: rows of 16 or more) is one vector copy */
       if (r->n == 1) {
         memcpy(d, src + r->base[0], 16 * sizeof *d);
         continue;
@@ -588,7 +628,9 @@ static void pack_panel(float *restrict bp, const float *restrict pl, const int64
   }
 }
 
-/* koff[k]: where column row k = (c, i, j) starts in a sample's planes */
+/* koff (K): where column row k = (c, i, j) starts in a sample's planes:
+ * channel c's planes, phase (i*dh % sh, j*dw % sw), shifted by the whole
+ * strides the tap reaches past it */
 static void tap_offsets(int64_t *koff, const conv_geom *g, const igeom *ig) {
   for (int64_t k = 0; k < ig->K; k++) {
     int64_t c = k / (g->kh * g->kw), i = k / g->kw % g->kh, j = k % g->kw;
@@ -597,8 +639,10 @@ static void tap_offsets(int64_t *koff, const conv_geom *g, const igeom *ig) {
   }
 }
 
-/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias, through the tile; GR_ENOMEM
- * when the scratch cannot grow. */
+/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias, through the tile; x is
+ * (N,C,H,W) at any strides, w (O, K), bias (O) or NULL. GR_ENOMEM when the
+ * scratch cannot grow. Each panel of 48 positions is one task: its sums
+ * for all O channels are one thread's, so no thread count changes them. */
 static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, const float *bias,
                                  const conv_geom *g) {
   igeom ig = igeom_of(g);
@@ -607,8 +651,10 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   int64_t B = evened(g->N, g_budget / (g->C * ig.CS));
   /* per thread: a panel and a column of tiles, each a whole number of cache lines */
   int64_t per = TILE_K * GR_TILE_N + ig.Mp * GR_TILE_N;
-  float *pl = scratch_get(&g_col, B * g->C * ig.CS), *ap = scratch_get(&g_mat, ig.Mp * K + 2 * K);
-  float *tl = scratch_get(&g_planes, per * threads);
+  float *pl = scratch_get(&g_col, B * g->C * ig.CS); // pl is (B, C, sh*sw, lh, lw)
+  /* ap is (mt, K, GR_TILE_M), the weights in tiles, then koff (K int64s, 2K floats) */
+  float *ap = scratch_get(&g_mat, ig.Mp * K + 2 * K);
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
   if (!pl || !ap || !tl)
     return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
                    (long long)(B * g->C * ig.CS + ig.Mp * K + 2 * K + per * threads));
@@ -623,23 +669,27 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
     build_planes(pl, x, g, &ig, n0, nb);
 #pragma omp parallel for schedule(static) if (panels > 1 && par_ok())
     for (int64_t pn = 0; pn < panels; pn++) {
-      float *bp = tl + omp_get_thread_num() * per, *ct = bp + TILE_K * GR_TILE_N;
+      float *bp = tl + omp_get_thread_num() * per; // bp is (TILE_K, GR_TILE_N): the panel
+      float *ct = bp + TILE_K * GR_TILE_N;          // ct is (Mp, GR_TILE_N): the sums
       vec_runs runs[GR_TILE_N / 16];
-      for (int v = 0; v < GR_TILE_N / 16; v++) runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
+      for (int v = 0; v < GR_TILE_N / 16; v++)
+        runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
+      /* chunks of TILE_K steps keep the panel in L1; later chunks add on */
       for (int64_t k0 = 0; k0 < K; k0 += TILE_K) {
         int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
         pack_panel(bp, pl, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M, bp, kc, k0 > 0);
+          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M,
+                        bp, kc, k0 > 0);
       }
       /* each vector of 16 positions lies in one sample */
       for (int v = 0; v < GR_TILE_N / 16; v++) {
         int64_t n = pn * GR_TILE_N + v * 16;
         if (n >= nblk) break;
-        float *dst = y + (n0 + n / P) * O * P + n % P;
+        float *dst = y + (n0 + n / P) * O * P + n % P; // dst is y[sample, 0, position n % P]
         for (int64_t o = 0; o < O; o++) {
-          const float *src = ct + o * GR_TILE_N + v * 16;
-          float add = bias ? bias[o] : 0.0f, *d = dst + o * P;
+          const float *src = ct + o * GR_TILE_N + v * 16; // src is (16) sums of channel o
+          float add = bias ? bias[o] : 0.0f, *d = dst + o * P; // d is (16) of y's channel o
           for (int q = 0; q < 16; q++) d[q] = src[q] + add;
         }
       }
@@ -658,22 +708,27 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
  * the positions are cut into a fixed number of ranges too, each summed on
  * its own and the ranges added in order: the same numbers on any thread
  * count. */
+/* Whether the weight gradient runs on the tile: conv2d's conditions, and one
+ * sample's planes and gy tiles within the budget. */
 static bool implicit_wgrad_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
   return implicit_ok(g) && ig.Mp * ig.P + g->C * ig.CS <= g_budget;
 }
 
 /* positions n0 .. n0+kc-1 of the panel of taps k0 .. k0+GR_TILE_N-1 (zeros past K),
- * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. */
+ * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. bp is
+ * (kc, GR_TILE_N), pl the block's planes, koff (K); kc is a multiple of 16.
+ * A tap whose 16 positions lie in one run is read in place; one cut by a
+ * row end is first gathered into runs16. */
 static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
                               int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
                               const pos_grid *grid, const gr_kernel_table *kt) {
-  float runs16[16][16], zero[16] = {0};
+  float runs16[16][16], zero[16] = {0}; // gathered rows; the row of a tap past K
   for (int64_t v = 0; v < kc / 16; v++) {
     vec_runs r;
     runs_of(&r, n0 + v * 16, nblk, grid);
     for (int64_t kq = 0; kq < GR_TILE_N; kq += 16) {
-      const float *src[16];
+      const float *src[16]; // src[u] is (16): tap k0+kq+u at the 16 positions
       for (int u = 0; u < 16; u++) {
         int64_t k = k0 + kq + u;
         if (k >= K) {
@@ -694,7 +749,9 @@ static void pack_panel_across(float *restrict bp, const float *restrict pl, cons
   }
 }
 
-/* dw (O, C*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T. */
+/* dw (O, C*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T; x
+ * (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. GR_ENOMEM when the scratch
+ * cannot grow. */
 static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor *gy,
                                  const conv_geom *g) {
   igeom ig = igeom_of(g);
@@ -704,20 +761,21 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   int64_t per_sample = g->C * ig.CS + ig.Mp * P, nsums = kp * S * ig.Mp * GR_TILE_N;
   int64_t B = evened(g->N, g_budget / per_sample);
   int64_t per = TILE_K * GR_TILE_N;
-  float *pl = scratch_get(&g_col, B * per_sample);
+  float *pl = scratch_get(&g_col, B * per_sample); // pl is (B, C, sh*sw, lh, lw), then gt
+  /* sums is (kp*S, Mp, GR_TILE_N): each panel's and range's sums, then koff (K int64s) */
   float *sums = scratch_get(&g_mat, nsums + 2 * K);
-  float *tl = scratch_get(&g_planes, per * threads);
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, TILE_K, GR_TILE_N)
   if (!pl || !sums || !tl)
     return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
                    (long long)(B * per_sample + nsums + 2 * K + per * threads));
-  float *gt = pl + B * g->C * ig.CS; /* gy of a block: gt[(t*nblk + n)*GR_TILE_M + r] */
+  float *gt = pl + B * g->C * ig.CS; // gt is (mt, nblk, GR_TILE_M): gy of a block in tiles
   int64_t *koff = (int64_t *)(sums + nsums);
   tap_offsets(koff, g, &ig);
   /* a range may be empty in a block: with ranges, every sum starts at zero */
   if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
   const gr_kernel_table *kt = tile_kernels();
   pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
-  const float *pg = gr_f32(gy);
+  const float *pg = gr_f32(gy); // pg is (N,O,Ho,Wo) at gy's strides
   int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
   for (int64_t n0 = 0; n0 < g->N; n0 += B) {
     int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
@@ -726,28 +784,32 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
     for (int64_t t = 0; t < mt; t++)
       for (int r = 0; r < GR_TILE_M; r++) {
         int64_t o = t * GR_TILE_M + r;
-        float *d = gt + t * nblk * GR_TILE_M + r;
+        float *d = gt + t * nblk * GR_TILE_M + r; // d is channel o's column of tile t: (nblk)
+        /* rows past O are zeros, so the last tile runs whole */
         if (o >= O) {
           for (int64_t n = 0; n < nblk; n++) d[n * GR_TILE_M] = 0;
           continue;
         }
         for (int64_t b = 0; b < nb; b++)
           for (int64_t oh = 0; oh < g->Ho; oh++, d += g->Wo * GR_TILE_M) {
-            const float *src = pg + (n0 + b) * s0 + o * s1 + oh * s2;
+            const float *src = pg + (n0 + b) * s0 + o * s1 + oh * s2; // src is gy row (Wo)
             for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
           }
       }
 #pragma omp parallel for schedule(static) if (kp * S > 1 && par_ok())
     for (int64_t ps = 0; ps < kp * S; ps++) {
+      /* panel pn of taps over range rg of the block's vectors of positions */
       int64_t pn = ps / S, rg = ps % S, vecs = nblk / 16;
       int64_t lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
-      float *bp = tl + omp_get_thread_num() * per, *ct = sums + ps * ig.Mp * GR_TILE_N;
+      float *bp = tl + omp_get_thread_num() * per;    // bp is (TILE_K, GR_TILE_N): the panel
+      float *ct = sums + ps * ig.Mp * GR_TILE_N;       // ct is (Mp, GR_TILE_N): its sums
       for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
         int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
         pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kt);
+        /* the first chunk of the first block starts the sums; the rest add on */
         for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M, bp,
-                    kc, S > 1 || n0 > 0 || m0 > 0);
+          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M,
+                        bp, kc, S > 1 || n0 > 0 || m0 > 0);
       }
     }
   }
@@ -756,10 +818,10 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   for (int64_t o = 0; o < O; o++)
     for (int64_t pn = 0; pn < kp; pn++) {
       int64_t k0 = pn * GR_TILE_N, n = K - k0 < GR_TILE_N ? K - k0 : GR_TILE_N;
-      float *d = dw + o * K + k0;
+      float *d = dw + o * K + k0; // d is (n) of dw's row o
       memcpy(d, sums + (pn * S * ig.Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
       for (int64_t rg = 1; rg < S; rg++) {
-        const float *src = sums + ((pn * S + rg) * ig.Mp + o) * GR_TILE_N;
+        const float *src = sums + ((pn * S + rg) * ig.Mp + o) * GR_TILE_N; // src is (n)
         for (int64_t q = 0; q < n; q++) d[q] += src[q];
       }
     }
@@ -773,13 +835,19 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
  * then stay in that thread's cache, and nothing zeroes them first, where
  * sgemm over the whole block wrote them out to memory after a pass that set
  * them to zero. Panels copy y's rows as they are. */
+/* Whether conv_transpose2d runs on the tile: a tile in use, one group, whole
+ * vectors of positions per sample, y's rows readable in place, and one
+ * sample's columns within the budget. */
 static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
   int64_t Mp = tile_rows(g->C * g->kh * g->kw);
   return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
          Mp * g->Ho * g->Wo <= g_budget && tile_kernels() != NULL;
 }
 
-/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y + bias[c]. */
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo), rows
+ * contiguous (tiled_t_ok), + bias[c]; w (O, K). GR_ENOMEM when the scratch
+ * cannot grow. A task is a few whole samples, and each image element is
+ * summed by col2im_plane in a fixed order: the same numbers on any thread count. */
 static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
                              const conv_geom *g) {
   int64_t K = g->C * g->kh * g->kw, O = g->O, P = g->Ho * g->Wo, N = g->N;
@@ -794,33 +862,40 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   int64_t nplane = phase_floats(g, &pg, g->Ho);
   int64_t cols = (Mp * Lb + 15) / 16 * 16;
   int64_t per = cols + TILE_K * GR_TILE_N + Mp * GR_TILE_N + nplane;
-  float *ap = scratch_get(&g_mat, Mp * O + 2 * O), *tl = scratch_get(&g_planes, per * threads);
+  /* ap is (mt, O, GR_TILE_M): w^T in tiles, then koff (O int64s, 2*O floats) */
+  float *ap = scratch_get(&g_mat, Mp * O + 2 * O);
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
   if (!ap || !tl)
     return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
                    (long long)(Mp * O + 2 * O + per * threads));
   pack_tiles(ap, w, K, O, 1, K); /* w^T (K x O) in tiles of column rows */
-  int64_t *koff = (int64_t *)(ap + Mp * O);
+  int64_t *koff = (int64_t *)(ap + Mp * O); // koff (O): where channel o starts in a sample of y
   for (int64_t o = 0; o < O; o++) koff[o] = o * y->stride[1];
   const gr_kernel_table *kt = tile_kernels();
+  /* y's rows are contiguous, so a sample's positions are one row of P */
   pos_grid grid = {P, P, 0, y->stride[0]};
 #pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
   for (int64_t task = 0; task < tasks; task++) {
     int64_t n0 = task * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
-    float *col = tl + omp_get_thread_num() * per, *bp = col + cols;
-    float *part = bp + TILE_K * GR_TILE_N, *planes = part + Mp * GR_TILE_N;
-    const float *ybase = gr_f32(y) + n0 * y->stride[0];
+    float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
+    float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
+    float *part = bp + TILE_K * GR_TILE_N;         // part is (Mp, GR_TILE_N): a narrow panel's
+    float *planes = part + Mp * GR_TILE_N;         // planes: col2im's phase planes
+    const float *ybase = gr_f32(y) + n0 * y->stride[0]; // ybase is y[n0], (O,Ho,Wo)
     for (int64_t pn = 0; pn * GR_TILE_N < L; pn++) {
       vec_runs runs[GR_TILE_N / 16];
-      for (int v = 0; v < GR_TILE_N / 16; v++) runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
+      for (int v = 0; v < GR_TILE_N / 16; v++)
+        runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
       /* a last panel narrower than the tile goes through `part` */
       int64_t width = L - pn * GR_TILE_N < GR_TILE_N ? L - pn * GR_TILE_N : GR_TILE_N;
-      float *dst = width < GR_TILE_N ? part : col + pn * GR_TILE_N;
+      float *dst = width < GR_TILE_N ? part : col + pn * GR_TILE_N; // dst is (Mp, ld)
       int64_t ld = width < GR_TILE_N ? GR_TILE_N : L;
       for (int64_t k0 = 0; k0 < O; k0 += TILE_K) {
         int64_t kc = O - k0 < TILE_K ? O - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc, k0 > 0);
+          kt->gemm_tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc,
+                        k0 > 0);
       }
       if (width < GR_TILE_N)
         for (int64_t k = 0; k < K; k++)
@@ -833,11 +908,15 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   return GR_OK;
 }
 
-/* --- the three kernels ------------------------------------------------------------------- */
+/* --- the entry points ---------------------------------------------------------------------
+ * Each takes the first path that applies: a 1x1 output as one plain sgemm;
+ * the tile path when tile_kernels() allows it and the shapes fit; else
+ * blocks of columns through sgemm. */
 
-/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; w (O, C/G*kh*kw) contiguous. */
+/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; x (N,C,H,W) at any
+ * strides, w (O, C/G*kh*kw) contiguous, bias (O) or NULL. */
 gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, const float *bias,
-                            const conv_geom *g) {
+                              const conv_geom *g) {
   int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, P = g->Ho * g->Wo, ldx;
   if (dense_geom(g) && flat_rows(x, &ldx)) {
     /* y (N, O) = x (N, C*kh*kw) @ w^T, group by group */
@@ -852,7 +931,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
   if (s != GR_OK) return s;
-  /* sample by sample, sgemm writes straight into y */
+  /* sample by sample, sgemm writes straight into y; the bias is added after */
   bool direct = per_sample(g, &pl);
   for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
     int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
@@ -867,6 +946,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
                         0.0f, y + ((n0 + b) * g->O + k * og) * P + oh0 * g->Wo, (int)P);
         continue;
       }
+      /* mat (O, L) = w @ col for the whole block, then into y with the bias */
       for (int64_t k = 0; k < g->G; k++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
                     w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f,
@@ -878,17 +958,17 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
     int64_t planes = g->N * g->O;
 #pragma omp parallel for schedule(static) if (planes * P > PAR_MIN && par_ok())
     for (int64_t t = 0; t < planes; t++) {
-      float v = bias[t % g->O], *d = y + t * P;
+      float v = bias[t % g->O], *d = y + t * P; // d is one (Ho,Wo) plane of y
       for (int64_t q = 0; q < P; q++) d[q] += v;
     }
   }
   return GR_OK;
 }
 
-/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (the filtered side,
- * any strides) + bias[c]; w (O, C/G*kh*kw) contiguous. */
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo) at any
+ * strides, + bias[c]; w (O, C/G*kh*kw) contiguous, bias (C) or NULL. */
 gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, const float *bias,
-                           const conv_geom *g) {
+                                const conv_geom *g) {
   int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldy;
   if (g->N == 0) return GR_OK;
   if (dense_geom(g) && flat_rows(y, &ldy)) {
@@ -912,6 +992,7 @@ gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, co
       if (direct) {
         /* sample b's columns of col from its filtered side, in place */
         for (int64_t b = 0; b < nb; b++) {
+          // ym is y[n0+b, :, oh0:], (O, nr*Wo) with rows ld floats apart
           const float *ym = gr_f32(y) + (n0 + b) * y->stride[0] + oh0 * y->stride[2];
           int64_t ld = y->stride[1];
           for (int64_t k = 0; k < g->G; k++)
@@ -920,21 +1001,24 @@ gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, co
                         pl.col + k * ckg * L + b * np, (int)L);
         }
       } else {
+        /* mat (O, L) <- the block of y, then col = w^T @ mat */
         gather(pl.mat, y, g, n0, nb, oh0, nr);
         for (int64_t k = 0; k < g->G; k++)
           cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
                       w + k * og * ckg, (int)ckg, pl.mat + k * og * L, (int)L, 0.0f,
                       pl.col + k * ckg * L, (int)L);
       }
+      /* the first block of rows sets x's planes (to the bias), later ones add */
       col2im(x, pl.col, bias, oh0 == 0, g, &pl, n0, nb, oh0, nr);
     }
   }
   return GR_OK;
 }
 
-/* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ im2col(x)^T, group by group. */
+/* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ im2col(x)^T,
+ * group by group; x (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. */
 gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor *gy,
-                            const conv_geom *g) {
+                                  const conv_geom *g) {
   int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldx, ldg;
   if (dense_geom(g) && g->N > 0 && flat_rows(x, &ldx) && flat_rows(gy, &ldg)) {
     /* dw (O, C*kh*kw) = gy (N, O)^T @ x (N, C*kh*kw), group by group */
@@ -954,7 +1038,7 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
     for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
       int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
       im2col(pl.col, x, g, n0, nb, oh0, nr);
-      const float *gm = pl.mat;
+      const float *gm = pl.mat; // gm is gy's block as (O, L), rows ld floats apart
       int64_t ld = L;
       if (direct) {
         gm = gr_f32(gy) + n0 * gy->stride[0] + oh0 * gy->stride[2];
@@ -970,6 +1054,6 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
       first = false;
     }
   }
-  if (first) memset(dw, 0, (size_t)(g->O * ckg) * sizeof *dw);
+  if (first) memset(dw, 0, (size_t)(g->O * ckg) * sizeof *dw); /* an empty batch */
   return GR_OK;
 }
