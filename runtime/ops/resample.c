@@ -109,20 +109,23 @@ static gr_status run_planes(gr_fwd *f, const char *op, bool backward, int64_t H,
 }
 
 /* Tables per output row and per output column (pooling, nearest, bilinear
- * and pad2d each make their own), with the plane sizes: the context of
- * their kernels. */
+ * and pad2d each make their own), with the plane sizes and the direction:
+ * the context of their kernels. Each of those ops has one kernel that runs
+ * both ways, so that the backward (the adjoint) is seen to walk the very
+ * indices and weights of the forward. */
 typedef struct plane_map {
   int64_t H, W, Ho, Wo;
   void *th, *tw; // th is (Ho), tw (Wo): int64_t source indices, lerp or span
+  bool backward; // false: (Ho,Wo) planes from (H,W); true: (H,W) planes += from (Ho,Wo)
 } plane_map;
 
-/* run_planes by the tables of m, with fwd for the op and bwd for its
- * backward op. Frees the tables; a NULL one (out of memory) fails. */
+/* run_planes with fn both ways by the tables of m. Frees the tables; a NULL
+ * one (out of memory) fails. */
 static gr_status run_map(gr_fwd *f, const char *op, bool backward, plane_map *m, int64_t work,
-                         plane_fn fwd, plane_fn bwd) {
+                         plane_fn fn) {
+  m->backward = backward;
   gr_status s = !m->th || !m->tw ? gr_errcode()
-                                 : run_planes(f, op, backward, m->H, m->W, m->Ho, m->Wo, work,
-                                              backward ? bwd : fwd, m);
+                                 : run_planes(f, op, backward, m->H, m->W, m->Ho, m->Wo, work, fn, m);
   free(m->th);
   free(m->tw);
   return s;
@@ -328,12 +331,13 @@ static span *windows(int64_t n, int64_t k, int64_t s, int64_t p, int64_t in) {
 static pool_ctx pool_of(const gr_attrs *a) {
   int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
   int64_t H = a->i[6], W = a->i[7], Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1;
-  pool_ctx c = {{H, W, Ho, Wo, windows(Ho, kh, sh, ph, H), NULL}, kh * kw, NULL};
+  pool_ctx c = {{H, W, Ho, Wo, windows(Ho, kh, sh, ph, H), NULL, false}, kh * kw, NULL};
   c.m.tw = c.m.th ? windows(Wo, kw, sw, pw, W) : NULL;
   return c;
 }
 
-/* y (Ho,Wo) = the mean of each window of x (H,W) */
+/* avg_pool2d both ways. Forward: y (Ho,Wo) = the mean of each window of x
+ * (H,W). Backward: y (H,W) += each g of x (Ho,Wo) over its window, / kh*kw. */
 static void avg_pool_plane(float *y, const float *x, int64_t p, const void *ctx) {
   const pool_ctx *c = ctx;
   const span *rows = c->m.th, *cols = c->m.tw; // rows is (Ho), cols (Wo)
@@ -342,25 +346,16 @@ static void avg_pool_plane(float *y, const float *x, int64_t p, const void *ctx)
   for (int64_t oh = 0; oh < Ho; oh++)
     for (int64_t ow = 0; ow < Wo; ow++) {
       span a = rows[oh], b = cols[ow];
+      if (c->m.backward) {
+        float v = x[oh * Wo + ow] / div;
+        for (int64_t h = a.lo; h < a.hi; h++)
+          for (int64_t w = b.lo; w < b.hi; w++) y[h * W + w] += v;
+        continue;
+      }
       float s = 0;
       for (int64_t h = a.lo; h < a.hi; h++)
         for (int64_t w = b.lo; w < b.hi; w++) s += x[h * W + w];
       y[oh * Wo + ow] = s / div;
-    }
-}
-
-/* y (H,W) += each g of x (Ho,Wo) over its window, divided by kh*kw */
-static void avg_pool_back_plane(float *y, const float *x, int64_t p, const void *ctx) {
-  const pool_ctx *c = ctx;
-  const span *rows = c->m.th, *cols = c->m.tw; // rows is (Ho), cols (Wo)
-  int64_t W = c->m.W, Ho = c->m.Ho, Wo = c->m.Wo;
-  float div = (float)c->taps;
-  for (int64_t oh = 0; oh < Ho; oh++)
-    for (int64_t ow = 0; ow < Wo; ow++) {
-      span a = rows[oh], b = cols[ow];
-      float v = x[oh * Wo + ow] / div;
-      for (int64_t h = a.lo; h < a.hi; h++)
-        for (int64_t w = b.lo; w < b.hi; w++) y[h * W + w] += v;
     }
 }
 
@@ -418,7 +413,7 @@ static bool check_pool(const char *op, const gr_tensor *x, int kh, int kw, int s
 static gr_status avg_pool(gr_fwd *f, bool backward) {
   pool_ctx c = pool_of(f->a);
   return run_map(f, backward ? "avg_pool2d_backward" : "avg_pool2d", backward, &c.m, c.taps,
-                 avg_pool_plane, avg_pool_back_plane);
+                 avg_pool_plane);
 }
 
 ADJOINT_OPS(avg_pool2d, avg_pool)
@@ -499,34 +494,31 @@ static int64_t *nearest_map(int64_t in, int64_t out) {
   return m;
 }
 
-/* y (Ho,Wo) = x (H,W) at each output's nearest source */
+/* nearest both ways. Forward: y (Ho,Wo) = x (H,W) at each output's nearest
+ * source. Backward: y (H,W) += x (Ho,Wo), each at its nearest source. */
 static void nearest_plane(float *y, const float *x, int64_t p, const void *ctx) {
   const plane_map *m = ctx;
   const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo)
   int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
   for (int64_t oh = 0; oh < Ho; oh++) {
+    if (m->backward) {
+      float *row = y + mh[oh] * W; // row is (W)
+      for (int64_t ow = 0; ow < Wo; ow++) row[mw[ow]] += x[oh * Wo + ow];
+      continue;
+    }
     const float *row = x + mh[oh] * W; // row is (W)
     for (int64_t ow = 0; ow < Wo; ow++) y[oh * Wo + ow] = row[mw[ow]];
   }
-}
-
-/* y (H,W) += x (Ho,Wo), each at its nearest source */
-static void nearest_back_plane(float *y, const float *x, int64_t p, const void *ctx) {
-  const plane_map *m = ctx;
-  const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo)
-  int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
-  for (int64_t oh = 0; oh < Ho; oh++)
-    for (int64_t ow = 0; ow < Wo; ow++) y[mh[oh] * W + mw[ow]] += x[oh * Wo + ow];
 }
 
 /* forward: y (P,Ho,Wo) = x at the maps; backward: dx (P,H,W) sums g back */
 static gr_status nearest(gr_fwd *f, bool backward) {
   RESIZE_ATTRS(f->a);
   (void)align;
-  plane_map m = {H, W, Ho, Wo, nearest_map(H, Ho), NULL};
+  plane_map m = {H, W, Ho, Wo, nearest_map(H, Ho), NULL, backward};
   m.tw = m.th ? nearest_map(W, Wo) : NULL;
   return run_map(f, backward ? "upsample_nearest2d_backward" : "upsample_nearest2d", backward, &m,
-                 1, nearest_plane, nearest_back_plane);
+                 1, nearest_plane);
 }
 
 ADJOINT_OPS(upsample_nearest2d, nearest)
@@ -564,13 +556,28 @@ static lerp *lerp_table(int64_t in, int64_t out, bool align) {
   return t;
 }
 
-/* y (Ho,Wo) = x (H,W) interpolated between each output's four sources */
+/* bilinear both ways. Forward: y (Ho,Wo) = x (H,W) interpolated between
+ * each output's four sources. Backward: y (H,W) += x (Ho,Wo), each spread
+ * over its four sources with their weights, in the same order always (two
+ * sources are one at the edge). */
 static void bilinear_plane(float *y, const float *x, int64_t p, const void *ctx) {
   const plane_map *m = ctx;
   const lerp *th = m->th, *tw = m->tw; // th is (Ho), tw (Wo)
   int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
   for (int64_t oh = 0; oh < Ho; oh++) {
     lerp a = th[oh];
+    if (m->backward) {
+      float *d0 = y + a.i0 * W, *d1 = y + a.i1 * W; // d0, d1 are source rows (W)
+      for (int64_t ow = 0; ow < Wo; ow++) {
+        lerp c = tw[ow];
+        float v = x[oh * Wo + ow];
+        d0[c.i0] += a.l0 * c.l0 * v;
+        d0[c.i1] += a.l0 * c.l1 * v;
+        d1[c.i0] += a.l1 * c.l0 * v;
+        d1[c.i1] += a.l1 * c.l1 * v;
+      }
+      continue;
+    }
     const float *r0 = x + a.i0 * W, *r1 = x + a.i1 * W; // r0, r1 are source rows (W)
     for (int64_t ow = 0; ow < Wo; ow++) {
       lerp c = tw[ow];
@@ -580,30 +587,12 @@ static void bilinear_plane(float *y, const float *x, int64_t p, const void *ctx)
   }
 }
 
-/* y (H,W) += x (Ho,Wo), each spread over its four sources with their weights */
-static void bilinear_back_plane(float *y, const float *x, int64_t p, const void *ctx) {
-  const plane_map *m = ctx;
-  const lerp *th = m->th, *tw = m->tw; // th is (Ho), tw (Wo)
-  int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
-  for (int64_t oh = 0; oh < Ho; oh++) {
-    lerp a = th[oh];
-    for (int64_t ow = 0; ow < Wo; ow++) {
-      lerp c = tw[ow];
-      float v = x[oh * Wo + ow];
-      y[a.i0 * W + c.i0] += a.l0 * c.l0 * v;
-      y[a.i0 * W + c.i1] += a.l0 * c.l1 * v;
-      y[a.i1 * W + c.i0] += a.l1 * c.l0 * v;
-      y[a.i1 * W + c.i1] += a.l1 * c.l1 * v;
-    }
-  }
-}
-
 static gr_status bilinear(gr_fwd *f, bool backward) {
   RESIZE_ATTRS(f->a);
-  plane_map m = {H, W, Ho, Wo, lerp_table(H, Ho, align), NULL};
+  plane_map m = {H, W, Ho, Wo, lerp_table(H, Ho, align), NULL, backward};
   m.tw = m.th ? lerp_table(W, Wo, align) : NULL;
   return run_map(f, backward ? "upsample_bilinear2d_backward" : "upsample_bilinear2d", backward,
-                 &m, 4, bilinear_plane, bilinear_back_plane);
+                 &m, 4, bilinear_plane);
 }
 
 ADJOINT_OPS(upsample_bilinear2d, bilinear)
@@ -640,34 +629,31 @@ static int64_t *pad_map(int64_t before, int64_t n, int64_t out, gr_pad_mode mode
   return m;
 }
 
-/* y (Ho,Wo) = x (H,W) at each output's source, 0 where it has none */
+/* pad2d both ways. Forward: y (Ho,Wo) = x (H,W) at each output's source, 0
+ * where it has none. Backward: y (H,W) += x (Ho,Wo) at each output's source
+ * (reflected and replicated copies add back onto their source). */
 static void pad_plane(float *y, const float *x, int64_t p, const void *ctx) {
   const plane_map *m = ctx;
   const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo); -1 for a zero
   int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
   for (int64_t oh = 0; oh < Ho; oh++) {
+    if (m->backward) {
+      if (mh[oh] < 0) continue; /* a row of zeros gives nothing back */
+      float *row = y + mh[oh] * W; // row is (W)
+      for (int64_t ow = 0; ow < Wo; ow++)
+        if (mw[ow] >= 0) row[mw[ow]] += x[oh * Wo + ow];
+      continue;
+    }
     const float *row = mh[oh] >= 0 ? x + mh[oh] * W : NULL; // row is (W), or none
     for (int64_t ow = 0; ow < Wo; ow++) y[oh * Wo + ow] = row && mw[ow] >= 0 ? row[mw[ow]] : 0.0f;
   }
 }
 
-/* y (H,W) += x (Ho,Wo) at each output's source (reflected and replicated
- * copies add back onto their source) */
-static void pad_back_plane(float *y, const float *x, int64_t p, const void *ctx) {
-  const plane_map *m = ctx;
-  const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo); -1 for a zero
-  int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
-  for (int64_t oh = 0; oh < Ho; oh++)
-    for (int64_t ow = 0; ow < Wo; ow++)
-      if (mh[oh] >= 0 && mw[ow] >= 0) y[mh[oh] * W + mw[ow]] += x[oh * Wo + ow];
-}
-
 static gr_status pad(gr_fwd *f, bool backward) {
   PAD_ATTRS(f->a);
-  plane_map m = {H, W, Ho, Wo, pad_map(pt, H, Ho, mode), NULL};
+  plane_map m = {H, W, Ho, Wo, pad_map(pt, H, Ho, mode), NULL, backward};
   m.tw = m.th ? pad_map(pl, W, Wo, mode) : NULL;
-  return run_map(f, backward ? "pad2d_backward" : "pad2d", backward, &m, 1, pad_plane,
-                 pad_back_plane);
+  return run_map(f, backward ? "pad2d_backward" : "pad2d", backward, &m, 1, pad_plane);
 }
 
 /* zeros: the gradient is the middle; reflect and replicate add the copies back */
@@ -817,31 +803,30 @@ static bool gs_fits(const char *op, const gr_tensor *t, const gr_tensor *grid, i
   return false;
 }
 
-/* The sample points of each image, for grid_sample's two kernels. */
+/* The sample points of each image, for grid_sample's kernel. */
 typedef struct gs_ctx {
   const gs_point *pts; // pts is (N, O): the O points of each image
   int64_t C, O;
+  bool backward;
 } gs_ctx;
 
-/* y (Ho,Wo) = x (H,W) sampled at the points of plane p's image */
+/* grid_sample both ways. Forward: y (Ho,Wo) = x (H,W) sampled at the
+ * points of plane p's image. Backward: y (H,W) += x (Ho,Wo), each point's
+ * value times its weights at its corners. */
 static void sample_plane(float *y, const float *x, int64_t p, const void *ctx) {
   const gs_ctx *c = ctx;
   const gs_point *q = c->pts + p / c->C * c->O; // q is (O)
   for (int64_t o = 0; o < c->O; o++) {
+    if (c->backward) {
+      for (int k = 0; k < 4; k++)
+        if (q[o].idx[k] >= 0) y[q[o].idx[k]] += q[o].w[k] * x[o];
+      continue;
+    }
     float v = 0;
     for (int k = 0; k < 4; k++)
       if (q[o].idx[k] >= 0) v += q[o].w[k] * x[q[o].idx[k]];
     y[o] = v;
   }
-}
-
-/* y (H,W) += x (Ho,Wo), each point's value times its weights at its corners */
-static void sample_back_plane(float *y, const float *x, int64_t p, const void *ctx) {
-  const gs_ctx *c = ctx;
-  const gs_point *q = c->pts + p / c->C * c->O; // q is (O)
-  for (int64_t o = 0; o < c->O; o++)
-    for (int k = 0; k < 4; k++)
-      if (q[o].idx[k] >= 0) y[q[o].idx[k]] += q[o].w[k] * x[o];
 }
 
 /* forward: y (N,C,Ho,Wo) = x (N,C,H,W) sampled at grid (N,Ho,Wo,2);
@@ -859,9 +844,9 @@ static gr_status sample(gr_fwd *f, bool backward) {
                : gr_empty(GR_F32, 4, (int64_t[]){N, C, Ho, Wo});
   pts = y ? gs_points(grid, H, W, pad, align) : NULL;
   if (!pts) goto done;
-  gs_ctx c = {pts, C, O};
-  if (backward) each_plane(gr_f32(y), H * W, gr_f32(x), O, N * C, O * 4, sample_back_plane, &c);
-  else each_plane(gr_f32(y), O, gr_f32(x), H * W, N * C, O * 4, sample_plane, &c);
+  gs_ctx c = {pts, C, O, backward};
+  int64_t xs = backward ? O : H * W, ys = backward ? H * W : O;
+  each_plane(gr_f32(y), ys, gr_f32(x), xs, N * C, O * 4, sample_plane, &c);
   f->out[0] = y;
   y = NULL;
 done:;
