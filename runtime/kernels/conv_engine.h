@@ -11,9 +11,8 @@
  * Each entry point writes a new contiguous output, reads x, y or gy with any
  * strides and w, bias contiguous, and returns GR_OK, or GR_EARG (sizes past
  * sgemm's int) or GR_ENOMEM (scratch) with a message that names the op. The
- * caller has checked the geometry. Work is split in fixed chunks, so the
- * numbers do not depend on the thread count's timing, and a sum is always
- * added in one order. */
+ * caller has checked the geometry. Work is split in fixed chunks and every
+ * sum is added in one order, so the numbers do not depend on timing. */
 #ifndef GANRT_CONV_ENGINE_H
 #define GANRT_CONV_ENGINE_H
 
