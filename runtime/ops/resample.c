@@ -124,8 +124,9 @@ typedef struct plane_map {
 static gr_status run_map(gr_fwd *f, const char *op, bool backward, plane_map *m, int64_t work,
                          plane_fn fn) {
   m->backward = backward;
-  gr_status s = !m->th || !m->tw ? gr_errcode()
-                                 : run_planes(f, op, backward, m->H, m->W, m->Ho, m->Wo, work, fn, m);
+  gr_status s = !m->th || !m->tw
+                     ? gr_errcode()
+                     : run_planes(f, op, backward, m->H, m->W, m->Ho, m->Wo, work, fn, m);
   free(m->th);
   free(m->tw);
   return s;
@@ -330,7 +331,8 @@ static span *windows(int64_t n, int64_t k, int64_t s, int64_t p, int64_t in) {
 
 static pool_ctx pool_of(const gr_attrs *a) {
   int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
-  int64_t H = a->i[6], W = a->i[7], Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1;
+  int64_t H = a->i[6], W = a->i[7];
+  int64_t Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1;
   pool_ctx c = {{H, W, Ho, Wo, windows(Ho, kh, sh, ph, H), NULL, false}, kh * kw, NULL};
   c.m.tw = c.m.th ? windows(Wo, kw, sw, pw, W) : NULL;
   return c;
@@ -442,7 +444,8 @@ gr_status max_pool2d_forward(gr_fwd *f) {
     c.idx = idx ? gr_i64(idx) : NULL;
   }
   if (s == GR_OK) {
-    each_plane(gr_f32(y), Ho * Wo, gr_f32(x), H * W, planes(x), Ho * Wo * c.taps, max_pool_plane, &c);
+    each_plane(gr_f32(y), Ho * Wo, gr_f32(x), H * W, planes(x), Ho * Wo * c.taps, max_pool_plane,
+               &c);
     if (idx) gr_save(f, idx);
     f->out[0] = y;
     y = NULL;

@@ -418,7 +418,8 @@ static void three_inputs(const cfg *c, const cfg *ct, gr_tensor **in) {
   in[0] = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
   in[1] = tu_rand(4, (int64_t[]){c->O, c->C / a.groups, c->kh, c->kw}, -1, 1);
   in[2] = c->bias ? tu_rand(1, &c->O, -1, 1) : NULL;
-  in[3] = maybe_noncontig(tu_rand(4, (int64_t[]){ct->N, ct->C, ct->H, ct->W}, -1, 1), ct->noncontig);
+  in[3] = maybe_noncontig(tu_rand(4, (int64_t[]){ct->N, ct->C, ct->H, ct->W}, -1, 1),
+                          ct->noncontig);
   in[4] = tu_rand(4, (int64_t[]){ct->C, ct->O / at.groups, ct->kh, ct->kw}, -1, 1);
   in[5] = ct->bias ? tu_rand(1, &ct->O, -1, 1) : NULL;
 }
@@ -453,7 +454,8 @@ static void test_scalar_tile_is_avx512_twin(void **state) {
     run_three(c, ct, in, twin);
     gr_conv_set_tile(-1);
     for (int i = 0; i < 3; i++) {
-      assert_memory_equal(gr_f32(fast[i]), gr_f32(twin[i]), (size_t)gr_numel(fast[i]) * sizeof(float));
+      assert_memory_equal(gr_f32(fast[i]), gr_f32(twin[i]),
+                          (size_t)gr_numel(fast[i]) * sizeof(float));
       gr_release(fast[i]);
       gr_release(twin[i]);
     }
