@@ -339,9 +339,8 @@ static void transpose16(float *d, int64_t ldd, const float *const *s) {
 static const gr_kernel_table table = {
     .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
-    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
-    .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
-    .adam = adam, .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile,
-    .transpose16 = transpose16,
+    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
+    .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;
