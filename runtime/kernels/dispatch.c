@@ -14,7 +14,6 @@
  * the linker take them even out of a static archive; elsewhere they are absent. */
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx2_ptr = NULL;
 __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx512_ptr = NULL;
-__attribute__((weak)) const gr_gemm_kit *const gr_gemm_kit_avx512_ptr = NULL;
 #endif
 
 static gr_kernel_table g_full[3]; /* scalar, avx2, avx512 with gaps filled */
@@ -72,11 +71,6 @@ static void init(void) {
       fprintf(stderr, "ganlua: GANLUA_ISA=%s is not available here (scalar, avx2, avx512 as the "
                       "CPU allows); using %s\n", want, best->isa);
   }
-}
-
-const gr_gemm_kit *gr_gemm_kernels(void) {
-  const gr_kernel_table *active = gr_kernels(); /* first: it fills the tables */
-  return active == lookup("avx512") ? gr_gemm_kit_avx512_ptr : NULL;
 }
 
 const gr_kernel_table *gr_kernels_for(const char *isa) {

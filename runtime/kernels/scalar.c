@@ -113,10 +113,32 @@ static void rmsprop(float *p, const float *g, float *sq, int64_t n, float lr, fl
   }
 }
 
+/* c (GR_TILE_M rows ldc apart, GR_TILE_N columns) = (acc ? c : 0) + a b: a is
+ * (kc, GR_TILE_M) and b (kc, GR_TILE_N), each packed step by step. fmaf, one
+ * rounding per step, in step order: what each lane of the SIMD tile does,
+ * so the two agree bit for bit. As a GEMM it is slow (a call per fmaf
+ * without -mfma): it is the reference, and the engine runs sgemm instead. */
+static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc) {
+  float t[GR_TILE_M][GR_TILE_N]; /* the block's sums */
+  for (int r = 0; r < GR_TILE_M; r++)
+    for (int q = 0; q < GR_TILE_N; q++) t[r][q] = acc ? c[r * ldc + q] : 0.0f;
+  for (int64_t k = 0; k < kc; k++, a += GR_TILE_M, b += GR_TILE_N)
+    for (int r = 0; r < GR_TILE_M; r++)
+      for (int q = 0; q < GR_TILE_N; q++) t[r][q] = fmaf(a[r], b[q], t[r][q]);
+  for (int r = 0; r < GR_TILE_M; r++)
+    for (int q = 0; q < GR_TILE_N; q++) c[r * ldc + q] = t[r][q];
+}
+
+/* d (16 rows ldd apart) = the 16 x 16 floats of s[0..15], turned across */
+static void transpose16(float *d, int64_t ldd, const float *const *s) {
+  for (int q = 0; q < 16; q++)
+    for (int r = 0; r < 16; r++) d[q * ldd + r] = s[r][q];
+}
+
 const gr_kernel_table gr_kernels_scalar_table = {
     .isa = "scalar", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
-    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
-    .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
-    .adam = adam, .sgd = sgd, .rmsprop = rmsprop,
+    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
+    .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
 };

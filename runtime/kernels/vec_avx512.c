@@ -336,14 +336,11 @@ static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * ldd, r[i]);
 }
 
-static const gr_gemm_kit gemm_kit = {.tile = gemm_tile, .transpose16 = transpose16};
-const gr_gemm_kit *const gr_gemm_kit_avx512_ptr = &gemm_kit;
-
 static const gr_kernel_table table = {
     .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
-    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
-    .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
-    .adam = adam, .sgd = sgd, .rmsprop = rmsprop,
+    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
+    .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

@@ -1,11 +1,14 @@
 /* Pooling and resampling: average and max pooling, nearest and bilinear
  * upsampling, 2-d padding, grid_sample.
  *
- * Every op sees its input as planes (..., H, W) and runs over the planes in
- * parallel; within a plane a backward kernel accumulates sequentially, so
- * results are bit-identical run to run. Each backward kernel is an op of its
- * own whose rule is the forward again (the two are adjoints, linear in the
- * gradient), so gradients of any order stay expressions of ops. The rule of
+ * Every op sees its input as planes (..., H, W): a kernel computes one
+ * output plane from one input plane, and each_plane runs it over all of
+ * them in parallel; within a plane a backward kernel accumulates
+ * sequentially, so results are bit-identical run to run and on any thread
+ * count. Most kernels read tables made once per call (the window, source or
+ * weights of each output row and column). Each backward kernel is an op of
+ * its own whose rule is the forward again (the two are adjoints, linear in
+ * the gradient), so gradients of any order stay expressions of ops. The rule of
  * max pooling and the create_graph rule of grid_sample use two index ops,
  * plane_gather and plane_scatter, which are each other's rule. */
 #include <math.h>
@@ -51,6 +54,21 @@ static gr_tensor *apply1(gr_op op, gr_tensor *x, const gr_attrs *a) {
   return gr_apply1(op, 1, &x, a);
 }
 
+/* A kernel on one plane: y is plane p of the output, x plane p of the
+ * input; ctx holds the sizes and tables, and any per-plane extra it finds
+ * from p (a second output, an index plane shared by channels). */
+typedef void (*plane_fn)(float *y, const float *x, int64_t p, const void *ctx);
+
+/* fn on planes 0 .. P-1 of y (planes ys floats apart) and x (xs apart). Each
+ * plane is one thread's, in fixed chunks, and nothing is summed across
+ * planes: the numbers are the same on any thread count. Threads wake only
+ * when P times the work of one plane is worth it. */
+static void each_plane(float *y, int64_t ys, const float *x, int64_t xs, int64_t P, int64_t work,
+                       plane_fn fn, const void *ctx) {
+#pragma omp parallel for schedule(static) if (P * work > PAR_WORK)
+  for (int64_t p = 0; p < P; p++) fn(y + p * ys, x + p * xs, p, ctx);
+}
+
 /* Guards a kernel against an input whose planes are not the size its attributes say. */
 static bool plane_is(const char *op, const gr_tensor *x, int64_t h, int64_t w) {
   if (x->ndim >= 2 && DIM_H(x) == h && DIM_W(x) == w) return true;
@@ -58,6 +76,77 @@ static bool plane_is(const char *op, const gr_tensor *x, int64_t h, int64_t w) {
           gr_shape_str(x));
   return false;
 }
+
+/* A plane op's input and output: *x is f's input made contiguous, which must
+ * have planes of (h, w); *y a new tensor of x's leading dims and planes
+ * (ho, wo), zeros when `zero` (the backward kernels add into it). Both
+ * owned; on failure both NULL and the status returned. */
+static gr_status plane_io(gr_fwd *f, const char *op, int64_t h, int64_t w, int64_t ho, int64_t wo,
+                          bool zero, gr_tensor **x, gr_tensor **y) {
+  *x = contig(f->in[0]);
+  *y = *x && plane_is(op, *x, h, w) ? plane_like(*x, ho, wo, zero) : NULL;
+  if (*y) return GR_OK;
+  gr_release(*x);
+  *x = NULL;
+  return gr_errcode();
+}
+
+/* f's forward for an op between (H,W) and (Ho,Wo) planes, with fn on every
+ * plane: the op's (backward false: (Ho,Wo) planes from (H,W) ones) or its
+ * backward op's (true: zeroed (H,W) planes that fn adds (Ho,Wo) ones into).
+ * work: per (Ho,Wo) element, for the thread threshold. */
+static gr_status run_planes(gr_fwd *f, const char *op, bool backward, int64_t H, int64_t W,
+                            int64_t Ho, int64_t Wo, int64_t work, plane_fn fn, const void *ctx) {
+  gr_tensor *x, *y;
+  gr_status s = backward ? plane_io(f, op, Ho, Wo, H, W, true, &x, &y)
+                         : plane_io(f, op, H, W, Ho, Wo, false, &x, &y);
+  if (s != GR_OK) return s;
+  int64_t xs = backward ? Ho * Wo : H * W, ys = backward ? H * W : Ho * Wo;
+  each_plane(gr_f32(y), ys, gr_f32(x), xs, planes(x), Ho * Wo * work, fn, ctx);
+  gr_release(x);
+  f->out[0] = y;
+  return GR_OK;
+}
+
+/* Tables per output row and per output column (pooling, nearest, bilinear
+ * and pad2d each make their own), with the plane sizes and the direction:
+ * the context of their kernels. Each of those ops has one kernel that runs
+ * both ways, so that the backward (the adjoint) is seen to walk the very
+ * indices and weights of the forward. */
+typedef struct plane_map {
+  int64_t H, W, Ho, Wo;
+  void *th, *tw; // th is (Ho), tw (Wo): int64_t source indices, lerp or span
+  bool backward; // false: (Ho,Wo) planes from (H,W); true: (H,W) planes += from (Ho,Wo)
+} plane_map;
+
+/* run_planes with fn both ways by the tables of m. Frees the tables; a NULL
+ * one (out of memory) fails. */
+static gr_status run_map(gr_fwd *f, const char *op, bool backward, plane_map *m, int64_t work,
+                         plane_fn fn) {
+  m->backward = backward;
+  gr_status s = !m->th || !m->tw
+                     ? gr_errcode()
+                     : run_planes(f, op, backward, m->H, m->W, m->Ho, m->Wo, work, fn, m);
+  free(m->th);
+  free(m->tw);
+  return s;
+}
+
+/* ops.def's four entry points for an op whose backward is an op of its own:
+ * name_forward and name_backward_forward run `run` (backward false, then
+ * true), and the rules name_backward and name_backward_backward are each
+ * the other op, since the two are adjoints, linear in g. */
+#define ADJOINT_OPS(name, run)                                          \
+  gr_status name##_forward(gr_fwd *f) { return run(f, false); }         \
+  gr_status name##_backward_forward(gr_fwd *f) { return run(f, true); } \
+  gr_status name##_backward(gr_bwd *b) {                                \
+    b->gin[0] = apply1(GR_OP_##name##_backward, b->gout[0], b->a);      \
+    return GR_OK;                                                       \
+  }                                                                     \
+  gr_status name##_backward_backward(gr_bwd *b) {                       \
+    b->gin[0] = apply1(GR_OP_##name, b->gout[0], b->a);                 \
+    return GR_OK;                                                       \
+  }
 
 /* Float input of rank 3 or 4 with non-empty planes: the pooling and upsampling inputs. */
 static bool check_planes(const char *op, const gr_tensor *x) {
@@ -105,6 +194,27 @@ static bool check_index(const char *op, const gr_tensor *x, const gr_tensor *idx
   return true;
 }
 
+/* The index planes and their sizes, for the two index kernels. */
+typedef struct index_ctx {
+  const int64_t *idx; // idx is (Q, O), Q = P / share
+  int64_t share, O, hw;
+} index_ctx;
+
+/* y (O) = x (hw) at plane p's index plane */
+static void gather_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const index_ctx *c = ctx;
+  const int64_t *ip = c->idx + p / c->share * c->O; // ip is (O)
+  for (int64_t o = 0; o < c->O; o++) y[o] = ip[o] >= 0 ? x[ip[o]] : 0.0f;
+}
+
+/* y (hw) += x (O) at plane p's index plane, in order: repeated indices add up */
+static void scatter_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const index_ctx *c = ctx;
+  const int64_t *ip = c->idx + p / c->share * c->O; // ip is (O)
+  for (int64_t o = 0; o < c->O; o++)
+    if (ip[o] >= 0) y[ip[o]] += x[o];
+}
+
 /* out[p, o] = x[p, idx[p / share, o]]: x (P,H,W) read at idx (Q,Ho,Wo) */
 gr_status plane_gather_forward(gr_fwd *f) {
   gr_tensor *x = contig(f->in[0]), *idx = contig(f->in[1]), *y = NULL;
@@ -124,16 +234,8 @@ gr_status plane_gather_forward(gr_fwd *f) {
     s = gr_errcode();
     goto done;
   }
-  const float *px = gr_f32(x);
-  const int64_t *pi = gr_i64(idx);
-  float *py = gr_f32(y);
-#pragma omp parallel for schedule(static) if (P * O > PAR_WORK)
-  for (int64_t p = 0; p < P; p++) {
-    const float *xp = px + p * hw; // xp is (H,W)
-    const int64_t *ip = pi + p / share * O;
-    float *yp = py + p * O;
-    for (int64_t o = 0; o < O; o++) yp[o] = ip[o] >= 0 ? xp[ip[o]] : 0.0f;
-  }
+  index_ctx c = {gr_i64(idx), share, O, hw};
+  each_plane(gr_f32(y), O, gr_f32(x), hw, P, O, gather_plane, &c);
   f->out[0] = y;
 done:
   gr_release(x);
@@ -165,17 +267,8 @@ gr_status plane_scatter_forward(gr_fwd *f) {
     s = gr_errcode();
     goto done;
   }
-  const float *pg = gr_f32(g);
-  const int64_t *pi = gr_i64(idx);
-  float *py = gr_f32(y);
-#pragma omp parallel for schedule(static) if (P * O > PAR_WORK)
-  for (int64_t p = 0; p < P; p++) {
-    const float *gp = pg + p * O;
-    const int64_t *ip = pi + p / share * O;
-    float *yp = py + p * H * W; // yp is (H,W)
-    for (int64_t o = 0; o < O; o++)
-      if (ip[o] >= 0) yp[ip[o]] += gp[o];
-  }
+  index_ctx c = {gr_i64(idx), share, O, H * W};
+  each_plane(gr_f32(y), H * W, gr_f32(g), O, P, O, scatter_plane, &c);
   f->out[0] = y;
 done:
   gr_release(g);
@@ -210,10 +303,90 @@ gr_status plane_scatter_backward(gr_bwd *b) {
  * attrs: kh, kw, sh, sw, ph, pw, H, W (the input planes). Windows never
  * reach past the padding, so with count_include_pad every divisor is kh*kw. */
 
-#define POOL_ATTRS(a)                                                                       \
-  int64_t kh = (a)->i[0], kw = (a)->i[1], sh = (a)->i[2], sw = (a)->i[3], ph = (a)->i[4], \
-          pw = (a)->i[5], H = (a)->i[6], W = (a)->i[7];                                    \
-  int64_t Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1
+/* A window along one dim: input indices [lo, hi) */
+typedef struct span {
+  int64_t lo, hi;
+} span;
+
+/* A pooling op's context: the windows of each output row and column, as
+ * tables of a plane_map, and what the kernels add to them. */
+typedef struct pool_ctx {
+  plane_map m;  // m.th is (Ho) spans of input rows, m.tw (Wo) of input columns
+  int64_t taps; // kh*kw: with count_include_pad, every window's divisor
+  int64_t *idx; // idx is (P,Ho,Wo): max_pool2d's winners, or NULL when no rule needs them
+} pool_ctx;
+
+/* The window of each of n outputs along a dim of `in` pixels: the k taps at
+ * stride s after padding p, cut to the real pixels (owned; NULL when out of memory). */
+static span *windows(int64_t n, int64_t k, int64_t s, int64_t p, int64_t in) {
+  span *t = malloc((size_t)(n ? n : 1) * sizeof *t);
+  if (!t) return gr_fail_null(GR_ENOMEM, "pooling: out of memory");
+  for (int64_t o = 0; o < n; o++) {
+    int64_t a = o * s - p;
+    t[o].lo = a < 0 ? 0 : a;
+    t[o].hi = a + k < in ? a + k : in;
+  }
+  return t;
+}
+
+static pool_ctx pool_of(const gr_attrs *a) {
+  int64_t kh = a->i[0], kw = a->i[1], sh = a->i[2], sw = a->i[3], ph = a->i[4], pw = a->i[5];
+  int64_t H = a->i[6], W = a->i[7];
+  int64_t Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1;
+  pool_ctx c = {{H, W, Ho, Wo, windows(Ho, kh, sh, ph, H), NULL, false}, kh * kw, NULL};
+  c.m.tw = c.m.th ? windows(Wo, kw, sw, pw, W) : NULL;
+  return c;
+}
+
+/* avg_pool2d both ways. Forward: y (Ho,Wo) = the mean of each window of x
+ * (H,W). Backward: y (H,W) += each g of x (Ho,Wo) over its window, / kh*kw. */
+static void avg_pool_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const pool_ctx *c = ctx;
+  const span *rows = c->m.th, *cols = c->m.tw; // rows is (Ho), cols (Wo)
+  int64_t W = c->m.W, Ho = c->m.Ho, Wo = c->m.Wo;
+  float div = (float)c->taps;
+  for (int64_t oh = 0; oh < Ho; oh++)
+    for (int64_t ow = 0; ow < Wo; ow++) {
+      span a = rows[oh], b = cols[ow];
+      if (c->m.backward) {
+        float v = x[oh * Wo + ow] / div;
+        for (int64_t h = a.lo; h < a.hi; h++)
+          for (int64_t w = b.lo; w < b.hi; w++) y[h * W + w] += v;
+        continue;
+      }
+      float s = 0;
+      for (int64_t h = a.lo; h < a.hi; h++)
+        for (int64_t w = b.lo; w < b.hi; w++) s += x[h * W + w];
+      y[oh * Wo + ow] = s / div;
+    }
+}
+
+/* y (Ho,Wo) = the max of each window of x (H,W), and its flat index into
+ * the plane when c->idx is kept */
+static void max_pool_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const pool_ctx *c = ctx;
+  const span *rows = c->m.th, *cols = c->m.tw; // rows is (Ho), cols (Wo)
+  int64_t W = c->m.W, Ho = c->m.Ho, Wo = c->m.Wo;
+  int64_t *ip = c->idx ? c->idx + p * Ho * Wo : NULL; // ip is (Ho,Wo)
+  for (int64_t oh = 0; oh < Ho; oh++)
+    for (int64_t ow = 0; ow < Wo; ow++) {
+      span a = rows[oh], b = cols[ow];
+      float m = -INFINITY;
+      int64_t at = a.lo * W + b.lo;
+      for (int64_t h = a.lo; h < a.hi; h++)
+        for (int64_t w = b.lo; w < b.hi; w++) {
+          float v = x[h * W + w];
+          if (v > m || isnan(v)) {
+            m = v;
+            at = h * W + w;
+            if (isnan(v)) goto found;
+          }
+        }
+    found:
+      y[oh * Wo + ow] = m;
+      if (ip) ip[oh * Wo + ow] = at;
+    }
+}
 
 static bool check_pool(const char *op, const gr_tensor *x, int kh, int kw, int sh, int sw, int ph,
                        int pw) {
@@ -237,86 +410,15 @@ static bool check_pool(const char *op, const gr_tensor *x, int kh, int kw, int s
   return true;
 }
 
-gr_status avg_pool2d_forward(gr_fwd *f) {
-  POOL_ATTRS(f->a);
-  gr_tensor *x = contig(f->in[0]);
-  if (!x) return gr_errcode();
-  gr_tensor *y = plane_is("avg_pool2d", x, H, W) ? plane_like(x, Ho, Wo, false) : NULL;
-  if (!y) {
-    gr_release(x);
-    return gr_errcode();
-  }
-  int64_t P = planes(x);
-  const float *px = gr_f32(x);
-  float *py = gr_f32(y);
-  float div = (float)(kh * kw);
-#pragma omp parallel for schedule(static) if (P * Ho * Wo * kh * kw > PAR_WORK)
-  for (int64_t p = 0; p < P; p++) {
-    const float *xp = px + p * H * W; // xp is (H,W)
-    float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
-    for (int64_t oh = 0; oh < Ho; oh++) {
-      int64_t h0 = oh * sh - ph, h1 = h0 + kh < H ? h0 + kh : H;
-      if (h0 < 0) h0 = 0;
-      for (int64_t ow = 0; ow < Wo; ow++) {
-        int64_t w0 = ow * sw - pw, w1 = w0 + kw < W ? w0 + kw : W;
-        if (w0 < 0) w0 = 0;
-        float s = 0;
-        for (int64_t h = h0; h < h1; h++)
-          for (int64_t w = w0; w < w1; w++) s += xp[h * W + w];
-        yp[oh * Wo + ow] = s / div;
-      }
-    }
-  }
-  gr_release(x);
-  f->out[0] = y;
-  return GR_OK;
+/* forward: y (..,Ho,Wo) the window means of x (..,H,W); backward: dx
+ * (..,H,W), each output spreading g/(kh*kw) over its window */
+static gr_status avg_pool(gr_fwd *f, bool backward) {
+  pool_ctx c = pool_of(f->a);
+  return run_map(f, backward ? "avg_pool2d_backward" : "avg_pool2d", backward, &c.m, c.taps,
+                 avg_pool_plane);
 }
 
-/* g (..,Ho,Wo) -> dx (..,H,W): each output spreads g/(kh*kw) over its window */
-gr_status avg_pool2d_backward_forward(gr_fwd *f) {
-  POOL_ATTRS(f->a);
-  gr_tensor *g = contig(f->in[0]);
-  if (!g) return gr_errcode();
-  gr_tensor *y = plane_is("avg_pool2d_backward", g, Ho, Wo) ? plane_like(g, H, W, true) : NULL;
-  if (!y) {
-    gr_release(g);
-    return gr_errcode();
-  }
-  int64_t P = planes(g);
-  const float *pg = gr_f32(g);
-  float *py = gr_f32(y);
-  float div = (float)(kh * kw);
-#pragma omp parallel for schedule(static) if (P * Ho * Wo * kh * kw > PAR_WORK)
-  for (int64_t p = 0; p < P; p++) {
-    const float *gp = pg + p * Ho * Wo; // gp is (Ho,Wo)
-    float *yp = py + p * H * W;         // yp is (H,W)
-    for (int64_t oh = 0; oh < Ho; oh++) {
-      int64_t h0 = oh * sh - ph, h1 = h0 + kh < H ? h0 + kh : H;
-      if (h0 < 0) h0 = 0;
-      for (int64_t ow = 0; ow < Wo; ow++) {
-        int64_t w0 = ow * sw - pw, w1 = w0 + kw < W ? w0 + kw : W;
-        if (w0 < 0) w0 = 0;
-        float v = gp[oh * Wo + ow] / div;
-        for (int64_t h = h0; h < h1; h++)
-          for (int64_t w = w0; w < w1; w++) yp[h * W + w] += v;
-      }
-    }
-  }
-  gr_release(g);
-  f->out[0] = y;
-  return GR_OK;
-}
-
-gr_status avg_pool2d_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_avg_pool2d_backward, b->gout[0], b->a);
-  return GR_OK;
-}
-
-/* the backward is linear in g: its gradient is the pooling again */
-gr_status avg_pool2d_backward_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_avg_pool2d, b->gout[0], b->a);
-  return GR_OK;
-}
+ADJOINT_OPS(avg_pool2d, avg_pool)
 
 gr_tensor *gr_avg_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, int pw) {
   if (!x) return NULL;
@@ -329,58 +431,31 @@ gr_tensor *gr_avg_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, i
  * order wins and NaN propagates. The flat in-plane index of the winner is
  * saved for the rule, which scatters g there. */
 gr_status max_pool2d_forward(gr_fwd *f) {
-  POOL_ATTRS(f->a);
-  gr_tensor *x = contig(f->in[0]);
-  if (!x) return gr_errcode();
-  gr_tensor *y = plane_is("max_pool2d", x, H, W) ? plane_like(x, Ho, Wo, false) : NULL;
-  gr_tensor *idx = NULL; /* the winners, kept only when a rule will need them */
-  if (y && f->recording) {
+  pool_ctx c = pool_of(f->a);
+  int64_t H = c.m.H, W = c.m.W, Ho = c.m.Ho, Wo = c.m.Wo;
+  gr_tensor *x = NULL, *y = NULL, *idx = NULL; /* idx: the winners, when a rule will need them */
+  gr_status s = c.m.th && c.m.tw ? plane_io(f, "max_pool2d", H, W, Ho, Wo, false, &x, &y)
+                                 : gr_errcode();
+  if (s == GR_OK && f->recording) {
     int64_t shape[GR_MAX_DIM];
     memcpy(shape, y->shape, sizeof shape);
     idx = gr_empty(GR_I64, y->ndim, shape);
+    s = idx ? GR_OK : gr_errcode();
+    c.idx = idx ? gr_i64(idx) : NULL;
   }
-  if (!y || (f->recording && !idx)) {
-    gr_release(x);
-    gr_release(y);
-    return gr_errcode();
-  }
-  int64_t P = planes(x);
-  const float *px = gr_f32(x);
-  float *py = gr_f32(y);
-  int64_t *pi = idx ? gr_i64(idx) : NULL;
-#pragma omp parallel for schedule(static) if (P * Ho * Wo * kh * kw > PAR_WORK)
-  for (int64_t p = 0; p < P; p++) {
-    const float *xp = px + p * H * W; // xp is (H,W)
-    float *yp = py + p * Ho * Wo;     // yp and ip are (Ho,Wo)
-    int64_t *ip = pi ? pi + p * Ho * Wo : NULL;
-    for (int64_t oh = 0; oh < Ho; oh++) {
-      int64_t h0 = oh * sh - ph, h1 = h0 + kh < H ? h0 + kh : H;
-      if (h0 < 0) h0 = 0;
-      for (int64_t ow = 0; ow < Wo; ow++) {
-        int64_t w0 = ow * sw - pw, w1 = w0 + kw < W ? w0 + kw : W;
-        if (w0 < 0) w0 = 0;
-        float m = -INFINITY;
-        int64_t at = h0 * W + w0;
-        for (int64_t h = h0; h < h1; h++)
-          for (int64_t w = w0; w < w1; w++) {
-            float v = xp[h * W + w];
-            if (v > m || isnan(v)) {
-              m = v;
-              at = h * W + w;
-              if (isnan(v)) goto found;
-            }
-          }
-      found:
-        yp[oh * Wo + ow] = m;
-        if (ip) ip[oh * Wo + ow] = at;
-      }
-    }
+  if (s == GR_OK) {
+    each_plane(gr_f32(y), Ho * Wo, gr_f32(x), H * W, planes(x), Ho * Wo * c.taps, max_pool_plane,
+               &c);
+    if (idx) gr_save(f, idx);
+    f->out[0] = y;
+    y = NULL;
   }
   gr_release(x);
-  if (idx) gr_save(f, idx);
+  gr_release(y);
   gr_release(idx);
-  f->out[0] = y;
-  return GR_OK;
+  free(c.m.th);
+  free(c.m.tw);
+  return s;
 }
 
 /* g goes to each window's winner; linear in g, so the second derivative in x is 0 */
@@ -422,64 +497,34 @@ static int64_t *nearest_map(int64_t in, int64_t out) {
   return m;
 }
 
+/* nearest both ways. Forward: y (Ho,Wo) = x (H,W) at each output's nearest
+ * source. Backward: y (H,W) += x (Ho,Wo), each at its nearest source. */
+static void nearest_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const plane_map *m = ctx;
+  const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo)
+  int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
+  for (int64_t oh = 0; oh < Ho; oh++) {
+    if (m->backward) {
+      float *row = y + mh[oh] * W; // row is (W)
+      for (int64_t ow = 0; ow < Wo; ow++) row[mw[ow]] += x[oh * Wo + ow];
+      continue;
+    }
+    const float *row = x + mh[oh] * W; // row is (W)
+    for (int64_t ow = 0; ow < Wo; ow++) y[oh * Wo + ow] = row[mw[ow]];
+  }
+}
+
 /* forward: y (P,Ho,Wo) = x at the maps; backward: dx (P,H,W) sums g back */
 static gr_status nearest(gr_fwd *f, bool backward) {
   RESIZE_ATTRS(f->a);
   (void)align;
-  const char *op = backward ? "upsample_nearest2d_backward" : "upsample_nearest2d";
-  gr_tensor *x = contig(f->in[0]);
-  if (!x) return gr_errcode();
-  gr_tensor *y = NULL;
-  if (plane_is(op, x, backward ? Ho : H, backward ? Wo : W))
-    y = backward ? plane_like(x, H, W, true) : plane_like(x, Ho, Wo, false);
-  int64_t *mh = y ? nearest_map(H, Ho) : NULL, *mw = mh ? nearest_map(W, Wo) : NULL;
-  if (!mw) {
-    free(mh);
-    gr_release(x);
-    gr_release(y);
-    return gr_errcode();
-  }
-  int64_t P = planes(x);
-  const float *px = gr_f32(x);
-  float *py = gr_f32(y);
-  if (backward) {
-#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
-    for (int64_t p = 0; p < P; p++) {
-      const float *gp = px + p * Ho * Wo; // gp is (Ho,Wo)
-      float *dp = py + p * H * W;         // dp is (H,W)
-      for (int64_t oh = 0; oh < Ho; oh++)
-        for (int64_t ow = 0; ow < Wo; ow++) dp[mh[oh] * W + mw[ow]] += gp[oh * Wo + ow];
-    }
-  } else {
-#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
-    for (int64_t p = 0; p < P; p++) {
-      const float *xp = px + p * H * W; // xp is (H,W)
-      float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
-      for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *row = xp + mh[oh] * W;
-        for (int64_t ow = 0; ow < Wo; ow++) yp[oh * Wo + ow] = row[mw[ow]];
-      }
-    }
-  }
-  free(mh);
-  free(mw);
-  gr_release(x);
-  f->out[0] = y;
-  return GR_OK;
+  plane_map m = {H, W, Ho, Wo, nearest_map(H, Ho), NULL, backward};
+  m.tw = m.th ? nearest_map(W, Wo) : NULL;
+  return run_map(f, backward ? "upsample_nearest2d_backward" : "upsample_nearest2d", backward, &m,
+                 1, nearest_plane);
 }
 
-gr_status upsample_nearest2d_forward(gr_fwd *f) { return nearest(f, false); }
-gr_status upsample_nearest2d_backward_forward(gr_fwd *f) { return nearest(f, true); }
-
-gr_status upsample_nearest2d_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_upsample_nearest2d_backward, b->gout[0], b->a);
-  return GR_OK;
-}
-
-gr_status upsample_nearest2d_backward_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_upsample_nearest2d, b->gout[0], b->a);
-  return GR_OK;
-}
+ADJOINT_OPS(upsample_nearest2d, nearest)
 
 gr_tensor *gr_upsample_nearest2d(gr_tensor *x, int64_t out_h, int64_t out_w) {
   if (!x) return NULL;
@@ -514,76 +559,46 @@ static lerp *lerp_table(int64_t in, int64_t out, bool align) {
   return t;
 }
 
+/* bilinear both ways. Forward: y (Ho,Wo) = x (H,W) interpolated between
+ * each output's four sources. Backward: y (H,W) += x (Ho,Wo), each spread
+ * over its four sources with their weights, in the same order always (two
+ * sources are one at the edge). */
+static void bilinear_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const plane_map *m = ctx;
+  const lerp *th = m->th, *tw = m->tw; // th is (Ho), tw (Wo)
+  int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
+  for (int64_t oh = 0; oh < Ho; oh++) {
+    lerp a = th[oh];
+    if (m->backward) {
+      float *d0 = y + a.i0 * W, *d1 = y + a.i1 * W; // d0, d1 are source rows (W)
+      for (int64_t ow = 0; ow < Wo; ow++) {
+        lerp c = tw[ow];
+        float v = x[oh * Wo + ow];
+        d0[c.i0] += a.l0 * c.l0 * v;
+        d0[c.i1] += a.l0 * c.l1 * v;
+        d1[c.i0] += a.l1 * c.l0 * v;
+        d1[c.i1] += a.l1 * c.l1 * v;
+      }
+      continue;
+    }
+    const float *r0 = x + a.i0 * W, *r1 = x + a.i1 * W; // r0, r1 are source rows (W)
+    for (int64_t ow = 0; ow < Wo; ow++) {
+      lerp c = tw[ow];
+      y[oh * Wo + ow] = a.l0 * (c.l0 * r0[c.i0] + c.l1 * r0[c.i1]) +
+                        a.l1 * (c.l0 * r1[c.i0] + c.l1 * r1[c.i1]);
+    }
+  }
+}
+
 static gr_status bilinear(gr_fwd *f, bool backward) {
   RESIZE_ATTRS(f->a);
-  const char *op = backward ? "upsample_bilinear2d_backward" : "upsample_bilinear2d";
-  gr_tensor *x = contig(f->in[0]);
-  if (!x) return gr_errcode();
-  gr_tensor *y = NULL;
-  if (plane_is(op, x, backward ? Ho : H, backward ? Wo : W))
-    y = backward ? plane_like(x, H, W, true) : plane_like(x, Ho, Wo, false);
-  lerp *th = y ? lerp_table(H, Ho, align) : NULL, *tw = th ? lerp_table(W, Wo, align) : NULL;
-  if (!tw) {
-    free(th);
-    gr_release(x);
-    gr_release(y);
-    return gr_errcode();
-  }
-  int64_t P = planes(x);
-  const float *px = gr_f32(x);
-  float *py = gr_f32(y);
-  if (backward) {
-#pragma omp parallel for schedule(static) if (P * Ho * Wo * 4 > PAR_WORK)
-    for (int64_t p = 0; p < P; p++) {
-      const float *gp = px + p * Ho * Wo; // gp is (Ho,Wo)
-      float *dp = py + p * H * W;         // dp is (H,W)
-      for (int64_t oh = 0; oh < Ho; oh++) {
-        lerp a = th[oh];
-        for (int64_t ow = 0; ow < Wo; ow++) {
-          lerp c = tw[ow];
-          float v = gp[oh * Wo + ow];
-          dp[a.i0 * W + c.i0] += a.l0 * c.l0 * v;
-          dp[a.i0 * W + c.i1] += a.l0 * c.l1 * v;
-          dp[a.i1 * W + c.i0] += a.l1 * c.l0 * v;
-          dp[a.i1 * W + c.i1] += a.l1 * c.l1 * v;
-        }
-      }
-    }
-  } else {
-#pragma omp parallel for schedule(static) if (P * Ho * Wo * 4 > PAR_WORK)
-    for (int64_t p = 0; p < P; p++) {
-      const float *xp = px + p * H * W; // xp is (H,W)
-      float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
-      for (int64_t oh = 0; oh < Ho; oh++) {
-        lerp a = th[oh];
-        const float *r0 = xp + a.i0 * W, *r1 = xp + a.i1 * W;
-        for (int64_t ow = 0; ow < Wo; ow++) {
-          lerp c = tw[ow];
-          yp[oh * Wo + ow] = a.l0 * (c.l0 * r0[c.i0] + c.l1 * r0[c.i1]) +
-                             a.l1 * (c.l0 * r1[c.i0] + c.l1 * r1[c.i1]);
-        }
-      }
-    }
-  }
-  free(th);
-  free(tw);
-  gr_release(x);
-  f->out[0] = y;
-  return GR_OK;
+  plane_map m = {H, W, Ho, Wo, lerp_table(H, Ho, align), NULL, backward};
+  m.tw = m.th ? lerp_table(W, Wo, align) : NULL;
+  return run_map(f, backward ? "upsample_bilinear2d_backward" : "upsample_bilinear2d", backward,
+                 &m, 4, bilinear_plane);
 }
 
-gr_status upsample_bilinear2d_forward(gr_fwd *f) { return bilinear(f, false); }
-gr_status upsample_bilinear2d_backward_forward(gr_fwd *f) { return bilinear(f, true); }
-
-gr_status upsample_bilinear2d_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_upsample_bilinear2d_backward, b->gout[0], b->a);
-  return GR_OK;
-}
-
-gr_status upsample_bilinear2d_backward_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_upsample_bilinear2d, b->gout[0], b->a);
-  return GR_OK;
-}
+ADJOINT_OPS(upsample_bilinear2d, bilinear)
 
 gr_tensor *gr_upsample_bilinear2d(gr_tensor *x, int64_t out_h, int64_t out_w, bool align_corners) {
   if (!x) return NULL;
@@ -617,65 +632,35 @@ static int64_t *pad_map(int64_t before, int64_t n, int64_t out, gr_pad_mode mode
   return m;
 }
 
+/* pad2d both ways. Forward: y (Ho,Wo) = x (H,W) at each output's source, 0
+ * where it has none. Backward: y (H,W) += x (Ho,Wo) at each output's source
+ * (reflected and replicated copies add back onto their source). */
+static void pad_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const plane_map *m = ctx;
+  const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo); -1 for a zero
+  int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
+  for (int64_t oh = 0; oh < Ho; oh++) {
+    if (m->backward) {
+      if (mh[oh] < 0) continue; /* a row of zeros gives nothing back */
+      float *row = y + mh[oh] * W; // row is (W)
+      for (int64_t ow = 0; ow < Wo; ow++)
+        if (mw[ow] >= 0) row[mw[ow]] += x[oh * Wo + ow];
+      continue;
+    }
+    const float *row = mh[oh] >= 0 ? x + mh[oh] * W : NULL; // row is (W), or none
+    for (int64_t ow = 0; ow < Wo; ow++) y[oh * Wo + ow] = row && mw[ow] >= 0 ? row[mw[ow]] : 0.0f;
+  }
+}
+
 static gr_status pad(gr_fwd *f, bool backward) {
   PAD_ATTRS(f->a);
-  const char *op = backward ? "pad2d_backward" : "pad2d";
-  gr_tensor *x = contig(f->in[0]);
-  if (!x) return gr_errcode();
-  gr_tensor *y = NULL;
-  if (plane_is(op, x, backward ? Ho : H, backward ? Wo : W))
-    y = backward ? plane_like(x, H, W, true) : plane_like(x, Ho, Wo, false);
-  int64_t *mh = y ? pad_map(pt, H, Ho, mode) : NULL, *mw = mh ? pad_map(pl, W, Wo, mode) : NULL;
-  if (!mw) {
-    free(mh);
-    gr_release(x);
-    gr_release(y);
-    return gr_errcode();
-  }
-  int64_t P = planes(x);
-  const float *px = gr_f32(x);
-  float *py = gr_f32(y);
-  if (backward) {
-#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
-    for (int64_t p = 0; p < P; p++) {
-      const float *gp = px + p * Ho * Wo; // gp is (Ho,Wo)
-      float *dp = py + p * H * W;         // dp is (H,W)
-      for (int64_t oh = 0; oh < Ho; oh++)
-        for (int64_t ow = 0; ow < Wo; ow++)
-          if (mh[oh] >= 0 && mw[ow] >= 0) dp[mh[oh] * W + mw[ow]] += gp[oh * Wo + ow];
-    }
-  } else {
-#pragma omp parallel for schedule(static) if (P * Ho * Wo > PAR_WORK)
-    for (int64_t p = 0; p < P; p++) {
-      const float *xp = px + p * H * W; // xp is (H,W)
-      float *yp = py + p * Ho * Wo;     // yp is (Ho,Wo)
-      for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *row = mh[oh] >= 0 ? xp + mh[oh] * W : NULL;
-        for (int64_t ow = 0; ow < Wo; ow++)
-          yp[oh * Wo + ow] = row && mw[ow] >= 0 ? row[mw[ow]] : 0.0f;
-      }
-    }
-  }
-  free(mh);
-  free(mw);
-  gr_release(x);
-  f->out[0] = y;
-  return GR_OK;
+  plane_map m = {H, W, Ho, Wo, pad_map(pt, H, Ho, mode), NULL, backward};
+  m.tw = m.th ? pad_map(pl, W, Wo, mode) : NULL;
+  return run_map(f, backward ? "pad2d_backward" : "pad2d", backward, &m, 1, pad_plane);
 }
-
-gr_status pad2d_forward(gr_fwd *f) { return pad(f, false); }
-gr_status pad2d_backward_forward(gr_fwd *f) { return pad(f, true); }
 
 /* zeros: the gradient is the middle; reflect and replicate add the copies back */
-gr_status pad2d_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_pad2d_backward, b->gout[0], b->a);
-  return GR_OK;
-}
-
-gr_status pad2d_backward_backward(gr_bwd *b) {
-  b->gin[0] = apply1(GR_OP_pad2d, b->gout[0], b->a);
-  return GR_OK;
-}
+ADJOINT_OPS(pad2d, pad)
 
 gr_tensor *gr_pad2d(gr_tensor *x, int left, int right, int top, int bottom, gr_pad_mode mode) {
   if (!x) return NULL;
@@ -821,76 +806,63 @@ static bool gs_fits(const char *op, const gr_tensor *t, const gr_tensor *grid, i
   return false;
 }
 
-gr_status grid_sample_forward(gr_fwd *f) {
+/* The sample points of each image, for grid_sample's kernel. */
+typedef struct gs_ctx {
+  const gs_point *pts; // pts is (N, O): the O points of each image
+  int64_t C, O;
+  bool backward;
+} gs_ctx;
+
+/* grid_sample both ways. Forward: y (Ho,Wo) = x (H,W) sampled at the
+ * points of plane p's image. Backward: y (H,W) += x (Ho,Wo), each point's
+ * value times its weights at its corners. */
+static void sample_plane(float *y, const float *x, int64_t p, const void *ctx) {
+  const gs_ctx *c = ctx;
+  const gs_point *q = c->pts + p / c->C * c->O; // q is (O)
+  for (int64_t o = 0; o < c->O; o++) {
+    if (c->backward) {
+      for (int k = 0; k < 4; k++)
+        if (q[o].idx[k] >= 0) y[q[o].idx[k]] += q[o].w[k] * x[o];
+      continue;
+    }
+    float v = 0;
+    for (int k = 0; k < 4; k++)
+      if (q[o].idx[k] >= 0) v += q[o].w[k] * x[q[o].idx[k]];
+    y[o] = v;
+  }
+}
+
+/* forward: y (N,C,Ho,Wo) = x (N,C,H,W) sampled at grid (N,Ho,Wo,2);
+ * backward: dx (N,C,H,W), each point giving g times its weights to its corners */
+static gr_status sample(gr_fwd *f, bool backward) {
   GS_ATTRS(f->a);
+  const char *op = backward ? "grid_sample_backward" : "grid_sample";
   gr_tensor *x = contig(f->in[0]), *grid = contig(f->in[1]), *y = NULL;
   gs_point *pts = NULL;
-  if (!x || !grid || !gs_fits("grid_sample", x, grid, H, W)) goto fail;
-  int64_t N = x->shape[0], C = x->shape[1], O = grid->shape[1] * grid->shape[2];
-  y = gr_empty(GR_F32, 4, (int64_t[]){N, C, grid->shape[1], grid->shape[2]});
+  if (!x || !grid ||
+      !gs_fits(op, x, grid, backward ? grid->shape[1] : H, backward ? grid->shape[2] : W))
+    goto done;
+  int64_t N = x->shape[0], C = x->shape[1], Ho = grid->shape[1], Wo = grid->shape[2], O = Ho * Wo;
+  y = backward ? gr_zeros(GR_F32, 4, (int64_t[]){N, C, H, W})
+               : gr_empty(GR_F32, 4, (int64_t[]){N, C, Ho, Wo});
   pts = y ? gs_points(grid, H, W, pad, align) : NULL;
-  if (!pts) goto fail;
-  const float *px = gr_f32(x);
-  float *py = gr_f32(y);
-#pragma omp parallel for schedule(static) if (N * C * O * 4 > PAR_WORK)
-  for (int64_t p = 0; p < N * C; p++) {
-    const float *xp = px + p * H * W; // xp is (H,W)
-    const gs_point *q = pts + p / C * O;
-    float *yp = py + p * O; // yp is (Ho,Wo)
-    for (int64_t o = 0; o < O; o++) {
-      float v = 0;
-      for (int k = 0; k < 4; k++)
-        if (q[o].idx[k] >= 0) v += q[o].w[k] * xp[q[o].idx[k]];
-      yp[o] = v;
-    }
-  }
-  free(pts);
-  gr_release(x);
-  gr_release(grid);
+  if (!pts) goto done;
+  gs_ctx c = {pts, C, O, backward};
+  int64_t xs = backward ? O : H * W, ys = backward ? H * W : O;
+  each_plane(gr_f32(y), ys, gr_f32(x), xs, N * C, O * 4, sample_plane, &c);
   f->out[0] = y;
-  return GR_OK;
-fail:
+  y = NULL;
+done:;
+  gr_status s = pts ? GR_OK : gr_errcode();
   free(pts);
   gr_release(x);
   gr_release(grid);
   gr_release(y);
-  return gr_errcode();
+  return s;
 }
 
-/* dx (N,C,H,W): each point gives g times its weight to its corners */
-gr_status grid_sample_backward_forward(gr_fwd *f) {
-  GS_ATTRS(f->a);
-  gr_tensor *g = contig(f->in[0]), *grid = contig(f->in[1]), *dx = NULL;
-  gs_point *pts = NULL;
-  if (!g || !grid || !gs_fits("grid_sample_backward", g, grid, grid->shape[1], grid->shape[2]))
-    goto fail;
-  int64_t N = g->shape[0], C = g->shape[1], O = grid->shape[1] * grid->shape[2];
-  dx = gr_zeros(GR_F32, 4, (int64_t[]){N, C, H, W});
-  pts = dx ? gs_points(grid, H, W, pad, align) : NULL;
-  if (!pts) goto fail;
-  const float *pg = gr_f32(g);
-  float *pd = gr_f32(dx);
-#pragma omp parallel for schedule(static) if (N * C * O * 4 > PAR_WORK)
-  for (int64_t p = 0; p < N * C; p++) {
-    float *dp = pd + p * H * W; // dp is (H,W)
-    const gs_point *q = pts + p / C * O;
-    const float *gp = pg + p * O; // gp is (Ho,Wo)
-    for (int64_t o = 0; o < O; o++)
-      for (int k = 0; k < 4; k++)
-        if (q[o].idx[k] >= 0) dp[q[o].idx[k]] += q[o].w[k] * gp[o];
-  }
-  free(pts);
-  gr_release(g);
-  gr_release(grid);
-  f->out[0] = dx;
-  return GR_OK;
-fail:
-  free(pts);
-  gr_release(g);
-  gr_release(grid);
-  gr_release(dx);
-  return gr_errcode();
-}
+gr_status grid_sample_forward(gr_fwd *f) { return sample(f, false); }
+gr_status grid_sample_backward_forward(gr_fwd *f) { return sample(f, true); }
 
 static gr_tensor *apply2(gr_op op, gr_tensor *a, gr_tensor *b, const gr_attrs *at) {
   if (!a || !b) return NULL;

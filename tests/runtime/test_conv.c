@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_impl.h"
+#include "kernels/conv_engine.h"
 #include "testutil.h"
 
 typedef struct cfg {
@@ -394,6 +394,76 @@ static void test_parallel_matches_serial(void **state) {
   gr_release(bt);
 }
 
+/* --- the tile paths on every table ------------------------------------------------------------
+ * The tile paths run on their own only with a SIMD tile (AVX-512); forced
+ * with gr_conv_set_tile, they run on the scalar reference tile anywhere. */
+
+/* The three forwards against the references on the scalar tile: the tile
+ * paths' packing and blocking are checked on any CPU. */
+static void test_tile_paths_on_scalar_tile(void **state) {
+  const gr_kernel_table *before = gr_kernels();
+  assert_int_equal(gr_kernels_use("scalar"), 0);
+  assert_int_equal(gr_conv_set_tile(1), -1);
+  test_conv2d_forward(state);
+  test_conv_transpose2d_forward(state);
+  test_conv2d_weight_grad_forward(state);
+  test_large_image_blocks(state);
+  assert_int_equal(gr_conv_set_tile(-1), 1);
+  assert_int_equal(gr_kernels_use(before->isa), 0);
+}
+
+/* The inputs of conv2d (x, w, b) and conv_transpose2d (xt, wt, bt) for cases c and ct. */
+static void three_inputs(const cfg *c, const cfg *ct, gr_tensor **in) {
+  gr_conv_args a = args_of(c), at = args_of(ct);
+  in[0] = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
+  in[1] = tu_rand(4, (int64_t[]){c->O, c->C / a.groups, c->kh, c->kw}, -1, 1);
+  in[2] = c->bias ? tu_rand(1, &c->O, -1, 1) : NULL;
+  in[3] = maybe_noncontig(tu_rand(4, (int64_t[]){ct->N, ct->C, ct->H, ct->W}, -1, 1),
+                          ct->noncontig);
+  in[4] = tu_rand(4, (int64_t[]){ct->C, ct->O / at.groups, ct->kh, ct->kw}, -1, 1);
+  in[5] = ct->bias ? tu_rand(1, &ct->O, -1, 1) : NULL;
+}
+
+/* conv2d, conv_transpose2d and conv2d's weight gradient (of conv2d's output) */
+static void run_three(const cfg *c, const cfg *ct, gr_tensor *const *in, gr_tensor **out) {
+  gr_conv_args a = args_of(c);
+  out[0] = TU_OK(gr_conv2d(in[0], in[1], in[2], a));
+  out[1] = TU_OK(gr_conv_transpose2d(in[3], in[4], in[5], args_of(ct)));
+  out[2] = TU_OK(gr_conv2d_weight_grad(in[0], out[0], (int)c->kh, (int)c->kw, a));
+}
+
+/* The scalar tile is the AVX-512 tile's twin (both fuse each multiply-add,
+ * in step order), and nothing else in the engine depends on the table: with
+ * the tile paths forced on the scalar table, every case gives the very bits
+ * of the AVX-512 table's own choice of paths. */
+static void test_scalar_tile_is_avx512_twin(void **state) {
+  if (!gr_kernels_for("avx512")) {
+    print_message("no AVX-512 here: the tile paths ran on the scalar tile only\n");
+    return;
+  }
+  const gr_kernel_table *before = gr_kernels();
+  size_t nc = sizeof kConvCases / sizeof *kConvCases, nt = sizeof kConvtCases / sizeof *kConvtCases;
+  for (size_t k = 0; k < (nc > nt ? nc : nt); k++) {
+    const cfg *c = &kConvCases[k % nc], *ct = &kConvtCases[k % nt];
+    gr_tensor *in[6], *fast[3], *twin[3];
+    three_inputs(c, ct, in);
+    assert_int_equal(gr_kernels_use("avx512"), 0);
+    run_three(c, ct, in, fast);
+    assert_int_equal(gr_kernels_use("scalar"), 0);
+    gr_conv_set_tile(1);
+    run_three(c, ct, in, twin);
+    gr_conv_set_tile(-1);
+    for (int i = 0; i < 3; i++) {
+      assert_memory_equal(gr_f32(fast[i]), gr_f32(twin[i]),
+                          (size_t)gr_numel(fast[i]) * sizeof(float));
+      gr_release(fast[i]);
+      gr_release(twin[i]);
+    }
+    for (int i = 0; i < 6; i++) gr_release(in[i]);
+  }
+  assert_int_equal(gr_kernels_use(before->isa), 0);
+}
+
 /* --- gradients ---------------------------------------------------------------------------- */
 
 static gr_tensor *f_conv2d(gr_tensor *const *in, void *ctx) {
@@ -582,6 +652,8 @@ int main(void) {
       cmocka_unit_test(test_large_image_blocks),
       cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_parallel_matches_serial),
+      cmocka_unit_test(test_tile_paths_on_scalar_tile),
+      cmocka_unit_test(test_scalar_tile_is_avx512_twin),
       cmocka_unit_test(test_conv2d_grads),
       cmocka_unit_test(test_conv_transpose2d_grads),
       cmocka_unit_test(test_conv2d_weight_grad_grads),

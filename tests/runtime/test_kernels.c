@@ -2,11 +2,13 @@
  * long ones, unaligned pointers, tails that must not write past the end.
  * Arithmetic and optimizer updates must match bit for bit, exp/tanh/sigmoid
  * within a few ulp (also over a sweep of the whole float range), sums to
- * about 1e-12 relative. Then the choice of table: gr_kernels_use and
- * GANLUA_ISA. */
+ * about 1e-12 relative; the convolution engine's GEMM tile and transpose16
+ * bit for bit, with odd step counts and row strides. Then the choice of
+ * table: gr_kernels_use and GANLUA_ISA. */
 #define _POSIX_C_SOURCE 200809L /* popen, readlink */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,49 +398,127 @@ static void check_optim(const gr_kernel_table *t, int64_t n, int off) {
 
 static void test_optim_exact(void **state) { each_length(check_optim); }
 
-/* --- the convolutions' GEMM tile ------------------------------------------------------- */
+/* --- the convolution engine's GEMM tile and transpose16 ------------------------------------ */
 
-/* The GEMM tile against sums in double: fresh and accumulating, several step
- * counts; the transpose exactly; present exactly when the avx512 table is the one in use. */
-static void test_gemm_tile(void **state) {
-  bool avx512 = gr_kernels() == gr_kernels_for("avx512");
-  const gr_gemm_kit *kit = gr_gemm_kernels();
-  assert_true((kit != NULL) == avx512);
-  if (!kit) {
-    print_message("no AVX-512 here: conv2d runs on OpenBLAS alone\n");
-    return;
-  }
+/* Every table's tile against sums in double, fresh and accumulating, several
+ * step counts, and its transpose16 exactly: each table is right on its own,
+ * the scalar reference included. */
+static void test_gemm_tile_values(void **state) {
   enum { M = GR_TILE_M, N = GR_TILE_N, KMAX = 300 };
   float *a = aligned_alloc(64, KMAX * M * sizeof *a), *b = aligned_alloc(64, KMAX * N * sizeof *b);
   float c[M * N], c0[M * N];
   for (int i = 0; i < KMAX * M; i++) a[i] = (float)(2 * unit() - 1);
   for (int i = 0; i < KMAX * N; i++) b[i] = (float)(2 * unit() - 1);
-  const int64_t steps[] = {0, 1, 7, 37, KMAX};
-  for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
-    for (int acc = 0; acc < 2; acc++) {
-      for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
-      kit->tile(c, N, a, b, steps[s], acc);
-      for (int r = 0; r < M; r++)
-        for (int q = 0; q < N; q++) {
-          double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
-          for (int64_t k = 0; k < steps[s]; k++) {
-            want += (double)a[k * M + r] * b[k * N + q];
-            mag += fabs((double)a[k * M + r] * b[k * N + q]);
+  const char *isas[3] = {"scalar", "avx2", "avx512"};
+  for (int t = 0; t < 3; t++) {
+    const gr_kernel_table *kt = gr_kernels_for(isas[t]);
+    if (!kt) continue;
+    const int64_t steps[] = {0, 1, 7, 37, KMAX};
+    for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
+      for (int acc = 0; acc < 2; acc++) {
+        for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
+        kt->gemm_tile(c, N, a, b, steps[s], acc);
+        for (int r = 0; r < M; r++)
+          for (int q = 0; q < N; q++) {
+            double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
+            for (int64_t k = 0; k < steps[s]; k++) {
+              want += (double)a[k * M + r] * b[k * N + q];
+              mag += fabs((double)a[k * M + r] * b[k * N + q]);
+            }
+            assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
           }
-          assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
-        }
-    }
-  /* transpose16: rows from anywhere, laid across with a row stride of 20 */
-  const float *rows[16];
-  float t[16 * 20];
-  for (int r = 0; r < 16; r++) rows[r] = b + 37 * r;
-  for (int i = 0; i < 16 * 20; i++) t[i] = -1;
-  kit->transpose16(t, 20, rows);
-  for (int q = 0; q < 16; q++)
-    for (int i = 0; i < 20; i++)
-      assert_true(t[q * 20 + i] == (i < 16 ? rows[i][q] : -1.0f));
+      }
+    /* transpose16: rows from anywhere, laid across with a row stride of 20 */
+    const float *rows[16];
+    float tr[16 * 20];
+    for (int r = 0; r < 16; r++) rows[r] = b + 37 * r;
+    for (int i = 0; i < 16 * 20; i++) tr[i] = -1;
+    kt->transpose16(tr, 20, rows);
+    for (int q = 0; q < 16; q++)
+      for (int i = 0; i < 20; i++)
+        assert_true(tr[q * 20 + i] == (i < 16 ? rows[i][q] : -1.0f));
+  }
   free(a);
   free(b);
+}
+
+/* Each SIMD tile against the scalar twin, bit for bit (both fuse each
+ * multiply-add, in step order): odd step counts around the vector and
+ * panel sizes, fresh and accumulating, row strides that are not a multiple
+ * of 16 and blocks that start off a 64-byte boundary (b stays aligned, as
+ * the tile requires); specials in one pass. Floats between the rows and
+ * around the block must stay as they were. */
+static void check_tile_twin(const gr_kernel_table *t, int64_t kc, int64_t ldc, int off, bool acc,
+                            bool specials) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  enum { M = GR_TILE_M, N = GR_TILE_N };
+  int64_t nc = (M - 1) * ldc + N;
+  buf a = buf_new(kc * M, (off + 1) % 4), c0 = buf_new(nc, off), c = buf_new(nc, off),
+      r = buf_new(nc, off);
+  float *b = aligned_alloc(64, (size_t)(kc ? kc : 1) * N * sizeof *b);
+  assert_non_null(b);
+  fill(a.p, kc * M, -2, 2, specials);
+  fill(b, kc * N, -2, 2, specials);
+  fill(c0.p, nc, -2, 2, specials);
+  copy(c.p, c0.p, nc);
+  copy(r.p, c0.p, nc);
+  s->gemm_tile(r.p, ldc, a.p, b, kc, acc);
+  t->gemm_tile(c.p, ldc, a.p, b, kc, acc);
+  char what[96];
+  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d", (long long)kc,
+           (long long)ldc, off, acc);
+  assert_same(c.p, r.p, nc, t->isa, what);
+  buf_check_guards(&c);
+  /* the gaps between the rows are the caller's */
+  for (int64_t row = 0; row < M - 1; row++)
+    assert_same(c.p + row * ldc + N, c0.p + row * ldc + N, ldc - N, t->isa, "gemm_tile gap");
+  buf_free(&a);
+  buf_free(&c0);
+  buf_free(&c);
+  buf_free(&r);
+  free(b);
+}
+
+static void check_transpose_twin(const gr_kernel_table *t, int64_t ldd, int off) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  int64_t nd = 15 * ldd + 16;
+  /* sixteen rows at their own misalignments, some overlapping */
+  buf src = buf_new(16 * 21, off), d = buf_new(nd, (off + 1) % 4), r = buf_new(nd, (off + 1) % 4);
+  fill(src.p, 16 * 21, -8, 8, true);
+  const float *rows[16];
+  for (int i = 0; i < 16; i++) rows[i] = src.p + (i * 21 + i % 5) % (16 * 21 - 16 + 1);
+  fill(d.p, nd, -1, 1, false);
+  copy(r.p, d.p, nd);
+  s->transpose16(r.p, ldd, rows);
+  t->transpose16(d.p, ldd, rows);
+  assert_same(d.p, r.p, nd, t->isa, "transpose16");
+  buf_check_guards(&d);
+  buf_free(&src);
+  buf_free(&d);
+  buf_free(&r);
+}
+
+static void test_gemm_tile_twin(void **state) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  const int64_t steps[] = {0, 1, 2, 3, 7, 15, 16, 17, 33, 37, 255, 256, 300};
+  const int64_t ldcs[] = {GR_TILE_N, GR_TILE_N + 1, GR_TILE_N + 5, 64, 67, 97};
+  const int64_t ldds[] = {16, 17, 20, 31, GR_TILE_N};
+  for (int k = 0; k < NISA; k++) {
+    const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+    if (!t) continue;
+    if (t->gemm_tile == s->gemm_tile) {
+      /* no tile of its own (AVX2): the engine runs sgemm there */
+      assert_ptr_equal(t->transpose16, s->transpose16);
+      continue;
+    }
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+      for (size_t j = 0; j < sizeof ldcs / sizeof *ldcs; j++)
+        for (int off = 0; off < 4; off++)
+          for (int acc = 0; acc < 2; acc++) check_tile_twin(t, steps[i], ldcs[j], off, acc, false);
+    for (int acc = 0; acc < 2; acc++) check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true);
+    for (size_t j = 0; j < sizeof ldds / sizeof *ldds; j++)
+      for (int off = 0; off < 4; off++) check_transpose_twin(t, ldds[j], off);
+  }
 }
 
 /* --- choosing a table ---------------------------------------------------------------- */
@@ -461,11 +541,15 @@ static void test_tables(void **state) {
       continue;
     }
     assert_string_equal(t->isa, k_isas[k]);
-    /* every entry present, and the SIMD ones really are not the scalar ones */
+    /* every entry present, and the SIMD ones really are not the scalar ones,
+     * but for AVX2's GEMM tile and transpose16, which are (no tile of its own) */
     const void *const *e = (const void *const *)t, *const *se = (const void *const *)s;
+    size_t tile = offsetof(gr_kernel_table, gemm_tile) / sizeof(void *);
+    size_t tr16 = offsetof(gr_kernel_table, transpose16) / sizeof(void *);
     for (size_t i = 1; i < sizeof *t / sizeof(void *); i++) {
       assert_non_null(e[i]);
-      assert_ptr_not_equal(e[i], se[i]);
+      if (!strcmp(t->isa, "avx2") && (i == tile || i == tr16)) assert_ptr_equal(e[i], se[i]);
+      else assert_ptr_not_equal(e[i], se[i]);
     }
   }
   assert_null(gr_kernels_for("sse9"));
@@ -544,7 +628,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_reductions),
       cmocka_unit_test(test_reductions_large_range),
       cmocka_unit_test(test_optim_exact),
-      cmocka_unit_test(test_gemm_tile),
+      cmocka_unit_test(test_gemm_tile_values),
+      cmocka_unit_test(test_gemm_tile_twin),
       cmocka_unit_test(test_use),
       cmocka_unit_test(test_env),
   };

@@ -56,7 +56,20 @@ typedef struct gr_kernel_table {
               float dampening, float wd, int nesterov, int first);
   void (*rmsprop)(float *p, const float *g, float *sq, int64_t n, float lr, float alpha,
                   float eps, float wd);
+  /* The convolution engine's own GEMM (kernels/conv_engine.c). gemm_tile: c,
+   * a GR_TILE_M x GR_TILE_N block with rows ldc floats apart, gets
+   * (acc ? c : 0) + a b over kc steps, each step one fused multiply-add per
+   * element in step order; a is packed step by step (kc, GR_TILE_M), b
+   * likewise (kc, GR_TILE_N) and 64-byte aligned. The scalar tile is the
+   * reference; the engine runs its tile paths only on a SIMD one. */
+  void (*gemm_tile)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc);
+  /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
+  void (*transpose16)(float *d, int64_t ldd, const float *const *s);
 } gr_kernel_table;
+
+/* gemm_tile's block: 8 rows of 48 floats (24 AVX-512 registers of sums) */
+#define GR_TILE_M 8
+#define GR_TILE_N 48
 
 const gr_kernel_table *gr_kernels(void);
 const gr_kernel_table *gr_kernels_scalar(void);

@@ -1,0 +1,1059 @@
+/* The convolution engine: the GEMM behind the three faces of ops/conv.c
+ * (conv2d, conv_transpose2d, conv2d_weight_grad), built on im2col/col2im and
+ * sgemm and, where the kernel table has a SIMD GEMM tile (AVX-512), on a
+ * GEMM of its own that never writes the columns out.
+ *
+ * Every kernel speaks of one geometry: the image side (N,C,H,W) is conv2d's
+ * input and the filtered side (N,O,Ho,Wo) its output. conv2d goes image ->
+ * filtered (im2col, then W @ col); conv_transpose2d goes filtered -> image
+ * (W^T @ y, then col2im); the weight gradient pairs the two sides (g @ col^T).
+ *
+ * Columns are laid out for a block of several samples at once, (C*kh*kw,
+ * B*Ho*Wo), so that one sgemm per group covers the block: small images still
+ * make large products. A block that would not fit the scratch budget is cut
+ * into rows of one sample instead. A kernel that covers the whole image
+ * (a 1x1 output) needs no columns at all: the samples are the rows of one
+ * sgemm.
+ *
+ * The file, bottom-up: the knobs (scratch budget, threads, tile paths);
+ * per-thread scratch; blocks, im2col, col2im and the moves between the
+ * filtered side and the matrix scratch; the tile paths (conv2d's implicit
+ * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); last the
+ * three entry points, which choose among the paths: read those first.
+ *
+ * Pointers carry their shapes in comments, as (rows, columns) of the
+ * matrices they hold; L is always the positions of a block (B*rows*Wo). */
+#include "kernels/conv_engine.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/table.h"
+
+/* Floats held by the column and matrix scratch buffers of one block: small
+ * enough to stay near the cache, large enough for efficient sgemm shapes. */
+#define CONV_BUDGET ((int64_t)4 << 20)
+static int64_t g_budget = CONV_BUDGET;
+
+int64_t gr_conv_set_budget(int64_t n) {
+  int64_t prev = g_budget;
+  g_budget = n > 0 ? n : CONV_BUDGET;
+  return prev;
+}
+
+/* Below this many elements a loop is not worth waking the threads for. */
+#define PAR_MIN 32768
+
+/* Whether our OpenMP loops may run between sgemm calls. OpenBLAS built on
+ * pthreads keeps threads of its own, and libgomp's default wait policy
+ * leaves our pool spinning for milliseconds after each loop: the sgemm that
+ * follows then runs with a core taken, which costs far more than a serial
+ * im2col. An OpenMP OpenBLAS shares our pool, and a passive pool sleeps. */
+static int g_par_mode = -1; /* -1: decide from the environment; 0 serial; 1 parallel */
+static bool g_par_checked, g_par_ok;
+
+int gr_conv_set_parallel(int mode) {
+  int prev = g_par_mode;
+  g_par_mode = mode < 0 ? -1 : mode > 0;
+  return prev;
+}
+
+/* Whether a loop of ours may take several threads. The environment is read
+ * once: it does not change under a running program. */
+static bool par_ok(void) {
+  if (g_par_mode >= 0) return g_par_mode;
+  if (!g_par_checked) {
+    const char *wp = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    bool passive = (wp && (wp[0] == 'p' || wp[0] == 'P')) || (spin && atoll(spin) < 10000);
+    g_par_ok = openblas_get_parallel() != 1 || passive;
+    g_par_checked = true;
+  }
+  return g_par_ok;
+}
+
+/* --- scratch ----------------------------------------------------------------------------- */
+
+/* Grow-only buffers, one set per thread, so that the hot path does not
+ * allocate. Thread-local: two threads that run ops at once must not share
+ * them (our OpenMP workers never call in). Within one call the three serve
+ * whichever path runs: columns or phase planes (g_col), matrices, packed
+ * weights or sums (g_mat), and per-thread panels or phase planes (g_planes). */
+typedef struct scratch {
+  float *p;  /* n floats, 64-byte aligned: the tile loads its panels aligned */
+  int64_t n;
+} scratch;
+static _Thread_local scratch g_col, g_mat, g_planes;
+
+/* s's buffer of at least n floats, or NULL. Growing drops the contents:
+ * nothing in scratch outlives one call into the engine. */
+static float *scratch_get(scratch *s, int64_t n) {
+  if (n > s->n) {
+    free(s->p);
+    size_t bytes = ((size_t)n * sizeof(float) + 63) / 64 * 64;
+    s->p = aligned_alloc(64, bytes);
+    s->n = s->p ? n : 0;
+  }
+  return s->p;
+}
+
+/* The tile paths (conv2d's own GEMM, its weight gradient, conv_transpose2d's
+ * tiled adjoint) run where the kernel table in use has a SIMD tile of its
+ * own: AVX-512, where they take about half of sgemm's time on a DCGAN
+ * layer. Where it does not, the table's tile is the scalar reference, which
+ * took 80 times sgemm's time on that layer (1.9 s against 24 ms, one
+ * thread), so the scalar and AVX2 tables keep sgemm, and sgemm's numbers. */
+static int g_tile_mode = -1; /* -1: a SIMD tile only; 0 never; 1 with any tile */
+
+int gr_conv_set_tile(int mode) {
+  int prev = g_tile_mode;
+  g_tile_mode = mode < 0 ? -1 : mode > 0;
+  return prev;
+}
+
+/* The table whose gemm_tile and transpose16 the tile paths use, or NULL for sgemm. */
+static const gr_kernel_table *tile_kernels(void) {
+  const gr_kernel_table *k = gr_kernels();
+  if (g_tile_mode >= 0) return g_tile_mode ? k : NULL;
+  /* dispatch fills an ISA's missing entries from the scalar table */
+  return k->gemm_tile != gr_kernels_scalar()->gemm_tile ? k : NULL;
+}
+
+/* --- blocks ------------------------------------------------------------------------------- */
+
+/* Phase planes, for col2im. With stride s, image column iw = s*E + q
+ * belongs to phase q at position E; tap j (offset j*dw - pw = s*m_j + q_j)
+ * feeds, from output column ow, position ow + m_j of phase q_j: a
+ * unit-stride run whatever the stride, and rows alike. So col2im adds every
+ * tap into the sh*sw phase planes of an image plane with unit-stride adds,
+ * then interleaves them into the image once. Adding each tap straight into
+ * the image at the stride was the cost on small images: short strided rows,
+ * and a read-modify-write of neighbouring floats that stalled on store
+ * forwarding. (im2col gains nothing from the split: its strided reads
+ * vectorize.) A plane is lh x lw floats; the smallest shifts mh0, mw0 (<= 0)
+ * put position E at column E - mw0, and rows alike. */
+typedef struct phase_geom {
+  int64_t mh0, mw0, lw;
+  int64_t mh1; /* the largest row shift: a block of nr rows spans nr + mh1 - mh0 plane rows */
+} phase_geom;
+
+/* tap k along one dim: k*d - p = s*m + q with 0 <= q < s */
+static inline void tap_phase(int64_t k, int64_t d, int64_t p, int64_t s, int64_t *q, int64_t *m) {
+  int64_t off = k * d - p, r = off % s;
+  if (r < 0) r += s;
+  *q = r;
+  *m = (off - r) / s;
+}
+
+/* The phase planes' shifts and width for g (rows follow from a block's rows). */
+static phase_geom phase_geom_of(const conv_geom *g) {
+  phase_geom pg;
+  int64_t q, mw1;
+  tap_phase(0, g->dh, g->ph, g->sh, &q, &pg.mh0);
+  tap_phase(g->kh - 1, g->dh, g->ph, g->sh, &q, &pg.mh1);
+  tap_phase(0, g->dw, g->pw, g->sw, &q, &pg.mw0);
+  tap_phase(g->kw - 1, g->dw, g->pw, g->sw, &q, &mw1);
+  /* wide enough for every tap's run, and for every image column (col2im) */
+  int64_t end = g->Wo + mw1, img = (g->W + g->sw - 1) / g->sw;
+  pg.lw = (end > img ? end : img) - pg.mw0;
+  return pg;
+}
+
+/* Floats of one thread's phase planes for blocks of nr output rows, padded
+ * to a cache line so that threads do not share one. */
+static int64_t phase_floats(const conv_geom *g, const phase_geom *pg, int64_t nr) {
+  int64_t n = g->sh * g->sw * (nr + pg->mh1 - pg->mh0) * pg->lw;
+  return (n + 15) / 16 * 16;
+}
+
+/* A block is B whole samples, or (B = 1) `rows` output rows of one sample.
+ * The buffers are this thread's scratch, valid until the next plan. */
+typedef struct conv_plan {
+  int64_t B, rows;
+  float *col, *mat; /* col (C*kh*kw, B*rows*Wo); mat (O, B*rows*Wo) */
+  float *planes;    /* phase planes, phase_n floats for each of our threads */
+  int64_t phase_n;
+  phase_geom pg;
+} conv_plan;
+
+/* Blocks of n items, at most fit (>= 1) each, evened out so that the last
+ * block is not a sliver: the items per block. */
+static int64_t evened(int64_t n, int64_t fit) {
+  int64_t blocks = (n + fit - 1) / fit;
+  return (n + blocks - 1) / blocks;
+}
+
+/* pl for g: blocks as large as the budget allows, and scratch for them.
+ * GR_EARG when a product's sizes do not fit sgemm's int, GR_ENOMEM when
+ * the scratch cannot grow; op names the op in the message. */
+static gr_status make_plan(const char *op, const conv_geom *g, conv_plan *pl) {
+  int64_t ck = g->C * g->kh * g->kw, P = g->Ho * g->Wo, per_px = ck + g->O;
+  if (ck > INT_MAX || g->O > INT_MAX || P > INT_MAX)
+    return gr_fail(GR_EARG, "%s: sizes too large for sgemm's int sizes", op);
+  /* as many as fit, then evened out so that the last block is not a sliver */
+  if (per_px * P <= g_budget) {
+    pl->B = evened(g->N > 0 ? g->N : 1, g_budget / (per_px * P));
+    pl->rows = g->Ho;
+  } else {
+    int64_t fit = g_budget / (per_px * g->Wo);
+    pl->B = 1;
+    pl->rows = evened(g->Ho, fit < 1 ? 1 : fit);
+  }
+  int64_t L = pl->B * pl->rows * g->Wo;
+  pl->pg = phase_geom_of(g);
+  pl->phase_n = phase_floats(g, &pl->pg, pl->rows);
+  pl->col = scratch_get(&g_col, ck * L);
+  pl->mat = scratch_get(&g_mat, g->O * L);
+  pl->planes = scratch_get(&g_planes, pl->phase_n * omp_get_max_threads());
+  if (!pl->col || !pl->mat || !pl->planes)
+    return gr_fail(GR_ENOMEM, "%s: out of memory for %lld scratch floats", op,
+                   (long long)(per_px * L + pl->phase_n * omp_get_max_threads()));
+  return GR_OK;
+}
+
+/* The ow in [0, Wo) with 0 <= ow*s + off < W, as [*lo, *hi). */
+static void valid_range(int64_t Wo, int64_t s, int64_t off, int64_t W, int64_t *lo, int64_t *hi) {
+  int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+  int64_t h = W - off <= 0 ? 0 : (W - off - 1) / s + 1;
+  if (h > Wo) h = Wo;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+/* n rows of Wo columns: d[lo..hi) = s[0], s[step], ... and zeros around,
+ * then the next row (d + Wo, s + rstep). Rows of small images are short, so
+ * loop overhead is the cost: callers pass the usual steps as constants and
+ * the copy vectorizes. */
+static inline __attribute__((always_inline)) void rows_in(float *restrict d,
+                                                          const float *restrict s, int64_t n,
+                                                          int64_t Wo, int64_t lo, int64_t hi,
+                                                          int64_t step, int64_t rstep) {
+  for (int64_t r = 0; r < n; r++, d += Wo, s += rstep) {
+    for (int64_t q = 0; q < lo; q++) d[q] = 0;
+#pragma omp simd
+    for (int64_t q = 0; q < hi - lo; q++) d[lo + q] = s[q * step];
+    for (int64_t q = hi; q < Wo; q++) d[q] = 0;
+  }
+}
+
+/* rows_in, with the column steps of stride 1 and 2 (nearly every layer)
+ * as constants: each becomes its own vectorized loop. */
+static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t lo, int64_t hi,
+                      int64_t step, int64_t rstep) {
+  if (step == 1) rows_in(d, s, n, Wo, lo, hi, 1, rstep);
+  else if (step == 2) rows_in(d, s, n, Wo, lo, hi, 2, rstep);
+  else rows_in(d, s, n, Wo, lo, hi, step, rstep);
+}
+
+/* n rows of len floats: d (rows dstep apart) += s (rows sstep apart) */
+static inline void block_add(float *restrict d, const float *restrict s, int64_t n, int64_t len,
+                             int64_t dstep, int64_t sstep) {
+  for (int64_t r = 0; r < n; r++, d += dstep, s += sstep) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; q++) d[q] += s[q];
+  }
+}
+
+/* col (C*kh*kw, L), L = nb*nr*Wo: row (c,i,j), column b*nr*Wo + r*Wo + ow holds
+ * x[n0+b, c, (oh0+r)*sh - ph + i*dh, ow*sw - pw + j*dw], 0 in the padding.
+ * x is the image side, any strides. */
+static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n0, int64_t nb,
+                   int64_t oh0, int64_t nr) {
+  const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, tasks = g->C * g->kh;
+  int64_t xs0 = x->stride[0], xs2 = x->stride[2], xs3 = x->stride[3];
+  /* a task fills the kw rows of one (c, i); each row is written front to back */
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kw * L > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t c = t / g->kh, i = t % g->kh;
+    const float *xc = px + n0 * xs0 + c * x->stride[1]; // xc is x[n0, c], (H,W)
+    /* the output rows whose input row is inside the image: [rlo, rhi) */
+    int64_t ih0 = oh0 * g->sh - g->ph + i * g->dh, rlo, rhi;
+    valid_range(nr, g->sh, ih0, g->H, &rlo, &rhi);
+    for (int64_t j = 0; j < g->kw; j++) {
+      float *row = col + (t * g->kw + j) * L; // row is col's row (c,i,j): (L)
+      int64_t off = j * g->dw - g->pw, lo, hi;
+      valid_range(Wo, g->sw, off, g->W, &lo, &hi);
+      int64_t r1 = hi > lo ? rhi : rlo; /* no column inside: every row is padding */
+      for (int64_t b = 0; b < nb; b++) {
+        float *d = row + b * np; // d is sample b's part of the row: (nr, Wo)
+        /* padding rows are zeros; the rest copies one strided row of x each */
+        memset(d, 0, (size_t)(rlo * Wo) * sizeof *d);
+        memset(d + r1 * Wo, 0, (size_t)((nr - r1) * Wo) * sizeof *d);
+        if (r1 > rlo)
+          copy_rows(d + rlo * Wo, xc + b * xs0 + (ih0 + rlo * g->sh) * xs2 + (off + lo * g->sw) * xs3,
+                    r1 - rlo, Wo, lo, hi, g->sw * xs3, g->sh * xs2);
+      }
+    }
+  }
+}
+
+/* d[E*step] = (init ? v : d[E*step]) + s[E] for E < n: one phase of an image row */
+static inline __attribute__((always_inline)) void phase_out(float *restrict d,
+                                                            const float *restrict s, int64_t n,
+                                                            int64_t step, bool init, float v) {
+  if (init) {
+#pragma omp simd
+    for (int64_t e = 0; e < n; e++) d[e * step] = v + s[e];
+  } else {
+#pragma omp simd
+    for (int64_t e = 0; e < n; e++) d[e * step] += s[e];
+  }
+}
+
+/* The image row xr (W floats) from row e of the phase planes: P is that row
+ * (lw floats) of phase 0, phase qw's row is qw*plane floats on. A stride
+ * of 2 interleaves two phases, which vectorizes as one pass. */
+static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g, int64_t mw0,
+                    bool init, float v) {
+  int64_t W = g->W, sw = g->sw;
+  if (sw == 1) {
+    phase_out(xr, P - mw0, W, 1, init, v);
+  } else if (sw == 2) {
+    // p0, p1 are phases 0 and 1 from position E = 0: ((W+1)/2) and (W/2)
+    const float *p0 = P - mw0, *p1 = P + plane - mw0;
+    int64_t half = W / 2;
+    if (init) {
+#pragma omp simd
+      for (int64_t e = 0; e < half; e++) {
+        xr[2 * e] = v + p0[e];
+        xr[2 * e + 1] = v + p1[e];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t e = 0; e < half; e++) {
+        xr[2 * e] += p0[e];
+        xr[2 * e + 1] += p1[e];
+      }
+    }
+    if (W % 2) xr[W - 1] = (init ? v : xr[W - 1]) + p0[half];
+  } else {
+    for (int64_t qw = 0; qw < sw && qw < W; qw++)
+      phase_out(xr + qw, P + qw * plane - mw0, (W - qw + sw - 1) / sw, sw, init, v);
+  }
+}
+
+/* The adjoint of im2col for one (sample b, channel c) plane: adds its
+ * columns of a block into x (contiguous image side), after setting the
+ * plane to bias[c] (or 0) when `init`; P is the caller's phase planes. The
+ * taps of each image element are summed in a fixed order. x is (N,C,H,W),
+ * col (C*kh*kw, L), P (sh*sw, lh, lw). */
+static void col2im_plane(float *x, const float *col, const float *bias, bool init,
+                         const conv_geom *g, const phase_geom *pg, float *P, int64_t n0, int64_t b,
+                         int64_t c, int64_t L, int64_t oh0, int64_t nr) {
+  int64_t Wo = g->Wo, np = nr * Wo, sh = g->sh, sw = g->sw;
+  int64_t lh = nr + pg->mh1 - pg->mh0, lw = pg->lw, plane = lh * lw;
+  memset(P, 0, (size_t)(sh * sw * plane) * sizeof *P);
+  for (int64_t i = 0; i < g->kh; i++) {
+    int64_t qh, mh;
+    tap_phase(i, g->dh, g->ph, sh, &qh, &mh);
+    for (int64_t j = 0; j < g->kw; j++) {
+      int64_t qw, mw;
+      tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
+      block_add(P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0,
+                col + ((c * g->kh + i) * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
+    }
+  }
+  float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f; // xp is (H,W)
+  for (int64_t ih = 0; ih < g->H; ih++) {
+    /* row e of phase qh of the planes; rows outside them get nothing from this block */
+    int64_t qh = ih % sh, e = ih / sh - oh0 - pg->mh0;
+    float *xr = xp + ih * g->W; // xr is (W)
+    if (e >= 0 && e < lh)
+      row_out(xr, P + qh * sw * plane + e * lw, plane, g, pg->mw0, init, v);
+    else if (init)
+      for (int64_t iw = 0; iw < g->W; iw++) xr[iw] = v;
+  }
+}
+
+/* col2im of a block, one task per plane: the same numbers on any thread
+ * count. Each thread adds into its own phase planes of pl->planes. */
+static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
+                   const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
+  int64_t np = nr * g->Wo, L = nb * np, C = g->C, tasks = nb * C;
+#pragma omp parallel for schedule(static) \
+    if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++)
+    col2im_plane(x, col, bias, init, g, &pl->pg, pl->planes + omp_get_thread_num() * pl->phase_n,
+                 n0, t / C, t % C, L, oh0, nr);
+}
+
+/* mat (O, L) <- a block of the filtered side y (N,O,Ho,Wo), any strides. */
+static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n0, int64_t nb,
+                   int64_t oh0, int64_t nr) {
+  const float *py = gr_f32(y); // py is (N,O,Ho,Wo) at y's strides
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, tasks = nb * O;
+  int64_t s0 = y->stride[0], s1 = y->stride[1], s2 = y->stride[2], s3 = y->stride[3];
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t b = t / O, o = t % O;
+    float *d = mat + o * L + b * np;                         // d is (nr, Wo) of mat's row o
+    const float *s = py + (n0 + b) * s0 + o * s1 + oh0 * s2; // s is y[n0+b, o, oh0:], (nr, Wo)
+    /* rows that follow each other in y copy as one run */
+    if (s3 == 1 && (s2 == Wo || nr == 1)) {
+      memcpy(d, s, (size_t)np * sizeof *d);
+      continue;
+    }
+    for (int64_t r = 0; r < nr; r++)
+      for (int64_t ow = 0; ow < Wo; ow++) d[r * Wo + ow] = s[r * s2 + ow * s3];
+  }
+}
+
+/* A block of y (contiguous filtered side) <- mat (O, L), plus bias[o]. */
+static void scatter(float *y, const float *mat, const float *bias, const conv_geom *g, int64_t n0,
+                    int64_t nb, int64_t oh0, int64_t nr) {
+  int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, P = g->Ho * Wo, tasks = nb * O;
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t b = t / O, o = t % O;
+    float *d = y + ((n0 + b) * O + o) * P + oh0 * Wo; // d is y[n0+b, o, oh0:], (nr*Wo)
+    const float *s = mat + o * L + b * np;            // s is (nr*Wo) of mat's row o
+    if (!bias) {
+      memcpy(d, s, (size_t)np * sizeof *d);
+      continue;
+    }
+    float v = bias[o];
+    for (int64_t q = 0; q < np; q++) d[q] = s[q] + v;
+  }
+}
+
+/* Whether sgemm can read each sample of the filtered side y in place: rows
+ * of each channel contiguous. */
+static bool filtered_rows(const gr_tensor *y, const conv_geom *g) {
+  return (y->stride[3] == 1 || g->Wo == 1) && (y->stride[2] == g->Wo || g->Ho == 1) &&
+         y->stride[1] >= g->Ho * g->Wo && y->stride[1] <= INT_MAX;
+}
+
+/* Whether conv2d and conv_transpose2d run sgemm sample by sample on the
+ * filtered side in place, rather than once per block through the matrix
+ * scratch: always for blocks of one sample, and when a sample has at least
+ * as many positions as the weights have columns (a first layer on few
+ * channels). sgemm then packs the small weights once per sample, which
+ * costs less than copying the large filtered side through the scratch. */
+static bool per_sample(const conv_geom *g, const conv_plan *pl) {
+  return pl->B == 1 || g->Ho * g->Wo >= g->C / g->G * g->kh * g->kw;
+}
+
+/* A kernel that covers the whole unpadded image gives a 1x1 output (the
+ * last layer of a DCGAN discriminator, the first of its generator): then
+ * columns are the samples themselves and each kernel is one plain sgemm. */
+static bool dense_geom(const conv_geom *g) {
+  return g->Ho == 1 && g->Wo == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->H && g->kw == g->W;
+}
+
+/* Whether each sample of t (N,...) is one contiguous run of floats, as the
+ * rows of a matrix; *ld gets the row stride. */
+static bool flat_rows(const gr_tensor *t, int64_t *ld) {
+  int64_t run = 1;
+  for (int d = 3; d >= 1; d--) {
+    if (t->shape[d] != 1 && t->stride[d] != run) return false;
+    run *= t->shape[d];
+  }
+  *ld = t->shape[0] == 1 ? run : t->stride[0];
+  return *ld >= run && *ld <= INT_MAX;
+}
+
+/* y (N, n*rep) <- v (n), each value rep times, for sgemm to add onto (beta 1) */
+static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t rep) {
+  for (int64_t r = 0; r < N; r++)
+    for (int64_t k = 0; k < n; k++)
+      for (int64_t e = 0; e < rep; e++) y[(r * n + k) * rep + e] = v[k];
+}
+
+/* --- conv2d's own GEMM --------------------------------------------------------------------
+ * On AVX-512, conv2d skips the column matrix: its GEMM packs each panel of
+ * columns straight from the image, into a buffer that stays in the first
+ * cache level, and runs the kernel table's 8x48 tile (gemm_tile) over it.
+ * Written out, the columns of a block are 4 (stride 2) to 16 (stride 1)
+ * times the image; writing them, then reading them back through OpenBLAS's
+ * own packing, took about a seventh of a DCGAN step.
+ *
+ * The image is first split, padding included, into stride-phase planes:
+ * plane (qh, qw) row a, column e holds padded image (a*sh + qh, e*sw + qw).
+ * Tap (i, j) then reads position (oh, ow) at plane row oh + i*dh/sh, column
+ * ow + j*dw/sw: every tap is a unit-stride window, so a panel row (one tap
+ * of one channel over 16 positions) is one or a few plain copies. */
+#define TILE_K 256 /* steps per panel: a panel (TILE_K x GR_TILE_N) fills about half of L1 */
+#define TASK_COLS ((int64_t)1 << 17) /* conv_transpose2d: column floats a task may grow to */
+
+/* n rounded up to whole tiles of rows */
+static int64_t tile_rows(int64_t n) { return (n + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M; }
+
+/* A matrix (rows x steps, element (i, k) at m[i*rs + k*ss]) in tiles of
+ * GR_TILE_M rows, step by step, as the tile reads it: ap[(t*steps + k)*GR_TILE_M + r]
+ * is row t*GR_TILE_M + r, 0 past the last row. ap is (mt, steps, GR_TILE_M);
+ * the zero rows let the tile run whole on the last part tile. */
+static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, int64_t rs,
+                       int64_t ss) {
+  int64_t mt = tile_rows(rows) / GR_TILE_M;
+#pragma omp parallel for schedule(static) if (mt > 1 && mt * GR_TILE_M * steps > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < mt; t++)
+    for (int64_t k = 0; k < steps; k++)
+      for (int r = 0; r < GR_TILE_M; r++) {
+        int64_t i = t * GR_TILE_M + r;
+        ap[(t * steps + k) * GR_TILE_M + r] = i < rows ? m[i * rs + k * ss] : 0.0f;
+      }
+}
+
+/* The geometry of the tile paths' stride-phase planes and products. */
+typedef struct igeom {
+  int64_t lh, lw, PS, CS; /* plane rows, columns, floats; floats of one channel's planes */
+  int64_t P, K, Mp;       /* positions per sample, columns (C*kh*kw), O rounded up to tiles */
+} igeom;
+
+static igeom igeom_of(const conv_geom *g) {
+  igeom ig;
+  ig.lh = g->Ho + (g->kh - 1) * g->dh / g->sh;
+  ig.lw = g->Wo + (g->kw - 1) * g->dw / g->sw;
+  ig.PS = ig.lh * ig.lw;
+  ig.CS = g->sh * g->sw * ig.PS;
+  ig.P = g->Ho * g->Wo;
+  ig.K = g->C * g->kh * g->kw;
+  ig.Mp = tile_rows(g->O);
+  return ig;
+}
+
+/* Whether conv2d runs on its own GEMM: a tile in use (tile_kernels), one
+ * group, positions per sample a multiple of 16, so that no vector of 16
+ * positions straddles two samples, and one sample's planes within the budget. */
+static bool implicit_ok(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  return g->G == 1 && g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX && ig.CS * g->C <= g_budget &&
+         tile_kernels() != NULL;
+}
+
+/* whether a tap k < n has (k*d) % s == q: phase planes no tap reads stay unbuilt */
+static bool phase_read(int64_t q, int64_t n, int64_t d, int64_t s) {
+  for (int64_t k = 0; k < n; k++)
+    if (k * d % s == q) return true;
+  return false;
+}
+
+/* The phase planes of samples n0 .. n0+nb-1, laid out (nb, C, sh*sw, lh, lw):
+ * pl is that. Planes no tap reads are left as they are (never read). */
+static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, const igeom *ig,
+                         int64_t n0, int64_t nb) {
+  const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
+  int64_t tasks = nb * g->C, sh = g->sh, sw = g->sw, lh = ig->lh, lw = ig->lw;
+  int64_t xs0 = x->stride[0], xs1 = x->stride[1], xs2 = x->stride[2], xs3 = x->stride[3];
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * ig->CS > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    const float *xc = px + (n0 + t / g->C) * xs0 + (t % g->C) * xs1; // xc is one (H,W) plane
+    for (int64_t qh = 0; qh < sh; qh++) {
+      if (!phase_read(qh, g->kh, g->dh, sh)) continue;
+      int64_t alo, ahi; /* plane rows inside the image */
+      valid_range(lh, sh, qh - g->ph, g->H, &alo, &ahi);
+      for (int64_t qw = 0; qw < sw; qw++) {
+        if (!phase_read(qw, g->kw, g->dw, sw)) continue;
+        int64_t flo, fhi;
+        valid_range(lw, sw, qw - g->pw, g->W, &flo, &fhi);
+        float *Q = pl + t * ig->CS + (qh * sw + qw) * ig->PS; // Q is phase (qh,qw): (lh, lw)
+        int64_t a1 = fhi > flo ? ahi : alo; /* no column inside: every row is padding */
+        memset(Q, 0, (size_t)(alo * lw) * sizeof *Q);
+        memset(Q + a1 * lw, 0, (size_t)((lh - a1) * lw) * sizeof *Q);
+        if (a1 > alo)
+          copy_rows(Q + alo * lw, xc + (alo * sh + qh - g->ph) * xs2 + (flo * sw + qw - g->pw) * xs3,
+                    a1 - alo, lw, flo, fhi, sw * xs3, sh * xs2);
+      }
+    }
+  }
+}
+
+/* n floats, n a run of at most 16: the usual lengths as constants, so that
+ * each copy is a vector move rather than a call */
+static inline void run_copy(float *d, const float *s, int64_t n) {
+  switch (n) {
+  case 16: memcpy(d, s, 16 * sizeof *d); break;
+  case 8: memcpy(d, s, 8 * sizeof *d); break;
+  case 4: memcpy(d, s, 4 * sizeof *d); break;
+  default: memcpy(d, s, (size_t)n * sizeof *d);
+  }
+}
+
+/* Where the 16 positions of one vector of a panel start in the planes: runs
+ * that end with the output rows (one run when a row holds them all). */
+typedef struct vec_runs {
+  int64_t base[17];
+  int64_t len[17];
+  int n;
+} vec_runs;
+
+/* The positions a panel walks: P per sample in rows of w, read from planes
+ * with rows lw floats apart and samples ss floats apart. */
+typedef struct pos_grid {
+  int64_t P, w, lw, ss;
+} pos_grid;
+
+/* r: the runs of positions n .. n+15 of a block of nblk, cut where an output
+ * row (or a sample) ends; no runs past the block, whose columns are zeros. */
+static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const pos_grid *pg) {
+  r->n = 0;
+  if (n >= nblk) return; /* past the block: zeros */
+  int64_t b = n / pg->P, p = n % pg->P, end = p + 16;
+  while (p < end) {
+    int64_t row = p / pg->w, col = p % pg->w, len = pg->w - col < end - p ? pg->w - col : end - p;
+    r->base[r->n] = b * pg->ss + row * pg->lw + col;
+    r->len[r->n++] = len;
+    p += len;
+  }
+}
+
+/* A panel: rows k0 .. k0+kc-1 of the columns over the positions of runs, as
+ * kc rows of GR_TILE_N floats: bp is (kc, GR_TILE_N), pl the block's planes
+ * (or, for conv_transpose2d, y itself), koff (kc) where each column row
+ * starts in a sample's planes. */
+static void pack_panel(float *restrict bp, const float *restrict pl, const int64_t *koff,
+                       const vec_runs *runs, int64_t kc) {
+  for (int64_t k = 0; k < kc; k++, bp += GR_TILE_N) {
+    const float *src = pl + koff[k]; // src is column row k0+k of sample 0, read at the runs
+    for (int v = 0; v < GR_TILE_N / 16; v++) {
+      const vec_runs *r = &runs[v];
+      float *d = bp + v * 16; // d is (16): one vector of positions
+      /* one run (the usual case: rows of 16 or more) is one vector copy */
+      if (r->n == 1) {
+        memcpy(d, src + r->base[0], 16 * sizeof *d);
+        continue;
+      }
+      int64_t q = 0;
+      for (int u = 0; u < r->n; u++) {
+        run_copy(d + q, src + r->base[u], r->len[u]);
+        q += r->len[u];
+      }
+      for (; q < 16; q++) d[q] = 0;
+    }
+  }
+}
+
+/* koff (K): where column row k = (c, i, j) starts in a sample's planes:
+ * channel c's planes, phase (i*dh % sh, j*dw % sw), shifted by the whole
+ * strides the tap reaches past it */
+static void tap_offsets(int64_t *koff, const conv_geom *g, const igeom *ig) {
+  for (int64_t k = 0; k < ig->K; k++) {
+    int64_t c = k / (g->kh * g->kw), i = k / g->kw % g->kh, j = k % g->kw;
+    koff[k] = c * ig->CS + ((i * g->dh % g->sh) * g->sw + j * g->dw % g->sw) * ig->PS +
+              i * g->dh / g->sh * ig->lw + j * g->dw / g->sw;
+  }
+}
+
+/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias, through the tile; x is
+ * (N,C,H,W) at any strides, w (O, K), bias (O) or NULL. GR_ENOMEM when the
+ * scratch cannot grow. Each panel of 48 positions is one task: its sums
+ * for all O channels are one thread's, so no thread count changes them. */
+static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, const float *bias,
+                                 const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
+  /* samples per block: as many sets of planes as the budget holds, evened out */
+  int64_t B = evened(g->N, g_budget / (g->C * ig.CS));
+  /* per thread: a panel and a column of tiles, each a whole number of cache lines */
+  int64_t per = TILE_K * GR_TILE_N + ig.Mp * GR_TILE_N;
+  float *pl = scratch_get(&g_col, B * g->C * ig.CS); // pl is (B, C, sh*sw, lh, lw)
+  /* ap is (mt, K, GR_TILE_M), the weights in tiles, then koff (K int64s, 2K floats) */
+  float *ap = scratch_get(&g_mat, ig.Mp * K + 2 * K);
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
+  if (!pl || !ap || !tl)
+    return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
+                   (long long)(B * g->C * ig.CS + ig.Mp * K + 2 * K + per * threads));
+  pack_tiles(ap, w, O, K, K, 1); /* the weights (O x K) in tiles of rows */
+  int64_t *koff = (int64_t *)(ap + ig.Mp * K);
+  tap_offsets(koff, g, &ig);
+  const gr_kernel_table *kt = tile_kernels();
+  pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
+  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+    int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N;
+    build_planes(pl, x, g, &ig, n0, nb);
+#pragma omp parallel for schedule(static) if (panels > 1 && par_ok())
+    for (int64_t pn = 0; pn < panels; pn++) {
+      float *bp = tl + omp_get_thread_num() * per; // bp is (TILE_K, GR_TILE_N): the panel
+      float *ct = bp + TILE_K * GR_TILE_N;          // ct is (Mp, GR_TILE_N): the sums
+      vec_runs runs[GR_TILE_N / 16];
+      for (int v = 0; v < GR_TILE_N / 16; v++)
+        runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
+      /* chunks of TILE_K steps keep the panel in L1; later chunks add on */
+      for (int64_t k0 = 0; k0 < K; k0 += TILE_K) {
+        int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
+        pack_panel(bp, pl, koff + k0, runs, kc);
+        for (int64_t t = 0; t < mt; t++)
+          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M,
+                        bp, kc, k0 > 0);
+      }
+      /* each vector of 16 positions lies in one sample */
+      for (int v = 0; v < GR_TILE_N / 16; v++) {
+        int64_t n = pn * GR_TILE_N + v * 16;
+        if (n >= nblk) break;
+        float *dst = y + (n0 + n / P) * O * P + n % P; // dst is y[sample, 0, position n % P]
+        for (int64_t o = 0; o < O; o++) {
+          const float *src = ct + o * GR_TILE_N + v * 16; // src is (16) sums of channel o
+          float add = bias ? bias[o] : 0.0f, *d = dst + o * P; // d is (16) of y's channel o
+          for (int q = 0; q < 16; q++) d[q] = src[q] + add;
+        }
+      }
+    }
+  }
+  return GR_OK;
+}
+
+
+/* The weight gradient on the same tile: rows are 8 output channels, columns
+ * 48 column rows (taps), steps the positions. Its panels hold 48 taps over
+ * TILE_K positions, written across (position-major) from the planes; gy is
+ * laid out once per block in tiles of 8 channels, position by position.
+ * Threads split the panels of taps, so each weight is summed by one thread
+ * in a fixed order. With fewer than 8 panels (a first layer's few taps),
+ * the positions are cut into a fixed number of ranges too, each summed on
+ * its own and the ranges added in order: the same numbers on any thread
+ * count. */
+/* Whether the weight gradient runs on the tile: conv2d's conditions, and one
+ * sample's planes and gy tiles within the budget. */
+static bool implicit_wgrad_ok(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  return implicit_ok(g) && ig.Mp * ig.P + g->C * ig.CS <= g_budget;
+}
+
+/* positions n0 .. n0+kc-1 of the panel of taps k0 .. k0+GR_TILE_N-1 (zeros past K),
+ * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. bp is
+ * (kc, GR_TILE_N), pl the block's planes, koff (K); kc is a multiple of 16.
+ * A tap whose 16 positions lie in one run is read in place; one cut by a
+ * row end is first gathered into runs16. */
+static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
+                              int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
+                              const pos_grid *grid, const gr_kernel_table *kt) {
+  float runs16[16][16], zero[16] = {0}; // gathered rows; the row of a tap past K
+  for (int64_t v = 0; v < kc / 16; v++) {
+    vec_runs r;
+    runs_of(&r, n0 + v * 16, nblk, grid);
+    for (int64_t kq = 0; kq < GR_TILE_N; kq += 16) {
+      const float *src[16]; // src[u] is (16): tap k0+kq+u at the 16 positions
+      for (int u = 0; u < 16; u++) {
+        int64_t k = k0 + kq + u;
+        if (k >= K) {
+          src[u] = zero;
+        } else if (r.n == 1) {
+          src[u] = pl + koff[k] + r.base[0];
+        } else {
+          int64_t q = 0;
+          for (int e = 0; e < r.n; e++) {
+            run_copy(runs16[u] + q, pl + koff[k] + r.base[e], r.len[e]);
+            q += r.len[e];
+          }
+          src[u] = runs16[u];
+        }
+      }
+      kt->transpose16(bp + v * 16 * GR_TILE_N + kq, GR_TILE_N, src);
+    }
+  }
+}
+
+/* dw (O, C*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T; x
+ * (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. GR_ENOMEM when the scratch
+ * cannot grow. */
+static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                                 const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
+  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* panels of taps */
+  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;  /* ranges of positions */
+  int64_t per_sample = g->C * ig.CS + ig.Mp * P, nsums = kp * S * ig.Mp * GR_TILE_N;
+  int64_t B = evened(g->N, g_budget / per_sample);
+  int64_t per = TILE_K * GR_TILE_N;
+  float *pl = scratch_get(&g_col, B * per_sample); // pl is (B, C, sh*sw, lh, lw), then gt
+  /* sums is (kp*S, Mp, GR_TILE_N): each panel's and range's sums, then koff (K int64s) */
+  float *sums = scratch_get(&g_mat, nsums + 2 * K);
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, TILE_K, GR_TILE_N)
+  if (!pl || !sums || !tl)
+    return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
+                   (long long)(B * per_sample + nsums + 2 * K + per * threads));
+  float *gt = pl + B * g->C * ig.CS; // gt is (mt, nblk, GR_TILE_M): gy of a block in tiles
+  int64_t *koff = (int64_t *)(sums + nsums);
+  tap_offsets(koff, g, &ig);
+  /* a range may be empty in a block: with ranges, every sum starts at zero */
+  if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
+  const gr_kernel_table *kt = tile_kernels();
+  pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
+  const float *pg = gr_f32(gy); // pg is (N,O,Ho,Wo) at gy's strides
+  int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
+  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+    build_planes(pl, x, g, &ig, n0, nb);
+#pragma omp parallel for schedule(static) if (mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
+    for (int64_t t = 0; t < mt; t++)
+      for (int r = 0; r < GR_TILE_M; r++) {
+        int64_t o = t * GR_TILE_M + r;
+        float *d = gt + t * nblk * GR_TILE_M + r; // d is channel o's column of tile t: (nblk)
+        /* rows past O are zeros, so the last tile runs whole */
+        if (o >= O) {
+          for (int64_t n = 0; n < nblk; n++) d[n * GR_TILE_M] = 0;
+          continue;
+        }
+        for (int64_t b = 0; b < nb; b++)
+          for (int64_t oh = 0; oh < g->Ho; oh++, d += g->Wo * GR_TILE_M) {
+            const float *src = pg + (n0 + b) * s0 + o * s1 + oh * s2; // src is gy row (Wo)
+            for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
+          }
+      }
+#pragma omp parallel for schedule(static) if (kp * S > 1 && par_ok())
+    for (int64_t ps = 0; ps < kp * S; ps++) {
+      /* panel pn of taps over range rg of the block's vectors of positions */
+      int64_t pn = ps / S, rg = ps % S, vecs = nblk / 16;
+      int64_t lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
+      float *bp = tl + omp_get_thread_num() * per;    // bp is (TILE_K, GR_TILE_N): the panel
+      float *ct = sums + ps * ig.Mp * GR_TILE_N;       // ct is (Mp, GR_TILE_N): its sums
+      for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
+        int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
+        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kt);
+        /* the first chunk of the first block starts the sums; the rest add on */
+        for (int64_t t = 0; t < mt; t++)
+          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M,
+                        bp, kc, S > 1 || n0 > 0 || m0 > 0);
+      }
+    }
+  }
+  /* the sums, panel by panel and range by range, into dw */
+#pragma omp parallel for schedule(static) if (O * K > PAR_MIN && par_ok())
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t pn = 0; pn < kp; pn++) {
+      int64_t k0 = pn * GR_TILE_N, n = K - k0 < GR_TILE_N ? K - k0 : GR_TILE_N;
+      float *d = dw + o * K + k0; // d is (n) of dw's row o
+      memcpy(d, sums + (pn * S * ig.Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
+      for (int64_t rg = 1; rg < S; rg++) {
+        const float *src = sums + ((pn * S + rg) * ig.Mp + o) * GR_TILE_N; // src is (n)
+        for (int64_t q = 0; q < n; q++) d[q] += src[q];
+      }
+    }
+  return GR_OK;
+}
+
+
+/* conv2d's adjoint (conv_transpose2d, conv2d's input gradient) on the same
+ * tile: columns = w^T y for a few samples at a time, then col2im of those
+ * samples, both by one thread, each thread on its own samples. The columns
+ * then stay in that thread's cache, and nothing zeroes them first, where
+ * sgemm over the whole block wrote them out to memory after a pass that set
+ * them to zero. Panels copy y's rows as they are. */
+/* Whether conv_transpose2d runs on the tile: a tile in use, one group, whole
+ * vectors of positions per sample, y's rows readable in place, and one
+ * sample's columns within the budget. */
+static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
+  int64_t Mp = tile_rows(g->C * g->kh * g->kw);
+  return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
+         Mp * g->Ho * g->Wo <= g_budget && tile_kernels() != NULL;
+}
+
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo), rows
+ * contiguous (tiled_t_ok), + bias[c]; w (O, K). GR_ENOMEM when the scratch
+ * cannot grow. A task is a few whole samples, and each image element is
+ * summed by col2im_plane in a fixed order: the same numbers on any thread count. */
+static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
+                             const conv_geom *g) {
+  int64_t K = g->C * g->kh * g->kw, O = g->O, P = g->Ho * g->Wo, N = g->N;
+  int64_t Mp = tile_rows(K), mt = Mp / GR_TILE_M;
+  /* samples per task: whole panels (3 samples when a sample's positions are
+   * not a multiple of 48, within the budget), more while the columns stay small */
+  int64_t nbs = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
+  while (nbs * 2 <= N && 2 * nbs * P * Mp <= TASK_COLS) nbs *= 2;
+  if (nbs > N) nbs = N;
+  int64_t tasks = (N + nbs - 1) / nbs, Lb = nbs * P, threads = omp_get_max_threads();
+  phase_geom pg = phase_geom_of(g);
+  int64_t nplane = phase_floats(g, &pg, g->Ho);
+  int64_t cols = (Mp * Lb + 15) / 16 * 16;
+  int64_t per = cols + TILE_K * GR_TILE_N + Mp * GR_TILE_N + nplane;
+  /* ap is (mt, O, GR_TILE_M): w^T in tiles, then koff (O int64s, 2*O floats) */
+  float *ap = scratch_get(&g_mat, Mp * O + 2 * O);
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
+  if (!ap || !tl)
+    return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
+                   (long long)(Mp * O + 2 * O + per * threads));
+  pack_tiles(ap, w, K, O, 1, K); /* w^T (K x O) in tiles of column rows */
+  int64_t *koff = (int64_t *)(ap + Mp * O); // koff (O): where channel o starts in a sample of y
+  for (int64_t o = 0; o < O; o++) koff[o] = o * y->stride[1];
+  const gr_kernel_table *kt = tile_kernels();
+  /* y's rows are contiguous, so a sample's positions are one row of P */
+  pos_grid grid = {P, P, 0, y->stride[0]};
+#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+  for (int64_t task = 0; task < tasks; task++) {
+    int64_t n0 = task * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
+    float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
+    float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
+    float *part = bp + TILE_K * GR_TILE_N;         // part is (Mp, GR_TILE_N): a narrow panel's
+    float *planes = part + Mp * GR_TILE_N;         // planes: col2im's phase planes
+    const float *ybase = gr_f32(y) + n0 * y->stride[0]; // ybase is y[n0], (O,Ho,Wo)
+    for (int64_t pn = 0; pn * GR_TILE_N < L; pn++) {
+      vec_runs runs[GR_TILE_N / 16];
+      for (int v = 0; v < GR_TILE_N / 16; v++)
+        runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
+      /* a last panel narrower than the tile goes through `part` */
+      int64_t width = L - pn * GR_TILE_N < GR_TILE_N ? L - pn * GR_TILE_N : GR_TILE_N;
+      float *dst = width < GR_TILE_N ? part : col + pn * GR_TILE_N; // dst is (Mp, ld)
+      int64_t ld = width < GR_TILE_N ? GR_TILE_N : L;
+      for (int64_t k0 = 0; k0 < O; k0 += TILE_K) {
+        int64_t kc = O - k0 < TILE_K ? O - k0 : TILE_K;
+        pack_panel(bp, ybase, koff + k0, runs, kc);
+        for (int64_t t = 0; t < mt; t++)
+          kt->gemm_tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc,
+                        k0 > 0);
+      }
+      if (width < GR_TILE_N)
+        for (int64_t k = 0; k < K; k++)
+          memcpy(col + k * L + pn * GR_TILE_N, part + k * GR_TILE_N, (size_t)width * sizeof *col);
+    }
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t c = 0; c < g->C; c++)
+        col2im_plane(x, col, bias, true, g, &pg, planes, n0, b, c, L, 0, g->Ho);
+  }
+  return GR_OK;
+}
+
+/* --- the entry points ---------------------------------------------------------------------
+ * Each takes the first path that applies: a 1x1 output as one plain sgemm;
+ * the tile path when tile_kernels() allows it and the shapes fit; else
+ * blocks of columns through sgemm. */
+
+/* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; x (N,C,H,W) at any
+ * strides, w (O, C/G*kh*kw) contiguous, bias (O) or NULL. */
+gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, const float *bias,
+                              const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, P = g->Ho * g->Wo, ldx;
+  if (dense_geom(g) && flat_rows(x, &ldx)) {
+    /* y (N, O) = x (N, C*kh*kw) @ w^T, group by group */
+    if (bias) fill_rows(y, bias, g->N, g->O, 1);
+    for (int64_t k = 0; k < g->G && g->N > 0; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->N, (int)og, (int)ckg, 1.0f,
+                  gr_f32(x) + k * ckg, (int)ldx, w + k * og * ckg, (int)ckg, bias ? 1.0f : 0.0f,
+                  y + k * og, (int)g->O);
+    return GR_OK;
+  }
+  if (implicit_ok(g)) return conv2d_implicit(y, x, w, bias, g);
+  conv_plan pl;
+  gr_status s = make_plan("conv2d", g, &pl);
+  if (s != GR_OK) return s;
+  /* sample by sample, sgemm writes straight into y; the bias is added after */
+  bool direct = per_sample(g, &pl);
+  for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
+    int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
+    for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, np = nr * g->Wo, L = nb * np;
+      im2col(pl.col, x, g, n0, nb, oh0, nr);
+      if (direct) {
+        for (int64_t b = 0; b < nb; b++)
+          for (int64_t k = 0; k < g->G; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)np, (int)ckg,
+                        1.0f, w + k * og * ckg, (int)ckg, pl.col + k * ckg * L + b * np, (int)L,
+                        0.0f, y + ((n0 + b) * g->O + k * og) * P + oh0 * g->Wo, (int)P);
+        continue;
+      }
+      /* mat (O, L) = w @ col for the whole block, then into y with the bias */
+      for (int64_t k = 0; k < g->G; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)L, (int)ckg, 1.0f,
+                    w + k * og * ckg, (int)ckg, pl.col + k * ckg * L, (int)L, 0.0f,
+                    pl.mat + k * og * L, (int)L);
+      scatter(y, pl.mat, bias, g, n0, nb, oh0, nr);
+    }
+  }
+  if (direct && bias) {
+    int64_t planes = g->N * g->O;
+#pragma omp parallel for schedule(static) if (planes * P > PAR_MIN && par_ok())
+    for (int64_t t = 0; t < planes; t++) {
+      float v = bias[t % g->O], *d = y + t * P; // d is one (Ho,Wo) plane of y
+      for (int64_t q = 0; q < P; q++) d[q] += v;
+    }
+  }
+  return GR_OK;
+}
+
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo) at any
+ * strides, + bias[c]; w (O, C/G*kh*kw) contiguous, bias (C) or NULL. */
+gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, const float *bias,
+                                const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldy;
+  if (g->N == 0) return GR_OK;
+  if (dense_geom(g) && flat_rows(y, &ldy)) {
+    /* x (N, C*kh*kw) = y (N, O) @ w, group by group */
+    if (bias) fill_rows(x, bias, g->N, g->C, g->H * g->W);
+    for (int64_t k = 0; k < g->G; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->N, (int)ckg, (int)og, 1.0f,
+                  gr_f32(y) + k * og, (int)ldy, w + k * og * ckg, (int)ckg, bias ? 1.0f : 0.0f,
+                  x + k * ckg, (int)(g->C * g->kh * g->kw));
+    return GR_OK;
+  }
+  if (tiled_t_ok(g, y)) return convt_tiled(x, y, w, bias, g);
+  conv_plan pl;
+  gr_status s = make_plan("conv_transpose2d", g, &pl);
+  if (s != GR_OK) return s;
+  bool direct = filtered_rows(y, g) && per_sample(g, &pl);
+  for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
+    int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
+    for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, np = nr * g->Wo, L = nb * np;
+      if (direct) {
+        /* sample b's columns of col from its filtered side, in place */
+        for (int64_t b = 0; b < nb; b++) {
+          // ym is y[n0+b, :, oh0:], (O, nr*Wo) with rows ld floats apart
+          const float *ym = gr_f32(y) + (n0 + b) * y->stride[0] + oh0 * y->stride[2];
+          int64_t ld = y->stride[1];
+          for (int64_t k = 0; k < g->G; k++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)np, (int)og,
+                        1.0f, w + k * og * ckg, (int)ckg, ym + k * og * ld, (int)ld, 0.0f,
+                        pl.col + k * ckg * L + b * np, (int)L);
+        }
+      } else {
+        /* mat (O, L) <- the block of y, then col = w^T @ mat */
+        gather(pl.mat, y, g, n0, nb, oh0, nr);
+        for (int64_t k = 0; k < g->G; k++)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckg, (int)L, (int)og, 1.0f,
+                      w + k * og * ckg, (int)ckg, pl.mat + k * og * L, (int)L, 0.0f,
+                      pl.col + k * ckg * L, (int)L);
+      }
+      /* the first block of rows sets x's planes (to the bias), later ones add */
+      col2im(x, pl.col, bias, oh0 == 0, g, &pl, n0, nb, oh0, nr);
+    }
+  }
+  return GR_OK;
+}
+
+/* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ im2col(x)^T,
+ * group by group; x (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. */
+gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                                  const conv_geom *g) {
+  int64_t ckg = g->C / g->G * g->kh * g->kw, og = g->O / g->G, ldx, ldg;
+  if (dense_geom(g) && g->N > 0 && flat_rows(x, &ldx) && flat_rows(gy, &ldg)) {
+    /* dw (O, C*kh*kw) = gy (N, O)^T @ x (N, C*kh*kw), group by group */
+    for (int64_t k = 0; k < g->G; k++)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)og, (int)ckg, (int)g->N, 1.0f,
+                  gr_f32(gy) + k * og, (int)ldg, gr_f32(x) + k * ckg, (int)ldx, 0.0f,
+                  dw + k * og * ckg, (int)ckg);
+    return GR_OK;
+  }
+  if (implicit_wgrad_ok(g)) return weight_implicit(dw, x, gy, g);
+  conv_plan pl;
+  gr_status s = make_plan("conv2d_weight_grad", g, &pl);
+  if (s != GR_OK) return s;
+  bool direct = pl.B == 1 && filtered_rows(gy, g), first = true;
+  for (int64_t n0 = 0; n0 < g->N; n0 += pl.B) {
+    int64_t nb = g->N - n0 < pl.B ? g->N - n0 : pl.B;
+    for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += pl.rows) {
+      int64_t nr = g->Ho - oh0 < pl.rows ? g->Ho - oh0 : pl.rows, L = nb * nr * g->Wo;
+      im2col(pl.col, x, g, n0, nb, oh0, nr);
+      const float *gm = pl.mat; // gm is gy's block as (O, L), rows ld floats apart
+      int64_t ld = L;
+      if (direct) {
+        gm = gr_f32(gy) + n0 * gy->stride[0] + oh0 * gy->stride[2];
+        ld = gy->stride[1];
+      } else {
+        gather(pl.mat, gy, g, n0, nb, oh0, nr);
+      }
+      /* blocks add up in order (beta 1 after the first): deterministic */
+      for (int64_t k = 0; k < g->G; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)og, (int)ckg, (int)L, 1.0f,
+                    gm + k * og * ld, (int)ld, pl.col + k * ckg * L, (int)L, first ? 0.0f : 1.0f,
+                    dw + k * og * ckg, (int)ckg);
+      first = false;
+    }
+  }
+  if (first) memset(dw, 0, (size_t)(g->O * ckg) * sizeof *dw); /* an empty batch */
+  return GR_OK;
+}
