@@ -27,7 +27,6 @@ local util = require "gan.util"
 
 local M = {}
 
-
 -- A function evaluate(step, n) -> table of results, or nil when there is
 -- nothing to measure.
 local function make_evaluator(run)
@@ -90,10 +89,6 @@ end
 --- The final evaluation, into metrics.json.
 -- @param run the run
 function M.finish(run)
-  if run.eval_log then
-    run.eval_log:close()
-    run.eval_log = nil
-  end
   if not run.eval_final or not run.evaluate or run.stopped then return end
   if run.steps == 0 and not run.evaluating then return end
   local t = gan.clock()

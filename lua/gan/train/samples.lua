@@ -19,7 +19,6 @@ local random = require "gan.random"
 
 local M = {}
 
-
 -- A function write(path) that draws the run's samples on the fixed stream
 -- and saves them, or nil and why not.
 local function make_writer(run)
