@@ -13,8 +13,10 @@
 -- Layers: Module, Sequential, Linear, Conv2d, ConvTranspose2d, BatchNorm1d,
 -- BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, Embedding, Dropout,
 -- Upsample, Pad2d, MaxPool2d, AvgPool2d, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh,
--- Sigmoid, Softplus, Identity, SpectralNorm, MinibatchDiscrimination, VirtualBatchNorm, Heads.
--- Initialisers: `gan.nn.init`. The norm vocabulary of every network builder:
+-- Sigmoid, Softplus, Identity, SpectralNorm, MinibatchDiscrimination, VirtualBatchNorm, Heads,
+-- Blur.
+-- Initialisers: `gan.nn.init`. FIR resampling (upsample2d, downsample2d,
+-- conv2d_resample): `gan.nn.resample`. The norm vocabulary of every network builder:
 -- `norm_kinds`, `norm_layer`, `norm_layer1d`, `check_norm`, `bias_before`
 -- (gan.nn.norm). Whole networks live in gan.nets.
 -- @module gan.nn
@@ -37,6 +39,8 @@ merge(require "gan.nn.activations")
 M.MinibatchDiscrimination = require "gan.nn.MinibatchDiscrimination"
 merge(require "gan.nn.VirtualBatchNorm")
 M.Heads = require "gan.nn.Heads"
+M.resample = require "gan.nn.resample"
+M.Blur = M.resample.Blur
 
 --- True when v is a module.
 -- @param v any value
