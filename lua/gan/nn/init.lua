@@ -40,6 +40,7 @@ M.MinibatchDiscrimination = require "gan.nn.MinibatchDiscrimination"
 merge(require "gan.nn.VirtualBatchNorm")
 M.Heads = require "gan.nn.Heads"
 M.resample = require "gan.nn.resample"
+merge(require "gan.nn.equalized")
 M.Blur = M.resample.Blur
 
 --- True when v is a module.
