@@ -90,7 +90,7 @@ T.case("the norm vocabulary: norm_layer, norm_layer1d, check_norm, bias_before",
   U.shape(nn.norm_layer1d("layer", 5).weight, { 5 })
   U.raises(function() nn.norm_layer1d("instance", 5) end, "normalises maps, not features")
   U.equal(nn.check_norm("X", "layer"), "layer")
-  U.raises(function() nn.check_norm("X", "group") end, 'X: norm must be "batch", "instance", "layer", "spectral", "none" or a function')
+  U.raises(function() nn.check_norm("X", "group") end, 'X: norm must be "batch", "instance", "layer", "pixel", "spectral", "none" or a function')
   U.raises(function() nn.check_norm("X", function() end, { "batch", "none" }) end, 'X: norm must be "batch" or "none", got function')
   U.equal(nn.bias_before("batch"), false); U.equal(nn.bias_before("instance"), true)
 end)

@@ -37,6 +37,7 @@ merge(require "gan.nn.norm")
 merge(require "gan.nn.layers")
 merge(require "gan.nn.activations")
 M.MinibatchDiscrimination = require "gan.nn.MinibatchDiscrimination"
+M.MinibatchStdDev = require "gan.nn.MinibatchStdDev"
 merge(require "gan.nn.VirtualBatchNorm")
 M.Heads = require "gan.nn.Heads"
 M.resample = require "gan.nn.resample"

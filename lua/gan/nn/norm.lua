@@ -1,11 +1,12 @@
 --- Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm2d,
--- LayerNorm, GroupNorm; and the one norm vocabulary every network builder
--- speaks (`norm_layer`).
+-- LayerNorm, GroupNorm, PixelNorm; and the one norm vocabulary every
+-- network builder speaks (`norm_layer`).
 --
 --     nn.BatchNorm2d(64)                                  -- eps 1e-5, momentum 0.1, affine
 --     nn.BatchNorm2d(64, { momentum = 0.2, affine = false })
 --     nn.InstanceNorm2d(64, { affine = true })
 --     nn.LayerNorm({ 64, 8, 8 })
+--     nn.PixelNorm()                                      -- PGGAN's, over the channels of each pixel
 --     nn.norm_layer("instance", 64)                       -- what a builder puts after a conv
 --
 -- Batch norm keeps running_mean and running_var as buffers: in training mode
@@ -151,6 +152,30 @@ function GroupNorm:extra_repr()
   return ("%d, %d, eps=%g, affine=%s"):format(self.num_groups, self.num_channels, self.eps, tostring(self.affine))
 end
 
+local PixelNorm = Module:extend("PixelNorm")
+M.PixelNorm = PixelNorm
+
+--- Pixelwise feature vector normalisation (Karras et al. 2018, PGGAN): each
+-- pixel's feature vector divided by its root mean square over the
+-- channels, x / sqrt(mean_c(x^2) + eps); no parameters. On (N, F) features
+-- it normalises each sample's vector (StyleGAN's z).
+-- @param opts {eps=1e-8, dim=2 (the channels)}
+function PixelNorm:init(opts)
+  opts = opts or {}
+  self.eps = opts.eps or 1e-8
+  self.dim = opts.dim or 2
+end
+
+--- x (N, C, ...) -> x of the same shape, unit root mean square along dim.
+function PixelNorm:forward(x)
+  return x * (x:square():mean(self.dim, true) + self.eps):rsqrt()
+end
+
+--- Settings shown when printed.
+function PixelNorm:extra_repr()
+  return ("eps=%g"):format(self.eps)
+end
+
 -- ----------------------------------------------------------------------------
 -- The norm vocabulary
 
@@ -163,10 +188,12 @@ end
 -- * "layer": LayerNorm over (c, size, size), or over c features (WGAN-GP's
 --   critic: it does not mix the samples of a batch, which a gradient
 --   penalty needs);
+-- * "pixel": PixelNorm (PGGAN's generator): each pixel's channels scaled
+--   to unit root mean square; no parameters, no mixing of samples;
 -- * "spectral": no layer after the convolution: the builder wraps its
 --   convolutions and linear layers in nn.SpectralNorm (SNGAN);
 -- * "none".
-M.norm_kinds = { "batch", "instance", "layer", "spectral", "none" }
+M.norm_kinds = { "batch", "instance", "layer", "pixel", "spectral", "none" }
 
 local known = {}
 for _, k in ipairs(M.norm_kinds) do known[k] = true end
@@ -179,7 +206,7 @@ for _, k in ipairs(M.norm_kinds) do known[k] = true end
 --   function(c, size) -> module (default: every name and a function)
 -- @return kind
 function M.check_norm(who, kind, allowed)
-  allowed = allowed or { "batch", "instance", "layer", "spectral", "none", "function" }
+  allowed = allowed or { "batch", "instance", "layer", "pixel", "spectral", "none", "function" }
   local name = type(kind) == "function" and "function" or kind
   for _, a in ipairs(allowed) do
     if a == name and (known[a] or a == "function") then return kind end
@@ -206,11 +233,12 @@ function M.norm_layer(kind, c, size)
     if not size then error("norm_layer: \"layer\" needs the maps' size", 2) end
     return LayerNorm({ c, size, size })
   end
+  if kind == "pixel" then return PixelNorm() end
   return nil
 end
 
 --- The layer that follows a linear layer with n outputs, for a norm kind
--- ("batch": BatchNorm1d, "layer": LayerNorm(n)); nil for "none" and
+-- ("batch": BatchNorm1d, "layer": LayerNorm(n), "pixel": PixelNorm); nil for "none" and
 -- "spectral". "instance" has no meaning on features and is an error.
 -- @param kind a name of norm_kinds, or a function(n) -> module
 -- @param n features
@@ -219,6 +247,7 @@ function M.norm_layer1d(kind, n)
   if type(kind) == "function" then return kind(n) end
   if kind == "batch" then return M.BatchNorm1d(n) end
   if kind == "layer" then return LayerNorm(n) end
+  if kind == "pixel" then return PixelNorm() end
   if kind == "instance" then error("norm_layer1d: \"instance\" normalises maps, not features", 2) end
   return nil
 end
