@@ -42,6 +42,7 @@ merge(require "gan.nn.VirtualBatchNorm")
 M.Heads = require "gan.nn.Heads"
 M.resample = require "gan.nn.resample"
 merge(require "gan.nn.equalized")
+merge(require "gan.nn.style")
 M.Blur = M.resample.Blur
 
 --- True when v is a module.
