@@ -29,7 +29,9 @@
 -- * `data.toy` (key 0): the points of the toy 2-D sets;
 -- * `train.samples` (key 0): the noise of the sample grids;
 -- * `train.eval` and `train.eval.recipe` (key 0): the evaluations;
--- * `metrics.ceiling` (key: the sample count; seed 1): FD's noise images.
+-- * `metrics.ceiling` (key: the sample count; seed 1): FD's noise images;
+-- * `style.mixing`: nn.MappingNetwork's style mixing (whether, where, the
+--   second z).
 --
 -- A recipe names its own after itself (`infogan.codes`, `stackgan.captions`).
 -- Requires: gan.core (rng_state, set_rng_state, manual_seed).

@@ -43,6 +43,7 @@ M.Heads = require "gan.nn.Heads"
 M.resample = require "gan.nn.resample"
 merge(require "gan.nn.equalized")
 merge(require "gan.nn.style")
+M.MappingNetwork = require "gan.nn.mapping"
 M.Blur = M.resample.Blur
 
 --- True when v is a module.
