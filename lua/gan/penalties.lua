@@ -1,11 +1,18 @@
---- gan.penalties: regularisers of the discriminator built from its gradients.
+--- gan.penalties: regularisers built from gradients: of the discriminator
+-- (WGAN-GP's gradient penalty, R1) and of the generator (StyleGAN2's path
+-- length regularisation).
 --
 --     local gp = gan.penalties.gradient_penalty(D, real, fake)        -- WGAN-GP, lambda 10
 --     optD:step(F.wasserstein_d(D(real), D(fake)) + gp)
+--     local r1 = gan.penalties.lazy(step, 16, gan.penalties.r1, D, real)   -- every 16 steps, times 16
+--     if r1 then optD:step(r1) end
 --
--- Each penalty differentiates D's output with respect to its input with
--- `create_graph`, so the penalty is itself differentiable with respect to
--- D's parameters (and optD:step(loss) can take it).
+-- Each penalty differentiates a network's output with respect to its
+-- input with `create_graph`, so the penalty is itself differentiable with
+-- respect to the network's parameters (and opt:step(loss) can take it).
+--
+-- Requires: gan.random (the path length's noise: the stream
+-- "penalties.path_length"). Reads no options.
 -- @module gan.penalties
 
 local gan = require "gan"
@@ -65,6 +72,97 @@ function M.r1(D, real, opts)
   local gamma = (opts and opts.gamma) or 10
   local g = M.input_gradient(D, real)
   return g:flatten(2):square():sum(2):mean() * (gamma / 2)
+end
+
+--- Lazy regularisation (Karras et al. 2020, StyleGAN2): a regulariser
+-- computed only on the steps that are multiples of `interval`, and then
+-- multiplied by interval, so that on average it weighs as much as when
+-- computed every step. Pair it with an optimizer built with
+-- `reg_interval = interval` (gan.optim.Adam), which scales its rate and
+-- betas for the extra steps, as NVlabs' training loop does.
+-- @param step the training step (1, 2, ...)
+-- @param interval regularise every interval steps (1: every step, unscaled)
+-- @param fn the regulariser (gan.penalties.r1, a PathLength's penalty, ...)
+-- @param ... fn's arguments
+-- @return nil on the other steps; else fn's first result times interval, then its other results
+function M.lazy(step, interval, fn, ...)
+  if math.type(interval) ~= "integer" or interval < 1 then
+    error(("gan.penalties.lazy: interval must be an integer >= 1, got %s"):format(tostring(interval)), 2)
+  end
+  if step % interval ~= 0 then return nil end
+  local r = table.pack(fn(...))
+  if interval > 1 then r[1] = r[1] * interval end
+  return table.unpack(r, 1, r.n)
+end
+
+local PathLength = {}
+PathLength.__index = PathLength
+
+--- Path length regularisation (Karras et al. 2020, StyleGAN2, as NVlabs'
+-- StyleGAN2Loss): for random images y ~ N(0, 1) / sqrt(H W), the length
+-- |J_w^T y| of the gradient of sum(G(w) y) with respect to the ws (summed
+-- over w_dim, averaged over the ws, square-rooted) should be the same for
+-- every w. A running mean `pl_mean` (decay 0.01) is the target; the
+-- penalty is weight * mean((length - pl_mean)^2), with the updated pl_mean
+-- (through which a small part of the gradient flows, as NVlabs'). It is
+-- computed on a smaller batch (`batch`: N / batch_shrink) and, lazily,
+-- every 4 steps (`gan.penalties.lazy`). pl_mean is state: the object has
+-- state_dict/load_state_dict, so a checkpoint holds it.
+--
+--     local pl = gan.penalties.PathLength()                  -- decay 0.01, weight 2, batch_shrink 2
+--     local z = gan.randn(pl:batch(opt.batch), opt.nz)
+--     local ws = mapping(z)
+--     local loss = gan.penalties.lazy(step, 4, pl.penalty, pl, synthesis(ws), ws)
+--     if loss then optG:step(loss) end
+-- @function PathLength
+-- @param opts {decay=0.01, weight=2, batch_shrink=2, stream="penalties.path_length" (the noise y's)}
+-- @return the regulariser
+function M.PathLength(opts)
+  opts = opts or {}
+  return setmetatable({
+    decay = opts.decay or 0.01, weight = opts.weight or 2, batch_shrink = opts.batch_shrink or 2,
+    stream = opts.stream or "penalties.path_length", pl_mean = gan.zeros({}),
+  }, PathLength)
+end
+
+--- The batch the penalty runs on: n / batch_shrink (at least 1).
+-- @param n the training batch
+-- @return integer
+function PathLength:batch(n)
+  return math.max(1, n // self.batch_shrink)
+end
+
+--- The penalty for generated images and the ws that made them; moves pl_mean.
+-- @param img G's images (N, C, H, W), computed from ws
+-- @param ws the latents (N, num_ws, w_dim) or (N, w_dim) that img depends on
+-- @return the penalty (a scalar tensor, weight included), and the mean path length (a number)
+function PathLength:penalty(img, ws)
+  if img:dim() ~= 4 then
+    error(("PathLength:penalty: expected images (N, C, H, W), got (%s)"):format(table.concat(img:shape(), ", ")), 2)
+  end
+  local y = gan.random.stream(self.stream):randn(img:shape()) / math.sqrt(img:size(3) * img:size(4))
+  local g = gan.grad((img * y):sum(), ws, { create_graph = true })
+  local sq = g:square():sum(g:dim())
+  if sq:dim() == 2 then sq = sq:mean(2) end
+  local lengths = sq:sqrt()                                             -- (N)
+  local old = self.pl_mean:clone()                                      -- the graph keeps it; the buffer moves
+  local mean = old + (lengths:mean() - old) * self.decay
+  self.pl_mean:copy_(mean:detach())
+  local penalty = (lengths - mean):square():mean() * self.weight
+  return penalty, gan.no_grad(function() return lengths:mean():item() end)
+end
+
+--- The state: {pl_mean = the running mean (a 0-d tensor)}.
+-- @return table
+function PathLength:state_dict()
+  return { pl_mean = self.pl_mean }
+end
+
+--- Restores pl_mean from state_dict().
+-- @param sd table
+function PathLength:load_state_dict(sd)
+  if not gan.is_tensor(sd.pl_mean) then error("PathLength:load_state_dict: no pl_mean tensor", 2) end
+  self.pl_mean:copy_(sd.pl_mean)
 end
 
 return M

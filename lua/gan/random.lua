@@ -31,7 +31,8 @@
 -- * `train.eval` and `train.eval.recipe` (key 0): the evaluations;
 -- * `metrics.ceiling` (key: the sample count; seed 1): FD's noise images;
 -- * `style.mixing`: nn.MappingNetwork's style mixing (whether, where, the
---   second z).
+--   second z);
+-- * `penalties.path_length`: the noise images of the path length penalty.
 --
 -- A recipe names its own after itself (`infogan.codes`, `stackgan.captions`).
 -- Requires: gan.core (rng_state, set_rng_state, manual_seed).
