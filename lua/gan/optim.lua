@@ -182,7 +182,7 @@ function Optimizer:load_state_dict(sd)
   self.state = state
 end
 
-local function class(name, defaults, update, doc_extra)
+local function class(name, defaults, update, setup)
   local C = setmetatable({ __name = name }, { __index = Optimizer })
   C.__index = C
   C.defaults = defaults
@@ -201,7 +201,11 @@ local function class(name, defaults, update, doc_extra)
   end
   return setmetatable(C, {
     __index = Optimizer,
-    __call = function(c, params, opts) return new_optimizer(c, params, opts, defaults) end,
+    __call = function(c, params, opts)
+      local o = new_optimizer(c, params, opts, defaults)
+      if setup then setup(o) end
+      return o
+    end,
   })
 end
 
@@ -224,7 +228,30 @@ M.SGD = class("SGD", { lr = 0.01, momentum = 0, dampening = 0, nesterov = false,
     gan.fused.sgd(p, g, st.buf, lr, self.momentum, self.dampening, self.weight_decay, self.nesterov, first)
   end)
 
-local adam_defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, decoupled = false }
+local adam_defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, decoupled = false,
+  reg_interval = 0 }
+
+--- The rate and betas of an optimizer that also takes a lazy regulariser's
+-- step every `interval` steps (StyleGAN2; NVlabs' training loop): with
+-- c = interval / (interval + 1), the rate becomes lr c and each beta
+-- beta^c, so that interval + 1 updates move the weights and the moments as
+-- interval updates would.
+-- @param lr the rate
+-- @param betas {beta1, beta2}
+-- @param interval the regulariser's interval (0 or nil: none)
+-- @return the rate, the betas (a new table)
+function M.lazy_rates(lr, betas, interval)
+  if not interval or interval == 0 then return lr, { betas[1], betas[2] } end
+  if type(interval) ~= "number" or interval < 1 then
+    error(("gan.optim: reg_interval must be 0 or a number >= 1, got %s"):format(tostring(interval)), 2)
+  end
+  local c = interval / (interval + 1)
+  return lr * c, { betas[1] ^ c, betas[2] ^ c }
+end
+
+local function adam_setup(self)
+  self.lr, self.betas = M.lazy_rates(self.lr, self.betas, self.reg_interval)
+end
 
 local function adam_update(self, i, p, g, lr)
   local st = self.state[i]
@@ -238,20 +265,24 @@ local function adam_update(self, i, p, g, lr)
 end
 
 --- Adam (Kingma & Ba) with bias correction; beta1 may be 0. With
--- decoupled=true, the weight decay is AdamW's (p -= lr wd p).
+-- decoupled=true, the weight decay is AdamW's (p -= lr wd p). With
+-- reg_interval = k, the optimizer also takes a lazy regulariser's step
+-- every k steps (gan.penalties.lazy) and its rate and betas are scaled as
+-- `lazy_rates` says (StyleGAN2: k = 4 for G, 16 for D); opt.lr and
+-- opt.betas hold the scaled values.
 -- @function Adam
 -- @param params a module or a list of tensors
--- @param opts {lr=1e-3, betas={0.9, 0.999}, eps=1e-8, weight_decay=0, decoupled=false}
+-- @param opts {lr=1e-3, betas={0.9, 0.999}, eps=1e-8, weight_decay=0, decoupled=false, reg_interval=0}
 -- @return the optimizer
-M.Adam = class("Adam", adam_defaults, adam_update)
+M.Adam = class("Adam", adam_defaults, adam_update, adam_setup)
 
 --- AdamW: Adam with decoupled weight decay (default 0.01).
 -- @function AdamW
 -- @param params a module or a list of tensors
--- @param opts {lr=1e-3, betas={0.9, 0.999}, eps=1e-8, weight_decay=0.01}
+-- @param opts {lr=1e-3, betas={0.9, 0.999}, eps=1e-8, weight_decay=0.01, reg_interval=0}
 -- @return the optimizer
-M.AdamW = class("AdamW", { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0.01, decoupled = true },
-  adam_update)
+M.AdamW = class("AdamW", { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0.01, decoupled = true,
+  reg_interval = 0 }, adam_update, adam_setup)
 
 --- RMSprop: sq = alpha sq + (1 - alpha) g^2; p -= lr g / (sqrt(sq) + eps).
 -- @function RMSprop
@@ -376,25 +407,54 @@ EMA.__index = EMA
 --     local ema = gan.optim.EMA(G, 0.999)
 --     ema:update()            -- after each optG:step
 --     local samples = ema:module()(z)
+--
+-- With `kimg`, the decay follows NVlabs' StyleGAN2 rule instead: the
+-- average's half-life is kimg thousand images, so after a batch of
+-- `batch` images decay = 0.5^(batch / (1000 kimg)); with `rampup`, the
+-- half-life is at most rampup times the images seen so far (the first
+-- update copies the weights). The count of images seen is state
+-- (state_dict's `nimg`), saved in checkpoints with the copy's tensors.
+--
+--     local ema = gan.optim.EMA(G, { kimg = 10, rampup = 0.05, batch = opt.batch })
 -- @function EMA
 -- @param module the module to follow
--- @param decay (default 0.999)
+-- @param decay the decay (default 0.999), or {decay=} or {kimg=, rampup= (nil: none), batch=}
 -- @return the EMA object
 function M.EMA(module, decay)
+  local o = type(decay) == "table" and decay or { decay = decay }
   local copy = module:clone()
   for _, p in ipairs(copy:parameters()) do p:requires_grad(false) end
-  return setmetatable({ source = module, copy = copy, decay = decay or 0.999 }, EMA)
+  local self = setmetatable({ source = module, copy = copy, decay = o.decay or 0.999 }, EMA)
+  if o.kimg then
+    if type(o.batch) ~= "number" or o.batch < 1 then
+      error("gan.optim.EMA: kimg needs the batch size (batch=)", 2)
+    end
+    self.kimg, self.rampup, self.batch, self.nimg = o.kimg, o.rampup, o.batch, 0
+  end
+  return self
 end
 
---- Moves the average towards the module's current weights.
+--- The decay the next update uses: `decay`, or with kimg
+-- 0.5^(batch / max(h, 1e-8)), h = 1000 kimg, at most rampup nimg.
+-- @return number
+function EMA:beta()
+  if not self.kimg then return self.decay end
+  local h = self.kimg * 1000
+  if self.rampup then h = math.min(h, self.nimg * self.rampup) end
+  return 0.5 ^ (self.batch / math.max(h, 1e-8))
+end
+
+--- Moves the average towards the module's current weights (and, with
+-- kimg, counts a batch of images seen).
 -- @param decay overrides the decay for this update (e.g. 0 to copy)
 -- @return self
 function EMA:update(decay)
-  decay = decay or self.decay
+  decay = decay or self:beta()
   local src, dst = self.source:parameters(), self.copy:parameters()
   for i, p in ipairs(dst) do p:lerp_(src[i]:detach(), decay) end
   local sb, db = self.source:buffers(), self.copy:buffers()
   for i, b in ipairs(db) do b:copy_(sb[i]) end
+  if self.kimg then self.nimg = self.nimg + self.batch end
   return self
 end
 
@@ -404,16 +464,27 @@ function EMA:module()
   return self.copy
 end
 
---- The averaged module's tensors (saved in checkpoints).
--- @return table name -> tensor
+--- The averaged module's tensors (saved in checkpoints), and with kimg the
+-- images seen (`nimg`).
+-- @return table name -> tensor or number
 function EMA:state_dict()
-  return self.copy:state_dict()
+  local sd = self.copy:state_dict()
+  if self.kimg then sd.nimg = self.nimg end
+  return sd
 end
 
---- Restores the averaged module's tensors.
+--- Restores the averaged module's tensors (and nimg; a number or its text).
 -- @param sd table name -> tensor
 function EMA:load_state_dict(sd)
-  return self.copy:load_state_dict(sd)
+  local tensors = {}
+  for k, v in pairs(sd) do
+    if k == "nimg" then
+      if self.kimg then self.nimg = num(v) end
+    else
+      tensors[k] = v
+    end
+  end
+  return self.copy:load_state_dict(tensors)
 end
 
 return M

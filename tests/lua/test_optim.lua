@@ -175,4 +175,65 @@ T.case("EMA: lerp of parameters, copied buffers, state", function()
   U.truthy(sd["1.weight"], "state of the copy")
 end)
 
+T.case("lazy regularisation: lr c and betas^c, c = k / (k + 1), as NVlabs' training loop", function()
+  local lr, betas = optim.lazy_rates(0.0025, { 0, 0.99 }, 4)
+  U.close(lr, 0.002, 1e-12, "lr 4/5")
+  U.close(betas[1], 0, 0); U.close(betas[2], 0.99 ^ 0.8, 1e-12, "beta2^(4/5)")
+  local same = optim.lazy_rates(0.1, { 0.5, 0.9 }, 0)
+  U.close(same, 0.1, 0, "interval 0: unchanged")
+  local given = { 0.5, 0.9 }
+  local p = param { 1, -2 }
+  local o = optim.Adam({ p }, { lr = 0.17, betas = given, reg_interval = 16 })
+  U.close(o.lr, 0.16, 1e-12, "0.17 * 16 / 17")
+  U.close(o.betas[1], 0.5 ^ (16 / 17), 1e-12); U.close(o.betas[2], 0.9 ^ (16 / 17), 1e-12)
+  U.equal(given[1], 0.5, "the caller's betas are left alone")
+  U.equal(optim.Adam({ param { 1 } }).betas[1], 0.9, "the defaults too")
+  -- two steps with the scaled rate and betas, by hand
+  local g = { { 0.5, -1 }, { 0.2, 0.3 } }
+  o:step({ gan.tensor(g[1]) })
+  o:step({ gan.tensor(g[2]) })
+  local b1, b2 = 0.5 ^ (16 / 17), 0.9 ^ (16 / 17)
+  local want = {}
+  for i = 1, 2 do
+    local x, m, v = ({ 1, -2 })[i], 0, 0
+    for t = 1, 2 do
+      m = b1 * m + (1 - b1) * g[t][i]
+      v = b2 * v + (1 - b2) * g[t][i] ^ 2
+      x = x - 0.16 * (m / (1 - b1 ^ t)) / (math.sqrt(v / (1 - b2 ^ t)) + 1e-8)
+    end
+    want[i] = x
+  end
+  U.tclose(p, want, 1e-6, "Adam with the scaled rates")
+  U.raises(function() optim.Adam({ param { 1 } }, { reg_interval = -1 }) end, "reg_interval must be")
+end)
+
+T.case("EMA with NVlabs' ramp-up: half-life kimg thousand images, at most rampup times those seen", function()
+  local net = nn.Linear(2, 2)
+  local ema = optim.EMA(net, { kimg = 10, rampup = 0.05, batch = 32 })
+  U.close(ema:beta(), 0, 0, "no image seen: the first update copies")
+  gan.no_grad(function() net.weight:copy_(net.weight + 1) end)
+  ema:update()
+  U.equal(U.maxdiff(ema:module().weight, net.weight), 0, "copied")
+  U.equal(ema.nimg, 32)
+  U.close(ema:beta(), 0.5 ^ (32 / (32 * 0.05)), 1e-15, "half-life 0.05 * 32 images")
+  for _ = 1, 9 do ema:update() end
+  U.close(ema:beta(), 0.5 ^ (32 / (320 * 0.05)), 1e-15, "after 320 images")
+  ema.nimg = 10 ^ 6
+  U.close(ema:beta(), 0.5 ^ (32 / 10000), 1e-15, "capped at kimg: 10,000 images")
+  local before = ema:module().weight:clone()
+  gan.no_grad(function() net.weight:copy_(net.weight + 1) end)
+  local b = ema:beta()
+  ema:update()
+  U.truthy(U.maxdiff(ema:module().weight, before * b + net.weight * (1 - b)) < 1e-6, "the lerp with that decay")
+  local plain = optim.EMA(nn.Linear(2, 2), { kimg = 10, batch = 64 })
+  U.close(plain:beta(), 0.5 ^ (64 / 10000), 1e-15, "no ramp-up")
+  U.close(optim.EMA(nn.Linear(2, 2)):beta(), 0.999, 0, "a fixed decay by default")
+  local sd = ema:state_dict()
+  U.equal(sd.nimg, 10 ^ 6 + 32, "nimg is state")
+  local other = optim.EMA(net, { kimg = 10, rampup = 0.05, batch = 32 })
+  other:load_state_dict({ nimg = "1000064", weight = sd.weight, bias = sd.bias })
+  U.equal(other.nimg, 1000064, "restored from a checkpoint's text")
+  U.raises(function() optim.EMA(net, { kimg = 10 }) end, "needs the batch size")
+end)
+
 T.run()
