@@ -9,6 +9,8 @@
 -- parameters and updates them in place with a fused kernel; `step(grads)`
 -- takes a list of gradients (in the order of `opt.params`) instead.
 -- Parameters whose multiplier is 0 are frozen: no gradient is computed for them.
+--
+-- Requires: gan.core (gan.grad and the fused updates). Reads no options.
 -- @module gan.optim
 
 local gan = require "gan"

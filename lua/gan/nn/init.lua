@@ -13,10 +13,12 @@
 -- Layers: Module, Sequential, Linear, Conv2d, ConvTranspose2d, BatchNorm1d,
 -- BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, Embedding, Dropout,
 -- Upsample, Pad2d, MaxPool2d, AvgPool2d, Flatten, Reshape, Lambda, ReLU, LeakyReLU, ELU, Tanh,
--- Sigmoid, Softplus, Identity, SpectralNorm, MinibatchDiscrimination, VirtualBatchNorm, Heads,
--- Blur.
--- Initialisers: `gan.nn.init`. FIR resampling (upsample2d, downsample2d,
--- conv2d_resample): `gan.nn.resample`. The norm vocabulary of every network builder:
+-- Sigmoid, Softplus, Identity, SpectralNorm, MinibatchDiscrimination, VirtualBatchNorm, Heads.
+-- The progressive and style-based GANs' layers: EqualizedLinear, EqualizedConv2d and bias_act
+-- (gan.nn.equalized), PixelNorm, MinibatchStdDev, Blur, NoiseInjection, AdaIN,
+-- ModulatedConv2d, StyledConv2d, ToRGB, modulated_conv2d, set_noise_mode (gan.nn.style),
+-- MappingNetwork. FIR resampling (upsample2d, downsample2d, conv2d_resample): `gan.nn.resample`.
+-- Initialisers: `gan.nn.init`. The norm vocabulary of every network builder:
 -- `norm_kinds`, `norm_layer`, `norm_layer1d`, `check_norm`, `bias_before`
 -- (gan.nn.norm). Whole networks live in gan.nets.
 -- @module gan.nn
