@@ -12,14 +12,6 @@ local RS = nn.resample
 
 local native = R.install()
 
--- deterministic inputs: sin(a i + b) over the flat index i, as the PyTorch script below makes them
-local function det(shape, a, b, fn)
-  local n = 1
-  for _, s in ipairs(shape) do n = n * s end
-  local t = gan.arange(0, n) * a + b
-  return (fn == "cos" and t:cos() or t:sin()):reshape(shape)
-end
-
 local CASES = {
   { f = { 1, 3, 3, 1 }, o = { up = 2, pad = { 2, 1, 2, 1 } } },
   { f = { { 1, 2, 0 }, { 0.5, 1, 3 } }, o = { up = { 2, 3 }, down = { 1, 2 }, pad = { -1, 2, 3, -2 }, gain = 2 } },
@@ -93,7 +85,7 @@ T.case("upsample2d and downsample2d against PyTorch numbers", function()
   -- up=2, pad=(2, 1, 2, 1), gain=4 of x = sin(0.7 i + 0.3) reshaped to (1, 2, 3, 3); downsample2d is
   -- pad=(1, 1, 1, 1), down=2 of y = cos(0.3 i + 0.1) reshaped to (1, 1, 6, 6)
   local f = RS.setup_filter({ 1, 3, 3, 1 })
-  local up = RS.upsample2d(det({ 1, 2, 3, 3 }, 0.7, 0.3), f)
+  local up = RS.upsample2d(U.det({ 1, 2, 3, 3 }, 0.7, 0.3), f)
   U.shape(up, { 1, 2, 6, 6 })
   U.tclose(up:narrow(2, 1, 1), {
     0.16623011624700348, 0.3240059258984841, 0.528737467703443, 0.6592645809142796, 0.715587265530994,
@@ -106,7 +98,7 @@ T.case("upsample2d and downsample2d against PyTorch numbers", function()
     -0.7155084391341457, -0.6802301409047921, -0.5670451184982558, -0.37595337191453704,
     -0.21030562396700822,
   }, 1e-5, "upsample2d, channel 1")
-  local down = RS.downsample2d(det({ 1, 1, 6, 6 }, 0.3, 0.1, "cos"), f)
+  local down = RS.downsample2d(U.det({ 1, 1, 6, 6 }, 0.3, 0.1, "cos"), f)
   U.tclose(down, {
     0.062867747841706, -0.11167513829306652, -0.23283643496769899, 0.020764263021279965, 0.1382167501364132,
     0.18960054976146018, -0.1217181290952942, -0.28006081847186776, -0.3045322464016644,

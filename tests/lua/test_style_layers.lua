@@ -11,13 +11,6 @@ local RS = nn.resample
 
 R.install()
 
-local function det(shape, a, b, fn)
-  local n = 1
-  for _, s in ipairs(shape) do n = n * s end
-  local t = gan.arange(0, n) * a + b
-  return (fn == "cos" and t:cos() or t:sin()):reshape(shape)
-end
-
 -- the squared gradient of sum(f() * r) for x, as a function to check for other inputs
 local function grad_norm(f, x, r)
   return function()
@@ -120,8 +113,8 @@ T.case("modulated_conv2d against PyTorch numbers (up 2, demodulated; 3x3 without
   -- x = sin(0.7 i + 0.3) as (2, 3, 3, 3), weight = cos(0.5 i + 0.2) as (2, 3, 3, 3),
   -- styles = 1 + 0.5 sin(1.3 i) as (2, 3), f = outer([1,3,3,1], [1,3,3,1]) / 64;
   -- its fused path agreed to 6e-16
-  local x, weight = det({ 2, 3, 3, 3 }, 0.7, 0.3), det({ 2, 3, 3, 3 }, 0.5, 0.2, "cos")
-  local styles = det({ 2, 3 }, 1.3, 0) * 0.5 + 1
+  local x, weight = U.det({ 2, 3, 3, 3 }, 0.7, 0.3), U.det({ 2, 3, 3, 3 }, 0.5, 0.2, "cos")
+  local styles = U.det({ 2, 3 }, 1.3, 0) * 0.5 + 1
   local f = RS.setup_filter({ 1, 3, 3, 1 })
   for _, fused in ipairs({ false, true }) do
     local y = nn.modulated_conv2d(x, weight, styles, { up = 2, f = f, padding = 1, flip_weight = false, fused = fused })

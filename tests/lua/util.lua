@@ -53,6 +53,15 @@ function U.maxdiff(a, b)
   return gan.no_grad(function() return (a - b):abs():max():item() end)
 end
 
+-- deterministic inputs that a PyTorch script can make too: sin(a i + b)
+-- (or cos with fn = "cos") over the flat index i = 0, 1, ..., reshaped
+function U.det(shape, a, b, fn)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  local t = gan.arange(0, n) * a + b
+  return (fn == "cos" and t:cos() or t:sin()):reshape(shape)
+end
+
 function U.equal(a, b, what)
   if a ~= b then error(("%s: got %s, expected %s"):format(what or "equal", tostring(a), tostring(b)), 2) end
 end

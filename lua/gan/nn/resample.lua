@@ -107,6 +107,32 @@ function M.upfirdn2d(x, f, opts)
   return fn(x, f or gan.ones(1, 1), opts or {})
 end
 
+-- The pads before and after, along an axis of a filter of n taps, that
+-- centre the filter when nothing, upsampling by s or downsampling by s
+-- happens along it: each keeps the output's size a multiple of the input's.
+local centre = {
+  none = function(n) return n // 2, (n - 1) // 2 end,
+  up = function(n, s) return (n + s - 1) // 2, (n - s) // 2 end,
+  down = function(n, s) return (n - s + 1) // 2, (n - s) // 2 end,
+}
+
+-- upfirdn2d with the filter centred for `kind` ("none", "up", "down") by the factor opts[kind]
+local function centred(kind, x, f, opts)
+  opts = opts or {}
+  local sx, sy = 1, 1
+  if kind ~= "none" then sx, sy = pair(opts[kind], 2, kind) end
+  local x0, x1, y0, y1 = M.padding(opts.pad)
+  local fw, fh = M.filter_size(f)
+  local ax, bx = centre[kind](fw, sx)
+  local ay, by = centre[kind](fh, sy)
+  local gain = opts.gain or 1
+  if kind == "up" then gain = gain * sx * sy end
+  return M.upfirdn2d(x, f, {
+    up = kind == "up" and { sx, sy } or nil, down = kind == "down" and { sx, sy } or nil,
+    pad = { x0 + ax, x1 + bx, y0 + ay, y1 + by }, flip = opts.flip, gain = gain,
+  })
+end
+
 --- Filters images with f, keeping their size (StyleGAN's blur): the pad
 -- centres the filter; opts.pad adds to it (negative: crops).
 -- @param x (N, C, H, W)
@@ -114,13 +140,7 @@ end
 -- @param opts {pad=0, flip=false, gain=1}
 -- @return (N, C, H, W) (with opts.pad, larger or smaller)
 function M.filter2d(x, f, opts)
-  opts = opts or {}
-  local x0, x1, y0, y1 = M.padding(opts.pad)
-  local fw, fh = M.filter_size(f)
-  return M.upfirdn2d(x, f, {
-    pad = { x0 + fw // 2, x1 + (fw - 1) // 2, y0 + fh // 2, y1 + (fh - 1) // 2 },
-    flip = opts.flip, gain = opts.gain,
-  })
+  return centred("none", x, f, opts)
 end
 
 --- Upsamples images by zero insertion then the filter, with gain up^2 so a
@@ -130,15 +150,7 @@ end
 -- @param opts {up=2 (or {ux, uy}), pad=0, flip=false, gain=1}
 -- @return (N, C, up H, up W)
 function M.upsample2d(x, f, opts)
-  opts = opts or {}
-  local ux, uy = pair(opts.up, 2, "up")
-  local x0, x1, y0, y1 = M.padding(opts.pad)
-  local fw, fh = M.filter_size(f)
-  return M.upfirdn2d(x, f, {
-    up = { ux, uy },
-    pad = { x0 + (fw + ux - 1) // 2, x1 + (fw - ux) // 2, y0 + (fh + uy - 1) // 2, y1 + (fh - uy) // 2 },
-    flip = opts.flip, gain = (opts.gain or 1) * ux * uy,
-  })
+  return centred("up", x, f, opts)
 end
 
 --- Downsamples images: the filter, then every down-th pixel:
@@ -148,15 +160,7 @@ end
 -- @param opts {down=2 (or {dx, dy}), pad=0, flip=false, gain=1}
 -- @return (N, C, H / down, W / down)
 function M.downsample2d(x, f, opts)
-  opts = opts or {}
-  local dx, dy = pair(opts.down, 2, "down")
-  local x0, x1, y0, y1 = M.padding(opts.pad)
-  local fw, fh = M.filter_size(f)
-  return M.upfirdn2d(x, f, {
-    down = { dx, dy },
-    pad = { x0 + (fw - dx + 1) // 2, x1 + (fw - dx) // 2, y0 + (fh - dy + 1) // 2, y1 + (fh - dy) // 2 },
-    flip = opts.flip, gain = opts.gain,
-  })
+  return centred("down", x, f, opts)
 end
 
 -- conv2d or conv_transpose2d; flip_weight false turns the correlation into a
@@ -193,13 +197,12 @@ function M.conv2d_resample(x, w, opts)
   local cout, cin_g, kh, kw = w:size(1), w:size(2), w:size(3), w:size(4)
   local fw, fh = M.filter_size(f)
   local px0, px1, py0, py1 = M.padding(opts.padding)
-  if up > 1 then
-    px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
-    py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
-  end
-  if down > 1 then
-    px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
-    py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+  for kind, s in pairs({ up = up, down = down }) do
+    if s > 1 then
+      local ax, bx = centre[kind](fw, s)
+      local ay, by = centre[kind](fh, s)
+      px0, px1, py0, py1 = px0 + ax, px1 + bx, py0 + ay, py1 + by
+    end
   end
   local pads = { px0, px1, py0, py1 }
 
