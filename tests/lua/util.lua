@@ -54,12 +54,14 @@ function U.maxdiff(a, b)
 end
 
 -- deterministic inputs that a PyTorch script can make too: sin(a i + b)
--- (or cos with fn = "cos") over the flat index i = 0, 1, ..., reshaped
+-- (or cos with fn = "cos") over the flat index i = 0, 1, ..., reshaped;
+-- computed in double precision (a float32 a i loses digits for large i)
 function U.det(shape, a, b, fn)
   local n = 1
   for _, s in ipairs(shape) do n = n * s end
-  local t = gan.arange(0, n) * a + b
-  return (fn == "cos" and t:cos() or t:sin()):reshape(shape)
+  local f, v = fn == "cos" and math.cos or math.sin, {}
+  for i = 0, n - 1 do v[i + 1] = f(a * i + b) end
+  return gan.tensor(v):reshape(shape)
 end
 
 function U.equal(a, b, what)

@@ -6,11 +6,14 @@
 -- * `gan.nets.mlp`: multilayer perceptrons (the 2014 GAN, toy 2-D sets);
 -- * `gan.nets.resnet`: the ResNet generator of CycleGAN, StarGAN, UNIT;
 -- * `gan.nets.unet`: the U-Net generator of pix2pix;
--- * `gan.nets.patch`: the PatchGAN discriminator of pix2pix and CycleGAN.
+-- * `gan.nets.patch`: the PatchGAN discriminator of pix2pix and CycleGAN;
+-- * `gan.nets.style`: StyleGAN2's skip generator and residual
+--   discriminator (StyleGAN2, StyleGAN2-ADA), and the minibatch-stddev
+--   epilogue of the PGGAN lineage's discriminators.
 --
--- Every family takes its `norm` option in one vocabulary (gan.nn's
--- norm_layer: "batch", "instance", "layer", "spectral", "none" or a
--- function). This module also gives the generator and discriminator pair
+-- Every family with a `norm` option takes it in one vocabulary (gan.nn's
+-- norm_layer: "batch", "instance", "layer", "pixel", "spectral", "none" or
+-- a function; the style family has none: modulation takes its place). This module also gives the generator and discriminator pair
 -- many recipes start from, chosen by the data:
 --
 --     local G, noise = gan.nets.generator(data, opt)
@@ -52,7 +55,7 @@ M.options = options.declare("gan.nets", "networks", {
 
 local get = options.get
 
-local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true }
+local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator
