@@ -181,6 +181,23 @@ T.case("conv2d_resample up and down: first and second derivatives against finite
   end
 end)
 
+T.case("filter2d, upsample2d and downsample2d inside a nonlinearity: second derivatives", function()
+  gan.manual_seed(7)
+  local f = RS.setup_filter({ 1, 3, 3, 1 })
+  local x = gan.randn(1, 2, 4, 4):requires_grad(true)
+  local r = gan.randn(1, 2, 4, 4)
+  local scale = gan.randn(1, 2, 1, 1):requires_grad(true)
+  local function y()
+    local u = RS.upsample2d((x * scale):tanh(), f)
+    return RS.downsample2d(RS.filter2d(u:tanh(), f), f)
+  end
+  U.gradcheck(function() return (y() * r):sum() end, { x, scale }, { points = 4 })
+  U.gradcheck(function()
+    local g = gan.grad((y() * r):sum(), x, { create_graph = true })
+    return g:square():sum()
+  end, { x, scale }, { points = 4, name = "second order" })
+end)
+
 T.case("errors name the function", function()
   U.raises(function() RS.conv2d_resample(gan.randn(2, 3), gan.randn(1, 1, 1, 1)) end, "conv2d_resample")
   U.raises(function() RS.upsample2d(gan.randn(1, 1, 2, 2), RS.setup_filter({ 1, 1 }), { up = "2" }) end,
