@@ -14,6 +14,8 @@
 --
 -- N must be a multiple of G (smaller batches use G = N). PGGAN's original
 -- layer is num_channels = 1.
+--
+-- Requires: gan.nn.Module. Reads no options.
 -- @classmod gan.nn.MinibatchStdDev
 
 local gan = require "gan"

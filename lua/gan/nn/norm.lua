@@ -13,6 +13,8 @@
 -- it normalises with the batch's statistics and updates the running ones
 -- (new = (1 - momentum) old + momentum batch); in evaluation mode it uses the
 -- running ones. Affine weights start at 1, biases at 0.
+--
+-- Requires: gan.nn.Module. Reads no options.
 -- @module gan.nn.norm
 
 local gan = require "gan"
