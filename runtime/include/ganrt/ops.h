@@ -177,6 +177,9 @@ gr_tensor *gr_rand(int ndim, const int64_t *shape);               /* U[0,1) */
 gr_tensor *gr_uniform(int ndim, const int64_t *shape, double lo, double hi);
 gr_tensor *gr_randn(int ndim, const int64_t *shape);
 gr_tensor *gr_normal(int ndim, const int64_t *shape, double mean, double std);
+/* mean + std z, z ~ N(0,1) restricted to [a, b] (a < b, in units of std), by inverse CDF */
+gr_tensor *gr_trunc_normal(int ndim, const int64_t *shape, double mean, double std, double a,
+                           double b);
 gr_tensor *gr_bernoulli(gr_tensor *p);                            /* 0/1 floats, P(1) = p */
 gr_tensor *gr_randint(int ndim, const int64_t *shape, int64_t lo, int64_t hi); /* int64 in [lo,hi) */
 gr_tensor *gr_randperm(int64_t n);                                /* int64 */
