@@ -868,6 +868,32 @@ static int l_dropout(lua_State *L) {
 
 static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bernoulli(gan_check(L, 1))); }
 
+/// Random draws.
+// @section random
+
+/*** `gan.trunc_normal` (a function, not a method): draws from the normal
+ * distribution truncated to [mean + a std, mean + b std]: z ~ N(0, 1)
+ * restricted to [a, b], then mean + std z (BigGAN's truncation trick draws
+ * its z this way). By inverse CDF from the seeded
+ * generator's current stream, in double precision: each element takes two
+ * 32-bit words, whatever its value, so a draw is the same on any number of
+ * threads and moves the stream by the same amount.
+ * @function trunc_normal
+ * @tparam table|int shape the shape (a number: one dim), as gan.normal takes it
+ * @number a the lower bound, in units of std
+ * @number b the upper bound (a < b)
+ * @number[opt=0] mean
+ * @number[opt=1] std (>= 0)
+ * @treturn Tensor float of the shape
+ * @usage local z = gan.trunc_normal({64, 128}, -0.5, 0.5) -- truncation 0.5 */
+static int l_trunc_normal(lua_State *L) {
+  int64_t shape[GR_MAX_DIM];
+  int nd = gan_shape1(L, 1, shape);
+  double a = luaL_checknumber(L, 2), b = luaL_checknumber(L, 3);
+  double mean = luaL_optnumber(L, 4, 0), std = luaL_optnumber(L, 5, 1);
+  return gan_result(L, "trunc_normal", gr_trunc_normal(nd, shape, mean, std, a, b));
+}
+
 /* --- registration ------------------------------------------------------------------------- */
 
 /* both gan.<name>(x, ...) and x:<name>(...): the two lists, then one row for
@@ -902,7 +928,8 @@ static const luaL_Reg ops[] = {
 
 /* gan.<name> only */
 static const luaL_Reg module_only[] = {
-  {"where", l_where}, {"cat", l_cat}, {"stack", l_stack}, {NULL, NULL},
+  {"where", l_where}, {"cat", l_cat}, {"stack", l_stack}, {"trunc_normal", l_trunc_normal},
+  {NULL, NULL},
 };
 
 static const luaL_Reg arith[] = {
