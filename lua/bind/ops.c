@@ -665,6 +665,88 @@ static int l_grid_sample(lua_State *L) {
   return gan_result(L, "grid_sample", gr_grid_sample(x, grid, mode, align));
 }
 
+/// FIR resampling: the filter of StyleGAN2's up and down blocks.
+// @section fir
+
+/* opts.<field> into out (n ints): absent leaves out as it is; a number sets
+ * every entry; a list has n entries, or for the pads ({x, y}) two, each
+ * then on both sides as NVlabs' padding takes it */
+static void int_opt(lua_State *L, int arg, const char *field, int *out, int n, const char *form) {
+  int t = lua_getfield(L, arg, field), ok = 1;
+  lua_Integer v[4] = {0};
+  lua_Integer len = t == LUA_TTABLE ? luaL_len(L, -1) : 1;
+  if (t != LUA_TNIL && t != LUA_TNUMBER && t != LUA_TTABLE) ok = 0;
+  if (t == LUA_TTABLE && len != n && !(n == 4 && len == 2)) ok = 0;
+  for (lua_Integer k = 0; ok && t != LUA_TNIL && k < len; k++) {
+    if (t == LUA_TTABLE) lua_geti(L, -1, k + 1);
+    v[k] = lua_tointegerx(L, -1, &ok);
+    if (t == LUA_TTABLE) lua_pop(L, 1);
+    if (v[k] < -(1 << 30) || v[k] > 1 << 30) ok = 0;
+  }
+  if (!ok) luaL_argerror(L, arg, lua_pushfstring(L, "%s must be %s", field, form));
+  lua_pop(L, 1);
+  if (t == LUA_TNIL) return;
+  for (int k = 0; k < n; k++) out[k] = (int)(len == 1 ? v[0] : len == n ? v[k] : v[k / 2]);
+}
+
+/* upfirdn2d's options: up, down, pad, flip, gain; another key is an error */
+static gr_upfirdn_args upfirdn_opts(lua_State *L, int arg) {
+  gr_upfirdn_args a = gr_upfirdn_defaults();
+  if (lua_isnoneornil(L, arg)) return a;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  static const char *const keys[] = {"up", "down", "pad", "flip", "gain"};
+  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    size_t i = 0;
+    while (k && i < sizeof keys / sizeof *keys && strcmp(k, keys[i])) i++;
+    if (!k)
+      luaL_argerror(L, arg, lua_pushfstring(L, "options are named (up, down, pad, flip, gain), "
+                                            "not a %s key", luaL_typename(L, -2)));
+    if (i == sizeof keys / sizeof *keys)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option %s (up, down, pad, flip, gain)", k));
+  }
+  int_opt(L, arg, "up", a.up, 2, "an integer or {x, y}");
+  int_opt(L, arg, "down", a.down, 2, "an integer or {x, y}");
+  int_opt(L, arg, "pad", a.pad, 4, "an integer, {x, y} or {x0, x1, y0, y1}");
+  int t = lua_getfield(L, arg, "flip");
+  if (t != LUA_TNIL && t != LUA_TBOOLEAN) luaL_argerror(L, arg, "flip must be a boolean");
+  a.flip = lua_toboolean(L, -1);
+  int ok = 1;
+  if (lua_getfield(L, arg, "gain") != LUA_TNIL) a.gain = lua_tonumberx(L, -1, &ok);
+  if (!ok) luaL_argerror(L, arg, "gain must be a number");
+  lua_pop(L, 2);
+  return a;
+}
+
+/*** Upsample, pad, filter and downsample every plane: NVlabs' `upfirdn2d`
+ * (StyleGAN2). Each (H, W) plane of x is upsampled by inserting `up - 1`
+ * zeros after each pixel, padded with zeros (negative pads crop), filtered
+ * with f over the windows inside it, and every `down`-th pixel is kept:
+ *
+ *     Ho = (H*uy + y0 + y1 - fh) // dy + 1,  Wo = (W*ux + x0 + x1 - fw) // dx + 1
+ *
+ * f is the same for every channel: taps (k), used as the separable k x k
+ * filter f f^T, or a 2-d filter (fh, fw). It is a constant: an f that
+ * requires a gradient is an error. The gradient in x is upfirdn2d again (up
+ * and down swapped, f reversed, the padding mapped), so gradients of any
+ * order work (R1, path length). StyleGAN2's 2x upsampling with 4 taps f is
+ * `{up = 2, pad = {2, 1, 2, 1}, gain = 4}`, its 2x downsampling
+ * `{down = 2, pad = 1}`, its blur `{pad = {2, 1, 2, 1}}`.
+ * @function upfirdn2d
+ * @tparam Tensor x float (N, C, H, W)
+ * @tparam Tensor f float taps (k), or a filter (fh, fw)
+ * @tparam[opt] table opts `up` (an integer or `{x, y}`, default 1), `down`
+ * (likewise), `pad` (an integer, `{x, y}` or `{x0, x1, y0, y1}`, on the
+ * upsampled planes; default 0), `flip` (false: convolution, true:
+ * correlation; default false), `gain` (the result times gain; default 1)
+ * @treturn Tensor (N, C, Ho, Wo)
+ * @usage local f = gan.tensor {1, 3, 3, 1} / 8
+ * local up = x:upfirdn2d(f, {up = 2, pad = {2, 1, 2, 1}, gain = 4}) -- (N, C, 2H, 2W) */
+static int l_upfirdn2d(lua_State *L) {
+  gr_tensor *x = gan_check(L, 1), *f = gan_check(L, 2);
+  return gan_result(L, "upfirdn2d", gr_upfirdn2d(x, f, upfirdn_opts(L, 3)));
+}
+
 /* --- normalisation ----------------------------------------------------------------------- */
 
 static int l_batch_norm(lua_State *L) {
@@ -786,6 +868,32 @@ static int l_dropout(lua_State *L) {
 
 static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bernoulli(gan_check(L, 1))); }
 
+/// Random draws.
+// @section random
+
+/*** `gan.trunc_normal` (a function, not a method): draws from the normal
+ * distribution truncated to [mean + a std, mean + b std]: z ~ N(0, 1)
+ * restricted to [a, b], then mean + std z (BigGAN's truncation trick draws
+ * its z this way). By inverse CDF from the seeded
+ * generator's current stream, in double precision: each element takes two
+ * 32-bit words, whatever its value, so a draw is the same on any number of
+ * threads and moves the stream by the same amount.
+ * @function trunc_normal
+ * @tparam table|int shape the shape (a number: one dim), as gan.normal takes it
+ * @number a the lower bound, in units of std
+ * @number b the upper bound (a < b)
+ * @number[opt=0] mean
+ * @number[opt=1] std (>= 0)
+ * @treturn Tensor float of the shape
+ * @usage local z = gan.trunc_normal({64, 128}, -0.5, 0.5) -- truncation 0.5 */
+static int l_trunc_normal(lua_State *L) {
+  int64_t shape[GR_MAX_DIM];
+  int nd = gan_shape1(L, 1, shape);
+  double a = luaL_checknumber(L, 2), b = luaL_checknumber(L, 3);
+  double mean = luaL_optnumber(L, 4, 0), std = luaL_optnumber(L, 5, 1);
+  return gan_result(L, "trunc_normal", gr_trunc_normal(nd, shape, mean, std, a, b));
+}
+
 /* --- registration ------------------------------------------------------------------------- */
 
 /* both gan.<name>(x, ...) and x:<name>(...): the two lists, then one row for
@@ -807,7 +915,7 @@ static const luaL_Reg ops[] = {
   {"matmul", l_matmul}, {"linear", l_linear}, {"conv2d", l_conv2d},
   {"conv_transpose2d", l_conv_transpose2d},
   {"avg_pool2d", l_avg_pool2d}, {"max_pool2d", l_max_pool2d}, {"upsample", l_upsample},
-  {"pad", l_pad}, {"grid_sample", l_grid_sample},
+  {"pad", l_pad}, {"grid_sample", l_grid_sample}, {"upfirdn2d", l_upfirdn2d},
   {"batch_norm", l_batch_norm}, {"instance_norm", l_instance_norm},
   {"group_norm", l_group_norm}, {"layer_norm", l_layer_norm},
   {"split", l_split}, {"chunk", l_chunk}, {"index_select", l_index_select},
@@ -820,7 +928,8 @@ static const luaL_Reg ops[] = {
 
 /* gan.<name> only */
 static const luaL_Reg module_only[] = {
-  {"where", l_where}, {"cat", l_cat}, {"stack", l_stack}, {NULL, NULL},
+  {"where", l_where}, {"cat", l_cat}, {"stack", l_stack}, {"trunc_normal", l_trunc_normal},
+  {NULL, NULL},
 };
 
 static const luaL_Reg arith[] = {

@@ -2,6 +2,7 @@
  * must agree with these (tests/runtime/test_kernels.c). */
 #include <math.h>
 
+#include "kernels/fir.h"
 #include "kernels/table.h"
 
 static void add(float *o, const float *a, const float *b, int64_t n) {
@@ -141,4 +142,5 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
+    .fir_block = gr_fir_block_scalar,
 };

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "kernels/fir.h"
 #include "kernels/table.h"
 
 /* --- loops ---------------------------------------------------------------------------
@@ -300,6 +301,6 @@ static const gr_kernel_table table = {
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
     .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
-    .adam = adam, .sgd = sgd, .rmsprop = rmsprop,
+    .adam = adam, .sgd = sgd, .rmsprop = rmsprop, .fir_block = gr_fir_block_avx2,
 };
 const gr_kernel_table *const gr_kernels_avx2_ptr = &table;

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "kernels/fir.h"
 #include "kernels/table.h"
 
 /* --- loops ---------------------------------------------------------------------------
@@ -342,5 +343,6 @@ static const gr_kernel_table table = {
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
+    .fir_block = gr_fir_block_avx512,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

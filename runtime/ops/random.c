@@ -6,7 +6,8 @@
  * out to be.
  *
  * Words per element: uniform, normal, bernoulli 1 (word i is word i%4 of
- * counter base + i/4); randint 2; randperm 2 per swap. */
+ * counter base + i/4); randint and trunc_normal 2 (words 2i, 2i+1: words
+ * 2(i%2), 2(i%2)+1 of counter base + i/2); randperm 2 per swap. */
 #include <math.h>
 #include <string.h>
 
@@ -138,6 +139,125 @@ gr_tensor *gr_normal(int ndim, const int64_t *shape, double mean, double std) {
 }
 
 gr_tensor *gr_randn(int ndim, const int64_t *shape) { return gr_normal(ndim, shape, 0, 1); }
+
+/* --- the normal's distribution function and quantile -----------------------------------------
+ * Phi from erfc, whose relative accuracy holds in the lower tail (erfc of a
+ * large argument), so the quantile works in the lower half, p <= 1/2, and
+ * reflects: Q(p) = -Q(1 - p), with 1 - p exact for p >= 1/2. A start from
+ * Acklam's rational approximations (relative error below 1.2e-9; central
+ * for p in [0.02425, 1/2], a function of sqrt(-2 log p) below), then one
+ * Halley step on Phi(x) - p, which triples the correct digits. */
+
+#define SQRT_HALF 0.70710678118654752440
+#define SQRT_2PI 2.50662827463100050242
+
+double gr_normal_cdf(double x) { return 0.5 * erfc(-x * SQRT_HALF); }
+
+/* Q(p) for p in (0, 1/2]: a number <= 0 */
+static double quantile_lower(double p) {
+  static const double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                              -2.759285104469687e+02, 1.383577518672690e+02,
+                              -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[5] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                              -1.556989798598866e+02, 6.680131188771972e+01,
+                              -1.328068155288572e+01};
+  static const double c[6] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                              -2.400758277161838e+00, -2.549732539343734e+00,
+                              4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[4] = {7.784695709041462e-03, 3.224671290700398e-01,
+                              2.445134137142996e+00, 3.754408661907416e+00};
+  double x;
+  if (p < 0.02425) {
+    double q = sqrt(-2 * log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else {
+    double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  }
+  /* Halley: e / phi(x) is the Newton step; exp(x^2/2) overflows past |x| ~ 37.6,
+   * where p is below 1e-300 and the start is kept */
+  if (x * x < 1400) {
+    double e = gr_normal_cdf(x) - p, u = e * SQRT_2PI * exp(x * x / 2);
+    x -= u / (1 + x * u / 2);
+  }
+  return x;
+}
+
+double gr_normal_quantile(double p) {
+  if (!(p > 0 && p < 1)) return p == 0 ? -INFINITY : p == 1 ? INFINITY : NAN;
+  return p <= 0.5 ? quantile_lower(p) : -quantile_lower(1 - p);
+}
+
+/* --- trunc_normal ------------------------------------------------------------------------------
+ * z ~ N(0,1) restricted to [a, b] by inverse CDF: with u uniform in (0, 1),
+ * z has lower tail P(Z < z) = Phi(a) + u m and upper tail Phi(-b) + (1-u) m,
+ * m = Phi(b) - Phi(a) the interval's mass. The smaller of the two is the
+ * accurate one (Phi(a) alone is 1 - 6e-16 at a = 8, with nothing left of
+ * the tail), so z is Q(lower) or -Q(upper), whichever is smaller. Each
+ * element takes 64 bits, of which 52 make u = (2v + 1) / 2^53: both u and
+ * 1 - u are exact, never 0 or 1. attrs: the shape; f = mean, std, a, b. */
+
+/* The tails outside [a, b] and its mass, each computed where it is accurate. */
+typedef struct trunc_mass {
+  double below, above, mass; // Phi(a), Phi(-b), Phi(b) - Phi(a)
+} trunc_mass;
+
+static trunc_mass mass_of(double a, double b) {
+  trunc_mass t = {gr_normal_cdf(a), gr_normal_cdf(-b), 0};
+  if (b <= 0) t.mass = gr_normal_cdf(b) - t.below;
+  else if (a >= 0) t.mass = gr_normal_cdf(-a) - t.above;
+  else t.mass = 1 - t.below - t.above;
+  return t;
+}
+
+/* z in [a, b] for the 64 random bits (hi, lo) */
+static double trunc_value(uint32_t hi, uint32_t lo, trunc_mass t, double a, double b) {
+  uint64_t v = ((uint64_t)hi << 32 | lo) >> 12; // 52 bits
+  double u = (double)(2 * v + 1) * 0x1p-53;
+  double lower = t.below + u * t.mass, upper = t.above + (1 - u) * t.mass;
+  double z = lower <= upper ? gr_normal_quantile(lower) : -gr_normal_quantile(upper);
+  return z < a ? a : z > b ? b : z; /* rounding at the ends stays inside */
+}
+
+gr_status trunc_normal_forward(gr_fwd *f) {
+  double mean = f->a->f[0], std = f->a->f[1], a = f->a->f[2], b = f->a->f[3];
+  gr_tensor *y = empty_from_attrs(GR_F32, f->a);
+  if (!y) return gr_errcode();
+  float *out = gr_f32(y); // (n)
+  int64_t n = gr_numel(y), nb = (n + 1) / 2;
+  gr_rng_state at = gr_rng_take(2 * (uint64_t)n);
+  trunc_mass t = mass_of(a, b);
+  /* two elements per counter, 64 random bits each */
+#pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS / 8)
+  for (int64_t k = 0; k < nb; k++) {
+    uint32_t w[4];
+    gr_philox(at.seed, at.stream, at.offset + (uint64_t)k, w);
+    for (int64_t j = 0; j < 2 && 2 * k + j < n; j++)
+      out[2 * k + j] = (float)(mean + std * trunc_value(w[2 * j], w[2 * j + 1], t, a, b));
+  }
+  f->out[0] = y;
+  return GR_OK;
+}
+
+gr_tensor *gr_trunc_normal(int ndim, const int64_t *shape, double mean, double std, double a,
+                           double b) {
+  if (!check_shape("trunc_normal", ndim, shape)) return NULL;
+  if (!isfinite(mean) || !isfinite(std) || std < 0)
+    return gr_fail_null(GR_EARG, "trunc_normal: needs a finite mean and std >= 0, got mean %g, "
+                        "std %g", mean, std);
+  if (!isfinite(a) || !isfinite(b) || !(a < b))
+    return gr_fail_null(GR_EARG, "trunc_normal: needs finite bounds a < b (in units of std), got "
+                        "[%g, %g]", a, b);
+  trunc_mass t = mass_of(a, b);
+  if (!(t.mass > 0))
+    return gr_fail_null(GR_EARG, "trunc_normal: [%g, %g] holds probability %g, too little to "
+                        "draw from in double precision", a, b, t.mass);
+  gr_attrs at = {.f = {mean, std, a, b}};
+  put_shape(&at, ndim, shape);
+  return gr_apply1(GR_OP_trunc_normal, 0, NULL, &at);
+}
 
 /* --- bernoulli and dropout's mask ------------------------------------------------------------- */
 

@@ -508,6 +508,145 @@ static void test_dropout_gradcheck(void **state) {
   gr_release(x);
 }
 
+/* --- trunc_normal and the normal's quantile ------------------------------------------------------
+ * References by bisection on erfc (long double for the draws): slow and
+ * plain, to the last bits. */
+
+/* z <= 0 with Phi(z) = p, p in (0, 1/2], by bisection in double */
+static double bisect_lower(double p) {
+  double lo = -40, hi = 0;
+  for (int i = 0; i < 200; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (0.5 * erfc(-mid / sqrt(2.0)) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+static void test_normal_quantile(void **state) {
+  double worst = 0;
+  /* the body, linearly, and the lower tail down to 1e-300 */
+  for (int i = 1; i <= 2000; i++) {
+    double p = i / 4000.0, ref = bisect_lower(p), x = gr_normal_quantile(p);
+    double err = fabs(x - ref) / fmax(1, fabs(ref));
+    worst = fmax(worst, err);
+    if (!(err < 1e-12)) fail_msg("quantile(%.17g) = %.17g, bisection %.17g", p, x, ref);
+    /* the upper half by symmetry: Q(1 - p) = -Q(p) (1 - p rounded: a few ulp) */
+    if (!(fabs(gr_normal_quantile(1 - p) + x) < 1e-12)) fail_msg("quantile(1 - %.17g)", p);
+  }
+  for (int k = 2; k <= 300; k++)
+    for (int m = 1; m < 10; m += 4) {
+      double p = m * pow(10, -k), ref = bisect_lower(p), x = gr_normal_quantile(p);
+      double err = fabs(x - ref) / fabs(ref);
+      worst = fmax(worst, err);
+      if (!(err < 1e-12)) fail_msg("quantile(%.17g) = %.17g, bisection %.17g", p, x, ref);
+      /* and back: Phi(Q(p)) = p to a relative 1e-12, the tail's condition allowing */
+      double back = gr_normal_cdf(x);
+      if (k < 290 && !(fabs(back - p) <= 1e-12 * p))
+        fail_msg("cdf(quantile(%.17g)) = %.17g", p, back);
+    }
+  print_message("normal quantile: worst relative error %.2e\n", worst);
+  assert_true(gr_normal_quantile(0.5) == 0);
+  assert_true(gr_normal_quantile(0) == -INFINITY && gr_normal_quantile(1) == INFINITY);
+  assert_true(isnan(gr_normal_quantile(-0.1)) && isnan(gr_normal_quantile(NAN)));
+}
+
+/* The value of u in [a, b], by bisection on Phi(z) = Phi(a) + u (Phi(b) -
+ * Phi(a)) in long double; an interval right of 0 is reflected so that the
+ * masses are small numbers. */
+static double ref_trunc(double u, double a, double b) {
+  bool flip = a >= 0;
+  if (flip) {
+    double t = a;
+    a = -b;
+    b = -t;
+    u = 1 - u;
+  }
+  long double s = sqrtl(2.0L), pa = 0.5L * erfcl(-a / s), pb = 0.5L * erfcl(-b / s);
+  long double p = pa + (long double)u * (pb - pa), lo = a, hi = b;
+  for (int i = 0; i < 200; i++) {
+    long double mid = 0.5L * (lo + hi);
+    if (0.5L * erfcl(-mid / s) < p) lo = mid;
+    else hi = mid;
+  }
+  double z = (double)(0.5L * (lo + hi));
+  return flip ? -z : z;
+}
+
+/* the moments of N(0,1) restricted to [a, b] */
+static void trunc_moments(double a, double b, double *mean, double *var) {
+  const double sqrt_2pi = 2.50662827463100050242;
+  double pdf_a = exp(-a * a / 2) / sqrt_2pi, pdf_b = exp(-b * b / 2) / sqrt_2pi;
+  double mass = b <= 0 ? gr_normal_cdf(b) - gr_normal_cdf(a)
+                       : gr_normal_cdf(-a) - gr_normal_cdf(-b);
+  *mean = (pdf_a - pdf_b) / mass;
+  *var = 1 + (a * pdf_a - b * pdf_b) / mass - *mean * *mean;
+}
+
+static void test_trunc_normal(void **state) {
+  static const double bounds[][2] = {{-0.5, 0.5}, {-2, 1}, {3, 4.5}, {-9, -8}, {8, 9}, {-1e-3, 5}};
+  const double mean = 1.5, std = 0.25;
+  for (size_t c = 0; c < sizeof bounds / sizeof *bounds; c++) {
+    double a = bounds[c][0], b = bounds[c][1];
+    gr_manual_seed(100 + c);
+    gr_release(TU_OK(gr_rand(TU_SHAPE(5)))); /* start mid-counter: offset 2 */
+    gr_rng_state st = gr_rng_get();
+    gr_tensor *z = TU_OK(gr_trunc_normal(TU_SHAPE(N_BIG), 0, 1, a, b));
+    /* the stream moved by two words per element */
+    assert_true(gr_rng_get().offset == st.offset + (2 * (uint64_t)N_BIG + 3) / 4);
+    const float *pz = gr_f32(z);
+    /* every value inside, the moments those of the truncated normal */
+    moments m = moments_of(pz, N_BIG);
+    assert_true(m.min >= (float)a && m.max <= (float)b);
+    double mu, var;
+    trunc_moments(a, b, &mu, &var);
+    if (!(fabs(m.mean - mu) < 5 * sqrt(var / N_BIG)))
+      fail_msg("[%g, %g]: mean %.7g, expected %.7g", a, b, m.mean, mu);
+    if (!(fabs(m.var - var) < 5 * var * sqrt(3.0 / N_BIG)))
+      fail_msg("[%g, %g]: variance %.7g, expected %.7g", a, b, m.var, var);
+    /* the first values exactly, from the words of their counters */
+    gr_rng_set(st);
+    gr_tensor *y = TU_OK(gr_trunc_normal(TU_SHAPE(501), mean, std, a, b));
+    const float *py = gr_f32(y);
+    for (int64_t i = 0; i < 501; i++) {
+      uint32_t w[4];
+      gr_philox(st.seed, st.stream, st.offset + (uint64_t)i / 2, w);
+      uint64_t v = ((uint64_t)w[2 * (i % 2)] << 32 | w[2 * (i % 2) + 1]) >> 12;
+      double u = (double)(2 * v + 1) / 9007199254740992.0;
+      float want = (float)(mean + std * ref_trunc(u, a, b));
+      bool near = py[i] == want || nextafterf(want, INFINITY) == py[i] ||
+                  nextafterf(want, -INFINITY) == py[i];
+      if (!near)
+        fail_msg("[%g, %g] element %lld: %.9g, reference %.9g", a, b, (long long)i, py[i], want);
+    }
+    gr_release(y);
+    gr_release(z);
+  }
+  /* a one-element draw; a 0-d one */
+  gr_tensor *s = TU_OK(gr_trunc_normal(0, NULL, -1, 2, -0.1, 0.1));
+  assert_int_equal(s->ndim, 0);
+  assert_true(gr_f32(s)[0] >= -1.2f && gr_f32(s)[0] <= -0.8f);
+  gr_release(s);
+  /* std 0 gives the mean */
+  s = TU_OK(gr_trunc_normal(TU_SHAPE(7), 3, 0, -1, 1));
+  for (int i = 0; i < 7; i++) assert_true(gr_f32(s)[i] == 3.0f);
+  gr_release(s);
+}
+
+static void test_trunc_normal_threads(void **state) {
+  int keep = gr_get_threads();
+  gr_tensor *x[2];
+  for (int r = 0; r < 2; r++) {
+    gr_set_threads(r + 1);
+    gr_manual_seed(5);
+    x[r] = TU_OK(gr_trunc_normal(TU_SHAPE(300001), 0, 1, -2, 2));
+  }
+  assert_true(same_tensor(x[0], x[1]));
+  gr_release(x[0]);
+  gr_release(x[1]);
+  gr_set_threads(keep);
+}
+
 /* --- bad shapes and parameters ------------------------------------------------------------------ */
 
 static void test_bad_arguments(void **state) {
@@ -523,6 +662,16 @@ static void test_bad_arguments(void **state) {
   assert_null(gr_normal(TU_SHAPE(3), 0, -1));
   assert_non_null(strstr(gr_errmsg(), "normal: needs a finite mean and std >= 0"));
   assert_null(gr_normal(TU_SHAPE(3), NAN, 1));
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, 1, 1, 1), "trunc_normal", "a < b", "[1, 1]");
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, 1, 2, -2), "trunc_normal", "a < b", "[2, -2]");
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, -1, -1, 1), "trunc_normal", "std >= 0", "std -1");
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), NAN, 1, -1, 1), "trunc_normal", "finite mean", NULL);
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, INFINITY, -1, 1), "trunc_normal", "finite mean", NULL);
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, 1, -INFINITY, 1), "trunc_normal", "finite bounds", NULL);
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, 1, -1, NAN), "trunc_normal", "finite bounds", NULL);
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(3), 0, 1, 40, 41), "trunc_normal", "[40, 41] holds probability 0",
+           "too little");
+  TU_ERROR(gr_trunc_normal(TU_SHAPE(2, -1), 0, 1, -1, 1), "trunc_normal", "size -1", NULL);
 }
 
 int main(void) {
@@ -535,6 +684,9 @@ int main(void) {
       cmocka_unit_test(test_thread_count_does_not_matter),
       cmocka_unit_test(test_uniform_moments),
       cmocka_unit_test(test_normal_moments),
+      cmocka_unit_test(test_normal_quantile),
+      cmocka_unit_test(test_trunc_normal),
+      cmocka_unit_test(test_trunc_normal_threads),
       cmocka_unit_test(test_bernoulli),
       cmocka_unit_test(test_randint),
       cmocka_unit_test(test_randperm),

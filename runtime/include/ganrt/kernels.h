@@ -20,6 +20,8 @@
 extern "C" {
 #endif
 
+struct gr_fir_plan;
+
 typedef struct gr_kernel_table {
   const char *isa; /* "scalar", "avx2", "avx512" */
   /* out[i] = a[i] op b[i] (out may alias a or b) */
@@ -65,6 +67,11 @@ typedef struct gr_kernel_table {
   void (*gemm_tile)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
+  /* upfirdn2d's kernel (kernels/fir.h): y (nl,Ho,Wo) from x (nl,H,W), up
+   * to 16 planes at once, by the plan the op made; every table's gives the
+   * same bits */
+  void (*fir_block)(float *y, const float *x, int nl, float *scratch,
+                    const struct gr_fir_plan *plan);
 } gr_kernel_table;
 
 /* gemm_tile's block: 8 rows of 48 floats (24 AVX-512 registers of sums) */

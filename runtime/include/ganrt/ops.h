@@ -132,6 +132,23 @@ gr_tensor *gr_pad2d(gr_tensor *x, int left, int right, int top, int bottom, gr_p
 /* x (N,C,H,W), grid (N,Ho,Wo,2) in [-1,1] (x then y); bilinear. */
 gr_tensor *gr_grid_sample(gr_tensor *x, gr_tensor *grid, gr_pad_mode padding, bool align_corners);
 
+/* --- FIR resampling (NVlabs' upfirdn2d) --------------------------------------
+ * Each plane of x (N,C,H,W): upsampled by inserting up-1 zeros after each
+ * pixel, padded (negative: cropped), filtered with f, every down-th pixel
+ * kept. f: taps (k), used as the separable k x k filter, or (fh,fw); the
+ * same for every channel; a constant (requires no gradient). Output
+ * Ho = (H*up[1] + pad[2] + pad[3] - fh) / down[1] + 1, Wo likewise with x's. */
+typedef struct gr_upfirdn_args {
+  int up[2];   /* x, y */
+  int down[2]; /* x, y */
+  int pad[4];  /* x0, x1, y0, y1, on the upsampled planes */
+  bool flip;   /* false: convolution (NVlabs' default); true: correlation */
+  double gain; /* the result times gain */
+} gr_upfirdn_args;
+/* up {1,1}, down {1,1}, pad {0,0,0,0}, flip false, gain 1 */
+gr_upfirdn_args gr_upfirdn_defaults(void);
+gr_tensor *gr_upfirdn2d(gr_tensor *x, gr_tensor *f, gr_upfirdn_args a);
+
 /* --- normalisation --------------------------------------------------------
  * weight/bias may be NULL. batch_norm: running_mean/var may be NULL; when
  * training, batch statistics are used and the running ones updated in place. */
@@ -160,6 +177,9 @@ gr_tensor *gr_rand(int ndim, const int64_t *shape);               /* U[0,1) */
 gr_tensor *gr_uniform(int ndim, const int64_t *shape, double lo, double hi);
 gr_tensor *gr_randn(int ndim, const int64_t *shape);
 gr_tensor *gr_normal(int ndim, const int64_t *shape, double mean, double std);
+/* mean + std z, z ~ N(0,1) restricted to [a, b] (a < b, in units of std), by inverse CDF */
+gr_tensor *gr_trunc_normal(int ndim, const int64_t *shape, double mean, double std, double a,
+                           double b);
 gr_tensor *gr_bernoulli(gr_tensor *p);                            /* 0/1 floats, P(1) = p */
 gr_tensor *gr_randint(int ndim, const int64_t *shape, int64_t lo, int64_t hi); /* int64 in [lo,hi) */
 gr_tensor *gr_randperm(int64_t n);                                /* int64 */

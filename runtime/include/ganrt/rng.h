@@ -37,6 +37,12 @@ uint64_t gr_rng_reserve(uint64_t words);
 gr_rng_state gr_rng_take(uint64_t words);
 /* A 32-bit word to a float in [0, 1) with 24 random bits. */
 static inline float gr_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+/* The standard normal's distribution function, and its quantile (inverse)
+ * for p in (0, 1), within a few ulp of the double it should be; p near 1
+ * gives what 1 - p holds, so far tails are asked for as -quantile(q) with
+ * q = 1 - p small (ops/random.c, for draws by inverse CDF). */
+double gr_normal_cdf(double x);
+double gr_normal_quantile(double p);
 
 #ifdef __cplusplus
 }
