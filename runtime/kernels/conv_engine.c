@@ -967,6 +967,263 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   return GR_OK;
 }
 
+/* --- depthwise convolutions ----------------------------------------------------------------
+ * One channel in and one out per group (groups = C = O): each filtered
+ * plane is one image plane through one small kernel. As a GEMM those are
+ * products of a single row, which waste sgemm and the tile alike; here
+ * each plane is filtered directly. conv2d reads the plane's stride-phase
+ * planes (every tap a unit-stride window, as on the tile) and sums the
+ * taps row by row; its adjoint computes each stride phase of the image
+ * from a zero-bordered copy of the filtered plane, with the taps of that
+ * phase only, then interleaves the phases; the weight gradient sums each
+ * tap's products over the planes of a channel. A task is one plane (or,
+ * for the weight gradient, a fixed range of samples of one channel), and
+ * every sum runs in one fixed order. */
+
+/* The adjoint's phases: tap (i,j) adds filtered (oh,ow) into image
+ * (oh*sh + i*dh - ph, ...), that is into stride phase (qh_i, qw_j) at
+ * (oh + mh_i, ow + mw_j) (tap_phase). Row a of a phase then reads the
+ * bordered filtered plane at row a + mh1 - mh_i, mh1 the largest shift,
+ * and columns alike. */
+typedef struct dw_phases {
+  int64_t mh0, mh1, mw0, mw1, Hp, Wp; /* shifts; the bordered plane (Hp, Wp) */
+  int64_t Ah, Aw;                     /* the largest phase of the image: (Ah, Aw) */
+  int64_t *start;                     /* (sh*sw + 1): phase p's taps are start[p] .. start[p+1]-1 */
+  int64_t *tap;                       /* (T): the taps (i*kw + j), phase by phase, in order */
+  int64_t *off;                       /* (T): each of those taps' window in the bordered plane */
+} dw_phases;
+
+/* ph's shifts and sizes for g; its tap lists too when idx (3*T + sh*sw + 1
+ * int64s of storage) is given. */
+static void dw_phases_of(dw_phases *ph, const conv_geom *g, int64_t *idx) {
+  int64_t q;
+  tap_phase(0, g->dh, g->ph, g->sh, &q, &ph->mh0);
+  tap_phase(g->kh - 1, g->dh, g->ph, g->sh, &q, &ph->mh1);
+  tap_phase(0, g->dw, g->pw, g->sw, &q, &ph->mw0);
+  tap_phase(g->kw - 1, g->dw, g->pw, g->sw, &q, &ph->mw1);
+  ph->Ah = (g->H + g->sh - 1) / g->sh;
+  ph->Aw = (g->W + g->sw - 1) / g->sw;
+  ph->Hp = ph->Ah + ph->mh1 - ph->mh0;
+  ph->Wp = ph->Aw + ph->mw1 - ph->mw0;
+  if (!idx) return;
+  int64_t nph = g->sh * g->sw, n = 0;
+  ph->start = idx;
+  ph->tap = idx + nph + 1;
+  ph->off = ph->tap + g->kh * g->kw;
+  for (int64_t p = 0; p < nph; p++) {
+    ph->start[p] = n;
+    for (int64_t i = 0; i < g->kh; i++)
+      for (int64_t j = 0; j < g->kw; j++) {
+        int64_t qh, mh, qw, mw;
+        tap_phase(i, g->dh, g->ph, g->sh, &qh, &mh);
+        tap_phase(j, g->dw, g->pw, g->sw, &qw, &mw);
+        if (qh * g->sw + qw != p) continue;
+        ph->tap[n] = i * g->kw + j;
+        ph->off[n++] = (ph->mh1 - mh) * ph->Wp + ph->mw1 - mw;
+      }
+  }
+  ph->start[nph] = n;
+}
+
+/* n floats rounded up to whole cache lines */
+static int64_t lines(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* One thread's scratch floats on each depthwise path: conv2d's phase
+ * planes; the weight gradient's, a plane of gy and the partial sums; the
+ * adjoint's bordered plane, the image's phases and the weights. */
+typedef struct dw_scratch {
+  int64_t fwd, wgrad, adj;
+} dw_scratch;
+
+static dw_scratch dw_scratch_of(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  dw_phases ph;
+  dw_phases_of(&ph, g, NULL);
+  int64_t T = g->kh * g->kw;
+  dw_scratch d = {lines(ig.CS), 0, 0};
+  d.wgrad = d.fwd + lines(ig.P) + T * 16;
+  d.adj = lines(ph.Hp * ph.Wp) + lines(g->sh * g->sw * ph.Ah * ph.Aw) + lines(T);
+  return d;
+}
+
+/* Whether the depthwise paths run: one channel in and out per group (one
+ * group stays on the paths it had), the tile paths' gate, and one
+ * thread's scratch on any of the three within the budget. */
+static bool depthwise_ok(const conv_geom *g) {
+  if (g->G == 1 || g->C != g->G || g->O != g->G || g->N == 0 || tile_kernels() == NULL)
+    return false;
+  dw_scratch d = dw_scratch_of(g);
+  return d.wgrad <= g_budget && d.adj <= g_budget;
+}
+
+/* rows of n floats: y[r*ldy + q] = init + the sum over taps t, in order, of
+ * w[t] * x[r*ldx + off[t] + q] */
+static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
+  for (int64_t r = 0; r < rows; r++, y += ldy, x += ldx) {
+    for (int64_t q = 0; q < n; q++) y[q] = init;
+    for (int64_t t = 0; t < taps; t++) {
+      const float *s = x + off[t];
+      float wt = w[t];
+#pragma omp simd
+      for (int64_t q = 0; q < n; q++) y[q] += wt * s[q];
+    }
+  }
+}
+
+/* acc[t*16 + q%16] += g[r*ldg + q] * x[r*ldx + off[t] + q] for each tap t,
+ * row r < rows and q < n: sixteen partial sums per tap, by position mod 16 */
+static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                         const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
+  for (int64_t t = 0; t < taps; t++) {
+    float *a = acc + t * 16;
+    for (int64_t r = 0; r < rows; r++) {
+      const float *gr = g + r * ldg, *xr = x + r * ldx + off[t];
+      for (int64_t q0 = 0; q0 < n; q0 += 16) {
+        int64_t m = n - q0 < 16 ? n - q0 : 16;
+#pragma omp simd
+        for (int64_t l = 0; l < m; l++) a[l] += gr[q0 + l] * xr[q0 + l];
+      }
+    }
+  }
+}
+
+/* y (N,C,Ho,Wo) contiguous = the depthwise conv2d of x (N,C,H,W) at any
+ * strides with w (C, kh*kw), + bias[c]. One task is one plane. */
+static gr_status conv2d_depthwise(float *y, const gr_tensor *x, const float *w, const float *bias,
+                                  const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t T = g->kh * g->kw, C = g->C, P = ig.P, tasks = g->N * C;
+  int64_t per = dw_scratch_of(g).fwd, threads = omp_get_max_threads();
+  float *tl = scratch_get(&g_planes, per * threads);    // tl is (threads, per): each thread's planes
+  int64_t *off = (int64_t *)scratch_get(&g_mat, 2 * T); // off (T): each tap's window in the planes
+  if (!tl || !off)
+    return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
+                   (long long)(per * threads + 2 * T));
+  tap_offsets(off, g, &ig);
+  const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * P * T > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t n = t / C, c = t % C;
+    float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): plane (n, c)'s phases
+    plane_phases(pl, px + n * x->stride[0] + c * x->stride[1], x->stride[2], x->stride[3], g, &ig);
+    dw_rows(y + t * P, g->Wo, pl, ig.lw, off, w + c * T, T, g->Ho, g->Wo, bias ? bias[c] : 0.0f);
+  }
+  return GR_OK;
+}
+
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,C,Ho,Wo) at any
+ * strides, depthwise, with w (C, kh*kw), + bias[c]. One task is one plane. */
+static gr_status convt_depthwise(float *x, const gr_tensor *y, const float *w, const float *bias,
+                                 const conv_geom *g) {
+  int64_t T = g->kh * g->kw, C = g->C, H = g->H, W = g->W, sh = g->sh, sw = g->sw;
+  int64_t nph = sh * sw, tasks = g->N * C, threads = omp_get_max_threads();
+  int64_t per = dw_scratch_of(g).adj;
+  int64_t *idx = (int64_t *)scratch_get(&g_mat, 2 * (3 * T + nph + 1));
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
+  if (!idx || !tl)
+    return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
+                   (long long)(per * threads + 2 * (3 * T + nph + 1)));
+  dw_phases ph;
+  dw_phases_of(&ph, g, idx);
+  int64_t Hp = ph.Hp, Wp = ph.Wp, nb = lines(Hp * Wp), nr = lines(nph * ph.Ah * ph.Aw);
+  /* the bordered plane's rows [r0, r1) and columns [e0, e1) hold y's from
+   * row r0 - mh1 and column e0 - mw1; a negative shift leaves y's first
+   * rows out: no image row reads them */
+  int64_t r0 = ph.mh1 > 0 ? ph.mh1 : 0, r1 = g->Ho + ph.mh1 < Hp ? g->Ho + ph.mh1 : Hp;
+  int64_t e0 = ph.mw1 > 0 ? ph.mw1 : 0, e1 = g->Wo + ph.mw1 < Wp ? g->Wo + ph.mw1 : Wp;
+  if (r1 < r0) r1 = r0;
+  if (e1 < e0) e1 = e0;
+  const float *py = gr_f32(y); // py is (N,C,Ho,Wo) at y's strides
+  int64_t s2 = y->stride[2], s3 = y->stride[3];
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * H * W * T / nph > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t n = t / C, c = t % C;
+    float *yb = tl + omp_get_thread_num() * per; // yb is (Hp, Wp): plane (n, c) of y, bordered
+    float *R = yb + nb;                          // R is (sh*sw, Ah, Aw): the image's phases
+    float *wp = R + nr;                          // wp is (T): the weights, phase by phase
+    float v = bias ? bias[c] : 0.0f, *xp = x + t * H * W; // xp is the image plane (H,W)
+    for (int64_t k = 0; k < T; k++) wp[k] = w[c * T + ph.tap[k]];
+    memset(yb, 0, (size_t)(r0 * Wp) * sizeof *yb);
+    memset(yb + r1 * Wp, 0, (size_t)((Hp - r1) * Wp) * sizeof *yb);
+    if (r1 > r0)
+      copy_rows(yb + r0 * Wp,
+                py + n * y->stride[0] + c * y->stride[1] + (r0 - ph.mh1) * s2 + (e0 - ph.mw1) * s3,
+                r1 - r0, Wp, e0, e1, s3, s2);
+    if (nph == 1) { /* stride 1: the one phase is the image */
+      dw_rows(xp, W, yb, Wp, ph.off, wp, T, H, W, v);
+      continue;
+    }
+    for (int64_t qh = 0; qh < sh && qh < H; qh++)
+      for (int64_t qw = 0; qw < sw && qw < W; qw++) {
+        int64_t p = qh * sw + qw, k0 = ph.start[p];
+        int64_t ah = (H - qh + sh - 1) / sh, aw = (W - qw + sw - 1) / sw;
+        float *Rp = R + p * ph.Ah * ph.Aw; // Rp is phase p of the image: (ah, aw)
+        dw_rows(Rp, aw, yb, Wp, ph.off + k0, wp + k0, ph.start[p + 1] - k0, ah, aw, v);
+        for (int64_t a = 0; a < ah; a++) {
+          float *xr = xp + (a * sh + qh) * W + qw; // xr is row a*sh+qh of the image, from column qw
+          const float *rr = Rp + a * aw;            // rr is row a of the phase: (aw)
+          for (int64_t e = 0; e < aw; e++) xr[e * sw] = rr[e];
+        }
+      }
+  }
+  return GR_OK;
+}
+
+/* dw (C, kh*kw) contiguous = the depthwise conv2d's gradient in its
+ * weights, from x (N,C,H,W) and gy (N,C,Ho,Wo) at any strides. A task is
+ * one channel over a fixed range of samples: its sixteen partial sums per
+ * tap are added in double, sample by sample, and the ranges in order. */
+static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                                  const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t T = g->kh * g->kw, C = g->C, N = g->N, P = ig.P, threads = omp_get_max_threads();
+  /* ranges of samples: with few channels, work for any thread count */
+  int64_t S = (16 + C - 1) / C;
+  if (S > N) S = N;
+  int64_t tasks = C * S, per = dw_scratch_of(g).wgrad;
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
+  /* off (T int64s), then the sums (C, S, T) in double */
+  int64_t *off = (int64_t *)scratch_get(&g_mat, 2 * T + 2 * tasks * T);
+  if (!tl || !off)
+    return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
+                   (long long)(per * threads + 2 * T + 2 * tasks * T));
+  double *sums = (double *)(off + T); // sums is (C, S, T)
+  tap_offsets(off, g, &ig);
+  const float *px = gr_f32(x), *pg = gr_f32(gy); // px, pg: (N,C,H,W), (N,C,Ho,Wo) at their strides
+  bool in_place = gy->stride[3] == 1 || g->Wo == 1; /* gy's rows read as they are */
+#pragma omp parallel for schedule(static) if (tasks > 1 && N * C * P * T > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t c = t / S, rg = t % S, lo = N * rg / S, hi = N * (rg + 1) / S;
+    float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): a plane's phases
+    float *gc = pl + lines(ig.CS);               // gc is (Ho, Wo): gy's plane, when copied
+    float *acc = gc + lines(P);                  // acc is (T, 16): the partial sums
+    double *sum = sums + t * T;                  // sum is (T): the range's sums
+    for (int64_t k = 0; k < T; k++) sum[k] = 0;
+    for (int64_t n = lo; n < hi; n++) {
+      plane_phases(pl, px + n * x->stride[0] + c * x->stride[1], x->stride[2], x->stride[3], g, &ig);
+      const float *gq = pg + n * gy->stride[0] + c * gy->stride[1]; // gq is gy's plane (n, c)
+      int64_t ldg = gy->stride[2];
+      if (!in_place) {
+        copy_rows(gc, gq, g->Ho, g->Wo, 0, g->Wo, gy->stride[3], gy->stride[2]);
+        gq = gc;
+        ldg = g->Wo;
+      }
+      memset(acc, 0, (size_t)(T * 16) * sizeof *acc);
+      dw_grad_rows(acc, gq, ldg, pl, ig.lw, off, T, g->Ho, g->Wo);
+      for (int64_t k = 0; k < T; k++)
+        for (int l = 0; l < 16; l++) sum[k] += acc[k * 16 + l];
+    }
+  }
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t k = 0; k < T; k++) {
+      double v = 0;
+      for (int64_t rg = 0; rg < S; rg++) v += sums[(c * S + rg) * T + k];
+      dw[c * T + k] = (float)v;
+    }
+  return GR_OK;
+}
+
 /* --- the entry points ---------------------------------------------------------------------
  * Each takes the first path that applies: a 1x1 output as one plain sgemm;
  * the tile path when tile_kernels() allows it and the shapes fit; else
@@ -986,6 +1243,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
                   y + k * og, (int)g->O);
     return GR_OK;
   }
+  if (depthwise_ok(g)) return conv2d_depthwise(y, x, w, bias, g);
   if (implicit_ok(g)) return conv2d_implicit(y, x, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
@@ -1039,6 +1297,7 @@ gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, co
                   x + k * ckg, (int)(g->C * g->kh * g->kw));
     return GR_OK;
   }
+  if (depthwise_ok(g)) return convt_depthwise(x, y, w, bias, g);
   if (tiled_t_ok(g, y)) return convt_tiled(x, y, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
@@ -1087,6 +1346,7 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
                   dw + k * og * ckg, (int)ckg);
     return GR_OK;
   }
+  if (depthwise_ok(g)) return weight_depthwise(dw, x, gy, g);
   if (implicit_wgrad_ok(g)) return weight_implicit(dw, x, gy, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);

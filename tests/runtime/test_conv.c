@@ -330,9 +330,10 @@ static void test_conv2d_weight_grad_forward(void **state) {
 
 /* --- groups ---------------------------------------------------------------------------------
  * Grouped convolutions run on the tile paths group by group, in blocks of
- * groups (positions per sample a multiple of 16, as ever); the rest on
- * sgemm group by group. Each case below runs on whichever its shape takes,
- * and again forced onto sgemm. */
+ * groups (positions per sample a multiple of 16, as ever); one channel in
+ * and out per group (depthwise) runs on a direct path of its own; the rest
+ * on sgemm group by group. Each case below runs on whichever its shape
+ * takes, and again forced onto sgemm. */
 
 /* conv2d and its weight gradient: 2, 3, 4 and 32 groups of several
  * channels; a part tile of output channels (9 a group), two chunks of
@@ -362,16 +363,50 @@ static const cfg kGroupCasesT[] = {
     {2, 6, 5, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 2},
 };
 
-/* the grouped cases on the paths their shapes take */
+/* depthwise conv2d and its weight gradient: odd sizes, strides 2 and 3,
+ * padding past the kernel's reach, dilation, strided views, rows longer
+ * than a vector (37 columns), a 1x1 kernel, and a kernel covering the
+ * image (the 1x1-output products) */
+static const cfg kDepthCases[] = {
+    {2, 3, 9, 7, 3, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 5, 16, 16, 5, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 5, .noncontig = true},
+    {3, 4, 11, 13, 4, 4, 4, .p = {2, 2}, .G = 4, .bias = true},
+    {2, 6, 10, 12, 6, 3, 3, .s = {2, 3}, .p = {2, 0}, .d = {2, 1}, .G = 6, .bias = true,
+     .noncontig = true},
+    {1, 16, 21, 37, 16, 5, 5, .p = {2, 2}, .G = 16},
+    {2, 3, 6, 5, 3, 1, 1, .G = 3},
+    {2, 32, 8, 8, 32, 3, 3, .s = {3, 3}, .p = {1, 1}, .G = 32},
+    {4, 7, 8, 8, 7, 8, 8, .G = 7, .bias = true},
+};
+
+/* depthwise conv_transpose2d: strides 2 to 4, output_padding, padding past
+ * the kernel's reach (filtered rows no image row reads), stride phases no
+ * tap reaches (the bias alone), rows longer than a vector, strided views */
+static const cfg kDepthCasesT[] = {
+    {2, 3, 5, 4, 3, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 4, 7, 6, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 4, .bias = true,
+     .noncontig = true},
+    {1, 5, 6, 9, 5, 3, 3, .p = {1, 1}, .G = 5},
+    {2, 6, 4, 5, 6, 4, 3, .s = {3, 2}, .p = {2, 1}, .d = {1, 2}, .op = {2, 1}, .G = 6},
+    {2, 2, 3, 3, 2, 2, 2, .s = {4, 4}, .op = {2, 3}, .G = 2, .bias = true},
+    {1, 16, 9, 20, 16, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 16},
+    {2, 3, 6, 5, 3, 3, 3, .s = {2, 2}, .p = {3, 3}, .op = {1, 0}, .G = 3, .bias = true},
+    {2, 3, 4, 4, 3, 5, 5, .s = {2, 2}, .p = {4, 4}, .op = {1, 1}, .G = 3},
+};
+
+/* the grouped and depthwise cases on the paths their shapes take */
 static void check_groups(void) {
   check_conv2d(kGroupCases, COUNT(kGroupCases));
   check_weight_grad(kGroupCases, COUNT(kGroupCases));
   check_convt(kGroupCasesT, COUNT(kGroupCasesT));
+  check_conv2d(kDepthCases, COUNT(kDepthCases));
+  check_weight_grad(kDepthCases, COUNT(kDepthCases));
+  check_convt(kDepthCasesT, COUNT(kDepthCasesT));
 }
 
 static void test_groups(void **state) { check_groups(); }
 
-/* the same cases with the tile paths off: sgemm group by group */
+/* the same cases with the tile and depthwise paths off: sgemm group by group */
 static void test_groups_on_sgemm(void **state) {
   int prev = gr_conv_set_tile(0);
   check_groups();
@@ -539,15 +574,17 @@ static void test_scalar_tile_is_avx512_twin(void **state) {
   }
   twins(kConvCases, COUNT(kConvCases), kConvtCases, COUNT(kConvtCases));
   twins(kGroupCases, COUNT(kGroupCases), kGroupCasesT, COUNT(kGroupCasesT));
+  twins(kDepthCases, COUNT(kDepthCases), kDepthCasesT, COUNT(kDepthCasesT));
 }
 
-/* The tile paths split their work in fixed tasks: one thread and three
- * give the same bits, on grouped cases of all three ops (our loops forced
- * onto the threads). */
+/* The tile and depthwise paths split their work in fixed tasks: one thread
+ * and three give the same bits, on grouped and depthwise cases of all
+ * three ops (our loops forced onto the threads). */
 static void test_groups_thread_count(void **state) {
   int prev_threads = gr_get_threads(), prev_par = gr_conv_set_parallel(1);
   const cfg *pairs[][2] = {{&kGroupCases[0], &kGroupCasesT[0]}, {&kGroupCases[3], &kGroupCasesT[1]},
-                           {&kGroupCases[4], &kGroupCasesT[4]}};
+                           {&kGroupCases[4], &kGroupCasesT[4]}, {&kDepthCases[1], &kDepthCasesT[1]},
+                           {&kDepthCases[4], &kDepthCasesT[5]}};
   for (size_t k = 0; k < COUNT(pairs); k++) {
     const cfg *c = pairs[k][0], *ct = pairs[k][1];
     gr_tensor *in[6], *one[3], *three[3];
@@ -581,20 +618,22 @@ static gr_tensor *f_weight_grad(gr_tensor *const *in, void *ctx) {
   return gr_conv2d_weight_grad(in[0], in[1], (int)c->kh, (int)c->kw, args_of(ctx));
 }
 
-/* the last: three groups on the tile (4x4 outputs) */
+/* the last two: three groups on the tile (4x4 outputs), and depthwise */
 static const cfg kGradCases[] = {
     {2, 4, 5, 5, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .bias = true},
     {1, 2, 6, 5, 3, 2, 3, .s = {1, 2}, .p = {0, 1}, .d = {2, 1}, .bias = false},
     {2, 4, 3, 2, 2, 3, 2, .G = 2, .bias = true},
     {1, 6, 4, 4, 6, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 3, 5, 4, 3, 3, 3, .s = {2, 1}, .p = {1, 1}, .G = 3, .bias = true},
 };
 
-/* the last: three groups on the tile (4x4 inputs) */
+/* the last two: three groups on the tile (4x4 inputs), and depthwise */
 static const cfg kGradCasesT[] = {
     {2, 4, 3, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 0}, .G = 2, .bias = true},
     {1, 3, 3, 2, 2, 2, 3, .s = {1, 2}, .d = {2, 1}, .op = {0, 1}, .bias = false},
     {2, 4, 1, 1, 2, 2, 3, .G = 2, .bias = true},
     {1, 6, 4, 4, 3, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 3, .bias = true},
+    {2, 3, 3, 4, 3, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 3, .bias = true},
 };
 
 static void test_conv2d_grads(void **state) {
