@@ -1056,38 +1056,6 @@ static bool depthwise_ok(const conv_geom *g) {
   return d.wgrad <= g_budget && d.adj <= g_budget;
 }
 
-/* rows of n floats: y[r*ldy + q] = init + the sum over taps t, in order, of
- * w[t] * x[r*ldx + off[t] + q] */
-static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
-                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
-  for (int64_t r = 0; r < rows; r++, y += ldy, x += ldx) {
-    for (int64_t q = 0; q < n; q++) y[q] = init;
-    for (int64_t t = 0; t < taps; t++) {
-      const float *s = x + off[t];
-      float wt = w[t];
-#pragma omp simd
-      for (int64_t q = 0; q < n; q++) y[q] += wt * s[q];
-    }
-  }
-}
-
-/* acc[t*16 + q%16] += g[r*ldg + q] * x[r*ldx + off[t] + q] for each tap t,
- * row r < rows and q < n: sixteen partial sums per tap, by position mod 16 */
-static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
-                         const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
-  for (int64_t t = 0; t < taps; t++) {
-    float *a = acc + t * 16;
-    for (int64_t r = 0; r < rows; r++) {
-      const float *gr = g + r * ldg, *xr = x + r * ldx + off[t];
-      for (int64_t q0 = 0; q0 < n; q0 += 16) {
-        int64_t m = n - q0 < 16 ? n - q0 : 16;
-#pragma omp simd
-        for (int64_t l = 0; l < m; l++) a[l] += gr[q0 + l] * xr[q0 + l];
-      }
-    }
-  }
-}
-
 /* y (N,C,Ho,Wo) contiguous = the depthwise conv2d of x (N,C,H,W) at any
  * strides with w (C, kh*kw), + bias[c]. One task is one plane. */
 static gr_status conv2d_depthwise(float *y, const gr_tensor *x, const float *w, const float *bias,
@@ -1101,13 +1069,14 @@ static gr_status conv2d_depthwise(float *y, const gr_tensor *x, const float *w, 
     return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
                    (long long)(per * threads + 2 * T));
   tap_offsets(off, g, &ig);
+  const gr_kernel_table *kt = tile_kernels();
   const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
 #pragma omp parallel for schedule(static) if (tasks > 1 && tasks * P * T > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t n = t / C, c = t % C;
     float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): plane (n, c)'s phases
     plane_phases(pl, px + n * x->stride[0] + c * x->stride[1], x->stride[2], x->stride[3], g, &ig);
-    dw_rows(y + t * P, g->Wo, pl, ig.lw, off, w + c * T, T, g->Ho, g->Wo, bias ? bias[c] : 0.0f);
+    kt->dw_rows(y + t * P, g->Wo, pl, ig.lw, off, w + c * T, T, g->Ho, g->Wo, bias ? bias[c] : 0.0f);
   }
   return GR_OK;
 }
@@ -1126,6 +1095,7 @@ static gr_status convt_depthwise(float *x, const gr_tensor *y, const float *w, c
                    (long long)(per * threads + 2 * (3 * T + nph + 1)));
   dw_phases ph;
   dw_phases_of(&ph, g, idx);
+  const gr_kernel_table *kt = tile_kernels();
   int64_t Hp = ph.Hp, Wp = ph.Wp, nb = lines(Hp * Wp), nr = lines(nph * ph.Ah * ph.Aw);
   /* the bordered plane's rows [r0, r1) and columns [e0, e1) hold y's from
    * row r0 - mh1 and column e0 - mw1; a negative shift leaves y's first
@@ -1151,7 +1121,7 @@ static gr_status convt_depthwise(float *x, const gr_tensor *y, const float *w, c
                 py + n * y->stride[0] + c * y->stride[1] + (r0 - ph.mh1) * s2 + (e0 - ph.mw1) * s3,
                 r1 - r0, Wp, e0, e1, s3, s2);
     if (nph == 1) { /* stride 1: the one phase is the image */
-      dw_rows(xp, W, yb, Wp, ph.off, wp, T, H, W, v);
+      kt->dw_rows(xp, W, yb, Wp, ph.off, wp, T, H, W, v);
       continue;
     }
     for (int64_t qh = 0; qh < sh && qh < H; qh++)
@@ -1159,7 +1129,7 @@ static gr_status convt_depthwise(float *x, const gr_tensor *y, const float *w, c
         int64_t p = qh * sw + qw, k0 = ph.start[p];
         int64_t ah = (H - qh + sh - 1) / sh, aw = (W - qw + sw - 1) / sw;
         float *Rp = R + p * ph.Ah * ph.Aw; // Rp is phase p of the image: (ah, aw)
-        dw_rows(Rp, aw, yb, Wp, ph.off + k0, wp + k0, ph.start[p + 1] - k0, ah, aw, v);
+        kt->dw_rows(Rp, aw, yb, Wp, ph.off + k0, wp + k0, ph.start[p + 1] - k0, ah, aw, v);
         for (int64_t a = 0; a < ah; a++) {
           float *xr = xp + (a * sh + qh) * W + qw; // xr is row a*sh+qh of the image, from column qw
           const float *rr = Rp + a * aw;            // rr is row a of the phase: (aw)
@@ -1190,6 +1160,7 @@ static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor
                    (long long)(per * threads + 2 * T + 2 * tasks * T));
   double *sums = (double *)(off + T); // sums is (C, S, T)
   tap_offsets(off, g, &ig);
+  const gr_kernel_table *kt = tile_kernels();
   const float *px = gr_f32(x), *pg = gr_f32(gy); // px, pg: (N,C,H,W), (N,C,Ho,Wo) at their strides
   bool in_place = gy->stride[3] == 1 || g->Wo == 1; /* gy's rows read as they are */
 #pragma omp parallel for schedule(static) if (tasks > 1 && N * C * P * T > PAR_MIN && par_ok())
@@ -1210,7 +1181,7 @@ static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor
         ldg = g->Wo;
       }
       memset(acc, 0, (size_t)(T * 16) * sizeof *acc);
-      dw_grad_rows(acc, gq, ldg, pl, ig.lw, off, T, g->Ho, g->Wo);
+      kt->dw_grad_rows(acc, gq, ldg, pl, ig.lw, off, T, g->Ho, g->Wo);
       for (int64_t k = 0; k < T; k++)
         for (int l = 0; l < 16; l++) sum[k] += acc[k * 16 + l];
     }

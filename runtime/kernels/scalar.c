@@ -135,10 +135,33 @@ static void transpose16(float *d, int64_t ldd, const float *const *s) {
     for (int r = 0; r < 16; r++) d[q * ldd + r] = s[r][q];
 }
 
+/* Depthwise rows: each output a chain of fmaf over the taps, in tap order,
+ * as each lane of the SIMD version runs it (bit for bit). */
+static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
+  for (int64_t r = 0; r < rows; r++, y += ldy, x += ldx)
+    for (int64_t q = 0; q < n; q++) {
+      float s = init;
+      for (int64_t t = 0; t < taps; t++) s = fmaf(w[t], x[off[t] + q], s);
+      y[q] = s;
+    }
+}
+
+/* The depthwise weight gradient's partial sums: lane q%16 of each tap, row
+ * by row, in the order of the SIMD version's lanes. */
+static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                         const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
+  for (int64_t t = 0; t < taps; t++)
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t q = 0; q < n; q++)
+        acc[t * 16 + q % 16] = fmaf(g[r * ldg + q], x[r * ldx + off[t] + q], acc[t * 16 + q % 16]);
+}
+
 const gr_kernel_table gr_kernels_scalar_table = {
     .isa = "scalar", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
+    .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
 };

@@ -336,11 +336,106 @@ static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * ldd, r[i]);
 }
 
+/* --- depthwise rows ---------------------------------------------------------------------
+ * Rows of a depthwise convolution are short (8 to 64 floats) and each tap
+ * is a multiply-add over a whole row, so a row's sums are kept in
+ * registers across the taps: M vectors at a time (vectors of several rows
+ * when rows are short), each tap's weight broadcast once for them all.
+ * Masked loads and stores end each row. */
+#define DW_M 8
+
+/* vectors i0 .. i0+M-1 of the rows' nv vectors each: the taps over them */
+static inline __attribute__((always_inline)) void dw_block(
+    float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off, const float *w,
+    int64_t taps, int64_t nv, __mmask16 last, float init, int64_t i0, const int M) {
+  __m512 acc[DW_M];
+  const float *src[DW_M];
+  float *dst[DW_M];
+  __mmask16 k[DW_M];
+#pragma GCC unroll 8
+  for (int u = 0; u < M; u++) {
+    int64_t r = (i0 + u) / nv, v = (i0 + u) % nv;
+    src[u] = x + r * ldx + v * 16;
+    dst[u] = y + r * ldy + v * 16;
+    k[u] = v == nv - 1 ? last : (__mmask16)0xffff;
+    acc[u] = _mm512_set1_ps(init);
+  }
+  for (int64_t t = 0; t < taps; t++) {
+    __m512 wt = _mm512_set1_ps(w[t]);
+    int64_t o = off[t];
+#pragma GCC unroll 8
+    for (int u = 0; u < M; u++)
+      acc[u] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k[u], src[u] + o), acc[u]);
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < M; u++) _mm512_mask_storeu_ps(dst[u], k[u], acc[u]);
+}
+
+/* The blocks are evened out (9 vectors: 5 and 4, not 8 and 1): a block of
+ * one is a chain of dependent multiply-adds, four times slower a vector. */
+static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
+  if (n <= 0 || rows <= 0) return;
+  int64_t nv = (n + 15) / 16, total = rows * nv, blocks = (total + DW_M - 1) / DW_M;
+  __mmask16 last = tail_mask(n - (nv - 1) * 16);
+  for (int64_t b = 0; b < blocks; b++) {
+    int64_t i0 = total * b / blocks;
+    switch (total * (b + 1) / blocks - i0) {
+#define DW_CASE(m) \
+  case m: dw_block(y, ldy, x, ldx, off, w, taps, nv, last, init, i0, m); break;
+      DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+#undef DW_CASE
+    default: break;
+    }
+  }
+}
+
+/* taps t0 .. t0+M-1 of the weight gradient over all the rows: one load of
+ * g for M products */
+static inline __attribute__((always_inline)) void dw_grad_block(
+    float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx, const int64_t *off,
+    int64_t rows, int64_t nv, __mmask16 last, int64_t t0, const int M) {
+  __m512 a[DW_M];
+#pragma GCC unroll 8
+  for (int u = 0; u < M; u++) a[u] = _mm512_loadu_ps(acc + (t0 + u) * 16);
+  for (int64_t r = 0; r < rows; r++) {
+    const float *gr = g + r * ldg, *xr = x + r * ldx;
+    for (int64_t v = 0; v < nv; v++) {
+      __mmask16 k = v == nv - 1 ? last : (__mmask16)0xffff;
+      __m512 gv = _mm512_maskz_loadu_ps(k, gr + v * 16);
+#pragma GCC unroll 8
+      for (int u = 0; u < M; u++)
+        a[u] = _mm512_mask3_fmadd_ps(gv, _mm512_maskz_loadu_ps(k, xr + off[t0 + u] + v * 16),
+                                     a[u], k);
+    }
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < M; u++) _mm512_storeu_ps(acc + (t0 + u) * 16, a[u]);
+}
+
+static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                         const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
+  if (n <= 0 || rows <= 0) return;
+  int64_t nv = (n + 15) / 16, blocks = (taps + DW_M - 1) / DW_M;
+  __mmask16 last = tail_mask(n - (nv - 1) * 16);
+  for (int64_t b = 0; b < blocks; b++) {
+    int64_t t0 = taps * b / blocks;
+    switch (taps * (b + 1) / blocks - t0) {
+#define DW_CASE(m) \
+  case m: dw_grad_block(acc, g, ldg, x, ldx, off, rows, nv, last, t0, m); break;
+      DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+#undef DW_CASE
+    default: break;
+    }
+  }
+}
+
 static const gr_kernel_table table = {
     .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
+    .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

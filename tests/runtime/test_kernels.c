@@ -3,8 +3,9 @@
  * Arithmetic and optimizer updates must match bit for bit, exp/tanh/sigmoid
  * within a few ulp (also over a sweep of the whole float range), sums to
  * about 1e-12 relative; the convolution engine's GEMM tile and transpose16
- * bit for bit, with odd step counts and row strides. Then the choice of
- * table: gr_kernels_use and GANLUA_ISA. */
+ * bit for bit, with odd step counts and row strides, and its depthwise rows
+ * bit for bit on every row length to 67, odd strides and tap counts. Then
+ * the choice of table: gr_kernels_use and GANLUA_ISA. */
 #define _POSIX_C_SOURCE 200809L /* popen, readlink */
 #include <float.h>
 #include <math.h>
@@ -521,6 +522,120 @@ static void test_gemm_tile_twin(void **state) {
   }
 }
 
+/* --- the convolution engine's depthwise rows ------------------------------------------- */
+
+/* A kh x kw window over rows ldx floats apart: tap t = (i, j) at i*ldx + j. */
+static void window(int64_t *off, int kh, int kw, int64_t ldx) {
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++) off[i * kw + j] = i * ldx + j;
+}
+
+/* Every table's dw_rows and dw_grad_rows against sums in double, a few
+ * shapes: each table is right on its own, the scalar reference included. */
+static void test_dw_rows_values(void **state) {
+  enum { ROWS = 3, N = 37, KH = 3, KW = 4, LDX = N + KW + 2, LDY = N + 5 };
+  float x[(ROWS + KH) * LDX], w[KH * KW], y[ROWS * LDY], g[ROWS * LDY], acc[KH * KW * 16];
+  int64_t off[KH * KW];
+  window(off, KH, KW, LDX);
+  fill(x, (ROWS + KH) * LDX, -1, 1, false);
+  fill(w, KH * KW, -1, 1, false);
+  fill(g, ROWS * LDY, -1, 1, false);
+  const char *isas[3] = {"scalar", "avx2", "avx512"};
+  for (int k = 0; k < 3; k++) {
+    const gr_kernel_table *kt = gr_kernels_for(isas[k]);
+    if (!kt) continue;
+    kt->dw_rows(y, LDY, x, LDX, off, w, KH * KW, ROWS, N, 0.5f);
+    for (int r = 0; r < ROWS; r++)
+      for (int q = 0; q < N; q++) {
+        double want = 0.5, mag = 0.5;
+        for (int t = 0; t < KH * KW; t++) {
+          want += (double)w[t] * x[r * LDX + off[t] + q];
+          mag += fabs((double)w[t] * x[r * LDX + off[t] + q]);
+        }
+        assert_true(fabs(y[r * LDY + q] - want) <= 1e-6 * mag);
+      }
+    for (int i = 0; i < KH * KW * 16; i++) acc[i] = 0;
+    kt->dw_grad_rows(acc, g, LDY, x, LDX, off, KH * KW, ROWS, N);
+    for (int t = 0; t < KH * KW; t++) {
+      double want = 0, mag = 0, got = 0;
+      for (int l = 0; l < 16; l++) got += acc[t * 16 + l];
+      for (int r = 0; r < ROWS; r++)
+        for (int q = 0; q < N; q++) {
+          want += (double)g[r * LDY + q] * x[r * LDX + off[t] + q];
+          mag += fabs((double)g[r * LDY + q] * x[r * LDX + off[t] + q]);
+        }
+      assert_true(fabs(got - want) <= 1e-6 * mag);
+    }
+  }
+}
+
+/* A SIMD version against the scalar twin, bit for bit: `rows` rows of n
+ * floats, a kh x kw window, rows `gap` floats longer than they need, each
+ * buffer at its own misalignment; specials in one pass. Floats between the
+ * output rows and around them must stay as they were; the gradient adds
+ * onto sums already there. */
+static void check_dw_twin(const gr_kernel_table *t, int64_t n, int64_t rows, int kh, int kw,
+                          int64_t gap, int off, bool specials) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  int64_t taps = kh * kw, ldx = n + (kw ? kw - 1 : 0) + gap, ldy = n + gap;
+  int64_t nx = (rows + (kh ? kh - 1 : 0)) * ldx;
+  int64_t ny = rows ? (rows - 1) * ldy + n : 0;
+  int64_t offs[25];
+  window(offs, kh, kw, ldx);
+  buf x = buf_new(nx, off), w = buf_new(taps, (off + 1) % 4), g = buf_new(ny, (off + 2) % 4);
+  buf y0 = buf_new(ny, (off + 3) % 4), y = buf_new(ny, (off + 3) % 4), r = buf_new(ny, 0);
+  buf a0 = buf_new(taps * 16, off), a = buf_new(taps * 16, off), ar = buf_new(taps * 16, 0);
+  fill(x.p, nx, -2, 2, specials);
+  fill(w.p, taps, -2, 2, specials);
+  fill(g.p, ny, -2, 2, specials);
+  fill(y0.p, ny, -1, 1, false);
+  fill(a0.p, taps * 16, -1, 1, false);
+  copy(y.p, y0.p, ny);
+  copy(r.p, y0.p, ny);
+  copy(a.p, a0.p, taps * 16);
+  copy(ar.p, a0.p, taps * 16);
+  float init = (float)(unit() - 0.5);
+  s->dw_rows(r.p, ldy, x.p, ldx, offs, w.p, taps, rows, n, init);
+  t->dw_rows(y.p, ldy, x.p, ldx, offs, w.p, taps, rows, n, init);
+  char what[96];
+  snprintf(what, sizeof what, "dw_rows rows=%lld %dx%d gap=%lld off=%d", (long long)rows, kh, kw,
+           (long long)gap, off);
+  assert_same(y.p, r.p, ny, t->isa, what);
+  buf_check_guards(&y);
+  /* the gaps between the rows are the caller's */
+  for (int64_t row = 0; row + 1 < rows; row++)
+    assert_same(y.p + row * ldy + n, y0.p + row * ldy + n, gap, t->isa, "dw_rows gap");
+  s->dw_grad_rows(ar.p, g.p, ldy, x.p, ldx, offs, taps, rows, n);
+  t->dw_grad_rows(a.p, g.p, ldy, x.p, ldx, offs, taps, rows, n);
+  snprintf(what, sizeof what, "dw_grad_rows rows=%lld %dx%d gap=%lld off=%d", (long long)rows, kh,
+           kw, (long long)gap, off);
+  assert_same(a.p, ar.p, taps * 16, t->isa, what);
+  buf_check_guards(&a);
+  buf *all[] = {&x, &w, &g, &y0, &y, &r, &a0, &a, &ar};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
+}
+
+static void test_dw_rows_twin(void **state) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  const int kernels[][2] = {{1, 1}, {3, 3}, {4, 4}, {1, 5}, {5, 5}, {0, 0}};
+  const int64_t rows[] = {1, 2, 5};
+  for (int k = 0; k < NISA; k++) {
+    const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+    if (!t) continue;
+    if (t->dw_rows == s->dw_rows) {
+      /* none of its own (AVX2): the engine runs sgemm there */
+      assert_ptr_equal(t->dw_grad_rows, s->dw_grad_rows);
+      continue;
+    }
+    for (int64_t n = 0; n <= 67; n++)
+      for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
+        for (size_t j = 0; j < sizeof rows / sizeof *rows; j++)
+          check_dw_twin(t, n, rows[j], kernels[i][0], kernels[i][1], (n + i) % 4 * 3,
+                        (int)((n + j) % 4), false);
+    for (int off = 0; off < 4; off++) check_dw_twin(t, 37, 3, 3, 4, 5, off, true);
+  }
+}
+
 /* --- choosing a table ---------------------------------------------------------------- */
 
 static void test_tables(void **state) {
@@ -542,13 +657,14 @@ static void test_tables(void **state) {
     }
     assert_string_equal(t->isa, k_isas[k]);
     /* every entry present, and the SIMD ones really are not the scalar ones,
-     * but for AVX2's GEMM tile and transpose16, which are (no tile of its own) */
+     * but for AVX2's GEMM tile, transpose16 and depthwise rows, which are
+     * (none of its own) */
     const void *const *e = (const void *const *)t, *const *se = (const void *const *)s;
     size_t tile = offsetof(gr_kernel_table, gemm_tile) / sizeof(void *);
-    size_t tr16 = offsetof(gr_kernel_table, transpose16) / sizeof(void *);
+    size_t last = offsetof(gr_kernel_table, dw_grad_rows) / sizeof(void *);
     for (size_t i = 1; i < sizeof *t / sizeof(void *); i++) {
       assert_non_null(e[i]);
-      if (!strcmp(t->isa, "avx2") && (i == tile || i == tr16)) assert_ptr_equal(e[i], se[i]);
+      if (!strcmp(t->isa, "avx2") && i >= tile && i <= last) assert_ptr_equal(e[i], se[i]);
       else assert_ptr_not_equal(e[i], se[i]);
     }
   }
@@ -630,6 +746,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_optim_exact),
       cmocka_unit_test(test_gemm_tile_values),
       cmocka_unit_test(test_gemm_tile_twin),
+      cmocka_unit_test(test_dw_rows_values),
+      cmocka_unit_test(test_dw_rows_twin),
       cmocka_unit_test(test_use),
       cmocka_unit_test(test_env),
   };

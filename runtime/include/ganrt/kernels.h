@@ -65,6 +65,15 @@ typedef struct gr_kernel_table {
   void (*gemm_tile)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
+  /* The engine's depthwise convolutions, rows of n floats. dw_rows: y[r*ldy + q]
+   * = init, then for each tap t in order one fused multiply-add of w[t] *
+   * x[r*ldx + off[t] + q]. dw_grad_rows: for each tap t, row r and q in
+   * order, acc[t*16 + q%16] += g[r*ldg + q] * x[r*ldx + off[t] + q], fused:
+   * sixteen partial sums per tap. Neither reads past the n floats of a row. */
+  void (*dw_rows)(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                  const float *w, int64_t taps, int64_t rows, int64_t n, float init);
+  void (*dw_grad_rows)(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                       const int64_t *off, int64_t taps, int64_t rows, int64_t n);
 } gr_kernel_table;
 
 /* gemm_tile's block: 8 rows of 48 floats (24 AVX-512 registers of sums) */
