@@ -487,6 +487,22 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
 /* n rounded up to whole tiles of rows */
 static int64_t tile_rows(int64_t n) { return (n + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M; }
 
+/* The tile on the first nv vectors of its 48 columns: the whole tile, or
+ * the narrow one for a panel that holds fewer (the last of a block, which
+ * on a batch of one 8x8 image is a third of the panels). Each sum takes
+ * the same steps either way. */
+static inline void tile_on(const gr_kernel_table *kt, float *c, int64_t ldc, const float *a,
+                           const float *b, int64_t kc, bool acc, int64_t nv) {
+  if (nv >= GR_TILE_N / 16) kt->gemm_tile(c, ldc, a, b, kc, acc);
+  else kt->gemm_tile_narrow(c, ldc, a, b, kc, acc, (int)nv);
+}
+
+/* vectors of 16 in the panel of GR_TILE_N that starts at n0 of n */
+static inline int64_t panel_vecs(int64_t n0, int64_t n) {
+  int64_t v = (n - n0 + 15) / 16;
+  return v < GR_TILE_N / 16 ? v : GR_TILE_N / 16;
+}
+
 /* A matrix (rows x steps, element (i, k) at m[i*rs + k*ss]) in tiles of
  * GR_TILE_M rows, step by step, as the tile reads it: ap[(t*steps + k)*GR_TILE_M + r]
  * is row t*GR_TILE_M + r, 0 past the last row. ap is (mt, steps, GR_TILE_M);
@@ -716,12 +732,13 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         for (int v = 0; v < GR_TILE_N / 16; v++)
           runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
         /* chunks of TILE_K steps keep the panel in L1; later chunks add on */
+        int64_t nv = panel_vecs(pn * GR_TILE_N, nblk);
         for (int64_t c0 = 0; c0 < K; c0 += TILE_K) {
           int64_t kc = K - c0 < TILE_K ? K - c0 : TILE_K;
           pack_panel(bp, gp, koff + c0, runs, kc);
           for (int64_t t = 0; t < mt; t++)
-            kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ga + (t * K + c0) * GR_TILE_M,
-                          bp, kc, c0 > 0);
+            tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ga + (t * K + c0) * GR_TILE_M,
+                    bp, kc, c0 > 0, nv);
         }
         /* each vector of 16 positions lies in one sample */
         for (int v = 0; v < GR_TILE_N / 16; v++) {
@@ -758,19 +775,19 @@ static bool implicit_wgrad_ok(const conv_geom *g) {
   return implicit_ok(g) && ig.Mp * ig.P + ig.Cg * ig.CS <= g_budget;
 }
 
-/* positions n0 .. n0+kc-1 of the panel of taps k0 .. k0+GR_TILE_N-1 (zeros past K),
+/* positions n0 .. n0+kc-1 of taps k0 .. k0+16*nv-1 of a panel (zeros past K),
  * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. bp is
  * (kc, GR_TILE_N), pl the block's planes, koff (K); kc is a multiple of 16.
  * A tap whose 16 positions lie in one run is read in place; one cut by a
  * row end is first gathered into runs16. */
 static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
-                              int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
-                              const pos_grid *grid, const gr_kernel_table *kt) {
+                              int64_t k0, int64_t nv, int64_t K, int64_t n0, int64_t kc,
+                              int64_t nblk, const pos_grid *grid, const gr_kernel_table *kt) {
   float runs16[16][16], zero[16] = {0}; // gathered rows; the row of a tap past K
   for (int64_t v = 0; v < kc / 16; v++) {
     vec_runs r;
     runs_of(&r, n0 + v * 16, nblk, grid);
-    for (int64_t kq = 0; kq < GR_TILE_N; kq += 16) {
+    for (int64_t kq = 0; kq < nv * 16; kq += 16) {
       const float *src[16]; // src[u] is (16): tap k0+kq+u at the 16 positions
       for (int u = 0; u < 16; u++) {
         int64_t k = k0 + kq + u;
@@ -855,14 +872,15 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
         float *bp = tl + omp_get_thread_num() * per;         // bp is (TILE_K, GR_TILE_N): the panel
         float *ct = sums + (gi * kp * S + ps) * Mp * GR_TILE_N; // ct is (Mp, GR_TILE_N): its sums
         const float *gg = gt + gi * mt * nblk * GR_TILE_M;    // gg is the group's gy tiles
+        int64_t nv = panel_vecs(pn * GR_TILE_N, K); /* the last panel of taps may be narrow */
         for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
           int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
-          pack_panel_across(bp, pl + gi * Cg * ig.CS, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid,
-                            kt);
+          pack_panel_across(bp, pl + gi * Cg * ig.CS, koff, pn * GR_TILE_N, nv, K, m0, kc, nblk,
+                            &grid, kt);
           /* the first chunk of the first block starts the sums; the rest add on */
           for (int64_t t = 0; t < mt; t++)
-            kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N,
-                          gg + (t * nblk + m0) * GR_TILE_M, bp, kc, S > 1 || n0 > 0 || m0 > 0);
+            tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gg + (t * nblk + m0) * GR_TILE_M,
+                    bp, kc, S > 1 || n0 > 0 || m0 > 0, nv);
         }
       }
     }
@@ -920,7 +938,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   phase_geom pg = phase_geom_of(g);
   int64_t nplane = phase_floats(g, &pg, g->Ho);
   int64_t cols = (Mp * Lb + 15) / 16 * 16;
-  int64_t per = cols + TILE_K * GR_TILE_N + Mp * GR_TILE_N + nplane;
+  int64_t per = cols + TILE_K * GR_TILE_N + nplane;
   /* ap is (G, mt, Og, GR_TILE_M): each group's w^T in tiles, then koff (Og int64s, 2*Og floats) */
   float *ap = scratch_get(&g_mat, G * Mp * Og + 2 * Og);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
@@ -939,8 +957,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
     int64_t k = task / ntn, n0 = task % ntn * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
     float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
     float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
-    float *part = bp + TILE_K * GR_TILE_N;         // part is (Mp, GR_TILE_N): a narrow panel's
-    float *planes = part + Mp * GR_TILE_N;         // planes: col2im's phase planes
+    float *planes = bp + TILE_K * GR_TILE_N;       // planes: col2im's phase planes
     const float *ga = ap + k * Mp * Og;            // ga is group k's w^T in tiles
     // ybase is y[n0, k*Og], (Og,Ho,Wo)
     const float *ybase = gr_f32(y) + n0 * y->stride[0] + k * Og * y->stride[1];
@@ -948,20 +965,16 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
       vec_runs runs[GR_TILE_N / 16];
       for (int v = 0; v < GR_TILE_N / 16; v++)
         runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
-      /* a last panel narrower than the tile goes through `part` */
-      int64_t width = L - pn * GR_TILE_N < GR_TILE_N ? L - pn * GR_TILE_N : GR_TILE_N;
-      float *dst = width < GR_TILE_N ? part : col + pn * GR_TILE_N; // dst is (Mp, ld)
-      int64_t ld = width < GR_TILE_N ? GR_TILE_N : L;
+      /* a last panel narrower than the tile (whole vectors: L % 16 == 0) on the narrow tile */
+      int64_t nv = panel_vecs(pn * GR_TILE_N, L);
+      float *dst = col + pn * GR_TILE_N; // dst is (Mp, L) from the panel's first column
       for (int64_t k0 = 0; k0 < Og; k0 += TILE_K) {
         int64_t kc = Og - k0 < TILE_K ? Og - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(dst + t * GR_TILE_M * ld, ld, ga + (t * Og + k0) * GR_TILE_M, bp, kc,
-                        k0 > 0);
+          tile_on(kt, dst + t * GR_TILE_M * L, L, ga + (t * Og + k0) * GR_TILE_M, bp, kc, k0 > 0,
+                  nv);
       }
-      if (width < GR_TILE_N)
-        for (int64_t c = 0; c < K; c++)
-          memcpy(col + c * L + pn * GR_TILE_N, part + c * GR_TILE_N, (size_t)width * sizeof *col);
     }
     for (int64_t b = 0; b < nb; b++)
       for (int64_t c = 0; c < Cg; c++)

@@ -129,6 +129,20 @@ static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int
     for (int q = 0; q < GR_TILE_N; q++) c[r * ldc + q] = t[r][q];
 }
 
+/* gemm_tile on the first nv*16 columns */
+static void gemm_tile_narrow(float *c, int64_t ldc, const float *a, const float *b, int64_t kc,
+                             bool acc, int nv) {
+  float t[GR_TILE_M][GR_TILE_N]; /* the block's sums */
+  int n = nv * 16;
+  for (int r = 0; r < GR_TILE_M; r++)
+    for (int q = 0; q < n; q++) t[r][q] = acc ? c[r * ldc + q] : 0.0f;
+  for (int64_t k = 0; k < kc; k++, a += GR_TILE_M, b += GR_TILE_N)
+    for (int r = 0; r < GR_TILE_M; r++)
+      for (int q = 0; q < n; q++) t[r][q] = fmaf(a[r], b[q], t[r][q]);
+  for (int r = 0; r < GR_TILE_M; r++)
+    for (int q = 0; q < n; q++) c[r * ldc + q] = t[r][q];
+}
+
 /* d (16 rows ldd apart) = the 16 x 16 floats of s[0..15], turned across */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int q = 0; q < 16; q++)
@@ -162,6 +176,6 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
-    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
-    .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_narrow = gemm_tile_narrow,
+    .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
 };

@@ -401,9 +401,10 @@ static void test_optim_exact(void **state) { each_length(check_optim); }
 
 /* --- the convolution engine's GEMM tile and transpose16 ------------------------------------ */
 
-/* Every table's tile against sums in double, fresh and accumulating, several
- * step counts, and its transpose16 exactly: each table is right on its own,
- * the scalar reference included. */
+/* Every table's tile (whole and narrow) against sums in double, fresh and
+ * accumulating, several step counts, and its transpose16 exactly: each
+ * table is right on its own, the scalar reference included. The narrow
+ * tile leaves the columns past its own as they were. */
 static void test_gemm_tile_values(void **state) {
   enum { M = GR_TILE_M, N = GR_TILE_N, KMAX = 300 };
   float *a = aligned_alloc(64, KMAX * M * sizeof *a), *b = aligned_alloc(64, KMAX * N * sizeof *b);
@@ -416,19 +417,25 @@ static void test_gemm_tile_values(void **state) {
     if (!kt) continue;
     const int64_t steps[] = {0, 1, 7, 37, KMAX};
     for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
-      for (int acc = 0; acc < 2; acc++) {
-        for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
-        kt->gemm_tile(c, N, a, b, steps[s], acc);
-        for (int r = 0; r < M; r++)
-          for (int q = 0; q < N; q++) {
-            double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
-            for (int64_t k = 0; k < steps[s]; k++) {
-              want += (double)a[k * M + r] * b[k * N + q];
-              mag += fabs((double)a[k * M + r] * b[k * N + q]);
+      for (int acc = 0; acc < 2; acc++)
+        for (int nv = 1; nv <= N / 16; nv++) {
+          for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
+          if (nv == N / 16) kt->gemm_tile(c, N, a, b, steps[s], acc);
+          else kt->gemm_tile_narrow(c, N, a, b, steps[s], acc, nv);
+          for (int r = 0; r < M; r++)
+            for (int q = 0; q < N; q++) {
+              if (q >= nv * 16) {
+                assert_true(bits(c[r * N + q]) == bits(c0[r * N + q]));
+                continue;
+              }
+              double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
+              for (int64_t k = 0; k < steps[s]; k++) {
+                want += (double)a[k * M + r] * b[k * N + q];
+                mag += fabs((double)a[k * M + r] * b[k * N + q]);
+              }
+              assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
             }
-            assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
-          }
-      }
+        }
     /* transpose16: rows from anywhere, laid across with a row stride of 20 */
     const float *rows[16];
     float tr[16 * 20];
@@ -448,9 +455,10 @@ static void test_gemm_tile_values(void **state) {
  * panel sizes, fresh and accumulating, row strides that are not a multiple
  * of 16 and blocks that start off a 64-byte boundary (b stays aligned, as
  * the tile requires); specials in one pass. Floats between the rows and
- * around the block must stay as they were. */
+ * around the block, and past a narrow tile's nv vectors, must stay as they
+ * were. nv 3 is the whole tile. */
 static void check_tile_twin(const gr_kernel_table *t, int64_t kc, int64_t ldc, int off, bool acc,
-                            bool specials) {
+                            bool specials, int nv) {
   const gr_kernel_table *s = gr_kernels_scalar();
   enum { M = GR_TILE_M, N = GR_TILE_N };
   int64_t nc = (M - 1) * ldc + N;
@@ -463,16 +471,22 @@ static void check_tile_twin(const gr_kernel_table *t, int64_t kc, int64_t ldc, i
   fill(c0.p, nc, -2, 2, specials);
   copy(c.p, c0.p, nc);
   copy(r.p, c0.p, nc);
-  s->gemm_tile(r.p, ldc, a.p, b, kc, acc);
-  t->gemm_tile(c.p, ldc, a.p, b, kc, acc);
+  if (nv == N / 16) {
+    s->gemm_tile(r.p, ldc, a.p, b, kc, acc);
+    t->gemm_tile(c.p, ldc, a.p, b, kc, acc);
+  } else {
+    s->gemm_tile_narrow(r.p, ldc, a.p, b, kc, acc, nv);
+    t->gemm_tile_narrow(c.p, ldc, a.p, b, kc, acc, nv);
+  }
   char what[96];
-  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d", (long long)kc,
-           (long long)ldc, off, acc);
+  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d nv=%d", (long long)kc,
+           (long long)ldc, off, acc, nv);
   assert_same(c.p, r.p, nc, t->isa, what);
   buf_check_guards(&c);
-  /* the gaps between the rows are the caller's */
-  for (int64_t row = 0; row < M - 1; row++)
-    assert_same(c.p + row * ldc + N, c0.p + row * ldc + N, ldc - N, t->isa, "gemm_tile gap");
+  /* the gaps between the rows, and the columns past the tile's, are the caller's */
+  for (int64_t row = 0; row < M; row++)
+    assert_same(c.p + row * ldc + nv * 16, c0.p + row * ldc + nv * 16,
+                row < M - 1 ? ldc - nv * 16 : N - nv * 16, t->isa, "gemm_tile gap");
   buf_free(&a);
   buf_free(&c0);
   buf_free(&c);
@@ -509,14 +523,19 @@ static void test_gemm_tile_twin(void **state) {
     if (!t) continue;
     if (t->gemm_tile == s->gemm_tile) {
       /* no tile of its own (AVX2): the engine runs sgemm there */
+      assert_ptr_equal(t->gemm_tile_narrow, s->gemm_tile_narrow);
       assert_ptr_equal(t->transpose16, s->transpose16);
       continue;
     }
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
       for (size_t j = 0; j < sizeof ldcs / sizeof *ldcs; j++)
         for (int off = 0; off < 4; off++)
-          for (int acc = 0; acc < 2; acc++) check_tile_twin(t, steps[i], ldcs[j], off, acc, false);
-    for (int acc = 0; acc < 2; acc++) check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true);
+          for (int acc = 0; acc < 2; acc++)
+            for (int nv = 1; nv <= GR_TILE_N / 16; nv++)
+              check_tile_twin(t, steps[i], ldcs[j], off, acc, false, nv);
+    for (int acc = 0; acc < 2; acc++)
+      for (int nv = 1; nv <= GR_TILE_N / 16; nv++)
+        check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true, nv);
     for (size_t j = 0; j < sizeof ldds / sizeof *ldds; j++)
       for (int off = 0; off < 4; off++) check_transpose_twin(t, ldds[j], off);
   }
