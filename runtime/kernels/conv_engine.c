@@ -1,7 +1,9 @@
 /* The convolution engine: the GEMM behind the three faces of ops/conv.c
  * (conv2d, conv_transpose2d, conv2d_weight_grad), built on im2col/col2im and
  * sgemm and, where the kernel table has a SIMD GEMM tile (AVX-512), on a
- * GEMM of its own that never writes the columns out.
+ * GEMM of its own that never writes the columns out; groups run on it group
+ * by group, and depthwise convolutions (one channel a group) on a direct
+ * path of their own.
  *
  * Every kernel speaks of one geometry: the image side (N,C,H,W) is conv2d's
  * input and the filtered side (N,O,Ho,Wo) its output. conv2d goes image ->
@@ -18,8 +20,9 @@
  * The file, bottom-up: the knobs (scratch budget, threads, tile paths);
  * per-thread scratch; blocks, im2col, col2im and the moves between the
  * filtered side and the matrix scratch; the tile paths (conv2d's implicit
- * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); last the
- * three entry points, which choose among the paths: read those first.
+ * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); the
+ * depthwise paths; last the three entry points, which choose among the
+ * paths: read those first.
  *
  * Pointers carry their shapes in comments, as (rows, columns) of the
  * matrices they hold; L is always the positions of a block (B*rows*Wo). */
@@ -104,7 +107,9 @@ static float *scratch_get(scratch *s, int64_t n) {
  * own: AVX-512, where they take about half of sgemm's time on a DCGAN
  * layer. Where it does not, the table's tile is the scalar reference, which
  * took 80 times sgemm's time on that layer (1.9 s against 24 ms, one
- * thread), so the scalar and AVX2 tables keep sgemm, and sgemm's numbers. */
+ * thread), so the scalar and AVX2 tables keep sgemm, and sgemm's numbers.
+ * The depthwise paths follow the same switch (their rows are the table's
+ * too). */
 static int g_tile_mode = -1; /* -1: a SIMD tile only; 0 never; 1 with any tile */
 
 int gr_conv_set_tile(int mode) {
@@ -113,7 +118,8 @@ int gr_conv_set_tile(int mode) {
   return prev;
 }
 
-/* The table whose gemm_tile and transpose16 the tile paths use, or NULL for sgemm. */
+/* The table whose tiles, transpose16 and depthwise rows the tile and
+ * depthwise paths use, or NULL for sgemm. */
 static const gr_kernel_table *tile_kernels(void) {
   const gr_kernel_table *k = gr_kernels();
   if (g_tile_mode >= 0) return g_tile_mode ? k : NULL;
@@ -1214,8 +1220,9 @@ static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor
 
 /* --- the entry points ---------------------------------------------------------------------
  * Each takes the first path that applies: a 1x1 output as one plain sgemm;
- * the tile path when tile_kernels() allows it and the shapes fit; else
- * blocks of columns through sgemm. */
+ * with tile_kernels(), the depthwise path for one channel in and out per
+ * group, else the tile path when the shapes fit; else blocks of columns
+ * through sgemm, group by group. */
 
 /* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; x (N,C,H,W) at any
  * strides, w (O, C/G*kh*kw) contiguous, bias (O) or NULL. */
