@@ -500,7 +500,7 @@ static int64_t tile_rows(int64_t n) { return (n + GR_TILE_M - 1) / GR_TILE_M * G
 static inline void tile_on(const gr_kernel_table *kt, float *c, int64_t ldc, const float *a,
                            const float *b, int64_t kc, bool acc, int64_t nv) {
   if (nv >= GR_TILE_N / 16) kt->gemm_tile(c, ldc, a, b, kc, acc);
-  else kt->gemm_tile_narrow(c, ldc, a, b, kc, acc, (int)nv);
+  else kt->gemm_tile_at(c, ldc, a, 1, GR_TILE_M, b, kc, acc, (int)nv);
 }
 
 /* vectors of 16 in the panel of GR_TILE_N that starts at n0 of n */
@@ -709,15 +709,20 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   /* per thread: a panel and a column of tiles, each a whole number of cache lines */
   int64_t per = TILE_K * GR_TILE_N + Mp * GR_TILE_N;
   float *pl = scratch_get(&g_col, B * kg * Cg * ig.CS); // pl is (B, kg*Cg, sh*sw, lh, lw)
+  /* groups of whole tiles read their weights where they are: the packing
+   * pass cost as much as the tile on a batch of one (StyleGAN2's fused
+   * modulated convolution, whose weights are used by two panels each) */
+  bool in_place = G > 1 && Og % GR_TILE_M == 0;
+  int64_t na = in_place ? 0 : G * Mp * K;
   /* ap is (G, mt, K, GR_TILE_M), each group's weights in tiles, then koff (K int64s, 2K floats) */
-  float *ap = scratch_get(&g_mat, G * Mp * K + 2 * K);
+  float *ap = scratch_get(&g_mat, na + 2 * K);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
   if (!pl || !ap || !tl)
     return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
-                   (long long)(B * kg * Cg * ig.CS + G * Mp * K + 2 * K + per * threads));
-  for (int64_t k = 0; k < G; k++) /* group k's weights (Og x K) in tiles of rows */
+                   (long long)(B * kg * Cg * ig.CS + na + 2 * K + per * threads));
+  for (int64_t k = 0; k < G && !in_place; k++) /* group k's weights (Og x K) in tiles of rows */
     pack_tiles(ap + k * Mp * K, w + k * Og * K, Og, K, K, 1);
-  int64_t *koff = (int64_t *)(ap + G * Mp * K);
+  int64_t *koff = (int64_t *)(ap + na);
   tap_offsets(koff, g, &ig);
   const gr_kernel_table *kt = tile_kernels();
   for (int64_t k0 = 0; k0 < G; k0 += kg) {
@@ -731,7 +736,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
       for (int64_t task = 0; task < tasks; task++) {
         int64_t k = k0 + task / panels, pn = task % panels; /* group k, panel pn */
         const float *gp = pl + (k - k0) * Cg * ig.CS; // gp is group k's planes in the block's first sample
-        const float *ga = ap + k * Mp * K;            // ga is group k's weights in tiles
+        const float *ga = in_place ? w + k * Og * K : ap + k * Mp * K; // ga is group k's weights
         float *bp = tl + omp_get_thread_num() * per;  // bp is (TILE_K, GR_TILE_N): the panel
         float *ct = bp + TILE_K * GR_TILE_N;          // ct is (Mp, GR_TILE_N): the sums
         vec_runs runs[GR_TILE_N / 16];
@@ -743,8 +748,12 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
           int64_t kc = K - c0 < TILE_K ? K - c0 : TILE_K;
           pack_panel(bp, gp, koff + c0, runs, kc);
           for (int64_t t = 0; t < mt; t++)
-            tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ga + (t * K + c0) * GR_TILE_M,
-                    bp, kc, c0 > 0, nv);
+            if (in_place) /* rows of tile t: K floats apart */
+              kt->gemm_tile_at(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N,
+                               ga + t * GR_TILE_M * K + c0, K, 1, bp, kc, c0 > 0, (int)nv);
+            else
+              tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ga + (t * K + c0) * GR_TILE_M,
+                      bp, kc, c0 > 0, nv);
         }
         /* each vector of 16 positions lies in one sample */
         for (int v = 0; v < GR_TILE_N / 16; v++) {
@@ -945,15 +954,19 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   int64_t nplane = phase_floats(g, &pg, g->Ho);
   int64_t cols = (Mp * Lb + 15) / 16 * 16;
   int64_t per = cols + TILE_K * GR_TILE_N + nplane;
+  /* groups of whole tiles read w^T where it is, as conv2d's do: w's rows
+   * are w^T's steps, each a tile's 8 floats side by side */
+  bool in_place = G > 1 && K % GR_TILE_M == 0;
+  int64_t na = in_place ? 0 : G * Mp * Og;
   /* ap is (G, mt, Og, GR_TILE_M): each group's w^T in tiles, then koff (Og int64s, 2*Og floats) */
-  float *ap = scratch_get(&g_mat, G * Mp * Og + 2 * Og);
+  float *ap = scratch_get(&g_mat, na + 2 * Og);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
   if (!ap || !tl)
     return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
-                   (long long)(G * Mp * Og + 2 * Og + per * threads));
-  for (int64_t k = 0; k < G; k++) /* group k's w^T (K x Og) in tiles of column rows */
+                   (long long)(na + 2 * Og + per * threads));
+  for (int64_t k = 0; k < G && !in_place; k++) /* group k's w^T (K x Og) in tiles of column rows */
     pack_tiles(ap + k * Mp * Og, w + k * Og * K, K, Og, 1, K);
-  int64_t *koff = (int64_t *)(ap + G * Mp * Og); // koff (Og): where channel o of a group starts in a sample of y
+  int64_t *koff = (int64_t *)(ap + na); // koff (Og): where channel o of a group starts in a sample of y
   for (int64_t o = 0; o < Og; o++) koff[o] = o * y->stride[1];
   const gr_kernel_table *kt = tile_kernels();
   /* y's rows are contiguous, so a sample's positions are one row of P */
@@ -964,7 +977,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
     float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
     float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
     float *planes = bp + TILE_K * GR_TILE_N;       // planes: col2im's phase planes
-    const float *ga = ap + k * Mp * Og;            // ga is group k's w^T in tiles
+    const float *ga = in_place ? w + k * Og * K : ap + k * Mp * Og; // ga is group k's w^T
     // ybase is y[n0, k*Og], (Og,Ho,Wo)
     const float *ybase = gr_f32(y) + n0 * y->stride[0] + k * Og * y->stride[1];
     for (int64_t pn = 0; pn * GR_TILE_N < L; pn++) {
@@ -978,8 +991,12 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
         int64_t kc = Og - k0 < TILE_K ? Og - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          tile_on(kt, dst + t * GR_TILE_M * L, L, ga + (t * Og + k0) * GR_TILE_M, bp, kc, k0 > 0,
-                  nv);
+          if (in_place) /* steps of tile t: K floats apart */
+            kt->gemm_tile_at(dst + t * GR_TILE_M * L, L, ga + k0 * K + t * GR_TILE_M, 1, K, bp, kc,
+                             k0 > 0, (int)nv);
+          else
+            tile_on(kt, dst + t * GR_TILE_M * L, L, ga + (t * Og + k0) * GR_TILE_M, bp, kc, k0 > 0,
+                    nv);
       }
     }
     for (int64_t b = 0; b < nb; b++)

@@ -129,16 +129,16 @@ static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int
     for (int q = 0; q < GR_TILE_N; q++) c[r * ldc + q] = t[r][q];
 }
 
-/* gemm_tile on the first nv*16 columns */
-static void gemm_tile_narrow(float *c, int64_t ldc, const float *a, const float *b, int64_t kc,
-                             bool acc, int nv) {
+/* gemm_tile on the first nv*16 columns, a's row r at step k at a[r*ra + k*ka] */
+static void gemm_tile_at(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
+                         const float *b, int64_t kc, bool acc, int nv) {
   float t[GR_TILE_M][GR_TILE_N]; /* the block's sums */
   int n = nv * 16;
   for (int r = 0; r < GR_TILE_M; r++)
     for (int q = 0; q < n; q++) t[r][q] = acc ? c[r * ldc + q] : 0.0f;
-  for (int64_t k = 0; k < kc; k++, a += GR_TILE_M, b += GR_TILE_N)
+  for (int64_t k = 0; k < kc; k++, a += ka, b += GR_TILE_N)
     for (int r = 0; r < GR_TILE_M; r++)
-      for (int q = 0; q < n; q++) t[r][q] = fmaf(a[r], b[q], t[r][q]);
+      for (int q = 0; q < n; q++) t[r][q] = fmaf(a[r * ra], b[q], t[r][q]);
   for (int r = 0; r < GR_TILE_M; r++)
     for (int q = 0; q < n; q++) c[r * ldc + q] = t[r][q];
 }
@@ -176,6 +176,6 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
-    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_narrow = gemm_tile_narrow,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
     .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
 };

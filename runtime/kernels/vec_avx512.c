@@ -307,38 +307,49 @@ static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int
     for (int v = 0; v < 3; v++) _mm512_storeu_ps(c + r * ldc + v * 16, t[r][v]);
 }
 
-/* The tile on NV vectors of columns: 8*NV sums in registers, one load of
- * b and eight broadcasts of a per step as on the whole tile. */
-static inline __attribute__((always_inline)) void tile_cols(float *c, int64_t ldc, const float *a,
-                                                            const float *b, int64_t kc, bool acc,
-                                                            const int NV) {
-  __m512 t[GR_TILE_M][2];
+/* The tile on NV vectors of columns, a's rows RA floats apart and its steps
+ * ka: 8*NV sums in registers, NV loads of b and eight broadcasts of a per
+ * step as on the whole tile. RA is a constant for packed a (1) and 0 for
+ * any other, read from ra. */
+static inline __attribute__((always_inline)) void tile_at(float *c, int64_t ldc, const float *a,
+                                                          int64_t ra, int64_t ka, const float *b,
+                                                          int64_t kc, bool acc, const int NV,
+                                                          const int RA) {
+  __m512 t[GR_TILE_M][3];
+  if (RA) ra = RA;
 #pragma GCC unroll 8
   for (int r = 0; r < GR_TILE_M; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 3
     for (int v = 0; v < NV; v++)
       t[r][v] = acc ? _mm512_loadu_ps(c + r * ldc + v * 16) : _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; k++, a += GR_TILE_M, b += GR_TILE_N) {
-    __m512 bv[2];
-#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; k++, a += ka, b += GR_TILE_N) {
+    __m512 bv[3];
+#pragma GCC unroll 3
     for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + v * 16);
 #pragma GCC unroll 8
     for (int r = 0; r < GR_TILE_M; r++) {
-      __m512 s = _mm512_set1_ps(a[r]);
-#pragma GCC unroll 2
+      __m512 s = _mm512_set1_ps(a[r * ra]);
+#pragma GCC unroll 3
       for (int v = 0; v < NV; v++) t[r][v] = _mm512_fmadd_ps(s, bv[v], t[r][v]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < GR_TILE_M; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 3
     for (int v = 0; v < NV; v++) _mm512_storeu_ps(c + r * ldc + v * 16, t[r][v]);
 }
 
-static void gemm_tile_narrow(float *c, int64_t ldc, const float *a, const float *b, int64_t kc,
-                             bool acc, int nv) {
-  if (nv == 1) tile_cols(c, ldc, a, b, kc, acc, 1);
-  else tile_cols(c, ldc, a, b, kc, acc, 2);
+static void gemm_tile_at(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
+                         const float *b, int64_t kc, bool acc, int nv) {
+  if (ra == 1) {
+    if (nv == 1) tile_at(c, ldc, a, ra, ka, b, kc, acc, 1, 1);
+    else if (nv == 2) tile_at(c, ldc, a, ra, ka, b, kc, acc, 2, 1);
+    else tile_at(c, ldc, a, ra, ka, b, kc, acc, 3, 1);
+  } else {
+    if (nv == 1) tile_at(c, ldc, a, ra, ka, b, kc, acc, 1, 0);
+    else if (nv == 2) tile_at(c, ldc, a, ra, ka, b, kc, acc, 2, 0);
+    else tile_at(c, ldc, a, ra, ka, b, kc, acc, 3, 0);
+  }
 }
 
 /* 16 x 16 floats turned across in registers: pairs of rows interleaved by
@@ -469,7 +480,7 @@ static const gr_kernel_table table = {
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
-    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_narrow = gemm_tile_narrow,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
     .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

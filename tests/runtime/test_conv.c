@@ -339,7 +339,9 @@ static void test_conv2d_weight_grad_forward(void **state) {
  * channels; a part tile of output channels (9 a group), two chunks of
  * steps (360 columns a group), one channel in and two out (a multiplier:
  * the tile, not the depthwise path), a batch of one with 32 groups (the
- * fused modulated convolution); odd positions per sample (sgemm) */
+ * fused modulated convolution); whole tiles of channels a group (weights
+ * read in place, and 48 positions: one whole panel); odd positions per
+ * sample (sgemm) */
 static const cfg kGroupCases[] = {
     {2, 8, 8, 8, 6, 3, 3, .p = {1, 1}, .G = 2, .bias = true},
     {3, 9, 8, 9, 12, 3, 2, .s = {2, 1}, .p = {1, 0}, .G = 3, .noncontig = true},
@@ -348,16 +350,19 @@ static const cfg kGroupCases[] = {
     {2, 96, 8, 8, 64, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 32, .noncontig = true},
     {1, 80, 4, 4, 10, 3, 3, .p = {1, 1}, .G = 2},
     {2, 4, 8, 8, 8, 3, 3, .p = {1, 1}, .G = 4, .bias = true},
+    {1, 64, 6, 8, 64, 3, 3, .p = {1, 1}, .G = 4, .bias = true, .noncontig = true},
     {2, 6, 7, 5, 9, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
 };
 
 /* conv_transpose2d (C in, O out): 2, 3, 4 and 32 groups; StyleGAN2's up
  * convolution (3x3, stride 2, no padding, a batch of one, 32 groups) with
- * output_padding; dilation; a strided view (sgemm); odd positions (sgemm) */
+ * output_padding; dilation; 16 columns a group (w read in place); a
+ * strided view (sgemm); odd positions (sgemm) */
 static const cfg kGroupCasesT[] = {
     {2, 8, 4, 4, 6, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 2, .bias = true},
     {1, 64, 4, 8, 96, 3, 3, .s = {2, 2}, .op = {1, 0}, .G = 32, .bias = true},
     {1, 128, 4, 4, 64, 3, 3, .s = {2, 2}, .d = {2, 2}, .G = 32},
+    {1, 64, 4, 8, 64, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 4, .bias = true},
     {2, 12, 4, 4, 9, 3, 3, .p = {1, 1}, .G = 3, .noncontig = true},
     {2, 8, 8, 6, 12, 5, 3, .s = {1, 2}, .p = {2, 1}, .op = {0, 1}, .G = 4, .bias = true},
     {2, 6, 5, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 2},

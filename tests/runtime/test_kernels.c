@@ -421,7 +421,7 @@ static void test_gemm_tile_values(void **state) {
         for (int nv = 1; nv <= N / 16; nv++) {
           for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
           if (nv == N / 16) kt->gemm_tile(c, N, a, b, steps[s], acc);
-          else kt->gemm_tile_narrow(c, N, a, b, steps[s], acc, nv);
+          else kt->gemm_tile_at(c, N, a, 1, M, b, steps[s], acc, nv);
           for (int r = 0; r < M; r++)
             for (int q = 0; q < N; q++) {
               if (q >= nv * 16) {
@@ -456,31 +456,32 @@ static void test_gemm_tile_values(void **state) {
  * of 16 and blocks that start off a 64-byte boundary (b stays aligned, as
  * the tile requires); specials in one pass. Floats between the rows and
  * around the block, and past a narrow tile's nv vectors, must stay as they
- * were. nv 3 is the whole tile. */
+ * were. nv 3 with a packed (ra 1, ka 8) is the whole tile, gemm_tile;
+ * else gemm_tile_at, with a's rows ra and its steps ka floats apart. */
 static void check_tile_twin(const gr_kernel_table *t, int64_t kc, int64_t ldc, int off, bool acc,
-                            bool specials, int nv) {
+                            bool specials, int nv, int64_t ra, int64_t ka) {
   const gr_kernel_table *s = gr_kernels_scalar();
   enum { M = GR_TILE_M, N = GR_TILE_N };
-  int64_t nc = (M - 1) * ldc + N;
-  buf a = buf_new(kc * M, (off + 1) % 4), c0 = buf_new(nc, off), c = buf_new(nc, off),
+  int64_t nc = (M - 1) * ldc + N, na = (M - 1) * ra + (kc ? kc - 1 : 0) * ka + 1;
+  buf a = buf_new(na, (off + 1) % 4), c0 = buf_new(nc, off), c = buf_new(nc, off),
       r = buf_new(nc, off);
   float *b = aligned_alloc(64, (size_t)(kc ? kc : 1) * N * sizeof *b);
   assert_non_null(b);
-  fill(a.p, kc * M, -2, 2, specials);
+  fill(a.p, na, -2, 2, specials);
   fill(b, kc * N, -2, 2, specials);
   fill(c0.p, nc, -2, 2, specials);
   copy(c.p, c0.p, nc);
   copy(r.p, c0.p, nc);
-  if (nv == N / 16) {
+  if (nv == N / 16 && ra == 1 && ka == M) {
     s->gemm_tile(r.p, ldc, a.p, b, kc, acc);
     t->gemm_tile(c.p, ldc, a.p, b, kc, acc);
   } else {
-    s->gemm_tile_narrow(r.p, ldc, a.p, b, kc, acc, nv);
-    t->gemm_tile_narrow(c.p, ldc, a.p, b, kc, acc, nv);
+    s->gemm_tile_at(r.p, ldc, a.p, ra, ka, b, kc, acc, nv);
+    t->gemm_tile_at(c.p, ldc, a.p, ra, ka, b, kc, acc, nv);
   }
-  char what[96];
-  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d nv=%d", (long long)kc,
-           (long long)ldc, off, acc, nv);
+  char what[128];
+  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d nv=%d ra=%lld ka=%lld",
+           (long long)kc, (long long)ldc, off, acc, nv, (long long)ra, (long long)ka);
   assert_same(c.p, r.p, nc, t->isa, what);
   buf_check_guards(&c);
   /* the gaps between the rows, and the columns past the tile's, are the caller's */
@@ -523,19 +524,23 @@ static void test_gemm_tile_twin(void **state) {
     if (!t) continue;
     if (t->gemm_tile == s->gemm_tile) {
       /* no tile of its own (AVX2): the engine runs sgemm there */
-      assert_ptr_equal(t->gemm_tile_narrow, s->gemm_tile_narrow);
+      assert_ptr_equal(t->gemm_tile_at, s->gemm_tile_at);
       assert_ptr_equal(t->transpose16, s->transpose16);
       continue;
     }
+    /* a packed, its rows far apart (a weight matrix's rows), its steps far apart (w^T's) */
+    const int64_t strides[][2] = {{1, GR_TILE_M}, {301, 1}, {1, 19}};
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
       for (size_t j = 0; j < sizeof ldcs / sizeof *ldcs; j++)
         for (int off = 0; off < 4; off++)
           for (int acc = 0; acc < 2; acc++)
             for (int nv = 1; nv <= GR_TILE_N / 16; nv++)
-              check_tile_twin(t, steps[i], ldcs[j], off, acc, false, nv);
+              for (int st = 0; st < 3; st++)
+                check_tile_twin(t, steps[i], ldcs[j], off, acc, false, nv, strides[st][0],
+                                strides[st][1]);
     for (int acc = 0; acc < 2; acc++)
       for (int nv = 1; nv <= GR_TILE_N / 16; nv++)
-        check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true, nv);
+        check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true, nv, 1, GR_TILE_M);
     for (size_t j = 0; j < sizeof ldds / sizeof *ldds; j++)
       for (int off = 0; off < 4; off++) check_transpose_twin(t, ldds[j], off);
   }

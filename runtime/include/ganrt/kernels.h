@@ -63,11 +63,13 @@ typedef struct gr_kernel_table {
    * likewise (kc, GR_TILE_N) and 64-byte aligned. The scalar tile is the
    * reference; the engine runs its tile paths only on a SIMD one. */
   void (*gemm_tile)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc);
-  /* gemm_tile on the first nv*16 of its columns (nv 1 or 2), the others of c
-   * left as they are; b keeps rows of GR_TILE_N floats. For a panel that a
-   * block of positions fills only in part: each element the same steps. */
-  void (*gemm_tile_narrow)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc,
-                           bool acc, int nv);
+  /* gemm_tile on the first nv*16 of its columns (nv 1 to 3; the others of c
+   * left as they are), reading row r of a at step k from a[r*ra + k*ka]
+   * (packed: ra 1, ka GR_TILE_M); b as for gemm_tile. For a panel that a
+   * block of positions fills only in part, and for weights read where they
+   * are: each element the same steps as on gemm_tile. */
+  void (*gemm_tile_at)(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
+                       const float *b, int64_t kc, bool acc, int nv);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
   /* The engine's depthwise convolutions, rows of n floats. dw_rows: y[r*ldy + q]
