@@ -383,64 +383,85 @@ static void transpose16(float *d, int64_t ldd, const float *const *s) {
 
 /* --- depthwise rows ---------------------------------------------------------------------
  * Rows of a depthwise convolution are short (8 to 64 floats) and each tap
- * is a multiply-add over a whole row, so a row's sums are kept in
- * registers across the taps: M vectors at a time (vectors of several rows
- * when rows are short), each tap's weight broadcast once for them all.
- * Masked loads and stores end each row. */
-#define DW_M 8
+ * is a multiply-add over a whole row, so the sums of several rows, up to
+ * sixteen vectors, are kept in registers across the taps, each tap's
+ * weight broadcast once for them all (storing them back every tap, as the
+ * plain loop did, bounded it). Each sum is a chain of dependent
+ * multiply-adds, so blocks are evened out rather than leaving a block of
+ * one. Masked loads and stores end each row. */
+#define DW_M 16
 
-/* vectors i0 .. i0+M-1 of the rows' nv vectors each: the taps over them */
+/* rows r0 .. r0+M-1, NV vectors each (the last under mask `last`): the taps over them */
 static inline __attribute__((always_inline)) void dw_block(
     float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off, const float *w,
-    int64_t taps, int64_t nv, __mmask16 last, float init, int64_t i0, const int M) {
+    int64_t taps, __mmask16 last, float init, int64_t r0, const int M, const int NV) {
+  if (M * NV > DW_M) return; /* not called: the switch below spells out every M */
   __m512 acc[DW_M];
-  const float *src[DW_M];
-  float *dst[DW_M];
-  __mmask16 k[DW_M];
-#pragma GCC unroll 8
-  for (int u = 0; u < M; u++) {
-    int64_t r = (i0 + u) / nv, v = (i0 + u) % nv;
-    src[u] = x + r * ldx + v * 16;
-    dst[u] = y + r * ldy + v * 16;
-    k[u] = v == nv - 1 ? last : (__mmask16)0xffff;
-    acc[u] = _mm512_set1_ps(init);
-  }
+  const float *xb = x + r0 * ldx; // xb is row r0 of x
+#pragma GCC unroll 16
+  for (int u = 0; u < M * NV; u++) acc[u] = _mm512_set1_ps(init);
   for (int64_t t = 0; t < taps; t++) {
     __m512 wt = _mm512_set1_ps(w[t]);
-    int64_t o = off[t];
-#pragma GCC unroll 8
+    const float *p = xb + off[t];
+#pragma GCC unroll 16
     for (int u = 0; u < M; u++)
-      acc[u] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k[u], src[u] + o), acc[u]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        acc[u * NV + v] = _mm512_fmadd_ps(
+            wt, _mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16)0xffff, p + u * ldx + v * 16),
+            acc[u * NV + v]);
   }
-#pragma GCC unroll 8
-  for (int u = 0; u < M; u++) _mm512_mask_storeu_ps(dst[u], k[u], acc[u]);
+#pragma GCC unroll 16
+  for (int u = 0; u < M; u++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      _mm512_mask_storeu_ps(y + (r0 + u) * ldy + v * 16, v == NV - 1 ? last : (__mmask16)0xffff,
+                            acc[u * NV + v]);
 }
 
-/* The blocks are evened out (9 vectors: 5 and 4, not 8 and 1): a block of
- * one is a chain of dependent multiply-adds, four times slower a vector. */
-static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
-                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
-  if (n <= 0 || rows <= 0) return;
-  int64_t nv = (n + 15) / 16, total = rows * nv, blocks = (total + DW_M - 1) / DW_M;
-  __mmask16 last = tail_mask(n - (nv - 1) * 16);
+/* Rows of NV vectors in blocks of at most DW_M / NV rows, evened out (nine
+ * rows: one block; seventeen: 9 and 8). */
+static inline __attribute__((always_inline)) void dw_rows_nv(
+    float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off, const float *w,
+    int64_t taps, int64_t rows, __mmask16 last, float init, const int NV) {
+  int64_t most = DW_M / NV, blocks = (rows + most - 1) / most;
   for (int64_t b = 0; b < blocks; b++) {
-    int64_t i0 = total * b / blocks;
-    switch (total * (b + 1) / blocks - i0) {
+    int64_t r0 = rows * b / blocks;
+    switch (rows * (b + 1) / blocks - r0) {
 #define DW_CASE(m) \
-  case m: dw_block(y, ldy, x, ldx, off, w, taps, nv, last, init, i0, m); break;
+  case m: dw_block(y, ldy, x, ldx, off, w, taps, last, init, r0, m, NV); break;
       DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+      DW_CASE(9) DW_CASE(10) DW_CASE(11) DW_CASE(12) DW_CASE(13) DW_CASE(14) DW_CASE(15)
+      DW_CASE(16)
 #undef DW_CASE
     default: break;
     }
   }
 }
 
+/* rows longer than 64 floats: 64 at a time */
+static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
+  for (int64_t q0 = 0; q0 < n && rows > 0; q0 += 64) {
+    int64_t m = n - q0 < 64 ? n - q0 : 64, nv = (m + 15) / 16;
+    __mmask16 last = tail_mask(m - (nv - 1) * 16);
+    switch (nv) {
+    case 1: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 1); break;
+    case 2: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 2); break;
+    case 3: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 3); break;
+    default: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 4); break;
+    }
+  }
+}
+
 /* taps t0 .. t0+M-1 of the weight gradient over all the rows: one load of
- * g for M products */
+ * g for M products (each tap's sums a chain, as above; eight taps and the
+ * row's vectors keep the units busy) */
+#define DW_GRAD_M 8
 static inline __attribute__((always_inline)) void dw_grad_block(
     float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx, const int64_t *off,
     int64_t rows, int64_t nv, __mmask16 last, int64_t t0, const int M) {
-  __m512 a[DW_M];
+  __m512 a[DW_GRAD_M];
 #pragma GCC unroll 8
   for (int u = 0; u < M; u++) a[u] = _mm512_loadu_ps(acc + (t0 + u) * 16);
   for (int64_t r = 0; r < rows; r++) {
@@ -461,7 +482,7 @@ static inline __attribute__((always_inline)) void dw_grad_block(
 static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
                          const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
   if (n <= 0 || rows <= 0) return;
-  int64_t nv = (n + 15) / 16, blocks = (taps + DW_M - 1) / DW_M;
+  int64_t nv = (n + 15) / 16, blocks = (taps + DW_GRAD_M - 1) / DW_GRAD_M;
   __mmask16 last = tail_mask(n - (nv - 1) * 16);
   for (int64_t b = 0; b < blocks; b++) {
     int64_t t0 = taps * b / blocks;

@@ -642,7 +642,7 @@ static void check_dw_twin(const gr_kernel_table *t, int64_t n, int64_t rows, int
 static void test_dw_rows_twin(void **state) {
   const gr_kernel_table *s = gr_kernels_scalar();
   const int kernels[][2] = {{1, 1}, {3, 3}, {4, 4}, {1, 5}, {5, 5}, {0, 0}};
-  const int64_t rows[] = {1, 2, 5};
+  const int64_t rows[] = {1, 2, 5, 17};
   for (int k = 0; k < NISA; k++) {
     const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
     if (!t) continue;
