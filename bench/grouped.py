@@ -19,23 +19,13 @@ import argparse
 import collections
 import os
 import statistics
-import subprocess
-import sys
 
-from compare import ROOT, ganlua
+from compare import ganlua, lines
 
 
 def cases(cmd):
     """{(case, pass): ms} from one run of a program"""
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr}")
-    got = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 5 and parts[0] == "case":
-            got[(parts[1], parts[2])] = float(parts[4 if CPU else 3])
-    return got
+    return {(p[1], p[2]): float(p[4 if CPU else 3]) for p in lines(cmd) if len(p) == 5 and p[0] == "case"}
 
 
 CPU = False

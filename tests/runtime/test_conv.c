@@ -545,6 +545,15 @@ static void run_three(const cfg *c, const cfg *ct, gr_tensor *const *in, gr_tens
   out[2] = TU_OK(gr_conv2d_weight_grad(in[0], out[0], (int)c->kh, (int)c->kw, a));
 }
 
+/* a[i] and b[i] hold the same bits, for i < 3; all six released */
+static void same_three(gr_tensor **a, gr_tensor **b) {
+  for (int i = 0; i < 3; i++) {
+    assert_memory_equal(gr_f32(a[i]), gr_f32(b[i]), (size_t)gr_numel(a[i]) * sizeof(float));
+    gr_release(a[i]);
+    gr_release(b[i]);
+  }
+}
+
 /* The scalar tile is the AVX-512 tile's twin (both fuse each multiply-add,
  * in step order), and nothing else in the engine depends on the table: with
  * the tile paths forced on the scalar table, every case gives the very bits
@@ -561,12 +570,7 @@ static void twins(const cfg *cases, size_t nc, const cfg *tcases, size_t nt) {
     gr_conv_set_tile(1);
     run_three(c, ct, in, twin);
     gr_conv_set_tile(-1);
-    for (int i = 0; i < 3; i++) {
-      assert_memory_equal(gr_f32(fast[i]), gr_f32(twin[i]),
-                          (size_t)gr_numel(fast[i]) * sizeof(float));
-      gr_release(fast[i]);
-      gr_release(twin[i]);
-    }
+    same_three(fast, twin);
     for (int i = 0; i < 6; i++) gr_release(in[i]);
   }
   assert_int_equal(gr_kernels_use(before->isa), 0);
@@ -598,12 +602,7 @@ static void test_groups_thread_count(void **state) {
     run_three(c, ct, in, one);
     gr_set_threads(3);
     run_three(c, ct, in, three);
-    for (int i = 0; i < 3; i++) {
-      assert_memory_equal(gr_f32(one[i]), gr_f32(three[i]),
-                          (size_t)gr_numel(one[i]) * sizeof(float));
-      gr_release(one[i]);
-      gr_release(three[i]);
-    }
+    same_three(one, three);
     for (int i = 0; i < 6; i++) gr_release(in[i]);
   }
   gr_set_threads(prev_threads);
