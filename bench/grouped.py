@@ -3,17 +3,17 @@
 PyTorch (bench/torch_grouped_conv.py), and depthwise beside dense inside
 ganlua, each round running every program once in turn (A B C ...), under the
 same environment and thread count. Prints markdown tables of the medians of
-the rounds' medians and their ratios.
+the rounds' medians and their ratios, in wall time and in process CPU time.
 
     OPENBLAS_CORETYPE= bench/grouped.py --rounds=5
+    OPENBLAS_CORETYPE= bench/grouped.py --rounds=5 --threads=1
     OPENBLAS_CORETYPE= bench/grouped.py --rounds=5 --baseline=/path/to/other/build/ganlua
-    OPENBLAS_CORETYPE= bench/grouped.py --rounds=5 --threads=1 --cpu
 
 --baseline adds another ganlua build to the rotation (say, one from before
-a change to the engine) and a column comparing the two. --cpu tables the
-process CPU time instead of the wall time: on one thread, on a machine that
-other jobs share, it is the steadier of the two (a thread waiting for the
-core is not counted); on two it also counts threads spinning at barriers.
+a change to the engine) and a column comparing the two. The CPU time is the
+steadier figure on one thread when other jobs share the machine (a thread
+waiting for a core is not counted); on two it also counts threads spinning
+at barriers.
 """
 import argparse
 import collections
@@ -24,11 +24,8 @@ from compare import ganlua, lines
 
 
 def cases(cmd):
-    """{(case, pass): ms} from one run of a program"""
-    return {(p[1], p[2]): float(p[4 if CPU else 3]) for p in lines(cmd) if len(p) == 5 and p[0] == "case"}
-
-
-CPU = False
+    """{(case, pass): (wall ms, CPU ms)} from one run of a program"""
+    return {(p[1], p[2]): (float(p[3]), float(p[4])) for p in lines(cmd) if len(p) == 5 and p[0] == "case"}
 
 
 def cpu():
@@ -44,6 +41,41 @@ def cpu():
     return f"{model}, {os.cpu_count()} CPUs, {' '.join(simd)}"
 
 
+def load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def tables(med, what, baseline):
+    def fmt(x):
+        return "" if x is None else f"{x:.2f}"
+
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if a and b else ""
+
+    keys = list(med["ganlua"])
+    print(f"\nganlua beside PyTorch 1.13 (F.conv2d / F.conv_transpose2d with groups), {what} ms\n")
+    head, rule = "| case | pass | ganlua | PyTorch | PyTorch / ganlua |", "|---|---|---|---|---|"
+    if baseline:
+        head, rule = head + " baseline | baseline / ganlua |", rule + "---|---|"
+    print(head)
+    print(rule)
+    for k in keys:
+        g, t = med["ganlua"][k], med["torch"].get(k)
+        row = f"| {k[0]} | {k[1]} | {fmt(g)} | {fmt(t)} | {ratio(t, g)} |"
+        if baseline:
+            b = med["baseline"].get(k)
+            row += f" {fmt(b)} | {ratio(b, g)} |"
+        print(row)
+    print(f"\ndepthwise beside the dense convolution of the same size (C in, C out), both ganlua, {what} ms\n")
+    print("| case | pass | depthwise | dense | dense / depthwise |")
+    print("|---|---|---|---|---|")
+    for k in keys:
+        d = med["dense"].get(k)
+        if d:
+            print(f"| {k[0]} | {k[1]} | {fmt(med['ganlua'][k])} | {fmt(d)} | {ratio(d, med['ganlua'][k])} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -52,10 +84,7 @@ def main():
     ap.add_argument("--case", default="all")
     ap.add_argument("--ganlua", default=ganlua())
     ap.add_argument("--baseline", default=None, help="another ganlua build, run in turn with the others")
-    ap.add_argument("--cpu", action="store_true", help="process CPU time rather than wall time")
     a = ap.parse_args()
-    global CPU
-    CPU = a.cpu
     env = os.environ.get("OPENBLAS_CORETYPE")
     common = [f"--threads={a.threads}", f"--reps={a.reps}", f"--case={a.case}"]
     programs = {
@@ -67,45 +96,19 @@ def main():
         programs["baseline"] = [a.baseline, "bench/grouped_conv.lua"] + common
     print(f"CPU: {cpu()}")
     print(f"threads {a.threads}; OPENBLAS_CORETYPE={env if env else '(unset)'}; rounds {a.rounds}; "
-          f"reps {a.reps}; {'process CPU' if a.cpu else 'wall'} ms, each the median over rounds of "
-          f"each run's median")
-    print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+          f"reps {a.reps}; each figure the median over rounds of each run's median")
+    print(f"load average before: {load()}")
     times = {name: collections.defaultdict(list) for name in programs}
     for r in range(a.rounds):
         for name, cmd in programs.items():
             for key, ms in cases(cmd).items():
                 times[name][key].append(ms)
         print(f"  round {r + 1} done", flush=True)
-    med = {name: {k: statistics.median(v) for k, v in t.items()} for name, t in times.items()}
-    print(f"load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
-
-    def fmt(x):
-        return "" if x is None else f"{x:.2f}"
-
-    keys = list(med["ganlua"])
-    head = "| case | pass | ganlua ms | PyTorch ms | PyTorch / ganlua |"
-    rule = "|---|---|---|---|---|"
-    if a.baseline:
-        head += " baseline ms | baseline / ganlua |"
-        rule += "---|---|"
-    print("\nganlua beside PyTorch 1.13 (F.conv2d / F.conv_transpose2d with groups)\n")
-    print(head)
-    print(rule)
-    for k in keys:
-        g, t = med["ganlua"][k], med["torch"].get(k)
-        row = f"| {k[0]} | {k[1]} | {fmt(g)} | {fmt(t)} | {t / g:.2f}x |" if t else f"| {k[0]} | {k[1]} | {fmt(g)} | | |"
-        if a.baseline:
-            b = med["baseline"].get(k)
-            row += f" {fmt(b)} | {b / g:.2f}x |" if b else " | |"
-        print(row)
-    print("\ndepthwise beside the dense convolution of the same size (C in, C out), both ganlua\n")
-    print("| case | pass | depthwise ms | dense ms | dense / depthwise |")
-    print("|---|---|---|---|---|")
-    for k in keys:
-        d = med["dense"].get(k)
-        if d:
-            g = med["ganlua"][k]
-            print(f"| {k[0]} | {k[1]} | {fmt(g)} | {fmt(d)} | {d / g:.2f}x |")
+    print(f"load average after: {load()}")
+    for i, what in enumerate(("wall", "process CPU")):
+        med = {name: {k: statistics.median(v[i] for v in vs) for k, vs in t.items()}
+               for name, t in times.items()}
+        tables(med, what, a.baseline)
 
 
 if __name__ == "__main__":
