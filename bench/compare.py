@@ -32,13 +32,17 @@ def ganlua():
     return "ganlua"
 
 
-def run(cmd):
+def lines(cmd):
+    """the words of each line cmd prints (run from the tree's root); exits if it fails"""
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr}")
+    return [line.split() for line in out.stdout.splitlines()]
+
+
+def run(cmd):
     values = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
+    for parts in lines(cmd):
         if len(parts) == 2 and parts[0] in ("ms_per_step", "peak_rss_mb"):
             values[parts[0]] = float(parts[1])
     return values

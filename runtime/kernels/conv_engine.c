@@ -1,7 +1,9 @@
 /* The convolution engine: the GEMM behind the three faces of ops/conv.c
  * (conv2d, conv_transpose2d, conv2d_weight_grad), built on im2col/col2im and
  * sgemm and, where the kernel table has a SIMD GEMM tile (AVX-512), on a
- * GEMM of its own that never writes the columns out.
+ * GEMM of its own that never writes the columns out; groups run on it group
+ * by group, and depthwise convolutions (one channel a group) on a direct
+ * path of their own.
  *
  * Every kernel speaks of one geometry: the image side (N,C,H,W) is conv2d's
  * input and the filtered side (N,O,Ho,Wo) its output. conv2d goes image ->
@@ -18,8 +20,9 @@
  * The file, bottom-up: the knobs (scratch budget, threads, tile paths);
  * per-thread scratch; blocks, im2col, col2im and the moves between the
  * filtered side and the matrix scratch; the tile paths (conv2d's implicit
- * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); last the
- * three entry points, which choose among the paths: read those first.
+ * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); the
+ * depthwise paths; last the three entry points, which choose among the
+ * paths: read those first.
  *
  * Pointers carry their shapes in comments, as (rows, columns) of the
  * matrices they hold; L is always the positions of a block (B*rows*Wo). */
@@ -104,7 +107,9 @@ static float *scratch_get(scratch *s, int64_t n) {
  * own: AVX-512, where they take about half of sgemm's time on a DCGAN
  * layer. Where it does not, the table's tile is the scalar reference, which
  * took 80 times sgemm's time on that layer (1.9 s against 24 ms, one
- * thread), so the scalar and AVX2 tables keep sgemm, and sgemm's numbers. */
+ * thread), so the scalar and AVX2 tables keep sgemm, and sgemm's numbers.
+ * The depthwise paths follow the same switch (their rows are the table's
+ * too). */
 static int g_tile_mode = -1; /* -1: a SIMD tile only; 0 never; 1 with any tile */
 
 int gr_conv_set_tile(int mode) {
@@ -113,7 +118,8 @@ int gr_conv_set_tile(int mode) {
   return prev;
 }
 
-/* The table whose gemm_tile and transpose16 the tile paths use, or NULL for sgemm. */
+/* The table whose tiles, transpose16 and depthwise rows the tile and
+ * depthwise paths use, or NULL for sgemm. */
 static const gr_kernel_table *tile_kernels(void) {
   const gr_kernel_table *k = gr_kernels();
   if (g_tile_mode >= 0) return g_tile_mode ? k : NULL;
@@ -241,6 +247,10 @@ static inline __attribute__((always_inline)) void rows_in(float *restrict d,
 
 /* rows_in, with the column steps of stride 1 and 2 (nearly every layer)
  * as constants: each becomes its own vectorized loop. */
+/* The padding of a row is a float or two: GCC would make each of its zero
+ * loops a call to memset, which cost the depthwise path a quarter of its
+ * time on 8x8 planes. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t lo, int64_t hi,
                       int64_t step, int64_t rstep) {
   if (step == 1) rows_in(d, s, n, Wo, lo, hi, 1, rstep);
@@ -341,8 +351,8 @@ static void row_out(float *xr, const float *P, int64_t plane, const conv_geom *g
  * columns of a block into x (contiguous image side), after setting the
  * plane to bias[c] (or 0) when `init`; P is the caller's phase planes. The
  * taps of each image element are summed in a fixed order. x is (N,C,H,W),
- * col (C*kh*kw, L), P (sh*sw, lh, lw). */
-static void col2im_plane(float *x, const float *col, const float *bias, bool init,
+ * colc (kh*kw, L) the channel's rows of the columns, P (sh*sw, lh, lw). */
+static void col2im_plane(float *x, const float *colc, const float *bias, bool init,
                          const conv_geom *g, const phase_geom *pg, float *P, int64_t n0, int64_t b,
                          int64_t c, int64_t L, int64_t oh0, int64_t nr) {
   int64_t Wo = g->Wo, np = nr * Wo, sh = g->sh, sw = g->sw;
@@ -355,7 +365,7 @@ static void col2im_plane(float *x, const float *col, const float *bias, bool ini
       int64_t qw, mw;
       tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
       block_add(P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0,
-                col + ((c * g->kh + i) * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
+                colc + (i * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
     }
   }
   float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f; // xp is (H,W)
@@ -378,8 +388,8 @@ static void col2im(float *x, const float *col, const float *bias, bool init, con
 #pragma omp parallel for schedule(static) \
     if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++)
-    col2im_plane(x, col, bias, init, g, &pl->pg, pl->planes + omp_get_thread_num() * pl->phase_n,
-                 n0, t / C, t % C, L, oh0, nr);
+    col2im_plane(x, col + t % C * g->kh * g->kw * L, bias, init, g, &pl->pg,
+                 pl->planes + omp_get_thread_num() * pl->phase_n, n0, t / C, t % C, L, oh0, nr);
 }
 
 /* mat (O, L) <- a block of the filtered side y (N,O,Ho,Wo), any strides. */
@@ -483,6 +493,22 @@ static void fill_rows(float *y, const float *v, int64_t N, int64_t n, int64_t re
 /* n rounded up to whole tiles of rows */
 static int64_t tile_rows(int64_t n) { return (n + GR_TILE_M - 1) / GR_TILE_M * GR_TILE_M; }
 
+/* The tile on the first nv vectors of its 48 columns: the whole tile, or
+ * the narrow one for a panel that holds fewer (the last of a block, which
+ * on a batch of one 8x8 image is a third of the panels). Each sum takes
+ * the same steps either way. */
+static inline void tile_on(const gr_kernel_table *kt, float *c, int64_t ldc, const float *a,
+                           const float *b, int64_t kc, bool acc, int64_t nv) {
+  if (nv >= GR_TILE_N / 16) kt->gemm_tile(c, ldc, a, b, kc, acc);
+  else kt->gemm_tile_at(c, ldc, a, 1, GR_TILE_M, b, kc, acc, (int)nv);
+}
+
+/* vectors of 16 in the panel of GR_TILE_N that starts at n0 of n */
+static inline int64_t panel_vecs(int64_t n0, int64_t n) {
+  int64_t v = (n - n0 + 15) / 16;
+  return v < GR_TILE_N / 16 ? v : GR_TILE_N / 16;
+}
+
 /* A matrix (rows x steps, element (i, k) at m[i*rs + k*ss]) in tiles of
  * GR_TILE_M rows, step by step, as the tile reads it: ap[(t*steps + k)*GR_TILE_M + r]
  * is row t*GR_TILE_M + r, 0 past the last row. ap is (mt, steps, GR_TILE_M);
@@ -502,7 +528,8 @@ static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, i
 /* The geometry of the tile paths' stride-phase planes and products. */
 typedef struct igeom {
   int64_t lh, lw, PS, CS; /* plane rows, columns, floats; floats of one channel's planes */
-  int64_t P, K, Mp;       /* positions per sample, columns (C*kh*kw), O rounded up to tiles */
+  int64_t Cg, Og;         /* channels of one group: image side, filtered side */
+  int64_t P, K, Mp;       /* positions per sample, a group's columns (C/G*kh*kw), Og in whole tiles */
 } igeom;
 
 static igeom igeom_of(const conv_geom *g) {
@@ -511,19 +538,35 @@ static igeom igeom_of(const conv_geom *g) {
   ig.lw = g->Wo + (g->kw - 1) * g->dw / g->sw;
   ig.PS = ig.lh * ig.lw;
   ig.CS = g->sh * g->sw * ig.PS;
+  ig.Cg = g->C / g->G;
+  ig.Og = g->O / g->G;
   ig.P = g->Ho * g->Wo;
-  ig.K = g->C * g->kh * g->kw;
-  ig.Mp = tile_rows(g->O);
+  ig.K = ig.Cg * g->kh * g->kw;
+  ig.Mp = tile_rows(ig.Og);
   return ig;
 }
 
-/* Whether conv2d runs on its own GEMM: a tile in use (tile_kernels), one
- * group, positions per sample a multiple of 16, so that no vector of 16
- * positions straddles two samples, and one sample's planes within the budget. */
+/* The blocks of the tile paths: kg groups (at most gmax) of B samples, at
+ * `per` floats of scratch for one group of one sample (per <= the budget).
+ * As many groups as fit, evened out, then as many samples of them. One
+ * group gives the blocks of whole samples the paths had before groups. */
+static void group_blocks(int64_t N, int64_t G, int64_t per, int64_t gmax, int64_t *kg, int64_t *B) {
+  int64_t fit = g_budget / per;
+  if (fit > gmax) fit = gmax;
+  *kg = evened(G, fit < 1 ? 1 : fit);
+  *B = evened(N > 0 ? N : 1, g_budget / (*kg * per));
+}
+
+/* Whether conv2d runs on its own GEMM: a tile in use (tile_kernels),
+ * positions per sample a multiple of 16, so that no vector of 16 positions
+ * straddles two samples, and the planes of one group of one sample within
+ * the budget. Groups of any size: even at two channels a group, when the
+ * tile's rows are mostly zeros, a batch of 32 took a quarter to a third of
+ * sgemm's time group by group (64 channels, 16x16; 256 channels, 8x8). */
 static bool implicit_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
-  return g->G == 1 && g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX && ig.CS * g->C <= g_budget &&
-         tile_kernels() != NULL;
+  return g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX &&
+         ig.CS * ig.Cg <= g_budget && tile_kernels() != NULL;
 }
 
 /* whether a tap k < n has (k*d) % s == q: phase planes no tap reads stay unbuilt */
@@ -533,33 +576,41 @@ static bool phase_read(int64_t q, int64_t n, int64_t d, int64_t s) {
   return false;
 }
 
-/* The phase planes of samples n0 .. n0+nb-1, laid out (nb, C, sh*sw, lh, lw):
- * pl is that. Planes no tap reads are left as they are (never read). */
+/* The phase planes of one image plane xc (H,W), rows xs2 and columns xs3
+ * floats apart: Q0 is (sh*sw, lh, lw). Planes no tap reads are left as
+ * they are (never read). */
+static void plane_phases(float *Q0, const float *xc, int64_t xs2, int64_t xs3, const conv_geom *g,
+                         const igeom *ig) {
+  int64_t sh = g->sh, sw = g->sw, lh = ig->lh, lw = ig->lw;
+  for (int64_t qh = 0; qh < sh; qh++) {
+    if (!phase_read(qh, g->kh, g->dh, sh)) continue;
+    int64_t alo, ahi; /* plane rows inside the image */
+    valid_range(lh, sh, qh - g->ph, g->H, &alo, &ahi);
+    for (int64_t qw = 0; qw < sw; qw++) {
+      if (!phase_read(qw, g->kw, g->dw, sw)) continue;
+      int64_t flo, fhi;
+      valid_range(lw, sw, qw - g->pw, g->W, &flo, &fhi);
+      float *Q = Q0 + (qh * sw + qw) * ig->PS; // Q is phase (qh,qw): (lh, lw)
+      int64_t a1 = fhi > flo ? ahi : alo; /* no column inside: every row is padding */
+      memset(Q, 0, (size_t)(alo * lw) * sizeof *Q);
+      memset(Q + a1 * lw, 0, (size_t)((lh - a1) * lw) * sizeof *Q);
+      if (a1 > alo)
+        copy_rows(Q + alo * lw, xc + (alo * sh + qh - g->ph) * xs2 + (flo * sw + qw - g->pw) * xs3,
+                  a1 - alo, lw, flo, fhi, sw * xs3, sh * xs2);
+    }
+  }
+}
+
+/* The phase planes of channels c0 .. c0+nc-1 of samples n0 .. n0+nb-1, laid
+ * out (nb, nc, sh*sw, lh, lw): pl is that. */
 static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, const igeom *ig,
-                         int64_t n0, int64_t nb) {
+                         int64_t n0, int64_t nb, int64_t c0, int64_t nc) {
   const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
-  int64_t tasks = nb * g->C, sh = g->sh, sw = g->sw, lh = ig->lh, lw = ig->lw;
-  int64_t xs0 = x->stride[0], xs1 = x->stride[1], xs2 = x->stride[2], xs3 = x->stride[3];
+  int64_t tasks = nb * nc, xs0 = x->stride[0], xs1 = x->stride[1];
 #pragma omp parallel for schedule(static) if (tasks > 1 && tasks * ig->CS > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
-    const float *xc = px + (n0 + t / g->C) * xs0 + (t % g->C) * xs1; // xc is one (H,W) plane
-    for (int64_t qh = 0; qh < sh; qh++) {
-      if (!phase_read(qh, g->kh, g->dh, sh)) continue;
-      int64_t alo, ahi; /* plane rows inside the image */
-      valid_range(lh, sh, qh - g->ph, g->H, &alo, &ahi);
-      for (int64_t qw = 0; qw < sw; qw++) {
-        if (!phase_read(qw, g->kw, g->dw, sw)) continue;
-        int64_t flo, fhi;
-        valid_range(lw, sw, qw - g->pw, g->W, &flo, &fhi);
-        float *Q = pl + t * ig->CS + (qh * sw + qw) * ig->PS; // Q is phase (qh,qw): (lh, lw)
-        int64_t a1 = fhi > flo ? ahi : alo; /* no column inside: every row is padding */
-        memset(Q, 0, (size_t)(alo * lw) * sizeof *Q);
-        memset(Q + a1 * lw, 0, (size_t)((lh - a1) * lw) * sizeof *Q);
-        if (a1 > alo)
-          copy_rows(Q + alo * lw, xc + (alo * sh + qh - g->ph) * xs2 + (flo * sw + qw - g->pw) * xs3,
-                    a1 - alo, lw, flo, fhi, sw * xs3, sh * xs2);
-      }
-    }
+    const float *xc = px + (n0 + t / nc) * xs0 + (c0 + t % nc) * xs1; // xc is one (H,W) plane
+    plane_phases(pl + t * ig->CS, xc, x->stride[2], x->stride[3], g, ig);
   }
 }
 
@@ -640,57 +691,81 @@ static void tap_offsets(int64_t *koff, const conv_geom *g, const igeom *ig) {
 }
 
 /* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias, through the tile; x is
- * (N,C,H,W) at any strides, w (O, K), bias (O) or NULL. GR_ENOMEM when the
- * scratch cannot grow. Each panel of 48 positions is one task: its sums
- * for all O channels are one thread's, so no thread count changes them. */
+ * (N,C,H,W) at any strides, w (O, K) (group k's rows k*Og .. on the K
+ * columns of its own channels), bias (O) or NULL. GR_ENOMEM when the
+ * scratch cannot grow. Each panel of 48 positions of one group is one
+ * task: its sums for the group's Og channels are one thread's, so no
+ * thread count changes them. Groups share nothing but the planes' block,
+ * so a block holds as many groups as fit and its tasks are all their
+ * panels: a batch of one (StyleGAN2's fused modulated convolution) still
+ * gives every thread work. */
 static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, const float *bias,
                                  const conv_geom *g) {
   igeom ig = igeom_of(g);
-  int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
-  /* samples per block: as many sets of planes as the budget holds, evened out */
-  int64_t B = evened(g->N, g_budget / (g->C * ig.CS));
+  int64_t K = ig.K, O = g->O, Og = ig.Og, Cg = ig.Cg, G = g->G, P = ig.P, Mp = ig.Mp;
+  int64_t mt = Mp / GR_TILE_M, threads = omp_get_max_threads(), kg, B;
+  /* blocks: kg groups of B samples, as many sets of planes as the budget holds */
+  group_blocks(g->N, G, Cg * ig.CS, G, &kg, &B);
   /* per thread: a panel and a column of tiles, each a whole number of cache lines */
-  int64_t per = TILE_K * GR_TILE_N + ig.Mp * GR_TILE_N;
-  float *pl = scratch_get(&g_col, B * g->C * ig.CS); // pl is (B, C, sh*sw, lh, lw)
-  /* ap is (mt, K, GR_TILE_M), the weights in tiles, then koff (K int64s, 2K floats) */
-  float *ap = scratch_get(&g_mat, ig.Mp * K + 2 * K);
+  int64_t per = TILE_K * GR_TILE_N + Mp * GR_TILE_N;
+  float *pl = scratch_get(&g_col, B * kg * Cg * ig.CS); // pl is (B, kg*Cg, sh*sw, lh, lw)
+  /* groups of whole tiles read their weights where they are: the packing
+   * pass cost as much as the tile on a batch of one (StyleGAN2's fused
+   * modulated convolution, whose weights are used by two panels each) */
+  bool in_place = G > 1 && Og % GR_TILE_M == 0;
+  int64_t na = in_place ? 0 : G * Mp * K;
+  /* ap is (G, mt, K, GR_TILE_M), each group's weights in tiles, then koff (K int64s, 2K floats) */
+  float *ap = scratch_get(&g_mat, na + 2 * K);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
   if (!pl || !ap || !tl)
     return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
-                   (long long)(B * g->C * ig.CS + ig.Mp * K + 2 * K + per * threads));
-  pack_tiles(ap, w, O, K, K, 1); /* the weights (O x K) in tiles of rows */
-  int64_t *koff = (int64_t *)(ap + ig.Mp * K);
+                   (long long)(B * kg * Cg * ig.CS + na + 2 * K + per * threads));
+  for (int64_t k = 0; k < G && !in_place; k++) /* group k's weights (Og x K) in tiles of rows */
+    pack_tiles(ap + k * Mp * K, w + k * Og * K, Og, K, K, 1);
+  int64_t *koff = (int64_t *)(ap + na);
   tap_offsets(koff, g, &ig);
   const gr_kernel_table *kt = tile_kernels();
-  pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
-  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
-    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
-    int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N;
-    build_planes(pl, x, g, &ig, n0, nb);
-#pragma omp parallel for schedule(static) if (panels > 1 && par_ok())
-    for (int64_t pn = 0; pn < panels; pn++) {
-      float *bp = tl + omp_get_thread_num() * per; // bp is (TILE_K, GR_TILE_N): the panel
-      float *ct = bp + TILE_K * GR_TILE_N;          // ct is (Mp, GR_TILE_N): the sums
-      vec_runs runs[GR_TILE_N / 16];
-      for (int v = 0; v < GR_TILE_N / 16; v++)
-        runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
-      /* chunks of TILE_K steps keep the panel in L1; later chunks add on */
-      for (int64_t k0 = 0; k0 < K; k0 += TILE_K) {
-        int64_t kc = K - k0 < TILE_K ? K - k0 : TILE_K;
-        pack_panel(bp, pl, koff + k0, runs, kc);
-        for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ap + (t * K + k0) * GR_TILE_M,
-                        bp, kc, k0 > 0);
-      }
-      /* each vector of 16 positions lies in one sample */
-      for (int v = 0; v < GR_TILE_N / 16; v++) {
-        int64_t n = pn * GR_TILE_N + v * 16;
-        if (n >= nblk) break;
-        float *dst = y + (n0 + n / P) * O * P + n % P; // dst is y[sample, 0, position n % P]
-        for (int64_t o = 0; o < O; o++) {
-          const float *src = ct + o * GR_TILE_N + v * 16; // src is (16) sums of channel o
-          float add = bias ? bias[o] : 0.0f, *d = dst + o * P; // d is (16) of y's channel o
-          for (int q = 0; q < 16; q++) d[q] = src[q] + add;
+  for (int64_t k0 = 0; k0 < G; k0 += kg) {
+    int64_t ng = G - k0 < kg ? G - k0 : kg;
+    pos_grid grid = {P, g->Wo, ig.lw, ng * Cg * ig.CS};
+    for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+      int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+      int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N, tasks = ng * panels;
+      build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
+#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+      for (int64_t task = 0; task < tasks; task++) {
+        int64_t k = k0 + task / panels, pn = task % panels; /* group k, panel pn */
+        const float *gp = pl + (k - k0) * Cg * ig.CS; // gp is group k's planes in the block's first sample
+        const float *ga = in_place ? w + k * Og * K : ap + k * Mp * K; // ga is group k's weights
+        float *bp = tl + omp_get_thread_num() * per;  // bp is (TILE_K, GR_TILE_N): the panel
+        float *ct = bp + TILE_K * GR_TILE_N;          // ct is (Mp, GR_TILE_N): the sums
+        vec_runs runs[GR_TILE_N / 16];
+        for (int v = 0; v < GR_TILE_N / 16; v++)
+          runs_of(&runs[v], pn * GR_TILE_N + v * 16, nblk, &grid);
+        /* chunks of TILE_K steps keep the panel in L1; later chunks add on */
+        int64_t nv = panel_vecs(pn * GR_TILE_N, nblk);
+        for (int64_t c0 = 0; c0 < K; c0 += TILE_K) {
+          int64_t kc = K - c0 < TILE_K ? K - c0 : TILE_K;
+          pack_panel(bp, gp, koff + c0, runs, kc);
+          for (int64_t t = 0; t < mt; t++)
+            if (in_place) /* rows of tile t: K floats apart */
+              kt->gemm_tile_at(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N,
+                               ga + t * GR_TILE_M * K + c0, K, 1, bp, kc, c0 > 0, (int)nv);
+            else
+              tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ga + (t * K + c0) * GR_TILE_M,
+                      bp, kc, c0 > 0, nv);
+        }
+        /* each vector of 16 positions lies in one sample */
+        for (int v = 0; v < GR_TILE_N / 16; v++) {
+          int64_t n = pn * GR_TILE_N + v * 16;
+          if (n >= nblk) break;
+          // dst is y[sample, k*Og, position n % P]
+          float *dst = y + (n0 + n / P) * O * P + k * Og * P + n % P;
+          for (int64_t o = 0; o < Og; o++) {
+            const float *src = ct + o * GR_TILE_N + v * 16; // src is (16) sums of channel k*Og+o
+            float add = bias ? bias[k * Og + o] : 0.0f, *d = dst + o * P; // d is (16) of y's channel
+            for (int q = 0; q < 16; q++) d[q] = src[q] + add;
+          }
         }
       }
     }
@@ -709,25 +784,25 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
  * its own and the ranges added in order: the same numbers on any thread
  * count. */
 /* Whether the weight gradient runs on the tile: conv2d's conditions, and one
- * sample's planes and gy tiles within the budget. */
+ * group's planes and gy tiles of one sample within the budget. */
 static bool implicit_wgrad_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
-  return implicit_ok(g) && ig.Mp * ig.P + g->C * ig.CS <= g_budget;
+  return implicit_ok(g) && ig.Mp * ig.P + ig.Cg * ig.CS <= g_budget;
 }
 
-/* positions n0 .. n0+kc-1 of the panel of taps k0 .. k0+GR_TILE_N-1 (zeros past K),
+/* positions n0 .. n0+kc-1 of taps k0 .. k0+16*nv-1 of a panel (zeros past K),
  * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. bp is
  * (kc, GR_TILE_N), pl the block's planes, koff (K); kc is a multiple of 16.
  * A tap whose 16 positions lie in one run is read in place; one cut by a
  * row end is first gathered into runs16. */
 static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
-                              int64_t k0, int64_t K, int64_t n0, int64_t kc, int64_t nblk,
-                              const pos_grid *grid, const gr_kernel_table *kt) {
+                              int64_t k0, int64_t nv, int64_t K, int64_t n0, int64_t kc,
+                              int64_t nblk, const pos_grid *grid, const gr_kernel_table *kt) {
   float runs16[16][16], zero[16] = {0}; // gathered rows; the row of a tap past K
   for (int64_t v = 0; v < kc / 16; v++) {
     vec_runs r;
     runs_of(&r, n0 + v * 16, nblk, grid);
-    for (int64_t kq = 0; kq < GR_TILE_N; kq += 16) {
+    for (int64_t kq = 0; kq < nv * 16; kq += 16) {
       const float *src[16]; // src[u] is (16): tap k0+kq+u at the 16 positions
       for (int u = 0; u < 16; u++) {
         int64_t k = k0 + kq + u;
@@ -749,169 +824,422 @@ static void pack_panel_across(float *restrict bp, const float *restrict pl, cons
   }
 }
 
-/* dw (O, C*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T; x
- * (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. GR_ENOMEM when the scratch
- * cannot grow. */
+/* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T,
+ * group by group; x (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. GR_ENOMEM
+ * when the scratch cannot grow. Groups run in blocks of kg as conv2d's do;
+ * a block of groups keeps its sums until its last samples, so kg is also
+ * held to as many groups' sums as the budget holds. */
 static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor *gy,
                                  const conv_geom *g) {
   igeom ig = igeom_of(g);
-  int64_t K = ig.K, O = g->O, P = ig.P, mt = ig.Mp / GR_TILE_M, threads = omp_get_max_threads();
-  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* panels of taps */
-  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;  /* ranges of positions */
-  int64_t per_sample = g->C * ig.CS + ig.Mp * P, nsums = kp * S * ig.Mp * GR_TILE_N;
-  int64_t B = evened(g->N, g_budget / per_sample);
-  int64_t per = TILE_K * GR_TILE_N;
-  float *pl = scratch_get(&g_col, B * per_sample); // pl is (B, C, sh*sw, lh, lw), then gt
-  /* sums is (kp*S, Mp, GR_TILE_N): each panel's and range's sums, then koff (K int64s) */
+  int64_t K = ig.K, Og = ig.Og, Cg = ig.Cg, G = g->G, P = ig.P, Mp = ig.Mp;
+  int64_t mt = Mp / GR_TILE_M, threads = omp_get_max_threads(), kg, B;
+  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* a group's panels of taps */
+  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;  /* ranges of positions: at most this */
+  int64_t per_sample = Cg * ig.CS + Mp * P, gsums = kp * S * Mp * GR_TILE_N;
+  group_blocks(g->N, G, per_sample, G == 1 ? 1 : (g_budget / gsums > 0 ? g_budget / gsums : 1),
+               &kg, &B);
+  /* the block's groups together give at least 8 tasks where they can */
+  S = kg * kp >= 8 ? 1 : (8 + kg * kp - 1) / (kg * kp);
+  int64_t nsums = kg * kp * S * Mp * GR_TILE_N, per = TILE_K * GR_TILE_N;
+  float *pl = scratch_get(&g_col, B * kg * per_sample); // pl is (B, kg*Cg, sh*sw, lh, lw), then gt
+  /* sums is (kg, kp*S, Mp, GR_TILE_N): each group's, panel's and range's sums, then koff (K int64s) */
   float *sums = scratch_get(&g_mat, nsums + 2 * K);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, TILE_K, GR_TILE_N)
   if (!pl || !sums || !tl)
     return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
-                   (long long)(B * per_sample + nsums + 2 * K + per * threads));
-  float *gt = pl + B * g->C * ig.CS; // gt is (mt, nblk, GR_TILE_M): gy of a block in tiles
+                   (long long)(B * kg * per_sample + nsums + 2 * K + per * threads));
+  float *gt = pl + B * kg * Cg * ig.CS; // gt is (kg, mt, nblk, GR_TILE_M): gy of a block in tiles
   int64_t *koff = (int64_t *)(sums + nsums);
   tap_offsets(koff, g, &ig);
-  /* a range may be empty in a block: with ranges, every sum starts at zero */
-  if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
   const gr_kernel_table *kt = tile_kernels();
-  pos_grid grid = {P, g->Wo, ig.lw, g->C * ig.CS};
   const float *pg = gr_f32(gy); // pg is (N,O,Ho,Wo) at gy's strides
   int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
-  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
-    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
-    build_planes(pl, x, g, &ig, n0, nb);
-#pragma omp parallel for schedule(static) if (mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
-    for (int64_t t = 0; t < mt; t++)
-      for (int r = 0; r < GR_TILE_M; r++) {
-        int64_t o = t * GR_TILE_M + r;
-        float *d = gt + t * nblk * GR_TILE_M + r; // d is channel o's column of tile t: (nblk)
-        /* rows past O are zeros, so the last tile runs whole */
-        if (o >= O) {
-          for (int64_t n = 0; n < nblk; n++) d[n * GR_TILE_M] = 0;
-          continue;
-        }
-        for (int64_t b = 0; b < nb; b++)
-          for (int64_t oh = 0; oh < g->Ho; oh++, d += g->Wo * GR_TILE_M) {
-            const float *src = pg + (n0 + b) * s0 + o * s1 + oh * s2; // src is gy row (Wo)
-            for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
+  for (int64_t k0 = 0; k0 < G; k0 += kg) {
+    int64_t ng = G - k0 < kg ? G - k0 : kg, tasks = ng * kp * S;
+    pos_grid grid = {P, g->Wo, ig.lw, ng * Cg * ig.CS};
+    /* a range may be empty in a block: with ranges, every sum starts at zero */
+    if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
+    for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+      int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+      build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
+#pragma omp parallel for schedule(static) if (ng * mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
+      for (int64_t gt_t = 0; gt_t < ng * mt; gt_t++)
+        for (int r = 0; r < GR_TILE_M; r++) {
+          int64_t o = gt_t % mt * GR_TILE_M + r, c = (k0 + gt_t / mt) * Og + o; /* gy's channel */
+          float *d = gt + gt_t * nblk * GR_TILE_M + r; // d is channel o's column of a tile: (nblk)
+          /* rows past the group's channels are zeros, so the last tile runs whole */
+          if (o >= Og) {
+            for (int64_t n = 0; n < nblk; n++) d[n * GR_TILE_M] = 0;
+            continue;
           }
-      }
-#pragma omp parallel for schedule(static) if (kp * S > 1 && par_ok())
-    for (int64_t ps = 0; ps < kp * S; ps++) {
-      /* panel pn of taps over range rg of the block's vectors of positions */
-      int64_t pn = ps / S, rg = ps % S, vecs = nblk / 16;
-      int64_t lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
-      float *bp = tl + omp_get_thread_num() * per;    // bp is (TILE_K, GR_TILE_N): the panel
-      float *ct = sums + ps * ig.Mp * GR_TILE_N;       // ct is (Mp, GR_TILE_N): its sums
-      for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
-        int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
-        pack_panel_across(bp, pl, koff, pn * GR_TILE_N, K, m0, kc, nblk, &grid, kt);
-        /* the first chunk of the first block starts the sums; the rest add on */
-        for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gt + (t * nblk + m0) * GR_TILE_M,
-                        bp, kc, S > 1 || n0 > 0 || m0 > 0);
+          for (int64_t b = 0; b < nb; b++)
+            for (int64_t oh = 0; oh < g->Ho; oh++, d += g->Wo * GR_TILE_M) {
+              const float *src = pg + (n0 + b) * s0 + c * s1 + oh * s2; // src is gy row (Wo)
+              for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
+            }
+        }
+#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+      for (int64_t task = 0; task < tasks; task++) {
+        /* panel pn of group k0+gi's taps over range rg of the block's vectors of positions */
+        int64_t gi = task / (kp * S), ps = task % (kp * S), pn = ps / S, rg = ps % S;
+        int64_t vecs = nblk / 16, lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
+        float *bp = tl + omp_get_thread_num() * per;         // bp is (TILE_K, GR_TILE_N): the panel
+        float *ct = sums + (gi * kp * S + ps) * Mp * GR_TILE_N; // ct is (Mp, GR_TILE_N): its sums
+        const float *gg = gt + gi * mt * nblk * GR_TILE_M;    // gg is the group's gy tiles
+        int64_t nv = panel_vecs(pn * GR_TILE_N, K); /* the last panel of taps may be narrow */
+        for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
+          int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
+          pack_panel_across(bp, pl + gi * Cg * ig.CS, koff, pn * GR_TILE_N, nv, K, m0, kc, nblk,
+                            &grid, kt);
+          /* the first chunk of the first block starts the sums; the rest add on */
+          for (int64_t t = 0; t < mt; t++)
+            tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gg + (t * nblk + m0) * GR_TILE_M,
+                    bp, kc, S > 1 || n0 > 0 || m0 > 0, nv);
+        }
       }
     }
+    /* the sums, panel by panel and range by range, into the groups' rows of dw */
+#pragma omp parallel for schedule(static) if (ng * Og * K > PAR_MIN && par_ok())
+    for (int64_t row = 0; row < ng * Og; row++)
+      for (int64_t pn = 0; pn < kp; pn++) {
+        int64_t gi = row / Og, o = row % Og, c0 = pn * GR_TILE_N;
+        int64_t n = K - c0 < GR_TILE_N ? K - c0 : GR_TILE_N;
+        const float *gs = sums + gi * kp * S * Mp * GR_TILE_N; // gs is the group's sums
+        float *d = dw + (k0 * Og + row) * K + c0;            // d is (n) of dw's row
+        memcpy(d, gs + (pn * S * Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
+        for (int64_t rg = 1; rg < S; rg++) {
+          const float *src = gs + ((pn * S + rg) * Mp + o) * GR_TILE_N; // src is (n)
+          for (int64_t q = 0; q < n; q++) d[q] += src[q];
+        }
+      }
   }
-  /* the sums, panel by panel and range by range, into dw */
-#pragma omp parallel for schedule(static) if (O * K > PAR_MIN && par_ok())
-  for (int64_t o = 0; o < O; o++)
-    for (int64_t pn = 0; pn < kp; pn++) {
-      int64_t k0 = pn * GR_TILE_N, n = K - k0 < GR_TILE_N ? K - k0 : GR_TILE_N;
-      float *d = dw + o * K + k0; // d is (n) of dw's row o
-      memcpy(d, sums + (pn * S * ig.Mp + o) * GR_TILE_N, (size_t)n * sizeof *dw);
-      for (int64_t rg = 1; rg < S; rg++) {
-        const float *src = sums + ((pn * S + rg) * ig.Mp + o) * GR_TILE_N; // src is (n)
-        for (int64_t q = 0; q < n; q++) d[q] += src[q];
-      }
-    }
   return GR_OK;
 }
 
 
 /* conv2d's adjoint (conv_transpose2d, conv2d's input gradient) on the same
- * tile: columns = w^T y for a few samples at a time, then col2im of those
- * samples, both by one thread, each thread on its own samples. The columns
- * then stay in that thread's cache, and nothing zeroes them first, where
- * sgemm over the whole block wrote them out to memory after a pass that set
- * them to zero. Panels copy y's rows as they are. */
-/* Whether conv_transpose2d runs on the tile: a tile in use, one group, whole
- * vectors of positions per sample, y's rows readable in place, and one
- * sample's columns within the budget. */
+ * tile: columns = w^T y for a few samples of one group at a time, then
+ * col2im of those samples' channels of the group, both by one thread, each
+ * thread on its own (group, samples) tasks. The columns then stay in that
+ * thread's cache, and nothing zeroes them first, where sgemm over the whole
+ * block wrote them out to memory after a pass that set them to zero.
+ * Panels copy y's rows as they are. */
+/* Whether conv_transpose2d runs on the tile: a tile in use, whole vectors
+ * of positions per sample, y's rows readable in place, and one sample's
+ * columns of one group within the budget. */
 static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
-  int64_t Mp = tile_rows(g->C * g->kh * g->kw);
-  return g->G == 1 && g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
+  int64_t Mp = tile_rows(g->C / g->G * g->kh * g->kw);
+  return g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
          Mp * g->Ho * g->Wo <= g_budget && tile_kernels() != NULL;
 }
 
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo), rows
- * contiguous (tiled_t_ok), + bias[c]; w (O, K). GR_ENOMEM when the scratch
- * cannot grow. A task is a few whole samples, and each image element is
- * summed by col2im_plane in a fixed order: the same numbers on any thread count. */
+ * contiguous (tiled_t_ok), + bias[c]; w (O, K), K = C/G*kh*kw. GR_ENOMEM
+ * when the scratch cannot grow. A task is a few whole samples of one group,
+ * and each image element is summed by col2im_plane in a fixed order: the
+ * same numbers on any thread count. */
 static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
                              const conv_geom *g) {
-  int64_t K = g->C * g->kh * g->kw, O = g->O, P = g->Ho * g->Wo, N = g->N;
-  int64_t Mp = tile_rows(K), mt = Mp / GR_TILE_M;
+  int64_t G = g->G, Cg = g->C / G, Og = g->O / G, K = Cg * g->kh * g->kw, P = g->Ho * g->Wo;
+  int64_t N = g->N, Mp = tile_rows(K), mt = Mp / GR_TILE_M;
   /* samples per task: whole panels (3 samples when a sample's positions are
    * not a multiple of 48, within the budget), more while the columns stay small */
   int64_t nbs = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
   while (nbs * 2 <= N && 2 * nbs * P * Mp <= TASK_COLS) nbs *= 2;
   if (nbs > N) nbs = N;
-  int64_t tasks = (N + nbs - 1) / nbs, Lb = nbs * P, threads = omp_get_max_threads();
+  int64_t ntn = (N + nbs - 1) / nbs, tasks = G * ntn, Lb = nbs * P;
+  int64_t threads = omp_get_max_threads();
   phase_geom pg = phase_geom_of(g);
   int64_t nplane = phase_floats(g, &pg, g->Ho);
   int64_t cols = (Mp * Lb + 15) / 16 * 16;
-  int64_t per = cols + TILE_K * GR_TILE_N + Mp * GR_TILE_N + nplane;
-  /* ap is (mt, O, GR_TILE_M): w^T in tiles, then koff (O int64s, 2*O floats) */
-  float *ap = scratch_get(&g_mat, Mp * O + 2 * O);
+  int64_t per = cols + TILE_K * GR_TILE_N + nplane;
+  /* groups of whole tiles read w^T where it is, as conv2d's do: w's rows
+   * are w^T's steps, each a tile's 8 floats side by side */
+  bool in_place = G > 1 && K % GR_TILE_M == 0;
+  int64_t na = in_place ? 0 : G * Mp * Og;
+  /* ap is (G, mt, Og, GR_TILE_M): each group's w^T in tiles, then koff (Og int64s, 2*Og floats) */
+  float *ap = scratch_get(&g_mat, na + 2 * Og);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
   if (!ap || !tl)
     return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
-                   (long long)(Mp * O + 2 * O + per * threads));
-  pack_tiles(ap, w, K, O, 1, K); /* w^T (K x O) in tiles of column rows */
-  int64_t *koff = (int64_t *)(ap + Mp * O); // koff (O): where channel o starts in a sample of y
-  for (int64_t o = 0; o < O; o++) koff[o] = o * y->stride[1];
+                   (long long)(na + 2 * Og + per * threads));
+  for (int64_t k = 0; k < G && !in_place; k++) /* group k's w^T (K x Og) in tiles of column rows */
+    pack_tiles(ap + k * Mp * Og, w + k * Og * K, K, Og, 1, K);
+  int64_t *koff = (int64_t *)(ap + na); // koff (Og): where channel o of a group starts in a sample of y
+  for (int64_t o = 0; o < Og; o++) koff[o] = o * y->stride[1];
   const gr_kernel_table *kt = tile_kernels();
   /* y's rows are contiguous, so a sample's positions are one row of P */
   pos_grid grid = {P, P, 0, y->stride[0]};
 #pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
   for (int64_t task = 0; task < tasks; task++) {
-    int64_t n0 = task * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
+    int64_t k = task / ntn, n0 = task % ntn * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
     float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
     float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
-    float *part = bp + TILE_K * GR_TILE_N;         // part is (Mp, GR_TILE_N): a narrow panel's
-    float *planes = part + Mp * GR_TILE_N;         // planes: col2im's phase planes
-    const float *ybase = gr_f32(y) + n0 * y->stride[0]; // ybase is y[n0], (O,Ho,Wo)
+    float *planes = bp + TILE_K * GR_TILE_N;       // planes: col2im's phase planes
+    const float *ga = in_place ? w + k * Og * K : ap + k * Mp * Og; // ga is group k's w^T
+    // ybase is y[n0, k*Og], (Og,Ho,Wo)
+    const float *ybase = gr_f32(y) + n0 * y->stride[0] + k * Og * y->stride[1];
     for (int64_t pn = 0; pn * GR_TILE_N < L; pn++) {
       vec_runs runs[GR_TILE_N / 16];
       for (int v = 0; v < GR_TILE_N / 16; v++)
         runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
-      /* a last panel narrower than the tile goes through `part` */
-      int64_t width = L - pn * GR_TILE_N < GR_TILE_N ? L - pn * GR_TILE_N : GR_TILE_N;
-      float *dst = width < GR_TILE_N ? part : col + pn * GR_TILE_N; // dst is (Mp, ld)
-      int64_t ld = width < GR_TILE_N ? GR_TILE_N : L;
-      for (int64_t k0 = 0; k0 < O; k0 += TILE_K) {
-        int64_t kc = O - k0 < TILE_K ? O - k0 : TILE_K;
+      /* a last panel narrower than the tile (whole vectors: L % 16 == 0) on the narrow tile */
+      int64_t nv = panel_vecs(pn * GR_TILE_N, L);
+      float *dst = col + pn * GR_TILE_N; // dst is (Mp, L) from the panel's first column
+      for (int64_t k0 = 0; k0 < Og; k0 += TILE_K) {
+        int64_t kc = Og - k0 < TILE_K ? Og - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
         for (int64_t t = 0; t < mt; t++)
-          kt->gemm_tile(dst + t * GR_TILE_M * ld, ld, ap + (t * O + k0) * GR_TILE_M, bp, kc,
-                        k0 > 0);
+          if (in_place) /* steps of tile t: K floats apart */
+            kt->gemm_tile_at(dst + t * GR_TILE_M * L, L, ga + k0 * K + t * GR_TILE_M, 1, K, bp, kc,
+                             k0 > 0, (int)nv);
+          else
+            tile_on(kt, dst + t * GR_TILE_M * L, L, ga + (t * Og + k0) * GR_TILE_M, bp, kc, k0 > 0,
+                    nv);
       }
-      if (width < GR_TILE_N)
-        for (int64_t k = 0; k < K; k++)
-          memcpy(col + k * L + pn * GR_TILE_N, part + k * GR_TILE_N, (size_t)width * sizeof *col);
     }
     for (int64_t b = 0; b < nb; b++)
-      for (int64_t c = 0; c < g->C; c++)
-        col2im_plane(x, col, bias, true, g, &pg, planes, n0, b, c, L, 0, g->Ho);
+      for (int64_t c = 0; c < Cg; c++)
+        col2im_plane(x, col + c * g->kh * g->kw * L, bias, true, g, &pg, planes, n0, b, k * Cg + c,
+                     L, 0, g->Ho);
   }
+  return GR_OK;
+}
+
+/* --- depthwise convolutions ----------------------------------------------------------------
+ * One channel in and one out per group (groups = C = O): each filtered
+ * plane is one image plane through one small kernel. As a GEMM those are
+ * products of a single row, which waste sgemm and the tile alike; here
+ * each plane is filtered directly. conv2d reads the plane's stride-phase
+ * planes (every tap a unit-stride window, as on the tile) and sums the
+ * taps row by row; its adjoint computes each stride phase of the image
+ * from a zero-bordered copy of the filtered plane, with the taps of that
+ * phase only, then interleaves the phases; the weight gradient sums each
+ * tap's products over the planes of a channel. A task is one plane (or,
+ * for the weight gradient, a fixed range of samples of one channel), and
+ * every sum runs in one fixed order. */
+
+/* The adjoint's phases: tap (i,j) adds filtered (oh,ow) into image
+ * (oh*sh + i*dh - ph, ...), that is into stride phase (qh_i, qw_j) at
+ * (oh + mh_i, ow + mw_j) (tap_phase). Row a of a phase then reads the
+ * bordered filtered plane at row a + mh1 - mh_i, mh1 the largest shift,
+ * and columns alike. */
+typedef struct dw_phases {
+  int64_t mh0, mh1, mw0, mw1, Hp, Wp; /* shifts; the bordered plane (Hp, Wp) */
+  int64_t Ah, Aw;                     /* the largest phase of the image: (Ah, Aw) */
+  int64_t *start;                     /* (sh*sw + 1): phase p's taps are start[p] .. start[p+1]-1 */
+  int64_t *tap;                       /* (T): the taps (i*kw + j), phase by phase, in order */
+  int64_t *off;                       /* (T): each of those taps' window in the bordered plane */
+} dw_phases;
+
+/* ph's shifts and sizes for g; its tap lists too when idx (3*T + sh*sw + 1
+ * int64s of storage) is given. */
+static void dw_phases_of(dw_phases *ph, const conv_geom *g, int64_t *idx) {
+  int64_t q;
+  tap_phase(0, g->dh, g->ph, g->sh, &q, &ph->mh0);
+  tap_phase(g->kh - 1, g->dh, g->ph, g->sh, &q, &ph->mh1);
+  tap_phase(0, g->dw, g->pw, g->sw, &q, &ph->mw0);
+  tap_phase(g->kw - 1, g->dw, g->pw, g->sw, &q, &ph->mw1);
+  ph->Ah = (g->H + g->sh - 1) / g->sh;
+  ph->Aw = (g->W + g->sw - 1) / g->sw;
+  ph->Hp = ph->Ah + ph->mh1 - ph->mh0;
+  ph->Wp = ph->Aw + ph->mw1 - ph->mw0;
+  if (!idx) return;
+  int64_t nph = g->sh * g->sw, n = 0;
+  ph->start = idx;
+  ph->tap = idx + nph + 1;
+  ph->off = ph->tap + g->kh * g->kw;
+  for (int64_t p = 0; p < nph; p++) {
+    ph->start[p] = n;
+    for (int64_t i = 0; i < g->kh; i++)
+      for (int64_t j = 0; j < g->kw; j++) {
+        int64_t qh, mh, qw, mw;
+        tap_phase(i, g->dh, g->ph, g->sh, &qh, &mh);
+        tap_phase(j, g->dw, g->pw, g->sw, &qw, &mw);
+        if (qh * g->sw + qw != p) continue;
+        ph->tap[n] = i * g->kw + j;
+        ph->off[n++] = (ph->mh1 - mh) * ph->Wp + ph->mw1 - mw;
+      }
+  }
+  ph->start[nph] = n;
+}
+
+/* n floats rounded up to whole cache lines */
+static int64_t lines(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* One thread's scratch floats on each depthwise path: conv2d's phase
+ * planes; the weight gradient's, a plane of gy and the partial sums; the
+ * adjoint's bordered plane, the image's phases and the weights. */
+typedef struct dw_scratch {
+  int64_t fwd, wgrad, adj;
+} dw_scratch;
+
+static dw_scratch dw_scratch_of(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  dw_phases ph;
+  dw_phases_of(&ph, g, NULL);
+  int64_t T = g->kh * g->kw;
+  dw_scratch d = {lines(ig.CS), 0, 0};
+  d.wgrad = d.fwd + lines(ig.P) + T * 16;
+  d.adj = lines(ph.Hp * ph.Wp) + lines(g->sh * g->sw * ph.Ah * ph.Aw) + lines(T);
+  return d;
+}
+
+/* Whether the depthwise paths run: one channel in and out per group (one
+ * group stays on the paths it had), the tile paths' gate, and one
+ * thread's scratch on any of the three within the budget. */
+static bool depthwise_ok(const conv_geom *g) {
+  if (g->G == 1 || g->C != g->G || g->O != g->G || g->N == 0 || tile_kernels() == NULL)
+    return false;
+  dw_scratch d = dw_scratch_of(g);
+  return d.wgrad <= g_budget && d.adj <= g_budget;
+}
+
+/* y (N,C,Ho,Wo) contiguous = the depthwise conv2d of x (N,C,H,W) at any
+ * strides with w (C, kh*kw), + bias[c]. One task is one plane. */
+static gr_status conv2d_depthwise(float *y, const gr_tensor *x, const float *w, const float *bias,
+                                  const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t T = g->kh * g->kw, C = g->C, P = ig.P, tasks = g->N * C;
+  int64_t per = dw_scratch_of(g).fwd, threads = omp_get_max_threads();
+  float *tl = scratch_get(&g_planes, per * threads);    // tl is (threads, per): each thread's planes
+  int64_t *off = (int64_t *)scratch_get(&g_mat, 2 * T); // off (T): each tap's window in the planes
+  if (!tl || !off)
+    return gr_fail(GR_ENOMEM, "conv2d: out of memory for %lld scratch floats",
+                   (long long)(per * threads + 2 * T));
+  tap_offsets(off, g, &ig);
+  const gr_kernel_table *kt = tile_kernels();
+  const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * P * T > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t n = t / C, c = t % C;
+    float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): plane (n, c)'s phases
+    plane_phases(pl, px + n * x->stride[0] + c * x->stride[1], x->stride[2], x->stride[3], g, &ig);
+    kt->dw_rows(y + t * P, g->Wo, pl, ig.lw, off, w + c * T, T, g->Ho, g->Wo, bias ? bias[c] : 0.0f);
+  }
+  return GR_OK;
+}
+
+/* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,C,Ho,Wo) at any
+ * strides, depthwise, with w (C, kh*kw), + bias[c]. One task is one plane. */
+static gr_status convt_depthwise(float *x, const gr_tensor *y, const float *w, const float *bias,
+                                 const conv_geom *g) {
+  int64_t T = g->kh * g->kw, C = g->C, H = g->H, W = g->W, sh = g->sh, sw = g->sw;
+  int64_t nph = sh * sw, tasks = g->N * C, threads = omp_get_max_threads();
+  int64_t per = dw_scratch_of(g).adj;
+  int64_t *idx = (int64_t *)scratch_get(&g_mat, 2 * (3 * T + nph + 1));
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
+  if (!idx || !tl)
+    return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld scratch floats",
+                   (long long)(per * threads + 2 * (3 * T + nph + 1)));
+  dw_phases ph;
+  dw_phases_of(&ph, g, idx);
+  const gr_kernel_table *kt = tile_kernels();
+  int64_t Hp = ph.Hp, Wp = ph.Wp, nb = lines(Hp * Wp), nr = lines(nph * ph.Ah * ph.Aw);
+  /* the bordered plane's rows [r0, r1) and columns [e0, e1) hold y's from
+   * row r0 - mh1 and column e0 - mw1; a negative shift leaves y's first
+   * rows out: no image row reads them */
+  int64_t r0 = ph.mh1 > 0 ? ph.mh1 : 0, r1 = g->Ho + ph.mh1 < Hp ? g->Ho + ph.mh1 : Hp;
+  int64_t e0 = ph.mw1 > 0 ? ph.mw1 : 0, e1 = g->Wo + ph.mw1 < Wp ? g->Wo + ph.mw1 : Wp;
+  if (r1 < r0) r1 = r0;
+  if (e1 < e0) e1 = e0;
+  const float *py = gr_f32(y); // py is (N,C,Ho,Wo) at y's strides
+  int64_t s2 = y->stride[2], s3 = y->stride[3];
+#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * H * W * T / nph > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t n = t / C, c = t % C;
+    float *yb = tl + omp_get_thread_num() * per; // yb is (Hp, Wp): plane (n, c) of y, bordered
+    float *R = yb + nb;                          // R is (sh*sw, Ah, Aw): the image's phases
+    float *wp = R + nr;                          // wp is (T): the weights, phase by phase
+    float v = bias ? bias[c] : 0.0f, *xp = x + t * H * W; // xp is the image plane (H,W)
+    for (int64_t k = 0; k < T; k++) wp[k] = w[c * T + ph.tap[k]];
+    memset(yb, 0, (size_t)(r0 * Wp) * sizeof *yb);
+    memset(yb + r1 * Wp, 0, (size_t)((Hp - r1) * Wp) * sizeof *yb);
+    if (r1 > r0)
+      copy_rows(yb + r0 * Wp,
+                py + n * y->stride[0] + c * y->stride[1] + (r0 - ph.mh1) * s2 + (e0 - ph.mw1) * s3,
+                r1 - r0, Wp, e0, e1, s3, s2);
+    if (nph == 1) { /* stride 1: the one phase is the image */
+      kt->dw_rows(xp, W, yb, Wp, ph.off, wp, T, H, W, v);
+      continue;
+    }
+    for (int64_t qh = 0; qh < sh && qh < H; qh++)
+      for (int64_t qw = 0; qw < sw && qw < W; qw++) {
+        int64_t p = qh * sw + qw, k0 = ph.start[p];
+        int64_t ah = (H - qh + sh - 1) / sh, aw = (W - qw + sw - 1) / sw;
+        float *Rp = R + p * ph.Ah * ph.Aw; // Rp is phase p of the image: (ah, aw)
+        kt->dw_rows(Rp, aw, yb, Wp, ph.off + k0, wp + k0, ph.start[p + 1] - k0, ah, aw, v);
+        for (int64_t a = 0; a < ah; a++) {
+          float *xr = xp + (a * sh + qh) * W + qw; // xr is row a*sh+qh of the image, from column qw
+          const float *rr = Rp + a * aw;            // rr is row a of the phase: (aw)
+          for (int64_t e = 0; e < aw; e++) xr[e * sw] = rr[e];
+        }
+      }
+  }
+  return GR_OK;
+}
+
+/* dw (C, kh*kw) contiguous = the depthwise conv2d's gradient in its
+ * weights, from x (N,C,H,W) and gy (N,C,Ho,Wo) at any strides. A task is
+ * one channel over a fixed range of samples: its sixteen partial sums per
+ * tap are added in double, sample by sample, and the ranges in order. */
+static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                                  const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t T = g->kh * g->kw, C = g->C, N = g->N, P = ig.P, threads = omp_get_max_threads();
+  /* ranges of samples: with few channels, work for any thread count */
+  int64_t S = (16 + C - 1) / C;
+  if (S > N) S = N;
+  int64_t tasks = C * S, per = dw_scratch_of(g).wgrad;
+  float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, per)
+  /* off (T int64s), then the sums (C, S, T) in double */
+  int64_t *off = (int64_t *)scratch_get(&g_mat, 2 * T + 2 * tasks * T);
+  if (!tl || !off)
+    return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
+                   (long long)(per * threads + 2 * T + 2 * tasks * T));
+  double *sums = (double *)(off + T); // sums is (C, S, T)
+  tap_offsets(off, g, &ig);
+  const gr_kernel_table *kt = tile_kernels();
+  const float *px = gr_f32(x), *pg = gr_f32(gy); // px, pg: (N,C,H,W), (N,C,Ho,Wo) at their strides
+  bool in_place = gy->stride[3] == 1 || g->Wo == 1; /* gy's rows read as they are */
+#pragma omp parallel for schedule(static) if (tasks > 1 && N * C * P * T > PAR_MIN && par_ok())
+  for (int64_t t = 0; t < tasks; t++) {
+    int64_t c = t / S, rg = t % S, lo = N * rg / S, hi = N * (rg + 1) / S;
+    float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): a plane's phases
+    float *gc = pl + lines(ig.CS);               // gc is (Ho, Wo): gy's plane, when copied
+    float *acc = gc + lines(P);                  // acc is (T, 16): the partial sums
+    double *sum = sums + t * T;                  // sum is (T): the range's sums
+    for (int64_t k = 0; k < T; k++) sum[k] = 0;
+    for (int64_t n = lo; n < hi; n++) {
+      plane_phases(pl, px + n * x->stride[0] + c * x->stride[1], x->stride[2], x->stride[3], g, &ig);
+      const float *gq = pg + n * gy->stride[0] + c * gy->stride[1]; // gq is gy's plane (n, c)
+      int64_t ldg = gy->stride[2];
+      if (!in_place) {
+        copy_rows(gc, gq, g->Ho, g->Wo, 0, g->Wo, gy->stride[3], gy->stride[2]);
+        gq = gc;
+        ldg = g->Wo;
+      }
+      memset(acc, 0, (size_t)(T * 16) * sizeof *acc);
+      kt->dw_grad_rows(acc, gq, ldg, pl, ig.lw, off, T, g->Ho, g->Wo);
+      for (int64_t k = 0; k < T; k++)
+        for (int l = 0; l < 16; l++) sum[k] += acc[k * 16 + l];
+    }
+  }
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t k = 0; k < T; k++) {
+      double v = 0;
+      for (int64_t rg = 0; rg < S; rg++) v += sums[(c * S + rg) * T + k];
+      dw[c * T + k] = (float)v;
+    }
   return GR_OK;
 }
 
 /* --- the entry points ---------------------------------------------------------------------
  * Each takes the first path that applies: a 1x1 output as one plain sgemm;
- * the tile path when tile_kernels() allows it and the shapes fit; else
- * blocks of columns through sgemm. */
+ * with tile_kernels(), the depthwise path for one channel in and out per
+ * group, else the tile path when the shapes fit; else blocks of columns
+ * through sgemm, group by group. */
 
 /* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; x (N,C,H,W) at any
  * strides, w (O, C/G*kh*kw) contiguous, bias (O) or NULL. */
@@ -927,6 +1255,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
                   y + k * og, (int)g->O);
     return GR_OK;
   }
+  if (depthwise_ok(g)) return conv2d_depthwise(y, x, w, bias, g);
   if (implicit_ok(g)) return conv2d_implicit(y, x, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
@@ -980,6 +1309,7 @@ gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, co
                   x + k * ckg, (int)(g->C * g->kh * g->kw));
     return GR_OK;
   }
+  if (depthwise_ok(g)) return convt_depthwise(x, y, w, bias, g);
   if (tiled_t_ok(g, y)) return convt_tiled(x, y, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
@@ -1028,6 +1358,7 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
                   dw + k * og * ckg, (int)ckg);
     return GR_OK;
   }
+  if (depthwise_ok(g)) return weight_depthwise(dw, x, gy, g);
   if (implicit_wgrad_ok(g)) return weight_implicit(dw, x, gy, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);

@@ -43,8 +43,10 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
 /* --- knobs, for tests and benchmarks --------------------------------------------------- */
 
 /* Floats the column and matrix scratch of one block may hold: a block is as
- * many whole samples as fit, or rows of one sample when one does not.
- * n <= 0 restores the default. Returns the previous value. */
+ * many whole samples as fit, or rows of one sample when one does not (on
+ * the tile paths, as many groups of as many samples as fit; a depthwise
+ * path runs only when one thread's planes fit). n <= 0 restores the
+ * default. Returns the previous value. */
 int64_t gr_conv_set_budget(int64_t n);
 
 /* Whether im2col and col2im run on our OpenMP threads: 1 yes, 0 no, -1
@@ -52,9 +54,10 @@ int64_t gr_conv_set_budget(int64_t n);
  * Results are the same either way. Returns the previous mode. */
 int gr_conv_set_parallel(int mode);
 
-/* Whether the tile paths run: 1 wherever their shapes allow, with the
- * table's tile even when that is the scalar reference; 0 never (sgemm);
- * -1 (the default) only on a SIMD tile (AVX-512). Returns the previous mode. */
+/* Whether the tile and depthwise paths run: 1 wherever their shapes allow,
+ * with the table's kernels even when those are the scalar reference; 0
+ * never (sgemm); -1 (the default) only on a SIMD tile (AVX-512). Returns the
+ * previous mode. */
 int gr_conv_set_tile(int mode);
 
 #endif

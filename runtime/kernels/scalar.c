@@ -130,10 +130,46 @@ static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int
     for (int q = 0; q < GR_TILE_N; q++) c[r * ldc + q] = t[r][q];
 }
 
+/* gemm_tile on the first nv*16 columns, a's row r at step k at a[r*ra + k*ka] */
+static void gemm_tile_at(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
+                         const float *b, int64_t kc, bool acc, int nv) {
+  float t[GR_TILE_M][GR_TILE_N]; /* the block's sums */
+  int n = nv * 16;
+  for (int r = 0; r < GR_TILE_M; r++)
+    for (int q = 0; q < n; q++) t[r][q] = acc ? c[r * ldc + q] : 0.0f;
+  for (int64_t k = 0; k < kc; k++, a += ka, b += GR_TILE_N)
+    for (int r = 0; r < GR_TILE_M; r++)
+      for (int q = 0; q < n; q++) t[r][q] = fmaf(a[r * ra], b[q], t[r][q]);
+  for (int r = 0; r < GR_TILE_M; r++)
+    for (int q = 0; q < n; q++) c[r * ldc + q] = t[r][q];
+}
+
 /* d (16 rows ldd apart) = the 16 x 16 floats of s[0..15], turned across */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int q = 0; q < 16; q++)
     for (int r = 0; r < 16; r++) d[q * ldd + r] = s[r][q];
+}
+
+/* Depthwise rows: each output a chain of fmaf over the taps, in tap order,
+ * as each lane of the SIMD version runs it (bit for bit). */
+static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
+  for (int64_t r = 0; r < rows; r++, y += ldy, x += ldx)
+    for (int64_t q = 0; q < n; q++) {
+      float s = init;
+      for (int64_t t = 0; t < taps; t++) s = fmaf(w[t], x[off[t] + q], s);
+      y[q] = s;
+    }
+}
+
+/* The depthwise weight gradient's partial sums: lane q%16 of each tap, row
+ * by row, in the order of the SIMD version's lanes. */
+static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                         const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
+  for (int64_t t = 0; t < taps; t++)
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t q = 0; q < n; q++)
+        acc[t * 16 + q % 16] = fmaf(g[r * ldg + q], x[r * ldx + off[t] + q], acc[t * 16 + q % 16]);
 }
 
 const gr_kernel_table gr_kernels_scalar_table = {
@@ -141,6 +177,7 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
-    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
+    .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_scalar,
 };

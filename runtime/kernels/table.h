@@ -1,6 +1,7 @@
 /* The kernel tables each ISA file defines (internal). A SIMD table may leave
  * an entry NULL: dispatch fills it from the scalar table. The AVX2 table
- * does so for the GEMM tile and transpose16: AVX2 convolutions run on sgemm. */
+ * does so for the GEMM tiles, transpose16 and the depthwise rows: AVX2
+ * convolutions run on sgemm. */
 #ifndef GANRT_KERNEL_TABLES_H
 #define GANRT_KERNEL_TABLES_H
 #include "ganrt/kernels.h"

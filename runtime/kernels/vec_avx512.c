@@ -308,6 +308,51 @@ static void gemm_tile(float *c, int64_t ldc, const float *a, const float *b, int
     for (int v = 0; v < 3; v++) _mm512_storeu_ps(c + r * ldc + v * 16, t[r][v]);
 }
 
+/* The tile on NV vectors of columns, a's rows RA floats apart and its steps
+ * ka: 8*NV sums in registers, NV loads of b and eight broadcasts of a per
+ * step as on the whole tile. RA is a constant for packed a (1) and 0 for
+ * any other, read from ra. */
+static inline __attribute__((always_inline)) void tile_at(float *c, int64_t ldc, const float *a,
+                                                          int64_t ra, int64_t ka, const float *b,
+                                                          int64_t kc, bool acc, const int NV,
+                                                          const int RA) {
+  __m512 t[GR_TILE_M][3];
+  if (RA) ra = RA;
+#pragma GCC unroll 8
+  for (int r = 0; r < GR_TILE_M; r++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++)
+      t[r][v] = acc ? _mm512_loadu_ps(c + r * ldc + v * 16) : _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++, a += ka, b += GR_TILE_N) {
+    __m512 bv[3];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + v * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < GR_TILE_M; r++) {
+      __m512 s = _mm512_set1_ps(a[r * ra]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; v++) t[r][v] = _mm512_fmadd_ps(s, bv[v], t[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < GR_TILE_M; r++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) _mm512_storeu_ps(c + r * ldc + v * 16, t[r][v]);
+}
+
+static void gemm_tile_at(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
+                         const float *b, int64_t kc, bool acc, int nv) {
+  if (ra == 1) {
+    if (nv == 1) tile_at(c, ldc, a, ra, ka, b, kc, acc, 1, 1);
+    else if (nv == 2) tile_at(c, ldc, a, ra, ka, b, kc, acc, 2, 1);
+    else tile_at(c, ldc, a, ra, ka, b, kc, acc, 3, 1);
+  } else {
+    if (nv == 1) tile_at(c, ldc, a, ra, ka, b, kc, acc, 1, 0);
+    else if (nv == 2) tile_at(c, ldc, a, ra, ka, b, kc, acc, 2, 0);
+    else tile_at(c, ldc, a, ra, ka, b, kc, acc, 3, 0);
+  }
+}
+
 /* 16 x 16 floats turned across in registers: pairs of rows interleaved by
  * floats, then by pairs, then lanes of 4 exchanged twice. */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
@@ -337,12 +382,128 @@ static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * ldd, r[i]);
 }
 
+/* --- depthwise rows ---------------------------------------------------------------------
+ * Rows of a depthwise convolution are short (8 to 64 floats) and each tap
+ * is a multiply-add over a whole row, so the sums of several rows, up to
+ * sixteen vectors, are kept in registers across the taps, each tap's
+ * weight broadcast once for them all (storing them back every tap, as the
+ * plain loop did, bounded it). Each sum is a chain of dependent
+ * multiply-adds, so blocks are evened out rather than leaving a block of
+ * one. Masked loads and stores end each row. */
+#define DW_M 16
+
+/* rows r0 .. r0+M-1, NV vectors each (the last under mask `last`): the taps over them */
+static inline __attribute__((always_inline)) void dw_block(
+    float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off, const float *w,
+    int64_t taps, __mmask16 last, float init, int64_t r0, const int M, const int NV) {
+  if (M * NV > DW_M) return; /* not called: the switch below spells out every M */
+  __m512 acc[DW_M];
+  const float *xb = x + r0 * ldx; // xb is row r0 of x
+#pragma GCC unroll 16
+  for (int u = 0; u < M * NV; u++) acc[u] = _mm512_set1_ps(init);
+  for (int64_t t = 0; t < taps; t++) {
+    __m512 wt = _mm512_set1_ps(w[t]);
+    const float *p = xb + off[t];
+#pragma GCC unroll 16
+    for (int u = 0; u < M; u++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        acc[u * NV + v] = _mm512_fmadd_ps(
+            wt, _mm512_maskz_loadu_ps(v == NV - 1 ? last : (__mmask16)0xffff, p + u * ldx + v * 16),
+            acc[u * NV + v]);
+  }
+#pragma GCC unroll 16
+  for (int u = 0; u < M; u++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      _mm512_mask_storeu_ps(y + (r0 + u) * ldy + v * 16, v == NV - 1 ? last : (__mmask16)0xffff,
+                            acc[u * NV + v]);
+}
+
+/* Rows of NV vectors in blocks of at most DW_M / NV rows, evened out (nine
+ * rows: one block; seventeen: 9 and 8). */
+static inline __attribute__((always_inline)) void dw_rows_nv(
+    float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off, const float *w,
+    int64_t taps, int64_t rows, __mmask16 last, float init, const int NV) {
+  int64_t most = DW_M / NV, blocks = (rows + most - 1) / most;
+  for (int64_t b = 0; b < blocks; b++) {
+    int64_t r0 = rows * b / blocks;
+    switch (rows * (b + 1) / blocks - r0) {
+#define DW_CASE(m) \
+  case m: dw_block(y, ldy, x, ldx, off, w, taps, last, init, r0, m, NV); break;
+      DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+      DW_CASE(9) DW_CASE(10) DW_CASE(11) DW_CASE(12) DW_CASE(13) DW_CASE(14) DW_CASE(15)
+      DW_CASE(16)
+#undef DW_CASE
+    default: break;
+    }
+  }
+}
+
+/* rows longer than 64 floats: 64 at a time */
+static void dw_rows(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                    const float *w, int64_t taps, int64_t rows, int64_t n, float init) {
+  for (int64_t q0 = 0; q0 < n && rows > 0; q0 += 64) {
+    int64_t m = n - q0 < 64 ? n - q0 : 64, nv = (m + 15) / 16;
+    __mmask16 last = tail_mask(m - (nv - 1) * 16);
+    switch (nv) {
+    case 1: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 1); break;
+    case 2: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 2); break;
+    case 3: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 3); break;
+    default: dw_rows_nv(y + q0, ldy, x + q0, ldx, off, w, taps, rows, last, init, 4); break;
+    }
+  }
+}
+
+/* taps t0 .. t0+M-1 of the weight gradient over all the rows: one load of
+ * g for M products (each tap's sums a chain, as above; eight taps and the
+ * row's vectors keep the units busy) */
+#define DW_GRAD_M 8
+static inline __attribute__((always_inline)) void dw_grad_block(
+    float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx, const int64_t *off,
+    int64_t rows, int64_t nv, __mmask16 last, int64_t t0, const int M) {
+  __m512 a[DW_GRAD_M];
+#pragma GCC unroll 8
+  for (int u = 0; u < M; u++) a[u] = _mm512_loadu_ps(acc + (t0 + u) * 16);
+  for (int64_t r = 0; r < rows; r++) {
+    const float *gr = g + r * ldg, *xr = x + r * ldx;
+    for (int64_t v = 0; v < nv; v++) {
+      __mmask16 k = v == nv - 1 ? last : (__mmask16)0xffff;
+      __m512 gv = _mm512_maskz_loadu_ps(k, gr + v * 16);
+#pragma GCC unroll 8
+      for (int u = 0; u < M; u++)
+        a[u] = _mm512_mask3_fmadd_ps(gv, _mm512_maskz_loadu_ps(k, xr + off[t0 + u] + v * 16),
+                                     a[u], k);
+    }
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < M; u++) _mm512_storeu_ps(acc + (t0 + u) * 16, a[u]);
+}
+
+static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                         const int64_t *off, int64_t taps, int64_t rows, int64_t n) {
+  if (n <= 0 || rows <= 0) return;
+  int64_t nv = (n + 15) / 16, blocks = (taps + DW_GRAD_M - 1) / DW_GRAD_M;
+  __mmask16 last = tail_mask(n - (nv - 1) * 16);
+  for (int64_t b = 0; b < blocks; b++) {
+    int64_t t0 = taps * b / blocks;
+    switch (taps * (b + 1) / blocks - t0) {
+#define DW_CASE(m) \
+  case m: dw_grad_block(acc, g, ldg, x, ldx, off, rows, nv, last, t0, m); break;
+      DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+#undef DW_CASE
+    default: break;
+    }
+  }
+}
+
 static const gr_kernel_table table = {
     .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
-    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .transpose16 = transpose16,
+    .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
+    .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_avx512,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

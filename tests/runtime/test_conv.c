@@ -156,13 +156,22 @@ static gr_tensor *maybe_noncontig(gr_tensor *t, bool on) {
 }
 
 /* The scratch budgets that drive every blocking path: the default (whole
- * batch), two samples per block, and one output row per block. */
+ * batch), two samples per block, and one output row per block; with more
+ * than two groups, blocks of two groups of one sample on the tile paths
+ * (a group's phase planes and gy tiles, as the engine sizes them). */
 static int budgets(const cfg *c, int64_t Ho, int64_t Wo, int64_t *out) {
   out[0] = 0;
   out[1] = (c->C * c->kh * c->kw + c->O) * Ho * Wo * 2;
   out[2] = 1;
-  return 3;
+  int64_t G = c->G ? c->G : 1, s0 = c->s[0] ? c->s[0] : 1, s1 = c->s[1] ? c->s[1] : 1;
+  int64_t d0 = c->d[0] ? c->d[0] : 1, d1 = c->d[1] ? c->d[1] : 1;
+  if (G <= 2) return 3;
+  int64_t lh = Ho + (c->kh - 1) * d0 / s0, lw = Wo + (c->kw - 1) * d1 / s1;
+  out[3] = 2 * (c->C / G * s0 * s1 * lh * lw + (c->O / G + 7) / 8 * 8 * Ho * Wo);
+  return 4;
 }
+
+#define COUNT(a) (sizeof(a) / sizeof *(a))
 
 static const cfg kConvCases[] = {
     {2, 3, 7, 6, 4, 3, 3, .bias = true},
@@ -193,9 +202,10 @@ static const cfg kConvCases[] = {
     {3, 2, 11, 9, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .noncontig = true},
 };
 
-static void test_conv2d_forward(void **state) {
-  for (size_t k = 0; k < sizeof kConvCases / sizeof *kConvCases; k++) {
-    const cfg *c = &kConvCases[k];
+/* conv2d on each of n cases against ref_conv2d, at every budget */
+static void check_conv2d(const cfg *cases, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    const cfg *c = &cases[k];
     gr_conv_args a = args_of(c);
     gr_tensor *x = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
     gr_tensor *w = maybe_noncontig(tu_rand(4, (int64_t[]){c->O, c->C / a.groups, c->kh, c->kw}, -1, 1),
@@ -204,7 +214,7 @@ static void test_conv2d_forward(void **state) {
     double *ref = ref_conv2d(x, w, b, a);
     int64_t Ho = out_len(c->H, c->kh, a.stride[0], a.pad[0], a.dilation[0]);
     int64_t Wo = out_len(c->W, c->kw, a.stride[1], a.pad[1], a.dilation[1]);
-    int64_t bud[3];
+    int64_t bud[4];
     for (int i = 0, nb = budgets(c, Ho, Wo, bud); i < nb; i++) {
       gr_conv_set_budget(bud[i]);
       gr_tensor *y = TU_OK(gr_conv2d(x, w, b, a));
@@ -219,6 +229,8 @@ static void test_conv2d_forward(void **state) {
     gr_release(b);
   }
 }
+
+static void test_conv2d_forward(void **state) { check_conv2d(kConvCases, COUNT(kConvCases)); }
 
 static const cfg kConvtCases[] = {
     {2, 3, 4, 5, 4, 3, 3, .bias = true},
@@ -252,9 +264,10 @@ static const cfg kConvtCases[] = {
     {1, 3, 8, 8, 4, 3, 3, .s = {2, 2}, .p = {2, 2}, .d = {2, 2}, .op = {1, 1}},
 };
 
-static void test_conv_transpose2d_forward(void **state) {
-  for (size_t k = 0; k < sizeof kConvtCases / sizeof *kConvtCases; k++) {
-    const cfg *c = &kConvtCases[k];
+/* conv_transpose2d on each of n cases against ref_convt, at every budget */
+static void check_convt(const cfg *cases, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    const cfg *c = &cases[k];
     gr_conv_args a = args_of(c);
     gr_tensor *x = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
     gr_tensor *w = maybe_noncontig(tu_rand(4, (int64_t[]){c->C, c->O / a.groups, c->kh, c->kw}, -1, 1),
@@ -266,7 +279,7 @@ static void test_conv_transpose2d_forward(void **state) {
     cfg under = *c;
     under.C = c->O;
     under.O = c->C;
-    int64_t bud[3];
+    int64_t bud[4];
     for (int i = 0, nb = budgets(&under, c->H, c->W, bud); i < nb; i++) {
       gr_conv_set_budget(bud[i]);
       gr_tensor *y = TU_OK(gr_conv_transpose2d(x, w, b, a));
@@ -282,16 +295,21 @@ static void test_conv_transpose2d_forward(void **state) {
   }
 }
 
-static void test_conv2d_weight_grad_forward(void **state) {
-  for (size_t k = 0; k < sizeof kConvCases / sizeof *kConvCases; k++) {
-    const cfg *c = &kConvCases[k];
+static void test_conv_transpose2d_forward(void **state) {
+  check_convt(kConvtCases, COUNT(kConvtCases));
+}
+
+/* conv2d_weight_grad on each of n cases against ref_weight_grad, at every budget */
+static void check_weight_grad(const cfg *cases, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    const cfg *c = &cases[k];
     gr_conv_args a = args_of(c);
     int64_t Ho = out_len(c->H, c->kh, a.stride[0], a.pad[0], a.dilation[0]);
     int64_t Wo = out_len(c->W, c->kw, a.stride[1], a.pad[1], a.dilation[1]);
     gr_tensor *x = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1), c->noncontig);
     gr_tensor *g = maybe_noncontig(tu_rand(4, (int64_t[]){c->N, c->O, Ho, Wo}, -1, 1), c->noncontig);
     double *ref = ref_weight_grad(x, g, c->kh, c->kw, a);
-    int64_t bud[3];
+    int64_t bud[4];
     for (int i = 0, nb = budgets(c, Ho, Wo, bud); i < nb; i++) {
       gr_conv_set_budget(bud[i]);
       gr_tensor *dw = TU_OK(gr_conv2d_weight_grad(x, g, (int)c->kh, (int)c->kw, a));
@@ -304,6 +322,100 @@ static void test_conv2d_weight_grad_forward(void **state) {
     gr_release(x);
     gr_release(g);
   }
+}
+
+static void test_conv2d_weight_grad_forward(void **state) {
+  check_weight_grad(kConvCases, COUNT(kConvCases));
+}
+
+/* --- groups ---------------------------------------------------------------------------------
+ * Grouped convolutions run on the tile paths group by group, in blocks of
+ * groups (positions per sample a multiple of 16, as ever); one channel in
+ * and out per group (depthwise) runs on a direct path of its own; the rest
+ * on sgemm group by group. Each case below runs on whichever its shape
+ * takes, and again forced onto sgemm. */
+
+/* conv2d and its weight gradient: 2, 3, 4 and 32 groups of several
+ * channels; a part tile of output channels (9 a group), two chunks of
+ * steps (360 columns a group), one channel in and two out (a multiplier:
+ * the tile, not the depthwise path), a batch of one with 32 groups (the
+ * fused modulated convolution); whole tiles of channels a group (weights
+ * read in place, and 48 positions: one whole panel); odd positions per
+ * sample (sgemm) */
+static const cfg kGroupCases[] = {
+    {2, 8, 8, 8, 6, 3, 3, .p = {1, 1}, .G = 2, .bias = true},
+    {3, 9, 8, 9, 12, 3, 2, .s = {2, 1}, .p = {1, 0}, .G = 3, .noncontig = true},
+    {2, 8, 12, 12, 8, 3, 3, .p = {2, 2}, .d = {2, 2}, .G = 4, .bias = true},
+    {1, 256, 4, 8, 288, 3, 3, .p = {1, 1}, .G = 32, .bias = true},
+    {2, 96, 8, 8, 64, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 32, .noncontig = true},
+    {1, 80, 4, 4, 10, 3, 3, .p = {1, 1}, .G = 2},
+    {2, 4, 8, 8, 8, 3, 3, .p = {1, 1}, .G = 4, .bias = true},
+    {1, 64, 6, 8, 64, 3, 3, .p = {1, 1}, .G = 4, .bias = true, .noncontig = true},
+    {2, 6, 7, 5, 9, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
+};
+
+/* conv_transpose2d (C in, O out): 2, 3, 4 and 32 groups; StyleGAN2's up
+ * convolution (3x3, stride 2, no padding, a batch of one, 32 groups) with
+ * output_padding; dilation; 16 columns a group (w read in place); a
+ * strided view (sgemm); odd positions (sgemm) */
+static const cfg kGroupCasesT[] = {
+    {2, 8, 4, 4, 6, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 2, .bias = true},
+    {1, 64, 4, 8, 96, 3, 3, .s = {2, 2}, .op = {1, 0}, .G = 32, .bias = true},
+    {1, 128, 4, 4, 64, 3, 3, .s = {2, 2}, .d = {2, 2}, .G = 32},
+    {1, 64, 4, 8, 64, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 4, .bias = true},
+    {2, 12, 4, 4, 9, 3, 3, .p = {1, 1}, .G = 3, .noncontig = true},
+    {2, 8, 8, 6, 12, 5, 3, .s = {1, 2}, .p = {2, 1}, .op = {0, 1}, .G = 4, .bias = true},
+    {2, 6, 5, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 2},
+};
+
+/* depthwise conv2d and its weight gradient: odd sizes, strides 2 and 3,
+ * padding past the kernel's reach, dilation, strided views, rows longer
+ * than a vector (37 columns), a 1x1 kernel, and a kernel covering the
+ * image (the 1x1-output products) */
+static const cfg kDepthCases[] = {
+    {2, 3, 9, 7, 3, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 5, 16, 16, 5, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 5, .noncontig = true},
+    {3, 4, 11, 13, 4, 4, 4, .p = {2, 2}, .G = 4, .bias = true},
+    {2, 6, 10, 12, 6, 3, 3, .s = {2, 3}, .p = {2, 0}, .d = {2, 1}, .G = 6, .bias = true,
+     .noncontig = true},
+    {1, 16, 21, 37, 16, 5, 5, .p = {2, 2}, .G = 16},
+    {2, 3, 6, 5, 3, 1, 1, .G = 3},
+    {2, 32, 8, 8, 32, 3, 3, .s = {3, 3}, .p = {1, 1}, .G = 32},
+    {4, 7, 8, 8, 7, 8, 8, .G = 7, .bias = true},
+};
+
+/* depthwise conv_transpose2d: strides 2 to 4, output_padding, padding past
+ * the kernel's reach (filtered rows no image row reads), stride phases no
+ * tap reaches (the bias alone), rows longer than a vector, strided views */
+static const cfg kDepthCasesT[] = {
+    {2, 3, 5, 4, 3, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 4, 7, 6, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 4, .bias = true,
+     .noncontig = true},
+    {1, 5, 6, 9, 5, 3, 3, .p = {1, 1}, .G = 5},
+    {2, 6, 4, 5, 6, 4, 3, .s = {3, 2}, .p = {2, 1}, .d = {1, 2}, .op = {2, 1}, .G = 6},
+    {2, 2, 3, 3, 2, 2, 2, .s = {4, 4}, .op = {2, 3}, .G = 2, .bias = true},
+    {1, 16, 9, 20, 16, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 16},
+    {2, 3, 6, 5, 3, 3, 3, .s = {2, 2}, .p = {3, 3}, .op = {1, 0}, .G = 3, .bias = true},
+    {2, 3, 4, 4, 3, 5, 5, .s = {2, 2}, .p = {4, 4}, .op = {1, 1}, .G = 3},
+};
+
+/* the grouped and depthwise cases on the paths their shapes take */
+static void check_groups(void) {
+  check_conv2d(kGroupCases, COUNT(kGroupCases));
+  check_weight_grad(kGroupCases, COUNT(kGroupCases));
+  check_convt(kGroupCasesT, COUNT(kGroupCasesT));
+  check_conv2d(kDepthCases, COUNT(kDepthCases));
+  check_weight_grad(kDepthCases, COUNT(kDepthCases));
+  check_convt(kDepthCasesT, COUNT(kDepthCasesT));
+}
+
+static void test_groups(void **state) { check_groups(); }
+
+/* the same cases with the tile and depthwise paths off: sgemm group by group */
+static void test_groups_on_sgemm(void **state) {
+  int prev = gr_conv_set_tile(0);
+  check_groups();
+  gr_conv_set_tile(prev);
 }
 
 /* An image too large for one block: rows of one sample, and a remainder. */
@@ -408,6 +520,7 @@ static void test_tile_paths_on_scalar_tile(void **state) {
   test_conv_transpose2d_forward(state);
   test_conv2d_weight_grad_forward(state);
   test_large_image_blocks(state);
+  check_groups();
   assert_int_equal(gr_conv_set_tile(-1), 1);
   assert_int_equal(gr_kernels_use(before->isa), 0);
 }
@@ -432,19 +545,23 @@ static void run_three(const cfg *c, const cfg *ct, gr_tensor *const *in, gr_tens
   out[2] = TU_OK(gr_conv2d_weight_grad(in[0], out[0], (int)c->kh, (int)c->kw, a));
 }
 
+/* a[i] and b[i] hold the same bits, for i < 3; all six released */
+static void same_three(gr_tensor **a, gr_tensor **b) {
+  for (int i = 0; i < 3; i++) {
+    assert_memory_equal(gr_f32(a[i]), gr_f32(b[i]), (size_t)gr_numel(a[i]) * sizeof(float));
+    gr_release(a[i]);
+    gr_release(b[i]);
+  }
+}
+
 /* The scalar tile is the AVX-512 tile's twin (both fuse each multiply-add,
  * in step order), and nothing else in the engine depends on the table: with
  * the tile paths forced on the scalar table, every case gives the very bits
  * of the AVX-512 table's own choice of paths. */
-static void test_scalar_tile_is_avx512_twin(void **state) {
-  if (!gr_kernels_for("avx512")) {
-    print_message("no AVX-512 here: the tile paths ran on the scalar tile only\n");
-    return;
-  }
+static void twins(const cfg *cases, size_t nc, const cfg *tcases, size_t nt) {
   const gr_kernel_table *before = gr_kernels();
-  size_t nc = sizeof kConvCases / sizeof *kConvCases, nt = sizeof kConvtCases / sizeof *kConvtCases;
   for (size_t k = 0; k < (nc > nt ? nc : nt); k++) {
-    const cfg *c = &kConvCases[k % nc], *ct = &kConvtCases[k % nt];
+    const cfg *c = &cases[k % nc], *ct = &tcases[k % nt];
     gr_tensor *in[6], *fast[3], *twin[3];
     three_inputs(c, ct, in);
     assert_int_equal(gr_kernels_use("avx512"), 0);
@@ -453,15 +570,43 @@ static void test_scalar_tile_is_avx512_twin(void **state) {
     gr_conv_set_tile(1);
     run_three(c, ct, in, twin);
     gr_conv_set_tile(-1);
-    for (int i = 0; i < 3; i++) {
-      assert_memory_equal(gr_f32(fast[i]), gr_f32(twin[i]),
-                          (size_t)gr_numel(fast[i]) * sizeof(float));
-      gr_release(fast[i]);
-      gr_release(twin[i]);
-    }
+    same_three(fast, twin);
     for (int i = 0; i < 6; i++) gr_release(in[i]);
   }
   assert_int_equal(gr_kernels_use(before->isa), 0);
+}
+
+static void test_scalar_tile_is_avx512_twin(void **state) {
+  if (!gr_kernels_for("avx512")) {
+    print_message("no AVX-512 here: the tile paths ran on the scalar tile only\n");
+    return;
+  }
+  twins(kConvCases, COUNT(kConvCases), kConvtCases, COUNT(kConvtCases));
+  twins(kGroupCases, COUNT(kGroupCases), kGroupCasesT, COUNT(kGroupCasesT));
+  twins(kDepthCases, COUNT(kDepthCases), kDepthCasesT, COUNT(kDepthCasesT));
+}
+
+/* The tile and depthwise paths split their work in fixed tasks: one thread
+ * and three give the same bits, on grouped and depthwise cases of all
+ * three ops (our loops forced onto the threads). */
+static void test_groups_thread_count(void **state) {
+  int prev_threads = gr_get_threads(), prev_par = gr_conv_set_parallel(1);
+  const cfg *pairs[][2] = {{&kGroupCases[0], &kGroupCasesT[0]}, {&kGroupCases[3], &kGroupCasesT[1]},
+                           {&kGroupCases[4], &kGroupCasesT[4]}, {&kDepthCases[1], &kDepthCasesT[1]},
+                           {&kDepthCases[4], &kDepthCasesT[5]}};
+  for (size_t k = 0; k < COUNT(pairs); k++) {
+    const cfg *c = pairs[k][0], *ct = pairs[k][1];
+    gr_tensor *in[6], *one[3], *three[3];
+    three_inputs(c, ct, in);
+    gr_set_threads(1);
+    run_three(c, ct, in, one);
+    gr_set_threads(3);
+    run_three(c, ct, in, three);
+    same_three(one, three);
+    for (int i = 0; i < 6; i++) gr_release(in[i]);
+  }
+  gr_set_threads(prev_threads);
+  gr_conv_set_parallel(prev_par);
 }
 
 /* --- gradients ---------------------------------------------------------------------------- */
@@ -477,16 +622,22 @@ static gr_tensor *f_weight_grad(gr_tensor *const *in, void *ctx) {
   return gr_conv2d_weight_grad(in[0], in[1], (int)c->kh, (int)c->kw, args_of(ctx));
 }
 
+/* the last two: three groups on the tile (4x4 outputs), and depthwise */
 static const cfg kGradCases[] = {
     {2, 4, 5, 5, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .G = 2, .bias = true},
     {1, 2, 6, 5, 3, 2, 3, .s = {1, 2}, .p = {0, 1}, .d = {2, 1}, .bias = false},
     {2, 4, 3, 2, 2, 3, 2, .G = 2, .bias = true},
+    {1, 6, 4, 4, 6, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 3, 5, 4, 3, 3, 3, .s = {2, 1}, .p = {1, 1}, .G = 3, .bias = true},
 };
 
+/* the last two: three groups on the tile (4x4 inputs), and depthwise */
 static const cfg kGradCasesT[] = {
     {2, 4, 3, 3, 4, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 0}, .G = 2, .bias = true},
     {1, 3, 3, 2, 2, 2, 3, .s = {1, 2}, .d = {2, 1}, .op = {0, 1}, .bias = false},
     {2, 4, 1, 1, 2, 2, 3, .G = 2, .bias = true},
+    {1, 6, 4, 4, 3, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .G = 3, .bias = true},
+    {2, 3, 3, 4, 3, 4, 4, .s = {2, 2}, .p = {1, 1}, .G = 3, .bias = true},
 };
 
 static void test_conv2d_grads(void **state) {
@@ -649,11 +800,14 @@ int main(void) {
       cmocka_unit_test(test_conv2d_forward),
       cmocka_unit_test(test_conv_transpose2d_forward),
       cmocka_unit_test(test_conv2d_weight_grad_forward),
+      cmocka_unit_test(test_groups),
+      cmocka_unit_test(test_groups_on_sgemm),
       cmocka_unit_test(test_large_image_blocks),
       cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_parallel_matches_serial),
       cmocka_unit_test(test_tile_paths_on_scalar_tile),
       cmocka_unit_test(test_scalar_tile_is_avx512_twin),
+      cmocka_unit_test(test_groups_thread_count),
       cmocka_unit_test(test_conv2d_grads),
       cmocka_unit_test(test_conv_transpose2d_grads),
       cmocka_unit_test(test_conv2d_weight_grad_grads),

@@ -3,8 +3,9 @@
  * Arithmetic and optimizer updates must match bit for bit, exp/tanh/sigmoid
  * within a few ulp (also over a sweep of the whole float range), sums to
  * about 1e-12 relative; the convolution engine's GEMM tile and transpose16
- * bit for bit, with odd step counts and row strides. Then the choice of
- * table: gr_kernels_use and GANLUA_ISA. */
+ * bit for bit, with odd step counts and row strides, and its depthwise rows
+ * bit for bit on every row length to 67, odd strides and tap counts. Then
+ * the choice of table: gr_kernels_use and GANLUA_ISA. */
 #define _POSIX_C_SOURCE 200809L /* popen, readlink */
 #include <float.h>
 #include <math.h>
@@ -400,9 +401,10 @@ static void test_optim_exact(void **state) { each_length(check_optim); }
 
 /* --- the convolution engine's GEMM tile and transpose16 ------------------------------------ */
 
-/* Every table's tile against sums in double, fresh and accumulating, several
- * step counts, and its transpose16 exactly: each table is right on its own,
- * the scalar reference included. */
+/* Every table's tile (whole and narrow) against sums in double, fresh and
+ * accumulating, several step counts, and its transpose16 exactly: each
+ * table is right on its own, the scalar reference included. The narrow
+ * tile leaves the columns past its own as they were. */
 static void test_gemm_tile_values(void **state) {
   enum { M = GR_TILE_M, N = GR_TILE_N, KMAX = 300 };
   float *a = aligned_alloc(64, KMAX * M * sizeof *a), *b = aligned_alloc(64, KMAX * N * sizeof *b);
@@ -415,19 +417,25 @@ static void test_gemm_tile_values(void **state) {
     if (!kt) continue;
     const int64_t steps[] = {0, 1, 7, 37, KMAX};
     for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
-      for (int acc = 0; acc < 2; acc++) {
-        for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
-        kt->gemm_tile(c, N, a, b, steps[s], acc);
-        for (int r = 0; r < M; r++)
-          for (int q = 0; q < N; q++) {
-            double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
-            for (int64_t k = 0; k < steps[s]; k++) {
-              want += (double)a[k * M + r] * b[k * N + q];
-              mag += fabs((double)a[k * M + r] * b[k * N + q]);
+      for (int acc = 0; acc < 2; acc++)
+        for (int nv = 1; nv <= N / 16; nv++) {
+          for (int i = 0; i < M * N; i++) c[i] = c0[i] = (float)(2 * unit() - 1);
+          if (nv == N / 16) kt->gemm_tile(c, N, a, b, steps[s], acc);
+          else kt->gemm_tile_at(c, N, a, 1, M, b, steps[s], acc, nv);
+          for (int r = 0; r < M; r++)
+            for (int q = 0; q < N; q++) {
+              if (q >= nv * 16) {
+                assert_true(bits(c[r * N + q]) == bits(c0[r * N + q]));
+                continue;
+              }
+              double want = acc ? c0[r * N + q] : 0.0, mag = fabs(want);
+              for (int64_t k = 0; k < steps[s]; k++) {
+                want += (double)a[k * M + r] * b[k * N + q];
+                mag += fabs((double)a[k * M + r] * b[k * N + q]);
+              }
+              assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
             }
-            assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
-          }
-      }
+        }
     /* transpose16: rows from anywhere, laid across with a row stride of 20 */
     const float *rows[16];
     float tr[16 * 20];
@@ -447,31 +455,39 @@ static void test_gemm_tile_values(void **state) {
  * panel sizes, fresh and accumulating, row strides that are not a multiple
  * of 16 and blocks that start off a 64-byte boundary (b stays aligned, as
  * the tile requires); specials in one pass. Floats between the rows and
- * around the block must stay as they were. */
+ * around the block, and past a narrow tile's nv vectors, must stay as they
+ * were. nv 3 with a packed (ra 1, ka 8) is the whole tile, gemm_tile;
+ * else gemm_tile_at, with a's rows ra and its steps ka floats apart. */
 static void check_tile_twin(const gr_kernel_table *t, int64_t kc, int64_t ldc, int off, bool acc,
-                            bool specials) {
+                            bool specials, int nv, int64_t ra, int64_t ka) {
   const gr_kernel_table *s = gr_kernels_scalar();
   enum { M = GR_TILE_M, N = GR_TILE_N };
-  int64_t nc = (M - 1) * ldc + N;
-  buf a = buf_new(kc * M, (off + 1) % 4), c0 = buf_new(nc, off), c = buf_new(nc, off),
+  int64_t nc = (M - 1) * ldc + N, na = (M - 1) * ra + (kc ? kc - 1 : 0) * ka + 1;
+  buf a = buf_new(na, (off + 1) % 4), c0 = buf_new(nc, off), c = buf_new(nc, off),
       r = buf_new(nc, off);
   float *b = aligned_alloc(64, (size_t)(kc ? kc : 1) * N * sizeof *b);
   assert_non_null(b);
-  fill(a.p, kc * M, -2, 2, specials);
+  fill(a.p, na, -2, 2, specials);
   fill(b, kc * N, -2, 2, specials);
   fill(c0.p, nc, -2, 2, specials);
   copy(c.p, c0.p, nc);
   copy(r.p, c0.p, nc);
-  s->gemm_tile(r.p, ldc, a.p, b, kc, acc);
-  t->gemm_tile(c.p, ldc, a.p, b, kc, acc);
-  char what[96];
-  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d", (long long)kc,
-           (long long)ldc, off, acc);
+  if (nv == N / 16 && ra == 1 && ka == M) {
+    s->gemm_tile(r.p, ldc, a.p, b, kc, acc);
+    t->gemm_tile(c.p, ldc, a.p, b, kc, acc);
+  } else {
+    s->gemm_tile_at(r.p, ldc, a.p, ra, ka, b, kc, acc, nv);
+    t->gemm_tile_at(c.p, ldc, a.p, ra, ka, b, kc, acc, nv);
+  }
+  char what[128];
+  snprintf(what, sizeof what, "gemm_tile kc=%lld ldc=%lld off=%d acc=%d nv=%d ra=%lld ka=%lld",
+           (long long)kc, (long long)ldc, off, acc, nv, (long long)ra, (long long)ka);
   assert_same(c.p, r.p, nc, t->isa, what);
   buf_check_guards(&c);
-  /* the gaps between the rows are the caller's */
-  for (int64_t row = 0; row < M - 1; row++)
-    assert_same(c.p + row * ldc + N, c0.p + row * ldc + N, ldc - N, t->isa, "gemm_tile gap");
+  /* the gaps between the rows, and the columns past the tile's, are the caller's */
+  for (int64_t row = 0; row < M; row++)
+    assert_same(c.p + row * ldc + nv * 16, c0.p + row * ldc + nv * 16,
+                row < M - 1 ? ldc - nv * 16 : N - nv * 16, t->isa, "gemm_tile gap");
   buf_free(&a);
   buf_free(&c0);
   buf_free(&c);
@@ -508,16 +524,139 @@ static void test_gemm_tile_twin(void **state) {
     if (!t) continue;
     if (t->gemm_tile == s->gemm_tile) {
       /* no tile of its own (AVX2): the engine runs sgemm there */
+      assert_ptr_equal(t->gemm_tile_at, s->gemm_tile_at);
       assert_ptr_equal(t->transpose16, s->transpose16);
       continue;
     }
+    /* a packed, its rows far apart (a weight matrix's rows), its steps far apart (w^T's) */
+    const int64_t strides[][2] = {{1, GR_TILE_M}, {301, 1}, {1, 19}};
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
       for (size_t j = 0; j < sizeof ldcs / sizeof *ldcs; j++)
         for (int off = 0; off < 4; off++)
-          for (int acc = 0; acc < 2; acc++) check_tile_twin(t, steps[i], ldcs[j], off, acc, false);
-    for (int acc = 0; acc < 2; acc++) check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true);
+          for (int acc = 0; acc < 2; acc++)
+            for (int nv = 1; nv <= GR_TILE_N / 16; nv++)
+              for (int st = 0; st < 3; st++)
+                check_tile_twin(t, steps[i], ldcs[j], off, acc, false, nv, strides[st][0],
+                                strides[st][1]);
+    for (int acc = 0; acc < 2; acc++)
+      for (int nv = 1; nv <= GR_TILE_N / 16; nv++)
+        check_tile_twin(t, 37, GR_TILE_N + 3, 1, acc, true, nv, 1, GR_TILE_M);
     for (size_t j = 0; j < sizeof ldds / sizeof *ldds; j++)
       for (int off = 0; off < 4; off++) check_transpose_twin(t, ldds[j], off);
+  }
+}
+
+/* --- the convolution engine's depthwise rows ------------------------------------------- */
+
+/* A kh x kw window over rows ldx floats apart: tap t = (i, j) at i*ldx + j. */
+static void window(int64_t *off, int kh, int kw, int64_t ldx) {
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++) off[i * kw + j] = i * ldx + j;
+}
+
+/* Every table's dw_rows and dw_grad_rows against sums in double, a few
+ * shapes: each table is right on its own, the scalar reference included. */
+static void test_dw_rows_values(void **state) {
+  enum { ROWS = 3, N = 37, KH = 3, KW = 4, LDX = N + KW + 2, LDY = N + 5 };
+  float x[(ROWS + KH) * LDX], w[KH * KW], y[ROWS * LDY], g[ROWS * LDY], acc[KH * KW * 16];
+  int64_t off[KH * KW];
+  window(off, KH, KW, LDX);
+  fill(x, (ROWS + KH) * LDX, -1, 1, false);
+  fill(w, KH * KW, -1, 1, false);
+  fill(g, ROWS * LDY, -1, 1, false);
+  const char *isas[3] = {"scalar", "avx2", "avx512"};
+  for (int k = 0; k < 3; k++) {
+    const gr_kernel_table *kt = gr_kernels_for(isas[k]);
+    if (!kt) continue;
+    kt->dw_rows(y, LDY, x, LDX, off, w, KH * KW, ROWS, N, 0.5f);
+    for (int r = 0; r < ROWS; r++)
+      for (int q = 0; q < N; q++) {
+        double want = 0.5, mag = 0.5;
+        for (int t = 0; t < KH * KW; t++) {
+          want += (double)w[t] * x[r * LDX + off[t] + q];
+          mag += fabs((double)w[t] * x[r * LDX + off[t] + q]);
+        }
+        assert_true(fabs(y[r * LDY + q] - want) <= 1e-6 * mag);
+      }
+    for (int i = 0; i < KH * KW * 16; i++) acc[i] = 0;
+    kt->dw_grad_rows(acc, g, LDY, x, LDX, off, KH * KW, ROWS, N);
+    for (int t = 0; t < KH * KW; t++) {
+      double want = 0, mag = 0, got = 0;
+      for (int l = 0; l < 16; l++) got += acc[t * 16 + l];
+      for (int r = 0; r < ROWS; r++)
+        for (int q = 0; q < N; q++) {
+          want += (double)g[r * LDY + q] * x[r * LDX + off[t] + q];
+          mag += fabs((double)g[r * LDY + q] * x[r * LDX + off[t] + q]);
+        }
+      assert_true(fabs(got - want) <= 1e-6 * mag);
+    }
+  }
+}
+
+/* A SIMD version against the scalar twin, bit for bit: `rows` rows of n
+ * floats, a kh x kw window, rows `gap` floats longer than they need, each
+ * buffer at its own misalignment; specials in one pass. Floats between the
+ * output rows and around them must stay as they were; the gradient adds
+ * onto sums already there. */
+static void check_dw_twin(const gr_kernel_table *t, int64_t n, int64_t rows, int kh, int kw,
+                          int64_t gap, int off, bool specials) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  int64_t taps = kh * kw, ldx = n + (kw ? kw - 1 : 0) + gap, ldy = n + gap;
+  int64_t nx = (rows + (kh ? kh - 1 : 0)) * ldx;
+  int64_t ny = rows ? (rows - 1) * ldy + n : 0;
+  int64_t offs[25];
+  window(offs, kh, kw, ldx);
+  buf x = buf_new(nx, off), w = buf_new(taps, (off + 1) % 4), g = buf_new(ny, (off + 2) % 4);
+  buf y0 = buf_new(ny, (off + 3) % 4), y = buf_new(ny, (off + 3) % 4), r = buf_new(ny, 0);
+  buf a0 = buf_new(taps * 16, off), a = buf_new(taps * 16, off), ar = buf_new(taps * 16, 0);
+  fill(x.p, nx, -2, 2, specials);
+  fill(w.p, taps, -2, 2, specials);
+  fill(g.p, ny, -2, 2, specials);
+  fill(y0.p, ny, -1, 1, false);
+  fill(a0.p, taps * 16, -1, 1, false);
+  copy(y.p, y0.p, ny);
+  copy(r.p, y0.p, ny);
+  copy(a.p, a0.p, taps * 16);
+  copy(ar.p, a0.p, taps * 16);
+  float init = (float)(unit() - 0.5);
+  s->dw_rows(r.p, ldy, x.p, ldx, offs, w.p, taps, rows, n, init);
+  t->dw_rows(y.p, ldy, x.p, ldx, offs, w.p, taps, rows, n, init);
+  char what[96];
+  snprintf(what, sizeof what, "dw_rows rows=%lld %dx%d gap=%lld off=%d", (long long)rows, kh, kw,
+           (long long)gap, off);
+  assert_same(y.p, r.p, ny, t->isa, what);
+  buf_check_guards(&y);
+  /* the gaps between the rows are the caller's */
+  for (int64_t row = 0; row + 1 < rows; row++)
+    assert_same(y.p + row * ldy + n, y0.p + row * ldy + n, gap, t->isa, "dw_rows gap");
+  s->dw_grad_rows(ar.p, g.p, ldy, x.p, ldx, offs, taps, rows, n);
+  t->dw_grad_rows(a.p, g.p, ldy, x.p, ldx, offs, taps, rows, n);
+  snprintf(what, sizeof what, "dw_grad_rows rows=%lld %dx%d gap=%lld off=%d", (long long)rows, kh,
+           kw, (long long)gap, off);
+  assert_same(a.p, ar.p, taps * 16, t->isa, what);
+  buf_check_guards(&a);
+  buf *all[] = {&x, &w, &g, &y0, &y, &r, &a0, &a, &ar};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
+}
+
+static void test_dw_rows_twin(void **state) {
+  const gr_kernel_table *s = gr_kernels_scalar();
+  const int kernels[][2] = {{1, 1}, {3, 3}, {4, 4}, {1, 5}, {5, 5}, {0, 0}};
+  const int64_t rows[] = {1, 2, 5, 17};
+  for (int k = 0; k < NISA; k++) {
+    const gr_kernel_table *t = gr_kernels_for(k_isas[k]);
+    if (!t) continue;
+    if (t->dw_rows == s->dw_rows) {
+      /* none of its own (AVX2): the engine runs sgemm there */
+      assert_ptr_equal(t->dw_grad_rows, s->dw_grad_rows);
+      continue;
+    }
+    for (int64_t n = 0; n <= 67; n++)
+      for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
+        for (size_t j = 0; j < sizeof rows / sizeof *rows; j++)
+          check_dw_twin(t, n, rows[j], kernels[i][0], kernels[i][1], (n + i) % 4 * 3,
+                        (int)((n + j) % 4), false);
+    for (int off = 0; off < 4; off++) check_dw_twin(t, 37, 3, 3, 4, 5, off, true);
   }
 }
 
@@ -542,13 +681,14 @@ static void test_tables(void **state) {
     }
     assert_string_equal(t->isa, k_isas[k]);
     /* every entry present, and the SIMD ones really are not the scalar ones,
-     * but for AVX2's GEMM tile and transpose16, which are (no tile of its own) */
+     * but for AVX2's GEMM tile, transpose16 and depthwise rows, which are
+     * (none of its own) */
     const void *const *e = (const void *const *)t, *const *se = (const void *const *)s;
     size_t tile = offsetof(gr_kernel_table, gemm_tile) / sizeof(void *);
-    size_t tr16 = offsetof(gr_kernel_table, transpose16) / sizeof(void *);
+    size_t last = offsetof(gr_kernel_table, dw_grad_rows) / sizeof(void *);
     for (size_t i = 1; i < sizeof *t / sizeof(void *); i++) {
       assert_non_null(e[i]);
-      if (!strcmp(t->isa, "avx2") && (i == tile || i == tr16)) assert_ptr_equal(e[i], se[i]);
+      if (!strcmp(t->isa, "avx2") && i >= tile && i <= last) assert_ptr_equal(e[i], se[i]);
       else assert_ptr_not_equal(e[i], se[i]);
     }
   }
@@ -630,6 +770,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_optim_exact),
       cmocka_unit_test(test_gemm_tile_values),
       cmocka_unit_test(test_gemm_tile_twin),
+      cmocka_unit_test(test_dw_rows_values),
+      cmocka_unit_test(test_dw_rows_twin),
       cmocka_unit_test(test_use),
       cmocka_unit_test(test_env),
   };

@@ -65,8 +65,24 @@ typedef struct gr_kernel_table {
    * likewise (kc, GR_TILE_N) and 64-byte aligned. The scalar tile is the
    * reference; the engine runs its tile paths only on a SIMD one. */
   void (*gemm_tile)(float *c, int64_t ldc, const float *a, const float *b, int64_t kc, bool acc);
+  /* gemm_tile on the first nv*16 of its columns (nv 1 to 3; the others of c
+   * left as they are), reading row r of a at step k from a[r*ra + k*ka]
+   * (packed: ra 1, ka GR_TILE_M); b as for gemm_tile. For a panel that a
+   * block of positions fills only in part, and for weights read where they
+   * are: each element the same steps as on gemm_tile. */
+  void (*gemm_tile_at)(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
+                       const float *b, int64_t kc, bool acc, int nv);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
+  /* The engine's depthwise convolutions, rows of n floats. dw_rows: y[r*ldy + q]
+   * = init, then for each tap t in order one fused multiply-add of w[t] *
+   * x[r*ldx + off[t] + q]. dw_grad_rows: for each tap t, row r and q in
+   * order, acc[t*16 + q%16] += g[r*ldg + q] * x[r*ldx + off[t] + q], fused:
+   * sixteen partial sums per tap. Neither reads past the n floats of a row. */
+  void (*dw_rows)(float *y, int64_t ldy, const float *x, int64_t ldx, const int64_t *off,
+                  const float *w, int64_t taps, int64_t rows, int64_t n, float init);
+  void (*dw_grad_rows)(float *acc, const float *g, int64_t ldg, const float *x, int64_t ldx,
+                       const int64_t *off, int64_t taps, int64_t rows, int64_t n);
   /* upfirdn2d's kernel (kernels/fir.h): y (nl,Ho,Wo) from x (nl,H,W), up
    * to 16 planes at once, by the plan the op made; every table's gives the
    * same bits */
