@@ -208,18 +208,23 @@ local Epilogue = nn.Module:extend("DiscriminatorEpilogue")
 M.Epilogue = Epilogue
 
 --- The discriminator's last block, at 4x4: minibatch standard deviation,
--- a 3x3 conv, a dense layer, and the score.
+-- a 3x3 conv, a dense layer, and the score. With `gain`, the He gain goes
+-- into the hidden layers' weights and the activation has none (PGGAN:
+-- sqrt(2)); without it, into the activation (StyleGAN2).
 -- @param in_channels the features' channels
 -- @param res their size (4)
--- @param opts {mbstd_group=4 (0: no minibatch standard deviation), mbstd_channels=1, activation="lrelu"}
+-- @param opts {mbstd_group=4 (0: no minibatch standard deviation), mbstd_channels=1, activation="lrelu",
+--   gain (none), fc_channels=in_channels (the dense layer's outputs)}
 function Epilogue:init(in_channels, res, opts)
   opts = opts or {}
-  local act = opts.activation or "lrelu"
+  local layer = { activation = opts.activation or "lrelu" }
+  if opts.gain then layer.gain, layer.act_gain = opts.gain, 1 end
   local group, extra = opts.mbstd_group or 4, opts.mbstd_channels or 1
+  local fc = opts.fc_channels or in_channels
   if group == 0 then extra = 0 else self.mbstd = nn.MinibatchStdDev(group, extra) end
-  self.conv = nn.EqualizedConv2d(in_channels + extra, in_channels, 3, { activation = act })
-  self.fc = nn.EqualizedLinear(in_channels * res * res, in_channels, { activation = act })
-  self.out = nn.EqualizedLinear(in_channels, 1)
+  self.conv = nn.EqualizedConv2d(in_channels + extra, in_channels, 3, layer)
+  self.fc = nn.EqualizedLinear(in_channels * res * res, fc, layer)
+  self.out = nn.EqualizedLinear(fc, 1)
 end
 
 --- x (N, C, res, res) -> scores (N, 1).
