@@ -52,21 +52,10 @@ local SQRT2 = math.sqrt(2)
 -- @return integer
 function M.channels(res, opts)
   opts = opts or {}
-  return math.max(1, math.min((opts.channel_base or 16384) // res, opts.channel_max or 512))
+  return math.max(1, style.channels(res, { channel_base = opts.channel_base or 16384, channel_max = opts.channel_max }))
 end
 
--- the resolutions 4, 8, ..., resolution; raises unless a power of two >= 4
-local function resolutions(resolution, who)
-  local list, r = {}, 4
-  while r <= resolution do
-    list[#list + 1] = r
-    r = r * 2
-  end
-  if math.type(resolution) ~= "integer" or list[#list] ~= resolution then
-    error(("%s: the resolution must be a power of two >= 4, got %s"):format(who, tostring(resolution)), 3)
-  end
-  return list
-end
+local resolutions = style.resolutions
 
 -- res and alpha checked against a network's resolutions; alpha 1 at 4x4
 local function level(net, res, alpha, who)

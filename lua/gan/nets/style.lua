@@ -45,8 +45,12 @@ function M.channels(res, opts)
   return math.min((opts.channel_base or 32768) // res, opts.channel_max or 512)
 end
 
--- the resolutions 4, 8, ..., resolution; raises unless a power of two >= 4
-local function resolutions(resolution, who)
+--- The resolutions 4, 8, ..., resolution; raises, naming `who`, unless
+-- resolution is a power of two >= 4.
+-- @param resolution the final resolution
+-- @param who the caller's name, for the message
+-- @return list of integers
+function M.resolutions(resolution, who)
   local list, r = {}, 4
   while r <= resolution do
     list[#list + 1] = r
@@ -116,7 +120,7 @@ function Synthesis:init(w_dim, resolution, img_channels, opts)
   self.w_dim, self.resolution, self.img_channels = w_dim, resolution, img_channels
   self.blocks = {}
   self.num_ws = 0
-  for _, res in ipairs(resolutions(resolution, "gan.nets.style.Synthesis")) do
+  for _, res in ipairs(M.resolutions(resolution, "gan.nets.style.Synthesis")) do
     local cin = res > 4 and M.channels(res // 2, opts) or 0
     local block = SynthesisBlock(cin, M.channels(res, opts), w_dim, res, img_channels, opts)
     self:add_module("b" .. res, block)
@@ -244,7 +248,7 @@ M.Discriminator = Discriminator
 function Discriminator:init(resolution, img_channels, opts)
   opts = opts or {}
   self.resolution = resolution
-  local list = resolutions(resolution, "gan.nets.style.Discriminator")
+  local list = M.resolutions(resolution, "gan.nets.style.Discriminator")
   if resolution < 8 then error("gan.nets.style.Discriminator: the resolution must be 8 or more", 2) end
   self.blocks = {}
   for i = #list, 2, -1 do
