@@ -5,13 +5,13 @@
 -- @ja フェードイン — 新しい層はα(0→1)で混ぜて入れる: Gの出力は (1-α)·拡大(toRGB_旧(h_旧)) + α·toRGB_新(h_新)、Dの入力側も同様で、実画像も同じ割合で低解像度版と混ぜる。急に層を足すと学習済みの層が壊れるため。
 -- @ja 損失はWGAN-GP(λ=10)にドリフト項 0.001·E[D(x)^2] を足す(Dの出力が0から離れていくのを防ぐ)。n_critic=1、Adam(lr 1e-3, β=(0, 0.99))、Gの重みの指数移動平均(0.999)で生成する。
 -- @ja 等化学習率 — 重みをN(0,1)で持ち、実行時にHeの定数 √2/√fan_in を掛ける。Adamの更新幅がどの層でも同じ速さになる。
--- @ja ピクセル正規化 — Gの各畳み込みの後、画素ごとに特徴ベクトルをチャネル方向の二乗平均平方根で割る(BatchNormの代わり; G・Dの信号の暴走を防ぐ)。
+-- @ja ピクセル正規化 — Gの各畳み込みの後、画素ごとに特徴ベクトルをチャネル方向の二乗平均平方根で割る(BatchNormの代わり、学習パラメータなし)。Dとの競争でGの信号の大きさが暴走するのを防ぐ。
 -- @ja ミニバッチ標準偏差 — Dの最後のブロックで、バッチ(4枚ずつのグループ)の標準偏差の平均を特徴マップとして1枚加える。生成画像の多様性が乏しいとDが見抜けるので、モード崩壊を抑える。
 -- @en Key points: progressive growing — G and D start at 4x4 and layers doubling the resolution are added to both in turn; coarse structure is learned first, which is stable, and the low resolutions are cheap.
 -- @en Fade-in — a new resolution is blended in by alpha from 0 to 1: G's image is (1 - alpha) upsample(toRGB_old(h_old)) + alpha toRGB_new(h_new), D's input path the mirror, and the real images are blended with their lower-resolution version alike; adding layers at once would shock the trained ones.
 -- @en The loss is WGAN-GP (lambda 10) plus the drift term 0.001 E[D(x)^2], which keeps D's output from drifting away from 0; n_critic 1, Adam with lr 1e-3, betas (0, 0.99); samples come from an exponential moving average of G's weights (0.999).
 -- @en Equalized learning rate — weights are stored as N(0, 1) and scaled at run time by He's constant sqrt(2) / sqrt(fan_in), so Adam moves every layer's weights at the same speed.
--- @en Pixel norm — after each of G's convs, each pixel's feature vector is divided by its root mean square over the channels (instead of batch norm); it keeps the signals of G and D from escalating.
+-- @en Pixel norm — after each of G's convs, each pixel's feature vector is divided by its root mean square over the channels (instead of batch norm, no parameters); it keeps G's signal magnitudes from spiralling out of control in the competition with D.
 -- @en Minibatch stddev — D's last block appends one feature map: the standard deviation over groups of 4 samples, averaged; D can then tell a batch that lacks variety, which counters mode collapse.
 
 local gan = require "gan"
