@@ -60,7 +60,7 @@ local function noise(n) return gan.randn(n, opt.nz) end
 
 -- the schedule in steps, printed at the start
 local function schedule()
-  local function step(n) return n // opt.batch + 1 end -- the step that starts after n images
+  local function step(n) return (n + opt.batch - 1) // opt.batch + 1 end -- the first step after n images
   local parts, res, n = { ("4x4 for steps 1-%d"):format(step(growth.stabilize) - 1) }, 4, growth.stabilize
   while res < opt.size do
     res = res * 2
