@@ -128,6 +128,15 @@ function Optimizer:lr_mult(i)
   return lr_mult(self.entries[i])
 end
 
+--- Forgets every parameter's moments and step count: the next update is a
+-- first one again (PGGAN resets Adam whenever a resolution starts fading
+-- in and when it has faded in). The learning rate stays.
+-- @return self
+function Optimizer:reset()
+  self.state = {}
+  return self
+end
+
 local function zeros_like(p)
   return gan.zeros(p:shape())
 end

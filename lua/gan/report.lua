@@ -186,17 +186,30 @@ local function csv_charts(path, skip, refs, panels)
   return charts
 end
 
--- the sample grids, at most `max` spread evenly and always the last
+-- the sample grids by step: every labelled one (step_NNNNNN_LABEL.png), and
+-- of the others at most what `max` leaves, spread evenly, always the last
 local function sample_files(out, max)
-  local files = {}
+  local plain, labelled = {}, {}
   for _, path in ipairs(gan.io.files(out .. "/samples", { recursive = false, ext = { "png" } }) or {}) do
     local name = path:match("([^/]+)$")
-    if name:match("^step_%d+%.png$") then files[#files + 1] = name end
+    local step, label = name:match("^step_(%d+)_?([%w%-]*)%.png$")
+    if step then
+      local f = { name = name, step = tonumber(step), label = label ~= "" and label or nil }
+      if f.label then labelled[#labelled + 1] = f else plain[#plain + 1] = f end
+    end
   end
-  table.sort(files)
-  if #files <= max then return files end
-  local pick = {}
-  for k = 0, max - 1 do pick[#pick + 1] = files[math.floor(k * (#files - 1) / (max - 1) + 0.5) + 1] end
+  local by_step = function(a, b) return a.step < b.step or (a.step == b.step and a.name < b.name) end
+  table.sort(plain, by_step)
+  local room = math.max(max - #labelled, 1)
+  local pick = labelled
+  if #plain <= room then
+    for _, f in ipairs(plain) do pick[#pick + 1] = f end
+  elseif room == 1 then
+    pick[#pick + 1] = plain[#plain]
+  else
+    for k = 0, room - 1 do pick[#pick + 1] = plain[math.floor(k * (#plain - 1) / (room - 1) + 0.5) + 1] end
+  end
+  table.sort(pick, by_step)
   return pick
 end
 
@@ -349,11 +362,12 @@ function M.write(out, info)
   local files = sample_files(out, 8)
   if #files > 0 then
     h[#h + 1] = "<h2>Samples over time</h2><div class=\"samples\">"
-    for _, name in ipairs(files) do
-      local png = read(out .. "/samples/" .. name)
+    for _, f in ipairs(files) do
+      local png = read(out .. "/samples/" .. f.name)
       if png then
-        h[#h + 1] = ('<figure><img alt="%s" src="data:image/png;base64,%s"><figcaption>step %d</figcaption></figure>')
-          :format(esc(name), M.base64(png), tonumber(name:match("%d+")))
+        local caption = ("step %d"):format(f.step) .. (f.label and ", " .. esc(f.label) or "")
+        h[#h + 1] = ('<figure><img alt="%s" src="data:image/png;base64,%s"><figcaption>%s</figcaption></figure>')
+          :format(esc(f.name), M.base64(png), caption)
       end
     end
     h[#h + 1] = "</div>"

@@ -81,6 +81,19 @@ T.case("Adam: three steps by hand; beta1 = 0; weight decay; AdamW", function()
   U.tclose(q, adam_ref({ 1, 2, -3 }, grads, 0.01, 0.9, 0.999, 1e-8, 0.01, true), 1e-5, "AdamW")
 end)
 
+T.case("reset: the next update is a first one again, at the same rate", function()
+  local grads = { { 0.5, -1, 2 }, { 0.1, 0.2, -0.3 } }
+  local p = param { 1, 2, -3 }
+  local o = optim.Adam({ p }, { lr = 0.01, betas = { 0.5, 0.99 } })
+  o:step({ gan.tensor(grads[1]) })
+  local after1 = p:totable()
+  U.equal(o:reset(), o, "returns the optimizer")
+  U.equal(o:state_dict()["1.step"], nil, "no moments, no step count")
+  o:step({ gan.tensor(grads[2]) })
+  U.tclose(p, adam_ref(after1, { grads[2] }, 0.01, 0.5, 0.99, 1e-8, 0, false), 1e-6, "one fresh Adam step from there")
+  U.equal(o.lr, 0.01)
+end)
+
 T.case("RMSprop by hand", function()
   local p = param { 1, -2 }
   local o = optim.RMSprop({ p }, { lr = 0.01, alpha = 0.9 })

@@ -40,6 +40,23 @@ T.case("pieces: base64 and charts", function()
   U.truthy(gan.report.svg_chart("empty", {}, {}):find("no values"))
 end)
 
+T.case("sample grids: every labelled one, the others spread evenly up to 8 in all, the last always", function()
+  local out = U.tmpdir("report_grids")
+  os.execute(("mkdir -p '%s/samples'"):format(out))
+  local png = gan.full({ 1, 2, 2 }, 0.5)
+  for step = 1, 20 do assert(gan.io.save_png(("%s/samples/step_%06d.png"):format(out, step), png)) end
+  for _, name in ipairs({ "step_000003_4x4", "step_000011_8x8", "step_000020_16x16" }) do
+    assert(gan.io.save_png(("%s/samples/%s.png"):format(out, name), png))
+  end
+  assert(gan.report.write(out))
+  local html = U.read(out .. "/report.html")
+  local captions = {}
+  for c in html:gmatch("<figcaption>([^<]*)</figcaption>") do captions[#captions + 1] = c end
+  U.equal(table.concat(captions, "; "),
+    "step 1; step 3, 4x4; step 6; step 11; step 11, 8x8; step 15; step 20; step 20, 16x16",
+    "three labelled grids and five of the others (1, 6, 11, 15, 20), in step order")
+end)
+
 T.case("report.html is self-contained and draws its charts in headless Chromium", function()
   local out = U.tmpdir("report_run")
   make_run(out)

@@ -65,6 +65,23 @@ T.case("a run writes options, the CSV log, samples and a checkpoint", function()
   U.equal(state.count, 6)
 end)
 
+T.case("hooks.sample_label: a labelled grid at the steps it names, one grid per step", function()
+  local out = U.tmpdir("train_labels")
+  local opt, state, step = setup(out, { iters = 7 })
+  local labels = { [3] = "early", [5] = "4x4", [7] = "last" }
+  gan.train(opt, state, step, { sample_label = function(s) return labels[s] end })
+  local names = {}
+  for _, path in ipairs(gan.io.files(out .. "/samples", { recursive = false, ext = { "png" } })) do
+    names[#names + 1] = path:match("([^/]+)$")
+  end
+  table.sort(names)
+  U.equal(table.concat(names, " "), "step_000003_early.png step_000005_4x4.png step_000007_last.png",
+    "labelled grids replace the plain ones at their steps; none again at the end")
+  local o2, s2, step2 = setup(U.tmpdir("train_bad_label"), { iters = 2 })
+  U.raises(function() gan.train(o2, s2, step2, { sample_label = function() return "a b" end }) end,
+    "letters, digits and dashes")
+end)
+
 T.case("20 steps = 10 steps + resume + 10 steps, bit for bit", function()
   local a_out, b_out = U.tmpdir("train_straight"), U.tmpdir("train_resumed")
   local opt, sa, step = setup(a_out)

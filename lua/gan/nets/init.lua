@@ -9,7 +9,9 @@
 -- * `gan.nets.patch`: the PatchGAN discriminator of pix2pix and CycleGAN;
 -- * `gan.nets.style`: StyleGAN2's skip generator and residual
 --   discriminator (StyleGAN2, StyleGAN2-ADA), and the minibatch-stddev
---   epilogue of the PGGAN lineage's discriminators.
+--   epilogue of the PGGAN lineage's discriminators;
+-- * `gan.nets.pggan`: the progressive GAN's growing generator and
+--   discriminator, its growing schedule and fading real images.
 --
 -- Every family with a `norm` option takes it in one vocabulary (gan.nn's
 -- norm_layer: "batch", "instance", "layer", "pixel", "spectral", "none" or
@@ -55,7 +57,7 @@ M.options = options.declare("gan.nets", "networks", {
 
 local get = options.get
 
-local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true }
+local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true, pggan = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator

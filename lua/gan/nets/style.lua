@@ -45,8 +45,12 @@ function M.channels(res, opts)
   return math.min((opts.channel_base or 32768) // res, opts.channel_max or 512)
 end
 
--- the resolutions 4, 8, ..., resolution; raises unless a power of two >= 4
-local function resolutions(resolution, who)
+--- The resolutions 4, 8, ..., resolution; raises, naming `who`, unless
+-- resolution is a power of two >= 4.
+-- @param resolution the final resolution
+-- @param who the caller's name, for the message
+-- @return list of integers
+function M.resolutions(resolution, who)
   local list, r = {}, 4
   while r <= resolution do
     list[#list + 1] = r
@@ -116,7 +120,7 @@ function Synthesis:init(w_dim, resolution, img_channels, opts)
   self.w_dim, self.resolution, self.img_channels = w_dim, resolution, img_channels
   self.blocks = {}
   self.num_ws = 0
-  for _, res in ipairs(resolutions(resolution, "gan.nets.style.Synthesis")) do
+  for _, res in ipairs(M.resolutions(resolution, "gan.nets.style.Synthesis")) do
     local cin = res > 4 and M.channels(res // 2, opts) or 0
     local block = SynthesisBlock(cin, M.channels(res, opts), w_dim, res, img_channels, opts)
     self:add_module("b" .. res, block)
@@ -208,18 +212,23 @@ local Epilogue = nn.Module:extend("DiscriminatorEpilogue")
 M.Epilogue = Epilogue
 
 --- The discriminator's last block, at 4x4: minibatch standard deviation,
--- a 3x3 conv, a dense layer, and the score.
+-- a 3x3 conv, a dense layer, and the score. With `gain`, the He gain goes
+-- into the hidden layers' weights and the activation has none (PGGAN:
+-- sqrt(2)); without it, into the activation (StyleGAN2).
 -- @param in_channels the features' channels
 -- @param res their size (4)
--- @param opts {mbstd_group=4 (0: no minibatch standard deviation), mbstd_channels=1, activation="lrelu"}
+-- @param opts {mbstd_group=4 (0: no minibatch standard deviation), mbstd_channels=1, activation="lrelu",
+--   gain (none), fc_channels=in_channels (the dense layer's outputs)}
 function Epilogue:init(in_channels, res, opts)
   opts = opts or {}
-  local act = opts.activation or "lrelu"
+  local layer = { activation = opts.activation or "lrelu" }
+  if opts.gain then layer.gain, layer.act_gain = opts.gain, 1 end
   local group, extra = opts.mbstd_group or 4, opts.mbstd_channels or 1
+  local fc = opts.fc_channels or in_channels
   if group == 0 then extra = 0 else self.mbstd = nn.MinibatchStdDev(group, extra) end
-  self.conv = nn.EqualizedConv2d(in_channels + extra, in_channels, 3, { activation = act })
-  self.fc = nn.EqualizedLinear(in_channels * res * res, in_channels, { activation = act })
-  self.out = nn.EqualizedLinear(in_channels, 1)
+  self.conv = nn.EqualizedConv2d(in_channels + extra, in_channels, 3, layer)
+  self.fc = nn.EqualizedLinear(in_channels * res * res, fc, layer)
+  self.out = nn.EqualizedLinear(fc, 1)
 end
 
 --- x (N, C, res, res) -> scores (N, 1).
@@ -239,7 +248,7 @@ M.Discriminator = Discriminator
 function Discriminator:init(resolution, img_channels, opts)
   opts = opts or {}
   self.resolution = resolution
-  local list = resolutions(resolution, "gan.nets.style.Discriminator")
+  local list = M.resolutions(resolution, "gan.nets.style.Discriminator")
   if resolution < 8 then error("gan.nets.style.Discriminator: the resolution must be 8 or more", 2) end
   self.blocks = {}
   for i = #list, 2, -1 do

@@ -49,7 +49,8 @@
 -- Options read (declared here): iters, seed, out, threads, resume,
 -- sample_every, save_every, eval, eval_every, eval_samples, print_every.
 -- Hooks (all optional): sample(n) -> images or points, noise(n) -> z,
--- sample_count (64 images, 1000 points), eval(step, n) -> table of
+-- sample_count (64 images, 1000 points), sample_label(step) -> a label for a
+-- grid at that step, or nil (see gan.train.samples), eval(step, n) -> table of
 -- scalars (every eval_every steps, logged to OUT/eval.csv, and at the end),
 -- log(step, values), observers (a list).
 -- Requires: gan.checkpoint, gan.options, gan.random; the observers
@@ -189,7 +190,7 @@ local evaluating = false -- true while gan.train.evaluate runs a recipe
 -- @param state table of everything to save: modules, optimizers, EMAs,
 --   schedules, the data iterator (as `data`), tensors, plain values
 -- @param step_fn function(batch, step) -> table of scalars
--- @param hooks optional {sample=, noise=, sample_count=, eval=, log=, observers=}
+-- @param hooks optional {sample=, noise=, sample_count=, sample_label=, eval=, log=, observers=}
 -- @return summary {steps= (run now), step= (last), seconds=, losses= (last values), out=,
 --   interrupted=, metrics= (the final evaluation)}
 function M.run(opt, state, step_fn, hooks)

@@ -8,6 +8,11 @@
 -- square grid; points (N, 2) a scatter plot over the data's points. Drawing
 -- changes nothing: the random state and every buffer are put back.
 --
+-- A run can ask for grids at steps of its own choosing: `hooks.sample_label(step)`
+-- returning a short label (such as "8x8") writes OUT/samples/step_NNNNNN_LABEL.png
+-- at that step, whatever sample_every says; the report always shows
+-- labelled grids (PGGAN labels the last step of each resolution).
+--
 -- Reads: sample_every, seed.
 -- Requires: gan.train (draw_of, without_side_effects), gan.random, gan.image.
 -- @module gan.train.samples
@@ -42,9 +47,16 @@ local function make_writer(run)
   end
 end
 
-local function write(run, step)
+local function write(run, step, label)
   if not run.samples then return end
   local path = ("%s/samples/step_%06d.png"):format(run.out, step)
+  if label then
+    if not tostring(label):match("^[%w%-]+$") then
+      error(("gan.train.samples: sample_label must be letters, digits and dashes, got '%s'"):format(tostring(label)), 0)
+    end
+    path = ("%s/samples/step_%06d_%s.png"):format(run.out, step, label)
+  end
+  run.grid_step = step
   local ok, err = run.samples(path)
   if not ok then run:say(("warning: %s not written: %s"):format(path, tostring(err))) end
 end
@@ -58,18 +70,19 @@ function M.start(run)
   if not run.samples and run.sample_every > 0 and not run.evaluating then run:say("note: " .. why) end
 end
 
---- A grid every sample_every steps.
+--- A grid every sample_every steps, and at the steps hooks.sample_label names.
 -- @param run the run
 -- @param step the step
 function M.step(run, step)
-  if run.sample_every > 0 and step % run.sample_every == 0 then write(run, step) end
+  local label = run.hooks.sample_label and run.hooks.sample_label(step) or nil
+  if label or (run.sample_every > 0 and step % run.sample_every == 0) then write(run, step, label) end
 end
 
 --- A grid at the last step, unless one was drawn there already.
 -- @param run the run
 function M.finish(run)
   if run.stopped or run.steps == 0 then return end
-  if run.sample_every > 0 and run.step % run.sample_every ~= 0 then write(run, run.step) end
+  if run.sample_every > 0 and run.grid_step ~= run.step then write(run, run.step) end
 end
 
 return M
