@@ -41,6 +41,11 @@ T.case("checkpoint: the file asked for, else the recipe's run into opts.out", fu
   U.equal(info.step, 1); U.equal(info.nf, 4); U.equal(G.training, false)
   U.raises(function() gan.recipes.checkpoint(dir .. "/missing2.safetensors", "dcgan",
     { nf = 0, out = dir .. "/bad" }) end, "exited with")
+  -- more arguments, passed as they are
+  path = gan.recipes.checkpoint(dir .. "/missing3.safetensors", "dcgan", {
+    data = img, size = 16, batch = 2, iters = 1, threads = 1, eval = false, sample_every = 0, out = dir .. "/extra",
+  }, { "--nf=2" })
+  U.equal(select(2, gan.pretrained.dcgan(path)).nf, 2, "--nf=2 reached the run")
 end)
 
 T.run()
