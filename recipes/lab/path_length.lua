@@ -34,12 +34,10 @@ if opt.threads > 0 then gan.set_threads(opt.threads) end
 assert(gan.io.mkdir(opt.out))
 
 -- 1. The run with the regularizer: the checkpoint, or one of our own.
-local extra = {}
-for w in opt.train_extra:gmatch("%S+") do extra[#extra + 1] = w end
 local with = gan.recipes.checkpoint(opt.checkpoint, "stylegan2", {
   iters = opt.train_iters, seed = opt.seed, threads = opt.threads, limit = opt.limit, data = opt.data,
   eval = false, save_every = 0, out = opt.out .. "/with_pl",
-}, extra)
+}, opt.train_extra)
 local _, info = gan.pretrained.stylegan2(with)
 if (tonumber(info.options.pl_weight) or 0) <= 0 then
   error(("%s was trained without path length regularization (pl_weight=%s)"):format(with, info.options.pl_weight), 0)

@@ -29,12 +29,10 @@ if opt.threads > 0 then gan.set_threads(opt.threads) end
 assert(gan.io.mkdir(opt.out))
 
 -- the average G of a trained StyleGAN2: the checkpoint, or a run of our own
-local extra = {}
-for w in opt.train_extra:gmatch("%S+") do extra[#extra + 1] = w end
 local ckpt = gan.recipes.checkpoint(opt.checkpoint, "stylegan2", {
   iters = opt.train_iters, seed = opt.seed, threads = opt.threads, limit = opt.limit, data = opt.data,
   eval = false, save_every = 0, sample_every = opt.train_iters, out = opt.out .. "/stylegan2",
-}, extra)
+}, opt.train_extra)
 local G, info = gan.pretrained.stylegan2(ckpt)
 print(("G from %s (step %s): z %d, w %d, %dx%d"):format(info.path, info.step, info.nz, info.w_dim, info.size,
   info.size))

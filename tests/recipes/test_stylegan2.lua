@@ -8,16 +8,11 @@ local U = require "util"
 
 local function run(args) return U.run_recipe("recipes/stylegan2.lua", args) end
 
-local function have_data()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
-  if not gan.nn.resample.available() then T.skip("this build has no gan.upfirdn2d op") end
-end
-
 -- tiny networks: 4x4 ... 32x32 with 16 feature maps at most, z and w of 16
 local TINY = "--limit=64 --batch=8 --nz=16 --w_dim=16 --channel_base=64 --channel_max=16 --threads=1 "
 
 T.case("stylegan2.lua on Fashion-MNIST at 32x32: losses, regularizers, samples, metrics", function()
-  have_data()
+  U.skip_without_style(T)
   local out = U.tmpdir("recipe_stylegan2")
   local ok, text = run(TINY .. "--iters=3 --pl_every=2 --sample_every=2 --save_every=2 --eval_samples=100 --out=" .. out)
   U.truthy(ok, text)
@@ -41,7 +36,7 @@ T.case("stylegan2.lua on Fashion-MNIST at 32x32: losses, regularizers, samples, 
 end)
 
 T.case("stylegan2.lua: 4 steps = 2 steps + --resume + 2 steps, bit for bit, across R1 and path length", function()
-  have_data()
+  U.skip_without_style(T)
   -- R1 and the path length penalty at steps 1 and 3: the resumed part starts with both
   local args = TINY .. "--r1_every=2 --pl_every=2 --gamma=1 --ema_kimg=0.01 --sample_every=0 --eval=false "
   local a, b = U.tmpdir("recipe_stylegan2_straight"), U.tmpdir("recipe_stylegan2_resumed")

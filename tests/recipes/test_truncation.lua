@@ -9,8 +9,7 @@ local U = require "util"
 local function run(args) return U.run_recipe("recipes/lab/truncation.lua", args) end
 
 T.case("truncation.lua: a tiny StyleGAN2, three psi, the curves, the grid and the table", function()
-  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
-  if not gan.nn.resample.available() then T.skip("this build has no gan.upfirdn2d op") end
+  U.skip_without_style(T)
   local out = U.tmpdir("recipe_truncation")
   local ok, text = run("--checkpoint=" .. out .. "/none.safetensors --train_iters=2 --limit=64 --threads=1 "
     .. "--train_extra='--batch=8 --nz=16 --w_dim=16 --channel_base=64 --channel_max=16' "
