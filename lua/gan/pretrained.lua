@@ -1,5 +1,6 @@
 --- gan.pretrained: networks of earlier runs, for recipes that build on a
--- trained model (PPGN samples a DCGAN's G; the latent-space lab walks it).
+-- trained model (PPGN samples a DCGAN's G; the latent-space lab walks it;
+-- the truncation and path length labs measure a StyleGAN2's).
 --
 --     local G, info = gan.pretrained.dcgan("runs/dcgan/checkpoint.safetensors")
 --     print(info.path, info.step, info.nz)
@@ -7,7 +8,7 @@
 -- It only reads checkpoints (gan.io.load_safetensors: loading never runs
 -- code); it never trains. A recipe that wants a model trained when none
 -- is there runs that recipe itself (gan.recipes.run).
--- Requires: gan.nets.dcgan.
+-- Requires: gan.nets.dcgan, gan.nets.style.
 -- @module gan.pretrained
 
 local gan = require "gan"
@@ -28,18 +29,19 @@ end
 -- evaluation mode.
 -- @param path the checkpoint
 -- @param key the state key the module was saved under ("G")
--- @param build function(options) -> module (options: key -> text, as saved)
+-- @param build function(options, tensors) -> module (options: key -> text, as saved; tensors:
+--   the module's, by name within it, for shapes the options do not give)
 -- @return the module, the options and the step; raises a clear error otherwise
 function M.load(path, key, build)
   local tensors, meta = gan.io.load_safetensors(path)
   if not tensors then error(("cannot read %s: %s"):format(path, meta), 0) end
   local o = M.options(meta)
-  local net = build(o)
   local sd, prefix = {}, "^" .. key:gsub("%p", "%%%0") .. "%.(.+)$"
   for k, t in pairs(tensors) do
     local name = k:match(prefix)
     if name then sd[name] = t end
   end
+  local net = build(o, sd)
   local ok, err = pcall(net.load_state_dict, net, sd)
   if not ok then error(("%s: its %s does not match: %s"):format(path, key, tostring(err)), 0) end
   net:eval()
@@ -66,6 +68,36 @@ function M.dcgan(path)
     return gan.nets.dcgan.generator(info.nz, info.channels, info.size, info.nf)
   end)
   info.step = step
+  return G, info
+end
+
+--- StyleGAN2's generator from a checkpoint of recipes/stylegan2.lua:
+-- the average G (its EMA, saved as "ema"; `key` = "G" gives the trained
+-- one), built from the run's options nz, w_dim, size, mapping,
+-- channel_base and channel_max (the image channels from its ToRGB), in
+-- evaluation mode: the fused modulated convolution, random noise.
+-- @param path the checkpoint
+-- @param key the state key (default "ema")
+-- @return G and info {path=, step=, nz=, w_dim=, size=, channels=, mapping=, channel_base=,
+--   channel_max=, options= (all of the run's, as text)}; raises a clear error otherwise
+function M.stylegan2(path, key)
+  if not gan.io.exists(path) then
+    error(("%s not found: train a StyleGAN2 first (`ganlua stylegan2`), or name a checkpoint with --checkpoint=FILE")
+      :format(path), 0)
+  end
+  local info = { path = path }
+  local G, o, step = M.load(path, key or "ema", function(o, tensors)
+    for _, k in ipairs { "nz", "w_dim", "size", "mapping", "channel_base", "channel_max" } do
+      info[k] = math.tointeger(tonumber(o[k]))
+      if not info[k] then error(("%s is not a StyleGAN2 checkpoint (no %s in its options)"):format(path, k), 0) end
+    end
+    local rgb = tensors["synthesis.b4.torgb.bias"]
+    if not rgb then error(("%s holds no StyleGAN2 generator under '%s'"):format(path, key or "ema"), 0) end
+    info.channels = rgb:numel()
+    return gan.nets.style.Generator(info.nz, info.w_dim, info.size, info.channels, {
+      mapping_layers = info.mapping, channel_base = info.channel_base, channel_max = info.channel_max })
+  end)
+  info.step, info.options = step, o
   return G, info
 end
 

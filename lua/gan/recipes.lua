@@ -58,14 +58,21 @@ end
 -- @param path the checkpoint asked for
 -- @param name the recipe that makes one
 -- @param opts its options (out is needed)
+-- @param extra more arguments for that run, passed as they are: a list, or a string of
+--   words separated by spaces (optional)
 -- @return the checkpoint's path; raises an error when the run fails
-function M.checkpoint(path, name, opts)
+function M.checkpoint(path, name, opts, extra)
   if gan.io.exists(path) then return path end
+  if type(extra) == "string" then
+    local words = {}
+    for w in extra:gmatch("%S+") do words[#words + 1] = w end
+    extra = words
+  end
   assert(type(opts) == "table" and type(opts.out) == "string", "gan.recipes.checkpoint: opts.out is needed")
   local made = opts.out .. "/checkpoint.safetensors"
   if not gan.io.exists(made) then
     print(("%s not found: running %s into %s"):format(path, name, opts.out))
-    local ok, _, why = M.run(name, opts)
+    local ok, _, why = M.run(name, opts, { extra = extra })
     if not ok then error(("gan.recipes.checkpoint: %s"):format(why), 0) end
   end
   return made

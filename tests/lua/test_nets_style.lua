@@ -153,4 +153,34 @@ T.case("R1 through the discriminator and path length through the generator (doub
   end, { params[1], params[3], params[#params - 1], G.mapping.fc1.weight }, { points = 3 })
 end)
 
+T.case("gan.pretrained.stylegan2 loads a run's average G with its shape from the options", function()
+  local dir = U.tmpdir("pretrained_style")
+  local G = style.Generator(8, 6, 16, 3, SMALL)
+  G.mapping(gan.randn(4, 8))                     -- w_avg moves away from 0
+  local ema = gan.optim.EMA(G, 0.5)
+  local tensors = { ["D.b4.out.bias"] = gan.zeros(1) }
+  for k, t in pairs(ema:state_dict()) do tensors["ema." .. k] = t end
+  for k, t in pairs(G:state_dict()) do tensors["G." .. k] = t * 2 end
+  local meta = { ["ganlua.options"] = "size=16\nnz=8\nw_dim=6\nmapping=2\nchannel_base=256\nchannel_max=32\n",
+    ["ganlua.step"] = "9" }
+  assert(gan.io.save_safetensors(dir .. "/ck.safetensors", tensors, meta))
+  local H, info = gan.pretrained.stylegan2(dir .. "/ck.safetensors")
+  U.equal(info.step, 9, "step")
+  U.equal(info.channels, 3, "channels from the ToRGB")
+  U.equal(info.options.w_dim, "6", "the run's options")
+  U.equal(H.training, false, "evaluation mode")
+  U.equal(U.maxdiff(H.mapping.w_avg, G.mapping.w_avg), 0, "w_avg")
+  G:eval()
+  local z = gan.randn(2, 8)
+  U.equal(U.maxdiff(G(z, { noise = "const" }), H(z, { noise = "const" })), 0, "the average G")
+  local T2 = gan.pretrained.stylegan2(dir .. "/ck.safetensors", "G")
+  U.truthy(U.maxdiff(T2.synthesis.b4.const, G.synthesis.b4.const * 2) == 0, "key G: the trained G")
+  meta["ganlua.options"] = "size=16\nnz=8\nw_dim=6\nmapping=2\nchannel_base=512\nchannel_max=32\n"
+  assert(gan.io.save_safetensors(dir .. "/wide.safetensors", tensors, meta))
+  U.raises(function() gan.pretrained.stylegan2(dir .. "/wide.safetensors") end, "its ema does not match")
+  assert(gan.io.save_safetensors(dir .. "/other.safetensors", tensors, { ["ganlua.options"] = "size=16\nnz=8\n" }))
+  U.raises(function() gan.pretrained.stylegan2(dir .. "/other.safetensors") end, "is not a StyleGAN2 checkpoint")
+  U.raises(function() gan.pretrained.stylegan2(dir .. "/missing.safetensors") end, "train a StyleGAN2 first")
+end)
+
 T.run()

@@ -41,6 +41,16 @@ T.case("checkpoint: the file asked for, else the recipe's run into opts.out", fu
   U.equal(info.step, 1); U.equal(info.nf, 4); U.equal(G.training, false)
   U.raises(function() gan.recipes.checkpoint(dir .. "/missing2.safetensors", "dcgan",
     { nf = 0, out = dir .. "/bad" }) end, "exited with")
+  -- more arguments, passed as they are
+  path = gan.recipes.checkpoint(dir .. "/missing3.safetensors", "dcgan", {
+    data = img, size = 16, batch = 2, iters = 1, threads = 1, eval = false, sample_every = 0, out = dir .. "/extra",
+  }, { "--nf=2" })
+  U.equal(select(2, gan.pretrained.dcgan(path)).nf, 2, "--nf=2 reached the run")
+  path = gan.recipes.checkpoint(dir .. "/missing4.safetensors", "dcgan", {
+    data = img, size = 16, batch = 2, iters = 1, threads = 1, eval = false, sample_every = 0, out = dir .. "/words",
+  }, " --nf=3  --nz=5 ")
+  local _, info = gan.pretrained.dcgan(path)
+  U.equal(info.nf * 10 + info.nz, 35, "a string of words: --nf=3 and --nz=5")
 end)
 
 T.run()

@@ -180,6 +180,20 @@ T.case("Ctrl-C stops between two steps and saves a checkpoint that resumes", fun
   U.equal(gan.interrupted(), false, "the flag is cleared for the next run")
 end)
 
+T.case("options the loop reads are not noted as unread (--save_every)", function()
+  local out = U.tmpdir("train_unread")
+  local opt = gan.options({ iters = 2, seed = 5 }, { "--save_every=1", "--out=" .. out }, "test_train.lua")
+  local _, state, step = setup(out, { iters = 2 })
+  local said, stdout = {}, io.stdout
+  io.stdout = { write = function(_, ...) for _, s in ipairs({ ... }) do said[#said + 1] = s end end, flush = function() end }
+  local ok, err = pcall(gan.train, opt, state, step)
+  io.stdout = stdout
+  U.truthy(ok, err)
+  local text = table.concat(said)
+  U.truthy(not text:find("--save_every was given", 1, true), text)
+  U.truthy(U.exists(out .. "/checkpoint.safetensors"), "saved")
+end)
+
 T.case("gan.clock is a monotonic wall clock; gan.isatty answers for a descriptor", function()
   local t0 = gan.clock()
   os.execute("sleep 0.05")

@@ -155,7 +155,10 @@ end
 -- Two ways to the same numbers: the training path scales the input by s,
 -- convolves with the shared weight, and scales the output by d (N, C_out);
 -- the fused path builds each sample's weights and runs one grouped
--- convolution with groups = N (NVlabs' choice for sampling).
+-- convolution with groups = N (NVlabs' choice for sampling). Since
+-- sum_(i,k) (w_oik s_i)^2 = sum_i s_i^2 sum_k w_oik^2, d is one matrix product,
+-- s^2 (N, C_in) times the kernels' squared norms (C_in, C_out): the training
+-- path never builds the per-sample kernels (N, C_out, C_in, kh, kw).
 -- @param x (N, C_in, H, W)
 -- @param weight (C_out, C_in, kh, kw)
 -- @param styles (N, C_in)
@@ -173,19 +176,19 @@ function M.modulated_conv2d(x, weight, styles, opts)
   local demodulate, fused = opts.demodulate ~= false, opts.fused ~= false
   local conv_opts = { f = opts.f, up = opts.up, down = opts.down, padding = opts.padding,
     flip_weight = opts.flip_weight }
-  local w, d
-  if demodulate or fused then
-    w = weight:unsqueeze(1) * styles:reshape(n, 1, cin, 1, 1)       -- (N, C_out, C_in, kh, kw)
-  end
+  local d
   if demodulate then
-    d = (w:square():sum({ 3, 4, 5 }) + 1e-8):rsqrt()                -- (N, C_out)
+    d = (styles:square():matmul(weight:square():sum({ 3, 4 }):t()) + 1e-8):rsqrt()   -- (N, C_out)
   end
   if not fused then
     x = resample.conv2d_resample(x * styles:reshape(n, cin, 1, 1), weight, conv_opts)
     if demodulate then x = x * d:reshape(n, cout, 1, 1) end
     return x
   end
-  if demodulate then w = w * d:reshape(n, cout, 1, 1, 1) end
+  -- each sample's kernels, scaled by its styles (and demodulated): (N, C_out, C_in, kh, kw)
+  local scale = styles:reshape(n, 1, cin)
+  if demodulate then scale = scale * d:reshape(n, cout, 1) end
+  local w = weight:unsqueeze(1) * scale:reshape(n, scale:size(2), cin, 1, 1)
   -- the batch as channels: sample i's C_in maps meet only sample i's C_out kernels
   conv_opts.groups = n
   local y = resample.conv2d_resample(x:reshape(1, n * cin, x:size(3), x:size(4)),

@@ -226,11 +226,10 @@ function M.run(opt, state, step_fn, hooks)
     pcall(notify, run, "close")
     error(err, 0)
   end
+  local save_every = get(opt, "save_every") -- read before the note below, which lists what nothing read
   for _, k in ipairs(options.unread(opt)) do
     run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end
-
-  local save_every = get(opt, "save_every")
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
     local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt) })
