@@ -163,11 +163,10 @@ function U.write(path, s)
   f:close()
 end
 
---- Skips the case (gan.test's T.skip) unless Fashion-MNIST is installed
--- and the build has the upfirdn2d op: what StyleGAN2's recipes need.
+--- Skips the case (gan.test's T.skip) unless Fashion-MNIST is installed:
+-- what StyleGAN2's recipes need.
 function U.skip_without_style(T)
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
-  if not gan.nn.resample.available() then T.skip("this build has no gan.upfirdn2d op") end
 end
 
 --- Runs a recipe in a fresh ganlua process (the one running the tests):

@@ -16,8 +16,7 @@
 -- up and down are a number or {ux, uy}. The filter's gain multiplies the
 -- signal (a 1-d filter takes its square root on each pass).
 --
--- Requires: gan.core's upfirdn2d op (the functions raise a clear error in
--- a build without it: `available()` says whether it is there), gan.nn.Module.
+-- Requires: gan.core's upfirdn2d op, gan.nn.Module.
 -- Reads no options.
 -- @module gan.nn.resample
 
@@ -26,17 +25,6 @@ local core = require "gan.core"
 local Module = require "gan.nn.Module"
 
 local M = {}
-
-local function op()
-  -- looked up at each call: gan's fields are core's, copied when gan loaded
-  return rawget(gan, "upfirdn2d") or core.upfirdn2d
-end
-
---- Whether this build has the upfirdn2d op.
--- @return boolean
-function M.available()
-  return op() ~= nil
-end
 
 local function pair(v, default, name)
   if v == nil then v = default end
@@ -100,11 +88,7 @@ end
 -- @param opts {up=1, down=1, pad=0, flip=false, gain=1}
 -- @return (N, C, H', W')
 function M.upfirdn2d(x, f, opts)
-  local fn = op()
-  if not fn then
-    error("gan.nn.resample: this build has no gan.upfirdn2d op (FIR resampling needs it)", 2)
-  end
-  return fn(x, f or gan.ones(1, 1), opts or {})
+  return core.upfirdn2d(x, f or gan.ones(1, 1), opts or {})
 end
 
 -- The pads before and after, along an axis of a filter of n taps, that
