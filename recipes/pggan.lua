@@ -7,7 +7,7 @@
 -- @ja 等化学習率 — 重みをN(0,1)で持ち、実行時にHeの定数 √2/√fan_in を掛ける。Adamの更新幅がどの層でも同じ速さになる。
 -- @ja ピクセル正規化 — Gの各畳み込みの後、画素ごとに特徴ベクトルをチャネル方向の二乗平均平方根で割る(BatchNormの代わり、学習パラメータなし)。Dとの競争でGの信号の大きさが暴走するのを防ぐ。
 -- @ja ミニバッチ標準偏差 — Dの最後のブロックで、バッチ(4枚ずつのグループ)の標準偏差の平均を特徴マップとして1枚加える。生成画像の多様性が乏しいとDが見抜けるので、モード崩壊を抑える。
--- @ja 既定の予算(2コアで45分以内): 論文は各段階(安定化・フェードイン)に60万枚を見せるが、ここでは各1万枚、バッチ32。4x4から32x32まで6万枚(1875ステップ)で育ち、残りの約13万枚(4125ステップ)を32x32で学ぶ。低解像度は粗い形を安く速く覚えるが、チャネル数 min(512/r, 128) では解像度ごとの畳み込みの計算量がほぼ同じなので、最終解像度にいちばん長く時間を使う。
+-- @ja 既定の予算(2コアで45分以内): 公式コードは各段階(安定化・フェードイン)に60万枚を見せるが、ここでは各1万枚、バッチ32。4x4から32x32まで6万枚(1875ステップ)で育ち、残りの約13万枚(4125ステップ)を32x32で学ぶ。低解像度は粗い形を安く速く覚えるが、チャネル数 min(512/r, 128) では解像度ごとの畳み込みの計算量がほぼ同じなので、最終解像度にいちばん長く時間を使う。
 -- @ja 学習率は公式の5倍の 5e-3: 32x32固定の1000ステップ(G自身、2000枚で評価)で FD 527 (1e-3)、439 (2e-3)、361 (3e-3)、256 (5e-3)。Gの移動平均は半減期を画像数で決め(1万枚、ただし見せた画像数の5%まで)、段階の短い成長中は短く保つ。
 -- @en Key points: progressive growing — G and D start at 4x4 and layers doubling the resolution are added to both in turn; coarse structure is learned first, which is stable, and the low resolutions are cheap.
 -- @en Fade-in — a new resolution is blended in by alpha from 0 to 1: G's image is (1 - alpha) upsample(toRGB_old(h_old)) + alpha toRGB_new(h_new), D's input path the mirror, and the real images are blended with their lower-resolution version alike; adding layers at once would shock the trained ones.
@@ -15,7 +15,7 @@
 -- @en Equalized learning rate — weights are stored as N(0, 1) and scaled at run time by He's constant sqrt(2) / sqrt(fan_in), so Adam moves every layer's weights at the same speed.
 -- @en Pixel norm — after each of G's convs, each pixel's feature vector is divided by its root mean square over the channels (instead of batch norm, no parameters); it keeps G's signal magnitudes from spiralling out of control in the competition with D.
 -- @en Minibatch stddev — D's last block appends one feature map: the standard deviation over groups of 4 samples, averaged; D can then tell a batch that lacks variety, which counters mode collapse.
--- @en The default budget (45 minutes on 2 cores): the paper shows 600k images per phase (stabilising, fading in); here 10k each, at batch 32. G and D grow from 4x4 to 32x32 within 60k images (1875 steps) and learn from the remaining ~130k (4125 steps) at 32x32: the low resolutions learn the coarse shapes cheaply and fast, but with min(512 / r, 128) channels every resolution's convs cost about the same, so the final one gets most of the time.
+-- @en The default budget (45 minutes on 2 cores): the official code shows 600k images per phase (stabilising, fading in); here 10k each, at batch 32. G and D grow from 4x4 to 32x32 within 60k images (1875 steps) and learn from the remaining ~130k (4125 steps) at 32x32: the low resolutions learn the coarse shapes cheaply and fast, but with min(512 / r, 128) channels every resolution's convs cost about the same, so the final one gets most of the time.
 -- @en The learning rate is 5e-3, five times the official one: after 1000 steps at a fixed 32x32, G itself was at FD 527 (1e-3), 439 (2e-3), 361 (3e-3), 256 (5e-3) on 2000 samples. The half-life of G's average is counted in images (10k, at most 5% of the images shown so far), so it stays short while the phases are short.
 
 local gan = require "gan"
