@@ -78,6 +78,7 @@ T.case("pggan.lua refuses bad options with clear errors", function()
     { "--size=12", "--size must be a power of two >= 8, got 12" },
     { "--batch=6", "--batch (6) must be a multiple of --mbstd_group (4)" },
     { "--fade_kimg=-1", "--stabilize_kimg and --fade_kimg must be >= 0" },
+    { "--ema_kimg=-1", "--ema_kimg and --ema_rampup must be >= 0" },
   }
   for _, c in ipairs(cases) do
     local ok, text = run(c[1] .. " --data=" .. U.image_folder("pggan_bad_images", 4, 1, 8) .. " --out=" .. out)
