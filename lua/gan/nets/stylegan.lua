@@ -59,7 +59,7 @@ end
 -- @param res a resolution (4, 8, ...)
 -- @return first, last
 function M.layers_of(res)
-  local l = math.tointeger(math.log(res, 2) + 0.5)
+  local l = math.floor(math.log(res, 2) + 0.5)
   return 2 * l - 3, 2 * l - 2
 end
 
