@@ -30,13 +30,13 @@ local opt = gan.options {
   channel_base = 512,     -- feature maps at resolution r: min(channel_base / r, channel_max) (the paper: 16384)
   channel_max = 128,      -- (the paper: 512); the defaults give 128, 64, 32, 16 at 4, 8, 16, 32
   lr = 0.001,             -- Adam learning rate of G and D (the paper's below 128x128; betas 0 and 0.99)
-  gamma = 0.01,           -- R1 weight: the paper's FFHQ 10 at 1024x1024 times (32 / 1024)^2
+  gamma = 10.0,           -- R1 weight: the paper's FFHQ 10 (scaled by (32 / 1024)^2 = 0.01 G collapses: README)
   r1_every = 1,           -- R1 every N D steps (1: the paper, in the D loss; more: lazy, StyleGAN2's)
   mixing = 0.9,           -- probability of style mixing in training (0: none)
   ema_kimg = 10.0,        -- half-life of G's average, in thousands of images (the paper's G_smoothing_kimg)
   ema_rampup = 0.0,       -- the half-life is at most ema_rampup times the images seen (0: none, as the paper)
   mbstd_group = 4,        -- group size of D's minibatch standard deviation (0: none)
-  iters = 3000,           -- training iterations (each a G step and a D step)
+  iters = 4000,           -- training iterations (each a G step and a D step)
   eval_every = 1000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/stylegan",  -- run folder
 }

@@ -3,16 +3,16 @@
 -- @year 2018
 -- @ja 要点: AdaIN(x, y) = y_s (x - μ(x)) / σ(x) + y_b。各特徴マップ(チャネル)を平均0・標準偏差1に正規化してから、w から作ったスタイルのスケールとバイアスを与える。だから AdaIN の後の各チャネルの平均はスタイルのバイアス y_b、標準偏差は |スケール| にちょうど等しく、前の層から来た統計は消える。実際のバッチで、AdaIN の前(畳み込み・ノイズ・バイアス・LeakyReLU の後)と後の平均・標準偏差を、スタイルが予言する値と比べる。
 -- @ja ノイズ入力: 同じ z(同じ w)で、ノイズを random(毎回新しい)・const(固定)・none(なし)にして画像を比べ、16回のノイズの引き直しでの画素ごとの標準偏差をヒートマップにする。ノイズを粗い層だけ、細かい層だけに入れた場合も測る。確率的な変化は輪郭や質感の細部に現れ、形やクラスは変わらない(論文の図4・図5)。
--- @ja 学習済みの run がなければ、既定の `ganlua stylegan` と同じ 3000 ステップの run をここで作る(負荷のある2コアで約30分)。
+-- @ja 学習済みの run がなければ、既定の `ganlua stylegan` と同じ 4000 ステップの run をここで作る(負荷のある2コアで20〜30分)。
 -- @en Key points: AdaIN(x, y) = y_s (x - mu(x)) / sigma(x) + y_b: each feature map (channel) is normalised to mean 0 and standard deviation 1, then given the scale and bias of the style made from w. After AdaIN each channel's mean therefore equals the style's bias y_b and its standard deviation |scale|, exactly, and the statistics the previous layers made are gone. On a real batch, the means and standard deviations before AdaIN (after the conv, noise, bias and LeakyReLU) and after it are set against the style's prediction.
 -- @en Noise inputs: the same z (the same w) with noise random (fresh each time), const (fixed) and none; the per-pixel standard deviation over 16 redraws of the noise as a heat map, also with noise in the coarse layers only and in the fine layers only. The stochastic variation sits in the fine detail of edges and texture; the shape and the class stay (the paper's Figures 4 and 5).
--- @en Without a trained run, it makes one here with the default `ganlua stylegan` budget, 3000 steps (about 30 minutes on two loaded cores).
+-- @en Without a trained run, it makes one here with the default `ganlua stylegan` budget, 4000 steps (20 to 30 minutes on two loaded cores).
 
 local gan = require "gan"
 
 local opt = gan.options {
   checkpoint = "runs/stylegan/checkpoint.safetensors", -- a StyleGAN checkpoint (recipes/stylegan.lua); trained here when absent
-  train_iters = 3000,     -- iterations of the StyleGAN trained when the checkpoint is absent (the default run's)
+  train_iters = 4000,     -- iterations of the StyleGAN trained when the checkpoint is absent (the default run's)
   train_extra = "",       -- more options for that run (e.g. "--channel_max=64")
   samples = 32,           -- z whose activations are measured
   examples = 4,           -- z shown with their noise

@@ -3,16 +3,16 @@
 -- @year 2018
 -- @ja 要点: 論文の図3。2つの z の w を層ごとに混ぜる: 行は「行き先」の画像、列は「元」の画像で、行き先の w のうち一部の解像度の層の w だけを元の w に置き換える。粗い層(4x4–8x8)を写すと形・クラスが元から来て、細かい層(32x32)を写すと質感・明るさだけが元から来る。
 -- @ja スタイル混合正則化で学習した G では各層の w がその解像度の特徴だけを制御するので、この分担がはっきり出る。分類器で数える: N 組について、混ぜた画像のラベルが元のラベルと一致する割合(粗い層を写した場合と細かい層を写した場合)と、行き先のラベルと一致する割合。
--- @ja 学習済みの run がなければ、既定の `ganlua stylegan` と同じ 3000 ステップの run をここで作る(負荷のある2コアで約30分)。
+-- @ja 学習済みの run がなければ、既定の `ganlua stylegan` と同じ 4000 ステップの run をここで作る(負荷のある2コアで20〜30分)。
 -- @en Key points: the paper's Figure 3. The ws of two z are mixed layer by layer: rows are destination images, columns source images, and the destination's ws of some resolutions' layers are replaced by the source's. Copying the coarse layers (4x4-8x8) brings the shape and the class from the source; copying the fine ones (32x32) only the texture and the brightness.
 -- @en A G trained with style mixing regularisation has each layer's w control its own resolution's features, so the split shows clearly. The classifier counts it: over N pairs, how often the mixed image's label equals the source's label (coarse ws copied against fine ws copied), and how often the destination's.
--- @en Without a trained run, it makes one here with the default `ganlua stylegan` budget, 3000 steps (about 30 minutes on two loaded cores).
+-- @en Without a trained run, it makes one here with the default `ganlua stylegan` budget, 4000 steps (20 to 30 minutes on two loaded cores).
 
 local gan = require "gan"
 
 local opt = gan.options {
   checkpoint = "runs/stylegan/checkpoint.safetensors", -- a StyleGAN checkpoint (recipes/stylegan.lua); trained here when absent
-  train_iters = 3000,     -- iterations of the StyleGAN trained when the checkpoint is absent (the default run's)
+  train_iters = 4000,     -- iterations of the StyleGAN trained when the checkpoint is absent (the default run's)
   train_extra = "",       -- more options for that run (e.g. "--channel_max=64")
   pairs = 2000,           -- (destination, source) pairs counted by the classifier
   rows = 5,               -- destinations in each grid
