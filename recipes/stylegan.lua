@@ -14,8 +14,9 @@ local gan = require "gan"
 local F, P = gan.F, gan.penalties
 
 -- The defaults are a small run for Fashion-MNIST at 32x32 on two loaded CPU cores (see the README's
--- stylegan row). Growing is left out: at a fixed resolution a step costs the same from the first, the
--- budget goes to the final resolution, and StyleGAN's own successors (StyleGAN2 config E on) drop it.
+-- stylegan row and its section on R1's weight). Growing is left out: the whole budget goes to the
+-- final resolution (growing through 4x4-16x16 first would spend much of 20 minutes below it), and
+-- StyleGAN's successor drops it (StyleGAN2 from config E on).
 -- The paper's FFHQ configuration, on a folder:
 --   ganlua stylegan --data=DIR --channels=3 --size=1024 --nz=512 --w_dim=512 --mapping=8
 --     --channel_base=16384 --channel_max=512 --batch=32 --lr=0.001 --gamma=10 --ema_kimg=10
@@ -30,7 +31,7 @@ local opt = gan.options {
   channel_base = 512,     -- feature maps at resolution r: min(channel_base / r, channel_max) (the paper: 16384)
   channel_max = 128,      -- (the paper: 512); the defaults give 128, 64, 32, 16 at 4, 8, 16, 32
   lr = 0.001,             -- Adam learning rate of G and D (the paper's below 128x128; betas 0 and 0.99)
-  gamma = 10.0,           -- R1 weight: the paper's FFHQ 10 (scaled by (32 / 1024)^2 = 0.01 G collapses: README)
+  gamma = 10.0,           -- R1 weight: the paper's FFHQ 10 (scaled to 32x32, 0.01, G collapsed: the README's R1 section)
   r1_every = 1,           -- R1 every N D steps (1: the paper, in the D loss; more: lazy, StyleGAN2's)
   mixing = 0.9,           -- probability of style mixing in training (0: none)
   ema_kimg = 10.0,        -- half-life of G's average, in thousands of images (the paper's G_smoothing_kimg)
