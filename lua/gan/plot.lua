@@ -240,8 +240,9 @@ end
 
 --- Draws line plots into an image.
 -- @param series list of {y=, x= (default 1..#y), label=, color={r, g, b},
---   width= (pixels, default 2), dash= (true or a length in pixels)}; y and x
---   are lists of numbers or tensors
+--   width= (pixels, default 2), dash= (true or a length in pixels), points=
+--   (true: a dot of `width` pixels at each (x, y), not joined: a scatter plot)};
+--   y and x are lists of numbers or tensors
 -- @param opts {width=640, height=400, title=, xlabel=, ylabel=, logy=false,
 --   xmin=, xmax=, ymin=, ymax=, legend= (false for none, or where: "top_right"
 --   (default), "top", "top_left", "bottom_right", "bottom", "bottom_left"),
@@ -266,7 +267,7 @@ function M.lines_image(series, opts)
     local dash = s.dash
     if dash == true then dash = 8 end
     list[i] = { x = x, y = y, label = s.label, color = s.color or M.palette[(i - 1) % #M.palette + 1],
-      width = s.width or 2, dash = dash }
+      width = s.width or 2, dash = dash, points = s.points == true }
   end
   local W, H = opts.width or 640, opts.height or 400
   local sc = opts.font or (W >= 480 and 2 or 1)
@@ -324,12 +325,14 @@ function M.lines_image(series, opts)
         local px, py = frame.tox(x), frame.toy(y)
         py = math.max(top, math.min(bottom, py))
         px = math.max(left, math.min(right, px))
-        if prev then
+        if s.points then
+          cv:line(px, py, px, py, s.color, s.width)
+        elseif prev then
           phase = cv:line(prev[1], prev[2], px, py, s.color, s.width, s.dash, phase)
         else
           cv:line(px, py, px, py, s.color, s.width)
         end
-        prev = { px, py }
+        if not s.points then prev = { px, py } end
       else
         prev, phase = nil, nil
       end

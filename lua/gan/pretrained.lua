@@ -1,6 +1,7 @@
 --- gan.pretrained: networks of earlier runs, for recipes that build on a
 -- trained model (PPGN samples a DCGAN's G; the latent-space lab walks it;
--- the truncation and path length labs measure a StyleGAN2's).
+-- the truncation and path length labs measure a StyleGAN2's; the style
+-- mixing and AdaIN labs take a StyleGAN's apart).
 --
 --     local G, info = gan.pretrained.dcgan("runs/dcgan/checkpoint.safetensors")
 --     print(info.path, info.step, info.nz)
@@ -8,7 +9,7 @@
 -- It only reads checkpoints (gan.io.load_safetensors: loading never runs
 -- code); it never trains. A recipe that wants a model trained when none
 -- is there runs that recipe itself (gan.recipes.run).
--- Requires: gan.nets.dcgan, gan.nets.style.
+-- Requires: gan.nets.dcgan, gan.nets.style, gan.nets.stylegan.
 -- @module gan.pretrained
 
 local gan = require "gan"
@@ -95,6 +96,38 @@ function M.stylegan2(path, key)
     if not rgb then error(("%s holds no StyleGAN2 generator under '%s'"):format(path, key or "ema"), 0) end
     info.channels = rgb:numel()
     return gan.nets.style.Generator(info.nz, info.w_dim, info.size, info.channels, {
+      mapping_layers = info.mapping, channel_base = info.channel_base, channel_max = info.channel_max })
+  end)
+  info.step, info.options = step, o
+  return G, info
+end
+
+--- StyleGAN's generator from a checkpoint of recipes/stylegan.lua: the
+-- average G (its EMA, saved as "ema"; `key` = "G" gives the trained one),
+-- built from the run's options nz, w_dim, size, mapping, channel_base and
+-- channel_max (the image channels from its ToRGB), in evaluation mode with
+-- random noise.
+-- @param path the checkpoint
+-- @param key the state key (default "ema")
+-- @return G and info {path=, step=, nz=, w_dim=, size=, channels=, mapping=, channel_base=,
+--   channel_max=, options= (all of the run's, as text)}; raises a clear error otherwise
+function M.stylegan(path, key)
+  if not gan.io.exists(path) then
+    error(("%s not found: train a StyleGAN first (`ganlua stylegan`), or name a checkpoint with --checkpoint=FILE")
+      :format(path), 0)
+  end
+  local info = { path = path }
+  local G, o, step = M.load(path, key or "ema", function(o, tensors)
+    for _, k in ipairs { "nz", "w_dim", "size", "mapping", "channel_base", "channel_max" } do
+      info[k] = math.tointeger(tonumber(o[k]))
+      if not info[k] then error(("%s is not a StyleGAN checkpoint (no %s in its options)"):format(path, k), 0) end
+    end
+    local rgb = tensors["synthesis.torgb.bias"]
+    if not rgb or not tensors["synthesis.b4.epi0.adain.style.weight"] then
+      error(("%s holds no StyleGAN generator under '%s'"):format(path, key or "ema"), 0)
+    end
+    info.channels = rgb:numel()
+    return gan.nets.stylegan.Generator(info.nz, info.w_dim, info.size, info.channels, {
       mapping_layers = info.mapping, channel_base = info.channel_base, channel_max = info.channel_max })
   end)
   info.step, info.options = step, o

@@ -109,6 +109,16 @@ T.case("dashed lines leave pixels out", function()
   U.truthy(b > 0.3 * a and b < 0.7 * a, ("about half the pixels: %d of %d"):format(b, a))
 end)
 
+T.case("points: a dot at each value, none between them", function()
+  local c = { 0, 0.5, 0 }
+  local img, frame = plot.lines_image({ { x = { 0, 1 }, y = { 1, 1 }, color = c, width = 3, points = true } },
+    { width = 300, height = 160, legend = false, xmin = -0.5, xmax = 1.5 })
+  local y = math.floor(frame.toy(1) + 0.5)
+  U.truthy(same(rgb(img, math.floor(frame.tox(0) + 0.5), y), c), "a dot at x = 0")
+  U.truthy(same(rgb(img, math.floor(frame.tox(1) + 0.5), y), c), "a dot at x = 1")
+  U.truthy(not same(rgb(img, math.floor(frame.tox(0.5) + 0.5), y), c), "nothing between them")
+end)
+
 T.case("tensors as series, errors for bad input", function()
   local img = plot.lines_image({ { x = gan.linspace(0, 1, 5), y = gan.linspace(0, 1, 5):square() } }, { width = 200, height = 150 })
   U.shape(img, { 3, 150, 200 })

@@ -11,7 +11,9 @@
 --   discriminator (StyleGAN2, StyleGAN2-ADA), and the minibatch-stddev
 --   epilogue of the PGGAN lineage's discriminators;
 -- * `gan.nets.pggan`: the progressive GAN's growing generator and
---   discriminator, its growing schedule and fading real images.
+--   discriminator, its growing schedule and fading real images;
+-- * `gan.nets.stylegan`: StyleGAN's style-based generator (AdaIN, noise
+--   inputs, a learned constant) and its fixed-resolution discriminator.
 --
 -- Every family with a `norm` option takes it in one vocabulary (gan.nn's
 -- norm_layer: "batch", "instance", "layer", "pixel", "spectral", "none" or
@@ -57,7 +59,8 @@ M.options = options.declare("gan.nets", "networks", {
 
 local get = options.get
 
-local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true, pggan = true }
+local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true, pggan = true,
+  stylegan = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator

@@ -91,17 +91,19 @@ M.FusedScaleConv2d = Scaled
 -- the conv then a 2x2 average pool, as one convolution of stride 2 with
 -- that kernel divided by 4. Bias and LeakyReLU(0.2) come after the
 -- resampling. The weight (out, in, 3, 3) is an EqualizedConv2d's, gain
--- sqrt(2).
+-- sqrt(2). StyleGAN's synthesis layers take it with act "linear" and no
+-- bias: their bias comes after the blur and the noise.
 -- @param in_channels C of the input
 -- @param out_channels C of the output
 -- @param scale "up" or "down"
 -- @param act the activation (default "lrelu"; see nn.bias_acts)
-function Scaled:init(in_channels, out_channels, scale, act)
+-- @param opts {bias=true}
+function Scaled:init(in_channels, out_channels, scale, act, opts)
   if scale ~= "up" and scale ~= "down" then
     error(("FusedScaleConv2d: scale must be \"up\" or \"down\", got %s"):format(tostring(scale)), 3)
   end
   nn.EqualizedConv2d.init(self, in_channels, out_channels, 3, { gain = SQRT2, activation = act or "lrelu",
-    act_gain = 1 })
+    act_gain = 1, bias = not (opts and opts.bias == false) })
   self.scale = scale
 end
 
@@ -220,18 +222,23 @@ M.DiscriminatorBlock = DBlock
 
 --- One resolution of the discriminator above 4x4: two 3x3 convs, the
 -- second followed by a 2x2 average pool (before its bias and activation,
--- as the official fused_scale).
+-- as the official fused_scale); with `blur`, StyleGAN's low-pass filter
+-- between the two (StyleGAN's D_basic: conv0, blur, conv1_down).
 -- @param in_channels this resolution's channels
 -- @param out_channels the next lower resolution's
 -- @param act the activation (default "lrelu")
-function DBlock:init(in_channels, out_channels, act)
+-- @param blur the blur's taps (StyleGAN: {1, 2, 1}), or nil for none
+function DBlock:init(in_channels, out_channels, act, blur)
   self.conv0 = conv(in_channels, in_channels, 3, act)
+  if blur then self.blur = nn.Blur(blur) end
   self.conv1 = Scaled(in_channels, out_channels, "down", act)
 end
 
 --- (N, in_channels, H, W) -> (N, out_channels, H / 2, W / 2).
 function DBlock:forward(x)
-  return self.conv1(self.conv0(x))
+  x = self.conv0(x)
+  if self.blur then x = self.blur(x) end
+  return self.conv1(x)
 end
 
 local Discriminator = nn.Module:extend("PGGANDiscriminator")
@@ -239,23 +246,29 @@ M.Discriminator = Discriminator
 
 --- The growing discriminator: images at any resolution up to `resolution`
 -- -> scores (N, 1). Parameters: fromrgb4, fromrgb8, ... (1x1 convs), b8,
--- b16, ... (blocks) and b4 (the epilogue: mbstd, conv, fc, out).
+-- b16, ... (blocks) and b4 (the epilogue: mbstd, conv, fc, out). With
+-- `fixed`, only the final resolution's fromRGB: StyleGAN's D at a fixed
+-- resolution (its 'fixed' structure), which takes only full-size images.
 -- @param img_channels the image's channels
 -- @param resolution the final resolution (a power of two >= 4)
--- @param opts {channel_base=16384, channel_max=512, mbstd_group=4 (0: none), activation="lrelu"}
+-- @param opts {channel_base=16384, channel_max=512, mbstd_group=4 (0: none), activation="lrelu",
+--   fixed=false, blur (taps of a blur before each downsampling conv: StyleGAN's {1, 2, 1}; nil: none)}
 function Discriminator:init(img_channels, resolution, opts)
   opts = opts or {}
   self.img_channels, self.resolution = img_channels, resolution
+  self.fixed = opts.fixed == true
   self.blocks, self.fromrgb = {}, {}
   local list = resolutions(resolution, "gan.nets.pggan.Discriminator")
   for i = #list, 1, -1 do
     local res = list[i]
     local c = M.channels(res, opts)
-    local fromrgb = conv(img_channels, c, 1, opts.activation)
-    self:add_module("fromrgb" .. res, fromrgb)
-    self.fromrgb[res] = fromrgb
+    if res == resolution or not self.fixed then
+      local fromrgb = conv(img_channels, c, 1, opts.activation)
+      self:add_module("fromrgb" .. res, fromrgb)
+      self.fromrgb[res] = fromrgb
+    end
     if res > 4 then
-      local block = DBlock(c, M.channels(res // 2, opts), opts.activation)
+      local block = DBlock(c, M.channels(res // 2, opts), opts.activation, opts.blur)
       self:add_module("b" .. res, block)
       self.blocks[res] = block
     end
@@ -271,6 +284,10 @@ end
 -- @param alpha how far res has faded in, 0 to 1 (default 1)
 function Discriminator:forward(img, res, alpha)
   res, alpha = level(self, res, alpha, "PGGANDiscriminator")
+  if self.fixed and (res ~= self.resolution or alpha ~= 1) then
+    error(("PGGANDiscriminator: a fixed discriminator takes only %dx%d images at alpha 1"):format(self.resolution,
+      self.resolution), 2)
+  end
   if img:dim() ~= 4 or img:size(2) ~= self.img_channels or img:size(3) ~= res or img:size(4) ~= res then
     error(("PGGANDiscriminator: expected images (N, %d, %d, %d), got (%s)"):format(self.img_channels, res, res,
       table.concat(img:shape(), ", ")), 2)
@@ -290,7 +307,8 @@ end
 
 --- Settings shown when printed.
 function Discriminator:extra_repr()
-  return ("img_channels=%d, resolution=%d"):format(self.img_channels, self.resolution)
+  return ("img_channels=%d, resolution=%d%s"):format(self.img_channels, self.resolution,
+    self.fixed and ", fixed" or "")
 end
 
 --- Real images as D sees them while res fades in (the official

@@ -121,7 +121,35 @@ function MappingNetwork:mix(ws, z, opts)
   if u[1] >= prob then return ws, n end
   local cutoff = 1 + math.floor(u[2] * (n - 1))
   local ws2 = self(z2, { update_w_avg = false, num_ws = n })
-  return gan.cat({ ws:narrow(2, 1, cutoff), ws2:narrow(2, cutoff + 1, n - cutoff) }, 2), cutoff
+  return MappingNetwork.copy_styles(ws, ws2, cutoff + 1, n), cutoff
+end
+
+--- The ws of `dst` with those from `first` to `last` taken from `src`:
+-- StyleGAN's style mixing (Figure 3 copies a source's coarse, middle or
+-- fine styles into a destination; mixing regularisation takes the ws from
+-- its cutoff + 1 on from a second z).
+-- @param dst (N, num_ws, w_dim)
+-- @param src (N, num_ws, w_dim), or (1, num_ws, w_dim) for every row of dst
+-- @param first the first w copied (1-based)
+-- @param last the last one (default num_ws)
+-- @return (N, num_ws, w_dim)
+function MappingNetwork.copy_styles(dst, src, first, last)
+  local n = dst:size(2)
+  last = last or n
+  if dst:dim() ~= 3 or src:dim() ~= 3 or src:size(2) ~= n or src:size(3) ~= dst:size(3) then
+    error(("MappingNetwork.copy_styles: dst (%s) and src (%s) must be (N, num_ws, w_dim) alike"):format(
+      table.concat(dst:shape(), ", "), table.concat(src:shape(), ", ")), 2)
+  end
+  if math.type(first) ~= "integer" or math.type(last) ~= "integer" or first < 1 or last > n or first > last then
+    error(("MappingNetwork.copy_styles: the ws %s..%s are not a range of 1..%d"):format(tostring(first),
+      tostring(last), n), 2)
+  end
+  if src:size(1) ~= dst:size(1) then src = src:expand(dst:size(1), n, dst:size(3)) end
+  local parts = {}
+  if first > 1 then parts[#parts + 1] = dst:narrow(2, 1, first - 1) end
+  parts[#parts + 1] = src:narrow(2, first, last - first + 1)
+  if last < n then parts[#parts + 1] = dst:narrow(2, last + 1, n - last) end
+  return #parts == 1 and parts[1] or gan.cat(parts, 2)
 end
 
 --- Settings shown when printed.

@@ -129,14 +129,27 @@ function AdaIN:init(channels, w_dim, opts)
   self.style = eq.EqualizedLinear(w_dim, 2 * channels)
 end
 
+--- The style a w gives: the scale 1 + y_s and the shift y_b of each channel.
+-- @param w (N, w_dim)
+-- @return scale (N, C), shift (N, C)
+function AdaIN:styles(w)
+  local c = self.channels
+  local s = self.style(w)
+  return s:narrow(2, 1, c) + 1, s:narrow(2, c + 1, c)
+end
+
 --- x (N, C, H, W) and w (N, w_dim) -> (N, C, H, W).
-function AdaIN:forward(x, w)
+-- @param x the features
+-- @param w the style vectors
+-- @param trace a table to fill with the tensors of this call (optional): normalized (the instance
+--   norm's output), scale and shift (N, C), out
+function AdaIN:forward(x, w, trace)
   local n, c = x:size(1), self.channels
   local y = x:instance_norm(nil, nil, self.eps)
-  local s = self.style(w)
-  local scale = s:narrow(2, 1, c):reshape(n, c, 1, 1) + 1
-  local shift = s:narrow(2, c + 1, c):reshape(n, c, 1, 1)
-  return y * scale + shift
+  local scale, shift = self:styles(w)
+  local out = y * scale:reshape(n, c, 1, 1) + shift:reshape(n, c, 1, 1)
+  if trace then trace.normalized, trace.scale, trace.shift, trace.out = y, scale, shift, out end
+  return out
 end
 
 --- Settings shown when printed.
