@@ -14,18 +14,21 @@ local gan = require "gan"
 local F, P = gan.F, gan.penalties
 
 -- The defaults are a small run for Fashion-MNIST at 32x32 on two CPU cores, chosen by short runs
--- measured by FD (README, "stylegan2"): batch 16, not NVlabs' 32, because at this budget FD falls
--- about as fast per image and a step costs half; R1 weight gamma 1, not NVlabs' 'auto' 0.0032 to
--- 0.0064 here (gamma 0.0064, 0.1 and 1 gave FD 542, 559 and 462-475 at step 1000); 128 to 32 feature
--- maps (wider layers at 32x32 cost three times as much a step); 2 mapping layers.
+-- measured by FD (README, "StyleGAN2 on two cores"): batch 16, not NVlabs' 32, because at this budget
+-- FD falls about as fast per step and a step costs half; R1 weight gamma 1, not NVlabs' 'auto'
+-- 0.0002 size^2 / batch (FD at step 1000: gamma 0.0064 542 and gamma 1 462 at batch 32; gamma 0.1
+-- 559, 1 475 and 4 514 at batch 16); 128 to 32 feature maps (64 at 32x32 cost 3.5 times as much a
+-- step); 2 mapping layers; 7000 steps: 37 minutes on one thread of the shared 2-core machine, FD 98.
 -- 既定値は 2 コアの CPU で Fashion-MNIST 32x32 を学習する小さな構成(短い試行の FD で選んだ):
--- バッチ 16(画像あたりの FD の下がり方はほぼ同じで 1 ステップの時間は半分)、R1 の重み gamma=1
--- (NVlabs の auto 0.0064 より速く FD が下がった)、特徴マップ 128〜32、マッピング 2 層。
+-- バッチ 16(同じステップ数で FD はほぼ同じ、1 ステップの時間は半分)、R1 の重み gamma=1
+-- (NVlabs の auto 規則 0.0002・解像度²/バッチより速く FD が下がった)、特徴マップ 128〜32、
+-- マッピング 2 層、7000 ステップ(1 スレッドで約 37 分、FD 98)。
 -- The paper's configuration F on a folder of images (every option below is read by this file):
 --   ganlua stylegan2 --data=DIR --channels=3 --size=256 --nz=512 --w_dim=512 --mapping=8 --channel_base=32768
 --     --channel_max=512 --batch=32 --lr=0.002 --gamma=10 --ema_kimg=10 --ema_rampup=0
 -- (at 64x64: --size=64, the same widths, 512 maps at every resolution; 2 steps of batch 8 take
 -- minutes on this CPU, so that is a job for many cores or many machines under mpirun).
+-- 論文の構成 F は画像フォルダに対して上のオプションで再現できる(64x64 でも各解像度 512 マップ)。
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, or a folder of images
   size = 32,              -- image size: a power of two from 8
@@ -46,7 +49,7 @@ local opt = gan.options {
   ema_kimg = 5.0,         -- half-life of G's average, in thousands of images (NVlabs' 'auto': batch * 10 / 32)
   ema_rampup = 0.05,      -- the half-life is at most ema_rampup times the images seen (0: no ramp-up)
   mbstd_group = 4,        -- group size of D's minibatch standard deviation (0: none)
-  iters = 4000,           -- training iterations (each a G step and a D step)
+  iters = 7000,           -- training iterations (each a G step and a D step)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/stylegan2", -- run folder
 }

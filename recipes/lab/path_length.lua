@@ -13,7 +13,7 @@ local nn = gan.nn
 
 local opt = gan.options {
   checkpoint = "runs/stylegan2/checkpoint.safetensors", -- the run with path length regularization (`ganlua stylegan2`); trained here when absent
-  train_iters = 4000,     -- iterations of the runs trained here (the recipe's default; the twin takes the checkpoint's own)
+  train_iters = 7000,     -- iterations of the runs trained here (the recipe's default; the twin takes the checkpoint's own)
   train_extra = "",       -- more options for the runs trained here (e.g. "--channel_max=64")
   pairs = 2000,           -- pairs of images per run (NVlabs: 50000)
   epsilon = 1e-4,         -- the step in t between the two images of a pair

@@ -12,7 +12,7 @@ local gan = require "gan"
 
 local opt = gan.options {
   checkpoint = "runs/stylegan2/checkpoint.safetensors", -- a StyleGAN2 checkpoint (recipes/stylegan2.lua); trained here when absent
-  train_iters = 4000,     -- iterations of the StyleGAN2 trained when the checkpoint is absent (the recipe's default)
+  train_iters = 7000,     -- iterations of the StyleGAN2 trained when the checkpoint is absent (the recipe's default)
   train_extra = "",       -- more options for that run (e.g. "--channel_max=64")
   psi = { 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1 }, -- the truncation values psi
   samples = 2000,         -- samples measured at each psi (the same z at every psi)
