@@ -11,9 +11,13 @@
 local gan = require "gan"
 local nn = gan.nn
 
+-- Time: after `ganlua stylegan2` (its run is the default checkpoint) the lab trains only the twin,
+-- as many steps (about 40 minutes on one thread), then measures both (a few minutes); without
+-- that run it trains both. README, "Path length regularization": two runs of 2500 steps.
+-- 所要時間: `ganlua stylegan2` の後なら正則化なしの双子だけを同じステップ数学習(1 スレッド約 40 分)、なければ両方。
 local opt = gan.options {
   checkpoint = "runs/stylegan2/checkpoint.safetensors", -- the run with path length regularization (`ganlua stylegan2`); trained here when absent
-  train_iters = 5000,     -- iterations of the runs trained here (the twin takes the checkpoint's own)
+  train_iters = 7000,     -- iterations of the runs trained here (the recipe's default; the twin takes the checkpoint's own)
   train_extra = "",       -- more options for the runs trained here (e.g. "--channel_max=64")
   pairs = 2000,           -- pairs of images per run (NVlabs: 50000)
   epsilon = 1e-4,         -- the step in t between the two images of a pair

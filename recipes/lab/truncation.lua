@@ -10,9 +10,13 @@
 
 local gan = require "gan"
 
+-- Time: after `ganlua stylegan2` (its run is the default checkpoint), about 4 minutes on one thread
+-- for the eleven psi (README, "The truncation trick in W"); without that run it first trains one
+-- with the recipe's defaults (about 40 minutes) into OUT/stylegan2.
+-- 所要時間: `ganlua stylegan2` の後なら 11 個の psi で 1 スレッド約 4 分、その実行がなければ先に既定の学習(約 40 分)。
 local opt = gan.options {
   checkpoint = "runs/stylegan2/checkpoint.safetensors", -- a StyleGAN2 checkpoint (recipes/stylegan2.lua); trained here when absent
-  train_iters = 5000,     -- iterations of the StyleGAN2 trained when the checkpoint is absent
+  train_iters = 7000,     -- iterations of the StyleGAN2 trained when the checkpoint is absent (the recipe's default)
   train_extra = "",       -- more options for that run (e.g. "--channel_max=64")
   psi = { 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1 }, -- the truncation values psi
   samples = 2000,         -- samples measured at each psi (the same z at every psi)

@@ -5,10 +5,8 @@ package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
-local R = require "upfirdn2d_ref"
 local nn = gan.nn
 
-R.install()
 
 local function std(t)
   return gan.no_grad(function() return t:var({ 1, 2 }):sqrt():item() end)

@@ -5,10 +5,8 @@ package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
-local R = require "upfirdn2d_ref"
 local nn, style = gan.nn, gan.nets.style
 
-R.install()
 
 local SMALL = { channel_base = 256, channel_max = 32, mapping_layers = 2 }
 

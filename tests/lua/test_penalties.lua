@@ -5,10 +5,8 @@ package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
-local R = require "upfirdn2d_ref"
 local nn, P = gan.nn, gan.penalties
 
-R.install()                                      -- the FIR resampling's op, or its reference
 
 -- a linear critic D(x) = w . x + b: its input gradient is w for every sample
 local function linear_critic(w)

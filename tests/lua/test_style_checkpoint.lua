@@ -6,10 +6,8 @@ package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
-local R = require "upfirdn2d_ref"
 local nn, P = gan.nn, gan.penalties
 
-R.install()
 
 -- a tiny generator: mapping (2 layers, 3 ws), a 4x4 styled conv, an up-2 styled conv, ToRGBs with the skip
 local G = nn.Module:extend("TinyG")

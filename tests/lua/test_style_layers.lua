@@ -5,11 +5,9 @@ package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
-local R = require "upfirdn2d_ref"
 local nn = gan.nn
 local RS = nn.resample
 
-R.install()
 
 -- the squared gradient of sum(f() * r) for x, as a function to check for other inputs
 local function grad_norm(f, x, r)

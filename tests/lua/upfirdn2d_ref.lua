@@ -7,12 +7,7 @@
 --   differentiable to any order like the op;
 -- * R.naive(x, f, opts): the definition, one output value at a time, in
 --   Lua numbers (doubles); a nested table.
---
--- R.install() makes gan.upfirdn2d the op-based reference in a build that
--- lacks the op, so the library's resampling runs (and is tested) before the
--- op lands; it returns true when the build has the op itself.
 local gan = require "gan"
-local core = require "gan.core"
 
 local R = {}
 
@@ -118,16 +113,6 @@ function R.naive(x, f, o)
     end
   end
   return out
-end
-
-function R.native()
-  return core.upfirdn2d ~= nil
-end
-
-function R.install()
-  if R.native() then return true end
-  rawset(gan, "upfirdn2d", R.upfirdn2d)
-  return false
 end
 
 return R
