@@ -6,10 +6,8 @@ package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
 local U = require "util"
-local R = require "upfirdn2d_ref"
 local nn, sg = gan.nn, gan.nets.stylegan
 
-R.install()
 
 local SMALL = { channel_base = 64, channel_max = 16, mapping_layers = 2 }
 
