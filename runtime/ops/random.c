@@ -291,9 +291,10 @@ gr_status bernoulli_forward(gr_fwd *f) {
   int64_t n = gr_numel(pc);
   for (int64_t i = 0; i < n; i++) {
     if (!(pp[i] >= 0 && pp[i] <= 1)) {
+      double bad = pp[i]; /* read before the copy it lives in is released */
       gr_release(pc);
-      return gr_fail(GR_EARG, "bernoulli: p must be in [0, 1], got %g at element %lld of %s",
-                     pp[i], (long long)i, gr_shape_str(p));
+      return gr_fail(GR_EARG, "bernoulli: p must be in [0, 1], got %g at element %lld of %s", bad,
+                     (long long)i, gr_shape_str(p));
     }
   }
   gr_tensor *y = gr_empty(GR_F32, p->ndim, p->shape);

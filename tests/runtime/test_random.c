@@ -307,6 +307,15 @@ static void test_bernoulli(void **state) {
   pp[17] = -0.25f;
   assert_null(gr_bernoulli(p));
   assert_int_equal(gr_rng_get().offset, st.offset);
+  /* a bad p in a strided view: the message reads the value from the
+   * contiguous copy, which must still be alive (under ASan this read was a
+   * use after free) */
+  pp[17] = 1.5f;
+  gr_tensor *pt = TU_OK(gr_transpose(p, 0, 1));
+  assert_null(gr_bernoulli(pt));
+  assert_non_null(strstr(gr_errmsg(), "bernoulli: p must be in [0, 1], got 1.5 at element"));
+  gr_release(pt);
+  pp[17] = 0.5f;
   gr_tensor *ip = TU_OK(gr_zeros(GR_I64, 1, (int64_t[]){4}));
   assert_null(gr_bernoulli(ip));
   assert_non_null(strstr(gr_errmsg(), "bernoulli: p must be float32"));
