@@ -119,12 +119,37 @@ gr_status gr_atomic_commit(gr_atomic_file *w) {
   return GR_OK;
 }
 
-gr_status gr_io_check_file(const char *who, const char *path) {
+int gr_io_open_read(const char *who, const char *path) {
+  /* O_NONBLOCK: opening a FIFO with no writer returns at once instead of
+   * waiting for one; it is cleared again for a regular file */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+    return -1;
+  }
   struct stat sb;
-  if (stat(path, &sb) != 0)
-    return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
-  if (S_ISDIR(sb.st_mode)) return gr_fail(GR_EIO, "%s: %s: is a folder, not a file", who, path);
-  return GR_OK;
+  const char *why = NULL;
+  if (fstat(fd, &sb) != 0) why = strerror(errno);
+  else if (S_ISDIR(sb.st_mode)) why = "is a folder, not a file";
+  else if (!S_ISREG(sb.st_mode)) why = "not a regular file (a FIFO, device or socket)";
+  else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) why = strerror(errno);
+  if (why) {
+    close(fd);
+    gr_fail(GR_EIO, "%s: %s: %s", who, path, why);
+    return -1;
+  }
+  return fd;
+}
+
+FILE *gr_io_fopen_read(const char *who, const char *path) {
+  int fd = gr_io_open_read(who, path);
+  if (fd < 0) return NULL;
+  FILE *fp = fdopen(fd, "rb");
+  if (!fp) {
+    gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+    close(fd);
+  }
+  return fp;
 }
 
 gr_status gr_atomic_write_as(const char *path, const void *data, size_t len, const char *who) {

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "io_internal.h"
@@ -197,16 +198,18 @@ gr_status gr_idx_load(const char *path, bool as_int, gr_tensor **out) {
   if (!out) return gr_fail(GR_EARG, "%s: out is NULL", who);
   *out = NULL;
   if (!path) return gr_fail(GR_EARG, "%s: path is NULL", who);
-  gr_status s = gr_io_check_file(who, path);
-  if (s != GR_OK) return s;
+  int fd = gr_io_open_read(who, path);
+  if (fd < 0) return gr_errcode();
   errno = 0;
-  gzFile gz = gzopen(path, "rb");
-  if (!gz)
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    close(fd);
     return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path,
                    errno ? strerror(errno) : "out of memory");
+  }
   gzbuffer(gz, 1 << 17);
   gr_tensor *t = NULL;
-  s = idx_read(path, gz, as_int, &t);
+  gr_status s = idx_read(path, gz, as_int, &t);
   gzclose(gz);
   *out = gr_autorelease(t);
   return s;

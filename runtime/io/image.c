@@ -51,10 +51,8 @@ gr_status gr_image_load(const char *path, int channels, gr_tensor **out) {
   if (!out) return gr_fail(GR_EARG, "%s: out is NULL", who);
   *out = NULL;
   if (!path) return gr_fail(GR_EARG, "%s: path is NULL", who);
-  gr_status s = gr_io_check_file(who, path);
-  if (s != GR_OK) return s;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+  FILE *fp = gr_io_fopen_read(who, path);
+  if (!fp) return gr_errcode();
   unsigned char m[8] = {0};
   size_t k = fread(m, 1, sizeof m, fp);
   fclose(fp);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ganrt/io.h"
 
@@ -27,9 +28,14 @@ void gr_atomic_abort(gr_atomic_file *w);
 /* gr_write_atomic with messages prefixed by who. */
 gr_status gr_atomic_write_as(const char *path, const void *data, size_t len, const char *who);
 
-/* GR_EIO with a message if path cannot be opened or is a folder (which
- * fopen would open, leaving the reader a misleading "not a PNG file"). */
-gr_status gr_io_check_file(const char *who, const char *path);
+/* Opens path for reading if it is a regular file: a folder (which fopen
+ * would open, leaving the reader a misleading "not a PNG file"), a FIFO
+ * (whose open or read would block for ever), a device or a socket is
+ * refused with GR_EIO and a message, as is a path that cannot be opened.
+ * gr_io_open_read gives a descriptor (-1 on failure), gr_io_fopen_read a
+ * stream (NULL on failure). */
+int gr_io_open_read(const char *who, const char *path);
+FILE *gr_io_fopen_read(const char *who, const char *path);
 
 /* --- images ------------------------------------------------------------------ */
 

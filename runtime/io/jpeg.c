@@ -114,14 +114,13 @@ gr_status gr_jpeg_load(const char *path, int channels, gr_tensor **out) {
   *out = NULL;
   if (!path) return gr_fail(GR_EARG, "%s: path is NULL", who);
   gr_status s = gr_image_check_channels(who, path, channels);
-  if (s == GR_OK) s = gr_io_check_file(who, path);
   if (s != GR_OK) return s;
   jpeg_ctx *c = calloc(1, sizeof *c);
   if (!c) return gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
-  c->fp = fopen(path, "rb");
+  c->fp = gr_io_fopen_read(who, path);
   if (!c->fp) {
     free(c);
-    return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+    return gr_errcode();
   }
   unsigned char m[3];
   gr_tensor *t = NULL;

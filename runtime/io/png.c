@@ -94,11 +94,10 @@ gr_status gr_png_load(const char *path, int channels, gr_tensor **out) {
   *out = NULL;
   if (!path) return gr_fail(GR_EARG, "%s: path is NULL", who);
   gr_status s = gr_image_check_channels(who, path, channels);
-  if (s == GR_OK) s = gr_io_check_file(who, path);
   if (s != GR_OK) return s;
   png_ctx c = {0};
-  c.fp = fopen(path, "rb");
-  if (!c.fp) return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+  c.fp = gr_io_fopen_read(who, path);
+  if (!c.fp) return gr_errcode();
   unsigned char sig[8];
   if (fread(sig, 1, 8, c.fp) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
     fclose(c.fp);

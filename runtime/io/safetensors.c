@@ -516,13 +516,12 @@ gr_status gr_safetensors_load(const char *path, gr_safetensors *out) {
   if (!out) return gr_fail(GR_EARG, "%s: out is NULL", who);
   memset(out, 0, sizeof *out);
   if (!path) return gr_fail(GR_EARG, "%s: path is NULL", who);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path, strerror(errno));
+  FILE *fp = gr_io_fopen_read(who, path);
+  if (!fp) return gr_errcode();
   struct stat sb;
   gr_status s;
   if (fstat(fileno(fp), &sb) != 0)
     s = gr_fail(GR_EIO, "%s: %s: cannot stat: %s", who, path, strerror(errno));
-  else if (!S_ISREG(sb.st_mode)) s = gr_fail(GR_EIO, "%s: %s: not a regular file", who, path);
   else s = load_open(path, fp, (uint64_t)sb.st_size, out);
   fclose(fp);
   if (s != GR_OK) gr_safetensors_free(out);

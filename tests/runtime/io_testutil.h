@@ -61,6 +61,15 @@ static const char *tpath(const char *name) {
   return b;
 }
 
+/* A FIFO (named pipe) g_dir/name with no writer: opening it for reading
+ * the plain way would wait for a writer for ever. */
+static const char *make_fifo(const char *name) {
+  const char *p = tpath(name);
+  unlink(p);
+  if (mkfifo(p, 0600) != 0) fail_msg("mkfifo %s failed", p);
+  return p;
+}
+
 static void write_bytes(const char *path, const void *data, size_t len) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);

@@ -217,6 +217,8 @@ static void test_bad_headers(void **state) {
   EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "list of 3 dimensions");
   EXPECT_IDX_FAIL(tpath("missing.idx"), false, GR_EIO, "cannot open");
   EXPECT_IDX_FAIL(g_dir, false, GR_EIO, "is a folder");
+  /* a FIFO is refused at once instead of blocking the run */
+  EXPECT_IDX_FAIL(make_fifo("data.fifo"), false, GR_EIO, "not a regular file");
   gr_tensor *x;
   assert_int_equal(gr_idx_load(NULL, false, &x), GR_EARG);
   assert_int_equal(gr_idx_load(p, false, NULL), GR_EARG);

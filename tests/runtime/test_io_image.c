@@ -351,6 +351,11 @@ static void test_png_hostile(void **state) {
   EXPECT_IMG_FAIL(gr_image_load, tpath("missing.png"), GR_EIO, "cannot open");
   EXPECT_IMG_FAIL(gr_png_load, g_dir, GR_EIO, "is a folder");
   EXPECT_IMG_FAIL(gr_image_load, g_dir, GR_EIO, "is a folder");
+  /* a FIFO is refused at once instead of blocking the run */
+  const char *fifo = make_fifo("image.fifo");
+  EXPECT_IMG_FAIL(gr_png_load, fifo, GR_EIO, "not a regular file");
+  EXPECT_IMG_FAIL(gr_jpeg_load, fifo, GR_EIO, "not a regular file");
+  EXPECT_IMG_FAIL(gr_image_load, fifo, GR_EIO, "not a regular file");
   free(b);
 }
 
