@@ -35,15 +35,25 @@ local function weighted(x, opts)
   return x
 end
 
+-- log(q) clamped at -100, whose gradient is 0 where q is exactly 0 (a saturated
+-- sigmoid): log's rule would compute 0/0 there. Elsewhere the same numbers, forward
+-- and backward, as q:log():clamp(-100, nil).
+local function clamped_log(q)
+  local positive = q:gt(0)
+  return gan.where(positive, gan.where(positive, q, 1):log(), -100):clamp(-100, nil)
+end
+
 --- Binary cross-entropy of probabilities p in [0, 1]:
 -- -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch.
+-- Where p is exactly 0 or 1 (a sigmoid saturated in float32) the gradient is 0,
+-- not NaN.
 -- @param p probabilities
 -- @param t target: tensor or number
 -- @param opts reduction, or {reduction=, weight=}
 -- @return loss
 function F.bce(p, t, opts)
-  local logp = p:log():clamp(-100, nil)
-  local log1mp = (1 - p):log():clamp(-100, nil)
+  local logp = clamped_log(p)
+  local log1mp = clamped_log(1 - p)
   local l = -(logp * t + log1mp * (1 - t))
   return reduce(weighted(l, opts), opts)
 end

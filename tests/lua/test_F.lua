@@ -23,6 +23,22 @@ T.case("bce: probabilities, clamped log, number target, reductions", function()
   U.close(F.bce(p, 1):item(), mean { -math.log(0.2), -math.log(0.9), -math.log(0.5) }, 1e-6)
 end)
 
+T.case("bce: a saturated sigmoid gives a zero gradient, not NaN (as PyTorch's BCELoss)", function()
+  -- sigmoid(-120) is exactly 0 and sigmoid(20) exactly 1 in float32
+  local z = gan.tensor({ -120, -3, 0, 2, 20 }):requires_grad(true)
+  for _, t in ipairs { 0, 1, 0.3 } do
+    local g = gan.grad(F.bce(z:sigmoid(), t, "sum"), z):totable()
+    U.equal(g[1], 0, "gradient at z = -120, t = " .. t)
+    U.equal(g[5], 0, "gradient at z = 20, t = " .. t)
+    -- elsewhere sigmoid(z) - t, the gradient of the composed loss
+    for i, zi in ipairs { -120, -3, 0, 2, 20 } do
+      if i > 1 and i < 5 then U.close(g[i], 1 / (1 + math.exp(-zi)) - t, 1e-6, "z = " .. zi) end
+    end
+  end
+  -- the loss itself is still clamped at 100 per element
+  U.close(F.bce(z:sigmoid(), 1, { reduction = "none" }):totable()[1], 100, 1e-4)
+end)
+
 T.case("bce_logits: stable formula, label smoothing, weight", function()
   local xs, ts = { -2, 0, 3, 50, -60 }, { 1, 0.5, 0, 1, 0 }
   local per = {}
