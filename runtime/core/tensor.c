@@ -16,7 +16,7 @@ size_t gr_dtype_size(gr_dtype dt) { return dt == GR_I64 ? 8 : 4; }
 const char *gr_dtype_name(gr_dtype dt) { return dt == GR_I64 ? "int64" : "float32"; }
 
 int64_t gr_numel(const gr_tensor *t) {
-  int64_t n = 1;
+  int64_t n = 1; /* header_new bounded the product */
   for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
   return n;
 }
@@ -223,6 +223,18 @@ static gr_tensor *header_new(gr_dtype dt, int ndim, const int64_t *shape) {
     }
     t->shape[d] = shape[d];
   }
+  /* the product of the nonzero sizes, and its bytes, fit in an int64_t,
+   * so no product of a shape (gr_numel, strides, sizes in bytes) can
+   * overflow, empty shapes included */
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0) continue;
+    if (n > INT64_MAX / 8 / shape[d]) {
+      free(t);
+      return gr_fail_null(GR_EARG, "tensor: shape %s is too large", gr_dims_str(ndim, shape));
+    }
+    n *= shape[d];
+  }
   g_live_tensors++;
   return t;
 }
@@ -231,12 +243,8 @@ gr_tensor *gr_empty(gr_dtype dt, int ndim, const int64_t *shape) {
   gr_tensor *t = header_new(dt, ndim, shape);
   if (!t) return NULL;
   int64_t n = 1;
-  for (int d = ndim - 1; d >= 0; d--) {
+  for (int d = ndim - 1; d >= 0; d--) { /* header_new bounded the product */
     t->stride[d] = n;
-    if (t->shape[d] && n > INT64_MAX / 8 / t->shape[d]) {
-      gr_release(t);
-      return gr_fail_null(GR_EARG, "tensor: shape %s is too large", gr_dims_str(ndim, shape));
-    }
     n *= t->shape[d];
   }
   t->storage = storage_new((size_t)n * gr_dtype_size(dt));

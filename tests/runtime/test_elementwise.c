@@ -818,6 +818,29 @@ static void test_no_leaks(void **state) {
   assert_int_equal(gr_live_nodes(), n0);
 }
 
+/* Shapes whose element count (or its bytes) would overflow an int64_t are
+ * refused when a tensor or a view is made, so gr_numel can never overflow:
+ * an expand to such a shape made numel wrap to 16 before. */
+static void test_huge_shapes(void **state) {
+  (void)state;
+  gr_tensor *x = TU_OK(gr_zeros(GR_F32, 2, (int64_t[]){1, 1}));
+  assert_null(gr_expand(x, 2, (int64_t[]){16777232, 1099510579201}));
+  assert_non_null(strstr(gr_errmsg(), "tensor: shape [16777232, 1099510579201] is too large"));
+  assert_null(gr_empty(GR_F32, 2, (int64_t[]){4294967296, 4294967296}));
+  assert_non_null(strstr(gr_errmsg(), "is too large"));
+  /* empty, but its other sizes multiply past int64_t */
+  assert_null(gr_empty(GR_F32, 3, (int64_t[]){4294967296, 4294967296, 0}));
+  assert_null(gr_empty(GR_F32, 3, (int64_t[]){0, 4294967296, 4294967296}));
+  /* large and empty shapes that fit are fine */
+  gr_tensor *e = TU_OK(gr_empty(GR_F32, 3, (int64_t[]){3, 0, 1 << 20}));
+  assert_int_equal(gr_numel(e), 0);
+  gr_tensor *v = TU_OK(gr_expand(x, 2, (int64_t[]){1 << 30, 1 << 28}));
+  assert_int_equal(gr_numel(v), (int64_t)1 << 58);
+  gr_release(e);
+  gr_release(v);
+  gr_release(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unary_forward),
@@ -837,6 +860,7 @@ int main(void) {
       cmocka_unit_test(test_arange_linspace_eye),
       cmocka_unit_test(test_to_dtype),
       cmocka_unit_test(test_threads_bit_identical),
+      cmocka_unit_test(test_huge_shapes),
       cmocka_unit_test(test_no_leaks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
