@@ -77,13 +77,43 @@ function M.flatten(state)
   return tensors, meta
 end
 
+--- The names of the float tensors that hold a NaN or an infinity, sorted.
+-- @param tensors table name -> tensor
+-- @return a list of names, empty when every value is finite
+function M.nonfinite(tensors)
+  local bad = {}
+  gan.no_grad(function()
+    for name, t in pairs(tensors) do
+      -- t * 0 sums to 0 unless some value is NaN or infinite (0 * inf is NaN)
+      if t:dtype() == "float32" and t:numel() > 0 and (t * 0):sum():item() ~= 0 then bad[#bad + 1] = name end
+    end
+  end)
+  table.sort(bad)
+  return bad
+end
+
+-- "a, b, c and 4 more"
+local function some(names)
+  local shown = { table.unpack(names, 1, math.min(#names, 4)) }
+  local text = table.concat(shown, ", ")
+  if #names > #shown then text = ("%s and %d more"):format(text, #names - #shown) end
+  return text
+end
+
 --- Writes the state, the RNG state and extra metadata to a safetensors file.
+-- A state holding NaN or infinite values is not written (the file keeps its
+-- last finite content), so the last checkpoint of a run that diverged is
+-- one it can resume from.
 -- @param path the file (written through a temporary file and renamed)
 -- @param state table key -> module, optimizer, EMA, schedule, data, tensor or value
 -- @param extra table of metadata key -> value (step, options, ...)
 -- @return true, or nil and a message
 function M.save(path, state, extra)
   local tensors, meta = M.flatten(state)
+  local bad = M.nonfinite(tensors)
+  if #bad > 0 then
+    return nil, ("%s: not written, %d tensor(s) hold NaN or infinite values: %s"):format(path, #bad, some(bad))
+  end
   local rng = gan.random.state()
   meta["ganlua.rng.seed"] = M.encode(rng.seed)
   meta["ganlua.rng.offset"] = M.encode(rng.offset)
@@ -100,10 +130,16 @@ end
 -- @param path the file
 -- @param state the same kind of table given to save
 -- @param opts {rng=true (restore the RNG state)}
+-- A checkpoint holding NaN or infinite values is refused (nil and a message).
 -- @return the extra metadata (key -> text, without the "ganlua." prefix), or nil and a message
 function M.load(path, state, opts)
   local tensors, meta = gan.io.load_safetensors(path)
   if not tensors then return nil, meta end
+  local bad = M.nonfinite(tensors)
+  if #bad > 0 then
+    return nil, ("%s holds NaN or infinite values in %d tensor(s) (%s): a run cannot continue from it"):format(
+      path, #bad, some(bad))
+  end
   meta = meta or {}
   local parts = {}
   local function part(key)

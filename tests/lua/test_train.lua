@@ -148,6 +148,55 @@ T.case("a NaN loss stops the run, names it, and keeps the last good checkpoint",
   U.equal(meta["ganlua.step"], "5")
 end)
 
+T.case("weights that turned NaN are never saved: the last checkpoint stays finite", function()
+  -- the loss of step 10 is finite, but its update left NaN weights (as a
+  -- diverging run does): the save at step 10 is refused, step 11's loss is
+  -- NaN, and the checkpoint on disk is step 5's
+  local out = U.tmpdir("train_nan_weights")
+  local opt, state, step = setup(out, { iters = 20 })
+  local err = U.raises(function()
+    gan.train(opt, state, function(real, s)
+      local r = step(real)
+      if s == 10 then
+        local ps = state.G:parameters()
+        gan.no_grad(function() ps[#ps]:fill_(0 / 0) end) -- G's output bias
+      end
+      return r
+    end)
+  end, "loss '")
+  U.truthy(err:find("at step 11", 1, true), err)
+  U.truthy(err:find("(step 5)", 1, true), "names the last good checkpoint: " .. err)
+  local tensors, meta = gan.io.load_safetensors(out .. "/checkpoint.safetensors")
+  U.equal(meta["ganlua.step"], "5")
+  U.equal(#gan.checkpoint.nonfinite(tensors), 0)
+end)
+
+T.case("a checkpoint holding NaN or infinite values is refused, with the tensors named", function()
+  local out = U.tmpdir("train_nan_resume")
+  local opt, state, step = setup(out, { iters = 2 })
+  gan.train(opt, state, step)
+  local path = out .. "/checkpoint.safetensors"
+  local tensors, meta = gan.io.load_safetensors(path)
+  local names = {}
+  for k in pairs(tensors) do names[#names + 1] = k end
+  table.sort(names)
+  tensors[names[1]]:fill_(0 / 0)
+  tensors[names[2]]:fill_(math.huge)
+  U.truthy(gan.io.save_safetensors(path, tensors, meta))
+  local ok, msg = gan.checkpoint.load(path, state)
+  U.equal(ok, nil)
+  U.truthy(msg:find("NaN or infinite values in 2 tensor(s) (" .. names[1] .. ", " .. names[2] .. ")", 1, true), msg)
+  -- and gan.train says so instead of resuming
+  local opt2, state2, step2 = setup(out, { iters = 4, resume = true })
+  U.raises(function() gan.train(opt2, state2, step2) end, "cannot resume from")
+  -- a state that holds them is not written: the file keeps what it had
+  local before = U.read(path)
+  local ok2, msg2 = gan.checkpoint.save(path, { t = gan.tensor({ 1, 0 / 0 }) })
+  U.equal(ok2, nil)
+  U.truthy(msg2:find("not written, 1 tensor(s) hold NaN or infinite values: t", 1, true), msg2)
+  U.equal(U.read(path), before)
+end)
+
 T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })
