@@ -17,8 +17,9 @@
 --   steps give the same bits as 20 steps;
 -- * a NaN or infinite loss stops the run with an error that names the loss
 --   and the step; the checkpoint on disk is then the last good one;
--- * Ctrl-C: the loop stops between two steps and saves a checkpoint that
---   resumes exactly; a second Ctrl-C stops at once, without saving.
+-- * Ctrl-C: the loop stops between two steps, saves a checkpoint that
+--   resumes exactly, and raises an error that says so (the program exits
+--   non-zero); a second Ctrl-C stops at once, without saving.
 --
 -- Everything else is an **observer** the loop calls: at the start, after
 -- each step, and at the end. The default ones, in order:
@@ -192,7 +193,7 @@ local evaluating = false -- true while gan.train.evaluate runs a recipe
 -- @param step_fn function(batch, step) -> table of scalars
 -- @param hooks optional {sample=, noise=, sample_count=, sample_label=, eval=, log=, observers=}
 -- @return summary {steps= (run now), step= (last), seconds=, losses= (last values), out=,
---   interrupted=, metrics= (the final evaluation)}
+--   interrupted= (false: an interrupted run raises), metrics= (the final evaluation)}
 function M.run(opt, state, step_fn, hooks)
   hooks = hooks or {}
   local out = get(opt, "out")
@@ -282,6 +283,13 @@ function M.run(opt, state, step_fn, hooks)
   ok, err = pcall(notify, run, "finish")
   notify(run, "close")
   if not ok then error(err, 0) end
+  if run.stopped then
+    -- an interrupted run is not a finished one: the program exits non-zero
+    local kept = last_saved == run.step and ("%s holds step %d; --resume continues it"):format(run.ckpt, run.step)
+      or last_saved and ("the last checkpoint, %s, holds step %d"):format(run.ckpt, last_saved)
+      or "no checkpoint was written"
+    error(("gan.train: interrupted at step %d (%s)"):format(run.step, kept), 0)
+  end
   return { steps = run.steps, step = run.step, seconds = run.seconds, losses = run.values, out = out,
     interrupted = run.stopped ~= nil, metrics = run.results }
 end
