@@ -100,6 +100,26 @@ local function some(names)
   return text
 end
 
+--- Removes the temporary files that writers of path left when they were
+-- killed in the middle of a save (path.tmp.PID.N, written before the rename
+-- that makes a save atomic), when their process PID is gone. The
+-- temporaries of a live process are left alone, and so is everything when
+-- /proc cannot tell.
+-- @param path the checkpoint file
+-- @return the number of files removed
+function M.remove_stale(path)
+  local dir, base = path:match("^(.*)/([^/]+)$")
+  if not dir then dir, base = ".", path end
+  if not gan.io.isdir("/proc/self") or not gan.io.isdir(dir) then return 0 end
+  local prefix, removed = base .. ".tmp.", 0
+  for _, f in ipairs(gan.io.files(dir) or {}) do
+    local name = f:match("([^/]+)$")
+    local pid = name:sub(1, #prefix) == prefix and name:sub(#prefix + 1):match("^(%d+)%.%d+$")
+    if pid and not gan.io.isdir("/proc/" .. pid) and os.remove(f) then removed = removed + 1 end
+  end
+  return removed
+end
+
 --- Writes the state, the RNG state and extra metadata to a safetensors file.
 -- A state holding NaN or infinite values is not written (the file keeps its
 -- last finite content), so the last checkpoint of a run that diverged is

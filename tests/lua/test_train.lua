@@ -197,6 +197,22 @@ T.case("a checkpoint holding NaN or infinite values is refused, with the tensors
   U.equal(U.read(path), before)
 end)
 
+T.case("a run removes the temporaries of a killed save, not those of a live writer", function()
+  local out = U.tmpdir("train_stale")
+  gan.io.mkdir(out)
+  local ckpt = out .. "/checkpoint.safetensors"
+  local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+  -- pid_max is at most 4194304, so process 999999999 is gone
+  local dead, live, other = ckpt .. ".tmp.999999999.3", ckpt .. ".tmp." .. pid .. ".7", out .. "/notes.tmp.999999999.1"
+  for _, p in ipairs { dead, live, other } do assert(io.open(p, "w")):close() end
+  local opt, state, step = setup(out, { iters = 2 })
+  gan.train(opt, state, step)
+  U.equal(gan.io.exists(dead), false, "the dead writer's temporary is removed")
+  U.truthy(gan.io.exists(live), "a live writer's temporary is kept")
+  U.truthy(gan.io.exists(other), "another file's is not touched")
+  U.equal(gan.checkpoint.remove_stale(ckpt), 0)
+end)
+
 T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })

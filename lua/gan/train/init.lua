@@ -231,6 +231,8 @@ function M.run(opt, state, step_fn, hooks)
   for _, k in ipairs(options.unread(opt)) do
     run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end
+  local stale = checkpoint.remove_stale(run.ckpt)
+  if stale > 0 then run:say(("removed %d temporary file(s) a killed save of %s had left"):format(stale, run.ckpt)) end
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
     local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt) })
