@@ -213,6 +213,33 @@ T.case("a run removes the temporaries of a killed save, not those of a live writ
   U.equal(gan.checkpoint.remove_stale(ckpt), 0)
 end)
 
+T.case("resuming keeps log.csv's rows on disk at every moment (a kill then loses none)", function()
+  local csv = require "gan.train.log".csv
+  local dir = U.tmpdir("train_log_resume")
+  gan.io.mkdir(dir)
+  local path = dir .. "/log.csv"
+  local function put(text) local f = assert(io.open(path, "w")); f:write(text); f:close() end
+  local rows = { "step,a,b" }
+  for s = 1, 1000 do rows[#rows + 1] = ("%d,%d,0.5"):format(s, s) end
+  local kept = table.concat(rows, "\n") .. "\n"
+  -- resumed from the last step written: nothing is rewritten, the rows are
+  -- on disk before the writer writes or flushes anything (they were only in
+  -- its buffer when the file was truncated and written again)
+  put(kept)
+  local w = csv(path, 1000)
+  U.equal(U.read(path), kept)
+  w:write(1001, { a = 1001, b = 0.5 })
+  w:close()
+  U.equal(U.read(path), kept .. "1001,1001,0.5\n")
+  -- rows after the checkpoint's step, and a line a kill cut short, go; the
+  -- shorter file replaces the old one whole
+  put(kept .. "1001,1001,0.5\n1002,10")
+  w = csv(path, 1000)
+  U.equal(U.read(path), kept)
+  U.equal(gan.io.exists(path .. ".tmp"), false)
+  w:close()
+end)
+
 T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })

@@ -47,29 +47,44 @@ local function csv_split(line)
 end
 
 --- Opens path for rows of numbers by step; when resuming from step
--- `start` > 0, the rows after it are dropped and the columns kept.
+-- `start` > 0, the rows after it are dropped and the columns kept. The rows
+-- kept are never rewritten in place: the new rows are appended, and when
+-- rows after `start` must go, the shorter file replaces the old one by a
+-- rename, so a kill at any moment leaves one of the two whole.
 -- @param path the file
 -- @param start the step resumed from (0: a new file)
 -- @return the writer (:write(step, values), :flush(), :close())
 function M.csv(path, start)
-  local header, rows = nil, {}
+  local header, rows, dropped = nil, {}, 0
   if start > 0 then
     local f = io.open(path, "r")
-    if f then
-      header = f:read("l")
-      for line in f:lines() do
-        local s = math.tointeger(tonumber(csv_split(line)[1]))
-        if s and s <= start then rows[#rows + 1] = line end
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    -- whole lines only: a line a kill cut short is dropped too
+    for line, nl in text:gmatch("([^\n]*)(\n?)") do
+      if nl == "" then
+        if line ~= "" then dropped = dropped + 1 end
+        break
       end
-      f:close()
+      if not header then header = line
+      else
+        local s = math.tointeger(tonumber(csv_split(line)[1]))
+        if s and s <= start then rows[#rows + 1] = line else dropped = dropped + 1 end
+      end
     end
   end
-  local f, err = io.open(path, "w")
-  if not f then error(("gan.train: cannot write %s: %s"):format(path, tostring(err)), 0) end
-  if header then
-    f:write(header, "\n")
-    for _, r in ipairs(rows) do f:write(r, "\n") end
+  if header and dropped > 0 then
+    local tmp = path .. ".tmp"
+    local t, err = io.open(tmp, "w")
+    if not t then error(("gan.train: cannot write %s: %s"):format(tmp, tostring(err)), 0) end
+    t:write(header, "\n")
+    for _, r in ipairs(rows) do t:write(r, "\n") end
+    local ok, werr = t:close()
+    if ok then ok, werr = os.rename(tmp, path) end
+    if not ok then error(("gan.train: cannot rewrite %s: %s"):format(path, tostring(werr)), 0) end
   end
+  local f, err = io.open(path, header and "a" or "w")
+  if not f then error(("gan.train: cannot write %s: %s"):format(path, tostring(err)), 0) end
   local cols = header and csv_split(header) or nil
   if cols then table.remove(cols, 1) end
   return setmetatable({ f = f, cols = cols, path = path, warned = {} }, Csv)
