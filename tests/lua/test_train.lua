@@ -240,6 +240,23 @@ T.case("resuming keeps log.csv's rows on disk at every moment (a kill then loses
   w:close()
 end)
 
+T.case("a run whose last checkpoint cannot be written ends with an error naming the last one written", function()
+  local out = U.tmpdir("train_save_fails")
+  local opt, state, step = setup(out, { iters = 8, save_every = 5 })
+  local err = U.raises(function()
+    gan.train(opt, state, function(real, s)
+      -- after the save at step 5, the checkpoint's name is taken by a folder,
+      -- so every later save fails as on a full disk
+      if s == 6 then
+        os.remove(out .. "/checkpoint.safetensors")
+        gan.io.mkdir(out .. "/checkpoint.safetensors/x")
+      end
+      return step(real)
+    end)
+  end, "gan.train: the checkpoint of step 8 was not written")
+  U.truthy(err:find("no checkpoint was written", 1, true) or err:find("holds step 5", 1, true), err)
+end)
+
 T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })

@@ -17,6 +17,8 @@
 --   steps give the same bits as 20 steps;
 -- * a NaN or infinite loss stops the run with an error that names the loss
 --   and the step; the checkpoint on disk is then the last good one;
+-- * a checkpoint that cannot be written (a full disk) is a warning, and an
+--   error at the end when the last one failed, naming the last one written;
 -- * Ctrl-C: the loop stops between two steps, saves a checkpoint that
 --   resumes exactly, and raises an error that says so (the program exits
 --   non-zero); a second Ctrl-C stops at once, without saving.
@@ -238,8 +240,9 @@ function M.run(opt, state, step_fn, hooks)
     local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt) })
     if not okc then
       run:say(("warning: checkpoint not written: %s"):format(tostring(errc)))
+      run.save_error = tostring(errc)
     else
-      last_saved = step
+      last_saved, run.save_error = step, nil
     end
   end
 
@@ -285,6 +288,12 @@ function M.run(opt, state, step_fn, hooks)
   ok, err = pcall(notify, run, "finish")
   notify(run, "close")
   if not ok then error(err, 0) end
+  if run.save_error then
+    -- the last save failed (a full disk, say): the run's end is not on disk
+    error(("gan.train: the checkpoint of step %d was not written (%s); %s"):format(run.step, run.save_error,
+      last_saved and ("the last one written, %s, holds step %d"):format(run.ckpt, last_saved)
+        or "no checkpoint was written"), 0)
+  end
   if run.stopped then
     -- an interrupted run is not a finished one: the program exits non-zero
     local kept = last_saved == run.step and ("%s holds step %d; --resume continues it"):format(run.ckpt, run.step)
