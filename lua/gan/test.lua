@@ -110,8 +110,14 @@ end
 local Skip = {}
 
 --- Ends the running case as skipped (printed, counted as neither passed
--- nor failed): for a case that needs something this build lacks.
+-- nor failed): for a case that needs something this build lacks. With
+-- GANLUA_TEST_NO_SKIP set (as `./setup.sh test`, and so CI, sets it, having
+-- installed everything the tests need) a skip is a failure instead.
 function T.skip(reason)
+  local strict = os.getenv("GANLUA_TEST_NO_SKIP")
+  if strict and strict ~= "" and strict ~= "0" then
+    error(("skipped where GANLUA_TEST_NO_SKIP allows no skip: %s"):format(tostring(reason)), 2)
+  end
   error(setmetatable({ reason = tostring(reason) }, Skip), 2)
 end
 

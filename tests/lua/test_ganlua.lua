@@ -270,6 +270,23 @@ T.case("a stock lua5.4 loads gan.core from the build tree", function()
   T.eq(out, "6.0\n")
 end)
 
+T.case("T.skip skips, or fails under GANLUA_TEST_NO_SKIP (what ./setup.sh test sets)", function()
+  local script = tmp .. "/skipping.lua"
+  write(script, [[
+local T = require "gan.test"
+T.case("needs something", function() T.skip("a package is missing") end)
+T.run()
+]])
+  local out, _, code = run({ script }, { env = { GANLUA_TEST_NO_SKIP = "0" } })
+  T.eq(code, 0, out)
+  has(out, "SKIP needs something: a package is missing")
+  has(out, "0 passed, 0 failed")
+  out, _, code = run({ script }, { env = { GANLUA_TEST_NO_SKIP = "1" } })
+  T.eq(code, 1, out)
+  has(out, "FAIL needs something")
+  has(out, "skipped where GANLUA_TEST_NO_SKIP allows no skip: a package is missing")
+end)
+
 T.case("(removes its temporary folder)", function()
   T.eq(os.execute("rm -rf " .. q(tmp)), true)
 end)
