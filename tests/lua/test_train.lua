@@ -257,6 +257,24 @@ T.case("a run whose last checkpoint cannot be written ends with an error naming 
   U.truthy(err:find("no checkpoint was written", 1, true) or err:find("holds step 5", 1, true), err)
 end)
 
+T.case("a checkpoint whose step is not a whole number of steps is refused on resume", function()
+  local out = U.tmpdir("train_bad_step")
+  local opt, state, step = setup(out, { iters = 2 })
+  gan.train(opt, state, step)
+  local path = out .. "/checkpoint.safetensors"
+  local tensors, meta = gan.io.load_safetensors(path)
+  for _, bad in ipairs { "abc", "1e300", "2.5", "-5", "", "99999999999999999999" } do
+    meta["ganlua.step"] = bad
+    U.truthy(gan.io.save_safetensors(path, tensors, meta))
+    local opt2, state2, step2 = setup(out, { iters = 4, resume = true })
+    U.raises(function() gan.train(opt2, state2, step2) end, "not a whole number of steps")
+  end
+  meta["ganlua.step"] = nil
+  U.truthy(gan.io.save_safetensors(path, tensors, meta))
+  local opt3, state3, step3 = setup(out, { iters = 4, resume = true })
+  U.raises(function() gan.train(opt3, state3, step3) end, "is missing, not a whole number")
+end)
+
 T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })

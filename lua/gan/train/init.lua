@@ -217,7 +217,12 @@ function M.run(opt, state, step_fn, hooks)
     if gan.io.exists(run.ckpt) then
       local extra, err = checkpoint.load(run.ckpt, state)
       if not extra then error(("gan.train: cannot resume from %s: %s"):format(run.ckpt, err), 0) end
-      run.start = math.tointeger(tonumber(extra.step)) or 0
+      local step = type(extra.step) == "string" and #extra.step <= 15 and extra.step:match("^%d+$")
+      if not step then
+        error(("gan.train: cannot resume from %s: its step (metadata ganlua.step) is %s, not a whole number of steps")
+          :format(run.ckpt, extra.step and ("%q"):format(extra.step:sub(1, 40)) or "missing"), 0)
+      end
+      run.start = math.tointeger(tonumber(step))
       run.step = run.start
       run.resumed = true
     elseif evaluating then
