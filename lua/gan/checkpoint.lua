@@ -160,6 +160,16 @@ function M.load(path, state, opts)
     return nil, ("%s holds NaN or infinite values in %d tensor(s) (%s): a run cannot continue from it"):format(
       path, #bad, some(bad))
   end
+  -- a tensor of another dtype than the run's is not converted silently
+  local mine, wrong = M.flatten(state), {}
+  for name, t in pairs(tensors) do
+    local m = mine[name]
+    if m and m:dtype() ~= t:dtype() then wrong[#wrong + 1] = ("%s (%s, this run: %s)"):format(name, t:dtype(), m:dtype()) end
+  end
+  if #wrong > 0 then
+    table.sort(wrong)
+    return nil, ("%s holds tensors of another type than this run's: %s"):format(path, some(wrong))
+  end
   meta = meta or {}
   local parts = {}
   local function part(key)

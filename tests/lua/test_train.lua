@@ -275,6 +275,21 @@ T.case("a checkpoint whose step is not a whole number of steps is refused on res
   U.raises(function() gan.train(opt3, state3, step3) end, "is missing, not a whole number")
 end)
 
+T.case("a checkpoint tensor of another dtype than the run's is refused, not converted", function()
+  local out = U.tmpdir("train_bad_dtype")
+  local opt, state, step = setup(out, { iters = 2 })
+  gan.train(opt, state, step)
+  local path = out .. "/checkpoint.safetensors"
+  local tensors, meta = gan.io.load_safetensors(path)
+  local name = "G.1.weight"
+  U.truthy(tensors[name], "the checkpoint has " .. name)
+  tensors[name] = tensors[name]:long()
+  U.truthy(gan.io.save_safetensors(path, tensors, meta))
+  local ok, msg = gan.checkpoint.load(path, state)
+  U.equal(ok, nil)
+  U.truthy(msg:find("another type than this run's: G.1.weight (int64, this run: float32)", 1, true), msg)
+end)
+
 T.case("a checkpoint from another run shape is refused with the names", function()
   local out = U.tmpdir("train_mismatch")
   local opt, state, step = setup(out, { iters = 2 })
