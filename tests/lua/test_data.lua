@@ -110,6 +110,20 @@ T.case("an image folder: resized, cropped, a corrupt file skipped and named", fu
   U.raises(function() data.load(bad, { size = 8 }) end, "no usable images")
 end)
 
+T.case("an image folder: a strip of extreme aspect ratio is named and skipped, the run goes on", function()
+  -- a 262144 x 1 PNG (a few hundred bytes) asked the resize for 64 x 16777216
+  -- and ended the run with an out-of-memory error that named no file
+  local dir = U.tmpdir("data_strip")
+  assert(gan.io.save_png(dir .. "/strip.png", gan.zeros(1, 1, 262144)))
+  assert(gan.io.save_png(dir .. "/fine.png", gan.rand(1, 20, 30)))
+  assert(gan.io.save_png(dir .. "/wide.png", gan.rand(1, 10, 160))) -- 16:1, the limit, is taken
+  local d = data.load(dir, { size = 64, channels = 1, batch = 1 })
+  U.equal(d:size(), 2)
+  U.equal(#d.skipped, 1)
+  U.truthy(d.skipped[1][1]:find("strip.png", 1, true), "the strip is named")
+  U.truthy(tostring(d.skipped[1][2]):find("262144 x 1: an aspect ratio beyond 16:1", 1, true), tostring(d.skipped[1][2]))
+end)
+
 T.case("toy sets: shapes, centres, spread", function()
   local d = data.load("8gaussians", { batch = 100, limit = 1000 })
   U.equal(d.kind, "points")

@@ -40,8 +40,13 @@ function M.sizes(opt)
   return size, L
 end
 
+--- The largest ratio of an image's long side to its short side that
+-- read_square takes (16).
+M.MAX_ASPECT = 16
+
 --- An image file as (C, L, L) in [-1, 1]: its short side resized to L and
--- cropped square around the centre.
+-- cropped square around the centre. An image whose long side is more than
+-- MAX_ASPECT times its short side is refused.
 -- @param path the file
 -- @param channels 1 to 4 (0: the file's own)
 -- @param L the side
@@ -50,6 +55,11 @@ function M.read_square(path, channels, L)
   local img, err = gan.io.load_image(path, channels)
   if not img then return nil, err end
   local h, w = img:size(2), img:size(3)
+  -- the long side is resized with the short one: a 1 x 262144 strip would ask
+  -- for L x 262144 L
+  if math.max(h, w) > M.MAX_ASPECT * math.min(h, w) then
+    return nil, ("%d x %d: an aspect ratio beyond %d:1"):format(w, h, M.MAX_ASPECT)
+  end
   local s = L / math.min(h, w)
   local nh, nw = math.max(L, math.floor(h * s + 0.5)), math.max(L, math.floor(w * s + 0.5))
   local x = img:unsqueeze(1)
@@ -70,7 +80,9 @@ function M.load(dir, opt)
   local imgs, used, skipped = {}, {}, {}
   for _, f in ipairs(files) do
     if limit > 0 and #imgs >= limit then break end
-    local x, err = M.read_square(f, channels, L)
+    -- any failure of one file (a message, or an error such as memory) names it and skips it
+    local ok, x, err = pcall(M.read_square, f, channels, L)
+    if not ok then x, err = nil, x end
     if not x then
       skipped[#skipped + 1] = { f, err }
       io.stderr:write(("gan.data: skipping %s: %s\n"):format(f, tostring(err)))
