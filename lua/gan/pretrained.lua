@@ -72,6 +72,32 @@ function M.dcgan(path)
   return G, info
 end
 
+-- The generator of a style-based run (stylegan or stylegan2): the module
+-- under key, built by Net from the run's options and the image channels
+-- of the bias under `rgb`; `marks` are entries that must be there too.
+local function style_generator(path, key, name, recipe, Net, rgb, marks)
+  if not gan.io.exists(path) then
+    error(("%s not found: train a %s first (`ganlua %s`), or name a checkpoint with --checkpoint=FILE")
+      :format(path, name, recipe), 0)
+  end
+  key = key or "ema"
+  local info = { path = path }
+  local G, o, step = M.load(path, key, function(o, tensors)
+    for _, k in ipairs { "nz", "w_dim", "size", "mapping", "channel_base", "channel_max" } do
+      info[k] = math.tointeger(tonumber(o[k]))
+      if not info[k] then error(("%s is not a %s checkpoint (no %s in its options)"):format(path, name, k), 0) end
+    end
+    local ok = tensors[rgb] ~= nil
+    for _, m in ipairs(marks) do ok = ok and tensors[m] ~= nil end
+    if not ok then error(("%s holds no %s generator under '%s'"):format(path, name, key), 0) end
+    info.channels = tensors[rgb]:numel()
+    return Net(info.nz, info.w_dim, info.size, info.channels, {
+      mapping_layers = info.mapping, channel_base = info.channel_base, channel_max = info.channel_max })
+  end)
+  info.step, info.options = step, o
+  return G, info
+end
+
 --- StyleGAN2's generator from a checkpoint of recipes/stylegan2.lua:
 -- the average G (its EMA, saved as "ema"; `key` = "G" gives the trained
 -- one), built from the run's options nz, w_dim, size, mapping,
@@ -82,24 +108,8 @@ end
 -- @return G and info {path=, step=, nz=, w_dim=, size=, channels=, mapping=, channel_base=,
 --   channel_max=, options= (all of the run's, as text)}; raises a clear error otherwise
 function M.stylegan2(path, key)
-  if not gan.io.exists(path) then
-    error(("%s not found: train a StyleGAN2 first (`ganlua stylegan2`), or name a checkpoint with --checkpoint=FILE")
-      :format(path), 0)
-  end
-  local info = { path = path }
-  local G, o, step = M.load(path, key or "ema", function(o, tensors)
-    for _, k in ipairs { "nz", "w_dim", "size", "mapping", "channel_base", "channel_max" } do
-      info[k] = math.tointeger(tonumber(o[k]))
-      if not info[k] then error(("%s is not a StyleGAN2 checkpoint (no %s in its options)"):format(path, k), 0) end
-    end
-    local rgb = tensors["synthesis.b4.torgb.bias"]
-    if not rgb then error(("%s holds no StyleGAN2 generator under '%s'"):format(path, key or "ema"), 0) end
-    info.channels = rgb:numel()
-    return gan.nets.style.Generator(info.nz, info.w_dim, info.size, info.channels, {
-      mapping_layers = info.mapping, channel_base = info.channel_base, channel_max = info.channel_max })
-  end)
-  info.step, info.options = step, o
-  return G, info
+  return style_generator(path, key, "StyleGAN2", "stylegan2", gan.nets.style.Generator,
+    "synthesis.b4.torgb.bias", {})
 end
 
 --- StyleGAN's generator from a checkpoint of recipes/stylegan.lua: the
@@ -112,26 +122,8 @@ end
 -- @return G and info {path=, step=, nz=, w_dim=, size=, channels=, mapping=, channel_base=,
 --   channel_max=, options= (all of the run's, as text)}; raises a clear error otherwise
 function M.stylegan(path, key)
-  if not gan.io.exists(path) then
-    error(("%s not found: train a StyleGAN first (`ganlua stylegan`), or name a checkpoint with --checkpoint=FILE")
-      :format(path), 0)
-  end
-  local info = { path = path }
-  local G, o, step = M.load(path, key or "ema", function(o, tensors)
-    for _, k in ipairs { "nz", "w_dim", "size", "mapping", "channel_base", "channel_max" } do
-      info[k] = math.tointeger(tonumber(o[k]))
-      if not info[k] then error(("%s is not a StyleGAN checkpoint (no %s in its options)"):format(path, k), 0) end
-    end
-    local rgb = tensors["synthesis.torgb.bias"]
-    if not rgb or not tensors["synthesis.b4.epi0.adain.style.weight"] then
-      error(("%s holds no StyleGAN generator under '%s'"):format(path, key or "ema"), 0)
-    end
-    info.channels = rgb:numel()
-    return gan.nets.stylegan.Generator(info.nz, info.w_dim, info.size, info.channels, {
-      mapping_layers = info.mapping, channel_base = info.channel_base, channel_max = info.channel_max })
-  end)
-  info.step, info.options = step, o
-  return G, info
+  return style_generator(path, key, "StyleGAN", "stylegan", gan.nets.stylegan.Generator,
+    "synthesis.torgb.bias", { "synthesis.b4.epi0.adain.style.weight" })
 end
 
 return M
