@@ -45,14 +45,9 @@ local opt = gan.options {
   eval_every = 1000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/pggan",     -- run folder
 }
-if opt.size < 8 or opt.size & (opt.size - 1) ~= 0 then
-  error(("--size must be a power of two >= 8, got %d"):format(opt.size), 0)
-end
+gan.nets.style.check_options(opt) -- --size, and --batch against --mbstd_group
 if opt.stabilize_kimg < 0 or opt.fade_kimg < 0 then error("--stabilize_kimg and --fade_kimg must be >= 0", 0) end
 if opt.ema_kimg < 0 or opt.ema_rampup < 0 then error("--ema_kimg and --ema_rampup must be >= 0", 0) end
-if opt.mbstd_group > 0 and opt.batch % math.min(opt.mbstd_group, opt.batch) ~= 0 then
-  error(("--batch (%d) must be a multiple of --mbstd_group (%d)"):format(opt.batch, opt.mbstd_group), 0)
-end
 
 local data = gan.data.load(opt.data, opt)
 local nets = { channel_base = opt.channel_base, channel_max = opt.channel_max, mbstd_group = opt.mbstd_group }

@@ -49,10 +49,7 @@ for _, k in ipairs({ "gamma", "ema_kimg", "ema_rampup", "mbstd_group", "lr" }) d
   if opt[k] < 0 then error(("--%s must be >= 0"):format(k), 0) end
 end
 if opt.mixing < 0 or opt.mixing > 1 then error("--mixing must be between 0 and 1", 0) end
-if opt.size < 8 or opt.size & (opt.size - 1) ~= 0 then error(("--size must be a power of two >= 8, got %d"):format(opt.size), 0) end
-if opt.mbstd_group > 0 and opt.batch % math.min(opt.mbstd_group, opt.batch) ~= 0 then
-  error(("--batch (%d) must be a multiple of --mbstd_group (%d)"):format(opt.batch, opt.mbstd_group), 0)
-end
+gan.nets.style.check_options(opt) -- --size, and --batch against --mbstd_group
 
 local data = gan.data.load(opt.data, opt)
 local C = data.x:size(2)

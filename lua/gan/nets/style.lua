@@ -45,6 +45,20 @@ function M.channels(res, opts)
   return math.min((opts.channel_base or 32768) // res, opts.channel_max or 512)
 end
 
+--- Checks the options the style-based recipes (pggan, stylegan, stylegan2)
+-- share: --size a power of two >= 8, and --batch a multiple of
+-- --mbstd_group (D's minibatch standard deviation groups) when that is on.
+-- Raises a message that names the option.
+-- @param opt the options (size, batch, mbstd_group)
+function M.check_options(opt)
+  if opt.size < 8 or opt.size & (opt.size - 1) ~= 0 then
+    error(("--size must be a power of two >= 8, got %d"):format(opt.size), 0)
+  end
+  if opt.mbstd_group > 0 and opt.batch % math.min(opt.mbstd_group, opt.batch) ~= 0 then
+    error(("--batch (%d) must be a multiple of --mbstd_group (%d)"):format(opt.batch, opt.mbstd_group), 0)
+  end
+end
+
 --- The resolutions 4, 8, ..., resolution; raises, naming `who`, unless
 -- resolution is a power of two >= 4.
 -- @param resolution the final resolution

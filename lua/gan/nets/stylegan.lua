@@ -46,14 +46,13 @@ local M = {}
 
 local SQRT2 = math.sqrt(2)
 
---- The channels at a resolution: min(channel_base / res, channel_max).
+--- The channels at a resolution: min(channel_base / res, channel_max), PGGAN's
+-- rule (gan.nets.pggan.channels).
+-- @function channels
 -- @param res the resolution (4, 8, ...)
 -- @param opts {channel_base=16384, channel_max=512}
 -- @return integer
-function M.channels(res, opts)
-  opts = opts or {}
-  return math.max(1, style.channels(res, { channel_base = opts.channel_base or 16384, channel_max = opts.channel_max }))
-end
+M.channels = pggan.channels
 
 --- The ws of a resolution's two layers: the first and the last index (1-based).
 -- @param res a resolution (4, 8, ...)
