@@ -37,6 +37,8 @@
 -- gan.train.evaluate gives the arguments.
 -- @module gan.options
 
+local user_error = require("gan.util").user_error
+
 local M = {}
 
 -- ----------------------------------------------------------------------------
@@ -327,7 +329,7 @@ function M.parse(defaults, argv, script)
       os.exit(0)
     end
     local body = a:match("^%-%-(.+)$")
-    if not body then error(("unexpected argument '%s' (options look like --key=value)"):format(a), 0) end
+    if not body then user_error("unexpected argument '%s' (options look like --key=value)", a) end
     local name, value = body:match("^([^=]+)=(.*)$")
     name = (name or body):gsub("%-", "_")
     if value == nil then
@@ -340,12 +342,12 @@ function M.parse(defaults, argv, script)
         i = i + 1
         value = argv[i]
       elseif values[name] ~= nil then
-        error(("--%s needs a value (--%s=VALUE)"):format(name, name), 0)
+        user_error("--%s needs a value (--%s=VALUE)", name, name)
       end
     end
-    if values[name] == nil then error(unknown(name), 0) end
+    if values[name] == nil then user_error(unknown(name)) end
     local v, err = M.convert(name, value, values[name])
-    if v == nil then error(err, 0) end
+    if v == nil then user_error(err) end
     values[name] = v
     info.given[name] = true
     i = i + 1
