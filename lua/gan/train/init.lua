@@ -55,8 +55,15 @@
 -- sample_count (64 images, 1000 points), sample_label(step) -> a label for a
 -- grid at that step, or nil (see gan.train.samples), eval(step, n) -> table of
 -- scalars (every eval_every steps, logged to OUT/eval.csv, and at the end),
--- log(step, values), observers (a list).
--- Requires: gan.checkpoint, gan.options, gan.random; the observers
+-- log(step, values), observers (a list), translate = {AtoB = fn, BtoA = fn,
+-- channels = n} (how `ganlua translate` uses a trained run: gan.sample).
+--
+-- A run folder holds one run: a fresh run into a folder with a checkpoint
+-- is refused (--resume continues it, --force starts over and removes its
+-- checkpoint, logs and sample grids; see claim). The checkpoint records the
+-- recipe and its options, so `replay` can rebuild the run from it alone
+-- (`ganlua sample`, `ganlua translate`).
+-- Requires: gan.checkpoint, gan.options, gan.random, gan.util; the observers
 -- gan.train.log, .samples, .evaluation, .report.
 -- @module gan.train
 
@@ -250,6 +257,7 @@ local function notify(run, what, ...)
 end
 
 local evaluating = false -- true while gan.train.evaluate runs a recipe
+local replaying = nil -- while gan.train.replay runs a recipe: function(run) -> result, instead of training
 
 --- Runs the training loop (see the module comment).
 -- @param opt the options (gan.options table or a plain one)
@@ -265,7 +273,7 @@ function M.run(opt, state, step_fn, hooks)
   if out == "" then out = "runs/run" end
   local threads = get(opt, "threads")
   if threads > 0 then gan.set_threads(threads) end
-  local cleared = not (get(opt, "resume") or evaluating) and M.claim(out, get(opt, "force"))
+  local cleared = not (get(opt, "resume") or evaluating or replaying) and M.claim(out, get(opt, "force"))
   local ok_dir, dir_err = gan.io.mkdir(out .. "/samples")
   if not ok_dir then util.user_error("gan.train: cannot make the run folder %s: %s", out, tostring(dir_err)) end
 
@@ -277,7 +285,7 @@ function M.run(opt, state, step_fn, hooks)
     require "gan.train.report" }
   for _, o in ipairs(hooks.observers or {}) do run.observers[#run.observers + 1] = o end
 
-  if get(opt, "resume") or evaluating then
+  if get(opt, "resume") or evaluating or replaying then
     if gan.io.exists(run.ckpt) then
       local extra, err = checkpoint.load(run.ckpt, state)
       if not extra then util.user_error("gan.train: cannot resume from %s: %s", run.ckpt, M.differences(run.ckpt, opt, err)) end
@@ -289,9 +297,14 @@ function M.run(opt, state, step_fn, hooks)
       run.start = math.tointeger(tonumber(step))
       run.step = run.start
       run.resumed = true
-    elseif evaluating then
-      util.user_error("gan.train.evaluate: %s not found", run.ckpt)
+    elseif evaluating or replaying then
+      util.user_error("gan.train: %s not found", run.ckpt)
     end
+  end
+  if replaying then
+    local action = replaying
+    replaying = nil -- a recipe that trains a second model trains it
+    return action(run)
   end
   local ok, err = util.traced(notify, run, "start")
   if not ok then
@@ -377,6 +390,71 @@ function M.run(opt, state, step_fn, hooks)
     interrupted = run.stopped ~= nil, metrics = run.results }
 end
 
+--- The recipe and options of a run: from its checkpoint's metadata
+-- (ganlua.recipe, ganlua.options), or, for a checkpoint written before it
+-- recorded its recipe, from RUN/options.txt.
+-- @param run a run folder, or its checkpoint file
+-- @return {dir=, ckpt=, recipe=, step=, options= (list of {key, text}, in order)}; raises a user's error
+function M.run_info(run)
+  run = run:gsub("/+$", "")
+  local dir, ckpt = run, run .. "/checkpoint.safetensors"
+  if run:match("%.safetensors$") then dir, ckpt = run:match("^(.*)/[^/]+$") or ".", run end
+  if not gan.io.exists(ckpt) then
+    util.user_error("%s not found: is %s a run folder (the --out of a run)?", ckpt, dir)
+  end
+  local _, meta = gan.io.load_safetensors(ckpt)
+  if type(meta) ~= "table" then util.user_error("cannot read %s: %s", ckpt, tostring(meta)) end
+  local info = { dir = dir, ckpt = ckpt, recipe = meta["ganlua.recipe"], options = {},
+    step = math.tointeger(tonumber(meta["ganlua.step"])) }
+  if not info.step then util.user_error("cannot read the step of %s", ckpt) end
+  local text = meta["ganlua.options"]
+  local f = io.open(dir .. "/options.txt", "r")
+  if f then
+    local saved = f:read("a")
+    f:close()
+    info.recipe = info.recipe or saved:match("^# recipe=([^\n]+)")
+    text = text or saved
+  end
+  if not info.recipe then util.user_error("%s does not name the recipe that made it (nor does %s/options.txt)", ckpt, dir) end
+  if not gan.io.exists(info.recipe) then util.user_error("the recipe of %s, %s, is gone", ckpt, info.recipe) end
+  for k, v in (text or ""):gmatch("([%w_]+)=([^\n]*)") do info.options[#info.options + 1] = { k, v } end
+  return info
+end
+
+--- Runs a finished run's recipe again with the options it was trained
+-- with, at the step of its checkpoint: the recipe builds its networks and
+-- data as it did, gan.train loads the checkpoint and, instead of training,
+-- calls `action(run)` (run as the observers get it: opt, state, hooks,
+-- out, ...). `ganlua sample` and `ganlua translate` work this way
+-- (gan.sample).
+-- @param path a run folder, or its checkpoint file
+-- @param argv more options for the recipe (a list such as {"--limit=100"})
+-- @param action function(run) -> result
+-- @return action's result; raises an error when the recipe never called gan.train
+function M.replay(path, argv, action)
+  local info = M.run_info(path)
+  local args, skip = {}, { out = true, resume = true, force = true, eval = true, iters = true }
+  for _, kv in ipairs(info.options) do
+    if not skip[kv[1]] then args[#args + 1] = ("--%s=%s"):format(kv[1], kv[2]) end
+  end
+  for _, a in ipairs { "--out=" .. info.dir, "--eval=false", "--iters=" .. info.step } do args[#args + 1] = a end
+  for _, a in ipairs(argv or {}) do args[#args + 1] = a end
+  local result, done
+  local saved = replaying
+  replaying = function(run)
+    done = true
+    result = action(run)
+    return result
+  end
+  local ok, r = util.traced(options.with_arguments, args, info.recipe, function() return dofile(info.recipe) end)
+  replaying = saved
+  if not ok then error(r, 0) end
+  if not done then
+    util.user_error("%s did not train with gan.train: its runs cannot be replayed", info.recipe)
+  end
+  return result
+end
+
 --- Measures a finished run again: runs the run's recipe (named in
 -- RUN_DIR/options.txt) with its options, which loads the last checkpoint
 -- and, instead of training, evaluates it (metrics.json) and writes the
@@ -390,7 +468,7 @@ function M.evaluate(dir, argv)
   if not f then util.user_error("gan.train.evaluate: %s/options.txt not found: is %s a run folder?", dir, dir) end
   local recipe
   local args = {}
-  local skip = { out = true, resume = true, eval = true, iters = true }
+  local skip = { out = true, resume = true, eval = true, iters = true, force = true }
   for line in f:lines() do
     local r = line:match("^# recipe=(.+)$")
     if r then recipe = r end
