@@ -7,6 +7,8 @@
  *   ganlua --list            every recipe with its year and summary
  *   ganlua explain NAME      a recipe's header comment
  *   ganlua eval RUN_DIR      measure a run again (the recipe tools/eval)
+ *   ganlua sample RUN        draw from a trained run (tools/sample)
+ *   ganlua translate RUN DIR translate images with a trained run (tools/translate)
  *
  * gan.core is linked in and preloaded; the Lua library is found through
  * package.path: $GANLUA_PATH, then the source tree's lua/ for a program in
@@ -61,9 +63,11 @@ static int report(lua_State *L, int status) {
   return status;
 }
 
-/* Is msg a user's error (an option, a file, data: gan.util.user_error),
- * or a message that wraps one? Those read best alone, without a traceback. */
+/* Is msg a user's error (an option, a file, data: gan.util.user_error, or
+ * a recipe's message about an option, "--size must be ..."), or a message
+ * that wraps one? Those read best alone, without a traceback. */
 static bool is_user_error(lua_State *L, const char *msg) {
+  if (!strncmp(msg, "--", 2)) return true;
   int top = lua_gettop(L);
   bool yes = false;
   if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
@@ -721,6 +725,10 @@ static void usage(FILE *f) {
           "  ganlua NAME [args]         run the recipe recipes/NAME.lua (e.g. ganlua dcgan --iters=100)\n"
           "  ganlua explain NAME        print a recipe's header: the paper and its key points\n"
           "  ganlua eval RUN_DIR        measure a run's last checkpoint: metrics.json and report.html\n"
+          "  ganlua sample RUN          draw from a run's checkpoint: RUN/sample.png\n"
+          "                             [--n=64 --out=FILE --seed=1 --truncation=T --interpolate=K]\n"
+          "  ganlua translate RUN DIR   translate a folder of images with a CycleGAN, UNIT, DiscoGAN or\n"
+          "                             pix2pix run [--out=FOLDER --direction=AtoB|BtoA]\n"
           "\n"
           "options:\n"
           "  -e CODE        run CODE (may repeat; runs before the script)\n"
@@ -832,8 +840,12 @@ static int pmain(lua_State *L) {
     script = "-";
   } else if (first < argc) {
     script = argv[first];
-    /* `ganlua eval RUN_DIR` is the tool recipe tools/eval */
-    if (!strcmp(script, "eval") && !is_file(script)) script = "tools/eval";
+    /* `ganlua eval RUN_DIR`, `sample RUN`, `translate RUN DIR` are the tool recipes tools/NAME */
+    if (!is_file(script)) {
+      if (!strcmp(script, "eval")) script = "tools/eval";
+      else if (!strcmp(script, "sample")) script = "tools/sample";
+      else if (!strcmp(script, "translate")) script = "tools/translate";
+    }
     if (!is_file(script)) {
       if (!find_recipe(script, resolved, sizeof resolved)) {
         char near[256];

@@ -3,7 +3,9 @@
 --
 -- A **user's error** (an option, a file, a data set, a run folder) is a
 -- message meant to be read alone: `user_error` raises it without a position,
--- and the ganlua program prints it without a stack trace and exits non-zero.
+-- and the ganlua program prints it without a stack trace and exits non-zero;
+-- so does a message that starts with an option's name ("--size must be a
+-- power of two", as recipes check their options).
 -- Any other error is the program's (a recipe's or the library's): it keeps
 -- its full traceback, down to the recipe's line (`traced` keeps it through
 -- a pcall that passes the error on).
@@ -88,8 +90,10 @@ end
 -- @param e the error value
 -- @return boolean
 function M.is_user_error(e)
+  if type(e) ~= "string" then return false end
+  if e:sub(1, 2) == "--" then return true end -- a recipe's check of an option: "--size must be ..."
   local last = M.last_user_error
-  return type(e) == "string" and last ~= nil and e:find(last, 1, true) ~= nil
+  return last ~= nil and e:find(last, 1, true) ~= nil
 end
 
 -- the error with the traceback of where it was raised (a user's error, or
