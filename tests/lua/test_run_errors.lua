@@ -143,4 +143,13 @@ T.case("recipes/NAME.lua works outside the source tree; an installed ganlua read
   U.equal(text, prefix .. "/share/lua/5.4/gan/train/init.lua\n", "the library an installed ganlua loads")
 end)
 
+T.case("on a folder of the user's images the final evaluation says why it measures nothing", function()
+  local images = U.image_folder("run_errors_images", 4, 1, 16)
+  local ok, _, text = gan.io.run({ gan.io.executable(), "dcgan", "--data=" .. images, "--size=16", "--channels=1",
+    "--nf=4", "--nz=8", "--batch=4", "--iters=1", "--eval=true", "--eval_every=0", "--threads=1",
+    "--out=" .. tmp .. "/folder" }, { capture = true })
+  U.truthy(ok, text)
+  has(text, "note: no final evaluation: --data=" .. images .. " has no measure of its own")
+end)
+
 T.run()
