@@ -122,6 +122,31 @@ function M.draw(run, o)
   return r[1], r[2]
 end
 
+--- A trained run in this process: its recipe rebuilt from the checkpoint
+-- (gan.train.replay), its networks loaded, in evaluation mode. The random
+-- state is put back afterwards, so loading a run inside another recipe
+-- shifts none of its draws.
+--
+--     local r = gan.sample.load("runs/dcgan")
+--     local x = r.draw(16)            -- what the run's grids show
+--     local y = r.state.G(r.noise(16)) -- or its parts
+-- @param path the run folder or its checkpoint
+-- @param argv more options for the recipe (optional)
+-- @return {state= (the run's modules, by name), opt=, step=, draw= (function(n), or nil), noise= (or nil),
+--   translate= (or nil), recipe=}
+function M.load(path, argv)
+  local train = require "gan.train"
+  local rng = gan.rng_state()
+  local ok, r = pcall(train.replay, path, argv or {}, function(run)
+    for _, m in ipairs(train.modules_of(run.state)) do m:eval() end
+    return { state = run.state, opt = run.opt, step = run.start, draw = train.draw_of(run.state, run.hooks),
+      noise = run.hooks.noise, translate = run.hooks.translate, recipe = train.run_info(path).recipe }
+  end)
+  gan.set_rng_state(rng)
+  if not ok then error(r, 0) end
+  return r
+end
+
 --- `ganlua sample RUN [--n=64 --out=FILE --seed=1 --truncation=T --interpolate=K]`:
 -- draws from a run's checkpoint (see draw) and writes a grid of images, or
 -- a scatter plot of points over the data's, to FILE (default

@@ -42,6 +42,15 @@ T.case("ganlua sample on a short DCGAN run: a grid, seeded, truncated, walks; th
   U.truthy(ok, text)
   U.shape(gan.image.load(out .. "/walk.png"), { 1, 2 * 16 + 3 * 2, 5 * 16 + 6 * 2 }, "2 walks of 5")
   U.equal(U.read(out .. "/log.csv"), log, "the run's log is untouched")
+  -- in Lua: the run's generator, of any recipe, without shifting this process's draws
+  gan.manual_seed(11)
+  local before = gan.rand(3):totable()
+  gan.manual_seed(11)
+  local draw, r = gan.pretrained.generator(out)
+  U.tclose(gan.rand(3), before, 0, "the random state is put back")
+  U.equal(r.step, 2)
+  U.shape(draw(5), { 5, 1, 16, 16 }, "five samples")
+  U.shape(r.state.G(r.noise(2)), { 2, 1, 16, 16 }, "G on the run's noise")
   -- bad input: named, without a traceback
   for _, case in ipairs {
     { { "sample", out, "--interpolate=1" }, "--interpolate=1: at least 2 steps" },
