@@ -314,15 +314,23 @@ static void scan_dir(const char *dir, const char *sub, entry **list, int *n, int
   closedir(d);
 }
 
-static int list_recipes(void) {
+/* Every recipe of the recipe folders (and their lab/), the first of each name;
+ * the caller frees *list. Returns how many. */
+static int all_recipes(entry **list) {
   char dirs[MAX_RECIPE_DIRS][4096];
   int ndirs = recipe_dirs(dirs), n = 0, cap = 0;
-  entry *list = NULL;
+  *list = NULL;
   for (int i = 0; i < ndirs; i++) {
     if (!is_dir(dirs[i])) continue;
-    scan_dir(dirs[i], "", &list, &n, &cap);
-    scan_dir(dirs[i], "lab", &list, &n, &cap);
+    scan_dir(dirs[i], "", list, &n, &cap);
+    scan_dir(dirs[i], "lab", list, &n, &cap);
   }
+  return n;
+}
+
+static int list_recipes(void) {
+  entry *list;
+  int n = all_recipes(&list);
   if (n == 0) {
     message("no recipes found (looked in $GANLUA_RECIPES, ./recipes, the source tree and the "
             "installed share/ganlua/recipes)");
@@ -363,14 +371,8 @@ static int distance(const char *a, const char *b) {
 /* The recipe name nearest to a mistyped one ("dcgn": "dcgan"), into out;
  * false when none is near enough (a third of the name, at least 2 edits). */
 static bool nearest_recipe(const char *name, char *out, size_t cap) {
-  char dirs[MAX_RECIPE_DIRS][4096];
-  int ndirs = recipe_dirs(dirs), n = 0, listcap = 0;
-  entry *list = NULL;
-  for (int i = 0; i < ndirs; i++) {
-    if (!is_dir(dirs[i])) continue;
-    scan_dir(dirs[i], "", &list, &n, &listcap);
-    scan_dir(dirs[i], "lab", &list, &n, &listcap);
-  }
+  entry *list;
+  int n = all_recipes(&list);
   size_t len = strlen(name);
   char bare[256];
   snprintf(bare, sizeof bare, "%.*s", (int)(len > 4 && !strcmp(name + len - 4, ".lua") ? len - 4 : len), name);

@@ -251,7 +251,7 @@ local function flags(set)
   return table.concat(parts, " ")
 end
 
--- The kinds of data a recipe can give defaults for, and how to tell them apart.
+--- The kinds of data a recipe can give defaults for, and how to tell them apart.
 M.data_kinds = {
   toy = "toy sets (8gaussians, 25gaussians, ring, swissroll)",
   images = "images (fashion-mnist, a folder)",

@@ -72,7 +72,7 @@ function M.write_file(path, text)
   return true
 end
 
--- the last user's error raised, read by the ganlua program (lua/ganlua.c)
+--- The last user's error raised (read by the ganlua program, lua/ganlua.c), or nil.
 M.last_user_error = nil
 
 --- Raises a user's error: a message about what was given (an option, a
