@@ -7,11 +7,15 @@
  *   ganlua --list            every recipe with its year and summary
  *   ganlua explain NAME      a recipe's header comment
  *   ganlua eval RUN_DIR      measure a run again (the recipe tools/eval)
+ *   ganlua sample RUN        draw from a trained run (tools/sample)
+ *   ganlua translate RUN DIR translate images with a trained run (tools/translate)
  *
  * gan.core is linked in and preloaded; the Lua library is found through
- * package.path: $GANLUA_PATH, then the source tree's lua/, then the
- * installed share/lua/5.4. Recipes are found in $GANLUA_RECIPES, ./recipes,
- * the source tree's recipes/, then the installed share/ganlua/recipes.
+ * package.path: $GANLUA_PATH, then the source tree's lua/ for a program in
+ * its build tree, or the installed share/lua/5.4 for an installed one (the
+ * copy a stock lua5.4 loads). Recipes are found in $GANLUA_RECIPES,
+ * ./recipes, then the source tree's recipes/ or the installed
+ * share/ganlua/recipes, the same way.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -59,12 +63,33 @@ static int report(lua_State *L, int status) {
   return status;
 }
 
-/* Message handler: the error as text, with a traceback. */
+/* Is msg a user's error (an option, a file, data: gan.util.user_error, or
+ * a recipe's message about an option, "--size must be ..."), or a message
+ * that wraps one? Those read best alone, without a traceback. */
+static bool is_user_error(lua_State *L, const char *msg) {
+  if (!strncmp(msg, "--", 2)) return true;
+  int top = lua_gettop(L);
+  bool yes = false;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
+      lua_getfield(L, -1, "gan.util") == LUA_TTABLE &&
+      lua_getfield(L, -1, "last_user_error") == LUA_TSTRING)
+    yes = strstr(msg, lua_tostring(L, -1)) != NULL;
+  lua_settop(L, top);
+  return yes;
+}
+
+/* Message handler: the error as text, with a traceback; a user's error
+ * alone, and one that carries the traceback of where it was raised (passed
+ * on by gan.util.traced) as it is. */
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  if (is_user_error(L, msg) || strstr(msg, "\nstack traceback:\n")) {
+    lua_pushstring(L, msg);
+    return 1;
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -122,7 +147,19 @@ static bool is_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* package.path = $GANLUA_PATH; source lua/; installed share/lua/5.4; then the default */
+/* Is this program an installed one (<prefix>/bin/ganlua beside
+ * <prefix>/share/lua/5.4/gan)? Then it reads the installed library and
+ * recipes, as a stock lua5.4 does, and never the source tree it was built from. */
+static bool installed(void) {
+  const char *prefix = exe_prefix();
+  if (!prefix) return false;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/share/lua/5.4/gan/init.lua", prefix);
+  return is_file(path);
+}
+
+/* package.path = $GANLUA_PATH; the source lua/ (a program in the build tree) or the
+ * installed share/lua/5.4 (an installed one); then the default */
 static void set_path(lua_State *L) {
   lua_getglobal(L, "package");
   luaL_Buffer b;
@@ -132,8 +169,10 @@ static void set_path(lua_State *L) {
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", env, env);
     luaL_addvalue(&b);
   }
-  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", GANLUA_SOURCE_DIR, GANLUA_SOURCE_DIR);
-  luaL_addvalue(&b);
+  if (!installed()) {
+    lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", GANLUA_SOURCE_DIR, GANLUA_SOURCE_DIR);
+    luaL_addvalue(&b);
+  }
   const char *prefix = exe_prefix();
   if (prefix) {
     lua_pushfstring(L, "%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;", prefix, prefix);
@@ -156,7 +195,7 @@ static int recipe_dirs(char dirs[MAX_RECIPE_DIRS][4096]) {
   const char *env = getenv("GANLUA_RECIPES");
   if (env && *env) snprintf(dirs[n++], 4096, "%s", env);
   snprintf(dirs[n++], 4096, "recipes");
-  snprintf(dirs[n++], 4096, "%s/recipes", GANLUA_SOURCE_DIR);
+  if (!installed()) snprintf(dirs[n++], 4096, "%s/recipes", GANLUA_SOURCE_DIR);
   const char *prefix = exe_prefix();
   if (prefix) snprintf(dirs[n++], 4096, "%s/share/ganlua/recipes", prefix);
   return n;
@@ -167,6 +206,8 @@ static int recipe_dirs(char dirs[MAX_RECIPE_DIRS][4096]) {
 static bool find_recipe(const char *name, char *out, size_t cap) {
   char dirs[MAX_RECIPE_DIRS][4096];
   int n = recipe_dirs(dirs);
+  /* the README's `ganlua recipes/cyclegan.lua`, typed outside the source tree */
+  if (!strncmp(name, "recipes/", 8) && name[8]) name += 8;
   size_t len = strlen(name);
   bool has_ext = len > 4 && !strcmp(name + len - 4, ".lua");
   for (int i = 0; i < n; i++) {
@@ -273,15 +314,23 @@ static void scan_dir(const char *dir, const char *sub, entry **list, int *n, int
   closedir(d);
 }
 
-static int list_recipes(void) {
+/* Every recipe of the recipe folders (and their lab/), the first of each name;
+ * the caller frees *list. Returns how many. */
+static int all_recipes(entry **list) {
   char dirs[MAX_RECIPE_DIRS][4096];
   int ndirs = recipe_dirs(dirs), n = 0, cap = 0;
-  entry *list = NULL;
+  *list = NULL;
   for (int i = 0; i < ndirs; i++) {
     if (!is_dir(dirs[i])) continue;
-    scan_dir(dirs[i], "", &list, &n, &cap);
-    scan_dir(dirs[i], "lab", &list, &n, &cap);
+    scan_dir(dirs[i], "", list, &n, &cap);
+    scan_dir(dirs[i], "lab", list, &n, &cap);
   }
+  return n;
+}
+
+static int list_recipes(void) {
+  entry *list;
+  int n = all_recipes(&list);
   if (n == 0) {
     message("no recipes found (looked in $GANLUA_RECIPES, ./recipes, the source tree and the "
             "installed share/ganlua/recipes)");
@@ -301,11 +350,57 @@ static int list_recipes(void) {
   return EXIT_SUCCESS;
 }
 
+/* Edit distance between a and b (both short names). */
+static int distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 255 || lb > 255) return 1 << 20;
+  int prev[256], cur[256];
+  for (int j = 0; j <= lb; j++) prev[j] = j;
+  for (int i = 1; i <= la; i++) {
+    cur[0] = i;
+    for (int j = 1; j <= lb; j++) {
+      int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      int del = prev[j] + 1, ins = cur[j - 1] + 1;
+      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+    memcpy(prev, cur, (size_t)(lb + 1) * sizeof *prev);
+  }
+  return prev[lb];
+}
+
+/* The recipe name nearest to a mistyped one ("dcgn": "dcgan"), into out;
+ * false when none is near enough (a third of the name, at least 2 edits). */
+static bool nearest_recipe(const char *name, char *out, size_t cap) {
+  entry *list;
+  int n = all_recipes(&list);
+  size_t len = strlen(name);
+  char bare[256];
+  snprintf(bare, sizeof bare, "%.*s", (int)(len > 4 && !strcmp(name + len - 4, ".lua") ? len - 4 : len), name);
+  int best = -1, bestd = 0, limit = (int)strlen(bare) / 3;
+  if (limit < 2) limit = 2;
+  for (int i = 0; i < n; i++) {
+    int d = distance(bare, list[i].name);
+    const char *slash = strrchr(list[i].name, '/'); /* lab/latent answers to "latnt" too */
+    if (slash) {
+      int d2 = distance(bare, slash + 1);
+      if (d2 < d) d = d2;
+    }
+    if (d <= limit && (best < 0 || d < bestd)) best = i, bestd = d;
+  }
+  if (best >= 0) snprintf(out, cap, "%s", list[best].name);
+  free(list);
+  return best >= 0;
+}
+
 static int explain(const char *name) {
   char path[8192];
   if (is_file(name)) snprintf(path, sizeof path, "%s", name);
   else if (!find_recipe(name, path, sizeof path)) {
-    fprintf(stderr, "%s: no recipe named '%s' (see ganlua --list)\n", progname, name);
+    char near[256];
+    if (nearest_recipe(name, near, sizeof near))
+      fprintf(stderr, "%s: no recipe named '%s' (did you mean %s? see ganlua --list)\n", progname, name, near);
+    else
+      fprintf(stderr, "%s: no recipe named '%s' (see ganlua --list)\n", progname, name);
     return EXIT_FAILURE;
   }
   if (!read_header(path, explain_line, NULL)) {
@@ -632,6 +727,10 @@ static void usage(FILE *f) {
           "  ganlua NAME [args]         run the recipe recipes/NAME.lua (e.g. ganlua dcgan --iters=100)\n"
           "  ganlua explain NAME        print a recipe's header: the paper and its key points\n"
           "  ganlua eval RUN_DIR        measure a run's last checkpoint: metrics.json and report.html\n"
+          "  ganlua sample RUN          draw from a run's checkpoint: RUN/sample.png\n"
+          "                             [--n=64 --out=FILE --seed=1 --truncation=T --interpolate=K]\n"
+          "  ganlua translate RUN DIR   translate a folder of images with a CycleGAN, UNIT, DiscoGAN or\n"
+          "                             pix2pix run [--out=FOLDER --direction=AtoB|BtoA]\n"
           "\n"
           "options:\n"
           "  -e CODE        run CODE (may repeat; runs before the script)\n"
@@ -743,12 +842,21 @@ static int pmain(lua_State *L) {
     script = "-";
   } else if (first < argc) {
     script = argv[first];
-    /* `ganlua eval RUN_DIR` is the tool recipe tools/eval */
-    if (!strcmp(script, "eval") && !is_file(script)) script = "tools/eval";
+    /* `ganlua eval RUN_DIR`, `sample RUN`, `translate RUN DIR` are the tool recipes tools/NAME */
+    if (!is_file(script)) {
+      if (!strcmp(script, "eval")) script = "tools/eval";
+      else if (!strcmp(script, "sample")) script = "tools/sample";
+      else if (!strcmp(script, "translate")) script = "tools/translate";
+    }
     if (!is_file(script)) {
       if (!find_recipe(script, resolved, sizeof resolved)) {
-        lua_pushfstring(L, "cannot open %s: no such file, and no recipe of that name "
-                           "(see ganlua --list)", script);
+        char near[256];
+        if (nearest_recipe(script, near, sizeof near))
+          lua_pushfstring(L, "cannot open %s: no such file, and no recipe of that name (did you mean %s? "
+                             "see ganlua --list)", script, near);
+        else
+          lua_pushfstring(L, "cannot open %s: no such file, and no recipe of that name "
+                             "(see ganlua --list)", script);
         message(lua_tostring(L, -1));
         lua_pushboolean(L, 0);
         return 1;

@@ -9,7 +9,7 @@
 local gan = require "gan"
 local nn, F = gan.nn, gan.F
 
-local opt = gan.options {
+local opt = gan.options({
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians, ring, swissroll
   size = 28,              -- image size in pixels (images only)
   hidden = 512,           -- units of the hidden layers
@@ -20,7 +20,7 @@ local opt = gan.options {
   iters = 10000,          -- training iterations (generator steps)
   eval_every = 2000,      -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/gan",       -- run folder
-}
+}, { toy = { lr = 1e-3, batch = 256, iters = 2000 } }) -- toy sets: shorter runs; a plain GAN still misses modes there
 
 local data = gan.data.load(opt.data, opt)
 local points = data.kind == "points"

@@ -11,7 +11,7 @@
 local gan = require "gan"
 local F = gan.F
 
-local opt = gan.options {
+local opt = gan.options({
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians
   size = 32,              -- image size: 16, 32, 64 (a power of two)
   nf = 64,                -- feature maps of G's last and D's first conv layer (images)
@@ -22,7 +22,7 @@ local opt = gan.options {
   iters = 5000,           -- training iterations
   eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/lsgan",     -- run folder
-}
+}, { toy = { lr = 1e-3, batch = 256, iters = 2000 } }) -- toy sets: a higher rate, larger batches, a shorter run
 if #opt.coding ~= 3 then error("--coding must be three numbers a,b,c (e.g. 0,1,1 or -1,1,0)", 0) end
 local a, b, c = table.unpack(opt.coding)
 if a == b then error("--coding: a (the fakes' target) and b (the reals') must differ", 0) end

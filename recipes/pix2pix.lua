@@ -131,5 +131,8 @@ local function eval(_, n)
   end)
 end
 
+-- `ganlua translate RUN DIR` translates a folder with the trained G
+local translate = { channels = CA, [opt.direction] = function(x) return evaluating(function() return G(x) end) end }
+
 gan.train(opt, { G = G, D = D, optG = optG, optD = optD, schedG = schedG, schedD = schedD, data = data }, step,
-  { sample = sample, sample_count = 36, eval = eval })
+  { sample = sample, sample_count = 36, eval = eval, translate = translate })

@@ -11,7 +11,7 @@
 local gan = require "gan"
 local F = gan.F
 
-local opt = gan.options {
+local opt = gan.options({
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians
   size = 32,              -- image size: 16, 32, 64 (a power of two)
   nf = 32,                -- feature maps of G's last and D's first conv layer (images)
@@ -25,7 +25,7 @@ local opt = gan.options {
   iters = 3000,           -- training iterations (generator steps)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/wgan_gp",   -- run folder
-}
+}, { toy = { lr = 1e-3, beta1 = 0.5, batch = 256, iters = 2000 } }) -- toy sets: the rates above are for images
 if opt.norm ~= "none" and opt.norm ~= "layer" then
   error(("--norm must be none or layer, got '%s' (batch norm would couple the samples the penalty treats one by one)")
     :format(opt.norm), 0)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -284,6 +285,16 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
+/** gan.terminal_width(fd): the columns of the terminal on file descriptor fd
+ * (1: standard output), or nil when fd is not a terminal or does not say. */
+static int l_terminal_width(lua_State *L) {
+  struct winsize ws;
+  int fd = (int)luaL_checkinteger(L, 1);
+  if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) lua_pushinteger(L, ws.ws_col);
+  else lua_pushnil(L);
+  return 1;
+}
+
 /* --- Ctrl-C as a flag -------------------------------------------------------------------
  * While caught, the first SIGINT only sets a flag that a training loop reads
  * between two steps (so it can stop and save exactly); a second one goes to
@@ -328,7 +339,7 @@ static int l_interrupted(lua_State *L) {
 }
 
 static const luaL_Reg autograd_fns[] = {
-  {"clock", l_clock}, {"isatty", l_isatty}, {"profile", l_profile},
+  {"clock", l_clock}, {"isatty", l_isatty}, {"terminal_width", l_terminal_width}, {"profile", l_profile},
   {"catch_interrupt", l_catch_interrupt}, {"interrupted", l_interrupted},
   {"grad", l_grad}, {"no_grad", l_no_grad}, {"is_grad_enabled", l_is_grad_enabled},
   {"enable_grad", l_enable_grad},

@@ -144,17 +144,52 @@ function M.save(path, state, extra)
   return gan.io.save_safetensors(path, tensors, meta)
 end
 
---- Reads a checkpoint into a state table: each object gets its own entries
--- (strict: an entry the object does not have, or one it misses, is an
--- error), values are restored, and the RNG state is set.
+--- Reads a checkpoint into a state table: each object gets its own entries,
+-- values are restored, and the RNG state is set.
+--
+-- Strict by default: an entry the state has no place for, or an object
+-- with no entries, is refused. With `strict = false` only what the state
+-- names is read, and the rest left (the generator of a CycleGAN run:
+-- `load(path, { G_AB = G }, { strict = false, rng = false })`). `from`
+-- reads an object from entries saved under another key (the EMA copy of
+-- a generator: `{ from = { G = "ema" } }`). Entries that are there but do
+-- not fit (other shapes) are always refused.
+--
+--     local meta, what = gan.checkpoint.load(path, { G = G }, { from = { G = "G_AB" }, strict = false })
+--     print(#what.loaded, #what.ignored)
 -- @param path the file
 -- @param state the same kind of table given to save
--- @param opts {rng=true (restore the RNG state)}
+-- @param opts {rng=true (restore the RNG state), strict=true, from= (state key -> the key its entries
+--   were saved under)}
 -- A checkpoint holding NaN or infinite values is refused (nil and a message).
--- @return the extra metadata (key -> text, without the "ganlua." prefix), or nil and a message
+-- @return the extra metadata (key -> text, without the "ganlua." prefix) and {loaded= (state keys
+--   read), ignored= (entries left, with strict = false), missing= (state keys with no entries)};
+--   or nil and a message that names what does not fit
 function M.load(path, state, opts)
+  opts = opts or {}
+  local strict = opts.strict ~= false
   local tensors, meta = gan.io.load_safetensors(path)
   if not tensors then return nil, meta end
+  if opts.from then
+    -- the entries of each renamed key under its state name; nothing else of the file's
+    local renamed, renamed_meta = {}, {}
+    local function rename(tbl, out)
+      for name, v in pairs(tbl) do
+        local key, rest = name:match("^([^.]+)%.(.+)$")
+        local kept = true
+        for to, from in pairs(opts.from) do
+          if key == from then out[to .. "." .. rest], kept = v, false
+          elseif name == from then out[to], kept = v, false
+          elseif key == to or name == to then kept = false
+          end
+        end
+        if kept then out[name] = v end
+      end
+    end
+    rename(tensors, renamed)
+    rename(meta or {}, renamed_meta)
+    tensors, meta = renamed, renamed_meta
+  end
   local bad = M.nonfinite(tensors)
   if #bad > 0 then
     return nil, ("%s holds NaN or infinite values in %d tensor(s) (%s): a run cannot continue from it"):format(
@@ -202,24 +237,32 @@ function M.load(path, state, opts)
       route(name, s)
     end
   end
-  if #stray > 0 then
-    table.sort(stray)
-    error(("gan.checkpoint.load: %s holds entries this run has no place for: %s"):format(path,
-      table.concat(stray, ", ")), 2)
+  table.sort(stray)
+  if #stray > 0 and strict then
+    return nil, ("gan.checkpoint.load: %s holds %d entries this run has no place for: %s (strict = false "
+      .. "reads only what the state names)"):format(path, #stray, some(stray))
   end
+  local what = { loaded = {}, ignored = stray, missing = {} }
   for key, v in pairs(state) do
-    if type(key) == "string" then
+    if type(key) == "string" and (is_tensor(v) or stateful(v)) then
       local p = parts[key]
-      if is_tensor(v) then
-        if p == nil then error(("gan.checkpoint.load: %s has no tensor '%s'"):format(path, key), 2) end
-        v:copy_(p[""])
-      elseif stateful(v) then
+      if p == nil and not strict then
+        what.missing[#what.missing + 1] = key
+      elseif is_tensor(v) then
+        if p == nil then return nil, ("gan.checkpoint.load: %s has no tensor '%s'"):format(path, key) end
+        local ok, err = pcall(v.copy_, v, p[""])
+        if not ok then return nil, ("gan.checkpoint.load: %s, tensor '%s': %s"):format(path, key, tostring(err)) end
+        what.loaded[#what.loaded + 1] = key
+      else
         local ok, err = pcall(v.load_state_dict, v, p or {})
-        if not ok then error(("gan.checkpoint.load: %s, entry '%s': %s"):format(path, key, tostring(err)), 2) end
+        if not ok then return nil, ("gan.checkpoint.load: %s, entry '%s': %s"):format(path, key, tostring(err)) end
+        what.loaded[#what.loaded + 1] = key
       end
     end
   end
-  if not opts or opts.rng ~= false then
+  table.sort(what.loaded)
+  table.sort(what.missing)
+  if opts.rng ~= false then
     if extra["rng.seed"] then
       local streams = {}
       for k, v in pairs(extra) do
@@ -230,7 +273,7 @@ function M.load(path, state, opts)
         stream = M.decode(extra["rng.stream"] or "0"), streams = streams }
     end
   end
-  return extra
+  return extra, what
 end
 
 return M

@@ -96,6 +96,10 @@ function Optimizer:step(loss_or_grads, gopts)
   if #active == 0 then return self end
   local grads = {}
   if is_tensor(loss_or_grads) then
+    if loss_or_grads:numel() ~= 1 then
+      error(("%s:step: the loss has shape [%s], not a scalar: reduce it first (:mean() or :sum())"):format(
+        self.kind.__name, table.concat(loss_or_grads:shape(), ", ")), 2)
+    end
     local gr = gan.grad(loss_or_grads, inputs, {
       allow_unused = true,
       retain_graph = gopts and gopts.retain_graph or false,

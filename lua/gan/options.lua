@@ -29,6 +29,18 @@
 -- works on a plain table too (the declared default fills what it lacks) and
 -- raises on a key no module declares.
 --
+-- **Defaults by kind of data.** A recipe that takes both images and toy
+-- sets (8gaussians, ...) can say which defaults change on each kind:
+--
+--     local opt = gan.options({
+--       lr = 1e-4,         -- Adam learning rate
+--       beta1 = 0.0,       -- Adam beta1
+--     }, { toy = { lr = 1e-3, beta1 = 0.5 } })   -- what works on toy sets
+--
+-- The table's defaults are the images' ones; on a toy set the `toy` ones
+-- replace those the command line does not give. The run prints which set
+-- it used, and --help shows both.
+--
 -- Parsing also seeds the random generator with `opt.seed`, so a recipe
 -- never calls `gan.manual_seed` itself.
 --
@@ -36,6 +48,8 @@
 -- table is first built). Reads: the script's `arg`, unless a run of
 -- gan.train.evaluate gives the arguments.
 -- @module gan.options
+
+local user_error = require("gan.util").user_error
 
 local M = {}
 
@@ -116,6 +130,12 @@ local function kind(v)
   if t == "number" then return math.type(v) == "integer" and "integer" or "number" end
   if t == "table" then return "list" end
   return t
+end
+
+-- a value's type for per-data defaults: numbers of either kind are one
+local function kind_of(v)
+  local k = kind(v)
+  return (k == "integer" or k == "number") and "number" or k
 end
 
 local function levenshtein(a, b)
@@ -222,6 +242,28 @@ local function render(v)
 end
 M.render = render
 
+-- "--lr=0.001 --beta1=0.5" for a set of defaults, sorted by key
+local function flags(set)
+  local keys, parts = {}, {}
+  for k in pairs(set) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for i, k in ipairs(keys) do parts[i] = ("--%s=%s"):format(k, render(set[k])) end
+  return table.concat(parts, " ")
+end
+
+--- The kinds of data a recipe can give defaults for, and how to tell them apart.
+M.data_kinds = {
+  toy = "toy sets (8gaussians, 25gaussians, ring, swissroll)",
+  images = "images (fashion-mnist, a folder)",
+}
+
+--- The kind of data a --data value names: "toy" for a toy set, else "images".
+-- @param data the value of --data
+-- @return "toy" or "images"
+function M.data_kind(data)
+  return require("gan.data").toy.sets[data] and "toy" or "images"
+end
+
 -- The --help text: the recipe's keys, then each library group's keys that
 -- the recipe does not set itself.
 local function usage(script, info, defaults)
@@ -240,6 +282,12 @@ local function usage(script, info, defaults)
   local width = 0
   for _, k in ipairs(info.keys) do width = math.max(width, #k + #render(defaults[k]) + 3) end
   local lines = { ("usage: ganlua %s [--key=value ...]"):format(script or "recipe.lua") }
+  for _, kind in ipairs { "images", "toy" } do
+    local set = info.per_data and info.per_data[kind]
+    if set then
+      lines[#lines + 1] = ("on %s the defaults below change to: %s"):format(M.data_kinds[kind], flags(set))
+    end
+  end
   for _, s in ipairs(sections) do
     if #s.keys > 0 then
       lines[#lines + 1] = ""
@@ -278,9 +326,11 @@ end
 -- @param defaults table of key = default value (the recipe's options)
 -- @param argv list of arguments (default: the script's `arg`)
 -- @param script the recipe's path for --help and comments (default: arg[0])
+-- @param per_data defaults by kind of data, {toy = {key = value}, images = {...}} (optional;
+--   see the module comment)
 -- @return the options table (reading an unknown key raises an error);
 --   with --help, prints the usage and exits
-function M.parse(defaults, argv, script)
+function M.parse(defaults, argv, script, per_data)
   load_library()
   local global_arg = rawget(_G, "arg")
   if session then
@@ -310,7 +360,18 @@ function M.parse(defaults, argv, script)
   end
   local defaults_all = {}
   for k, v in pairs(values) do defaults_all[k] = v end
-  local info = { keys = keys, comments = comments, script = script, own = own, given = {}, read = {} }
+  local info = { keys = keys, comments = comments, script = script, own = own, given = {}, read = {},
+    per_data = per_data }
+  for kind, set in pairs(per_data or {}) do
+    if not M.data_kinds[kind] then
+      error(("gan.options: defaults for '%s' data: the kinds are toy and images"):format(tostring(kind)), 3)
+    end
+    for k, v in pairs(set) do
+      if values[k] == nil or kind_of(v) ~= kind_of(values[k]) then
+        error(("gan.options: the %s default of '%s' is not of an option's type"):format(kind, tostring(k)), 3)
+      end
+    end
+  end
 
   local function unknown(name)
     local msg = ("unknown option --%s"):format(name)
@@ -327,7 +388,7 @@ function M.parse(defaults, argv, script)
       os.exit(0)
     end
     local body = a:match("^%-%-(.+)$")
-    if not body then error(("unexpected argument '%s' (options look like --key=value)"):format(a), 0) end
+    if not body then user_error("unexpected argument '%s' (options look like --key=value)", a) end
     local name, value = body:match("^([^=]+)=(.*)$")
     name = (name or body):gsub("%-", "_")
     if value == nil then
@@ -340,15 +401,35 @@ function M.parse(defaults, argv, script)
         i = i + 1
         value = argv[i]
       elseif values[name] ~= nil then
-        error(("--%s needs a value (--%s=VALUE)"):format(name, name), 0)
+        user_error("--%s needs a value (--%s=VALUE)", name, name)
       end
     end
-    if values[name] == nil then error(unknown(name), 0) end
+    if values[name] == nil then user_error(unknown(name)) end
     local v, err = M.convert(name, value, values[name])
-    if v == nil then error(err, 0) end
+    if v == nil then user_error(err) end
     values[name] = v
     info.given[name] = true
     i = i + 1
+  end
+  local set = per_data and values.data ~= nil and per_data[M.data_kind(values.data)]
+  if per_data and not set and values.data ~= nil then
+    local others = {}
+    for kind, s in pairs(per_data) do others[#others + 1] = ("%s: %s"):format(kind, flags(s)) end
+    table.sort(others)
+    print(("defaults for %s: the recipe's (other data: %s)"):format(M.data_kinds[M.data_kind(values.data)],
+      table.concat(others, "; ")))
+  end
+  if set then
+    local used = {}
+    for k, v in pairs(set) do
+      if not info.given[k] then
+        if kind(values[k]) == "number" then v = v + 0.0 elseif kind(values[k]) == "integer" then v = math.tointeger(v) or v end
+        used[k], values[k] = v, v
+      end
+    end
+    info.data_defaults = M.data_kind(values.data)
+    print(("defaults for %s: %s"):format(M.data_kinds[info.data_defaults],
+      next(used) and flags(used) or "(all given on the command line)"))
   end
   if values.out == "" and script then
     values.out = "runs/" .. (script:match("([^/]+)%.lua$") or "run")
@@ -417,4 +498,8 @@ function M.format(opt)
   return table.concat(lines, "\n")
 end
 
-return setmetatable(M, { __call = function(_, defaults, argv, script) return M.parse(defaults, argv, script) end })
+-- gan.options(defaults [, per_data]) in a recipe; gan.options(defaults, argv, script) too
+return setmetatable(M, { __call = function(_, defaults, argv, script, per_data)
+  if type(argv) == "table" and argv[1] == nil and next(argv) ~= nil then argv, per_data = nil, argv end
+  return M.parse(defaults, argv, script, per_data)
+end })

@@ -7,7 +7,8 @@
 --     print(info.path, info.step, info.nz)
 --
 -- It only reads checkpoints (gan.io.load_safetensors: loading never runs
--- code); it never trains. A recipe that wants a model trained when none
+-- code); it never trains. `generator` takes a run of any recipe: it runs
+-- the run's recipe again up to its networks (gan.sample.load). A recipe that wants a model trained when none
 -- is there runs that recipe itself (gan.recipes.run).
 -- Requires: gan.nets.dcgan, gan.nets.style, gan.nets.stylegan.
 -- @module gan.pretrained
@@ -47,6 +48,17 @@ function M.load(path, key, build)
   if not ok then error(("%s: its %s does not match: %s"):format(path, key, tostring(err)), 0) end
   net:eval()
   return net, o, tonumber(meta["ganlua.step"])
+end
+
+--- Any run's generator, whatever its recipe: the run rebuilt from its
+-- checkpoint (gan.sample.load), its modules in evaluation mode.
+-- @param path a run folder or its checkpoint
+-- @return draw (function(n) -> what the run's sample grids show) and the run
+--   {state=, opt=, step=, noise=, translate=, recipe=}; raises a clear error otherwise
+function M.generator(path)
+  local r = require("gan.sample").load(path)
+  if not r.draw then error(("%s: the run samples nothing (no state.G, hooks.noise or hooks.sample)"):format(path), 0) end
+  return r.draw, r
 end
 
 --- DCGAN's generator from a checkpoint of recipes/dcgan.lua (or any run

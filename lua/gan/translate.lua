@@ -151,10 +151,11 @@ end
 -- @param G_BA translator B -> A
 -- @param opt the recipe's options
 -- @return {sample = function(n) (triplets), eval = function(step, n) (evaluate),
---   run_test = function(state, t) (run_test)}
+--   run_test = function(state, t) (run_test), translate = {AtoB=, BtoA=, channels=} (for gan.sample)}
 function M.new(test, G_AB, G_BA, opt)
   return {
     sample = function(n) return M.triplets(test, G_AB, G_BA, n) end,
+    translate = { AtoB = G_AB, BtoA = G_BA, channels = test.A:items(1, 1):size(2) },
     eval = function(_, n) return M.evaluate(test, G_AB, G_BA, n, opt) end,
     run_test = function(state, t) return M.run_test(opt, state, test, G_AB, G_BA, t) end,
   }
@@ -174,7 +175,7 @@ end
 function M.train(opt, state, step, test, G_AB, G_BA, t)
   local T = M.new(test, G_AB, G_BA, opt)
   if opt.test then return T.run_test(state, t) end
-  return gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval })
+  return gan.train(opt, state, step, { sample = T.sample, sample_count = 36, eval = T.eval, translate = T.translate })
 end
 
 return M

@@ -45,7 +45,7 @@ local function run(entry, set)
   local t0 = gan.clock()
   local ok, text, why = gan.recipes.run(name, {
     data = set, iters = opt.iters, batch = opt.batch, seed = opt.seed, threads = opt.threads, eval_every = every,
-    eval_samples = 5 * opt.samples, eval = false, sample_every = every, save_every = 0, out = out,
+    eval_samples = 5 * opt.samples, eval = false, sample_every = every, save_every = 0, out = out, force = true,
   }, { capture = true, extra = words })
   local seconds = gan.clock() - t0
   if not ok then error(("%s on %s failed: %s\n%s"):format(entry, set, why, text or ""), 0) end

@@ -23,7 +23,7 @@ local function train(name)
   local o = {
     iters = opt.iters, batch = opt.batch, nf = opt.nf, seed = opt.seed, threads = opt.threads, limit = opt.limit,
     size = opt.size, data = opt.data, sample_every = opt.iters, save_every = opt.save_every, eval = opt.eval,
-    eval_samples = opt.eval_samples, resume = opt.resume, out = dir,
+    eval_samples = opt.eval_samples, resume = opt.resume, force = not opt.resume, out = dir,
   }
   print("== " .. table.concat(gan.recipes.argv(name, o), " "))
   local t0 = gan.clock()

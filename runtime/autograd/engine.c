@@ -294,6 +294,12 @@ gr_status gr_grad(int nout, gr_tensor *const *outputs, int nin, gr_tensor *const
                      "grad: output %d %s does not require a gradient (no input of it does, "
                      "or it was made under no_grad)", k + 1, gr_shape_str(outputs[k]));
     gr_tensor *go = o.grad_outputs ? o.grad_outputs[k] : NULL;
+    /* as PyTorch: ones are implied for a scalar only; a silent sum of a batch of
+     * losses would scale every gradient by the batch size */
+    if (!go && gr_numel(outputs[k]) != 1)
+      return gr_fail(GR_EARG,
+                     "grad: output %d has shape %s, not a scalar: reduce it first (:mean() or "
+                     ":sum()), or give grad_outputs", k + 1, gr_shape_str(outputs[k]));
     if (go && !gr_same_shape(go, outputs[k]))
       return gr_fail(GR_EARG, "grad: grad_outputs %d has shape %s but output %d has %s", k + 1,
                      gr_shape_str(go), k + 1, gr_shape_str(outputs[k]));

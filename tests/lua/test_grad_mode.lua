@@ -31,4 +31,17 @@ T.case("enable_grad passes errors on and still restores the mode", function()
   U.raises(function() gan.enable_grad() end, "bad argument #1")
 end)
 
+T.case("the gradient of a non-scalar is an error naming its shape (a forgotten :mean())", function()
+  local x = gan.tensor({ 1, 2, 3 }):requires_grad(true)
+  U.raises(function() gan.grad(x * 2, x) end, "output 1 has shape [3], not a scalar")
+  -- a scalar of any rank, or explicit grad_outputs, is fine
+  U.tclose(gan.grad((x * 2):sum():reshape(1, 1), x), { 2, 2, 2 }, 1e-6, "a (1, 1) loss")
+  U.tclose(gan.grad(x * 2, x, { grad_outputs = gan.ones(3) }), { 2, 2, 2 }, 1e-6, "grad_outputs")
+  local W = gan.nn.Linear(3, 2)
+  local opt = gan.optim.SGD(W, { lr = 0.1 })
+  local before = W.weight:clone()
+  U.raises(function() opt:step(W(gan.randn(4, 3))) end, "SGD:step: the loss has shape [4, 2], not a scalar")
+  U.tclose(W.weight, before:totable(), 0, "nothing updated")
+end)
+
 T.run()

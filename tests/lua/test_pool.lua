@@ -92,7 +92,7 @@ T.case("state: a checkpoint restores the pool, and the queries after it match", 
   U.equal(other:count(), 6)
   local b = values(other:query(labelled(100, 8)))
   T.eq(b, a, "the same draws and the same contents give the same batch")
-  T.raises(function() gan.checkpoint.load(path, { pool = ImagePool(5) }) end, "held up to 6 images, this one 5")
+  T.raises(function() assert(gan.checkpoint.load(path, { pool = ImagePool(5) })) end, "held up to 6 images, this one 5")
 end)
 
 T.run()

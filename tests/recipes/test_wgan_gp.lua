@@ -36,6 +36,10 @@ T.case("wgan_gp.lua on 25 gaussians", function()
   U.truthy(ok, text)
   U.check_run(out, text, "step 3/3")
   U.truthy(text:find("modes covered %d+ of %d+") and U.exists(out .. "/metrics.json"), text)
+  -- the toy sets' own rates, the command line's batch and iterations
+  U.truthy(text:find("defaults for toy sets (8gaussians, 25gaussians, ring, swissroll): --beta1=0.5 --lr=0.001\n",
+    1, true), text)
+  U.truthy(text:find("\nlr=0.001\n", 1, true) and text:find("\nbatch=8\n", 1, true), text)
 end)
 
 T.case("wgan_gp.lua refuses batch norm in the critic", function()

@@ -159,6 +159,26 @@ static void test_graph_freed_and_retain(void **state) {
   assert_int_equal(gr_live_tensors(), tensors0);
 }
 
+/* ones are implied for a scalar output only: a (2,3) loss is refused, named by its shape */
+static void test_non_scalar_output(void **state) {
+  gr_tensor *x = tu_rand(TU_SHAPE(2, 3), -1, 1);
+  gr_set_requires_grad(x, true);
+  gr_tensor *y = TU_OK(gr_mul(x, x));
+  gr_tensor *g = NULL;
+  gr_grad_opts o = {.retain_graph = true};
+  assert_int_equal(gr_grad(1, &y, 1, &x, &o, &g), GR_EARG);
+  assert_non_null(strstr(gr_errmsg(), "[2, 3], not a scalar"));
+  assert_null(g);
+  gr_tensor *ones = TU_OK(gr_full(GR_F32, 2, (int64_t[]){2, 3}, 1.0));
+  o.grad_outputs = &ones;
+  assert_int_equal(gr_grad(1, &y, 1, &x, &o, &g), GR_OK);
+  for (int i = 0; i < 6; i++) assert_float_equal(gr_get_flat(g, i), 2 * gr_get_flat(x, i), 1e-6);
+  gr_release(g);
+  gr_release(ones);
+  gr_release(y);
+  gr_release(x);
+}
+
 static void test_no_grad_and_detach(void **state) {
   gr_tensor *x = tu_rand(TU_SHAPE(3), -1, 1);
   gr_set_requires_grad(x, true);
@@ -258,6 +278,7 @@ int main(void) {
       cmocka_unit_test(test_grad_of_intermediate_and_unused),
       cmocka_unit_test(test_deep_graph),
       cmocka_unit_test(test_pools),
+      cmocka_unit_test(test_non_scalar_output),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

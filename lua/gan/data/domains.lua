@@ -42,6 +42,7 @@
 -- @module gan.data.domains
 
 local gan = require "gan"
+local user_error = require("gan.util").user_error
 local options = require "gan.options"
 
 local M = {}
@@ -115,8 +116,8 @@ local function domain(src, opt, k, label, split_at)
       end
     end
     if #imgs == 0 then
-      error(("gan.data: no usable images in %s (%d files, %d could not be read)"):format(label, src.n,
-        #o.skipped), 0)
+      user_error(("gan.data: no usable images in %s (%d files, %d could not be read)"):format(label, src.n,
+        #o.skipped))
     end
     src, o.names = { x = gan.stack(imgs, 1) }, names
   end
@@ -132,7 +133,7 @@ end
 
 local function folder_source(dir, channels, L, limit)
   local files = first(images.files(dir), limit)
-  if #files == 0 then error(("gan.data: no PNG or JPEG files in %s"):format(dir), 0) end
+  if #files == 0 then user_error(("gan.data: no PNG or JPEG files in %s"):format(dir)) end
   local names = {}
   for i, f in ipairs(files) do names[i] = stem(f) end
   return {
@@ -177,7 +178,7 @@ function M.unpaired(name, opt, params)
       "fashion-mnist " .. split .. " classes " .. table.concat(cb, ","))
   else
     if not gan.io.isdir(name) then
-      error(("gan.data.unpaired: '%s' is neither fashion-mnist nor a folder"):format(name), 0)
+      user_error(("gan.data.unpaired: '%s' is neither fashion-mnist nor a folder"):format(name))
     end
     local channels = get(opt, "channels")
     local _, L = images.sizes(opt)
@@ -185,8 +186,8 @@ function M.unpaired(name, opt, params)
     for k, side in ipairs({ "A", "B" }) do
       local dir = ("%s/%s%s"):format(name, split, side)
       if not gan.io.isdir(dir) then
-        error(("gan.data.unpaired: %s has no %s%s folder (the CycleGAN layout: DIR/trainA, DIR/trainB, "
-          .. "DIR/testA, DIR/testB)"):format(name, split, side), 0)
+        user_error(("gan.data.unpaired: %s has no %s%s folder (the CycleGAN layout: DIR/trainA, DIR/trainB, "
+          .. "DIR/testA, DIR/testB)"):format(name, split, side))
       end
       doms[side] = domain(folder_source(dir, channels, L, get(opt, "limit")), opt, k, dir)
     end
@@ -258,7 +259,7 @@ local function matching_pairs(dirA, dirB)
   table.sort(lonely)
   for _, f in ipairs(lonely) do io.stderr:write(("gan.data: %s has no partner of the same name; left out\n"):format(f)) end
   if #pa == 0 then
-    error(("gan.data.paired: no files of the same name in %s and %s"):format(dirA, dirB), 0)
+    user_error(("gan.data.paired: no files of the same name in %s and %s"):format(dirA, dirB))
   end
   return pa, pb
 end
@@ -287,7 +288,7 @@ function M.paired(name, opt, params)
     return domain({ x = gan.cat({ a, b }, 2) }, opt, 1, "fashion-mnist " .. split .. " edges -> garments", 1)
   end
   if not gan.io.isdir(name) then
-    error(("gan.data.paired: '%s' is neither fashion-mnist nor a folder"):format(name), 0)
+    user_error(("gan.data.paired: '%s' is neither fashion-mnist nor a folder"):format(name))
   end
   local channels = get(opt, "channels")
   local limit = get(opt, "limit")
@@ -314,7 +315,7 @@ function M.paired(name, opt, params)
   else
     local dir = gan.io.isdir(name .. "/" .. split) and (name .. "/" .. split) or name
     local files = first(images.files(dir), limit)
-    if #files == 0 then error(("gan.data.paired: no PNG or JPEG files in %s"):format(dir), 0) end
+    if #files == 0 then user_error(("gan.data.paired: no PNG or JPEG files in %s"):format(dir)) end
     local names = {}
     for i, f in ipairs(files) do names[i] = stem(f) end
     src = {

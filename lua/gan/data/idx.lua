@@ -11,6 +11,7 @@
 -- @module gan.data.idx
 
 local gan = require "gan"
+local user_error = require("gan.util").user_error
 local options = require "gan.options"
 
 local M = {}
@@ -56,8 +57,8 @@ local function class_ids(classes, names)
       end
     end
     if id == nil or id < 0 or id >= #names then
-      error(("gan.data: unknown class '%s' (classes: 0-%d, or names: %s)"):format(tostring(c), #names - 1,
-        table.concat(names, ", ")), 0)
+      user_error(("gan.data: unknown class '%s' (classes: 0-%d, or names: %s)"):format(tostring(c), #names - 1,
+        table.concat(names, ", ")))
     end
     keep[id] = true
   end
@@ -74,7 +75,7 @@ local function load_cached(path, as_int)
   if not t then
     local err
     t, err = gan.io.load_idx(path, as_int)
-    if not t then error(("gan.data: %s"):format(err), 0) end
+    if not t then user_error(("gan.data: %s"):format(err)) end
     cache[key] = t
   end
   return t
@@ -107,8 +108,8 @@ function M.load(root, opt, params, fashion)
   local img_path = idx_file(root, prefix .. "-images-idx3-ubyte")
   local lab_path = idx_file(root, prefix .. "-labels-idx1-ubyte")
   if not img_path then
-    error(("gan.data: Fashion-MNIST not found: no %s-images-idx3-ubyte[.gz] in %s; install it with "
-      .. "`sudo apt-get install dataset-fashion-mnist`"):format(prefix, root), 0)
+    user_error(("gan.data: Fashion-MNIST not found: no %s-images-idx3-ubyte[.gz] in %s; install it with "
+      .. "`sudo apt-get install dataset-fashion-mnist`"):format(prefix, root))
   end
   local x = load_cached(img_path, false)
   local y = lab_path and load_cached(lab_path, true) or nil

@@ -12,6 +12,7 @@
 -- @module gan.data.images
 
 local gan = require "gan"
+local user_error = require("gan.util").user_error
 local options = require "gan.options"
 local dataset = require "gan.data.dataset"
 
@@ -36,7 +37,7 @@ end
 function M.sizes(opt)
   local size, L = get(opt, "size"), get(opt, "load_size")
   if L == 0 then L = size end
-  if L < size then error(("gan.data: --load_size (%d) must be at least --size (%d)"):format(L, size), 0) end
+  if L < size then user_error(("gan.data: --load_size (%d) must be at least --size (%d)"):format(L, size)) end
   return size, L
 end
 
@@ -91,8 +92,8 @@ function M.load(dir, opt)
     end
   end
   if #imgs == 0 then
-    error(("gan.data: no usable images in %s (%d image files found, %d could not be read)"):format(dir, #files,
-      #skipped), 0)
+    user_error(("gan.data: no usable images in %s (%d image files found, %d could not be read)"):format(dir, #files,
+      #skipped))
   end
   return dataset.new({ x = gan.stack(imgs, 1) }, {
     name = dir, kind = "images", files = used, skipped = skipped, size = size, flip = get(opt, "flip"),

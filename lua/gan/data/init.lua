@@ -109,8 +109,8 @@ function M.load(name, opt, params)
     if idx.has_files(name) then return idx.load(name, opt, params, false) end
     return M.images.load(name, opt, params)
   end
-  error(("gan.data: '%s' is neither a dataset name (fashion-mnist, %s) nor a folder"):format(name,
-    table.concat(M.toy_names, ", ")), 2)
+  require("gan.util").user_error("gan.data: '%s' is neither a dataset name (fashion-mnist, %s) nor a folder",
+    name, table.concat(M.toy_names, ", "))
 end
 
 -- the loaders and the two-domain functions load on first use

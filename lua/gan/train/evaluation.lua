@@ -27,16 +27,23 @@ local util = require "gan.util"
 
 local M = {}
 
--- A function evaluate(step, n) -> table of results, or nil when there is
+-- A function evaluate(step, n) -> table of results, or nil and why there is
 -- nothing to measure.
 local function make_evaluator(run)
   local data, hooks, state = run.state.data, run.hooks, run.state
-  local draw = train.draw_of(state, hooks)
+  local draw, why = train.draw_of(state, hooks)
   local auto
   if draw and type(data) == "table" and type(data.evaluate) == "function" then
     auto = function(n) return data:evaluate(draw, n) end
   end
-  if not auto and not hooks.eval then return nil end
+  if not auto and not hooks.eval then
+    if draw then
+      why = ("--data=%s has no measure of its own (FD, KID, precision and recall use the features of a "
+        .. "Fashion-MNIST classifier, so they are measured on Fashion-MNIST only; toy sets count modes), and the "
+        .. "recipe measures nothing of its own"):format(tostring(options.get(run.opt, "data")))
+    end
+    return nil, why
+  end
   local seed = options.get(run.opt, "seed")
   return function(step, n)
     local r = {}
@@ -61,7 +68,7 @@ end
 --- Prepares the evaluator.
 -- @param run the run (see gan.train)
 function M.start(run)
-  run.evaluate = make_evaluator(run)
+  run.evaluate, run.no_evaluation = make_evaluator(run)
   run.eval_every = options.get(run.opt, "eval_every")
   run.eval_samples = options.get(run.opt, "eval_samples")
   run.eval_final = options.get(run.opt, "eval")
@@ -89,8 +96,12 @@ end
 --- The final evaluation, into metrics.json.
 -- @param run the run
 function M.finish(run)
-  if not run.eval_final or not run.evaluate or run.stopped then return end
+  if not run.eval_final or run.stopped then return end
   if run.steps == 0 and not run.evaluating then return end
+  if not run.evaluate then
+    run:say("note: no final evaluation: " .. tostring(run.no_evaluation))
+    return
+  end
   local t = gan.clock()
   print(("evaluating %d samples at step %d ..."):format(run.eval_samples, run.step))
   local r = run.evaluate(run.step, run.eval_samples)

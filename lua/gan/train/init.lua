@@ -55,14 +55,22 @@
 -- sample_count (64 images, 1000 points), sample_label(step) -> a label for a
 -- grid at that step, or nil (see gan.train.samples), eval(step, n) -> table of
 -- scalars (every eval_every steps, logged to OUT/eval.csv, and at the end),
--- log(step, values), observers (a list).
--- Requires: gan.checkpoint, gan.options, gan.random; the observers
+-- log(step, values), observers (a list), translate = {AtoB = fn, BtoA = fn,
+-- channels = n} (how `ganlua translate` uses a trained run: gan.sample).
+--
+-- A run folder holds one run: a fresh run into a folder with a checkpoint
+-- is refused (--resume continues it, --force starts over and removes its
+-- checkpoint, logs and sample grids; see claim). The checkpoint records the
+-- recipe and its options, so `replay` can rebuild the run from it alone
+-- (`ganlua sample`, `ganlua translate`).
+-- Requires: gan.checkpoint, gan.options, gan.random, gan.util; the observers
 -- gan.train.log, .samples, .evaluation, .report.
 -- @module gan.train
 
 local gan = require "gan"
 local checkpoint = require "gan.checkpoint"
 local options = require "gan.options"
+local util = require "gan.util"
 
 local M = {}
 
@@ -73,6 +81,7 @@ M.options = options.declare("gan.train", "training loop", {
   { "out", "", "run folder (default runs/<recipe>)" },
   { "threads", 0, "CPU threads (0: all cores)" },
   { "resume", false, "continue from the last checkpoint in the run folder" },
+  { "force", false, "start over in a run folder that holds a run (its checkpoint, logs and samples are removed)" },
   { "sample_every", 500, "write a sample grid every N iterations (0: never)" },
   { "save_every", 1000, "write a checkpoint every N iterations (0: only at the end)" },
   { "eval", true, "measure the samples at the end of the run (metrics.json, report.html)" },
@@ -114,7 +123,7 @@ function M.without_side_effects(state, fn)
     for _, b in ipairs(m:buffers()) do saved[#saved + 1] = { b, b:clone() } end
   end
   local rng = gan.rng_state()
-  local ok, r = pcall(gan.no_grad, fn)
+  local ok, r = util.traced(gan.no_grad, fn)
   for _, s in ipairs(saved) do s[1]:copy_(s[2]) end
   gan.set_rng_state(rng)
   if not ok then error(r, 0) end
@@ -166,6 +175,67 @@ function M.scalars(losses)
 end
 
 -- ----------------------------------------------------------------------------
+-- The run folder
+
+-- what a run writes in its folder (besides samples/), removed by --force
+local run_files = { "checkpoint.safetensors", "log.csv", "eval.csv", "metrics.json", "report.html", "curves.png",
+  "options.txt" }
+
+--- Makes sure a fresh run loses no earlier one: when `out` holds a run's
+-- checkpoint, this is an error that says how to go on (--resume, --force
+-- or another --out). With `force`, or when the earlier run left no
+-- checkpoint (it failed before its first save), that run's files and
+-- sample grids are removed first, so its samples never mix with the new
+-- ones.
+-- @param out the run folder
+-- @param force remove the run there
+-- @return true when files of an earlier run were removed
+function M.claim(out, force)
+  local ckpt = out .. "/checkpoint.safetensors"
+  if not (gan.io.exists(ckpt) or gan.io.exists(out .. "/log.csv")) then return false end
+  if gan.io.exists(ckpt) and not force then
+    local _, meta = gan.io.load_safetensors(ckpt)
+    local step = type(meta) == "table" and meta["ganlua.step"]
+    util.user_error("gan.train: %s holds a run already%s; --resume continues it, --force starts it over "
+      .. "(removing its checkpoint, logs and samples), or give another --out", out,
+      step and (" (its checkpoint is at step %s)"):format(step) or "")
+  end
+  for _, name in ipairs(run_files) do os.remove(out .. "/" .. name) end
+  if gan.io.isdir(out .. "/samples") then
+    for _, f in ipairs(gan.io.files(out .. "/samples") or {}) do
+      if f:match("%.png$") then os.remove(f) end
+    end
+  end
+  return true
+end
+
+--- Why a checkpoint does not fit this run, in the user's words: the
+-- options the checkpoint was made with that differ from this run's
+-- ("nf: the checkpoint has 64, this run 32"), before the loader's message;
+-- or that message alone when no option differs.
+-- @param path the checkpoint
+-- @param opt this run's options
+-- @param err the loader's message
+-- @return text
+function M.differences(path, opt, err)
+  local _, meta = gan.io.load_safetensors(path)
+  local saved = require("gan.pretrained").options(type(meta) == "table" and meta or {})
+  local info = options.info(opt)
+  local skip = { resume = true, force = true, iters = true, out = true, eval = true, threads = true }
+  local diff = {}
+  for _, k in ipairs(info and info.keys or {}) do
+    local mine = options.render(rawget(opt, k))
+    if saved[k] ~= nil and not skip[k] and saved[k] ~= mine then
+      diff[#diff + 1] = ("the checkpoint has %s=%s, this run %s=%s"):format(k, saved[k], k, mine)
+    end
+  end
+  if #diff == 0 then return err end
+  if #err > 200 then err = err:sub(1, 200) .. " ..." end
+  return ("it was made with other options (%s); run with the checkpoint's values, or start a new run "
+    .. "with another --out (%s)"):format(table.concat(diff, "; "), err)
+end
+
+-- ----------------------------------------------------------------------------
 -- The run
 
 local Run = {}
@@ -187,6 +257,7 @@ local function notify(run, what, ...)
 end
 
 local evaluating = false -- true while gan.train.evaluate runs a recipe
+local replaying = nil -- while gan.train.replay runs a recipe: function(run) -> result, instead of training
 
 --- Runs the training loop (see the module comment).
 -- @param opt the options (gan.options table or a plain one)
@@ -202,8 +273,9 @@ function M.run(opt, state, step_fn, hooks)
   if out == "" then out = "runs/run" end
   local threads = get(opt, "threads")
   if threads > 0 then gan.set_threads(threads) end
+  local cleared = not (get(opt, "resume") or evaluating or replaying) and M.claim(out, get(opt, "force"))
   local ok_dir, dir_err = gan.io.mkdir(out .. "/samples")
-  if not ok_dir then error(("gan.train: cannot make the run folder %s: %s"):format(out, tostring(dir_err)), 0) end
+  if not ok_dir then util.user_error("gan.train: cannot make the run folder %s: %s", out, tostring(dir_err)) end
 
   local run = setmetatable({
     opt = opt, state = state, hooks = hooks, out = out, iters = get(opt, "iters"),
@@ -213,23 +285,28 @@ function M.run(opt, state, step_fn, hooks)
     require "gan.train.report" }
   for _, o in ipairs(hooks.observers or {}) do run.observers[#run.observers + 1] = o end
 
-  if get(opt, "resume") or evaluating then
+  if get(opt, "resume") or evaluating or replaying then
     if gan.io.exists(run.ckpt) then
       local extra, err = checkpoint.load(run.ckpt, state)
-      if not extra then error(("gan.train: cannot resume from %s: %s"):format(run.ckpt, err), 0) end
+      if not extra then util.user_error("gan.train: cannot resume from %s: %s", run.ckpt, M.differences(run.ckpt, opt, err)) end
       local step = type(extra.step) == "string" and #extra.step <= 15 and extra.step:match("^%d+$")
       if not step then
-        error(("gan.train: cannot resume from %s: its step (metadata ganlua.step) is %s, not a whole number of steps")
-          :format(run.ckpt, extra.step and ("%q"):format(extra.step:sub(1, 40)) or "missing"), 0)
+        util.user_error("gan.train: cannot resume from %s: its step (metadata ganlua.step) is %s, not a whole number of steps",
+          run.ckpt, extra.step and ("%q"):format(extra.step:sub(1, 40)) or "missing")
       end
       run.start = math.tointeger(tonumber(step))
       run.step = run.start
       run.resumed = true
-    elseif evaluating then
-      error(("gan.train.evaluate: %s not found"):format(run.ckpt), 0)
+    elseif evaluating or replaying then
+      util.user_error("gan.train: %s not found", run.ckpt)
     end
   end
-  local ok, err = pcall(notify, run, "start")
+  if replaying then
+    local action = replaying
+    replaying = nil -- a recipe that trains a second model trains it
+    return action(run)
+  end
+  local ok, err = util.traced(notify, run, "start")
   if not ok then
     pcall(notify, run, "close")
     error(err, 0)
@@ -238,11 +315,14 @@ function M.run(opt, state, step_fn, hooks)
   for _, k in ipairs(options.unread(opt)) do
     run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end
+  if cleared then run:say(("%s held an earlier run: its checkpoint, logs and sample grids were removed"):format(out)) end
   local stale = checkpoint.remove_stale(run.ckpt)
   if stale > 0 then run:say(("removed %d temporary file(s) a killed save of %s had left"):format(stale, run.ckpt)) end
+  local info = options.info(opt)
+  local recipe = info and info.script and info.script ~= "-" and gan.io.abspath(info.script) or nil
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
-    local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt) })
+    local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt), recipe = recipe })
     if not okc then
       run:say(("warning: checkpoint not written: %s"):format(tostring(errc)))
       run.save_error = tostring(errc)
@@ -261,7 +341,7 @@ function M.run(opt, state, step_fn, hooks)
       if not v then
         local where = last_saved and ("the last good checkpoint (step %d) is %s"):format(last_saved, run.ckpt)
           or "no checkpoint had been written"
-        error(("gan.train: loss '%s' is %s at step %d; stopping (%s)"):format(bad, tostring(badv), s, where), 0)
+        util.user_error("gan.train: loss '%s' is %s at step %d; stopping (%s)", bad, tostring(badv), s, where)
       end
       run.values, run.step = v, s
       if hooks.log then hooks.log(s, v) end
@@ -276,7 +356,7 @@ function M.run(opt, state, step_fn, hooks)
 
   if not evaluating then
     gan.catch_interrupt(true)
-    ok, err = pcall(loop)
+    ok, err = util.traced(loop)
     gan.catch_interrupt(false)
     if not ok then
       pcall(notify, run, "close")
@@ -290,7 +370,7 @@ function M.run(opt, state, step_fn, hooks)
   elseif run.steps > 0 or (not evaluating and not gan.io.exists(run.ckpt)) then
     save(run.step)
   end
-  ok, err = pcall(notify, run, "finish")
+  ok, err = util.traced(notify, run, "finish")
   notify(run, "close")
   if not ok then error(err, 0) end
   if run.save_error then
@@ -304,10 +384,75 @@ function M.run(opt, state, step_fn, hooks)
     local kept = last_saved == run.step and ("%s holds step %d; --resume continues it"):format(run.ckpt, run.step)
       or last_saved and ("the last checkpoint, %s, holds step %d"):format(run.ckpt, last_saved)
       or "no checkpoint was written"
-    error(("gan.train: interrupted at step %d (%s)"):format(run.step, kept), 0)
+    util.user_error("gan.train: interrupted at step %d (%s)", run.step, kept)
   end
   return { steps = run.steps, step = run.step, seconds = run.seconds, losses = run.values, out = out,
     interrupted = run.stopped ~= nil, metrics = run.results }
+end
+
+--- The recipe and options of a run: from its checkpoint's metadata
+-- (ganlua.recipe, ganlua.options), or, for a checkpoint written before it
+-- recorded its recipe, from RUN/options.txt.
+-- @param run a run folder, or its checkpoint file
+-- @return {dir=, ckpt=, recipe=, step=, options= (list of {key, text}, in order)}; raises a user's error
+function M.run_info(run)
+  run = run:gsub("/+$", "")
+  local dir, ckpt = run, run .. "/checkpoint.safetensors"
+  if run:match("%.safetensors$") then dir, ckpt = run:match("^(.*)/[^/]+$") or ".", run end
+  if not gan.io.exists(ckpt) then
+    util.user_error("%s not found: is %s a run folder (the --out of a run)?", ckpt, dir)
+  end
+  local _, meta = gan.io.load_safetensors(ckpt)
+  if type(meta) ~= "table" then util.user_error("cannot read %s: %s", ckpt, tostring(meta)) end
+  local info = { dir = dir, ckpt = ckpt, recipe = meta["ganlua.recipe"], options = {},
+    step = math.tointeger(tonumber(meta["ganlua.step"])) }
+  if not info.step then util.user_error("cannot read the step of %s", ckpt) end
+  local text = meta["ganlua.options"]
+  local f = io.open(dir .. "/options.txt", "r")
+  if f then
+    local saved = f:read("a")
+    f:close()
+    info.recipe = info.recipe or saved:match("^# recipe=([^\n]+)")
+    text = text or saved
+  end
+  if not info.recipe then util.user_error("%s does not name the recipe that made it (nor does %s/options.txt)", ckpt, dir) end
+  if not gan.io.exists(info.recipe) then util.user_error("the recipe of %s, %s, is gone", ckpt, info.recipe) end
+  for k, v in (text or ""):gmatch("([%w_]+)=([^\n]*)") do info.options[#info.options + 1] = { k, v } end
+  return info
+end
+
+--- Runs a finished run's recipe again with the options it was trained
+-- with, at the step of its checkpoint: the recipe builds its networks and
+-- data as it did, gan.train loads the checkpoint and, instead of training,
+-- calls `action(run)` (run as the observers get it: opt, state, hooks,
+-- out, ...). `ganlua sample` and `ganlua translate` work this way
+-- (gan.sample).
+-- @param path a run folder, or its checkpoint file
+-- @param argv more options for the recipe (a list such as {"--limit=100"})
+-- @param action function(run) -> result
+-- @return action's result; raises an error when the recipe never called gan.train
+function M.replay(path, argv, action)
+  local info = M.run_info(path)
+  local args, skip = {}, { out = true, resume = true, force = true, eval = true, iters = true }
+  for _, kv in ipairs(info.options) do
+    if not skip[kv[1]] then args[#args + 1] = ("--%s=%s"):format(kv[1], kv[2]) end
+  end
+  for _, a in ipairs { "--out=" .. info.dir, "--eval=false", "--iters=" .. info.step } do args[#args + 1] = a end
+  for _, a in ipairs(argv or {}) do args[#args + 1] = a end
+  local result, done
+  local saved = replaying
+  replaying = function(run)
+    done = true
+    result = action(run)
+    return result
+  end
+  local ok, r = util.traced(options.with_arguments, args, info.recipe, function() return dofile(info.recipe) end)
+  replaying = saved
+  if not ok then error(r, 0) end
+  if not done then
+    util.user_error("%s did not train with gan.train: its runs cannot be replayed", info.recipe)
+  end
+  return result
 end
 
 --- Measures a finished run again: runs the run's recipe (named in
@@ -320,10 +465,10 @@ end
 function M.evaluate(dir, argv)
   dir = dir:gsub("/+$", "")
   local f = io.open(dir .. "/options.txt", "r")
-  if not f then error(("gan.train.evaluate: %s/options.txt not found: is %s a run folder?"):format(dir, dir), 0) end
+  if not f then util.user_error("gan.train.evaluate: %s/options.txt not found: is %s a run folder?", dir, dir) end
   local recipe
   local args = {}
-  local skip = { out = true, resume = true, eval = true, iters = true }
+  local skip = { out = true, resume = true, eval = true, iters = true, force = true }
   for line in f:lines() do
     local r = line:match("^# recipe=(.+)$")
     if r then recipe = r end
@@ -332,13 +477,13 @@ function M.evaluate(dir, argv)
   end
   f:close()
   if not recipe then
-    error(("gan.train.evaluate: %s/options.txt does not name its recipe"):format(dir), 0)
+    util.user_error("gan.train.evaluate: %s/options.txt does not name its recipe", dir)
   end
-  if not gan.io.exists(recipe) then error(("gan.train.evaluate: the run's recipe %s is gone"):format(recipe), 0) end
+  if not gan.io.exists(recipe) then util.user_error("gan.train.evaluate: the run's recipe %s is gone", recipe) end
   local ckpt = dir .. "/checkpoint.safetensors"
   local _, meta = gan.io.load_safetensors(ckpt)
   local step = type(meta) == "table" and math.tointeger(tonumber(meta["ganlua.step"]))
-  if not step then error(("gan.train.evaluate: cannot read the step of %s: %s"):format(ckpt, tostring(meta)), 0) end
+  if not step then util.user_error("gan.train.evaluate: cannot read the step of %s: %s", ckpt, tostring(meta)) end
   -- the run as it stood at its checkpoint: iters is the step it reached
   for _, a in ipairs { "--out=" .. dir, "--eval=true", "--iters=" .. step } do args[#args + 1] = a end
   for _, a in ipairs(argv or {}) do args[#args + 1] = a end

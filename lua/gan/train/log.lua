@@ -5,9 +5,11 @@
 -- parameter count of every module. At each step: a row of OUT/log.csv with
 -- every scalar the step returned (the first row fixes the columns; a resumed
 -- run keeps the rows up to its checkpoint), and the progress line: step,
--- speed, ETA and the latest losses, redrawn in place on a terminal (TERM set
--- and standard output a tty), plain lines every `print_every` steps
--- otherwise. At the end: the time per step.
+-- speed, elapsed and remaining time and the latest losses. On a terminal
+-- (TERM set and standard output a tty) it is redrawn in place, fitted to
+-- the terminal's width (losses with fewer digits, or left out, so that a
+-- redraw never wraps); otherwise whole lines every `print_every` steps.
+-- At the end: the time per step.
 --
 -- Requires: gan.options (format, info), gan.train (modules_of, fmt_num).
 -- @module gan.train.log
@@ -124,31 +126,96 @@ function Csv:close() self.f:close() end
 -- ----------------------------------------------------------------------------
 -- The progress line
 
-local function progress_line(p, step, values)
-  local dt = now() - p.t0
+local function width_of(text) return utf8.len(text) or #text end
+
+-- "2.31 it/s" or "1.52 s/it"
+local function speed_of(rate)
+  if rate <= 0 then return "- it/s" end
+  return rate >= 1 and ("%.2f it/s"):format(rate) or ("%.2f s/it"):format(1 / rate)
+end
+
+--- The progress line of a step: "step 120/5000  2.31 it/s  0:52 elapsed, 35:12 left  D 0.693  G 0.71"
+-- fitted into `width` columns when given (a terminal's): the losses that
+-- fit, with fewer digits when that makes more fit, and the timing shortened
+-- before anything is cut; a bar in front when there is room for one.
+-- @param p the progress state {t0=, start=, iters=, keys= (the losses' names, in order)}
+-- @param step the step
+-- @param values the step's scalars
+-- @param width columns available (nil: the whole line, as for a log file)
+-- @param elapsed seconds since the run started (default: measured)
+-- @return the line
+function M.progress_line(p, step, values, width, elapsed)
+  elapsed = elapsed or now() - p.t0
   local done = step - p.start
-  local rate = dt > 0 and done / dt or 0
-  local eta = rate > 0 and (p.iters - step) / rate or 0
-  local parts = {}
-  for _, k in ipairs(p.keys) do
-    if values[k] ~= nil then parts[#parts + 1] = k .. " " .. train.fmt_num(values[k]) end
+  local rate = elapsed > 0 and done / elapsed or 0
+  local left = rate > 0 and (p.iters - step) / rate or 0
+  local head = ("step %d/%d"):format(step, p.iters)
+  local timing = ("%s  %s elapsed, %s left"):format(speed_of(rate), fmt_time(elapsed), fmt_time(left))
+  local function losses(fmt)
+    local parts = {}
+    for _, k in ipairs(p.keys or {}) do
+      local v = values[k]
+      if v ~= nil then parts[#parts + 1] = k .. " " .. (math.type(v) == "integer" and tostring(v) or fmt:format(v)) end
+    end
+    return parts
   end
-  local speed = rate > 0 and (rate >= 1 and ("%.2f it/s"):format(rate) or ("%.2f s/it"):format(1 / rate)) or "- it/s"
-  return ("step %d/%d  %s  ETA %s  %s"):format(step, p.iters, speed, fmt_time(eta), table.concat(parts, "  "))
+  if not width then
+    return table.concat({ head, timing, table.unpack(losses("%.4g")) }, "  ")
+  end
+  local room = width - 1 -- writing the last column makes some terminals wrap
+  -- the losses in full, or with three digits when more of them fit so; "..." for those left out
+  local function fit(line)
+    local best, shown
+    for _, fmt in ipairs { "%.4g", "%.3g" } do
+      local parts, text, n = losses(fmt), line, 0
+      for i, part in ipairs(parts) do
+        local reserve = i < #parts and 5 or 0
+        if width_of(text .. "  " .. part) + reserve > room then break end
+        text, n = text .. "  " .. part, i
+      end
+      if n < #parts and width_of(text .. "  ...") <= room then text = text .. "  ..." end
+      if not best or n > shown then best, shown = text, n end
+      if n == #parts then break end
+    end
+    return best, shown
+  end
+  -- the timing in words, or short ("0:52<35:15") when that shows more losses
+  local total = #losses("%.4g")
+  local best, shown = fit(head .. "  " .. timing)
+  if shown < total or width_of(best) > room then
+    local short, n = fit(("%s  %s  %s<%s"):format(head, speed_of(rate), fmt_time(elapsed), fmt_time(left)))
+    if n > shown or width_of(best) > room then best, shown = short, n end
+  end
+  if width_of(best) > room then
+    best = ("%d/%d %s<%s"):format(step, p.iters, fmt_time(elapsed), fmt_time(left))
+    if width_of(best) > room then return best:sub(1, math.max(room, 0)) end
+  end
+  -- a bar in front, in the room that is left
+  local bar = math.min(30, room - width_of(best) - 3)
+  if bar >= 10 then
+    local fill = math.floor(bar * step / p.iters + 0.5)
+    best = ("[%s%s] %s"):format(("#"):rep(fill), ("-"):rep(bar - fill), best)
+  end
+  return best
+end
+
+-- Is the progress line on a terminal, and how wide is it (nil: not a terminal)?
+local function terminal_width()
+  if not is_tty() then return nil end
+  return gan.terminal_width(1) or math.tointeger(tonumber(os.getenv("COLUMNS") or "")) or 80
 end
 
 local function show_progress(p, step, values)
   if p.tty then
     local t = now()
-    if t == p.last and step ~= p.iters then return end
+    if t - p.last < 0.1 and step ~= p.iters then return end -- at most ten redraws a second
     p.last = t
-    local width = 30
-    local fill = math.floor(width * step / p.iters + 0.5)
-    io.stdout:write("\r[", ("#"):rep(fill), ("-"):rep(width - fill), "] ", progress_line(p, step, values), "\27[K")
+    local width = terminal_width() or 80
+    io.stdout:write("\r", M.progress_line(p, step, values, width), "\27[K")
     if step == p.iters then io.stdout:write("\n") end
     io.stdout:flush()
   elseif step % p.every == 0 or step == p.iters or step == p.start + 1 then
-    io.stdout:write(progress_line(p, step, values), "\n")
+    io.stdout:write(M.progress_line(p, step, values), "\n")
     io.stdout:flush()
   end
 end

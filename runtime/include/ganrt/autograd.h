@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 typedef struct gr_grad_opts {
-  gr_tensor *const *grad_outputs; /* one per output, or NULL: ones for each output */
+  gr_tensor *const *grad_outputs; /* one per output, or NULL: every output must be a scalar */
   bool create_graph;              /* record the backward pass (double backward) */
   bool retain_graph;              /* keep saved values for another pass (implied by create_graph) */
   bool allow_unused;              /* an input the outputs do not depend on gets NULL, not an error */
