@@ -296,11 +296,12 @@ function M.pipeline(spec)
     end
   end
   local f = M.wavelets.sym6
-  local sum = 0
-  for _, v in ipairs(f) do sum = sum + v end
+  local sum, centroid = 0, 0
+  for k, v in ipairs(f) do sum, centroid = sum + v, centroid + (k - 1) * v end
   local taps = {}
   for k, v in ipairs(f) do taps[k] = v / sum end
   self.geom_filter = gan.tensor(taps)
+  self.geom_shift = -(centroid / sum - (#f - 1) / 2) / 4
   return self
 end
 
@@ -422,8 +423,13 @@ function Pipeline:warp(x, mats)
   x = x:upfirdn2d(self.geom_filter, { up = 2, pad = { 6, 5, 6, 5 }, gain = 4 })
   local Ho, Wo = (H + pad * 2) * 2, (W + pad * 2) * 2
   -- from the output's normalised coordinates to the upsampled input's
-  local pre = mat_mul(translate2(-0.5, -0.5), scale2(2, 2), 3)
-  local post = mat_mul(scale2(0.5, 0.5), translate2(0.5, 0.5), 3)
+  -- from input pixels to upsampled pixels, whose centres sit half a pixel in. The sym6 filter's
+  -- centroid is 0.40 taps before its middle, which shifts the upsampled image; the identity cancels
+  -- it on the way down, but a flip or a turn doubles it (NVlabs' pipeline leaves every flipped
+  -- image a tenth of a pixel off): the shift a removes it
+  local a = self.geom_shift
+  local pre = mat_mul(translate2(-0.5 + a, -0.5 + a), scale2(2, 2), 3)
+  local post = mat_mul(scale2(0.5, 0.5), translate2(0.5 - a, 0.5 - a), 3)
   local outer_l, outer_r = scale2(2 / Wu, 2 / Hu), scale2(Wo / 2, Ho / 2)
   local theta = {}
   for b = 1, B do
@@ -565,6 +571,87 @@ function Pipeline:load_state_dict(sd)
     error(("gan.augment: bad pipeline state (p=%s, calls=%s)"):format(tostring(sd.p), tostring(sd.calls)), 2)
   end
   self.p, self.calls = p, calls
+end
+
+local Adaptive = {}
+Adaptive.__index = Adaptive
+M.Adaptive = Adaptive
+
+--- ADA's control of a pipeline's p: the overfitting heuristic
+-- r_t = E[sign(D(real))], averaged over `interval` training steps, is
+-- compared with its target; p moves by sign(r_t - target) times
+-- batch * interval / (kimg * 1000), so it can go from 0 to 1 in `kimg`
+-- thousand real images. p stays in [0, max]: NVlabs' code clamps it at 0
+-- only, and p above 1 makes transformations such as the quarter turns and
+-- the luma flip certain rather than random, so that G learns them (they leak
+-- into the samples); max = 1 by default.
+--
+-- The sum and count of signs since the last adjustment and the steps are
+-- state (state_dict), so a resumed run goes on with the same p.
+--
+--     local aug = gan.augment.pipeline { groups = "bgc" }
+--     local ada = gan.augment.adaptive { pipeline = aug, batch = 16, kimg = 100 }
+--     local d_real = D(aug(real)); ada:observe(d_real); ... ; ada:step()
+-- @param spec {pipeline= (required), batch= (required: the images of a step),
+--   target=0.6, interval=4 (steps), kimg=500, max=1}
+-- @return the controller
+function M.adaptive(spec)
+  if type(spec) ~= "table" or getmetatable(spec.pipeline) ~= Pipeline then
+    error("gan.augment.adaptive: {pipeline = gan.augment.pipeline(...), batch = N} expected", 2)
+  end
+  local self = setmetatable({ pipeline = spec.pipeline, batch = spec.batch, target = spec.target or 0.6,
+    interval = spec.interval or 4, kimg = spec.kimg or 500, max = spec.max or 1, sum = 0, count = 0, steps = 0 },
+    Adaptive)
+  local function check(ok, what) if not ok then error("gan.augment.adaptive: " .. what, 3) end end
+  check(math.type(self.batch) == "integer" and self.batch >= 1, "batch must be an integer >= 1")
+  check(math.type(self.interval) == "integer" and self.interval >= 1, "interval must be an integer >= 1")
+  check(type(self.kimg) == "number" and self.kimg > 0, "kimg must be a number > 0")
+  check(type(self.target) == "number" and self.target >= -1 and self.target <= 1, "target must be in [-1, 1]")
+  check(type(self.max) == "number" and self.max >= 0, "max must be a number >= 0")
+  return self
+end
+
+--- Adds the signs of D's logits on real images (after augmentation) to the
+-- current interval's sum.
+-- @param logits tensor of any shape
+function Adaptive:observe(logits)
+  gan.no_grad(function()
+    self.sum = self.sum + logits:detach():sign():sum():item()
+    self.count = self.count + logits:numel()
+  end)
+end
+
+--- Ends a training step. r_t is the mean sign observed in the interval so
+-- far; at the interval's end p moves by one increment towards the target's
+-- side and a new interval starts.
+-- @return r_t (0 before anything was observed), and true when p was adjusted at this step
+function Adaptive:step()
+  self.steps = self.steps + 1
+  local r_t = self.count > 0 and self.sum / self.count or 0
+  if self.steps % self.interval ~= 0 or self.count == 0 then return r_t, false end
+  local dir = r_t > self.target and 1 or (r_t < self.target and -1 or 0)
+  local p = self.pipeline.p + dir * self.batch * self.interval / (self.kimg * 1000)
+  self.pipeline.p = math.max(0, math.min(self.max, p))
+  self.sum, self.count, self.r_t = 0, 0, r_t
+  return r_t, true
+end
+
+--- The controller's state: the open interval's sum and count, the steps and
+-- the last r_t (p is the pipeline's state).
+-- @return table
+function Adaptive:state_dict()
+  return { sum = self.sum, count = self.count, steps = self.steps, r_t = self.r_t }
+end
+
+--- Restores the state saved by state_dict.
+-- @param sd table
+function Adaptive:load_state_dict(sd)
+  local sum, count, steps = tonumber(sd.sum), math.tointeger(tonumber(sd.count)), math.tointeger(tonumber(sd.steps))
+  if not sum or sum ~= sum or not count or count < 0 or not steps or steps < 0 then
+    error(("gan.augment.adaptive: bad state (sum=%s, count=%s, steps=%s)"):format(tostring(sd.sum),
+      tostring(sd.count), tostring(sd.steps)), 2)
+  end
+  self.sum, self.count, self.steps, self.r_t = sum, count, steps, tonumber(sd.r_t)
 end
 
 return M
