@@ -49,7 +49,7 @@ local opt = gan.options {
   ema_kimg = 5.0,         -- half-life of G's average, in thousands of images (NVlabs' 'auto': batch * 10 / 32)
   ema_rampup = 0.05,      -- the half-life is at most ema_rampup times the images seen (0: no ramp-up)
   mbstd_group = 4,        -- group size of D's minibatch standard deviation (0: none)
-  augment = "none",       -- augment every image D sees: none, fixed (probability --p) or ada (p adapted: StyleGAN2-ADA)
+  augment = "none",       -- augment every image D sees: none, fixed (probability --p), ada (p adapted: StyleGAN2-ADA), or reals (only the real ones: the augmentations leak)
   augpipe = "bgc",        -- the transformations (gan.augment.pipeline: b blit, g geometry, c colour, f filter, n noise, o cutout)
   p = 0.0,                -- augmentation probability: the fixed one, or ada's start
   ada_target = 0.6,       -- ada: the target of r_t = E[sign(D(real))]
@@ -66,8 +66,8 @@ for _, k in ipairs({ "gamma", "pl_weight", "ema_kimg", "ema_rampup", "mbstd_grou
   if opt[k] < 0 then error(("--%s must be >= 0"):format(k), 0) end
 end
 if opt.mixing < 0 or opt.mixing > 1 then error("--mixing must be between 0 and 1", 0) end
-if opt.augment ~= "none" and opt.augment ~= "fixed" and opt.augment ~= "ada" then
-  error(("--augment must be none, fixed or ada, got '%s'"):format(opt.augment), 0)
+if not ({ none = true, fixed = true, ada = true, reals = true })[opt.augment] then
+  error(("--augment must be none, fixed, ada or reals, got '%s'"):format(opt.augment), 0)
 end
 if opt.p < 0 or opt.p > 1 then error("--p must be between 0 and 1", 0) end
 if opt.ada_interval < 1 or opt.ada_kimg <= 0 then error("--ada_interval must be >= 1 and --ada_kimg > 0", 0) end
@@ -106,7 +106,12 @@ if opt.augment == "ada" then
   ada = gan.augment.adaptive({ pipeline = aug, batch = opt.batch, target = opt.ada_target,
     interval = opt.ada_interval, kimg = opt.ada_kimg })
 end
-local function DA(x) return D(aug and aug(x) or x) end
+-- (--augment=reals augments the real images only: the lesson of what not to do)
+local function DA(x, real)
+  if aug and (real or opt.augment ~= "reals") then x = aug(x) end
+  return D(x)
+end
+local function DA_real(x) return DA(x, true) end
 
 -- G in training: z -> ws, mixed with a second z's from a random layer on, -> images
 local function generate(n)
@@ -130,11 +135,11 @@ local function step(real, s)
   end
   -- D: the logistic loss on fresh samples; every r1_every steps R1 on real data, times r1_every
   local fake = gan.no_grad(function() return (generate(opt.batch)) end)
-  local d_real, d_fake = DA(real), DA(fake)
+  local d_real, d_fake = DA_real(real), DA(fake)
   if ada then ada:observe(d_real) end
   local lossD = F.bce_logits(d_real, 1) + F.bce_logits(d_fake, 0)
   optD:step(lossD)
-  local reg_r1 = d_every > 0 and P.lazy(s - 1, d_every, P.r1, DA, real, { gamma = opt.gamma }) or nil
+  local reg_r1 = d_every > 0 and P.lazy(s - 1, d_every, P.r1, DA_real, real, { gamma = opt.gamma }) or nil
   if reg_r1 then optD:step(reg_r1) end
   ema:update()
   return { D = lossD, G = lossG, ["D(x)"] = d_real:sigmoid():mean(), ["D(G(z))"] = d_fake:sigmoid():mean(),

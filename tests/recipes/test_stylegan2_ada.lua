@@ -55,7 +55,7 @@ end)
 T.case("stylegan2_ada.lua refuses bad options; stylegan2 keeps augmentation off", function()
   local out = U.tmpdir("recipe_stylegan2_ada_bad")
   for args, msg in pairs({
-    ["--augment=all"] = "--augment must be none, fixed or ada, got 'all'",
+    ["--augment=all"] = "--augment must be none, fixed, ada or reals, got 'all'",
     ["--p=1.5"] = "--p must be between 0 and 1",
     ["--augpipe=bgz"] = "--augpipe: ",
     ["--ada_kimg=0"] = "--ada_kimg > 0",
