@@ -13,7 +13,7 @@ local gan = require "gan"
 -- StyleGAN2's recipe (recipes/stylegan2.lua: networks, losses, R1, path length, EMA) with the
 -- augmentation on; every option of stylegan2 applies (--subset=1000: the small-data case).
 -- ada_kimg 100, not NVlabs' 500: p moves by at most batch * 4 / (ada_kimg * 1000) every 4 steps, so
--- from 0 to 1 in 31,250 steps of batch 16 at 500 (a week of this CPU), in 6,250 at 100. p stays
+-- from 0 to 1 in 31,250 steps of batch 16 at 500 (2.6 hours of one thread here), in 6,250 at 100. p stays
 -- in [0, 1] (NVlabs clamps at 0 only).
 -- StyleGAN2 のレシピ(ネットワーク、損失、R1、パス長、EMA)に拡張を加えたもの。ada_kimg は NVlabs の
 -- 500 ではなく 100: バッチ 16 で p が 0 から 1 まで動くのに 500 では 31,250 ステップ、100 では 6,250。
