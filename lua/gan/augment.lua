@@ -13,6 +13,15 @@
 -- number of batches augmented so far, which is the augmenter's state
 -- (saved in checkpoints with the data's).
 --
+-- The second half is StyleGAN2-ADA's augmentation of everything a
+-- discriminator sees (gan.augment.pipeline) and the control of its
+-- probability p by D's overfitting (gan.augment.adaptive):
+--
+--     local aug = gan.augment.pipeline { groups = "bgc" }
+--     local ada = gan.augment.adaptive { pipeline = aug, batch = 16 }
+--     local d_real = D(aug(real))          -- and D(aug(fake)) in D's and G's steps, R1 through aug
+--     ada:observe(d_real); ada:step()      -- p follows r_t = E[sign(D(real))]
+--
 -- Options read (declared here): load_size, flip.
 -- Requires: gan.options, gan.random.
 -- @module gan.augment
