@@ -92,15 +92,16 @@ end
 -- ----------------------------------------------------------------------------
 -- Adaptive discriminator augmentation (Karras et al. 2020, StyleGAN2-ADA)
 
---- Low-pass filters of orthogonal wavelets (decomposition, as listed by
--- the wavelet literature): sym2 builds the image filter bank, sym6 is the
+-- the low-pass filters of two orthogonal wavelets (decomposition)
+local SYM2 = { -0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025 }
+local SYM6 = { 0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
+  0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
+  -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148 }
+
+--- Low-pass filters of orthogonal wavelets (decomposition, as the wavelet
+-- literature lists them): sym2 builds the image filter bank, sym6 is the
 -- anti-aliasing filter of the geometric group.
-M.wavelets = {
-  sym2 = { -0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025 },
-  sym6 = { 0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
-    0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
-    -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148 },
-}
+M.wavelets = { sym2 = SYM2, sym6 = SYM6 }
 
 -- the transformations of each group, in the order they are composed
 local GROUPS = {
@@ -112,13 +113,15 @@ local GROUPS = {
   o = { "cutout" },
 }
 
+local BANDS = { 1, 1, 1, 1 } -- the image filter's multipliers of its four bands
+
 --- The strengths and ranges of the transformations, as the paper's
 -- Appendix B: a translation is relative to the image size, scales are
 -- log2 standard deviations, angles fractions of a full turn.
 M.ada_defaults = {
   xint_max = 0.125, scale_std = 0.2, rotate_max = 1, aniso_std = 0.2, xfrac_std = 0.125,
   brightness_std = 0.2, contrast_std = 0.5, hue_max = 1, saturation_std = 1,
-  imgfilter_std = 1, imgfilter_bands = { 1, 1, 1, 1 }, noise_std = 0.1, cutout_size = 0.5,
+  imgfilter_std = 1, imgfilter_bands = BANDS, noise_std = 0.1, cutout_size = 0.5,
 }
 
 -- 3x3 and 4x4 matrices as flat row-major Lua arrays
