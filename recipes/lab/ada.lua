@@ -163,7 +163,8 @@ assert(gan.util.write_file(opt.out .. "/table.md", text .. "\n"))
 local by = {}
 for _, r in ipairs(results) do by[r.kind] = r end
 if by.none and by.ada then
-  print(("\nADA's final FD is %.1f%% below the run without augmentation (%.1f against %.1f)"):format(
-    100 * (1 - by.ada.final.fd / by.none.final.fd), by.ada.final.fd, by.none.final.fd))
+  local change = 100 * (by.ada.final.fd / by.none.final.fd - 1)
+  print(("\nADA's final FD is %.1f%% %s the run without augmentation's (%.1f against %.1f)"):format(
+    math.abs(change), change <= 0 and "below" or "above", by.ada.final.fd, by.none.final.fd))
 end
 print(("figures: %s/ada.png (FD, p and r_t), %s/samples_RUN.png"):format(opt.out, opt.out))
