@@ -49,6 +49,12 @@ local opt = gan.options {
   ema_kimg = 5.0,         -- half-life of G's average, in thousands of images (NVlabs' 'auto': batch * 10 / 32)
   ema_rampup = 0.05,      -- the half-life is at most ema_rampup times the images seen (0: no ramp-up)
   mbstd_group = 4,        -- group size of D's minibatch standard deviation (0: none)
+  augment = "none",       -- augment every image D sees: none, fixed (probability --p), ada (p adapted: StyleGAN2-ADA), or reals (only the real ones: the augmentations leak)
+  augpipe = "bgc",        -- the transformations (gan.augment.pipeline: b blit, g geometry, c colour, f filter, n noise, o cutout)
+  p = 0.0,                -- augmentation probability: the fixed one, or ada's start
+  ada_target = 0.6,       -- ada: the target of r_t = E[sign(D(real))]
+  ada_interval = 4,       -- ada: steps between adjustments of p
+  ada_kimg = 500.0,       -- ada: thousands of real images for p to move by 1 (NVlabs: 500)
   iters = 7000,           -- training iterations (each a G step and a D step)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/stylegan2", -- run folder
@@ -60,6 +66,11 @@ for _, k in ipairs({ "gamma", "pl_weight", "ema_kimg", "ema_rampup", "mbstd_grou
   if opt[k] < 0 then error(("--%s must be >= 0"):format(k), 0) end
 end
 if opt.mixing < 0 or opt.mixing > 1 then error("--mixing must be between 0 and 1", 0) end
+if not ({ none = true, fixed = true, ada = true, reals = true })[opt.augment] then
+  error(("--augment must be none, fixed, ada or reals, got '%s'"):format(opt.augment), 0)
+end
+if opt.p < 0 or opt.p > 1 then error("--p must be between 0 and 1", 0) end
+if opt.ada_interval < 1 or opt.ada_kimg <= 0 then error("--ada_interval must be >= 1 and --ada_kimg > 0", 0) end
 gan.nets.style.check_options(opt) -- --size, and --batch against --mbstd_group
 
 local data = gan.data.load(opt.data, opt)
@@ -83,6 +94,24 @@ local ema = gan.optim.EMA(G, { kimg = opt.ema_kimg, batch = opt.batch,
   rampup = opt.ema_rampup > 0 and opt.ema_rampup or nil })
 ema:module():eval()
 local pl = P.PathLength({ weight = opt.pl_weight, batch_shrink = opt.pl_batch_shrink })
+-- ADA: every image D sees, real or fake, in D's and G's steps and in R1, goes through the same
+-- random augmentation with probability p; with --augment=ada, p follows r_t (gan.augment.adaptive)
+local aug, ada
+if opt.augment ~= "none" then
+  local ok, made = pcall(gan.augment.pipeline, { groups = opt.augpipe, p = opt.p })
+  if not ok then error("--augpipe: " .. tostring(made), 0) end
+  aug = made
+end
+if opt.augment == "ada" then
+  ada = gan.augment.adaptive({ pipeline = aug, batch = opt.batch, target = opt.ada_target,
+    interval = opt.ada_interval, kimg = opt.ada_kimg })
+end
+-- (--augment=reals augments the real images only: the lesson of what not to do)
+local function DA(x, real)
+  if aug and (real or opt.augment ~= "reals") then x = aug(x) end
+  return D(x)
+end
+local function DA_real(x) return DA(x, true) end
 
 -- G in training: z -> ws, mixed with a second z's from a random layer on, -> images
 local function generate(n)
@@ -97,7 +126,7 @@ end
 -- (steps 1, 1 + k, 1 + 2k, ...), as NVlabs' phases; log.csv leaves its columns empty elsewhere.
 local function step(real, s)
   -- G: the non-saturating loss; every pl_every steps the path length penalty, times pl_every
-  local lossG = F.bce_logits(D((generate(opt.batch))), 1)
+  local lossG = F.bce_logits(DA((generate(opt.batch))), 1)
   optG:step(lossG)
   local reg_pl, pl_len
   if g_every > 0 then
@@ -106,18 +135,20 @@ local function step(real, s)
   end
   -- D: the logistic loss on fresh samples; every r1_every steps R1 on real data, times r1_every
   local fake = gan.no_grad(function() return (generate(opt.batch)) end)
-  local d_real, d_fake = D(real), D(fake)
+  local d_real, d_fake = DA_real(real), DA(fake)
+  if ada then ada:observe(d_real) end
   local lossD = F.bce_logits(d_real, 1) + F.bce_logits(d_fake, 0)
   optD:step(lossD)
-  local reg_r1 = d_every > 0 and P.lazy(s - 1, d_every, P.r1, D, real, { gamma = opt.gamma }) or nil
+  local reg_r1 = d_every > 0 and P.lazy(s - 1, d_every, P.r1, DA_real, real, { gamma = opt.gamma }) or nil
   if reg_r1 then optD:step(reg_r1) end
   ema:update()
   return { D = lossD, G = lossG, ["D(x)"] = d_real:sigmoid():mean(), ["D(G(z))"] = d_fake:sigmoid():mean(),
-    R1 = reg_r1, PL = reg_pl, pl_length = pl_len, pl_mean = g_every > 0 and pl.pl_mean or nil }
+    R1 = reg_r1, PL = reg_pl, pl_length = pl_len, pl_mean = g_every > 0 and pl.pl_mean or nil,
+    p = aug and aug.p, r_t = ada and (ada:step()) }
 end
 
 -- samples and evaluations: the average G, random noise as in the paper's FID
 local function sample(n) return ema:module()(gan.randn(n, opt.nz)) end
 
-gan.train(opt, { G = G, D = D, optG = optG, optD = optD, ema = ema, pl = pl, data = data }, step,
+gan.train(opt, { G = G, D = D, optG = optG, optD = optD, ema = ema, pl = pl, data = data, aug = aug, ada = ada }, step,
   { sample = sample })

@@ -305,6 +305,22 @@ end
 -- Parsing
 
 local session -- {argv=, script=} while gan.train.evaluate runs a recipe
+local variant -- {base=, defaults=} while a variant recipe runs its base (gan.recipes.variant)
+
+--- Runs fn with the next gan.options call taking `defaults` over the
+-- recipe's own and the options' comments from `base` (gan.recipes.variant).
+-- @param base the base recipe's path
+-- @param defaults table key -> value: keys the base must declare
+-- @param fn function() -> results
+-- @return fn's results
+function M.with_variant(base, defaults, fn)
+  local saved = variant
+  variant = { base = base, defaults = defaults }
+  local ok, r = pcall(fn)
+  variant = saved
+  if not ok then error(r, 0) end
+  return r
+end
 
 --- Runs fn with the arguments a recipe's `gan.options` reads set to
 -- argv and script (gan.train.evaluate runs a recipe this way).
@@ -339,8 +355,19 @@ function M.parse(defaults, argv, script, per_data)
   argv = argv or global_arg or {}
   script = script or (global_arg and global_arg[0])
   local values, own = {}, {}
-  local order_src, comments = M.read_comments(script)
+  local order_src, comments = M.read_comments(variant and variant.base or script)
   for k, v in pairs(defaults) do values[k], own[k] = v, true end
+  if variant then
+    local changed = variant.defaults
+    variant = nil -- for this call only: a recipe the base runs has its own defaults
+    for k, v in pairs(changed) do
+      if values[k] == nil then error(("gan.recipes.variant: the base recipe has no option %s"):format(k), 0) end
+      if kind(v) ~= kind(values[k]) then
+        error(("gan.recipes.variant: %s must be a %s like the base recipe's"):format(k, kind(values[k])), 0)
+      end
+      values[k] = v
+    end
+  end
   for _, g in ipairs(M.groups) do
     for _, e in ipairs(g.keys) do
       if values[e[1]] == nil then values[e[1]] = e[2] end

@@ -52,6 +52,32 @@ function M.run(name, opts, how)
   return true, output
 end
 
+--- Runs another recipe in this process with some of its defaults
+-- changed: a variant such as StyleGAN2-ADA (StyleGAN2 with augmentation on)
+-- is a recipe file of a few lines. The base is found next to the calling
+-- recipe (`name`.lua in the same folder); the command line still overrides
+-- every option, --help lists the base's options with the variant's
+-- defaults, and the run records the variant's path.
+--
+--     gan.recipes.variant("stylegan2", { augment = "ada", out = "runs/stylegan2_ada" })
+-- @param name the base recipe's name ("stylegan2")
+-- @param defaults table key -> value (each a key the base declares, of the same type)
+-- @return the base recipe's results
+function M.variant(name, defaults)
+  if type(name) ~= "string" or type(defaults) ~= "table" then
+    error("gan.recipes.variant: (name, {key = default, ...}) expected", 2)
+  end
+  -- the calling recipe's file (after a tail call, the script's: arg[0])
+  local src = debug.getinfo(2, "S").source
+  local file = src:sub(1, 1) == "@" and src:sub(2) or (rawget(_G, "arg") or {})[0] or ""
+  local dir = file:match("^(.*)/[^/]*$") or "."
+  local path = dir .. "/" .. name .. ".lua"
+  if not gan.io.exists(path) then error(("gan.recipes.variant: no recipe %s"):format(path), 2) end
+  local chunk, err = loadfile(path)
+  if not chunk then error(err, 0) end
+  return require("gan.options").with_variant(path, defaults, chunk)
+end
+
 --- The checkpoint of a run of a recipe: `path` when that file exists, else
 -- OUT/checkpoint.safetensors of a run of the recipe with `opts` (opts.out
 -- is OUT), which is made first when it is not there yet.

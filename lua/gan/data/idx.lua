@@ -5,7 +5,7 @@
 -- A folder holds train-images-idx3-ubyte and train-labels-idx1-ubyte (and
 -- t10k-* for the test split), plain or gzipped. 28x28 images: size 32
 -- pads them with the background (-1 once scaled), other sizes resize them.
--- Options read: size, limit, classes, batch, seed. Files read once per
+-- Options read: size, limit, subset, classes, batch, seed. Files read once per
 -- process while something still holds them.
 -- Requires: gan.data.dataset, gan.options; gan.metrics (Fashion-MNIST's evaluation).
 -- @module gan.data.idx
@@ -95,9 +95,33 @@ function M.fashion(opt, params)
   return M.load(root, opt, params, true)
 end
 
+-- The first images of each class, in file order, n in all: n // K of each
+-- of the K classes present, and one more for the first n % K of them.
+local function stratified(x, y, n)
+  local labels, by_class, classes = y:totable(), {}, {}
+  for i, c in ipairs(labels) do
+    if not by_class[c] then by_class[c] = {}; classes[#classes + 1] = c end
+    local list = by_class[c]
+    list[#list + 1] = i - 1
+  end
+  table.sort(classes)
+  local K = #classes
+  local idx = {}
+  for k, c in ipairs(classes) do
+    local want = n // K + (k <= n % K and 1 or 0)
+    if want > #by_class[c] then
+      error(("gan.data: --subset=%d asks for %d images of class %d, which has %d"):format(n, want, c, #by_class[c]), 0)
+    end
+    for j = 1, want do idx[#idx + 1] = by_class[c][j] end
+  end
+  table.sort(idx)
+  local it = gan.tensor(idx, "int64")
+  return x:index_select(1, it), y:index_select(1, it)
+end
+
 --- Loads the images (and labels) of an IDX folder.
 -- @param root the folder
--- @param opt options: size, limit, classes, batch, seed
+-- @param opt options: size, limit, subset, classes, batch, seed
 -- @param params {split="train", labels=false}
 -- @param fashion true when the folder is Fashion-MNIST's: the data set then measures its samples
 --   with gan.metrics
@@ -124,6 +148,11 @@ function M.load(root, opt, params, fashion)
     end
     local it = gan.tensor(idx, "int64")
     x, y = x:index_select(1, it), y:index_select(1, it)
+  end
+  local subset = get(opt, "subset")
+  if subset > 0 then
+    if not y then error("gan.data: --subset (a stratified subset) needs the labels file next to " .. img_path, 0) end
+    x, y = stratified(x, y, subset)
   end
   local limit = get(opt, "limit")
   if limit > 0 and limit < x:size(1) then

@@ -53,6 +53,7 @@ M.options = options.declare("gan.data", "data", {
   { "batch", 64, "minibatch size" },
   { "size", 32, "image size in pixels" },
   { "limit", 0, "use only the first N training images (0: all)" },
+  { "subset", 0, "use N training images, the same number of each class (the first of each; 0: all)" },
   { "channels", 3, "channels of images from a folder: 1 gray, 3 RGB (Fashion-MNIST is gray)" },
   { "classes", {}, "Fashion-MNIST classes to keep, by id or name (empty: all)" },
 })
@@ -104,9 +105,19 @@ end
 function M.load(name, opt, params)
   name = name or get(opt, "data")
   if idx.is_fashion(name) then return idx.fashion(opt, params) end
-  if M.toy.sets[name] then return M.toy.load(name, opt) end
+  local function unlabelled(what)
+    if get(opt, "subset") > 0 then
+      error(("gan.data: --subset (the same number of each class) needs labels, and %s has none: use --limit"):format(
+        what), 0)
+    end
+  end
+  if M.toy.sets[name] then
+    unlabelled(name)
+    return M.toy.load(name, opt)
+  end
   if gan.io.isdir(name) then
     if idx.has_files(name) then return idx.load(name, opt, params, false) end
+    unlabelled("the image folder " .. name)
     return M.images.load(name, opt, params)
   end
   require("gan.util").user_error("gan.data: '%s' is neither a dataset name (fashion-mnist, %s) nor a folder",
