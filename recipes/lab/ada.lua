@@ -52,7 +52,7 @@ for _, kind in ipairs(opt.runs) do
   if not finished(dir, kind) then
     local o = { subset = opt.n, iters = opt.train_iters, eval_every = opt.eval_every, eval = false,
       sample_every = opt.train_iters, save_every = 0, seed = opt.seed, threads = opt.threads, out = dir,
-      augment = kind }
+      augment = kind, force = true } -- an unfinished run in dir starts over
     if kind == "fixed" or kind == "reals" then o.p = opt.p end
     if kind == "ada" then o.ada_kimg, o.ada_target = opt.ada_kimg, opt.ada_target end
     print(("== %s: %s"):format(kind, table.concat(gan.recipes.argv("stylegan2", o, extra), " ")))
