@@ -59,7 +59,13 @@ local Upsample = Module:extend("Upsample")
 M.Upsample = Upsample
 
 --- Resizes (N, C, H, W) by a scale factor or to a size.
--- @param opts a scale number, or {scale=, size={h, w}, mode="nearest"|"bilinear", align_corners=false}
+-- A scale s gives the size floor(H s) x floor(W s) and, as PyTorch's
+-- scale_factor, maps output pixel o to source pixel o / s (nearest:
+-- floor(o / s); bilinear: (o + 0.5) / s - 0.5, unless align_corners). With
+-- recompute_scale_factor=true the mapping is the size's, by H / H' (PyTorch's
+-- flag of that name); for whole scales the two agree.
+-- @param opts a scale number, or {scale=, size={h, w}, mode="nearest"|"bilinear", align_corners=false,
+--   recompute_scale_factor=false}
 function Upsample:init(opts)
   if type(opts) == "number" then opts = { scale = opts } end
   opts = opts or {}
@@ -69,7 +75,8 @@ function Upsample:init(opts)
   if not self.scale and not self.size then self.scale = 2 end
   self.mode = opts.mode or "nearest"
   self.align_corners = opts.align_corners == true
-  self.args = self.size and { size = self.size } or { scale = self.scale }
+  self.args = self.size and { size = self.size }
+    or { scale = self.scale, recompute_scale_factor = opts.recompute_scale_factor == true }
 end
 
 --- x (N, C, H, W) -> (N, C, H', W').
