@@ -14,6 +14,7 @@
 -- @module gan.checkpoint
 
 local gan = require "gan"
+local check = require "gan.check"
 
 local M = {}
 
@@ -92,13 +93,8 @@ function M.nonfinite(tensors)
   return bad
 end
 
--- "a, b, c and 4 more"
-local function some(names)
-  local shown = { table.unpack(names, 1, math.min(#names, 4)) }
-  local text = table.concat(shown, ", ")
-  if #names > #shown then text = ("%s and %d more"):format(text, #names - #shown) end
-  return text
-end
+-- "a, b, c, d and 4 more", escaped: names come from files
+local some = check.some
 
 --- Removes the temporary files that writers of path left when they were
 -- killed in the middle of a save (path.tmp.PID.N, written before the rename
@@ -154,7 +150,7 @@ end
 -- @return the extra metadata (key -> text, without the "ganlua." prefix), or nil and a message
 function M.load(path, state, opts)
   local tensors, meta = gan.io.load_safetensors(path)
-  if not tensors then return nil, meta end
+  if not tensors then return nil, check.escape(meta) end
   local bad = M.nonfinite(tensors)
   if #bad > 0 then
     return nil, ("%s holds NaN or infinite values in %d tensor(s) (%s): a run cannot continue from it"):format(
@@ -196,7 +192,12 @@ function M.load(path, state, opts)
       extra[g] = s
     elseif sk then
       if state[sk] ~= nil and type(state[sk]) ~= "table" and not is_tensor(state[sk]) then
-        state[sk] = M.decode(s, state[sk])
+        local v = M.decode(s, state[sk])
+        if type(v) ~= type(state[sk]) or (math.type(state[sk]) == "integer" and math.type(v) ~= "integer") then
+          check.fail("gan.checkpoint.load: " .. path, "state." .. check.escape(sk),
+            math.type(state[sk]) == "integer" and "a whole number" or "a " .. type(state[sk]), s, 2)
+        end
+        state[sk] = v
       end
     else
       route(name, s)
@@ -204,30 +205,37 @@ function M.load(path, state, opts)
   end
   if #stray > 0 then
     table.sort(stray)
-    error(("gan.checkpoint.load: %s holds entries this run has no place for: %s"):format(path,
-      table.concat(stray, ", ")), 2)
+    error(("gan.checkpoint.load: %s holds %d entries this run has no place for: %s"):format(path, #stray,
+      some(stray)), 2)
   end
   for key, v in pairs(state) do
     if type(key) == "string" then
       local p = parts[key]
       if is_tensor(v) then
-        if p == nil then error(("gan.checkpoint.load: %s has no tensor '%s'"):format(path, key), 2) end
+        if p == nil then error(("gan.checkpoint.load: %s has no tensor '%s'"):format(path, check.escape(key)), 2) end
         v:copy_(p[""])
       elseif stateful(v) then
         local ok, err = pcall(v.load_state_dict, v, p or {})
-        if not ok then error(("gan.checkpoint.load: %s, entry '%s': %s"):format(path, key, tostring(err)), 2) end
+        if not ok then
+          error(("gan.checkpoint.load: %s, entry '%s': %s"):format(path, check.escape(key), check.escape(tostring(err))), 2)
+        end
       end
     end
   end
   if not opts or opts.rng ~= false then
     if extra["rng.seed"] then
+      -- the generator's words are 64-bit integers, written as such
+      local who = "gan.checkpoint.load: " .. path
+      local function whole(k, v)
+        return check.integer(who, "ganlua." .. check.escape(k), v, math.mininteger, math.maxinteger, 2)
+      end
       local streams = {}
       for k, v in pairs(extra) do
         local name = k:match("^rng%.streams%.(.+)$")
-        if name then streams[name] = M.decode(v) end
+        if name then streams[name] = whole(k, v) end
       end
-      gan.random.set_state { seed = M.decode(extra["rng.seed"]), offset = M.decode(extra["rng.offset"]),
-        stream = M.decode(extra["rng.stream"] or "0"), streams = streams }
+      gan.random.set_state { seed = whole("rng.seed", extra["rng.seed"]), offset = whole("rng.offset", extra["rng.offset"]),
+        stream = whole("rng.stream", extra["rng.stream"] or "0"), streams = streams }
     end
   end
   return extra

@@ -14,6 +14,7 @@
 -- @module gan.optim
 
 local gan = require "gan"
+local check = require "gan.check"
 
 local M = {}
 
@@ -159,6 +160,7 @@ end
 -- as from a checkpoint's metadata). Tensors are copied.
 -- @param sd table
 function Optimizer:load_state_dict(sd)
+  check.table(self.kind.__name .. ":load_state_dict", "the state", sd)
   local by_name = {}
   for i, e in ipairs(self.entries) do by_name[e.name] = i end
   local state, unexpected = {}, {}
@@ -180,16 +182,16 @@ function Optimizer:load_state_dict(sd)
           end
           state[i][field] = v:detach():clone():contiguous():reshape(p:shape())
         else
-          state[i][field] = num(v)
+          state[i][field] = check.number(self.kind.__name .. ":load_state_dict", k, v, 0)
         end
       end
     end
   end
   if #unexpected > 0 then
     table.sort(unexpected)
-    error(("%s:load_state_dict: unexpected keys: %s"):format(self.kind.__name, table.concat(unexpected, ", ")), 2)
+    error(("%s:load_state_dict: %d unexpected keys: %s"):format(self.kind.__name, #unexpected, check.some(unexpected)), 2)
   end
-  if sd.lr ~= nil then self.lr = num(sd.lr) end
+  if sd.lr ~= nil then self.lr = check.number(self.kind.__name .. ":load_state_dict", "lr", sd.lr, 0) end
   self.state = state
 end
 
@@ -353,8 +355,10 @@ end
 --- Restores a state from state_dict() and sets the optimizer's rate.
 -- @param sd table
 function Schedule:load_state_dict(sd)
-  self.t = num(sd.t) or 0
-  self.base_lr = num(sd.base_lr) or self.base_lr
+  local who = "gan.optim.schedule:load_state_dict"
+  check.table(who, "the state", sd)
+  self.t = sd.t == nil and 0 or check.integer(who, "t", sd.t, 0)
+  self.base_lr = sd.base_lr == nil and self.base_lr or check.number(who, "base_lr", sd.base_lr, 0)
   self.opt.lr = self.base_lr * self.factor(self.t)
 end
 
@@ -490,7 +494,7 @@ function EMA:load_state_dict(sd)
   local tensors = {}
   for k, v in pairs(sd) do
     if k == "nimg" then
-      if self.kimg then self.nimg = num(v) end
+      if self.kimg then self.nimg = check.number("gan.optim.EMA:load_state_dict", "nimg", v, 0) end
     else
       tensors[k] = v
     end
