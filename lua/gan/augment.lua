@@ -78,7 +78,7 @@ end
 function Augment:load_state_dict(sd)
   local check = require "gan.check"
   check.table("gan.augment:load_state_dict", "the state", sd)
-  self.batches = sd.batches == nil and 0 or check.integer("gan.augment:load_state_dict", "batches", sd.batches, 0)
+  self.batches = sd.batches == nil and 0 or check.integer_or_text("gan.augment:load_state_dict", "batches", sd.batches, 0)
 end
 
 return M

@@ -227,7 +227,7 @@ function M.load(path, state, opts)
       -- the generator's words are 64-bit integers, written as such
       local who = "gan.checkpoint.load: " .. path
       local function whole(k, v)
-        return check.integer(who, "ganlua." .. check.escape(k), v, math.mininteger, math.maxinteger, 2)
+        return check.integer_or_text(who, "ganlua." .. check.escape(k), v, math.mininteger, math.maxinteger, 2)
       end
       local streams = {}
       for k, v in pairs(extra) do

@@ -80,9 +80,9 @@ end
 function Sampler:load_state_dict(sd)
   local who = "gan.data.sampler:load_state_dict"
   check.table(who, "the state", sd)
-  if sd.seed ~= nil then self.seed = check.integer(who, "seed", sd.seed, 0) end
-  self.epoch = sd.epoch == nil and 0 or check.integer(who, "epoch", sd.epoch, 0)
-  self.pos = sd.pos == nil and 0 or check.integer(who, "pos", sd.pos, 0, self.n)
+  if sd.seed ~= nil then self.seed = check.integer_or_text(who, "seed", sd.seed, 0) end
+  self.epoch = sd.epoch == nil and 0 or check.integer_or_text(who, "epoch", sd.epoch, 0)
+  self.pos = sd.pos == nil and 0 or check.integer_or_text(who, "pos", sd.pos, 0, self.n)
   self.perm = M.permutation(self.n, self.stream, self.epoch, self.seed)
 end
 
