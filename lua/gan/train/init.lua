@@ -242,6 +242,10 @@ function M.run(opt, state, step_fn, hooks)
   if stale > 0 then run:say(("removed %d temporary file(s) a killed save of %s had left"):format(stale, run.ckpt)) end
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
+    -- the log's rows up to this step reach the file first: a kill after the
+    -- save must not leave a checkpoint ahead of log.csv (the rows still in
+    -- the buffer would be lost for good, as the resume starts after them)
+    if run.log then run.log.csv:flush() end
     local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt) })
     if not okc then
       run:say(("warning: checkpoint not written: %s"):format(tostring(errc)))
