@@ -149,8 +149,7 @@ static void test_fashion_mnist(void **state) {
   snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte.gz", dir);
   snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte.gz", dir);
   if (access(img, R_OK) != 0 || access(lab, R_OK) != 0) {
-    print_message("skipped: %s is not installed (package dataset-fashion-mnist)\n", img);
-    skip();
+    TU_SKIP_MISSING("%s is not installed (package dataset-fashion-mnist)\n", img);
   }
   gr_tensor *x, *y;
   assert_int_equal(gr_idx_load(img, false, &x), GR_OK);

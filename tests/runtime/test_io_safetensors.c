@@ -189,8 +189,7 @@ static int run_python(const char *mode, const char *file) {
 /* An independent reader (Python, standard library) checks our file strictly. */
 static void test_python_reads_ours(void **state) {
   if (!have_python()) {
-    print_message("skipped: /usr/bin/python3 is absent\n");
-    skip();
+    TU_SKIP_MISSING("/usr/bin/python3 is absent (package python3)\n");
   }
   const char *p = tpath("for_python.safetensors");
   save_reference(p);
@@ -213,8 +212,7 @@ static float bits_f32(uint32_t u) {
 /* We read the dtypes we only convert (F16, BF16, I32, U8) from a file Python wrote. */
 static void test_python_writes_dtypes(void **state) {
   if (!have_python()) {
-    print_message("skipped: /usr/bin/python3 is absent\n");
-    skip();
+    TU_SKIP_MISSING("/usr/bin/python3 is absent (package python3)\n");
   }
   const char *p = tpath("from_python.safetensors");
   assert_int_equal(run_python("write", p), 0);
