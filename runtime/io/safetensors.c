@@ -393,7 +393,7 @@ static gr_status check_tiling(const char *path, int count, const st_entry *e, ui
   st_range *r = count ? malloc((size_t)count * sizeof *r) : NULL;
   if (count && !r) return gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
   for (int i = 0; i < count; i++) r[i] = (st_range){e[i].begin, e[i].end, i};
-  qsort(r, (size_t)count, sizeof *r, cmp_range);
+  if (count > 1) qsort(r, (size_t)count, sizeof *r, cmp_range);
   uint64_t at = 0;
   gr_status s = GR_OK;
   for (int i = 0; i < count && s == GR_OK; i++) {
