@@ -17,9 +17,29 @@ packages=(
   dataset-fashion-mnist
 )
 
-# the test suite also opens a run report in a headless browser and builds
-# the Lua reference with LDoc (which runs on Lua 5.1 or 5.2, not 5.4)
-test_packages=(chromium lua-ldoc lua5.1)
+# the test suite also opens a run report in a headless browser, builds the
+# Lua reference with LDoc (which runs on Lua 5.1 or 5.2, not 5.4) and reads
+# our safetensors files with an independent Python checker
+test_packages=(chromium lua-ldoc lua5.1 python3)
+# commands the tests run (from essential packages, checked all the same)
+test_commands=(bash gzip mkfifo mount umount grep sleep kill)
+
+# Fails loudly, naming them, when packages or commands the tests need are
+# missing after the installation (a test would otherwise skip or fail
+# with a less clear reason).
+check_installed() {
+  local missing=() p
+  for p in "$@"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then missing+=("$p"); fi
+  done
+  for p in "${test_commands[@]}"; do
+    command -v "$p" >/dev/null 2>&1 || missing+=("command:$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup.sh: the tests need what is not installed: ${missing[*]}" >&2
+    exit 1
+  fi
+}
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
@@ -37,6 +57,7 @@ $sudo cmake --install build >/dev/null
 echo "== installed: $(command -v ganlua)"
 
 if [ "${1:-}" = "test" ]; then
+  check_installed "${packages[@]}"
   # everything the tests need was installed above: a test that would skip
   # for want of a package fails instead
   export GANLUA_TEST_NO_SKIP=1

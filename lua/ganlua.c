@@ -48,8 +48,16 @@ static const char *progname = "ganlua";
 
 /* --- messages and protected calls (as the stock lua program does them) ------------- */
 
+/* Prints a message; control characters other than newline and tab (an ANSI
+ * escape in a file name or in a file's contents) are shown as \ddd, so no
+ * text read from a file can drive the terminal. */
 static void message(const char *msg) {
-  fprintf(stderr, "%s: %s\n", progname, msg);
+  fprintf(stderr, "%s: ", progname);
+  for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+    if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) fprintf(stderr, "\\%03d", *p);
+    else fputc(*p, stderr);
+  }
+  fputc('\n', stderr);
   fflush(stderr);
 }
 

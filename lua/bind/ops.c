@@ -577,21 +577,31 @@ static bool num_pair(lua_State *L, int arg, const char *field, double out[2]) {
 }
 
 /* x:upsample({size = {h, w}} or {scale = s} [, mode [, align_corners]]);
- * mode and align_corners may also be fields of the table */
+ * mode, align_corners and recompute_scale_factor may also be fields of the
+ * table. A scale s (a number or {sh, sw}) gives the size floor(H s) x floor(W s)
+ * and, as PyTorch's scale_factor, maps output pixel o to source o / s; with
+ * recompute_scale_factor = true the scale is taken as size / input (PyTorch's
+ * flag of that name), the mapping a size gives. */
 static int l_upsample(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 4);
   if (x->ndim != 4)
     return gan_error(L, "upsample", "expects x of shape (N, C, H, W), got %s", gr_shape_str(x));
-  double size[2], scale[2];
+  double size[2], scale[2] = {0, 0}; /* scale 0: none, the mapping of a size */
   int64_t h, w;
   if (num_pair(L, 2, "size", size)) {
     h = (int64_t)size[0];
     w = (int64_t)size[1];
   } else if (num_pair(L, 2, "scale", scale)) {
+    if (!(scale[0] > 0 && scale[1] > 0 && isfinite(scale[0]) && isfinite(scale[1])))
+      return luaL_argerror(L, 2, lua_pushfstring(L, "scale must be positive and finite, got %f x %f",
+                                                 scale[0], scale[1]));
     h = (int64_t)floor((double)x->shape[2] * scale[0]);
     w = (int64_t)floor((double)x->shape[3] * scale[1]);
+    lua_getfield(L, 2, "recompute_scale_factor");
+    if (lua_toboolean(L, -1)) scale[0] = scale[1] = 0;
+    lua_pop(L, 1);
   } else {
     return luaL_argerror(L, 2, "needs size = {h, w} or scale = s");
   }
@@ -604,9 +614,10 @@ static int l_upsample(lua_State *L) {
     lua_getfield(L, 2, "align_corners");
     align = lua_toboolean(L, -1);
   }
-  if (!strcmp(mode, "nearest")) return gan_result(L, "upsample", gr_upsample_nearest2d(x, h, w));
+  if (!strcmp(mode, "nearest"))
+    return gan_result(L, "upsample", gr_upsample_nearest2d(x, h, w, scale[0], scale[1]));
   if (!strcmp(mode, "bilinear"))
-    return gan_result(L, "upsample", gr_upsample_bilinear2d(x, h, w, align));
+    return gan_result(L, "upsample", gr_upsample_bilinear2d(x, h, w, align, scale[0], scale[1]));
   return luaL_argerror(L, 3, lua_pushfstring(L, "mode must be \"nearest\" or \"bilinear\", not \"%s\"", mode));
 }
 

@@ -60,12 +60,14 @@ end
 
 --- Binary cross-entropy of logits, computed stably:
 -- max(x, 0) - x t + log(1 + exp(-|x|)).
+-- Its gradient is sigmoid(x) - t everywhere, x = 0 included: there max's rule
+-- gives the tie half of g and |x|'s gives 0, so 0.5 - t (relu's 0 would give -t).
 -- @param x logits
 -- @param t target: tensor or number
 -- @param opts reduction, or {reduction=, weight=}
 -- @return loss
 function F.bce_logits(x, t, opts)
-  local l = x:relu() - x * t + (-x:abs()):exp():log1p()
+  local l = x:maximum(0) - x * t + (-x:abs()):exp():log1p()
   return reduce(weighted(l, opts), opts)
 end
 

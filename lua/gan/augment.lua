@@ -85,7 +85,9 @@ end
 --- Restores the state (numbers may be strings).
 -- @param sd table from state_dict()
 function Augment:load_state_dict(sd)
-  self.batches = math.tointeger(tonumber(sd.batches)) or 0
+  local check = require "gan.check"
+  check.table("gan.augment:load_state_dict", "the state", sd)
+  self.batches = sd.batches == nil and 0 or check.integer_or_text("gan.augment:load_state_dict", "batches", sd.batches, 0)
 end
 
 

@@ -14,6 +14,7 @@
 -- @module gan.checkpoint
 
 local gan = require "gan"
+local check = require "gan.check"
 
 local M = {}
 
@@ -92,13 +93,8 @@ function M.nonfinite(tensors)
   return bad
 end
 
--- "a, b, c and 4 more"
-local function some(names)
-  local shown = { table.unpack(names, 1, math.min(#names, 4)) }
-  local text = table.concat(shown, ", ")
-  if #names > #shown then text = ("%s and %d more"):format(text, #names - #shown) end
-  return text
-end
+-- "a, b, c, d and 4 more", escaped: names come from files
+local some = check.some
 
 --- Removes the temporary files that writers of path left when they were
 -- killed in the middle of a save (path.tmp.PID.N, written before the rename
@@ -169,7 +165,7 @@ function M.load(path, state, opts)
   opts = opts or {}
   local strict = opts.strict ~= false
   local tensors, meta = gan.io.load_safetensors(path)
-  if not tensors then return nil, meta end
+  if not tensors then return nil, check.escape(meta) end
   if opts.from then
     -- the entries of each renamed key under its state name; nothing else of the file's
     local renamed, renamed_meta = {}, {}
@@ -231,7 +227,12 @@ function M.load(path, state, opts)
       extra[g] = s
     elseif sk then
       if state[sk] ~= nil and type(state[sk]) ~= "table" and not is_tensor(state[sk]) then
-        state[sk] = M.decode(s, state[sk])
+        local v = M.decode(s, state[sk])
+        if type(v) ~= type(state[sk]) or (math.type(state[sk]) == "integer" and math.type(v) ~= "integer") then
+          check.fail("gan.checkpoint.load: " .. path, "state." .. check.escape(sk),
+            math.type(state[sk]) == "integer" and "a whole number" or "a " .. type(state[sk]), s, 2)
+        end
+        state[sk] = v
       end
     else
       route(name, s)
@@ -249,13 +250,15 @@ function M.load(path, state, opts)
       if p == nil and not strict then
         what.missing[#what.missing + 1] = key
       elseif is_tensor(v) then
-        if p == nil then return nil, ("gan.checkpoint.load: %s has no tensor '%s'"):format(path, key) end
+        if p == nil then return nil, ("gan.checkpoint.load: %s has no tensor '%s'"):format(path, check.escape(key)) end
         local ok, err = pcall(v.copy_, v, p[""])
-        if not ok then return nil, ("gan.checkpoint.load: %s, tensor '%s': %s"):format(path, key, tostring(err)) end
+        if not ok then return nil, ("gan.checkpoint.load: %s, tensor '%s': %s"):format(path, check.escape(key),
+          check.escape(tostring(err))) end
         what.loaded[#what.loaded + 1] = key
       else
         local ok, err = pcall(v.load_state_dict, v, p or {})
-        if not ok then return nil, ("gan.checkpoint.load: %s, entry '%s': %s"):format(path, key, tostring(err)) end
+        if not ok then return nil, ("gan.checkpoint.load: %s, entry '%s': %s"):format(path, check.escape(key),
+          check.escape(tostring(err))) end
         what.loaded[#what.loaded + 1] = key
       end
     end
@@ -264,13 +267,18 @@ function M.load(path, state, opts)
   table.sort(what.missing)
   if opts.rng ~= false then
     if extra["rng.seed"] then
+      -- the generator's words are 64-bit integers, written as such
+      local who = "gan.checkpoint.load: " .. path
+      local function whole(k, v)
+        return check.integer_or_text(who, "ganlua." .. check.escape(k), v, math.mininteger, math.maxinteger, 2)
+      end
       local streams = {}
       for k, v in pairs(extra) do
         local name = k:match("^rng%.streams%.(.+)$")
-        if name then streams[name] = M.decode(v) end
+        if name then streams[name] = whole(k, v) end
       end
-      gan.random.set_state { seed = M.decode(extra["rng.seed"]), offset = M.decode(extra["rng.offset"]),
-        stream = M.decode(extra["rng.stream"] or "0"), streams = streams }
+      gan.random.set_state { seed = whole("rng.seed", extra["rng.seed"]), offset = whole("rng.offset", extra["rng.offset"]),
+        stream = whole("rng.stream", extra["rng.stream"] or "0"), streams = streams }
     end
   end
   return extra, what

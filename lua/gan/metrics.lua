@@ -53,6 +53,7 @@
 
 local gan = require "gan"
 local nn = gan.nn
+local check = require "gan.check"
 
 local M = {}
 
@@ -206,7 +207,7 @@ end
 -- @param n count (at most 60000)
 -- @return (n, 128)
 function M.reference(n)
-  return split_features("train", n)
+  return split_features("train", check.integer("gan.metrics.reference", "n", n, 2, 60000))
 end
 
 local bounds = {}
@@ -216,6 +217,7 @@ local bounds = {}
 -- @param n sample count
 -- @return floor, ceiling
 function M.floor_ceiling(n)
+  n = check.integer("gan.metrics.floor_ceiling", "n", n, 2, 60000)
   if not bounds[n] then
     local ref = gan.stats.fit(M.reference(n))
     local floor = gan.stats.frechet(gan.stats.fit(split_features("test", math.min(n, 10000))), ref)
@@ -265,7 +267,8 @@ end
 -- @return table {fd, fd_floor, fd_ceiling, kid, kid_std, precision, recall,
 --   coverage (10 shares, class id + 1), min_coverage, accuracy (with labels), n}
 function M.images(sample, opts)
-  opts = opts or {}
+  opts = check.options("gan.metrics.images", opts)
+  if type(sample) ~= "function" then check.fail("gan.metrics.images", "sample", "a function(n) -> images", sample) end
   local n = opts.n or M.SAMPLES
   if math.type(n) ~= "integer" or n < 10 or n > 60000 then
     error(("gan.metrics.images: n must be an integer from 10 to 60000, got %s"):format(tostring(n)), 2)

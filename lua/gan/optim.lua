@@ -14,6 +14,7 @@
 -- @module gan.optim
 
 local gan = require "gan"
+local check = require "gan.check"
 
 local M = {}
 
@@ -35,7 +36,7 @@ local function collect(params)
     return entries
   end
   if is_tensor(params) then params = { params } end
-  if type(params) ~= "table" then error("gan.optim: expected a module or a list of tensors", 3) end
+  if type(params) ~= "table" then check.fail("gan.optim", "params", "a module or a list of tensors", params, 4) end
   for i, p in ipairs(params) do
     if is_tensor(p) then
       entries[#entries + 1] = { name = tostring(i), tensor = p }
@@ -60,11 +61,30 @@ end
 local Optimizer = {}
 Optimizer.__index = Optimizer
 
+-- An option's value, checked against the kind of its default: numbers are
+-- finite and >= 0, booleans booleans, betas two numbers in [0, 1).
+local function option_value(who, k, v, default)
+  if type(default) == "number" then return check.number(who, k, v, 0, nil, 4) end
+  if type(default) == "boolean" then
+    if type(v) ~= "boolean" then check.fail(who, k, "true or false", v, 4) end
+    return v
+  end
+  if type(default) == "table" then
+    if type(v) ~= "table" or #v ~= #default then check.fail(who, k, ("a list of %d numbers"):format(#default), v, 4) end
+    for i = 1, #v do
+      local x = v[i]
+      if type(x) ~= "number" or not (x >= 0 and x < 1) then check.fail(who, ("%s[%d]"):format(k, i), "a number in [0, 1)", x, 4) end
+    end
+  end
+  return v
+end
+
 local function new_optimizer(kind, params, opts, defaults)
+  local who = "gan.optim." .. kind.__name
+  opts = check.options(who, opts, "opts (a table such as {lr = 1e-3})", 3)
   local self = setmetatable({ kind = kind, entries = collect(params), state = {} }, kind)
-  opts = opts or {}
   for k, v in pairs(defaults) do
-    if opts[k] == nil then self[k] = v else self[k] = opts[k] end
+    if opts[k] == nil then self[k] = v else self[k] = option_value(who, k, opts[k], v) end
   end
   for k in pairs(opts) do
     if defaults[k] == nil then
@@ -163,6 +183,7 @@ end
 -- as from a checkpoint's metadata). Tensors are copied.
 -- @param sd table
 function Optimizer:load_state_dict(sd)
+  check.table(self.kind.__name .. ":load_state_dict", "the state", sd)
   local by_name = {}
   for i, e in ipairs(self.entries) do by_name[e.name] = i end
   local state, unexpected = {}, {}
@@ -184,16 +205,16 @@ function Optimizer:load_state_dict(sd)
           end
           state[i][field] = v:detach():clone():contiguous():reshape(p:shape())
         else
-          state[i][field] = num(v)
+          state[i][field] = check.number_or_text(self.kind.__name .. ":load_state_dict", k, v, 0)
         end
       end
     end
   end
   if #unexpected > 0 then
     table.sort(unexpected)
-    error(("%s:load_state_dict: unexpected keys: %s"):format(self.kind.__name, table.concat(unexpected, ", ")), 2)
+    error(("%s:load_state_dict: %d unexpected keys: %s"):format(self.kind.__name, #unexpected, check.some(unexpected)), 2)
   end
-  if sd.lr ~= nil then self.lr = num(sd.lr) end
+  if sd.lr ~= nil then self.lr = check.number_or_text(self.kind.__name .. ":load_state_dict", "lr", sd.lr, 0) end
   self.state = state
 end
 
@@ -357,8 +378,10 @@ end
 --- Restores a state from state_dict() and sets the optimizer's rate.
 -- @param sd table
 function Schedule:load_state_dict(sd)
-  self.t = num(sd.t) or 0
-  self.base_lr = num(sd.base_lr) or self.base_lr
+  local who = "gan.optim.schedule:load_state_dict"
+  check.table(who, "the state", sd)
+  self.t = sd.t == nil and 0 or check.integer_or_text(who, "t", sd.t, 0)
+  self.base_lr = sd.base_lr == nil and self.base_lr or check.number_or_text(who, "base_lr", sd.base_lr, 0)
   self.opt.lr = self.base_lr * self.factor(self.t)
 end
 
@@ -494,7 +517,7 @@ function EMA:load_state_dict(sd)
   local tensors = {}
   for k, v in pairs(sd) do
     if k == "nimg" then
-      if self.kimg then self.nimg = num(v) end
+      if self.kimg then self.nimg = check.number_or_text("gan.optim.EMA:load_state_dict", "nimg", v, 0) end
     else
       tensors[k] = v
     end

@@ -20,7 +20,7 @@ local function json_string(s)
   end) .. '"'
 end
 
-local function json(v, indent, pad)
+local function json(v, indent, pad, seen)
   local t = type(v)
   if t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
@@ -30,10 +30,13 @@ local function json(v, indent, pad)
   elseif t == "boolean" then return tostring(v)
   elseif t ~= "table" then return "null"
   end
+  if seen[v] then error("gan.util.json: the value holds a cycle (a table that contains itself)", 0) end
+  seen[v] = true
   local inner = pad .. indent
   if #v > 0 or next(v) == nil then
     local parts = {}
-    for i = 1, #v do parts[i] = json(v[i], indent, inner) end
+    for i = 1, #v do parts[i] = json(v[i], indent, inner, seen) end
+    seen[v] = nil
     return "[" .. table.concat(parts, ", ") .. "]"
   end
   local keys = {}
@@ -43,17 +46,21 @@ local function json(v, indent, pad)
   for i, k in ipairs(keys) do
     local x = v[k]
     if x == nil then x = v[tonumber(k)] end
-    parts[i] = inner .. json_string(k) .. ": " .. json(x, indent, inner)
+    parts[i] = inner .. json_string(k) .. ": " .. json(x, indent, inner, seen)
   end
+  seen[v] = nil
   return "{\n" .. table.concat(parts, ",\n") .. "\n" .. pad .. "}"
 end
 
 --- A Lua value as JSON text: tables with a sequence become arrays, other
--- tables objects with sorted keys; NaN and infinities become null.
+-- tables objects with sorted keys; NaN and infinities become null. A table
+-- that contains itself is an error (the same table twice, side by side, is not).
 -- @param v the value
 -- @return text
 function M.json(v)
-  return json(v, "  ", "")
+  local ok, text = pcall(json, v, "  ", "", {})
+  if not ok then require("gan.check").error(text) end
+  return text
 end
 
 --- Writes text to a file atomically (a temporary file, then a rename).

@@ -1,10 +1,13 @@
 /* IDX, the MNIST family's format: 00 00 type ndim, ndim big-endian u32
- * dims, then the elements big-endian in row-major order. Plain or gzip:
- * zlib's gzread reads both.
+ * dims, then the elements big-endian in row-major order. Plain or gzip
+ * (one or more members, read here with zlib's inflate so that anything
+ * after the last member is seen and refused; gzread ignores it).
  *
  * The header's dims are only a claim: the data is read into a buffer that
  * grows as bytes really arrive, so a lying header in a small file never
- * makes a big allocation, and the element count must match exactly. */
+ * makes a big allocation, and the element count must match exactly. A
+ * gzip file can still inflate about a thousandfold, so the elements are
+ * capped: IDX_MAX_ELEMS, at most 1 GiB of data and 1 GiB of tensor. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +20,7 @@
 #include "io_internal.h"
 
 /* Larger element counts are refused (the train split of MNIST is 47 M). */
-#define IDX_MAX_ELEMS ((int64_t)1 << 31)
+#define IDX_MAX_ELEMS ((int64_t)1 << 27)
 
 static int idx_type_size(int type) {
   switch (type) {
@@ -40,25 +43,91 @@ static const char *idx_type_name(int type) {
   }
 }
 
-/* zlib's account of why a read stopped, or "" for a plain end of file
- * (without the "path: " that zlib puts in front). */
-static const char *gz_why(gzFile gz, const char *path) {
-  int err;
-  const char *m = gzerror(gz, &err);
-  if (err == Z_OK || !m) return "";
-  size_t n = strlen(path);
-  return strncmp(m, path, n) == 0 && strncmp(m + n, ": ", 2) == 0 ? m + n + 2 : m;
+/* The bytes of a file, plain or gzip'd. `why` says why a read stopped
+ * early ("" for a clean end of the data). */
+typedef struct idx_src {
+  int fd;
+  bool gz, eof, member_done, z_live;
+  z_stream z; /* next_in/avail_in: the unread input, for both kinds */
+  unsigned char in[1 << 17];
+  char why[160];
+} idx_src;
+
+/* More input when the buffer is empty; false on a read error. */
+static bool src_fill(idx_src *s) {
+  if (s->z.avail_in > 0 || s->eof) return true;
+  ssize_t r;
+  do r = read(s->fd, s->in, sizeof s->in);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    snprintf(s->why, sizeof s->why, "read error: %s", strerror(errno));
+    return false;
+  }
+  s->z.next_in = s->in;
+  s->z.avail_in = (uInt)r;
+  if (r == 0) s->eof = true;
+  return true;
 }
 
-/* Reads up to want bytes; returns how many arrived (fewer at end of data), -1 on error. */
-static int64_t gz_read_all(gzFile gz, unsigned char *dst, int64_t want) {
+/* Opens the stream: gzip when the file starts with 1f 8b. */
+static bool src_open(idx_src *s, int fd) {
+  memset(s, 0, sizeof *s);
+  s->fd = fd;
+  if (!src_fill(s)) return false;
+  if (s->z.avail_in >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+    s->gz = true;
+    if (inflateInit2(&s->z, 15 + 16) != Z_OK) {
+      snprintf(s->why, sizeof s->why, "out of memory for zlib");
+      return false;
+    }
+    s->z_live = true;
+  }
+  return true;
+}
+
+static void src_close(idx_src *s) {
+  if (s->z_live) inflateEnd(&s->z);
+  close(s->fd);
+}
+
+/* Reads up to want bytes; returns how many arrived (fewer at the end of the
+ * data), -1 on an error explained in s->why. After a gzip member only
+ * another member may follow. */
+static int64_t src_read(idx_src *s, unsigned char *dst, int64_t want) {
   int64_t got = 0;
   while (got < want) {
-    int64_t k = want - got < (1 << 30) ? want - got : (1 << 30);
-    int r = gzread(gz, dst + got, (unsigned)k);
-    if (r < 0) return -1;
-    if (r == 0) break;
-    got += r;
+    if (!src_fill(s)) return -1;
+    if (!s->gz) {
+      if (s->z.avail_in == 0) break;
+      uInt k = s->z.avail_in < want - got ? s->z.avail_in : (uInt)(want - got);
+      memcpy(dst + got, s->z.next_in, k);
+      s->z.next_in += k, s->z.avail_in -= k, got += k;
+      continue;
+    }
+    if (s->member_done) {
+      if (s->z.avail_in == 0) break; /* end of file after a whole member */
+      if (s->z.next_in[0] != 0x1f || (s->z.avail_in > 1 && s->z.next_in[1] != 0x8b)) {
+        snprintf(s->why, sizeof s->why, "bytes that are not gzip data follow the compressed data");
+        return -1;
+      }
+      inflateReset(&s->z);
+      s->member_done = false;
+    }
+    if (s->z.avail_in == 0) {
+      snprintf(s->why, sizeof s->why, "the gzip data ends early");
+      return -1;
+    }
+    int64_t room = want - got < (int64_t)1 << 30 ? want - got : (int64_t)1 << 30;
+    s->z.next_out = dst + got;
+    s->z.avail_out = (uInt)room;
+    int r = inflate(&s->z, Z_NO_FLUSH);
+    got += room - (int64_t)s->z.avail_out;
+    if (r == Z_STREAM_END) s->member_done = true;
+    else if (r != Z_OK && r != Z_BUF_ERROR) {
+      snprintf(s->why, sizeof s->why, "corrupt gzip data: %s",
+               s->z.msg ? s->z.msg : r == Z_MEM_ERROR ? "out of memory" : "inflate failed");
+      return -1;
+    }
   }
   return got;
 }
@@ -85,12 +154,11 @@ static double idx_value(const unsigned char *p, int type) {
   }
 }
 
-static gr_status idx_read(const char *path, gzFile gz, bool as_int, gr_tensor **out) {
+static gr_status idx_read(const char *path, idx_src *src, bool as_int, gr_tensor **out) {
   const char *who = "idx_load";
   unsigned char head[4], dimb[4 * 6];
-  int64_t k = gz_read_all(gz, head, 4);
-  if (k < 0)
-    return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, gz_why(gz, path));
+  int64_t k = src_read(src, head, 4);
+  if (k < 0) return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, src->why);
   if (k < 4)
     return gr_fail(GR_EFORMAT, "%s: %s: the file is too short for an IDX header", who, path);
   if (head[0] != 0 || head[1] != 0)
@@ -103,9 +171,8 @@ static gr_status idx_read(const char *path, gzFile gz, bool as_int, gr_tensor **
   if (ndim < 1 || ndim > GR_MAX_DIM)
     return gr_fail(GR_EFORMAT, "%s: %s: %d dimensions; IDX files here have 1 to %d", who, path,
                    ndim, GR_MAX_DIM);
-  k = gz_read_all(gz, dimb, 4 * ndim);
-  if (k < 0)
-    return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, gz_why(gz, path));
+  k = src_read(src, dimb, 4 * ndim);
+  if (k < 0) return gr_fail(GR_EFORMAT, "%s: %s: corrupt or unreadable: %s", who, path, src->why);
   if (k < 4 * ndim)
     return gr_fail(GR_EFORMAT, "%s: %s: truncated in the list of %d dimensions", who, path, ndim);
   int64_t shape[GR_MAX_DIM], numel = 1;
@@ -128,11 +195,11 @@ static gr_status idx_read(const char *path, gzFile gz, bool as_int, gr_tensor **
   unsigned char *raw = malloc(cap ? (size_t)cap : 1);
   if (!raw) return gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
   for (;;) {
-    k = gz_read_all(gz, raw + got, cap - got);
+    k = src_read(src, raw + got, cap - got);
     if (k < 0) {
       free(raw);
       return gr_fail(GR_EFORMAT, "%s: %s: data unreadable after %lld of %lld bytes: %s", who, path,
-                     (long long)got, (long long)want, gz_why(gz, path));
+                     (long long)got, (long long)want, src->why);
     }
     got += k;
     if (got < cap || cap == want) break;
@@ -146,22 +213,23 @@ static gr_status idx_read(const char *path, gzFile gz, bool as_int, gr_tensor **
     cap = ncap;
   }
   if (got < want) {
-    const char *why = gz_why(gz, path);
+    const char *why = src->why;
     free(raw);
     return gr_fail(GR_EFORMAT, "%s: %s: truncated: shape %s of %s needs %lld data bytes, the file "
                    "has %lld%s%s", who, path, gr_dims_str(ndim, shape), idx_type_name(type),
                    (long long)want, (long long)got, *why ? "; zlib: " : "", why);
   }
-  /* exactly the claimed data, and then a clean end (gzip: trailer checked) */
+  /* exactly the claimed data, and then a clean end (gzip: trailer checked,
+   * nothing after the last member) */
   unsigned char extra;
-  k = gz_read_all(gz, &extra, 1);
-  if (k != 0 || *gz_why(gz, path)) {
+  k = src_read(src, &extra, 1);
+  if (k != 0) {
     free(raw);
     if (k > 0)
       return gr_fail(GR_EFORMAT, "%s: %s: bytes follow the %lld data bytes of shape %s: not an IDX "
                      "file of that shape", who, path, (long long)want, gr_dims_str(ndim, shape));
     return gr_fail(GR_EFORMAT, "%s: %s: corrupt or truncated after the data: %s", who, path,
-                   gz_why(gz, path));
+                   src->why);
   }
   gr_pool_push_off();
   gr_tensor *t = gr_empty(as_int ? GR_I64 : GR_F32, ndim, shape);
@@ -200,17 +268,17 @@ gr_status gr_idx_load(const char *path, bool as_int, gr_tensor **out) {
   if (!path) return gr_fail(GR_EARG, "%s: path is NULL", who);
   int fd = gr_io_open_read(who, path);
   if (fd < 0) return gr_errcode();
-  errno = 0;
-  gzFile gz = gzdopen(fd, "rb");
-  if (!gz) {
+  idx_src *src = malloc(sizeof *src);
+  if (!src) {
     close(fd);
-    return gr_fail(GR_EIO, "%s: %s: cannot open: %s", who, path,
-                   errno ? strerror(errno) : "out of memory");
+    return gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
   }
-  gzbuffer(gz, 1 << 17);
   gr_tensor *t = NULL;
-  gr_status s = idx_read(path, gz, as_int, &t);
-  gzclose(gz);
+  gr_status s = src_open(src, fd)
+                    ? idx_read(path, src, as_int, &t)
+                    : gr_fail(GR_EIO, "%s: %s: cannot read: %s", who, path, src->why);
+  src_close(src);
+  free(src);
   *out = gr_autorelease(t);
   return s;
 }

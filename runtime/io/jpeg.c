@@ -2,8 +2,10 @@
  *
  * libjpeg's default error_exit ends the process; ours copies the message and
  * longjmps back to the one setjmp, in jpeg_decode, whose allocations hang
- * off a context owned by its caller. A file that ends early is only a
- * warning to libjpeg (it pads with gray); here it is an error. */
+ * off a context owned by its caller. A file that ends early, or a scan
+ * whose data stops at a marker, holds a bad Huffman code or must resync, is
+ * only a warning to libjpeg (it pads the rest with gray, so a few hundred
+ * bytes can claim a whole 8192 x 8192 image); here each is an error. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <setjmp.h>
@@ -35,17 +37,23 @@ static void on_jpeg_error(j_common_ptr cinfo) {
   longjmp(c->jb, 1);
 }
 
+/* The warnings that leave every pixel decoded: stray bytes between markers,
+ * an unknown JFIF revision or Adobe transform code, a bad ICC marker. */
+static bool harmless_warning(int code) {
+  return code == JWRN_EXTRANEOUS_DATA || code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM ||
+         code == JWRN_BOGUS_ICC;
+}
+
 static void on_jpeg_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return; /* trace messages */
   cinfo->err->num_warnings++;
-  if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
-    jpeg_ctx *c = cinfo->client_data;
-    char m[JMSG_LENGTH_MAX];
-    (*cinfo->err->format_message)(cinfo, m);
-    snprintf(c->msg, sizeof c->msg, "truncated (%s)", m);
-    longjmp(c->jb, 1);
-  }
-  /* other warnings (stray bytes between markers) leave a usable image */
+  int code = cinfo->err->msg_code;
+  if (harmless_warning(code)) return;
+  jpeg_ctx *c = cinfo->client_data;
+  char m[JMSG_LENGTH_MAX];
+  (*cinfo->err->format_message)(cinfo, m);
+  snprintf(c->msg, sizeof c->msg, "%s (%s)", code == JWRN_JPEG_EOF ? "truncated" : "corrupt image data", m);
+  longjmp(c->jb, 1);
 }
 
 /* A progressive JPEG may hold any number of scans, each one a full pass

@@ -4,7 +4,11 @@
  * offsets counted from the start of the data section.
  *
  * Loading never trusts the header: every number is checked against the real
- * file size before anything is allocated or read. */
+ * file size before anything is allocated or read, and, as the format
+ * requires, the entries' byte ranges taken in order of offset must tile the
+ * data section exactly: no overlap, no gap, no trailing byte. So the tensors
+ * together never hold more bytes than the file (at most 8 times as many once
+ * decoded, for U8 read as int64), however the header is crafted. */
 #define _POSIX_C_SOURCE 200809L
 #include <cJSON.h>
 #include <errno.h>
@@ -34,6 +38,12 @@ static const struct {
     [ST_BF16] = {"BF16", 2, GR_F32}, [ST_I32] = {"I32", 4, GR_I64}, [ST_U8] = {"U8", 1, GR_I64},
 };
 
+/* One entry's bytes in the data section, and its index in the header. */
+typedef struct st_range {
+  uint64_t begin, end;
+  int index;
+} st_range;
+
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -55,6 +65,13 @@ static const char *first_duplicate(int n, const char *const *names, bool *oom) {
     if (strcmp(s[i - 1], s[i]) == 0) dup = s[i];
   free(s);
   return dup;
+}
+
+static int cmp_range(const void *a, const void *b) {
+  const st_range *x = a, *y = b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return 0;
 }
 
 /* ============================== saving ===================================== */
@@ -369,6 +386,38 @@ static gr_status read_entry(const char *path, FILE *fp, uint64_t data_start, con
 }
 
 /* Everything after the file is open and sized: parse, check, read. */
+/* The entries' ranges, sorted by offset, must follow each other without a
+ * gap or an overlap from 0 to the end of the data section. */
+static gr_status check_tiling(const char *path, int count, const st_entry *e, uint64_t data_len) {
+  const char *who = "safetensors_load";
+  st_range *r = count ? malloc((size_t)count * sizeof *r) : NULL;
+  if (count && !r) return gr_fail(GR_ENOMEM, "%s: %s: out of memory", who, path);
+  for (int i = 0; i < count; i++) r[i] = (st_range){e[i].begin, e[i].end, i};
+  if (count > 1) qsort(r, (size_t)count, sizeof *r, cmp_range);
+  uint64_t at = 0;
+  gr_status s = GR_OK;
+  for (int i = 0; i < count && s == GR_OK; i++) {
+    const char *nm = e[r[i].index].name;
+    if (r[i].begin > at)
+      s = gr_fail(GR_EFORMAT, "%s: %s: tensor \"%.200s\": data_offsets [%llu, %llu] leave a gap "
+                  "of %llu bytes before them: the header does not match the data", who, path, nm,
+                  (unsigned long long)r[i].begin, (unsigned long long)r[i].end,
+                  (unsigned long long)(r[i].begin - at));
+    else if (r[i].begin < at)
+      s = gr_fail(GR_EFORMAT, "%s: %s: tensor \"%.200s\": data_offsets [%llu, %llu] overlap "
+                  "another tensor's bytes (which end at %llu)", who, path, nm,
+                  (unsigned long long)r[i].begin, (unsigned long long)r[i].end,
+                  (unsigned long long)at);
+    at = r[i].end;
+  }
+  if (s == GR_OK && at != data_len)
+    s = gr_fail(GR_EFORMAT, "%s: %s: the tensors hold %llu bytes of data but %llu follow the "
+                "header: trailing bytes, or a wrong header length", who, path,
+                (unsigned long long)at, (unsigned long long)data_len);
+  free(r);
+  return s;
+}
+
 static gr_status load_open(const char *path, FILE *fp, uint64_t fsize, gr_safetensors *out) {
   const char *who = "safetensors_load";
   unsigned char lenbuf[8];
@@ -484,6 +533,7 @@ static gr_status load_open(const char *path, FILE *fp, uint64_t fsize, gr_safete
       free(keys);
     }
   }
+  if (s == GR_OK) s = check_tiling(path, count, entries, data_len);
   /* only now, with every entry proven to fit in the file, allocate and read */
   if (s == GR_OK && count > 0) {
     out->tensors = calloc((size_t)count, sizeof *out->tensors);

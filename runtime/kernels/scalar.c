@@ -29,8 +29,9 @@ static void mul_s(float *o, const float *a, float s, int64_t n) {
 static void axpy(float *y, float alpha, const float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
+/* NaN passes through (x <= 0 is false for it), as in PyTorch */
 static void relu(float *o, const float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0;
+  for (int64_t i = 0; i < n; i++) o[i] = x[i] <= 0 ? 0 : x[i];
 }
 static void leaky_relu(float *o, const float *x, float slope, int64_t n) {
   for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;

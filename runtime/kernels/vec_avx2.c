@@ -89,10 +89,14 @@ static void scale_shift(float *o, const float *x, float mean, float scale, float
 static inline __m256 positive(__m256 x) {
   return _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
 }
+/* all ones where x > 0 or x is NaN: relu keeps a NaN, as the scalar `x <= 0 ? 0 : x` */
+static inline __m256 kept_by_relu(__m256 x) {
+  return _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NLE_UQ);
+}
 static void relu(float *o, const float *x, int64_t n) {
   MAP8(n, {
     __m256 v = LD(x + i);
-    ST(o + i, _mm256_and_ps(v, positive(v)));
+    ST(o + i, _mm256_and_ps(v, kept_by_relu(v)));
   })
 }
 static void leaky_relu(float *o, const float *x, float slope, int64_t n) {

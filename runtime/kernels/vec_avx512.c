@@ -87,10 +87,14 @@ static void scale_shift(float *o, const float *x, float mean, float scale, float
 static inline __mmask16 positive(__m512 x) {
   return _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
 }
+/* x > 0 or x is NaN: relu keeps a NaN, as the scalar `x <= 0 ? 0 : x` */
+static inline __mmask16 kept_by_relu(__m512 x) {
+  return _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NLE_UQ);
+}
 static void relu(float *o, const float *x, int64_t n) {
   MAP16(n, {
     __m512 v = LD(x + i);
-    ST(o + i, _mm512_maskz_mov_ps(positive(v), v));
+    ST(o + i, _mm512_maskz_mov_ps(kept_by_relu(v), v));
   })
 }
 static void leaky_relu(float *o, const float *x, float slope, int64_t n) {

@@ -262,13 +262,15 @@ gr_tensor *gr_pow(gr_tensor *a, gr_tensor *b) { return binary_op(GR_OP_pow, a, b
 static void maximum_run(RUN_ARGS) { LOOP2(float, float, (a > b || a != a) ? a : b); }
 static void minimum_run(RUN_ARGS) { LOOP2(float, float, (a < b || a != a) ? a : b); }
 
-/* The winner takes the gradient; a tie splits it in halves (PyTorch's rule). */
+/* The winner takes the gradient; a tie splits it in halves (PyTorch's rule).
+ * Each side gets g unless it lost or tied, so where a NaN is involved (no
+ * one lost, no tie) both get g, again as in PyTorch. */
 static gr_status minmax_backward(gr_bwd *b, bool is_max) {
   gr_tensor *g = b->gout[0], *x = b->in[0], *y = b->in[1];
   gr_tensor *half = gr_mul_scalar(gr_eq(x, y), 0.5);
   gr_tensor *x_wins = is_max ? gr_gt(x, y) : gr_lt(x, y), *y_wins = is_max ? gr_lt(x, y) : gr_gt(x, y);
-  if (b->needs[0]) b->gin[0] = SUM_TO_IN(b, 0, gr_mul(g, gr_add(x_wins, half)));
-  if (b->needs[1]) b->gin[1] = SUM_TO_IN(b, 1, gr_mul(g, gr_add(y_wins, half)));
+  if (b->needs[0]) b->gin[0] = SUM_TO_IN(b, 0, gr_mul(g, gr_rsub_scalar(gr_add(y_wins, half), 1)));
+  if (b->needs[1]) b->gin[1] = SUM_TO_IN(b, 1, gr_mul(g, gr_rsub_scalar(gr_add(x_wins, half), 1)));
   return GR_OK;
 }
 
@@ -566,14 +568,18 @@ gr_tensor *gr_cos(gr_tensor *x) { return unary_op(GR_OP_cos, x, NULL); }
 /* --- activations ------------------------------------------------------------------------ */
 
 static gr_tensor *positive(gr_tensor *x) { return gr_gt(x, gr_scalar(0)); }
+/* x <= 0: false for NaN, so a NaN takes the branch of the positives (PyTorch's threshold rule) */
+static gr_tensor *at_most_zero(gr_tensor *x) { return gr_le(x, gr_scalar(0)); }
 
+/* a NaN stays NaN, as in PyTorch */
 static void relu_run(RUN_ARGS) {
   if (contig(2, s)) gr_kernels()->relu((float *)p[0], (const float *)p[1], n);
-  else LOOP1(x > 0 ? x : 0.0f);
+  else LOOP1(x <= 0 ? 0.0f : x);
 }
 gr_status relu_forward(gr_fwd *f) { return unary(f, "relu", relu_run); }
 gr_status relu_backward(gr_bwd *b) {
-  b->gin[0] = gr_mul(b->gout[0], positive(b->in[0]));
+  /* a mask of 1 where x > 0 or x is NaN: not (x <= 0) */
+  b->gin[0] = gr_mul(b->gout[0], gr_eq(at_most_zero(b->in[0]), gr_scalar(0)));
   return GR_OK;
 }
 gr_tensor *gr_relu(gr_tensor *x) { return unary_op(GR_OP_relu, x, NULL); }
@@ -623,7 +629,7 @@ gr_status elu_forward(gr_fwd *f) {
 gr_status elu_backward(gr_bwd *b) {
   /* below 0, d elu = alpha e^x = y + alpha: finite where exp(x) would overflow */
   gr_tensor *g = b->gout[0];
-  b->gin[0] = gr_where(positive(b->in[0]), g, gr_mul(g, gr_add_scalar(gr_saved(b, 0), b->a->f[0])));
+  b->gin[0] = gr_where(at_most_zero(b->in[0]), gr_mul(g, gr_add_scalar(gr_saved(b, 0), b->a->f[0])), g);
   return GR_OK;
 }
 gr_tensor *gr_elu(gr_tensor *x, double alpha) {

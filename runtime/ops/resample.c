@@ -472,28 +472,50 @@ gr_tensor *gr_max_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, i
 }
 
 /* --- upsampling ----------------------------------------------------------------------
- * attrs: H, W (input planes), Ho, Wo (output planes), align_corners. The
- * forward maps (H,W) to (Ho,Wo); its backward op maps back and sums. */
+ * attrs: H, W (input planes), Ho, Wo (output planes), align_corners; f: the
+ * scale factors along H and W (0: none, map by in / out). The forward maps
+ * (H,W) to (Ho,Wo); its backward op maps back and sums. */
 
 #define RESIZE_ATTRS(a) \
   int64_t H = (a)->i[0], W = (a)->i[1], Ho = (a)->i[2], Wo = (a)->i[3]; \
-  bool align = (a)->i[4] != 0
+  bool align = (a)->i[4] != 0; \
+  double sc_h = (a)->f[0], sc_w = (a)->f[1]
 
-static bool check_resize(const char *op, const gr_tensor *x, int64_t out_h, int64_t out_w) {
+static bool check_resize(const char *op, const gr_tensor *x, int64_t out_h, int64_t out_w,
+                         double scale_h, double scale_w) {
   if (!check_planes(op, x)) return false;
   if (out_h < 1 || out_w < 1) {
     gr_fail(GR_EARG, "%s: output size %lldx%lld must be positive (x %s)", op, (long long)out_h,
             (long long)out_w, gr_shape_str(x));
     return false;
   }
+  if (!(scale_h >= 0 && scale_w >= 0 && isfinite(scale_h) && isfinite(scale_w))) {
+    gr_fail(GR_EARG, "%s: scale %gx%g must be positive and finite, or 0 for none (x %s)", op,
+            scale_h, scale_w, gr_shape_str(x));
+    return false;
+  }
   return true;
 }
 
-/* nearest source of each output index: floor(o * in / out), exactly */
-static int64_t *nearest_map(int64_t in, int64_t out) {
+/* The step in source pixels per output pixel, as PyTorch computes it in
+ * float: 1 / scale when a scale is given, in / out otherwise. */
+static float source_step(int64_t in, int64_t out, double scale) {
+  return scale > 0 ? (float)(1.0 / scale) : (float)in / (float)out;
+}
+
+/* nearest source of each output index: floor(o * in / out) exactly without a
+ * scale; with one, floor((float)o * (float)(1 / scale)) kept below in, as
+ * PyTorch (which also takes o itself when out == in and o / 2 when out == 2 in,
+ * where the exact formula agrees) */
+static int64_t *nearest_map(int64_t in, int64_t out, double scale) {
   int64_t *m = malloc((size_t)out * sizeof *m);
   if (!m) return gr_fail_null(GR_ENOMEM, "upsample_nearest2d: out of memory");
-  for (int64_t o = 0; o < out; o++) m[o] = o * in / out;
+  bool exact = !(scale > 0) || out == in || out == 2 * in;
+  float step = source_step(in, out, scale);
+  for (int64_t o = 0; o < out; o++) {
+    int64_t i = exact ? o * in / out : (int64_t)floorf((float)o * step);
+    m[o] = i < in - 1 ? i : in - 1;
+  }
   return m;
 }
 
@@ -518,18 +540,19 @@ static void nearest_plane(float *y, const float *x, int64_t p, const void *ctx) 
 static gr_status nearest(gr_fwd *f, bool backward) {
   RESIZE_ATTRS(f->a);
   (void)align;
-  plane_map m = {H, W, Ho, Wo, nearest_map(H, Ho), NULL, backward};
-  m.tw = m.th ? nearest_map(W, Wo) : NULL;
+  plane_map m = {H, W, Ho, Wo, nearest_map(H, Ho, sc_h), NULL, backward};
+  m.tw = m.th ? nearest_map(W, Wo, sc_w) : NULL;
   return run_map(f, backward ? "upsample_nearest2d_backward" : "upsample_nearest2d", backward, &m,
                  1, nearest_plane);
 }
 
 ADJOINT_OPS(upsample_nearest2d, nearest)
 
-gr_tensor *gr_upsample_nearest2d(gr_tensor *x, int64_t out_h, int64_t out_w) {
+gr_tensor *gr_upsample_nearest2d(gr_tensor *x, int64_t out_h, int64_t out_w, double scale_h,
+                                 double scale_w) {
   if (!x) return NULL;
-  if (!check_resize("upsample_nearest2d", x, out_h, out_w)) return NULL;
-  gr_attrs a = {.i = {DIM_H(x), DIM_W(x), out_h, out_w, 0}};
+  if (!check_resize("upsample_nearest2d", x, out_h, out_w, scale_h, scale_w)) return NULL;
+  gr_attrs a = {.i = {DIM_H(x), DIM_W(x), out_h, out_w, 0}, .f = {scale_h, scale_w}};
   return gr_apply1(GR_OP_upsample_nearest2d, 1, &x, &a);
 }
 
@@ -540,12 +563,13 @@ typedef struct lerp {
 } lerp;
 
 /* PyTorch's source index: with align_corners the corners map onto corners,
- * otherwise pixel centres onto centres, clamped at 0 (float math, as there). */
-static lerp *lerp_table(int64_t in, int64_t out, bool align) {
+ * otherwise pixel centres onto centres (a step of 1 / scale when a scale is
+ * given), clamped at 0 (float math, as there). */
+static lerp *lerp_table(int64_t in, int64_t out, bool align, double sc) {
   lerp *t = malloc((size_t)out * sizeof *t);
   if (!t) return gr_fail_null(GR_ENOMEM, "upsample_bilinear2d: out of memory");
   float scale = align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f)
-                      : (float)in / (float)out;
+                      : source_step(in, out, sc);
   for (int64_t o = 0; o < out; o++) {
     float src = align ? scale * (float)o : scale * ((float)o + 0.5f) - 0.5f;
     if (src < 0) src = 0;
@@ -592,18 +616,19 @@ static void bilinear_plane(float *y, const float *x, int64_t p, const void *ctx)
 
 static gr_status bilinear(gr_fwd *f, bool backward) {
   RESIZE_ATTRS(f->a);
-  plane_map m = {H, W, Ho, Wo, lerp_table(H, Ho, align), NULL, backward};
-  m.tw = m.th ? lerp_table(W, Wo, align) : NULL;
+  plane_map m = {H, W, Ho, Wo, lerp_table(H, Ho, align, sc_h), NULL, backward};
+  m.tw = m.th ? lerp_table(W, Wo, align, sc_w) : NULL;
   return run_map(f, backward ? "upsample_bilinear2d_backward" : "upsample_bilinear2d", backward,
                  &m, 4, bilinear_plane);
 }
 
 ADJOINT_OPS(upsample_bilinear2d, bilinear)
 
-gr_tensor *gr_upsample_bilinear2d(gr_tensor *x, int64_t out_h, int64_t out_w, bool align_corners) {
+gr_tensor *gr_upsample_bilinear2d(gr_tensor *x, int64_t out_h, int64_t out_w, bool align_corners,
+                                  double scale_h, double scale_w) {
   if (!x) return NULL;
-  if (!check_resize("upsample_bilinear2d", x, out_h, out_w)) return NULL;
-  gr_attrs a = {.i = {DIM_H(x), DIM_W(x), out_h, out_w, align_corners}};
+  if (!check_resize("upsample_bilinear2d", x, out_h, out_w, scale_h, scale_w)) return NULL;
+  gr_attrs a = {.i = {DIM_H(x), DIM_W(x), out_h, out_w, align_corners}, .f = {scale_h, scale_w}};
   return gr_apply1(GR_OP_upsample_bilinear2d, 1, &x, &a);
 }
 

@@ -59,6 +59,22 @@ T.case("bce_logits: stable formula, label smoothing, weight", function()
   U.tclose(g, { 1 / (1 + math.exp(-0.5)) - 1, 1 / (1 + math.exp(1)) }, 1e-6)
 end)
 
+T.case("losses at their kinks: the gradients PyTorch gives", function()
+  -- bce_logits at a logit of exactly 0 (and -0): sigmoid(0) - t = 0.5 - t, not -t
+  local x = gan.tensor({ -1, 0, 1, -0.0 }):requires_grad(true)
+  local s = 1 / (1 + math.exp(1))
+  U.tclose(gan.grad(F.bce_logits(x, 0.3, "sum"), x), { s - 0.3, 0.2, 1 - s - 0.3, 0.2 }, 1e-6)
+  U.tclose(gan.grad(F.bce_logits(x, gan.tensor { 1, 1, 0, 0 }, "sum"), x), { s - 1, -0.5, 1 - s, 0.5 }, 1e-6)
+  -- logistic losses (softplus): 0.5 at 0
+  U.tclose(gan.grad(F.logistic_d(x, x, "sum"), x), { 2 * s - 1, 0, 1 - 2 * s, 0 }, 1e-6)
+  U.tclose(gan.grad(F.logistic_g(x, "sum"), x), { -1 + s, -0.5, -s, -0.5 }, 1e-6)
+  -- hinge at its kink (relu(1 - x) at x = 1) and l1 at 0 take the subgradient 0, as PyTorch's relu and abs
+  local h = gan.tensor({ 1, -1, 0.5 }):requires_grad(true)
+  U.tclose(gan.grad(F.hinge_d(h, -h, "sum"), h), { 0, -2, -2 }, 0)
+  U.tclose(gan.grad(F.hinge_g(h, "sum"), h), { -1, -1, -1 }, 0)
+  U.tclose(gan.grad(F.l1(h, gan.tensor { 1, 0, 0 }, "sum"), h), { 0, -1, 1 }, 0)
+end)
+
 T.case("mse and l1", function()
   local x, t = gan.tensor { { 1, 2 }, { 3, 4 } }, gan.tensor { { 0, 2 }, { 5, 1 } }
   U.close(F.mse(x, t):item(), (1 + 0 + 4 + 9) / 4, 1e-6)

@@ -152,6 +152,11 @@ T.case("errors exit non-zero with the message and a traceback", function()
   out, err, code = run { "-e", "syntax error here" }
   T.eq(code ~= 0, true)
   has(err, "ganlua: ")
+  -- control characters in a message (a file's name or contents) are escaped, newlines kept
+  out, err, code = run { "-e", "error('name\\27[2J\\27[31mred\\rline\\nnext', 0)" }
+  T.eq(code ~= 0, true)
+  has(err, "name\\027[2J\\027[31mred\\013line\nnext")
+  T.eq(err:find("\27", 1, true), nil, "a raw ESC in " .. err)
 end)
 
 T.case("a recipe runs by name, from $GANLUA_RECIPES or ./recipes", function()

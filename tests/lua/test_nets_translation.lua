@@ -57,7 +57,7 @@ T.case("UnetGenerator: shapes, skip connections, parameter count of unet_256", f
   U.shape(G(gan.randn(4, 1, 32, 32)), { 4, 1, 32, 32 })
   U.shape(gan.nets.unet.Generator(3, 2, 6, { nf = 2 })(gan.randn(2, 3, 64, 64)), { 2, 2, 64, 64 })
   T.raises(function() G(gan.randn(2, 1, 24, 24)) end, "divisible by 2^downs = 32")
-  T.raises(function() gan.nets.unet.Generator(1, 1, 4) end, "downs must be a number >= 5")
+  T.raises(function() gan.nets.unet.Generator(1, 1, 4) end, "downs must be a whole number >= 5")
   -- pix2pix's unet_256 (8 levels, ngf 64, batch norm, 3 -> 3): 54,413,955 ("54.414 M")
   U.equal(count_at_64(function(nf) return gan.nets.unet.Generator(3, 3, 8, { nf = nf }) end), 54413955)
   -- the outermost level sees the input directly: a change in one corner pixel
@@ -84,7 +84,7 @@ T.case("UnetGenerator: dropout is the noise; levels as in the reference", functi
   drops = 0
   for _, m in ipairs(ref:modules()) do if m.__name == "Dropout" then drops = drops + 1 end end
   U.equal(drops, 3, "unet_256 has dropout in its 3 inner 8nf levels")
-  T.raises(function() gan.nets.unet.Generator(1, 1, 5, { dropout = 4 }) end, "dropout (levels) must be in [0, 3]")
+  T.raises(function() gan.nets.unet.Generator(1, 1, 5, { dropout = 4 }) end, "dropout (levels) must be a whole number in [0, 3]")
 end)
 
 T.case("PatchDiscriminator: 30x30 logits at 256 px, parameter counts of the reference", function()

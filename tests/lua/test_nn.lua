@@ -104,6 +104,32 @@ T.case("Embedding: lookup and gradient", function()
   U.gradcheck(function() return (e(idx) * gan.ones(2, 2, 3)):sum() end, { e.weight })
 end)
 
+T.case("Upsample by a non-whole scale maps o to o / scale, as PyTorch's scale_factor (numbers from PyTorch)", function()
+  local x = gan.arange(5):view(1, 1, 1, 5)
+  U.tclose(nn.Upsample(1.7)(x):view(-1), { 0, 0, 1, 1, 2, 2, 3, 4 }, 0, "nearest x1.7")
+  U.tclose(nn.Upsample { scale = { 1, 0.6 } }(x):view(-1), { 0, 1, 3 }, 0, "nearest x0.6")
+  U.tclose(nn.Upsample { scale = { 1, 2.5 } }(x):view(-1), { 0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4 }, 0, "nearest x2.5")
+  U.tclose(nn.Upsample { scale = { 1, 1.7 }, mode = "bilinear" }(x):view(-1),
+    { 0, 0.38235298, 0.97058833, 1.5588236, 2.147059, 2.7352943, 3.3235295, 3.9117649 }, 1e-6, "bilinear x1.7")
+  U.tclose(nn.Upsample { scale = { 1, 1.7 }, mode = "bilinear", recompute_scale_factor = true }(x):view(-1),
+    { 0, 0.4375, 1.0625, 1.6875, 2.3125, 2.9375, 3.5625, 4 }, 1e-6, "recompute_scale_factor: by in / out")
+  U.tclose(nn.Upsample { scale = { 1, 1.7 }, mode = "bilinear", align_corners = true }(x):view(-1),
+    { 0, 0.5714286, 1.1428572, 1.7142859, 2.2857144, 2.857143, 3.4285717, 4 }, 1e-6, "align_corners: corners")
+  local x2 = gan.arange(12):view(1, 1, 3, 4)
+  U.tclose(nn.Upsample { scale = { 1.5, 0.75 }, mode = "bilinear" }(x2):view(-1),
+    { 0.16666669, 1.5, 2.8333335, 2.1666667, 3.5, 4.8333335, 4.8333335, 6.166667, 7.5, 7.5000005, 8.833334,
+      10.166667 }, 1e-6, "two scales")
+  -- the gradient is the adjoint of the same mapping
+  local xg = gan.randn(1, 2, 3, 4):requires_grad(true)
+  for _, mode in ipairs { "nearest", "bilinear" } do
+    local up = nn.Upsample { scale = 1.7, mode = mode }
+    local w = gan.randn(1, 2, 5, 6)
+    local g = gan.grad((up(xg) * w):sum(), xg)
+    U.close((g * xg):sum():item(), (up(xg) * w):sum():item(), 1e-4, mode .. " adjoint")
+  end
+  U.raises(function() return x:upsample { scale = -2 } end, "scale must be positive")
+end)
+
 T.case("Dropout, Upsample, Flatten, Reshape, Lambda, activations", function()
   local d = nn.Dropout(0.5)
   local x = gan.ones(1000)

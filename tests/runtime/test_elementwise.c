@@ -90,7 +90,7 @@ UOP(ceil, gr_ceil(x))             UREF(ceil, ceil(x))
 UOP(sin, gr_sin(x))               UREF(sin, sin(x))
 UOP(cos, gr_cos(x))               UREF(cos, cos(x))
 UOP(square, gr_square(x))         UREF(square, x * x)
-UOP(relu, gr_relu(x))             UREF(relu, x > 0 ? x : 0)
+UOP(relu, gr_relu(x))             UREF(relu, x <= 0 ? 0 : x)
 UOP(leaky_relu, gr_leaky_relu(x, par[0]))  UREF(leaky_relu, x > 0 ? x : par[0] * x)
 UOP(elu, gr_elu(x, par[0]))       UREF(elu, x > 0 ? x : par[0] * (exp(x) - 1))
 UOP(tanh, gr_tanh(x))             UREF(tanh, tanh(x))
@@ -265,6 +265,8 @@ static void test_special_values(void **state) {
   assert_true(isnan(gr_get_flat(c, 0)));  /* clamp keeps NaN */
   assert_float_equal(gr_get_flat(c, 1), -1, 0);
   assert_float_equal(gr_get_flat(c, 2), 1, 0);
+  assert_true(isnan(gr_get_flat(r, 0)));  /* relu keeps NaN, as PyTorch */
+  assert_true(gr_get_flat(r, 4) == 0 && !signbit(gr_get_flat(r, 4)));
   assert_float_equal(gr_get_flat(r, 1), 0, 0);
   assert_float_equal(gr_get_flat(r, 2), INFINITY, 0);
   assert_float_equal(gr_get_flat(sg, 5), 1, 0);
@@ -547,18 +549,46 @@ static void grads_of(gr_tensor *(*op)(gr_tensor *, gr_tensor *), gr_tensor *a, g
   gr_release(y);
 }
 
+/* The gradient at a NaN input, as PyTorch's rules give it: relu and elu pass
+ * g (their rules test x <= 0), leaky_relu g * slope (x > 0), clamp 0. The
+ * forward keeps the NaN on a strided view (the loop) and contiguous (the
+ * kernel table). */
+static void test_activation_grad_at_nan(void **state) {
+  gr_tensor *base = gr_from_f32((float[]){NAN, -1, 0, 2, NAN, -1, 0, 2}, 2, (int64_t[]){4, 2});
+  gr_tensor *view = TU_OK(gr_narrow(base, 1, 0, 1)), *r = TU_OK(gr_relu(view));
+  assert_true(isnan(gr_get_flat(r, 0)) && isnan(gr_get_flat(r, 2)) && gr_get_flat(r, 1) == 0);
+  gr_release(r);
+  gr_release(view);
+  gr_set_requires_grad(base, true);
+  gr_tensor *ys[4] = {TU_OK(gr_relu(base)), TU_OK(gr_elu(base, 1)), TU_OK(gr_leaky_relu(base, 0.5)),
+                      TU_OK(gr_clamp(base, -0.5, 1))};
+  const double want[4] = {1, 1, 0.5, 0};
+  for (int k = 0; k < 4; k++) {
+    assert_true(isnan(gr_get_flat(ys[k], 0)));
+    gr_tensor *s = TU_OK(gr_sum(ys[k], 0, NULL, false)), *g;
+    assert_int_equal(gr_grad(1, &s, 1, &base, NULL, &g), GR_OK);
+    assert_float_equal(gr_get_flat(g, 0), want[k], 0);
+    assert_float_equal(gr_get_flat(g, 4), want[k], 0);
+    gr_release(g);
+    gr_release(s);
+    gr_release(ys[k]);
+  }
+  gr_release(base);
+}
+
 static void test_maximum_ties_and_nan(void **state) {
   gr_tensor *a = gr_from_f32((float[]){1, 2, 3, NAN}, 1, (int64_t[]){4});
   gr_tensor *b = gr_from_f32((float[]){1, 5, 0, 1}, 1, (int64_t[]){4});
   gr_tensor *ga, *gb;
   grads_of(gr_maximum, a, b, &ga, &gb);
-  TU_CLOSE_D(ga, ((double[]){0.5, 0, 1, 0}), 0, 0);
-  TU_CLOSE_D(gb, ((double[]){0.5, 1, 0, 0}), 0, 0);
+  /* where a NaN is involved neither side lost or tied: both get g, as in PyTorch */
+  TU_CLOSE_D(ga, ((double[]){0.5, 0, 1, 1}), 0, 0);
+  TU_CLOSE_D(gb, ((double[]){0.5, 1, 0, 1}), 0, 0);
   gr_release(ga);
   gr_release(gb);
   grads_of(gr_minimum, a, b, &ga, &gb);
-  TU_CLOSE_D(ga, ((double[]){0.5, 1, 0, 0}), 0, 0);
-  TU_CLOSE_D(gb, ((double[]){0.5, 0, 1, 0}), 0, 0);
+  TU_CLOSE_D(ga, ((double[]){0.5, 1, 0, 1}), 0, 0);
+  TU_CLOSE_D(gb, ((double[]){0.5, 0, 1, 1}), 0, 0);
   gr_release(ga);
   gr_release(gb);
   /* NaN wins on either side */
@@ -853,6 +883,7 @@ int main(void) {
       cmocka_unit_test(test_binary_forward),
       cmocka_unit_test(test_binary_grads),
       cmocka_unit_test(test_maximum_ties_and_nan),
+      cmocka_unit_test(test_activation_grad_at_nan),
       cmocka_unit_test(test_pow_zero_base),
       cmocka_unit_test(test_comparisons_int),
       cmocka_unit_test(test_where),

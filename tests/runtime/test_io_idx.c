@@ -149,8 +149,7 @@ static void test_fashion_mnist(void **state) {
   snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte.gz", dir);
   snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte.gz", dir);
   if (access(img, R_OK) != 0 || access(lab, R_OK) != 0) {
-    print_message("skipped: %s is not installed (package dataset-fashion-mnist)\n", img);
-    skip();
+    TU_SKIP_MISSING("%s is not installed (package dataset-fashion-mnist)\n", img);
   }
   gr_tensor *x, *y;
   assert_int_equal(gr_idx_load(img, false, &x), GR_OK);
@@ -205,6 +204,12 @@ static void test_bad_headers(void **state) {
   EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "has more than");
   write_idx(p, true, 0x0E, 6, (uint32_t[]){65536, 65536, 65536, 65536, 65536, 65536}, raw, 8, 0);
   EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "has more than");
+  /* the cap of 2^27 elements (1 GiB of f64 data): a small gzip file cannot ask
+   * for gigabytes however well its zeros compress */
+  write_idx(p, true, 0x0E, 2, (uint32_t[]){1u << 14, (1u << 13) + 1}, raw, 8, 0);
+  EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "[16384, 8193] has more than 134217728 elements");
+  write_idx(p, true, 0x08, 1, (uint32_t[]){3300000000u}, raw, 8, 0);
+  EXPECT_IDX_FAIL(p, false, GR_EFORMAT, "has more than 134217728 elements");
   /* a believable but false claim: 60000 x 28 x 28 with 64 bytes of data */
   write_idx(p, true, 0x08, 3, (uint32_t[]){60000, 28, 28}, raw, 64, 0);
   EXPECT_IDX_FAIL(
@@ -256,6 +261,44 @@ static void test_truncated_and_trailing(void **state) {
     EXPECT_IDX_FAIL(full, true, GR_EFORMAT, "bytes follow the 30 data bytes of shape [3, 5]");
     write_idx(full, gz, 0x0B, 2, dims, raw, 30, 1000);
     EXPECT_IDX_FAIL(full, false, GR_EFORMAT, "bytes follow");
+  }
+  /* anything after the last gzip member: garbage (one byte or many) is
+   * refused, another whole member is the rest of the data */
+  write_idx(full, true, 0x0B, 2, dims, raw, 30, 0);
+  b = read_bytes(full, &len);
+  unsigned char *g = malloc(len + 100);
+  memcpy(g, b, len);
+  for (size_t extra = 1; extra <= 100; extra += 33) {
+    memset(g + len, extra == 1 ? 0 : 0x5a, extra);
+    write_bytes(cut, g, len + extra);
+    EXPECT_IDX_FAIL(cut, false, GR_EFORMAT, "not gzip data follow");
+  }
+  g[len] = 0x1f; /* the first byte of a gzip magic, then the end */
+  write_bytes(cut, g, len + 1);
+  EXPECT_IDX_FAIL(cut, false, GR_EFORMAT, "ends early");
+  free(g);
+  free(b);
+  {
+    /* header and data in two members, as `cat a.gz b.gz` makes */
+    unsigned char head[12] = {0, 0, 0x0B, 2, 0, 0, 0, 3, 0, 0, 0, 5};
+    gzFile f = gzopen(full, "wb");
+    assert_int_equal(gzwrite(f, head, 12), 12);
+    assert_int_equal(gzclose(f), Z_OK);
+    f = gzopen(cut, "wb");
+    assert_int_equal(gzwrite(f, raw, 30), 30);
+    assert_int_equal(gzclose(f), Z_OK);
+    size_t l1, l2;
+    unsigned char *m1 = read_bytes(full, &l1), *m2 = read_bytes(cut, &l2), *both = malloc(l1 + l2);
+    memcpy(both, m1, l1);
+    memcpy(both + l1, m2, l2);
+    write_bytes(cut, both, l1 + l2);
+    gr_tensor *x2;
+    assert_int_equal(gr_idx_load(cut, true, &x2), GR_OK);
+    assert_int_equal(gr_i64(x2)[14], (int16_t)(raw[28] << 8 | raw[29]));
+    gr_release(x2);
+    free(both);
+    free(m1);
+    free(m2);
   }
   /* and the untouched file loads */
   write_idx(full, true, 0x0B, 2, dims, raw, 30, 0);

@@ -484,6 +484,20 @@ static void test_jpeg_hostile(void **state) {
   }
   write_bytes(p, mem, size - 2);
   EXPECT_IMG_FAIL(gr_jpeg_load, p, GR_EFORMAT, "truncated");
+  /* a scan cut short that keeps its EOI marker: libjpeg only warns and pads
+   * with gray; refused at every cut */
+  unsigned long sos = 0;
+  for (unsigned long k = 0; k + 1 < size && !sos; k++)
+    if (mem[k] == 0xff && mem[k + 1] == 0xda) sos = k;
+  assert_true(sos > 0);
+  unsigned char *cut = malloc(size);
+  for (unsigned long k = sos + 16; k + 8 < size; k += 7) {
+    memcpy(cut, mem, k);
+    cut[k] = 0xff, cut[k + 1] = 0xd9;
+    write_bytes(p, cut, k + 2);
+    EXPECT_IMG_FAIL(gr_jpeg_load, p, GR_EFORMAT, "corrupt image data");
+  }
+  free(cut);
   /* flipped bytes: refused or decoded, never a crash */
   int fails = 0;
   for (unsigned long k = 0; k < size; k++) {

@@ -189,8 +189,7 @@ static int run_python(const char *mode, const char *file) {
 /* An independent reader (Python, standard library) checks our file strictly. */
 static void test_python_reads_ours(void **state) {
   if (!have_python()) {
-    print_message("skipped: /usr/bin/python3 is absent\n");
-    skip();
+    TU_SKIP_MISSING("/usr/bin/python3 is absent (package python3)\n");
   }
   const char *p = tpath("for_python.safetensors");
   save_reference(p);
@@ -213,8 +212,7 @@ static float bits_f32(uint32_t u) {
 /* We read the dtypes we only convert (F16, BF16, I32, U8) from a file Python wrote. */
 static void test_python_writes_dtypes(void **state) {
   if (!have_python()) {
-    print_message("skipped: /usr/bin/python3 is absent\n");
-    skip();
+    TU_SKIP_MISSING("/usr/bin/python3 is absent (package python3)\n");
   }
   const char *p = tpath("from_python.safetensors");
   assert_int_equal(run_python("write", p), 0);
@@ -278,13 +276,15 @@ static void test_valid_edge_headers(void **state) {
   assert_int_equal(gr_safetensors_load(p, &st), GR_OK);
   assert_int_equal(st.n + st.nmeta, 0);
   gr_safetensors_free(&st);
-  /* offsets that leave bytes unused and a tensor sharing another's bytes are tolerated */
+  /* entries in any order of the header, with empty tensors anywhere, that
+   * tile the data; padding around the JSON and unknown fields are fine */
   float v[3] = {1, 2, 3};
-  write_st(p, "\n{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
-              "\"y\":{\"shape\":[1,1],\"data_offsets\":[4,8],\"dtype\":\"F32\",\"extra\":1}}\n",
+  write_st(p, "\n{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+              "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+              "\"y\":{\"shape\":[1,1],\"data_offsets\":[0,4],\"dtype\":\"F32\",\"extra\":1}}\n",
            v, sizeof v);
   assert_int_equal(gr_safetensors_load(p, &st), GR_OK);
-  assert_true(gr_f32(st.tensors[0].t)[0] == 2 && gr_f32(st.tensors[1].t)[0] == 2);
+  assert_true(gr_f32(st.tensors[0].t)[0] == 2 && gr_f32(st.tensors[2].t)[0] == 1);
   gr_safetensors_free(&st);
   /* save with nothing */
   assert_int_equal(gr_safetensors_save(p, 0, NULL, NULL, 0, NULL, NULL), GR_OK);
@@ -395,6 +395,57 @@ static void test_bad_entries(void **state) {
   EXPECT_HEADER_FAIL("{\"__metadata__\":{},\"__metadata__\":{}}", "appears twice");
   EXPECT_HEADER_FAIL("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}",
                      "duplicate metadata key \"k\"");
+}
+
+/* The entries must tile the data section exactly, as the format requires:
+ * overlap, a gap, trailing bytes and a header length one byte short (all
+ * tensors shifted by one byte) are refused; so a small file can no longer
+ * ask for gigabytes through entries that share the same bytes. */
+static void test_offsets_tile_the_data(void **state) {
+  const char *p = tpath("tile.safetensors");
+  float v[16] = {0};
+  gr_safetensors st;
+#define TWO(a, b) "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":" a "}," \
+                  "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":" b "}}"
+  write_st(p, TWO("[0,4]", "[0,4]"), v, 4);
+  EXPECT_LOAD_FAIL(p, GR_EFORMAT, "overlap");
+  write_st(p, TWO("[0,4]", "[8,12]"), v, 12);
+  EXPECT_LOAD_FAIL(p, GR_EFORMAT, "leave a gap of 4 bytes");
+  write_st(p, TWO("[4,8]", "[8,12]"), v, 12);
+  EXPECT_LOAD_FAIL(p, GR_EFORMAT, "tensor \"x\": data_offsets [4, 8] leave a gap");
+  write_st(p, TWO("[0,4]", "[4,8]"), v, 9);
+  EXPECT_LOAD_FAIL(p, GR_EFORMAT, "hold 8 bytes of data but 9 follow the header");
+  write_st(p, TWO("[4,8]", "[0,4]"), v, 8);
+  assert_int_equal(gr_safetensors_load(p, &st), GR_OK);
+  gr_safetensors_free(&st);
+  /* 4096 entries sharing one 256-element range: 4 MB asked of a 1 KB data section */
+  size_t cap = 4096 * 80 + 16, len = 0;
+  char *h = malloc(cap);
+  len += (size_t)snprintf(h + len, cap - len, "{");
+  for (int i = 0; i < 4096; i++)
+    len += (size_t)snprintf(h + len, cap - len, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[256],"
+                            "\"data_offsets\":[0,1024]}", i ? "," : "", i);
+  snprintf(h + len, cap - len, "}");
+  float *big = calloc(256, sizeof *big);
+  write_st(p, h, big, 1024);
+  EXPECT_LOAD_FAIL(p, GR_EFORMAT, "overlap");
+  free(big);
+  free(h);
+  /* a header length one byte short: the JSON still parses (its padding), every tensor would be
+   * read one byte early */
+  /* (the 55-byte JSON is padded to 56 by one space) */
+  write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}",
+           (float[]){1, 2, 3}, 12);
+  assert_int_equal(gr_safetensors_load(p, &st), GR_OK);
+  gr_safetensors_free(&st);
+  size_t flen;
+  unsigned char *bytes = read_bytes(p, &flen);
+  assert_true(bytes[0] == 56 && bytes[8 + 55] == ' ');
+  bytes[0] = 55;
+  write_bytes(p, bytes, flen);
+  EXPECT_LOAD_FAIL(p, GR_EFORMAT, "hold 12 bytes of data but 13 follow the header");
+  free(bytes);
+#undef TWO
 }
 
 static void test_load_misc_errors(void **state) {
@@ -550,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_header_length),
       cmocka_unit_test(test_bad_json),
       cmocka_unit_test(test_bad_entries),
+      cmocka_unit_test(test_offsets_tile_the_data),
       cmocka_unit_test(test_load_misc_errors),
       cmocka_unit_test(test_save_bad_args),
       cmocka_unit_test(test_failed_save_keeps_old_file),

@@ -279,6 +279,26 @@ static void test_transcendental_values(void **state) {
   }
 }
 
+/* NaN passes through relu and leaky_relu in every table, as in PyTorch (the
+ * twin test alone would accept a NaN lost the same way everywhere); -0 and
+ * the negatives become +0 under relu. */
+static void test_activation_nan(void **state) {
+  const float x[] = {NAN, -1.0f, -0.0f, 0.0f, 2.0f, -INFINITY, INFINITY, NAN, -3.0f};
+  const int n = sizeof x / sizeof x[0];
+  const char *isas[3] = {"scalar", "avx2", "avx512"};
+  for (int k = 0; k < 3; k++) {
+    const gr_kernel_table *t = gr_kernels_for(isas[k]);
+    if (!t) continue;
+    float r[9], l[9];
+    t->relu(r, x, n);
+    t->leaky_relu(l, x, 0.5f, n);
+    assert_true(isnan(r[0]) && isnan(r[7]) && isnan(l[0]) && isnan(l[7]));
+    assert_true(r[1] == 0 && !signbit(r[1]) && !signbit(r[2]) && r[4] == 2.0f);
+    assert_true(r[5] == 0 && r[6] == INFINITY && r[8] == 0);
+    assert_true(l[1] == -0.5f && l[4] == 2.0f && l[5] == -INFINITY && l[8] == -1.5f);
+  }
+}
+
 /* --- reductions ------------------------------------------------------------------------ */
 
 static void check_reductions(const gr_kernel_table *t, int64_t n, int off) {
@@ -763,6 +783,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_tables),
       cmocka_unit_test(test_elementwise_exact),
       cmocka_unit_test(test_transcendental_values),
+      cmocka_unit_test(test_activation_nan),
       cmocka_unit_test(test_transcendental_lengths),
       cmocka_unit_test(test_transcendental_sweep),
       cmocka_unit_test(test_reductions),

@@ -215,12 +215,12 @@ typedef struct up_p {
 
 static gr_tensor *f_nearest(gr_tensor *const *in, void *ctx) {
   up_p *p = ctx;
-  return gr_upsample_nearest2d(in[0], p->oh, p->ow);
+  return gr_upsample_nearest2d(in[0], p->oh, p->ow, 0, 0);
 }
 
 static gr_tensor *f_bilinear(gr_tensor *const *in, void *ctx) {
   up_p *p = ctx;
-  return gr_upsample_bilinear2d(in[0], p->oh, p->ow, p->align);
+  return gr_upsample_bilinear2d(in[0], p->oh, p->ow, p->align, 0, 0);
 }
 
 /* source position of output index o, in double */
@@ -284,11 +284,11 @@ static void test_upsample_forward(void **state) {
   }
   /* doubling repeats each pixel twice */
   gr_tensor *s = TU_OK(gr_from_f32((float[]){1, 2, 3, 4}, 3, (int64_t[]){1, 2, 2}));
-  gr_tensor *u = TU_OK(gr_upsample_nearest2d(s, 4, 4));
+  gr_tensor *u = TU_OK(gr_upsample_nearest2d(s, 4, 4, 0, 0));
   double want[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
   TU_CLOSE_D(u, want, 0, 0);
   /* align_corners keeps the corners */
-  gr_tensor *b = TU_OK(gr_upsample_bilinear2d(s, 3, 3, true));
+  gr_tensor *b = TU_OK(gr_upsample_bilinear2d(s, 3, 3, true, 0, 0));
   double wantb[9] = {1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4};
   TU_CLOSE_D(b, wantb, 1e-6, 0);
   gr_release(b);
@@ -616,9 +616,9 @@ static void test_deterministic(void **state) {
   gr_tensor *runs[2][2];
   for (int r = 0; r < 2; r++) {
     gr_pool_push();
-    gr_tensor *y = gr_upsample_bilinear2d(gr_grid_sample(x, grid, GR_PAD_REFLECT, false), 57, 61, false);
+    gr_tensor *y = gr_upsample_bilinear2d(gr_grid_sample(x, grid, GR_PAD_REFLECT, false), 57, 61, false, 0, 0);
     y = gr_max_pool2d(gr_pad2d(y, 1, 2, 2, 1, GR_PAD_REPLICATE), 3, 3, 2, 2, 1, 1);
-    y = gr_avg_pool2d(gr_upsample_nearest2d(y, 45, 50), 3, 2, 2, 2, 1, 0);
+    y = gr_avg_pool2d(gr_upsample_nearest2d(y, 45, 50, 0, 0), 3, 2, 2, 2, 1, 0);
     gr_tensor *s = TU_OK(gr_sum(gr_mul(y, y), 0, NULL, false)), *ins[2] = {x, grid};
     assert_int_equal(gr_grad(1, &s, 2, ins, NULL, runs[r]), GR_OK);
     gr_retain(runs[r][0]);
@@ -646,8 +646,8 @@ static void test_bad_arguments(void **state) {
   expect_msg(gr_max_pool2d(x, 2, 2, 1, 1, 2, 0), "max_pool2d", "padding", "half");
   expect_msg(gr_max_pool2d(x, 2, 2, 0, 1, 0, 0), "max_pool2d", "stride", "[1, 2, 3, 3]");
   expect_msg(gr_max_pool2d(xi, 2, 2, 1, 1, 0, 0), "max_pool2d", "float32", "int64");
-  expect_msg(gr_upsample_nearest2d(x, 0, 4), "upsample_nearest2d", "output size", "[1, 2, 3, 3]");
-  expect_msg(gr_upsample_bilinear2d(x2, 4, 4, false), "upsample_bilinear2d", "x", "[4, 5]");
+  expect_msg(gr_upsample_nearest2d(x, 0, 4, 0, 0), "upsample_nearest2d", "output size", "[1, 2, 3, 3]");
+  expect_msg(gr_upsample_bilinear2d(x2, 4, 4, false, 0, 0), "upsample_bilinear2d", "x", "[4, 5]");
   expect_msg(gr_pad2d(x, 3, 0, 0, 0, GR_PAD_REFLECT), "pad2d", "reflect", "[1, 2, 3, 3]");
   expect_msg(gr_pad2d(x, 0, 0, 0, 3, GR_PAD_REFLECT), "pad2d", "bottom 3", "3x3");
   expect_msg(gr_pad2d(x, -1, 0, 0, 0, GR_PAD_ZEROS), "pad2d", "negative", "left -1");
@@ -662,7 +662,7 @@ static void test_bad_arguments(void **state) {
   expect_msg(gr_avg_pool2d(gr_pad2d(x, -1, 0, 0, 0, GR_PAD_ZEROS), 2, 2, 1, 1, 0, 0), "pad2d", NULL, NULL);
   expect_msg(gr_grid_sample(NULL, grid, GR_PAD_ZEROS, false), "pad2d", NULL, NULL);
   expect_msg(gr_max_pool2d(NULL, 2, 2, 1, 1, 0, 0), "pad2d", NULL, NULL);
-  expect_msg(gr_upsample_nearest2d(NULL, 2, 2), "pad2d", NULL, NULL);
+  expect_msg(gr_upsample_nearest2d(NULL, 2, 2, 0, 0), "pad2d", NULL, NULL);
   gr_release(grid);
   gr_release(grid3);
   gr_release(xi);

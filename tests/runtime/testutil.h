@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "ganrt/ganrt.h"
@@ -50,5 +51,15 @@ void tu_gradgradcheck(tu_fn f, void *ctx, int nin, gr_tensor *const *in, double 
                       double rtol, const char *file, int line);
 #define TU_GRADGRADCHECK(f, ctx, nin, in) \
   tu_gradgradcheck((f), (ctx), (nin), (in), 1e-2, 5e-3, 5e-2, __FILE__, __LINE__)
+
+/* Skips a test that needs something not installed (a package, a data set):
+ * under GANLUA_TEST_NO_SKIP (./setup.sh test, and so CI, sets it after
+ * installing every package the tests need) the test fails instead. */
+#define TU_SKIP_MISSING(...)                                                       \
+  do {                                                                             \
+    print_message("skipped: " __VA_ARGS__);                                        \
+    if (getenv("GANLUA_TEST_NO_SKIP")) fail_msg("GANLUA_TEST_NO_SKIP allows no skip"); \
+    skip();                                                                        \
+  } while (0)
 
 #endif

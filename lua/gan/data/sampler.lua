@@ -16,6 +16,7 @@
 
 local gan = require "gan"
 local random = require "gan.random"
+local check = require "gan.check"
 
 local M = {}
 
@@ -71,12 +72,17 @@ function Sampler:state_dict()
   return { epoch = self.epoch, pos = self.pos, seed = self.seed }
 end
 
---- Moves the sampler to a saved position (numbers may be strings).
+--- Moves the sampler to a saved position (numbers may be strings). The
+-- position must be a whole number from 0 to the item count, the epoch and
+-- the seed whole numbers; anything else (text that is no number, 2^62) is
+-- an error that names it.
 -- @param sd table from state_dict()
 function Sampler:load_state_dict(sd)
-  local function n(v) return math.tointeger(tonumber(v)) end
-  self.seed = n(sd.seed) or self.seed
-  self.epoch, self.pos = n(sd.epoch) or 0, n(sd.pos) or 0
+  local who = "gan.data.sampler:load_state_dict"
+  check.table(who, "the state", sd)
+  if sd.seed ~= nil then self.seed = check.integer_or_text(who, "seed", sd.seed, 0) end
+  self.epoch = sd.epoch == nil and 0 or check.integer_or_text(who, "epoch", sd.epoch, 0)
+  self.pos = sd.pos == nil and 0 or check.integer_or_text(who, "pos", sd.pos, 0, self.n)
   self.perm = M.permutation(self.n, self.stream, self.epoch, self.seed)
 end
 

@@ -19,6 +19,7 @@
 -- @module gan.nets.dcgan
 
 local nn = require "gan.nn"
+local check = require "gan.check"
 
 local M = {}
 
@@ -49,7 +50,9 @@ local G_NORMS = { "batch", "layer", "instance", "none", "function" }
 --   init=true (DCGAN's N(0, 0.02) weights; false leaves them for the caller to set)}
 -- @return nn.Sequential
 function M.generator(nin, C, size, nf, opts)
-  opts = opts or {}
+  local who = "gan.nets.dcgan.generator"
+  nin, C, nf = check.integer(who, "nin", nin, 1), check.integer(who, "C", C, 1), check.integer(who, "nf", nf, 1)
+  opts = check.options(who, opts)
   local layers = M.levels(size)
   local norm = nn.check_norm("gan.nets.dcgan.generator", opts.norm or "batch", G_NORMS)
   local bias = opts.bias
@@ -91,6 +94,7 @@ end
 --   first_bias (default: bias), slope=0.2 (of the LeakyReLU), init=true}
 -- @return nn.Sequential, and c (the channels of its output)
 function M.body(C, size, nf, opts)
+  C, nf = check.integer("gan.nets.dcgan.body", "C", C, 1), check.integer("gan.nets.dcgan.body", "nf", nf, 1)
   opts = opts or {}
   local layers = M.levels(size)
   local norm = nn.check_norm("gan.nets.dcgan.body", opts.norm or "batch")

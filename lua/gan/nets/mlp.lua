@@ -8,6 +8,7 @@
 -- @module gan.nets.mlp
 
 local nn = require "gan.nn"
+local check = require "gan.check"
 
 local M = {}
 
@@ -20,10 +21,11 @@ local NORMS = { "batch", "layer", "spectral", "none", "function" }
 --   (a function's module follows each hidden Linear), last=module (after the last Linear)}
 -- @return nn.Sequential
 function M.new(sizes, opts)
-  opts = opts or {}
+  opts = check.options("gan.nets.mlp", opts)
   if type(sizes) ~= "table" or #sizes < 2 then
     error("gan.nets.mlp: needs at least an input and an output width", 2)
   end
+  for i, n in ipairs(sizes) do check.integer("gan.nets.mlp", ("sizes[%d]"):format(i), n, 1) end
   local act = opts.act or function() return nn.ReLU() end
   local norm = nn.check_norm("gan.nets.mlp", opts.norm or "none", NORMS)
   local net = nn.Sequential()

@@ -13,6 +13,7 @@
 -- @module gan.nets.patch
 
 local nn = require "gan.nn"
+local check = require "gan.check"
 
 local M = {}
 
@@ -29,10 +30,12 @@ M.Discriminator = Discriminator
 -- @param in_channels channels of the input (pix2pix: input and output stacked)
 -- @param opts {nf=64, n_layers=3, norm="instance"}
 function Discriminator:init(in_channels, opts)
-  opts = opts or {}
-  local nf, n_layers = opts.nf or 64, opts.n_layers or 3
-  local norm = nn.check_norm("gan.nets.patch.Discriminator", opts.norm or "instance", NORMS)
-  if n_layers < 0 then error(("gan.nets.patch.Discriminator: n_layers must be >= 0, got %d"):format(n_layers), 3) end
+  local who = "gan.nets.patch.Discriminator"
+  in_channels = check.integer(who, "in_channels", in_channels, 1)
+  opts = check.options(who, opts)
+  local nf = check.integer(who, "nf", opts.nf or 64, 1)
+  local n_layers = check.integer(who, "n_layers", opts.n_layers or 3, 0)
+  local norm = nn.check_norm(who, opts.norm or "instance", NORMS)
   local bias = nn.bias_before(norm)
   self:add(nn.Conv2d(in_channels, nf, 4, 2, 1)):add(nn.LeakyReLU(0.2))
   local ch = nf

@@ -15,6 +15,7 @@
 -- @module gan.nets.resnet
 
 local nn = require "gan.nn"
+local check = require "gan.check"
 
 local M = {}
 
@@ -68,12 +69,14 @@ M.Generator = Generator
 -- @param opts {nf=64 (channels after the first layer), blocks=9, downs=2, norm="instance",
 --   padding="reflect", dropout=0 (inside each block)}
 function Generator:init(in_channels, out_channels, opts)
-  opts = opts or {}
-  local nf, blocks, downs = opts.nf or 64, opts.blocks or 9, opts.downs or 2
-  local norm = nn.check_norm("gan.nets.resnet.Generator", opts.norm or "instance", NORMS)
-  if blocks < 0 or downs < 0 or nf < 1 then
-    error(("gan.nets.resnet.Generator: nf (%d) must be >= 1, blocks (%d) and downs (%d) >= 0"):format(nf, blocks, downs), 3)
-  end
+  local who = "gan.nets.resnet.Generator"
+  in_channels = check.integer(who, "in_channels", in_channels, 1)
+  out_channels = check.integer(who, "out_channels", out_channels, 1)
+  opts = check.options(who, opts)
+  local nf = check.integer(who, "nf", opts.nf or 64, 1)
+  local blocks = check.integer(who, "blocks", opts.blocks or 9, 0)
+  local downs = check.integer(who, "downs", opts.downs or 2, 0)
+  local norm = nn.check_norm(who, opts.norm or "instance", NORMS)
   local bias = nn.bias_before(norm)
   local pad = opts.padding or "reflect"
   local function stem(cin, cout)

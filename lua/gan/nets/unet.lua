@@ -12,6 +12,7 @@
 
 local gan = require "gan"
 local nn = require "gan.nn"
+local check = require "gan.check"
 
 local M = {}
 
@@ -77,13 +78,14 @@ M.Generator = Generator
 -- @param downs number of levels (>= 5); H and W must be divisible by 2^downs
 -- @param opts {nf=64, norm="batch", dropout=downs-5 (levels with dropout)}
 function Generator:init(in_channels, out_channels, downs, opts)
-  opts = opts or {}
-  local nf = opts.nf or 64
-  local norm = nn.check_norm("gan.nets.unet.Generator", opts.norm or "batch", NORMS)
-  if type(downs) ~= "number" or downs < 5 then
-    error(("gan.nets.unet.Generator: downs must be a number >= 5, got %s"):format(tostring(downs)), 3)
-  end
-  local n_drop = opts.dropout or (downs - 5)
+  local who = "gan.nets.unet.Generator"
+  in_channels = check.integer(who, "in_channels", in_channels, 1)
+  out_channels = check.integer(who, "out_channels", out_channels, 1)
+  downs = check.integer(who, "downs", downs, 5)
+  opts = check.options(who, opts)
+  local nf = check.integer(who, "nf", opts.nf or 64, 1)
+  local norm = nn.check_norm(who, opts.norm or "batch", NORMS)
+  local n_drop = check.integer(who, "dropout (levels)", opts.dropout or (downs - 5), 0, downs - 2)
   if n_drop < 0 or n_drop > downs - 2 then
     error(("gan.nets.unet.Generator: dropout (levels) must be in [0, %d], got %d"):format(downs - 2, n_drop), 3)
   end

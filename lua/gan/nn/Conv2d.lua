@@ -11,26 +11,28 @@
 
 local gan = require "gan"
 local Module = require "gan.nn.Module"
+local check = require "gan.check"
 
-local function pair(v, default)
-  if v == nil then v = default end
-  if type(v) == "table" then return { v[1], v[2] or v[1] } end
-  return { v, v }
-end
-
-local function parse(stride, padding, opts)
+-- the arguments after the kernel size, checked in the name of the class `who`
+local function parse(who, stride, padding, opts)
   if type(stride) == "table" and stride[1] == nil then
     opts, stride, padding = stride, nil, nil
   end
-  opts = opts or {}
+  opts = check.options(who, opts)
   return {
-    stride = pair(stride or opts.stride, 1),
-    padding = pair(padding or opts.padding, 0),
-    dilation = pair(opts.dilation, 1),
-    output_padding = pair(opts.output_padding, 0),
-    groups = opts.groups or 1,
+    stride = check.pair(who, "stride", stride or opts.stride, 1, 1),
+    padding = check.pair(who, "padding", padding or opts.padding, 0, 0),
+    dilation = check.pair(who, "dilation", opts.dilation, 1, 1),
+    output_padding = check.pair(who, "output_padding", opts.output_padding, 0, 0),
+    groups = check.integer(who, "groups", opts.groups or 1, 1),
     bias = opts.bias ~= false,
   }
+end
+
+-- channels and kernel size, checked
+local function sizes(who, cin, cout, kernel_size)
+  return check.integer(who, "in_channels", cin, 1), check.integer(who, "out_channels", cout, 1),
+    check.pair(who, "kernel_size", kernel_size, 1)
 end
 
 local function repr(self, transposed)
@@ -54,6 +56,7 @@ local function check_groups(name, cin, cout, g)
 end
 
 local Conv2d = Module:extend("Conv2d")
+Conv2d.tensor_input = true
 
 --- @param in_channels C of the input
 -- @param out_channels C of the output
@@ -62,9 +65,10 @@ local Conv2d = Module:extend("Conv2d")
 -- @param padding number or {ph, pw} (default 0)
 -- @param opts {dilation=1, groups=1, bias=true}
 function Conv2d:init(in_channels, out_channels, kernel_size, stride, padding, opts)
-  local a = parse(stride, padding, opts)
+  local k
+  in_channels, out_channels, k = sizes("gan.nn.Conv2d", in_channels, out_channels, kernel_size)
+  local a = parse("gan.nn.Conv2d", stride, padding, opts)
   check_groups("Conv2d", in_channels, out_channels, a.groups)
-  local k = pair(kernel_size)
   self.in_channels, self.out_channels, self.kernel_size, self.args = in_channels, out_channels, k, a
   self.conv_opts = { stride = a.stride, padding = a.padding, dilation = a.dilation, groups = a.groups }
   local fan_in = in_channels // a.groups * k[1] * k[2]
@@ -82,6 +86,7 @@ end
 function Conv2d:extra_repr() return repr(self, false) end
 
 local ConvTranspose2d = Module:extend("ConvTranspose2d")
+ConvTranspose2d.tensor_input = true
 
 --- @param in_channels C of the input
 -- @param out_channels C of the output
@@ -90,9 +95,10 @@ local ConvTranspose2d = Module:extend("ConvTranspose2d")
 -- @param padding number or {ph, pw} (default 0)
 -- @param opts {output_padding=0, dilation=1, groups=1, bias=true}
 function ConvTranspose2d:init(in_channels, out_channels, kernel_size, stride, padding, opts)
-  local a = parse(stride, padding, opts)
+  local k
+  in_channels, out_channels, k = sizes("gan.nn.ConvTranspose2d", in_channels, out_channels, kernel_size)
+  local a = parse("gan.nn.ConvTranspose2d", stride, padding, opts)
   check_groups("ConvTranspose2d", in_channels, out_channels, a.groups)
-  local k = pair(kernel_size)
   self.in_channels, self.out_channels, self.kernel_size, self.args = in_channels, out_channels, k, a
   self.conv_opts = { stride = a.stride, padding = a.padding, dilation = a.dilation, groups = a.groups,
     output_padding = a.output_padding }

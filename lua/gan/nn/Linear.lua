@@ -6,16 +6,19 @@
 
 local gan = require "gan"
 local Module = require "gan.nn.Module"
+local check = require "gan.check"
 
 local Linear = Module:extend("Linear")
+Linear.tensor_input = true
 
 --- @param in_features size of the input's last dim
 -- @param out_features size of the output's last dim
 -- @param opts {bias=true} (or the boolean bias itself)
 function Linear:init(in_features, out_features, opts)
   if type(opts) == "boolean" then opts = { bias = opts } end
-  opts = opts or {}
-  self.in_features, self.out_features = in_features, out_features
+  opts = check.options("gan.nn.Linear", opts)
+  self.in_features = check.integer("gan.nn.Linear", "in_features", in_features, 1)
+  self.out_features = check.integer("gan.nn.Linear", "out_features", out_features, 1)
   local b = 1 / math.sqrt(in_features)
   self:param("weight", gan.uniform({ out_features, in_features }, -b, b))
   if opts.bias ~= false then self:param("bias", gan.uniform({ out_features }, -b, b)) end

@@ -18,6 +18,7 @@
 -- @classmod gan.nn.Module
 
 local gan = require "gan"
+local check = require "gan.check"
 
 local Module = {}
 
@@ -70,8 +71,14 @@ function Module:forward()
   error(("%s: forward is not defined"):format(self.__name), 2)
 end
 
---- Calling a module runs forward.
+--- Calling a module runs forward. A class that sets `tensor_input = true`
+-- (the layers of gan.nn) has its first argument checked to be a tensor, so
+-- `nn.Linear(3, 2)(nil)` names the module instead of failing inside it.
 function Module:__call(...)
+  if self.tensor_input then
+    local x = ...
+    if not is_tensor(x) then check.fail(self.__name .. ":forward", "the input", "a tensor", x, 2) end
+  end
   return self:forward(...)
 end
 
@@ -271,6 +278,7 @@ end
 -- @param strict (default true) raise an error on missing or unexpected keys
 -- @return list of missing keys, list of unexpected keys
 function Module:load_state_dict(sd, strict)
+  check.table(self.__name .. ":load_state_dict", "the state", sd)
   if strict == nil then strict = true end
   local own = self:state_dict()
   local missing, unexpected, bad = {}, {}, {}

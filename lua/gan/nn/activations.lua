@@ -4,11 +4,13 @@
 -- @module gan.nn.activations
 
 local Module = require "gan.nn.Module"
+local check = require "gan.check"
 
 local M = {}
 
 local function simple(name, method)
   local A = Module:extend(name)
+  A.tensor_input = true
   A.forward = function(_, x) return x[method](x) end
   M[name] = A
 end
@@ -20,20 +22,22 @@ simple("Tanh", "tanh")
 simple("Sigmoid", "sigmoid")
 
 local LeakyReLU = Module:extend("LeakyReLU")
+LeakyReLU.tensor_input = true
 M.LeakyReLU = LeakyReLU
 --- x for x > 0, slope * x otherwise.
 -- @param slope (default 0.01)
-function LeakyReLU:init(slope) self.slope = slope or 0.01 end
+function LeakyReLU:init(slope) self.slope = check.number("gan.nn.LeakyReLU", "slope", slope or 0.01) end
 --- x (any shape) -> same shape.
 function LeakyReLU:forward(x) return x:leaky_relu(self.slope) end
 --- Settings shown when printed.
 function LeakyReLU:extra_repr() return ("negative_slope=%g"):format(self.slope) end
 
 local ELU = Module:extend("ELU")
+ELU.tensor_input = true
 M.ELU = ELU
 --- x for x > 0, alpha * (exp(x) - 1) otherwise.
 -- @param alpha (default 1)
-function ELU:init(alpha) self.alpha = alpha or 1 end
+function ELU:init(alpha) self.alpha = check.number("gan.nn.ELU", "alpha", alpha or 1) end
 --- x (any shape) -> same shape.
 function ELU:forward(x) return x:elu(self.alpha) end
 --- Settings shown when printed.

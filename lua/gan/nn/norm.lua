@@ -19,6 +19,7 @@
 
 local gan = require "gan"
 local Module = require "gan.nn.Module"
+local check = require "gan.check"
 
 local function affine_params(self, shape, affine)
   if affine then
@@ -29,14 +30,16 @@ end
 
 local function make_bn(name, ranks)
   local BN = Module:extend(name)
+  BN.tensor_input = true
 
   --- @param num_features C
   -- @param opts {eps=1e-5, momentum=0.1, affine=true, track_running_stats=true}
   function BN:init(num_features, opts)
-    opts = opts or {}
-    self.num_features = num_features
-    self.eps = opts.eps or 1e-5
-    self.momentum = opts.momentum or 0.1
+    local who = "gan.nn." .. name
+    opts = check.options(who, opts)
+    self.num_features = check.integer(who, "num_features", num_features, 1)
+    self.eps = check.number(who, "eps", opts.eps or 1e-5, 0)
+    self.momentum = check.number(who, "momentum", opts.momentum or 0.1, 0, 1)
     self.affine = opts.affine ~= false
     self.track_running_stats = opts.track_running_stats ~= false
     affine_params(self, { num_features }, self.affine)
@@ -77,15 +80,16 @@ M.BatchNorm1d = make_bn("BatchNorm1d", { [2] = true, [3] = true, text = "2 or 3"
 M.BatchNorm2d = make_bn("BatchNorm2d", { [4] = true, text = "4" })
 
 local InstanceNorm2d = Module:extend("InstanceNorm2d")
+InstanceNorm2d.tensor_input = true
 M.InstanceNorm2d = InstanceNorm2d
 
 --- Instance norm: each (sample, channel) plane normalised on its own.
 -- @param num_features C
 -- @param opts {eps=1e-5, affine=false}
 function InstanceNorm2d:init(num_features, opts)
-  opts = opts or {}
-  self.num_features = num_features
-  self.eps = opts.eps or 1e-5
+  opts = check.options("gan.nn.InstanceNorm2d", opts)
+  self.num_features = check.integer("gan.nn.InstanceNorm2d", "num_features", num_features, 1)
+  self.eps = check.number("gan.nn.InstanceNorm2d", "eps", opts.eps or 1e-5, 0)
   self.affine = opts.affine == true
   affine_params(self, { num_features }, self.affine)
 end
@@ -101,6 +105,7 @@ function InstanceNorm2d:extra_repr()
 end
 
 local LayerNorm = Module:extend("LayerNorm")
+LayerNorm.tensor_input = true
 M.LayerNorm = LayerNorm
 
 --- Layer norm over the trailing dims given by normalized_shape.
@@ -127,6 +132,7 @@ function LayerNorm:extra_repr()
 end
 
 local GroupNorm = Module:extend("GroupNorm")
+GroupNorm.tensor_input = true
 M.GroupNorm = GroupNorm
 
 --- Group norm: channels split into groups, each normalised per sample.
@@ -134,7 +140,9 @@ M.GroupNorm = GroupNorm
 -- @param num_channels C
 -- @param opts {eps=1e-5, affine=true}
 function GroupNorm:init(num_groups, num_channels, opts)
-  opts = opts or {}
+  opts = check.options("gan.nn.GroupNorm", opts)
+  num_groups = check.integer("gan.nn.GroupNorm", "num_groups", num_groups, 1)
+  num_channels = check.integer("gan.nn.GroupNorm", "num_channels", num_channels, 1)
   if num_channels % num_groups ~= 0 then
     error(("GroupNorm: num_channels %d is not divisible by num_groups %d"):format(num_channels, num_groups), 3)
   end
@@ -155,6 +163,7 @@ function GroupNorm:extra_repr()
 end
 
 local PixelNorm = Module:extend("PixelNorm")
+PixelNorm.tensor_input = true
 M.PixelNorm = PixelNorm
 
 --- Pixelwise feature vector normalisation (Karras et al. 2018, PGGAN): each

@@ -322,6 +322,10 @@ function M.run(opt, state, step_fn, hooks)
   local recipe = info and info.script and info.script ~= "-" and gan.io.abspath(info.script) or nil
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
+    -- the log's rows up to this step reach the file first: a kill after the
+    -- save must not leave a checkpoint ahead of log.csv (the rows still in
+    -- the buffer would be lost for good, as the resume starts after them)
+    if run.log then run.log.csv:flush() end
     local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt), recipe = recipe })
     if not okc then
       run:say(("warning: checkpoint not written: %s"):format(tostring(errc)))

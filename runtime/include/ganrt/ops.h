@@ -124,8 +124,15 @@ gr_tensor *gr_conv2d_weight_grad(gr_tensor *x, gr_tensor *g, int kh, int kw, gr_
 /* --- pooling and resampling ---------------------------------------------- */
 gr_tensor *gr_avg_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, int pw);
 gr_tensor *gr_max_pool2d(gr_tensor *x, int kh, int kw, int sh, int sw, int ph, int pw);
-gr_tensor *gr_upsample_nearest2d(gr_tensor *x, int64_t out_h, int64_t out_w);
-gr_tensor *gr_upsample_bilinear2d(gr_tensor *x, int64_t out_h, int64_t out_w, bool align_corners);
+/* Resizing to (out_h, out_w). scale_h, scale_w: the scale factor the size
+ * came from, or 0 for none. As in PyTorch, a given scale maps output index o
+ * to source o / scale (nearest: floor((float)o * (float)(1 / scale)); bilinear
+ * without align_corners: (o + 0.5) / scale - 0.5); without one, by in / out.
+ * align_corners always maps corners onto corners. */
+gr_tensor *gr_upsample_nearest2d(gr_tensor *x, int64_t out_h, int64_t out_w, double scale_h,
+                                 double scale_w);
+gr_tensor *gr_upsample_bilinear2d(gr_tensor *x, int64_t out_h, int64_t out_w, bool align_corners,
+                                  double scale_h, double scale_w);
 typedef enum gr_pad_mode { GR_PAD_ZEROS = 0, GR_PAD_REFLECT, GR_PAD_REPLICATE } gr_pad_mode;
 /* pads the last two dims: left, right, top, bottom */
 gr_tensor *gr_pad2d(gr_tensor *x, int left, int right, int top, int bottom, gr_pad_mode mode);
