@@ -15,22 +15,21 @@ local B = gan.nets.biggan
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist or a folder of images
   size = 32,              -- image size: 16, 32 or 64
-  nf = 32,                -- feature maps of every G block (the paper's CIFAR G: 256)
-  ndf = 32,               -- feature maps of every D block (the paper's CIFAR D: 128)
+  nf = 12,                -- G's feature maps at full size (4 nf at 4x4 and 8x8, 2 nf at 16x16; the paper's CIFAR G: 256 everywhere)
+  ndf = 16,               -- feature maps of every D block (the paper's CIFAR D: 128)
   attention = true,       -- the self-attention block at 16x16 in G and D (false: the ablation)
   lr_d = 2e-4,            -- Adam learning rate of D (the paper: 4e-4)
   lr_g = 2e-4,            -- Adam learning rate of G (the paper: 1e-4, TTUR; see the README's SAGAN section)
   beta1 = 0.0,            -- Adam beta1 (the paper's 0)
   beta2 = 0.9,            -- Adam beta2
   n_critic = 1,           -- D steps per G step
-  iters = 4000,           -- training iterations (generator steps)
+  iters = 2000,           -- training iterations (generator steps)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, coverage on 2000 samples) every N iterations
   out = "runs/sagan",     -- run folder
 }
 if opt.n_critic < 1 then error("--n_critic must be >= 1", 0) end
-for _, k in ipairs({ "nf", "ndf" }) do
-  if opt[k] < 8 or opt[k] % 8 ~= 0 then error(("--%s must be a positive multiple of 8"):format(k), 0) end
-end
+if opt.nf < 4 or opt.nf % 4 ~= 0 then error("--nf must be a positive multiple of 4", 0) end
+if opt.ndf < 8 or opt.ndf % 8 ~= 0 then error("--ndf must be a positive multiple of 8", 0) end
 
 local data = gan.data.load(opt.data, opt)
 if gan.nets.is_points(data) then error("--data must hold images", 0) end

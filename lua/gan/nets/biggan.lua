@@ -9,8 +9,10 @@
 --     local img = Gc(z, y)                             -- class-conditional (BigGAN): y int64 (N)
 --     local logit = Dc(img, y)                         -- projection discriminator
 --
--- G: a linear layer from z (or its first chunk) to nf maps of 4x4, then a
--- residual up-block per doubling (BN, ReLU, nearest upsampling, 3x3 conv,
+-- G: a linear layer from z (or its first chunk) to 4 nf maps of 4x4, then a
+-- residual up-block per doubling, with nf * min(4, size / r) maps at r x r
+-- (32x32 images: 4 nf at 4x4 and 8x8, 2 nf at 16x16, nf at 32x32, so the
+-- costly full-size convolutions are the narrow ones) (BN, ReLU, nearest upsampling, 3x3 conv,
 -- BN, ReLU, 3x3 conv; shortcut: upsampling and a 1x1 conv), a
 -- SelfAttention block after the up-block whose output is `attention`
 -- pixels wide, then BN, ReLU, 3x3 conv to the image channels and Tanh.
@@ -145,7 +147,7 @@ end
 local Generator = nn.Module:extend("BigGANGenerator")
 M.Generator = Generator
 
---- @param o {nz=128, channels=1, size=32 (16, 32, 64), nf=64 (maps of every block), attention=16
+--- @param o {nz=128, channels=1, size=32 (16, 32, 64), nf=64 (maps at full size), attention=16
 --   (the resolution of the SelfAttention block; false or 0: none), classes=0 (unconditional),
 --   shared_dim=128 (class embedding, with classes), hier=true (hierarchical z, with classes), sn=true}
 function Generator:init(o)
@@ -161,7 +163,8 @@ function Generator:init(o)
     error(("%s: nz (%d) must be a multiple of %d (one chunk for the linear layer and one per block)"):format(who,
       self.nz, self.blocks_n + 1), 3)
   end
-  if self.nf % 8 ~= 0 then error(("%s: nf must be a multiple of 8, got %d"):format(who, self.nf), 3) end
+  if self.nf < 4 or self.nf % 4 ~= 0 then error(("%s: nf must be a multiple of 4, got %d"):format(who, self.nf), 3) end
+  local function ch(r) return self.nf * math.min(4, self.size // r) end
   self.chunk = self.hier and self.nz // (self.blocks_n + 1) or self.nz
   local cond_dim
   if self.classes > 0 then
@@ -169,14 +172,14 @@ function Generator:init(o)
     self.shared = nn.Embedding(self.classes, self.shared_dim)
     cond_dim = self.shared_dim + (self.hier and self.chunk or 0)
   end
-  self.linear = sn_wrap(nn.Linear(self.chunk, self.nf * 16), o.sn)
+  self.linear = sn_wrap(nn.Linear(self.chunk, ch(4) * 16), o.sn)
   self.blocks = nn.Sequential {}
   local res = 4
   for i = 1, self.blocks_n do
     res = res * 2
-    self.blocks:add(GBlock(self.nf, self.nf, { cond_dim = cond_dim, sn = o.sn }))
+    self.blocks:add(GBlock(ch(res // 2), ch(res), { cond_dim = cond_dim, sn = o.sn }))
     if res == self.attention_at then
-      self.attention = nn.SelfAttention(self.nf, { sn = o.sn })
+      self.attention = nn.SelfAttention(ch(res), { sn = o.sn })
       self.attention_after = i
     end
   end
@@ -202,7 +205,7 @@ function Generator:forward(z, y)
     for i = 1, self.blocks_n + 1 do zs[i] = z:narrow(2, (i - 1) * self.chunk + 1, self.chunk) end
   end
   if self.classes > 0 then shared = self.shared(y) end
-  local h = self.linear(zs[1]):reshape(n, self.nf, 4, 4)
+  local h = self.linear(zs[1]):reshape(n, self.nf * 4, 4, 4)
   for i = 1, self.blocks_n do
     local cond = shared
     if self.hier then cond = gan.cat({ shared, zs[i + 1] }, 2) end
