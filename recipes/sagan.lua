@@ -3,10 +3,10 @@
 -- @year 2018
 -- @ja 要点: 畳み込みは局所的なので、離れた部分どうしの整合(衣服の左右の袖や全体の形)は層を重ねないと伝わらない。自己注意ブロックは各画素(クエリ)が特徴マップ全体を見る: θ, φ (1x1 畳み込みで C/8 チャネル)、g (C/2 チャネル)、φ と g は 2x2 最大プーリング、β = softmax(θᵀφ) で g を重み付けし、1x1 畳み込みで C チャネルに戻して x + σ·o。σ は 0 から学習する(最初は恒等写像)。
 -- @ja スペクトル正規化を D だけでなく G にも使い(G の学習が安定)、損失はヒンジ損失、TTUR(D の学習率 4e-4 > G の 1e-4)、Adam β1 = 0, β2 = 0.9。ここでは SNGAN 型の ResNet の G と D の 16x16 に注意ブロックを置く(StudioGAN の CIFAR 構成)。--attention=false で同じネットワークから注意ブロックだけを除いた比較ができる。
--- @ja TTUR の比は測って決めた: この予算(4000 ステップ)では 4:1 だと G が追いつかない(README の SAGAN 節)ため、既定は D 4e-4, G 2e-4 の 2:1。
+-- @ja 既定の学習率は D と G とも 2e-4(BigGAN の CIFAR 設定、1:1)。SNGAN の表(README の TTUR 節)では数千ステップの予算で 4:1 だと G が追いつかなかったため。論文の TTUR は --lr_d=4e-4 --lr_g=1e-4。
 -- @en Key points: convolutions are local, so far-apart parts of an image (a garment's two sleeves, its overall shape) only meet after many layers. A self-attention block lets every pixel (a query) look at the whole feature map: theta and phi (1x1 convs to C/8), g (to C/2), phi and g max-pooled 2x2, beta = softmax(theta^T phi) weighs g, a 1x1 conv brings it back to C, and the output is x + sigma * o with sigma learned from 0 (the block starts as the identity).
 -- @en Spectral norm in G as well as in D (it steadies G's training), hinge loss, TTUR (D's rate 4e-4 above G's 1e-4), Adam beta1 = 0, beta2 = 0.9. Here SNGAN-style ResNet G and D with the attention block at 16x16 in both (StudioGAN's CIFAR layout); --attention=false is the same network without the block, for the ablation.
--- @en The TTUR ratio was measured: at this budget (4000 steps) 4:1 leaves G behind (README, SAGAN section), so the default is 2:1, D 4e-4 and G 2e-4.
+-- @en The default rates are 2e-4 for both D and G (BigGAN's CIFAR setting, 1:1): at a budget of a few thousand steps SNGAN's table (README, TTUR) found 4:1 too slow for G. The paper's TTUR is --lr_d=4e-4 --lr_g=1e-4.
 
 local gan = require "gan"
 local F = gan.F
