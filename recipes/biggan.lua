@@ -19,7 +19,7 @@ local opt = gan.options {
   ndf = 16,               -- feature maps of every D block (the paper's CIFAR D: 256)
   shared_dim = 64,        -- size of G's shared class embedding (the paper's CIFAR: 128)
   attention = 16,         -- resolution of the self-attention block in G and D (0: none)
-  lr_d = 2e-4,            -- Adam learning rate of D (the paper's CIFAR: 2e-4)
+  lr_d = 4e-4,            -- Adam learning rate of D (the paper's CIFAR: 2e-4; at 2e-4 this small D stayed at chance: README)
   lr_g = 2e-4,            -- Adam learning rate of G (the paper's CIFAR: 2e-4)
   beta1 = 0.0,            -- Adam beta1
   beta2 = 0.999,          -- Adam beta2
@@ -28,7 +28,7 @@ local opt = gan.options {
   ema_decay = 0.999,      -- decay of G's moving average (the paper: 0.9999 over far longer runs)
   ema_start = 1000,       -- the average copies G until this step, then averages
   truncation = 0.0,       -- truncation threshold t of z for the run's samples and evaluation (0: none)
-  iters = 2500,           -- training iterations (generator steps)
+  iters = 1500,           -- training iterations (generator steps)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, class agreement) every N iterations
   out = "runs/biggan",    -- run folder
 }
