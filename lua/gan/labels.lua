@@ -57,15 +57,26 @@ end
 -- large n do not need one huge batch. Give it to gan.train as hooks.sample:
 -- it returns the images and the classes asked, which the evaluation
 -- compares with the classifier's (accuracy).
+-- With `interleave`, the classes go round instead (0, 1, ..., k-1, 0, ...:
+-- a 10x10 grid shows one class per column), so every chunk holds every
+-- class: what a generator sampled with batch statistics needs.
 -- @param gen function(z, y) -> images
 -- @param k number of classes
 -- @param noise function(n) -> z
--- @param chunk images per call of gen (default 500)
+-- @param chunk images per call of gen (default 500), or {chunk=500, interleave=false}
 -- @return function(n) -> images (n, C, H, W), int64 classes (n)
 function M.sampler(gen, k, noise, chunk)
-  chunk = chunk or 500
+  local o = type(chunk) == "table" and chunk or { chunk = chunk }
+  chunk = o.chunk or 500
   return function(n)
-    local y = M.rows(n, k)
+    local y
+    if o.interleave then
+      local ids = {}
+      for i = 1, n do ids[i] = (i - 1) % k end
+      y = gan.tensor(ids, "int64")
+    else
+      y = M.rows(n, k)
+    end
     local z = noise(n)
     local out = {}
     for i = 1, n, chunk do

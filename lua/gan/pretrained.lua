@@ -138,4 +138,78 @@ function M.stylegan(path, key)
     "synthesis.torgb.bias", { "synthesis.b4.epi0.adain.style.weight" })
 end
 
+--- SAGAN's generator and discriminator from a checkpoint of
+-- recipes/sagan.lua, built from the run's options nz, nf, ndf, size and
+-- attention (the image channels from G's last convolution). G is returned
+-- in training mode (the recipe samples with batch statistics), D in
+-- evaluation mode.
+-- @param path the checkpoint
+-- @return G, D and info {path=, step=, nz=, nf=, ndf=, size=, attention= (the resolution, 0: none), channels=};
+--   raises a clear error otherwise
+function M.sagan(path)
+  if not gan.io.exists(path) then
+    error(("%s not found: train a SAGAN first (`ganlua sagan`), or name a checkpoint with --checkpoint=FILE")
+      :format(path), 0)
+  end
+  local info = { path = path }
+  local function read(o, tensors, key, mark)
+    for _, k in ipairs { "nz", "nf", "ndf", "size" } do
+      info[k] = math.tointeger(tonumber(o[k]))
+      if not info[k] then error(("%s is not a SAGAN checkpoint (no %s in its options)"):format(path, k), 0) end
+    end
+    if o.attention ~= "true" and o.attention ~= "false" then
+      error(("%s is not a SAGAN checkpoint (no attention in its options)"):format(path), 0)
+    end
+    info.attention = o.attention == "true" and math.min(16, info.size // 2) or 0
+    if not tensors[mark] then error(("%s holds no SAGAN %s"):format(path, key), 0) end
+  end
+  local G, _, step = M.load(path, "G", function(o, tensors)
+    read(o, tensors, "G", "out.3.weight_orig")
+    info.channels = tensors["out.3.weight_orig"]:size(1)
+    return gan.nets.biggan.Generator { nz = info.nz, channels = info.channels, size = info.size, nf = info.nf,
+      attention = info.attention }
+  end)
+  local D = M.load(path, "D", function(o, tensors)
+    read(o, tensors, "D", "linear.weight_orig")
+    return gan.nets.biggan.Discriminator { channels = info.channels, size = info.size, ndf = info.ndf,
+      attention = info.attention }
+  end)
+  G:train()
+  info.step = step
+  return G, D, info
+end
+
+--- BigGAN's generator from a checkpoint of recipes/biggan.lua: the average
+-- G (its EMA, saved as "ema"; `key` = "G" gives the trained one), built
+-- from the run's options nz, nf, size, shared_dim and attention (the
+-- classes from its shared embedding, the image channels from its last
+-- convolution). It is returned in training mode: the recipe samples with
+-- batch statistics (so ask every class in each batch).
+-- @param path the checkpoint
+-- @param key the state key (default "ema")
+-- @return G and info {path=, step=, nz=, nf=, size=, shared_dim=, attention=, classes=, channels=};
+--   raises a clear error otherwise
+function M.biggan(path, key)
+  if not gan.io.exists(path) then
+    error(("%s not found: train a BigGAN first (`ganlua biggan`), or name a checkpoint with --checkpoint=FILE")
+      :format(path), 0)
+  end
+  key = key or "ema"
+  local info = { path = path }
+  local G, _, step = M.load(path, key, function(o, tensors)
+    for _, k in ipairs { "nz", "nf", "size", "shared_dim", "attention" } do
+      info[k] = math.tointeger(tonumber(o[k]))
+      if not info[k] then error(("%s is not a BigGAN checkpoint (no %s in its options)"):format(path, k), 0) end
+    end
+    local shared, last = tensors["shared.weight"], tensors["out.3.weight_orig"]
+    if not shared or not last then error(("%s holds no BigGAN generator under '%s'"):format(path, key), 0) end
+    info.classes, info.channels = shared:size(1), last:size(1)
+    return gan.nets.biggan.Generator { nz = info.nz, channels = info.channels, size = info.size, nf = info.nf,
+      attention = info.attention, classes = info.classes, shared_dim = info.shared_dim }
+  end)
+  G:train()
+  info.step = step
+  return G, info
+end
+
 return M

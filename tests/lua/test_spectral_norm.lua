@@ -59,6 +59,48 @@ T.case("a Conv2d's weight seen as (out, in*kh*kw) is normalised too", function()
   T.eq(rawequal(sn.module.weight, sn.weight_orig), true, "layer.weight is weight_orig")
 end)
 
+T.case("sigma is Algorithm 1's u^T W v, with v from the same iteration (PyTorch's too)", function()
+  -- W = [[2, 0, 1], [0, 1, 0]], u0 = (1, 1)/sqrt 2: v = W^T u0 / |.| = (2, 1, 1)/sqrt 6, W v = (5, 1)/sqrt 6,
+  -- so u1 = (5, 1)/sqrt 26 and sigma = u1^T W v = |W v| = sqrt(26/6) = 2.08167 (PyTorch's spectral_norm
+  -- gives the same after one training forward). |W^T u1| = sqrt(126/26) = 2.20139 would be another estimator.
+  local lin = nn.Linear(3, 2, { bias = false })
+  local sn = nn.SpectralNorm(lin)
+  sn.weight_orig:copy_(gan.tensor({ { 2, 0, 1 }, { 0, 1, 0 } }))
+  sn.u:copy_(gan.tensor({ 1, 1 }) / math.sqrt(2))
+  local x = gan.tensor({ { 1, 0, 0 } })
+  local y = sn(x)                         -- one iteration, then W / sigma
+  U.close(sn:sigma():item(), math.sqrt(26 / 6), 1e-5, "sigma after one iteration")
+  U.close(y[1][1]:item(), 2 / math.sqrt(26 / 6), 1e-5, "the forward used that sigma")
+  U.close(sn.u[1]:item(), 5 / math.sqrt(26), 1e-6, "u1")
+  U.close(sn.v[1]:item(), 2 / math.sqrt(6), 1e-6, "v is the iteration's")
+  -- the other estimator, as an option
+  local st = nn.SpectralNorm(nn.Linear(3, 2, { bias = false }), { estimator = "transpose" })
+  st.weight_orig:copy_(sn.weight_orig)
+  st.u:copy_(gan.tensor({ 1, 1 }) / math.sqrt(2))
+  st(x)
+  U.close(st:sigma():item(), math.sqrt(126 / 26), 1e-5, "|W^T u1|")
+  -- in evaluation mode u and v stay, so sigma stays
+  sn:eval()
+  sn(x)
+  U.close(sn:sigma():item(), math.sqrt(26 / 6), 1e-5, "evaluation mode")
+end)
+
+T.case("a ConvTranspose2d's matrix is (out, in*kh*kw), as PyTorch's spectral_norm takes it", function()
+  -- 2 -> 1 channels, 2x2 kernel, weight (in=2, out=1, 2, 2) with one 1 in each input's kernel at
+  -- different places: as (out, in*kh*kw) = (1, 8) the one row has norm sqrt 2 (PyTorch: 1.41421);
+  -- taken as (in, out*kh*kw) = (2, 4) its rows are orthonormal and sigma would be 1
+  local sn = nn.SpectralNorm(nn.ConvTranspose2d(2, 1, 2, { bias = false }))
+  T.eq(sn.u:size(1), 1, "u has one entry per output channel")
+  T.eq(sn.v:size(1), 8, "v one per input channel and tap")
+  sn.weight_orig:copy_(gan.tensor({ { { { 1, 0 }, { 0, 0 } } }, { { { 0, 1 }, { 0, 0 } } } }))
+  local x = gan.randn(1, 2, 3, 3)
+  for _ = 1, 3 do sn(x) end
+  U.close(sn:sigma():item(), math.sqrt(2), 1e-5, "sigma of the (out, in*kh*kw) matrix")
+  U.shape(sn(x), { 1, 1, 4, 4 })
+  T.raises(function() nn.SpectralNorm(nn.Linear(2, 2), { dim = 3 }) end, "dim must be 1 or 2")
+  T.raises(function() nn.SpectralNorm(nn.Linear(2, 2), { estimator = "svd" }) end, "estimator must be")
+end)
+
 T.case("one power iteration per training forward; none in evaluation mode", function()
   gan.manual_seed(3)
   local sn = nn.SpectralNorm(nn.Linear(5, 7))
@@ -116,7 +158,7 @@ T.case("parameters, buffers and checkpoints", function()
   T.eq(names, { "1.weight_orig", "1.module.bias", "3.weight_orig", "3.module.bias" })
   local bufs = {}
   for _, e in ipairs(D:named_buffers()) do bufs[#bufs + 1] = e.name end
-  T.eq(bufs, { "1.u", "3.u" })
+  T.eq(bufs, { "1.u", "1.v", "3.u", "3.v" })
   local x = gan.randn(4, 2)
   for _ = 1, 3 do D(x) end
   local dir = U.tmpdir("spectral_norm")

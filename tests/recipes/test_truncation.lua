@@ -29,7 +29,7 @@ end)
 T.case("truncation.lua refuses bad options", function()
   local out = U.tmpdir("recipe_truncation_bad")
   for args, msg in pairs({ ["--psi=0.5,1.5"] = "--psi: 1.5 is not between 0 and 1", ["--samples=5"] = "--samples must be >= 10",
-    ["--columns=0"] = "--columns must be >= 1" }) do
+    ["--columns=0"] = "--columns must be >= 1", ["--model=dcgan"] = "--model must be stylegan2 or biggan" }) do
     local ok, text = run(args .. " --out=" .. out)
     U.truthy(not ok and text:find(msg, 1, true), args .. ":\n" .. text)
   end

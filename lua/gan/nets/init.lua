@@ -13,7 +13,9 @@
 -- * `gan.nets.pggan`: the progressive GAN's growing generator and
 --   discriminator, its growing schedule and fading real images;
 -- * `gan.nets.stylegan`: StyleGAN's style-based generator (AdaIN, noise
---   inputs, a learned constant) and its fixed-resolution discriminator.
+--   inputs, a learned constant) and its fixed-resolution discriminator;
+-- * `gan.nets.biggan`: SAGAN's and BigGAN's residual generator (self-attention,
+--   conditional BN, hierarchical z) and projection discriminator.
 --
 -- Every family with a `norm` option takes it in one vocabulary (gan.nn's
 -- norm_layer: "batch", "instance", "layer", "pixel", "spectral", "none" or
@@ -60,7 +62,7 @@ M.options = options.declare("gan.nets", "networks", {
 local get = options.get
 
 local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true, pggan = true,
-  stylegan = true }
+  stylegan = true, biggan = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator

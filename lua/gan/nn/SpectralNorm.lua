@@ -5,14 +5,24 @@
 --     nn.SpectralNorm.wrap(D)           -- or wrap every Linear and Conv2d of a network
 --
 -- Miyato et al. 2018 (arXiv:1802.05957): W_SN = W / sigma(W), with sigma(W)
--- estimated by power iteration on W seen as a matrix (out, in*kh*kw). The
--- vector u (out) is a buffer, saved in checkpoints with the weights; each
--- forward in training mode runs one power iteration and updates it in
--- place (u and v are constants for the gradient, as in the paper), while
--- in evaluation mode u is left as it is. The wrapped layer's `weight`
+-- estimated by power iteration on W seen as a matrix (out, in*kh*kw). For a
+-- ConvTranspose2d, whose weight is (in, out, kh, kw), the matrix is also
+-- (out, in*kh*kw) (dim 2 first), as PyTorch's spectral_norm does for
+-- transposed convolutions. The vectors u (out) and v (in*kh*kw) are
+-- buffers, saved in checkpoints with the weights. Each forward in training
+-- mode runs one iteration of the paper's Algorithm 1, v = W^T u / |W^T u|,
+-- u = W v / |W v|, and sigma = u^T W v with the u and v of that same
+-- iteration (constants for the gradient, as in the paper); in evaluation
+-- mode u and v are left as they are. The wrapped layer's `weight`
 -- parameter becomes this module's `weight_orig` (the layer's own field
 -- holds the normalised weight only while it runs, so initialisers such as
 -- nn.init.dcgan still reach the raw weight).
+--
+-- Option `estimator = "transpose"` instead recomputes v from the updated u
+-- and uses sigma = |W^T u|, one more matrix product per step; it is
+-- kept only to compare the two (after one iteration both are lower
+-- bounds of sigma and "transpose" is the larger, but both converge to the
+-- same value as u does, and the paper's is what published models used).
 -- @classmod gan.nn.SpectralNorm
 
 local gan = require "gan"
@@ -25,7 +35,8 @@ local function normalize(x, eps)
 end
 
 --- @param module the layer to wrap (any module with a `weight` parameter of 2 or more dims)
--- @param opts {name="weight", n_power_iterations=1, eps=1e-12}
+-- @param opts {name="weight", n_power_iterations=1, eps=1e-12, dim (the weight's dimension of the
+--   outputs: 1, or 2 for a ConvTranspose2d), estimator="paper" (or "transpose": see above)}
 function SpectralNorm:init(module, opts)
   opts = opts or {}
   if not Module.is_module(module) then
@@ -45,47 +56,62 @@ function SpectralNorm:init(module, opts)
     error("SpectralNorm: n_power_iterations must be an integer >= 1", 3)
   end
   self.eps = opts.eps or 1e-12
+  self.dim = opts.dim or (module.__name == "ConvTranspose2d" and 2 or 1)
+  if self.dim ~= 1 and self.dim ~= 2 then
+    error(("SpectralNorm: dim must be 1 or 2, got %s"):format(tostring(self.dim)), 3)
+  end
+  self.estimator = opts.estimator or "paper"
+  if self.estimator ~= "paper" and self.estimator ~= "transpose" then
+    error(("SpectralNorm: estimator must be \"paper\" or \"transpose\", got %s"):format(tostring(self.estimator)), 3)
+  end
   -- the parameter moves to this module; the layer's field is set at each forward
   local list = module._params
   for i = #list, 1, -1 do if list[i] == name then table.remove(list, i) end end
   self.module = module
   self:param("weight_orig", w)
-  self:buffer("u", gan.no_grad(function() return normalize(gan.randn(w:size(1)), self.eps) end))
+  local u = gan.no_grad(function() return normalize(gan.randn(w:size(self.dim)), self.eps) end)
+  self:buffer("u", u)
+  -- v starts as W^T u / |W^T u| (no draw: the random streams stay where they were)
+  self:buffer("v", gan.no_grad(function() return normalize(self:matrix():t():matmul(u), self.eps) end))
 end
 
---- The weight as a matrix (out, in*kh*kw).
+--- The weight as a matrix (out, in*kh*kw); for dim 2, the weight's first two dims swapped first.
 -- @return tensor
 function SpectralNorm:matrix()
   local w = self.weight_orig
+  if self.dim == 2 then w = w:transpose(1, 2) end
   return w:reshape(w:size(1), -1)
 end
 
---- Runs the power iteration `n` times on the current weight, updating u in
--- place; records nothing.
+--- Runs the power iteration `n` times on the current weight (v = W^T u / |W^T u|,
+-- then u = W v / |W v|), updating u and v in place; records nothing.
 -- @param n iterations (default n_power_iterations)
 -- @return self
 function SpectralNorm:power_iteration(n)
   gan.no_grad(function()
     local m = self:matrix()
-    local u = self.u
+    local u, v = self.u, self.v
     for _ = 1, n or self.n_power_iterations do
-      local v = normalize(m:t():matmul(u), self.eps)
+      v = normalize(m:t():matmul(u), self.eps)
       u = normalize(m:matmul(v), self.eps)
     end
     self.u:copy_(u)
+    self.v:copy_(v)
   end)
   return self
 end
 
---- The estimate of the largest singular value, u^T W v with v = W^T u / |W^T u|
--- (differentiable in W; u and v are constants).
+--- The estimate of the largest singular value (differentiable in W; u and v
+-- are constants): u^T W v with the u and v of the last power iteration, or
+-- with estimator "transpose" |W^T u| (v recomputed from u).
 -- @return a scalar tensor
 function SpectralNorm:sigma()
   local m = self:matrix()
-  -- a copy of u: the graph keeps it, and the next forward's power iteration moves self.u in place
+  -- copies: the graph keeps them, and the next forward's power iteration moves u and v in place
   local u, v = gan.no_grad(function()
     local u = self.u:clone()
-    return u, normalize(m:detach():t():matmul(u), self.eps)
+    if self.estimator == "transpose" then return u, normalize(m:detach():t():matmul(u), self.eps) end
+    return u, self.v:clone()
   end)
   return (u * m:matmul(v)):sum()
 end
@@ -108,7 +134,10 @@ end
 
 --- Settings shown when printed.
 function SpectralNorm:extra_repr()
-  return ("n_power_iterations=%d"):format(self.n_power_iterations)
+  local s = ("n_power_iterations=%d"):format(self.n_power_iterations)
+  if self.dim ~= 1 then s = s .. (", dim=%d"):format(self.dim) end
+  if self.estimator ~= "paper" then s = s .. ", estimator=" .. self.estimator end
+  return s
 end
 
 --- Wraps every Linear and Conv2d (and ConvTranspose2d) of a network in

@@ -17,7 +17,8 @@
 -- The progressive and style-based GANs' layers: EqualizedLinear, EqualizedConv2d and bias_act
 -- (gan.nn.equalized), PixelNorm, MinibatchStdDev, Blur, NoiseInjection, AdaIN,
 -- ModulatedConv2d, StyledConv2d, ToRGB, modulated_conv2d, set_noise_mode (gan.nn.style),
--- MappingNetwork. FIR resampling (upsample2d, downsample2d, conv2d_resample): `gan.nn.resample`.
+-- MappingNetwork. SAGAN's and BigGAN's: SelfAttention (gan.nn.attention), ConditionalBatchNorm2d
+-- (gan.nn.conditional). FIR resampling (upsample2d, downsample2d, conv2d_resample): `gan.nn.resample`.
 -- Initialisers: `gan.nn.init`. The norm vocabulary of every network builder:
 -- `norm_kinds`, `norm_layer`, `norm_layer1d`, `check_norm`, `bias_before`
 -- (gan.nn.norm). Whole networks live in gan.nets.
@@ -46,6 +47,8 @@ M.resample = require "gan.nn.resample"
 merge(require "gan.nn.equalized")
 merge(require "gan.nn.style")
 M.MappingNetwork = require "gan.nn.mapping"
+merge(require "gan.nn.attention")
+merge(require "gan.nn.conditional")
 M.Blur = M.resample.Blur
 
 --- True when v is a module.
