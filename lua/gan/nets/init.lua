@@ -13,7 +13,8 @@
 -- * `gan.nets.pggan`: the progressive GAN's growing generator and
 --   discriminator, its growing schedule and fading real images;
 -- * `gan.nets.stylegan`: StyleGAN's style-based generator (AdaIN, noise
---   inputs, a learned constant) and its fixed-resolution discriminator.
+--   inputs, a learned constant) and its fixed-resolution discriminator;
+-- * `gan.nets.singan`: SinGAN's pyramid of patch GANs of one image.
 --
 -- Every family with a `norm` option takes it in one vocabulary (gan.nn's
 -- norm_layer: "batch", "instance", "layer", "pixel", "spectral", "none" or
@@ -60,7 +61,7 @@ M.options = options.declare("gan.nets", "networks", {
 local get = options.get
 
 local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true, pggan = true,
-  stylegan = true }
+  stylegan = true, singan = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator
