@@ -78,6 +78,10 @@ local function super_resolution()
     eval = false, samples = 4, out = opt.out .. "/sr/singan",
   })
   local P = S.load(ckpt)
+  if P.trained < P:scales() then
+    error(("%s holds %d of %d scales: finish it with `ganlua singan --resume` and the options in %s/sr/singan/options.txt")
+      :format(ckpt, P.trained, P:scales(), opt.out), 0)
+  end
   local sr = P:super_resolve(lr, opt.sr_factor, opt.sr_steps)
   sr = gan.image.resize(sr, H, W) -- the rounding of sizes over the steps can leave a pixel over
   local bicubic = gan.image.resize(lr, H, W)
