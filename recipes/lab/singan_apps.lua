@@ -27,13 +27,14 @@ local opt = gan.options {
   sr_steps = 6,           -- sr: upsampling steps (the pyramid's factor is sr_factor^(-1/sr_steps))
   sr_niter = 250,         -- sr: iterations per scale of the SinGAN trained on the low-resolution copy
   sr_min_size = 18,       -- sr: its coarsest short side
+  sr_noise = 1.0,         -- sr: noise added at each step, times the finest scale's amplitude (0: none)
   colors = 5,             -- paint: colours of the default paint (k-means of the image's pixels)
   out = "runs/lab/singan_apps", -- results folder
 }
 local MODES = { sr = true, paint = true, edit = true, harmonize = true, all = true }
 if not MODES[opt.mode] then error(("--mode must be sr, paint, edit, harmonize or all, got '%s'"):format(opt.mode), 0) end
-if opt.sr_factor < 1 or opt.sr_steps < 1 or opt.sr_niter < 1 or opt.colors < 2 then
-  error("--sr_factor, --sr_steps, --sr_niter must be >= 1 and --colors >= 2", 0)
+if opt.sr_factor < 1 or opt.sr_steps < 1 or opt.sr_niter < 1 or opt.colors < 2 or opt.sr_noise < 0 then
+  error("--sr_factor, --sr_steps, --sr_niter must be >= 1, --sr_noise >= 0 and --colors >= 2", 0)
 end
 if opt.threads > 0 then gan.set_threads(opt.threads) end
 assert(gan.io.mkdir(opt.out))
@@ -82,7 +83,7 @@ local function super_resolution()
     error(("%s holds %d of %d scales: finish it with `ganlua singan --resume` and the options in %s/sr/singan/options.txt")
       :format(ckpt, P.trained, P:scales(), opt.out), 0)
   end
-  local sr = P:super_resolve(lr, opt.sr_factor, opt.sr_steps)
+  local sr = P:super_resolve(lr, opt.sr_factor, opt.sr_steps, opt.sr_noise)
   sr = gan.image.resize(sr, H, W) -- the rounding of sizes over the steps can leave a pixel over
   local bicubic = gan.image.resize(lr, H, W)
   local nearest = lr:upsample({ size = { H, W } }, "nearest")
