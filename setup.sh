@@ -15,6 +15,7 @@ packages=(
   libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libcjson-dev libedit-dev
   libcmocka-dev
   dataset-fashion-mnist
+  python-matplotlib-data  # sample_data/grace_hopper.jpg: the photograph SinGAN trains on by default
 )
 
 # the test suite also opens a run report in a headless browser, builds the

@@ -1,4 +1,5 @@
---- gan.image: sample grids, image files and scatter plots as PNG.
+--- gan.image: sample grids, image files and scatter plots as PNG; an
+-- antialiased resize.
 --
 --     gan.image.save_grid("samples.png", G(z), { nrow = 8 })   -- x in [-1, 1]
 --     local img = gan.image.load("photo.jpg", 3)               -- (3, H, W) in [-1, 1]
@@ -65,6 +66,81 @@ function M.load(path, channels)
   local x, err = gan.io.load_image(path, channels or 0)
   if not x then return nil, err end
   return x * 2 - 1
+end
+
+-- Bicubic kernel with a = -0.5 (Keys; PIL's and Matlab's imresize's).
+local function cubic(x)
+  x = math.abs(x)
+  if x < 1 then return (1.5 * x - 2.5) * x * x + 1 end
+  if x < 2 then return ((-0.5 * x + 2.5) * x - 4) * x + 2 end
+  return 0
+end
+
+--- The weights of a 1-d antialiased bicubic resize from n to m samples,
+-- as PIL computes them: output i is centred on input (i + 1/2) n / m - 1/2;
+-- when shrinking (n > m) the kernel is stretched by n / m so that it
+-- averages every input it covers instead of aliasing; taps past the edges
+-- are dropped and each row renormalised to sum 1.
+-- @param n input length
+-- @param m output length
+-- @return list of m rows, each {first = 0-based index of the first tap, w = {weights}}
+function M.resize_weights(n, m)
+  local scale = n / m
+  local stretch = math.max(scale, 1)
+  local support = 2 * stretch
+  local rows = {}
+  for i = 0, m - 1 do
+    local center = (i + 0.5) * scale
+    local lo = math.max(math.floor(center - support + 0.5), 0)
+    local hi = math.min(math.floor(center + support + 0.5), n)
+    local w, sum = {}, 0
+    for j = lo, hi - 1 do
+      w[#w + 1] = cubic((j - center + 0.5) / stretch)
+      sum = sum + w[#w]
+    end
+    for k = 1, #w do w[k] = w[k] / sum end
+    rows[i + 1] = { first = lo, w = w }
+  end
+  return rows
+end
+
+local matrices = setmetatable({}, { __mode = "v" }) -- "n:m" -> (m, n) tensor, kept while in use
+
+-- the (m, n) matrix of resize_weights(n, m)
+local function resize_matrix(n, m)
+  local key = n .. ":" .. m
+  local a = matrices[key]
+  if a then return a end
+  local flat = {}
+  for i = 1, m * n do flat[i] = 0 end
+  for i, r in ipairs(M.resize_weights(n, m)) do
+    for k, w in ipairs(r.w) do flat[(i - 1) * n + r.first + k] = w end
+  end
+  a = gan.tensor(flat):reshape(m, n)
+  matrices[key] = a
+  return a
+end
+
+--- Resizes images with an antialiased bicubic filter (PIL's, and PyTorch's
+-- `interpolate(mode="bicubic", antialias=True)`): separable, one matrix
+-- product per axis (`resize_weights`), so any factor works, shrinking does
+-- not alias, and the result is differentiable.
+-- @param x images (N, C, H, W) or one image (C, H, W)
+-- @param h output height (>= 1)
+-- @param w output width (>= 1)
+-- @return the resized images, x's rank
+function M.resize(x, h, w)
+  if not gan.is_tensor(x) or (x:dim() ~= 3 and x:dim() ~= 4) then
+    error("gan.image.resize: expected images (N, C, H, W) or (C, H, W), got "
+      .. (gan.is_tensor(x) and ("(%s)"):format(table.concat(x:shape(), ", ")) or type(x)), 2)
+  end
+  if math.type(h) ~= "integer" or math.type(w) ~= "integer" or h < 1 or w < 1 then
+    error(("gan.image.resize: the size must be whole numbers >= 1, got %s x %s"):format(tostring(h), tostring(w)), 2)
+  end
+  local H, W = x:size(x:dim() - 1), x:size(x:dim())
+  if H ~= h then x = resize_matrix(H, h):matmul(x) end
+  if W ~= w then x = x:matmul(resize_matrix(W, w):transpose(1, 2)) end
+  return x
 end
 
 local function bounds(list, margin)

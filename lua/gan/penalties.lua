@@ -43,7 +43,11 @@ end
 -- @param D the critic
 -- @param real real samples (N, ...)
 -- @param fake generated samples (N, ...) (detached here)
--- @param opts {lambda=10, center=1 (0: the zero-centred variant), one_sided=false (penalise only norms above center)}
+-- With per_pixel, images (N, C, H, W) are penalised at every pixel: the
+-- norm is taken over the channels alone and the mean over the pixels too
+-- (SinGAN's critic, whose one image is a batch of patches).
+-- @param opts {lambda=10, center=1 (0: the zero-centred variant), one_sided=false (penalise only norms above center),
+--   per_pixel=false}
 -- @return the penalty (a scalar tensor), and the mean gradient norm (a number)
 function M.gradient_penalty(D, real, fake, opts)
   opts = opts or {}
@@ -56,7 +60,17 @@ function M.gradient_penalty(D, real, fake, opts)
   for d = 2, real:dim() do shape[d] = 1 end
   local a = gan.rand(shape)
   local x = real:detach() * a + fake:detach() * (1 - a)
-  local norms = M.norms((M.input_gradient(D, x)))
+  local g = M.input_gradient(D, x)
+  local norms
+  if opts.per_pixel then
+    if g:dim() ~= 4 then
+      error(("gan.penalties.gradient_penalty: per_pixel needs images (N, C, H, W), got (%s)"):format(
+        table.concat(g:shape(), ", ")), 2)
+    end
+    norms = (g:square():sum(2) + 1e-12):sqrt()
+  else
+    norms = M.norms(g)
+  end
   local dev = norms - center
   if opts.one_sided then dev = dev:relu() end
   return dev:square():mean() * lambda, gan.no_grad(function() return norms:mean():item() end)

@@ -16,6 +16,7 @@
 --   inputs, a learned constant) and its fixed-resolution discriminator;
 -- * `gan.nets.biggan`: SAGAN's and BigGAN's residual generator (self-attention,
 --   conditional BN, hierarchical z) and projection discriminator.
+-- * `gan.nets.singan`: SinGAN's pyramid of patch GANs of one image.
 --
 -- Every family with a `norm` option takes it in one vocabulary (gan.nn's
 -- norm_layer: "batch", "instance", "layer", "pixel", "spectral", "none" or
@@ -62,7 +63,7 @@ M.options = options.declare("gan.nets", "networks", {
 local get = options.get
 
 local families = { dcgan = true, mlp = true, resnet = true, unet = true, patch = true, style = true, pggan = true,
-  stylegan = true, biggan = true }
+  stylegan = true, biggan = true, singan = true }
 
 --- Whether the data holds points (toy 2-D sets) rather than images.
 -- @param data a gan.data iterator
