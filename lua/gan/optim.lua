@@ -9,11 +9,14 @@
 -- parameters and updates them in place with a fused kernel; `step(grads)`
 -- takes a list of gradients (in the order of `opt.params`) instead.
 -- Parameters whose multiplier is 0 are frozen: no gradient is computed for them.
+-- Under mpirun (gan.dist) the gradients are averaged across the ranks, in
+-- one fused all-reduce, before the update.
 --
--- Requires: gan.core (gan.grad and the fused updates). Reads no options.
+-- Requires: gan.core (gan.grad and the fused updates), gan.dist. Reads no options.
 -- @module gan.optim
 
 local gan = require "gan"
+local dist = require "gan.dist"
 
 local M = {}
 
@@ -110,6 +113,13 @@ function Optimizer:step(loss_or_grads, gopts)
   else
     error(("%s:step: expected a loss tensor or a list of gradients, got %s"):format(self.kind.__name,
       type(loss_or_grads)), 2)
+  end
+  if dist.size > 1 then
+    -- under mpirun: every rank updates with the mean of the ranks' gradients
+    for _, i in ipairs(active) do
+      if grads[i] then grads[i] = grads[i]:detach():clone() end
+    end
+    dist.average_gradients(grads, #self.entries)
   end
   for _, i in ipairs(active) do
     local g = grads[i]

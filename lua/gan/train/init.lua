@@ -56,12 +56,16 @@
 -- grid at that step, or nil (see gan.train.samples), eval(step, n) -> table of
 -- scalars (every eval_every steps, logged to OUT/eval.csv, and at the end),
 -- log(step, values), observers (a list).
--- Requires: gan.checkpoint, gan.options, gan.random; the observers
+-- Under mpirun (gan.dist), every rank runs the loop on its shard of each
+-- batch; rank 0 alone has observers and writes checkpoints (see gan.dist
+-- for what else a world of more than one does).
+-- Requires: gan.checkpoint, gan.dist, gan.options, gan.random; the observers
 -- gan.train.log, .samples, .evaluation, .report.
 -- @module gan.train
 
 local gan = require "gan"
 local checkpoint = require "gan.checkpoint"
+local dist = require "gan.dist"
 local options = require "gan.options"
 
 local M = {}
@@ -175,6 +179,7 @@ Run.__index = Run
 -- line intact around it).
 -- @param msg text
 function Run:say(msg)
+  if not dist.is_writer() then return end
   if self.before_say then self.before_say() end
   io.stdout:write(msg, "\n")
   io.stdout:flush()
@@ -202,7 +207,8 @@ function M.run(opt, state, step_fn, hooks)
   if out == "" then out = "runs/run" end
   local threads = get(opt, "threads")
   if threads > 0 then gan.set_threads(threads) end
-  local ok_dir, dir_err = gan.io.mkdir(out .. "/samples")
+  local ok_dir, dir_err = true, nil
+  if dist.is_writer() then ok_dir, dir_err = gan.io.mkdir(out .. "/samples") end
   if not ok_dir then error(("gan.train: cannot make the run folder %s: %s"):format(out, tostring(dir_err)), 0) end
 
   local run = setmetatable({
@@ -212,6 +218,7 @@ function M.run(opt, state, step_fn, hooks)
   run.observers = { require "gan.train.log", require "gan.train.samples", require "gan.train.evaluation",
     require "gan.train.report" }
   for _, o in ipairs(hooks.observers or {}) do run.observers[#run.observers + 1] = o end
+  if not dist.is_writer() then run.observers = {} end
 
   if get(opt, "resume") or evaluating then
     if gan.io.exists(run.ckpt) then
@@ -229,6 +236,12 @@ function M.run(opt, state, step_fn, hooks)
       error(("gan.train.evaluate: %s not found"):format(run.ckpt), 0)
     end
   end
+  local per_rank -- the batch of one rank, when the data has one
+  if dist.size > 1 then
+    per_rank = type(state.data) == "table" and math.tointeger(rawget(state.data, "batch")) or nil
+    dist.setup(opt, per_rank)
+    dist.broadcast_modules(M.modules_of(state))
+  end
   local ok, err = pcall(notify, run, "start")
   if not ok then
     pcall(notify, run, "close")
@@ -238,10 +251,17 @@ function M.run(opt, state, step_fn, hooks)
   for _, k in ipairs(options.unread(opt)) do
     run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end
-  local stale = checkpoint.remove_stale(run.ckpt)
+  local stale = dist.is_writer() and checkpoint.remove_stale(run.ckpt) or 0
   if stale > 0 then run:say(("removed %d temporary file(s) a killed save of %s had left"):format(stale, run.ckpt)) end
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
+    if dist.size > 1 then
+      dist.check_equal(M.modules_of(state))
+      if not dist.is_writer() then
+        last_saved = step
+        return
+      end
+    end
     local okc, errc = checkpoint.save(run.ckpt, state, { step = step, options = options.format(opt) })
     if not okc then
       run:say(("warning: checkpoint not written: %s"):format(tostring(errc)))
@@ -254,15 +274,18 @@ function M.run(opt, state, step_fn, hooks)
   local t0 = now()
   local function loop()
     for s = run.start + 1, run.iters do
-      local batch
-      if type(state.data) == "table" and state.data.next then batch = state.data:next() end
-      local losses = step_fn(batch, s)
+      local losses = dist.sharded(per_rank, function()
+        local batch
+        if type(state.data) == "table" and state.data.next then batch = state.data:next() end
+        return step_fn(batch, s)
+      end)
       local v, bad, badv = M.scalars(losses)
       if not v then
         local where = last_saved and ("the last good checkpoint (step %d) is %s"):format(last_saved, run.ckpt)
           or "no checkpoint had been written"
         error(("gan.train: loss '%s' is %s at step %d; stopping (%s)"):format(bad, tostring(badv), s, where), 0)
       end
+      if dist.size > 1 then v = dist.mean_values(v) end
       run.values, run.step = v, s
       if hooks.log then hooks.log(s, v) end
       notify(run, "step", s, v)
