@@ -60,6 +60,10 @@ M.size = size
 --- Whether batch norm layers in training mode use the global batch's
 -- statistics (set by `setup` from --sync_bn; false in a world of one).
 M.sync_bn = false
+--- True while a step runs inside `sharded` with `sync_bn` on: what batch
+-- norm reads (rank 0's sampling and evaluation, which the other ranks do
+-- not run, never take the collective path).
+M.syncing = false
 
 --- Whether this process writes (logs, samples, checkpoints, reports):
 -- rank 0.
@@ -79,7 +83,8 @@ end
 -- @param op "sum" (default), "mean", "max" or "min"
 -- @return the list
 function M.all_reduce(list, op)
-  if size > 1 then core.dist_all_reduce(tensors(list, "all_reduce"), op or "sum") end
+  tensors(list, "all_reduce")
+  if size > 1 then core.dist_all_reduce(list, op or "sum") end
   return list
 end
 
@@ -88,7 +93,8 @@ end
 -- @param root the rank whose values are sent (default 0)
 -- @return the list
 function M.broadcast(list, root)
-  if size > 1 then core.dist_broadcast(tensors(list, "broadcast"), root or 0) end
+  tensors(list, "broadcast")
+  if size > 1 then core.dist_broadcast(list, root or 0) end
   return list
 end
 
@@ -261,8 +267,9 @@ function M.sharded(batch, fn, ...)
     if batch then rawset(gan, name, widen(saved[name], arg)) end
   end
   per_rank = batch or 0
+  M.syncing = M.sync_bn
   local r = table.pack(pcall(fn, ...))
-  per_rank = nil
+  per_rank, M.syncing = nil, false
   for name, f in pairs(saved) do rawset(gan, name, f) end
   if not r[1] then error(r[2], 0) end
   return table.unpack(r, 2, r.n)

@@ -21,10 +21,12 @@ static gr_status broken(float *data, int64_t n, void *ctx) {
 
 static void test_world_of_one_copies(void **state) {
   gr_set_all_reduce(NULL, NULL);
-  gr_tensor *x = TU_OK(tu_noncontig(tu_rand(TU_SHAPE(3, 5), -1, 1)));
+  gr_tensor *c = TU_OK(tu_rand(TU_SHAPE(3, 5), -1, 1));
+  gr_tensor *x = TU_OK(tu_noncontig(c));
   gr_tensor *y = TU_OK(gr_all_reduce(x));
   assert_true(gr_is_contiguous(y));
   TU_CLOSE(y, x, 0, 0);
+  gr_release(c);
   gr_release(x);
   gr_release(y);
 }

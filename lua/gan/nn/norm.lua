@@ -15,7 +15,7 @@
 -- running ones. Affine weights start at 1, biases at 0.
 --
 -- Under mpirun with gan.dist.sync_bn (SyncBN, --sync_bn), batch norm in
--- training mode normalises with the statistics of the global batch: the
+-- training mode, in a training step, normalises with the statistics of the global batch: the
 -- per-channel sums of every rank's shard are added by gan.all_reduce
 -- (mean, then the squared deviations from it), whose gradient adds the
 -- ranks' gradients, so N ranks compute what one process computes on the
@@ -82,7 +82,7 @@ local function make_bn(name, ranks)
       error(("%s: expected input of %s dims, got shape (%s)"):format(name, ranks.text, table.concat(x:shape(), ", ")), 2)
     end
     local use_batch = self.training or not self.track_running_stats
-    if dist.sync_bn and use_batch then
+    if dist.syncing and use_batch then
       if d == 4 then return sync_batch_norm(self, x) end
       local s = x:shape()
       return sync_batch_norm(self, x:reshape(s[1], s[2], s[3] or 1, 1)):reshape(s)
