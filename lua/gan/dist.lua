@@ -214,6 +214,7 @@ end
 -- Sharded draws
 
 local per_rank -- the per-rank batch while `sharded` runs, else nil
+local also = {} -- more first sizes whose draws are per sample (per_sample), while `sharded` runs
 
 --- The number of ranks a sampler's batch is spread over: size while
 -- `sharded` runs, else 1 (evaluation, sampling).
@@ -238,16 +239,16 @@ local function widen(draw, lead_arg)
     local args = table.pack(...)
     local a = args[lead_arg]
     local lead = type(a) == "table" and a[1] or a
-    if per_rank == nil or lead ~= per_rank then return draw(...) end
+    if per_rank == nil or (lead ~= per_rank and not also[lead]) then return draw(...) end
     if type(a) == "table" then
       local s = {}
       for i, v in ipairs(a) do s[i] = v end
-      s[1] = per_rank * size
+      s[1] = lead * size
       args[lead_arg] = s
     else
-      args[lead_arg] = per_rank * size
+      args[lead_arg] = lead * size
     end
-    return draw(table.unpack(args, 1, args.n)):narrow(1, rank * per_rank + 1, per_rank):contiguous()
+    return draw(table.unpack(args, 1, args.n)):narrow(1, rank * lead + 1, lead):contiguous()
   end
 end
 
@@ -269,10 +270,33 @@ function M.sharded(batch, fn, ...)
   per_rank = batch or 0
   M.syncing = M.sync_bn
   local r = table.pack(pcall(fn, ...))
-  per_rank, M.syncing = nil, false
+  per_rank, M.syncing, also = nil, false, {}
   for name, f in pairs(saved) do rawset(gan, name, f) end
   if not r[1] then error(r[2], 0) end
   return table.unpack(r, 2, r.n)
+end
+
+--- Declares n a per-sample size for the rest of the step: draws whose
+-- first size is n are sliced like the batch's (a regulariser's smaller
+-- batch: the path length penalty's N / 2). Outside a step, or in a world
+-- of one, only returns n.
+-- @param n the per-rank size
+-- @return n
+function M.per_sample(n)
+  if per_rank ~= nil then also[n] = true end
+  return n
+end
+
+--- The mean over every rank's samples of x, a rank's mean over its own
+-- (the ranks' shards are the same size): inside a step of a world of N,
+-- gan.all_reduce(x) / N, differentiable; else x itself. For running
+-- statistics that one process computes over the whole batch (the path
+-- length's mean).
+-- @param x a tensor
+-- @return a tensor
+function M.global_mean(x)
+  if per_rank == nil then return x end
+  return x:all_reduce() / size
 end
 
 --- Reads --sync_bn and sets `sync_bn` (gan.train calls it): on, off, or

@@ -433,7 +433,8 @@ EMA.__index = EMA
 -- average's half-life is kimg thousand images, so after a batch of
 -- `batch` images decay = 0.5^(batch / (1000 kimg)); with `rampup`, the
 -- half-life is at most rampup times the images seen so far (the first
--- update copies the weights). The count of images seen is state
+-- update copies the weights). Under mpirun, `batch` is one rank's and the
+-- images of every rank count. The count of images seen is state
 -- (state_dict's `nimg`), saved in checkpoints with the copy's tensors.
 --
 --     local ema = gan.optim.EMA(G, { kimg = 10, rampup = 0.05, batch = opt.batch })
@@ -462,7 +463,7 @@ function EMA:beta()
   if not self.kimg then return self.decay end
   local h = self.kimg * 1000
   if self.rampup then h = math.min(h, self.nimg * self.rampup) end
-  return 0.5 ^ (self.batch / math.max(h, 1e-8))
+  return 0.5 ^ (self.batch * dist.size / math.max(h, 1e-8))
 end
 
 --- Moves the average towards the module's current weights (and, with
@@ -475,7 +476,7 @@ function EMA:update(decay)
   for i, p in ipairs(dst) do p:lerp_(src[i]:detach(), decay) end
   local sb, db = self.source:buffers(), self.copy:buffers()
   for i, b in ipairs(db) do b:copy_(sb[i]) end
-  if self.kimg then self.nimg = self.nimg + self.batch end
+  if self.kimg then self.nimg = self.nimg + self.batch * dist.size end
   return self
 end
 

@@ -1,7 +1,8 @@
 -- Data-parallel training under mpirun (2 ranks on this machine): a run of
 -- 2 ranks x batch B ends with the parameters of one process with batch 2B
 -- (float tolerance: the sums run in another order), without batch norm
--- (wgan_gp's critic) and with SyncBN (dcgan); the same files are written;
+-- (wgan_gp's critic), with SyncBN (dcgan), and with StyleGAN2's running
+-- statistics (path length mean, w_avg); the same files are written;
 -- a resume continues bit for bit; a rank that fails or is killed ends the
 -- job within seconds. Runs `mpirun --oversubscribe --allow-run-as-root`.
 package.path = "tests/lua/?.lua;" .. package.path
@@ -119,6 +120,21 @@ T.case("dcgan with SyncBN: 2 ranks x 4 = 1 process x 8; without it, not", functi
   U.truthy(ok3, out3)
   local off = compare(tensors(dir .. "/one"), tensors(dir .. "/off"))
   U.truthy(off > 1e-4, ("without SyncBN the shards' statistics differ from the batch's (%g)"):format(off))
+end)
+
+T.case("stylegan2: path length mean, w_avg, EMA images, mixing and R1 across ranks", function()
+  need(T)
+  local dir = U.tmpdir("dist_stylegan2")
+  -- D's minibatch standard deviation groups each rank's own samples (as NVlabs' per GPU): off here
+  local args = "--threads=1 --no-eval --limit=64 --nz=16 --w_dim=16 --channel_base=64 --channel_max=16 --iters=3 "
+    .. "--pl_every=2 --mbstd_group=0 --pl_batch_shrink=1 --sample_every=0 --save_every=0 "
+  local ok1, out1 = one("recipes/stylegan2.lua", args .. "--batch=8 --out=" .. dir .. "/one")
+  U.truthy(ok1, out1)
+  local ok2, out2 = two("recipes/stylegan2.lua", args .. "--batch=4 --out=" .. dir .. "/two")
+  U.truthy(ok2, out2)
+  local worst, where, n = compare(tensors(dir .. "/one"), tensors(dir .. "/two"))
+  U.truthy(n > 100 and worst < 1e-5, ("%d tensors, largest relative difference %g (%s)"):format(n, worst, where))
+  logs_close(dir .. "/one", dir .. "/two", 1e-5)
 end)
 
 T.case("resume under mpirun continues bit for bit", function()
