@@ -6,6 +6,7 @@
  *   gan.core.dist_broadcast({a, b}, 0)   -- in place, rank 0's values
  *   gan.core.dist_barrier()
  *   gan.core.dist_abort(msg)             -- prints msg, ends every process
+ *   gan.core.dist_stats()                -- seconds, calls, bytes of the all-reduces
  *
  * MPI starts only when the launcher's environment says there is a job
  * (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_SIZE): a plain `ganlua` never
@@ -26,6 +27,10 @@
 
 static int world_rank = 0, world_size = 1;
 static bool started = false; /* MPI_Init was called by us */
+/* what the collectives cost so far: wall seconds (waiting for the slowest
+ * rank included), calls, bytes reduced or sent */
+static double comm_seconds;
+static int64_t comm_calls, comm_bytes;
 
 static const char *launcher_size(void) {
   const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", NULL};
@@ -39,12 +44,16 @@ static const char *launcher_size(void) {
 #ifdef GANLUA_HAVE_MPI
 /* gr_all_reduce's transport: the element-wise sum over the world, in place */
 static gr_status mpi_sum(float *data, int64_t n, void *ctx) {
+  double t0 = MPI_Wtime();
+  comm_calls++;
+  comm_bytes += n * (int64_t)sizeof *data;
   for (int64_t i = 0; i < n;) {
     int k = n - i > (1 << 30) ? (1 << 30) : (int)(n - i);
     int rc = MPI_Allreduce(MPI_IN_PLACE, data + i, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return gr_fail(GR_EIO, "MPI_Allreduce failed (code %d)", rc);
     i += k;
   }
+  comm_seconds += MPI_Wtime() - t0;
   return GR_OK;
 }
 
@@ -134,12 +143,16 @@ static int l_all_reduce(lua_State *L) {
   float *buf = gan_scratch(L, (size_t)total * sizeof *buf);
   pack(L, 1, buf, true);
   MPI_Op mop = op == 2 ? MPI_MAX : op == 3 ? MPI_MIN : MPI_SUM;
+  double t0 = MPI_Wtime();
+  comm_calls++;
+  comm_bytes += total * (int64_t)sizeof *buf;
   for (int64_t i = 0; i < total;) {
     int k = total - i > (1 << 30) ? (1 << 30) : (int)(total - i);
     if (MPI_Allreduce(MPI_IN_PLACE, buf + i, k, MPI_FLOAT, mop, MPI_COMM_WORLD) != MPI_SUCCESS)
       return gan_error(L, "dist.all_reduce", "MPI_Allreduce failed");
     i += k;
   }
+  comm_seconds += MPI_Wtime() - t0;
   if (op == 1)
     for (int64_t i = 0; i < total; i++) buf[i] /= (float)world_size;
   pack(L, 1, buf, false);
@@ -189,6 +202,14 @@ void gan_dist_abort(const char *msg) {
 /* Whether more than one process runs (for the host program). */
 int gan_dist_size(void) { return world_size; }
 
+/* dist_stats() -> seconds, calls, bytes of the all-reduces so far */
+static int l_stats(lua_State *L) {
+  lua_pushnumber(L, comm_seconds);
+  lua_pushinteger(L, comm_calls);
+  lua_pushinteger(L, comm_bytes);
+  return 3;
+}
+
 static int l_abort(lua_State *L) {
   gan_dist_abort(luaL_optstring(L, 1, NULL));
   return 0;
@@ -196,7 +217,8 @@ static int l_abort(lua_State *L) {
 
 static const luaL_Reg dist_funcs[] = {
     {"dist_init", l_init},       {"dist_all_reduce", l_all_reduce}, {"dist_broadcast", l_broadcast},
-    {"dist_barrier", l_barrier}, {"dist_abort", l_abort},           {NULL, NULL},
+    {"dist_barrier", l_barrier}, {"dist_abort", l_abort},           {"dist_stats", l_stats},
+    {NULL, NULL},
 };
 
 void gan_open_dist(lua_State *L) { luaL_setfuncs(L, dist_funcs, 0); }

@@ -103,6 +103,14 @@ function M.barrier()
   if size > 1 then core.dist_barrier() end
 end
 
+--- What the all-reduces (gradients, SyncBN, logged values) have cost
+-- this process so far: wall seconds, waiting for the slowest rank
+-- included; calls; bytes.
+-- @return seconds, calls, bytes
+function M.stats()
+  return core.dist_stats()
+end
+
 --- Prints the message with this rank and ends every process of the job.
 -- @param msg text
 function M.abort(msg)
@@ -111,21 +119,24 @@ end
 
 --- The mean across ranks of a table name -> number (the logged scalars:
 -- each rank's loss is the mean over its shard, so their mean is the global
--- batch's). Names are those of rank 0; every rank must log the same ones.
+-- batch's), and whether any rank raised a flag (Ctrl-C: every rank stops
+-- after the same step). Every rank must log the same names.
 -- @param values table name -> number
--- @return a new table name -> number
-function M.mean_values(values)
-  if size == 1 then return values end
+-- @param flag boolean (optional)
+-- @return a new table name -> number, and whether any rank's flag was true
+function M.mean_values(values, flag)
+  if size == 1 then return values, flag == true end
   local keys = {}
   for k in pairs(values) do keys[#keys + 1] = k end
   table.sort(keys)
   local nums = {}
   for i, k in ipairs(keys) do nums[i] = values[k] end
-  local t = gan.tensor(#nums > 0 and nums or { 0 })
+  nums[#nums + 1] = flag and 1 or 0
+  local t = gan.tensor(nums)
   core.dist_all_reduce({ t }, "mean")
   local out, r = {}, t:totable()
   for i, k in ipairs(keys) do out[k] = r[i] end
-  return out
+  return out, r[#r] > 0
 end
 
 --- Averages gradients across ranks in place (one fused all-reduce). Each

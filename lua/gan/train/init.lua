@@ -285,12 +285,13 @@ function M.run(opt, state, step_fn, hooks)
           or "no checkpoint had been written"
         error(("gan.train: loss '%s' is %s at step %d; stopping (%s)"):format(bad, tostring(badv), s, where), 0)
       end
-      if dist.size > 1 then v = dist.mean_values(v) end
+      local stop
+      if dist.size > 1 then v, stop = dist.mean_values(v, gan.interrupted()) end
       run.values, run.step = v, s
       if hooks.log then hooks.log(s, v) end
       notify(run, "step", s, v)
       if save_every > 0 and s % save_every == 0 and s ~= run.iters then save(s) end
-      if gan.interrupted() then
+      if stop or (stop == nil and gan.interrupted()) then
         run.stopped = "interrupted"
         return
       end
@@ -307,6 +308,11 @@ function M.run(opt, state, step_fn, hooks)
     end
   end
   run.seconds, run.steps = now() - t0, run.step - run.start
+  if dist.size > 1 and run.steps > 0 then
+    local sec, calls, bytes = dist.stats()
+    run:say(("gan.dist: %d ranks; rank 0's all-reduces took %.1f s of the %.1f s of training (%.1f%%): %d calls, %.1f MB")
+      :format(dist.size, sec, run.seconds, 100 * sec / math.max(run.seconds, 1e-9), calls, bytes / 1e6))
+  end
   if run.stopped then
     run:say(("interrupted: saving a checkpoint at step %d"):format(run.step))
     save(run.step)
@@ -323,6 +329,7 @@ function M.run(opt, state, step_fn, hooks)
         or "no checkpoint was written"), 0)
   end
   if run.stopped then
+    dist.barrier() -- under mpirun, rank 0's checkpoint is written before any rank ends the job
     -- an interrupted run is not a finished one: the program exits non-zero
     local kept = last_saved == run.step and ("%s holds step %d; --resume continues it"):format(run.ckpt, run.step)
       or last_saved and ("the last checkpoint, %s, holds step %d"):format(run.ckpt, last_saved)
