@@ -26,7 +26,6 @@
 #endif
 
 static int world_rank = 0, world_size = 1;
-static bool started = false; /* MPI_Init was called by us */
 /* what the collectives cost so far: wall seconds (waiting for the slowest
  * rank included), calls, bytes reduced or sent */
 static double comm_seconds;
@@ -42,6 +41,8 @@ static const char *launcher_size(void) {
 }
 
 #ifdef GANLUA_HAVE_MPI
+static bool started = false; /* MPI_Init was called by us */
+
 /* gr_all_reduce's transport: the element-wise sum over the world, in place */
 static gr_status mpi_sum(float *data, int64_t n, void *ctx) {
   double t0 = MPI_Wtime();
@@ -118,6 +119,7 @@ static int64_t check_list(lua_State *L, int arg, const char *fn) {
   return total;
 }
 
+#ifdef GANLUA_HAVE_MPI
 /* Copies the list's tensors into buf (to = true) or back out of it. */
 static void pack(lua_State *L, int arg, float *buf, bool to) {
   lua_Integer n = luaL_len(L, arg);
@@ -132,6 +134,7 @@ static void pack(lua_State *L, int arg, float *buf, bool to) {
     lua_pop(L, 1);
   }
 }
+#endif
 
 /* dist_all_reduce(list, op): op "sum", "mean", "max" or "min", in place. */
 static int l_all_reduce(lua_State *L) {
@@ -156,6 +159,8 @@ static int l_all_reduce(lua_State *L) {
   if (op == 1)
     for (int64_t i = 0; i < total; i++) buf[i] /= (float)world_size;
   pack(L, 1, buf, false);
+#else
+  (void)op;
 #endif
   return 0;
 }
