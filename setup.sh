@@ -14,6 +14,7 @@ packages=(
   lua5.4 liblua5.4-dev
   libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libcjson-dev libedit-dev
   libcmocka-dev
+  openmpi-bin libopenmpi-dev
   dataset-fashion-mnist
   python-matplotlib-data  # sample_data/grace_hopper.jpg: the photograph SinGAN trains on by default
 )

@@ -36,6 +36,7 @@
 #include <editline/readline.h>
 #endif
 
+#include "bind.h"
 #include "ganrt/ganrt.h"
 
 #ifndef GANLUA_SOURCE_DIR
@@ -912,6 +913,8 @@ int main(int argc, char **argv) {
   int status = lua_pcall(L, 2, 1, 0);
   bool ok = status == LUA_OK && lua_toboolean(L, -1);
   report(L, status);
+  /* the other processes of an MPI job would wait for this one forever */
+  if (!ok && gan_dist_size() > 1) gan_dist_abort("failed (message above); ending every process of the job");
   lua_close(L);
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

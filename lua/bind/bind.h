@@ -60,5 +60,13 @@ void gan_open_ops(lua_State *L);
 void gan_open_autograd(lua_State *L);
 void gan_open_io(lua_State *L);
 void gan_open_stats(lua_State *L);
+void gan_open_dist(lua_State *L);
+
+/* --- the job's processes (dist.c) ------------------------------------------ */
+/* Prints the message naming this process and ends the whole job (MPI_Abort
+ * when more than one process runs; else exit). */
+void gan_dist_abort(const char *msg);
+/* The number of processes of the job (1 unless MPI started). */
+int gan_dist_size(void);
 
 #endif

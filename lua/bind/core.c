@@ -377,6 +377,7 @@ int luaopen_gan_core(lua_State *L) {
   gan_open_autograd(L);
   gan_open_io(L);
   gan_open_stats(L);
+  gan_open_dist(L);
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, "Tensor");
   lua_pushliteral(L, GANRT_VERSION);

@@ -49,7 +49,8 @@ static gr_tensor *pooled_keep(gr_tensor *t) {
   X(sigmoid)             \
   X(contiguous)          \
   X(clone)               \
-  X(detach)
+  X(detach)              \
+  X(all_reduce)
 
 #define UNARY(name)                                  \
   static int l_unary_##name(lua_State *L) {          \
@@ -150,6 +151,12 @@ GAN_UNARY_OPS(UNARY)
 /*** x without its graph: the same storage, no gradient rule, not requiring
  * a gradient.
  * @function detach
+ * @tparam Tensor x */
+
+/*** The element-wise sum of x over the processes of an MPI job (a copy in a
+ * world of one); its gradient is the same sum of the incoming gradients
+ * (SyncBN's statistics; see gan.dist).
+ * @function all_reduce
  * @tparam Tensor x */
 
 static int l_leaky_relu(lua_State *L) {

@@ -9,12 +9,15 @@
 -- parameters and updates them in place with a fused kernel; `step(grads)`
 -- takes a list of gradients (in the order of `opt.params`) instead.
 -- Parameters whose multiplier is 0 are frozen: no gradient is computed for them.
+-- Under mpirun (gan.dist) the gradients are averaged across the ranks, in
+-- one fused all-reduce, before the update.
 --
--- Requires: gan.core (gan.grad and the fused updates). Reads no options.
+-- Requires: gan.core (gan.grad and the fused updates), gan.dist. Reads no options.
 -- @module gan.optim
 
 local gan = require "gan"
 local check = require "gan.check"
+local dist = require "gan.dist"
 
 local M = {}
 
@@ -134,6 +137,13 @@ function Optimizer:step(loss_or_grads, gopts)
   else
     error(("%s:step: expected a loss tensor or a list of gradients, got %s"):format(self.kind.__name,
       type(loss_or_grads)), 2)
+  end
+  if dist.size > 1 then
+    -- under mpirun: every rank updates with the mean of the ranks' gradients
+    for _, i in ipairs(active) do
+      if grads[i] then grads[i] = grads[i]:detach():clone() end
+    end
+    dist.average_gradients(grads, #self.entries)
   end
   for _, i in ipairs(active) do
     local g = grads[i]
@@ -450,7 +460,8 @@ EMA.__index = EMA
 -- average's half-life is kimg thousand images, so after a batch of
 -- `batch` images decay = 0.5^(batch / (1000 kimg)); with `rampup`, the
 -- half-life is at most rampup times the images seen so far (the first
--- update copies the weights). The count of images seen is state
+-- update copies the weights). Under mpirun, `batch` is one rank's and the
+-- images of every rank count. The count of images seen is state
 -- (state_dict's `nimg`), saved in checkpoints with the copy's tensors.
 --
 --     local ema = gan.optim.EMA(G, { kimg = 10, rampup = 0.05, batch = opt.batch })
@@ -479,7 +490,7 @@ function EMA:beta()
   if not self.kimg then return self.decay end
   local h = self.kimg * 1000
   if self.rampup then h = math.min(h, self.nimg * self.rampup) end
-  return 0.5 ^ (self.batch / math.max(h, 1e-8))
+  return 0.5 ^ (self.batch * dist.size / math.max(h, 1e-8))
 end
 
 --- Moves the average towards the module's current weights (and, with
@@ -492,7 +503,7 @@ function EMA:update(decay)
   for i, p in ipairs(dst) do p:lerp_(src[i]:detach(), decay) end
   local sb, db = self.source:buffers(), self.copy:buffers()
   for i, b in ipairs(db) do b:copy_(sb[i]) end
-  if self.kimg then self.nimg = self.nimg + self.batch end
+  if self.kimg then self.nimg = self.nimg + self.batch * dist.size end
   return self
 end
 

@@ -11,11 +11,16 @@
 -- input with `create_graph`, so the penalty is itself differentiable with
 -- respect to the network's parameters (and opt:step(loss) can take it).
 --
+-- Under mpirun the path length's running mean follows the lengths of
+-- every rank's samples, and its smaller batch's draws are sliced like the
+-- batch's (gan.dist.per_sample, global_mean).
+--
 -- Requires: gan.random (the path length's noise: the stream
--- "penalties.path_length"). Reads no options.
+-- "penalties.path_length"), gan.dist. Reads no options.
 -- @module gan.penalties
 
 local gan = require "gan"
+local dist = require "gan.dist"
 
 local M = {}
 
@@ -143,7 +148,7 @@ end
 -- @param n the training batch
 -- @return integer
 function PathLength:batch(n)
-  return math.max(1, n // self.batch_shrink)
+  return dist.per_sample(math.max(1, n // self.batch_shrink))
 end
 
 --- The penalty for generated images and the ws that made them; moves pl_mean.
@@ -160,7 +165,7 @@ function PathLength:penalty(img, ws)
   if sq:dim() == 2 then sq = sq:mean(2) end
   local lengths = sq:sqrt()                                             -- (N)
   local old = self.pl_mean:clone()                                      -- the graph keeps it; the buffer moves
-  local mean = old + (lengths:mean() - old) * self.decay
+  local mean = old + (dist.global_mean(lengths:mean()) - old) * self.decay -- under mpirun, all ranks' lengths
   self.pl_mean:copy_(mean:detach())
   local penalty = (lengths - mean):square():mean() * self.weight
   return penalty, gan.no_grad(function() return lengths:mean():item() end)

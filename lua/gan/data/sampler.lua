@@ -11,12 +11,18 @@
 --     local s = gan.data.sampler.new(60000, { stream = "data", seed = opt.seed })
 --     local idx = s:take(64)            -- 64 0-based item indices
 --
--- Requires: gan.random.
+-- Under mpirun, while a training step runs (gan.dist.sharded), `take(b)`
+-- takes the global batch of b items per rank and returns the rank's slice:
+-- every rank walks the same order, and together they take what one
+-- process with the global batch takes.
+--
+-- Requires: gan.random, gan.dist.
 -- @module gan.data.sampler
 
 local gan = require "gan"
 local random = require "gan.random"
 local check = require "gan.check"
+local dist = require "gan.dist"
 
 local M = {}
 
@@ -54,6 +60,15 @@ end
 -- @param b how many
 -- @return list of integers
 function Sampler:take(b)
+  local shards = dist.shards()
+  if shards > 1 then return dist.slice(self:take_all(b * shards)) end
+  return self:take_all(b)
+end
+
+--- The next b item indices (0-based), across epochs, whatever the world.
+-- @param b how many
+-- @return list of integers
+function Sampler:take_all(b)
   local idx = {}
   for k = 1, b do
     if self.pos >= self.n then

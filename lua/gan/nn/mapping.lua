@@ -22,7 +22,7 @@
 -- random stream "style.mixing" (gan.random), so they never move the
 -- recipe's own draws.
 --
--- Requires: gan.nn.Module, gan.nn.equalized, gan.nn.norm, gan.random.
+-- Requires: gan.nn.Module, gan.nn.equalized, gan.nn.norm, gan.random, gan.dist.
 -- Reads no options.
 -- @classmod gan.nn.MappingNetwork
 
@@ -30,6 +30,7 @@ local gan = require "gan"
 local Module = require "gan.nn.Module"
 local eq = require "gan.nn.equalized"
 local norm = require "gan.nn.norm"
+local dist = require "gan.dist"
 
 local MappingNetwork = Module:extend("MappingNetwork")
 
@@ -76,7 +77,8 @@ function MappingNetwork:forward(z, opts)
   local update = opts.update_w_avg
   if update == nil then update = self.training end
   if update and self.w_avg_beta then
-    gan.no_grad(function() self.w_avg:lerp_(x:detach():mean(1), self.w_avg_beta) end)
+    -- under mpirun, the mean of every rank's ws (gan.dist.global_mean)
+    gan.no_grad(function() self.w_avg:lerp_(dist.global_mean(x:detach():mean(1)), self.w_avg_beta) end)
   end
   local num_ws = opts.num_ws or self.num_ws
   if num_ws then x = x:unsqueeze(2):expand(x:size(1), num_ws, self.w_dim) end

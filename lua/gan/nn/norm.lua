@@ -14,18 +14,48 @@
 -- (new = (1 - momentum) old + momentum batch); in evaluation mode it uses the
 -- running ones. Affine weights start at 1, biases at 0.
 --
--- Requires: gan.nn.Module. Reads no options.
+-- Under mpirun with gan.dist.sync_bn (SyncBN, --sync_bn), batch norm in
+-- training mode, in a training step, normalises with the statistics of the global batch: the
+-- per-channel sums of every rank's shard are added by gan.all_reduce
+-- (mean, then the squared deviations from it), whose gradient adds the
+-- ranks' gradients, so N ranks compute what one process computes on the
+-- whole batch. A world of one never takes this path.
+--
+-- Requires: gan.nn.Module, gan.dist. Reads no options.
 -- @module gan.nn.norm
 
 local gan = require "gan"
 local Module = require "gan.nn.Module"
 local check = require "gan.check"
+local dist = require "gan.dist"
 
 local function affine_params(self, shape, affine)
   if affine then
     self:param("weight", gan.ones(shape))
     self:param("bias", gan.zeros(shape))
   end
+end
+
+-- Batch norm of x (N, C, H, W) in training mode over the global batch of
+-- every rank (SyncBN): two-pass statistics, each pass one all-reduce of C sums.
+local function sync_batch_norm(self, x)
+  local C = x:size(2)
+  local count = x:size(1) * x:size(3) * x:size(4) * dist.size
+  local dims = { 1, 3, 4 }
+  local mean = x:sum(dims, true):all_reduce() / count           -- (1, C, 1, 1)
+  local d = x - mean
+  local var = (d * d):sum(dims, true):all_reduce() / count      -- biased, as the normalisation uses
+  local y = d * (var + self.eps):rsqrt()
+  if self.weight then y = y * self.weight:reshape(1, C, 1, 1) + self.bias:reshape(1, C, 1, 1) end
+  if self.track_running_stats then
+    local m = self.momentum
+    gan.no_grad(function()
+      -- PyTorch's convention: the running variance is the unbiased one
+      self.running_mean:copy_(self.running_mean * (1 - m) + mean:reshape(C) * m)
+      self.running_var:copy_(self.running_var * (1 - m) + var:reshape(C) * (m * count / (count - 1)))
+    end)
+  end
+  return y
 end
 
 local function make_bn(name, ranks)
@@ -55,6 +85,11 @@ local function make_bn(name, ranks)
       error(("%s: expected input of %s dims, got shape (%s)"):format(name, ranks.text, table.concat(x:shape(), ", ")), 2)
     end
     local use_batch = self.training or not self.track_running_stats
+    if dist.syncing and use_batch then
+      if d == 4 then return sync_batch_norm(self, x) end
+      local s = x:shape()
+      return sync_batch_norm(self, x:reshape(s[1], s[2], s[3] or 1, 1)):reshape(s)
+    end
     if d == 2 then
       -- (N, C) as (N, C, 1, 1)
       local n, c = x:size(1), x:size(2)

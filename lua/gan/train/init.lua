@@ -63,12 +63,16 @@
 -- checkpoint, logs and sample grids; see claim). The checkpoint records the
 -- recipe and its options, so `replay` can rebuild the run from it alone
 -- (`ganlua sample`, `ganlua translate`).
--- Requires: gan.checkpoint, gan.options, gan.random, gan.util; the observers
+-- Under mpirun (gan.dist), every rank runs the loop on its shard of each
+-- batch; rank 0 alone has observers, claims the folder and writes checkpoints
+-- (see gan.dist for what else a world of more than one does).
+-- Requires: gan.checkpoint, gan.dist, gan.options, gan.random, gan.util; the observers
 -- gan.train.log, .samples, .evaluation, .report.
 -- @module gan.train
 
 local gan = require "gan"
 local checkpoint = require "gan.checkpoint"
+local dist = require "gan.dist"
 local options = require "gan.options"
 local util = require "gan.util"
 
@@ -245,6 +249,7 @@ Run.__index = Run
 -- line intact around it).
 -- @param msg text
 function Run:say(msg)
+  if not dist.is_writer() then return end
   if self.before_say then self.before_say() end
   io.stdout:write(msg, "\n")
   io.stdout:flush()
@@ -273,8 +278,10 @@ function M.run(opt, state, step_fn, hooks)
   if out == "" then out = "runs/run" end
   local threads = get(opt, "threads")
   if threads > 0 then gan.set_threads(threads) end
-  local cleared = not (get(opt, "resume") or evaluating or replaying) and M.claim(out, get(opt, "force"))
-  local ok_dir, dir_err = gan.io.mkdir(out .. "/samples")
+  local cleared = dist.is_writer() and not (get(opt, "resume") or evaluating or replaying)
+    and M.claim(out, get(opt, "force"))
+  local ok_dir, dir_err = true, nil
+  if dist.is_writer() then ok_dir, dir_err = gan.io.mkdir(out .. "/samples") end
   if not ok_dir then util.user_error("gan.train: cannot make the run folder %s: %s", out, tostring(dir_err)) end
 
   local run = setmetatable({
@@ -284,6 +291,7 @@ function M.run(opt, state, step_fn, hooks)
   run.observers = { require "gan.train.log", require "gan.train.samples", require "gan.train.evaluation",
     require "gan.train.report" }
   for _, o in ipairs(hooks.observers or {}) do run.observers[#run.observers + 1] = o end
+  if not dist.is_writer() then run.observers = {} end
 
   if get(opt, "resume") or evaluating or replaying then
     if gan.io.exists(run.ckpt) then
@@ -306,6 +314,12 @@ function M.run(opt, state, step_fn, hooks)
     replaying = nil -- a recipe that trains a second model trains it
     return action(run)
   end
+  local per_rank -- the batch of one rank, when the data has one
+  if dist.size > 1 then
+    per_rank = type(state.data) == "table" and math.tointeger(rawget(state.data, "batch")) or nil
+    dist.setup(opt, per_rank)
+    dist.broadcast_modules(M.modules_of(state))
+  end
   local ok, err = util.traced(notify, run, "start")
   if not ok then
     pcall(notify, run, "close")
@@ -316,12 +330,19 @@ function M.run(opt, state, step_fn, hooks)
     run:say(("note: --%s was given, but nothing in this run reads it"):format(k))
   end
   if cleared then run:say(("%s held an earlier run: its checkpoint, logs and sample grids were removed"):format(out)) end
-  local stale = checkpoint.remove_stale(run.ckpt)
+  local stale = dist.is_writer() and checkpoint.remove_stale(run.ckpt) or 0
   if stale > 0 then run:say(("removed %d temporary file(s) a killed save of %s had left"):format(stale, run.ckpt)) end
   local info = options.info(opt)
   local recipe = info and info.script and info.script ~= "-" and gan.io.abspath(info.script) or nil
   local last_saved = run.start > 0 and run.start or nil
   local function save(step)
+    if dist.size > 1 then
+      dist.check_equal(M.modules_of(state))
+      if not dist.is_writer() then
+        last_saved = step
+        return
+      end
+    end
     -- the log's rows up to this step reach the file first: a kill after the
     -- save must not leave a checkpoint ahead of log.csv (the rows still in
     -- the buffer would be lost for good, as the resume starts after them)
@@ -338,20 +359,24 @@ function M.run(opt, state, step_fn, hooks)
   local t0 = now()
   local function loop()
     for s = run.start + 1, run.iters do
-      local batch
-      if type(state.data) == "table" and state.data.next then batch = state.data:next() end
-      local losses = step_fn(batch, s)
+      local losses = dist.sharded(per_rank, function()
+        local batch
+        if type(state.data) == "table" and state.data.next then batch = state.data:next() end
+        return step_fn(batch, s)
+      end)
       local v, bad, badv = M.scalars(losses)
       if not v then
         local where = last_saved and ("the last good checkpoint (step %d) is %s"):format(last_saved, run.ckpt)
           or "no checkpoint had been written"
         util.user_error("gan.train: loss '%s' is %s at step %d; stopping (%s)", bad, tostring(badv), s, where)
       end
+      local stop
+      if dist.size > 1 then v, stop = dist.mean_values(v, gan.interrupted()) end
       run.values, run.step = v, s
       if hooks.log then hooks.log(s, v) end
       notify(run, "step", s, v)
       if save_every > 0 and s % save_every == 0 and s ~= run.iters then save(s) end
-      if gan.interrupted() then
+      if stop or (stop == nil and gan.interrupted()) then
         run.stopped = "interrupted"
         return
       end
@@ -368,6 +393,11 @@ function M.run(opt, state, step_fn, hooks)
     end
   end
   run.seconds, run.steps = now() - t0, run.step - run.start
+  if dist.size > 1 and run.steps > 0 then
+    local sec, calls, bytes = dist.stats()
+    run:say(("gan.dist: %d ranks; rank 0's all-reduces took %.1f s of the %.1f s of training (%.1f%%): %d calls, %.1f MB")
+      :format(dist.size, sec, run.seconds, 100 * sec / math.max(run.seconds, 1e-9), calls, bytes / 1e6))
+  end
   if run.stopped then
     run:say(("interrupted: saving a checkpoint at step %d"):format(run.step))
     save(run.step)
@@ -384,6 +414,7 @@ function M.run(opt, state, step_fn, hooks)
         or "no checkpoint was written"), 0)
   end
   if run.stopped then
+    dist.barrier() -- under mpirun, rank 0's checkpoint is written before any rank ends the job
     -- an interrupted run is not a finished one: the program exits non-zero
     local kept = last_saved == run.step and ("%s holds step %d; --resume continues it"):format(run.ckpt, run.step)
       or last_saved and ("the last checkpoint, %s, holds step %d"):format(run.ckpt, last_saved)

@@ -192,6 +192,17 @@ gr_tensor *gr_randint(int ndim, const int64_t *shape, int64_t lo, int64_t hi); /
 gr_tensor *gr_randperm(int64_t n);                                /* int64 */
 gr_tensor *gr_dropout(gr_tensor *x, double p, bool training);
 
+/* --- across processes (data-parallel training) ----------------------------
+ * The runtime has no transport: the host installs the function that sums a
+ * buffer element-wise over the processes of its job (the Lua binding's MPI
+ * one). gr_all_reduce(x) is a new contiguous tensor holding that sum; its
+ * gradient is the same sum of the incoming gradients (each process's loss
+ * reaches every process's x through it). Without a function installed, a
+ * world of one, it is a copy. */
+typedef gr_status (*gr_all_reduce_fn)(float *data, int64_t n, void *ctx);
+void gr_set_all_reduce(gr_all_reduce_fn fn, void *ctx); /* NULL: none */
+gr_tensor *gr_all_reduce(gr_tensor *x);                 /* float */
+
 /* --- creation ---------------------------------------------------------------- */
 gr_tensor *gr_arange(double start, double end, double step);     /* float */
 gr_tensor *gr_linspace(double start, double end, int64_t n);
