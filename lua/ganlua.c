@@ -584,20 +584,24 @@ static int loadline(lua_State *L) {
   return status;
 }
 
-/* The REPL and -e code get `gan` as a global for convenience; scripts require it. */
+/* The REPL and -e code get `gan` and `help` (gan.help: help(gan.cat) prints
+ * its reference entry) as globals for convenience; scripts require them. */
 static int load_gan_global(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "gan");
-  int status = docall(L, 1, 1);
-  if (status == LUA_OK) lua_setglobal(L, "gan");
-  else report(L, status);
-  return status;
+  static const char *const globals[][2] = {{"gan", "gan"}, {"help", "gan.help"}};
+  for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, globals[i][1]);
+    int status = docall(L, 1, 1);
+    if (status != LUA_OK) return report(L, status);
+    lua_setglobal(L, globals[i][0]);
+  }
+  return LUA_OK;
 }
 
 static int repl(lua_State *L) {
   interactive = isatty(0);
   if (interactive)
-    printf("ganlua %s (%s) — `gan` is loaded; Ctrl-D quits\n", GANRT_VERSION, LUA_RELEASE);
+    printf("ganlua %s (%s) — `gan` is loaded; help() for the reference, Tab completes, Ctrl-D quits\n", GANRT_VERSION, LUA_RELEASE);
   load_gan_global(L);
 #ifdef GANLUA_HAVE_EDITLINE
   if (interactive) edit_init(L);
