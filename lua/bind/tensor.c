@@ -475,12 +475,37 @@ static int l_is_tensor(lua_State *L) {
 
 /* --- reading ---------------------------------------------------------------------- */
 
+/* A shape table prints as {2, 3}: print(x:size()) in a script says the shape. */
+#define GAN_SIZE "gan.Size"
+
+static int size_tostring(lua_State *L) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '{');
+  lua_Integer n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (i > 1) luaL_addstring(&b, ", ");
+    lua_geti(L, 1, i);
+    luaL_tolstring(L, -1, NULL); /* whatever a user stored there */
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '}');
+  luaL_pushresult(&b);
+  return 1;
+}
+
 static void push_sizes(lua_State *L, const gr_tensor *t) {
   lua_createtable(L, t->ndim, 0);
   for (int d = 0; d < t->ndim; d++) {
     lua_pushinteger(L, t->shape[d]);
     lua_rawseti(L, -2, d + 1);
   }
+  if (luaL_newmetatable(L, GAN_SIZE)) {
+    lua_pushcfunction(L, size_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
 }
 
 /*** The shape as a table of numbers (printed as `{2, 3}`), or the size of

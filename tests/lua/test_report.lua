@@ -49,6 +49,12 @@ T.case("pieces: base64 and charts", function()
   local svg = gan.report.svg_chart("loss <D>", { 1, 2, 3 }, { 0.5, nil, 2 })
   U.truthy(svg:find("<polyline") and svg:find("loss &lt;D&gt;"), svg)
   U.truthy(gan.report.svg_chart("empty", {}, {}):find("no values"))
+  local ticks = {}
+  for t in gan.report.svg_chart("fd", { 1, 2, 3 }, { 0, 5, 10 }):gmatch('class="tick"[^>]*>([^<]*)<') do ticks[#ticks + 1] = t end
+  U.equal(ticks[1], "0", "a curve that is never negative starts its axis at 0, not below")
+  ticks = {}
+  for t in gan.report.svg_chart("loss", { 1, 2, 3 }, { -1, 5, 10 }):gmatch('class="tick"[^>]*>([^<]*)<') do ticks[#ticks + 1] = t end
+  U.truthy(tonumber(ticks[1]) < -1, "a curve with negative values keeps its margin below")
 end)
 
 T.case("sample grids: every labelled one, the others spread evenly up to 8 in all, the last always", function()

@@ -333,12 +333,15 @@ function Module:extra_repr()
   return ""
 end
 
---- The module tree, as PyTorch prints it.
+--- The module tree, as PyTorch prints it: a module with children opens
+-- with its name and "(", its settings (if any) on a line of their own, a
+-- line per child, and ")" alone.
 function Module:__tostring()
-  local head = self.__name .. "(" .. self:extra_repr()
+  local extra = self:extra_repr()
   local kids = self:named_children()
-  if #kids == 0 then return head .. ")" end
-  local lines = { head }
+  if #kids == 0 then return self.__name .. "(" .. extra .. ")" end
+  local lines = { self.__name .. "(" }
+  if extra ~= "" then lines[2] = "  " .. extra end
   for _, c in ipairs(kids) do
     local s = tostring(c[2]):gsub("\n", "\n  ")
     lines[#lines + 1] = ("  (%s): %s"):format(c[1], s)

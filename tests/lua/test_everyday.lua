@@ -1,0 +1,84 @@
+-- Small things a user meets in a day: shapes that print, gan.options under
+-- -e, printed module trees that close every parenthesis, the count that a
+-- final evaluation announces, and Ctrl-C ending a script or a run with a
+-- failure status.
+package.path = "tests/lua/?.lua;" .. package.path
+local gan = require "gan"
+local T = require "gan.test"
+local U = require "util"
+
+local exe = arg[-1]
+assert(exe and exe:find("ganlua"), "run this file with the ganlua program")
+
+-- runs a shell command line; stdout, stderr, exit code
+local function sh(cmd)
+  local dir = U.tmpdir("everyday")
+  local _, _, code = os.execute(("%s >'%s/out' 2>'%s/err'"):format(cmd, dir, dir))
+  return U.read(dir .. "/out"), U.read(dir .. "/err"), code
+end
+
+T.case("x:size() prints as the shape", function()
+  U.equal(tostring(gan.zeros(2, 3):size()), "{2, 3}")
+  U.equal(tostring(gan.scalar(1):shape()), "{}")
+  local out, err, code = sh(("'%s' -e 'print(gan.zeros(4, 1, 5):size())'"):format(exe))
+  U.equal(code, 0, err)
+  U.equal(out, "{4, 1, 5}\n")
+  local s = gan.zeros(2):size()
+  s[2] = {}
+  U.truthy(tostring(s):match("^{2, table: "), "whatever is stored in it prints")
+end)
+
+T.case("gan.options {} under -e reads no arguments", function()
+  local out, err, code = sh(("'%s' -e 'local o = gan.options { lr = 0.5 }; print(o.lr, #arg)'"):format(exe))
+  U.equal(code, 0, err)
+  U.equal(out, "0.5\t0\n")
+end)
+
+T.case("a printed ResNet generator closes every parenthesis it opens", function()
+  local G = gan.nets.resnet.Generator(3, 3, { nf = 4, blocks = 2, downs = 1 })
+  local text = tostring(G)
+  local _, opened = text:gsub("%(", "")
+  local _, closed = text:gsub("%)", "")
+  U.equal(opened, closed, text)
+  U.truthy(text:find("ResnetBlock(\n    8\n    (body): Sequential(", 1, true), text)
+  U.truthy(text:find("^ResnetGenerator%(\n  3 %-> 3, nf=4"), text)
+end)
+
+T.case("the final evaluation does not announce a count it does not measure", function()
+  local src = U.read("lua/gan/train/evaluation.lua")
+  U.truthy(not src:find("evaluating %d samples", 1, true), "the count comes with the results (metrics at step N (K samples))")
+end)
+
+-- starts ganlua on a script, sends SIGINT after `after` seconds; stdout, stderr, exit code
+local function interrupt(script, after)
+  local dir = U.tmpdir("sigint")
+  local f = assert(io.open(dir .. "/script.lua", "w"))
+  f:write(script)
+  f:close()
+  return sh(("cd '%s' && { '%s' script.lua & pid=$!; sleep %s; kill -INT $pid; wait $pid; }"):format(dir, exe, after))
+end
+
+T.case("Ctrl-C ends a script with a failure status", function()
+  local out, err, code = interrupt("print('started'); io.stdout:flush(); while true do end", 1)
+  U.truthy(code ~= 0, "exit status " .. tostring(code))
+  U.truthy(err:find("interrupted", 1, true), err)
+end)
+
+T.case("Ctrl-C stops a training run, saves it, and ends with a failure status", function()
+  local out, err, code = interrupt([[
+local gan = require "gan"
+local opt = { iters = 100000000, batch = 8, out = "run", sample_every = 0, save_every = 0, eval = false, limit = 64 }
+local data = gan.data.load("8gaussians", opt)
+local G = gan.nn.Linear(2, 2)
+local optG = gan.optim.Adam(G, { lr = 1e-3 })
+gan.train(opt, { G = G, optG = optG, data = data }, function(real)
+  local loss = ((G(real) - real) ^ 2):mean()
+  optG:step(loss)
+  return { loss = loss }
+end)
+]], 2)
+  U.truthy(code ~= 0, "exit status " .. tostring(code) .. "\n" .. out .. err)
+  U.truthy((out .. err):find("interrupted", 1, true), out .. err)
+end)
+
+T.run()
