@@ -1,7 +1,7 @@
 -- Small things a user meets in a day: shapes that print, gan.options under
--- -e, printed module trees that close every parenthesis, the count that a
--- final evaluation announces, and Ctrl-C ending a script or a run with a
--- failure status.
+-- -e, printed module trees that close every parenthesis, what a final
+-- evaluation announces, the image size gan.data.load gives, and Ctrl-C
+-- ending a script or a run with a failure status.
 package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
@@ -44,9 +44,36 @@ T.case("a printed ResNet generator closes every parenthesis it opens", function(
   U.truthy(text:find("^ResnetGenerator%(\n  3 %-> 3, nf=4"), text)
 end)
 
-T.case("the final evaluation does not announce a count it does not measure", function()
-  local src = U.read("lua/gan/train/evaluation.lua")
-  U.truthy(not src:find("evaluating %d samples", 1, true), "the count comes with the results (metrics at step N (K samples))")
+T.case("the final evaluation announces no count; the results say how many were measured", function()
+  local lines = {}
+  local real_print = print
+  print = function(...) lines[#lines + 1] = table.concat({ ... }, "\t") end -- luacheck: ignore
+  local ok, err = pcall(function()
+    local opt = { iters = 4, batch = 8, out = U.tmpdir("everyday_eval"), sample_every = 0, save_every = 0,
+      eval_every = 0, eval_samples = 300, limit = 64 }
+    local data = gan.data.load("8gaussians", opt)
+    local G = gan.nn.Linear(2, 2)
+    local optG = gan.optim.Adam(G, { lr = 1e-3 })
+    gan.train(opt, { G = G, optG = optG, data = data }, function(real)
+      local loss = ((G(real) - real) ^ 2):mean()
+      optG:step(loss)
+      return { loss = loss }
+    end, { noise = function(n) return gan.randn(n, 2) end })
+  end)
+  print = real_print -- luacheck: ignore
+  U.truthy(ok, err)
+  local text = table.concat(lines, "\n")
+  U.truthy(text:find("evaluating at step 4 ...", 1, true), text)
+  U.truthy(not text:find("evaluating %d+ samples"), text)
+  U.truthy(text:find("metrics at step 4 %(%d+ samples%)"), text)
+end)
+
+T.case("gan.data.load gives the 32 x 32 images its page promises, or the size asked", function()
+  for _, opt in ipairs({ { limit = 16 }, { limit = 16, batch = 4 } }) do
+    local x = gan.data.load("fashion-mnist", opt):next()
+    U.equal(tostring(x:size()), ("{%d, 1, 32, 32}"):format(opt.batch or 64))
+  end
+  U.equal(tostring(gan.data.load("fashion-mnist", { limit = 16, size = 28, batch = 2 }):next():size()), "{2, 1, 28, 28}")
 end)
 
 -- starts ganlua on a script, sends SIGINT after `after` seconds; stdout, stderr, exit code
