@@ -44,22 +44,29 @@ T.case("a printed ResNet generator closes every parenthesis it opens", function(
   U.truthy(text:find("^ResnetGenerator%(\n  3 %-> 3, nf=4"), text)
 end)
 
+-- a toy training run: (opt, hooks, marker) as arguments; at its first step
+-- it creates the file marker, when given
+local TOY_RUN = [[
+local gan = require "gan"
+local opt, hooks, marker = ...
+local data = gan.data.load("8gaussians", opt)
+local G = gan.nn.Linear(2, 2)
+local optG = gan.optim.Adam(G, { lr = 1e-3 })
+gan.train(opt, { G = G, optG = optG, data = data }, function(real, step)
+  if step == 1 and marker then io.open(marker, "w"):close() end
+  local loss = ((G(real) - real) ^ 2):mean()
+  optG:step(loss)
+  return { loss = loss }
+end, hooks)
+]]
+
 T.case("the final evaluation announces no count; the results say how many were measured", function()
   local lines = {}
   local real_print = print
   print = function(...) lines[#lines + 1] = table.concat({ ... }, "\t") end -- luacheck: ignore
-  local ok, err = pcall(function()
-    local opt = { iters = 4, batch = 8, out = U.tmpdir("everyday_eval"), sample_every = 0, save_every = 0,
-      eval_every = 0, eval_samples = 300, limit = 64 }
-    local data = gan.data.load("8gaussians", opt)
-    local G = gan.nn.Linear(2, 2)
-    local optG = gan.optim.Adam(G, { lr = 1e-3 })
-    gan.train(opt, { G = G, optG = optG, data = data }, function(real)
-      local loss = ((G(real) - real) ^ 2):mean()
-      optG:step(loss)
-      return { loss = loss }
-    end, { noise = function(n) return gan.randn(n, 2) end })
-  end)
+  local dir = U.tmpdir("everyday_eval")
+  local ok, err = pcall(assert(load(TOY_RUN, "=toy")), { iters = 4, batch = 8, out = dir, sample_every = 0,
+    save_every = 0, eval_every = 0, eval_samples = 300, limit = 64 }, { noise = function(n) return gan.randn(n, 2) end })
   print = real_print -- luacheck: ignore
   U.truthy(ok, err)
   local text = table.concat(lines, "\n")
@@ -76,36 +83,31 @@ T.case("gan.data.load gives the 32 x 32 images its page promises, or the size as
   U.equal(tostring(gan.data.load("fashion-mnist", { limit = 16, size = 28, batch = 2 }):next():size()), "{2, 1, 28, 28}")
 end)
 
--- starts ganlua on a script, sends SIGINT after `after` seconds; stdout, stderr, exit code
-local function interrupt(script, after)
+-- runs script in a folder of its own, sends SIGINT once the script has
+-- created the file "started"; stdout, stderr, exit code, the folder
+local function interrupt(script)
   local dir = U.tmpdir("sigint")
   local f = assert(io.open(dir .. "/script.lua", "w"))
   f:write(script)
   f:close()
-  return sh(("cd '%s' && { '%s' script.lua & pid=$!; sleep %s; kill -INT $pid; wait $pid; }"):format(dir, exe, after))
+  local out, err, code = sh(("cd '%s' && { '%s' script.lua & pid=$!; n=0; "
+    .. "while [ ! -e started ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; kill -INT $pid; wait $pid; }")
+    :format(dir, exe))
+  return out, err, code, dir
 end
 
 T.case("Ctrl-C ends a script with a failure status", function()
-  local out, err, code = interrupt("print('started'); io.stdout:flush(); while true do end", 1)
+  local _, err, code = interrupt("io.open('started', 'w'):close(); while true do end")
   U.truthy(code ~= 0, "exit status " .. tostring(code))
   U.truthy(err:find("interrupted", 1, true), err)
 end)
 
 T.case("Ctrl-C stops a training run, saves it, and ends with a failure status", function()
-  local out, err, code = interrupt([[
-local gan = require "gan"
-local opt = { iters = 100000000, batch = 8, out = "run", sample_every = 0, save_every = 0, eval = false, limit = 64 }
-local data = gan.data.load("8gaussians", opt)
-local G = gan.nn.Linear(2, 2)
-local optG = gan.optim.Adam(G, { lr = 1e-3 })
-gan.train(opt, { G = G, optG = optG, data = data }, function(real)
-  local loss = ((G(real) - real) ^ 2):mean()
-  optG:step(loss)
-  return { loss = loss }
-end)
-]], 2)
+  local out, err, code, dir = interrupt(("assert(load(%q))({ iters = 100000000, batch = 8, out = 'run', "
+    .. "sample_every = 0, save_every = 0, eval = false, limit = 64 }, nil, 'started')"):format(TOY_RUN))
   U.truthy(code ~= 0, "exit status " .. tostring(code) .. "\n" .. out .. err)
   U.truthy((out .. err):find("interrupted", 1, true), out .. err)
+  U.truthy(U.exists(dir .. "/run/checkpoint.safetensors"), "the checkpoint of the step reached is saved:\n" .. out .. err)
 end)
 
 T.run()
