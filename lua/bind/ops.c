@@ -201,7 +201,8 @@ static int l_clamp(lua_State *L) {
   return gan_result(L, "clamp", gr_clamp(x, lo, hi));
 }
 
-/*** x as float32 (a copy unless it is float32 already).
+/*** x as float32: x itself (the same storage) when it is float32 already,
+ * else a converted copy.
  * @function float
  * @tparam Tensor x
  * @treturn Tensor */
@@ -285,7 +286,7 @@ static int binary(lua_State *L, binop op) {
 GAN_BINARY_OPS(BINARY)
 #undef BINARY
 
-/// Ops of two operands: `gan.name(a, b)`, `a:name(b)`; either may be a
+/// Ops of two operands. `gan.name(a, b)`, `a:name(b)`; either may be a
 // number, and shapes broadcast as in NumPy (sizes that differ must be 1 on
 // one side). `+ - * / ^` and unary `-` on tensors call add, sub, mul, div,
 // pow and neg. The comparisons give float 0/1 and are constants to autograd.
@@ -408,7 +409,7 @@ static int with_shape(lua_State *L, const char *name, shape_op op) {
   return gan_result(L, name, op(x, nd, shape));
 }
 
-/// Views and shapes: the results share x's storage where they can (a
+/// Views and shapes. The results share x's storage where they can (a
 // reshape of a non-contiguous x copies). Dims count from 1; -1 is the last.
 // @section views
 
