@@ -38,7 +38,10 @@ local function parse(text)
         last = nil
       elseif tag == "param" or tag == "tparam" or TYPED[tag] then
         local ty = TYPED[tag]
-        if tag == "tparam" then ty, rest = rest:match("^(%S+)%s*(.*)$") end
+        if tag == "tparam" then
+          local t, r = rest:match("^(%S+)%s*(.*)$")
+          ty, rest = t, r or ""
+        end
         local name, desc = rest:match("^(%S+)%s*(.*)$")
         local p = { name = name or "?", type = ty, opt = opt, desc = { desc } }
         e.params[#e.params + 1] = p

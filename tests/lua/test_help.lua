@@ -57,6 +57,31 @@ T.case("entries of methods, tables of the binding, Lua functions, classes and mo
   has(help.entry(), "help(gan.cat)")
 end)
 
+T.case("every module of the library and every function in it has an entry that renders", function()
+  local p = assert(io.popen("find lua/gan -name '*.lua' | sort"))
+  local modules, functions, bare = 0, 0, {}
+  for path in p:lines() do
+    local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+    local ok, mod = pcall(require, name)
+    if ok and type(mod) == "table" and name ~= "gan.test" then
+      modules = modules + 1
+      U.truthy(help.entry(mod), name)
+      for k, v in pairs(mod) do
+        if type(v) == "function" then
+          functions = functions + 1
+          local text, err = help.entry(v)
+          U.truthy(text, ("%s.%s: %s"):format(name, k, tostring(err)))
+          if text:find("(no reference entry)", 1, true) then bare[#bare + 1] = name .. "." .. k end
+        end
+      end
+    end
+  end
+  p:close()
+  U.truthy(modules >= 50 and functions >= 300, ("%d modules, %d functions"):format(modules, functions))
+  table.sort(bare)
+  U.truthy(#bare == 0, "functions whose entry has no text: " .. table.concat(bare, ", "))
+end)
+
 T.case("what has no entry is said so", function()
   local text, err = help.entry("no_such_function")
   U.equal(text, nil)

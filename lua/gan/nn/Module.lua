@@ -23,6 +23,9 @@ local Module = {}
 
 local is_tensor = gan.is_tensor
 
+--- Whether v is a module (a table that holds children).
+-- @param v any value
+-- @return boolean
 local function is_module(v)
   return type(v) == "table" and rawget(v, "_children") ~= nil
 end
