@@ -14,6 +14,12 @@
  * one table (`gan.zeros({2, 3})`); a dtype as "float32" (the default, also
  * "float") or "int64" (also "long"). Dims count from 1, and -1 is the last.
  * The ops on tensors are on the page gan.Tensor.
+ *
+ * A tensor also answers to Lua's operators: `a + b`, `a - b`, `a * b`,
+ * `a / b`, `a ^ b` and `-a` (elementwise, a number on either side); `x[i]`
+ * is `x:select(1, i)` (from 1; negative from the end), `x[i] = v` fills
+ * that slice with a number or copies a tensor into it, `#x` is
+ * `x:size(1)`, and `tostring(x)` (print) shows its values, shape and dtype.
  * @module gan.tensors
  */
 /* --- memory accounting --------------------------------------------------------
