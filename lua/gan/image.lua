@@ -40,27 +40,19 @@ function M.grid(x, opts)
   end)
 end
 
--- a grid narrower than this is enlarged to at least this width when written
-local READABLE_WIDTH = 512
-
---- Writes a grid of images as a PNG, enlarged so that small images can be
--- seen: each pixel becomes a scale x scale block (nearest neighbour, no
--- blur). By default a grid narrower than 512 pixels is enlarged by the
--- smallest whole factor (at most 8) that makes it 512 wide or more: 8 x 8
--- images of 32 pixels (a grid 274 wide) are written twice as large, of 28
--- pixels (242 wide) three times; a grid of 64-pixel images is left as it is.
+--- Writes a grid of images as a PNG, enlarged when asked: with `scale`,
+-- each pixel becomes a scale x scale block (nearest neighbour, no blur), so
+-- 28- or 32-pixel images can be seen (`{ scale = 2 }`: 8 x 8 images of 32
+-- pixels make a grid 548 pixels wide instead of 274).
 -- @param path the file to write
 -- @param x images (N, C, H, W) in [-1, 1]
--- @param opts {nrow=8, pad=2, pad_value=0, scale = a whole number from 1 to 64
---   (default: as above)}
+-- @param opts {nrow=8, pad=2, pad_value=0, scale=1 (a whole number from 1 to 64)}
 -- @return true, or nil and a message
 function M.save_grid(path, x, opts)
   opts = opts or {}
   local grid = M.grid(x, opts)
-  local scale = opts.scale
-  if scale == nil then
-    scale = math.min(8, math.max(1, math.ceil(READABLE_WIDTH / grid:size(3))))
-  elseif type(scale) ~= "number" or scale ~= math.floor(scale) or scale < 1 or scale > 64 then
+  local scale = opts.scale or 1
+  if type(scale) ~= "number" or scale ~= math.floor(scale) or scale < 1 or scale > 64 then
     error(("gan.image.save_grid: scale must be a whole number from 1 to 64, got %s"):format(tostring(scale)), 2)
   end
   if scale > 1 then grid = grid:unsqueeze(1):upsample({ scale = scale }):squeeze(1) end
