@@ -275,11 +275,54 @@ static void header_line(const char *line, void *ctx) {
   if (tag && !h->year[0]) copy_trimmed(h->year, sizeof h->year, tag + 5);
 }
 
+/* explain: the key points in one language ("en", "ja" or "all") */
+typedef struct explaining {
+  const char *lang;
+  bool counting;   /* first pass: which languages the header has */
+  int lines[2];    /* @en, @ja lines seen */
+} explaining;
+
+/* the tag of a header line: 0 @en, 1 @ja, -1 neither; *text after the tag */
+static int lang_tag(const char *s, const char **text) {
+  static const char *const tags[2] = {"@en", "@ja"};
+  for (int k = 0; k < 2; k++)
+    if (!strncmp(s, tags[k], 3) && (s[3] == ' ' || s[3] == '\0')) {
+      *text = s[3] ? s + 4 : s + 3;
+      return k;
+    }
+  return -1;
+}
+
 static void explain_line(const char *line, void *ctx) {
-  (void)ctx;
-  const char *s = line + (strncmp(line, "---", 3) ? 2 : 3);
+  explaining *x = ctx;
+  const char *s = line + (strncmp(line, "---", 3) ? 2 : 3), *text;
   if (*s == ' ') s++;
-  printf("%s\n", s);
+  int k = lang_tag(s, &text);
+  if (x->counting) {
+    if (k >= 0) x->lines[k]++;
+    return;
+  }
+  if (k >= 0) {
+    int want = !strcmp(x->lang, "ja") ? 1 : 0;
+    if (x->lines[want] == 0) want = 1 - want; /* the header has only the other language */
+    if (!strcmp(x->lang, "all") || k == want) printf("%s\n", text);
+  } else if (!strncmp(s, "@paper ", 7)) {
+    printf("Paper: %s\n", s + 7);
+  } else if (!strncmp(s, "@year ", 6)) {
+    printf("Year:  %s\n", s + 6);
+  } else {
+    printf("%s\n", s);
+  }
+}
+
+/* The language of explain when not asked: Japanese when the locale is, else English. */
+static const char *default_lang(void) {
+  const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+  for (int i = 0; i < 3; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return strncmp(v, "ja", 2) ? "en" : "ja";
+  }
+  return "en";
 }
 
 typedef struct entry {
@@ -401,8 +444,13 @@ static bool nearest_recipe(const char *name, char *out, size_t cap) {
   return best >= 0;
 }
 
-static int explain(const char *name) {
+static int explain(const char *name, const char *lang) {
   char path[8192];
+  if (!lang) lang = default_lang();
+  if (strcmp(lang, "en") && strcmp(lang, "ja") && strcmp(lang, "all")) {
+    fprintf(stderr, "%s: --lang must be en, ja or all, not '%s'\n", progname, lang);
+    return EXIT_FAILURE;
+  }
   if (is_file(name)) snprintf(path, sizeof path, "%s", name);
   else if (!find_recipe(name, path, sizeof path)) {
     char near[256];
@@ -412,7 +460,10 @@ static int explain(const char *name) {
       fprintf(stderr, "%s: no recipe named '%s' (see ganlua --list)\n", progname, name);
     return EXIT_FAILURE;
   }
-  if (!read_header(path, explain_line, NULL)) {
+  explaining x = {lang, true, {0, 0}};
+  read_header(path, explain_line, &x);
+  x.counting = false;
+  if (!read_header(path, explain_line, &x)) {
     fprintf(stderr, "%s: cannot read %s: %s\n", progname, path, strerror(errno));
     return EXIT_FAILURE;
   }
@@ -688,20 +739,24 @@ static int loadline(lua_State *L) {
   return status;
 }
 
-/* The REPL and -e code get `gan` as a global for convenience; scripts require it. */
+/* The REPL and -e code get `gan` and `help` (gan.help: help(gan.cat) prints
+ * its reference entry) as globals for convenience; scripts require them. */
 static int load_gan_global(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "gan");
-  int status = docall(L, 1, 1);
-  if (status == LUA_OK) lua_setglobal(L, "gan");
-  else report(L, status);
-  return status;
+  static const char *const globals[][2] = {{"gan", "gan"}, {"help", "gan.help"}};
+  for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, globals[i][1]);
+    int status = docall(L, 1, 1);
+    if (status != LUA_OK) return report(L, status);
+    lua_setglobal(L, globals[i][0]);
+  }
+  return LUA_OK;
 }
 
 static int repl(lua_State *L) {
   interactive = isatty(0);
   if (interactive)
-    printf("ganlua %s (%s) — `gan` is loaded; Ctrl-D quits\n", GANRT_VERSION, LUA_RELEASE);
+    printf("ganlua %s (%s) — `gan` is loaded; help() for the reference, Tab completes, Ctrl-D quits\n", GANRT_VERSION, LUA_RELEASE);
   load_gan_global(L);
 #ifdef GANLUA_HAVE_EDITLINE
   if (interactive) edit_init(L);
@@ -735,6 +790,7 @@ static void usage(FILE *f) {
           "  ganlua FILE.lua [args]     run a script; arg[0] is FILE, arg[1..] the args\n"
           "  ganlua NAME [args]         run the recipe recipes/NAME.lua (e.g. ganlua dcgan --iters=100)\n"
           "  ganlua explain NAME        print a recipe's header: the paper and its key points\n"
+          "                             (--lang=en, ja or all; default: from $LANG)\n"
           "  ganlua eval RUN_DIR        measure a run's last checkpoint: metrics.json and report.html\n"
           "  ganlua sample RUN          draw from a run's checkpoint: RUN/sample.png\n"
           "                             [--n=64 --out=FILE --seed=1 --truncation=T --interpolate=K]\n"
@@ -757,13 +813,15 @@ static void usage(FILE *f) {
           "  GANLUA_ISA       force the kernel table: scalar, avx2 or avx512\n");
 }
 
-/* arg: arg[0] the script, arg[1..] its arguments, arg[-k] what came before */
+/* arg: arg[0] the script, arg[1..] its arguments, arg[-k] what came before.
+ * With no script (-e code, the REPL) arg[0] is the program and the options
+ * are arg[-k]: there are no arguments, so gan.options {} reads none. */
 static void make_arg(lua_State *L, char **argv, int argc, int script, const char *resolved) {
-  if (script == argc) script = 0; /* no script: arg[0] is the program */
-  lua_createtable(L, argc - script - 1, script + 1);
+  bool none = script == argc;
+  lua_createtable(L, none ? 0 : argc - script - 1, script + 1);
   for (int i = 0; i < argc; i++) {
     lua_pushstring(L, i == script && resolved ? resolved : argv[i]);
-    lua_rawseti(L, -2, i - script);
+    lua_rawseti(L, -2, none ? (i == 0 ? 0 : i - argc) : i - script);
   }
   lua_setglobal(L, "arg");
 }
@@ -835,12 +893,19 @@ static int pmain(lua_State *L) {
   }
 
   if (first < argc && !from_stdin && !strcmp(argv[first], "explain") && !is_file(argv[first])) {
-    if (first + 1 >= argc) {
-      message("usage: ganlua explain NAME");
+    const char *name = NULL, *lang = NULL;
+    bool bad = false;
+    for (int i = first + 1; i < argc; i++) {
+      if (!strncmp(argv[i], "--lang=", 7)) lang = argv[i] + 7;
+      else if (!name && argv[i][0] != '-') name = argv[i];
+      else bad = true;
+    }
+    if (!name || bad) {
+      message("usage: ganlua explain NAME [--lang=en|ja|all]");
       lua_pushboolean(L, 0);
       return 1;
     }
-    lua_pushboolean(L, explain(argv[first + 1]) == EXIT_SUCCESS);
+    lua_pushboolean(L, explain(name, lang) == EXIT_SUCCESS);
     return 1;
   }
 

@@ -9,6 +9,13 @@
 
 #include "bind.h"
 
+/***
+ * Gradients, the random state, threads and kernels, the fused optimizer
+ * updates, and counters. Every function here is a field of the gan table:
+ * `gan.grad(loss, params)`, `gan.no_grad(fn)`; gan.kernels and gan.fused
+ * are tables of functions.
+ * @module gan.autograd
+ */
 /* --- autograd ------------------------------------------------------------------------
  * gan.grad(outputs, inputs [, opts]): outputs and inputs are a tensor or a
  * list of tensors; so is opts.grad_outputs. */
@@ -46,6 +53,26 @@ static bool opt_flag(lua_State *L, int arg, const char *key) {
   return on;
 }
 
+/*** The gradients of outputs with respect to inputs: d(sum of the outputs,
+ * each weighted by its grad_output) / d input. The gradient rules are
+ * written in ops, so with `create_graph` the gradients are differentiable
+ * tensors themselves: gradient penalties (WGAN-GP, R1) and path length
+ * regularization take a gradient of a gradient. An input the outputs do not
+ * depend on gets zeros (nil with `allow_unused`). Without `retain_graph`
+ * (or `create_graph`) the graph gives back its saved values: a second
+ * gan.grad through it is an error.
+ * @function grad
+ * @tparam Tensor|{Tensor,...} outputs
+ * @tparam Tensor|{Tensor,...} inputs
+ * @tparam[opt] table opts `create_graph` (record the backward pass, default
+ * false), `retain_graph` (keep the graph for another pass, default false),
+ * `allow_unused` (default false), `grad_outputs` (a tensor or a list, one
+ * per output, of the outputs' shapes; default ones)
+ * @treturn Tensor|{Tensor,...} a tensor when inputs is one tensor, else a
+ * list in the order of inputs
+ * @usage local x = gan.randn(3):requires_grad(true)
+ * local g = gan.grad((x * x):sum(), x) -- 2x
+ * local gw = gan.grad(D(xhat):sum(), xhat, {create_graph = true}) -- WGAN-GP */
 static int l_grad(lua_State *L) {
   int nout, nin;
   lua_settop(L, 3); /* scratch memory goes above the arguments */
@@ -81,6 +108,14 @@ static int l_grad(lua_State *L) {
 }
 
 /* gan.no_grad(fn, ...): fn's results; grad mode restored even when fn fails. */
+/*** Calls fn(...) with no op recorded for the gradient (sampling,
+ * evaluation, updates by hand), and returns its results. The grad mode is
+ * put back afterwards, also when fn raises an error.
+ * @function no_grad
+ * @tparam function fn
+ * @param ... fn's arguments
+ * @return fn's results
+ * @usage local fake = gan.no_grad(function() return G(z) end) */
 static int l_no_grad(lua_State *L) {
   luaL_checkany(L, 1);
   bool prev = gr_set_grad_enabled(false);
@@ -93,6 +128,12 @@ static int l_no_grad(lua_State *L) {
 /* gan.enable_grad(fn, ...): fn's results with gradients recorded again inside gan.no_grad
  * (a search by gradient descent in an evaluation or sampling hook); the mode is restored
  * even when fn fails. */
+/*** Calls fn(...) with ops recorded again, inside gan.no_grad (a search by
+ * gradient descent in an evaluation hook); the mode is put back afterwards.
+ * @function enable_grad
+ * @tparam function fn
+ * @param ... fn's arguments
+ * @return fn's results */
 static int l_enable_grad(lua_State *L) {
   luaL_checkany(L, 1);
   bool prev = gr_set_grad_enabled(true);
@@ -102,6 +143,9 @@ static int l_enable_grad(lua_State *L) {
   return lua_gettop(L);
 }
 
+/*** Whether ops are recorded for the gradient now (false inside gan.no_grad).
+ * @function is_grad_enabled
+ * @treturn boolean */
 static int l_is_grad_enabled(lua_State *L) {
   lua_pushboolean(L, gr_grad_enabled());
   return 1;
@@ -109,11 +153,19 @@ static int l_is_grad_enabled(lua_State *L) {
 
 /* --- random state ----------------------------------------------------------------------- */
 
+/*** Seeds the one random generator (Philox, counter-based). `gan.manual_seed`
+ * (gan/init.lua) calls it and also starts every named stream of gan.random
+ * again: call that one.
+ * @function manual_seed
+ * @int seed */
 static int l_manual_seed(lua_State *L) {
   gr_manual_seed((uint64_t)luaL_checkinteger(L, 1));
   return 0;
 }
 
+/*** The generator's state, to put back later with gan.set_rng_state.
+ * @function rng_state
+ * @treturn table {seed=, offset=, stream=} */
 static int l_rng_state(lua_State *L) {
   gr_rng_state s = gr_rng_get();
   lua_createtable(L, 0, 3);
@@ -126,6 +178,10 @@ static int l_rng_state(lua_State *L) {
   return 1;
 }
 
+/*** Puts back a state that gan.rng_state returned: the draws that follow
+ * are the ones that followed it then.
+ * @function set_rng_state
+ * @tparam table state {seed=, offset= [, stream=]} */
 static int l_set_rng_state(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   gr_rng_state s;
@@ -146,16 +202,27 @@ static int l_set_rng_state(lua_State *L) {
 
 /* --- threads and kernels -------------------------------------------------------------------- */
 
+/*** The number of threads the kernels use (0: every core). The same seed
+ * and thread count give a bit-identical run.
+ * @function set_threads
+ * @int n */
 static int l_set_threads(lua_State *L) {
   gr_set_threads((int)luaL_checkinteger(L, 1));
   return 0;
 }
 
+/*** The number of threads the kernels use.
+ * @function get_threads
+ * @treturn int */
 static int l_get_threads(lua_State *L) {
   lua_pushinteger(L, gr_get_threads());
   return 1;
 }
 
+/*** `gan.kernels.info()`: which kernels run.
+ * @function kernels.info
+ * @treturn table {isa = "scalar", "avx2" or "avx512", threads=, blas = the
+ * BLAS library, sanitized = built with the sanitizers} */
 static int l_kernels_info(lua_State *L) {
   lua_createtable(L, 0, 4);
   lua_pushstring(L, gr_kernels()->isa);
@@ -173,6 +240,12 @@ static int l_kernels_info(lua_State *L) {
   return 1;
 }
 
+/*** `gan.kernels.use(isa)`: runs the kernels of one instruction set from now on
+ * (to compare a SIMD kernel with its scalar twin). The environment variable
+ * GANLUA_ISA does the same at start.
+ * @function kernels.use
+ * @string isa "scalar", "avx2" or "avx512"
+ * @treturn true, or nil and a message naming the available ones */
 static int l_kernels_use(lua_State *L) {
   const char *isa = luaL_checkstring(L, 1);
   if (gr_kernels_use(isa) == 0) {
@@ -196,6 +269,23 @@ static int l_kernels_use(lua_State *L) {
 
 /* --- fused optimizer updates (in place, recording nothing) ------------------------------ */
 
+/*** `gan.fused.adam(p, g, m, v, lr, beta1, beta2, eps, wd, step, decoupled)`:
+ * one Adam update of p in place, with its moments m and v, recording
+ * nothing (gan.optim.Adam calls it). wd is L2 weight decay, or AdamW's
+ * decoupled decay when decoupled is true; step counts from 1 (bias
+ * correction).
+ * @function fused.adam
+ * @tparam Tensor p the parameter
+ * @tparam Tensor g its gradient
+ * @tparam Tensor m the first moment
+ * @tparam Tensor v the second moment
+ * @number lr
+ * @number beta1
+ * @number beta2
+ * @number eps
+ * @number[opt=0] wd
+ * @int step
+ * @bool[opt=false] decoupled */
 static int l_adam(lua_State *L) {
   gr_tensor *p = gan_check(L, 1), *g = gan_check(L, 2), *m = gan_check(L, 3), *v = gan_check(L, 4);
   double lr = luaL_checknumber(L, 5), b1 = luaL_checknumber(L, 6), b2 = luaL_checknumber(L, 7);
@@ -207,6 +297,19 @@ static int l_adam(lua_State *L) {
   return 0;
 }
 
+/*** `gan.fused.sgd(p, g, buf, lr, momentum, dampening, wd, nesterov, first)`:
+ * one SGD update of p in place (gan.optim.SGD calls it); buf holds the
+ * momentum (nil without); first is true at the first step, when buf takes g.
+ * @function fused.sgd
+ * @tparam Tensor p
+ * @tparam Tensor g
+ * @tparam[opt] Tensor buf
+ * @number lr
+ * @number[opt=0] momentum
+ * @number[opt=0] dampening
+ * @number[opt=0] wd
+ * @bool[opt=false] nesterov
+ * @bool[opt=false] first */
 static int l_sgd(lua_State *L) {
   gr_tensor *p = gan_check(L, 1), *g = gan_check(L, 2), *buf = gan_opt(L, 3);
   double lr = luaL_checknumber(L, 4), momentum = luaL_optnumber(L, 5, 0);
@@ -217,6 +320,16 @@ static int l_sgd(lua_State *L) {
   return 0;
 }
 
+/*** `gan.fused.rmsprop(p, g, sq, lr, alpha, eps, wd)`: one RMSprop update of p
+ * in place (gan.optim.RMSprop calls it); sq is the running mean of g^2.
+ * @function fused.rmsprop
+ * @tparam Tensor p
+ * @tparam Tensor g
+ * @tparam Tensor sq
+ * @number lr
+ * @number alpha
+ * @number eps
+ * @number[opt=0] wd */
 static int l_rmsprop(lua_State *L) {
   gr_tensor *p = gan_check(L, 1), *g = gan_check(L, 2), *sq = gan_check(L, 3);
   double lr = luaL_checknumber(L, 4), alpha = luaL_checknumber(L, 5);
@@ -227,6 +340,10 @@ static int l_rmsprop(lua_State *L) {
 
 /* --- memory ---------------------------------------------------------------------------------- */
 
+/*** What the runtime holds now: live tensors, their bytes, graph nodes (a
+ * leak shows as numbers that grow from step to step).
+ * @function live
+ * @treturn table {tensors=, bytes=, nodes=} */
 static int l_live(lua_State *L) {
   lua_createtable(L, 0, 3);
   lua_pushinteger(L, gr_live_tensors());
@@ -240,8 +357,13 @@ static int l_live(lua_State *L) {
 
 /* --- profile -------------------------------------------------------------------------- */
 
-/** gan.profile(on): starts (from zero) or stops timing every op's kernel.
- * gan.profile() returns the list {name=, calls=, ms=} sorted by time. */
+/*** With an argument, starts (from zero) or stops timing every op's kernel;
+ * with none, returns the times, longest first.
+ * @function profile
+ * @bool[opt] on
+ * @treturn table (with no argument) a list of {name=, calls=, ms=}
+ * @usage gan.profile(true); train_a_bit(); gan.profile(false)
+ * for _, r in ipairs(gan.profile()) do print(r.name, r.calls, r.ms) end */
 static int l_profile(lua_State *L) {
   if (!lua_isnone(L, 1)) {
     gr_profile_enable(lua_toboolean(L, 1));
@@ -271,7 +393,9 @@ static int l_profile(lua_State *L) {
 
 /* --- time and terminal ---------------------------------------------------------------- */
 
-/** gan.clock(): seconds of a monotonic wall clock (for timing steps). */
+/*** Seconds of a monotonic wall clock (for timing steps).
+ * @function clock
+ * @treturn number */
 static int l_clock(lua_State *L) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -279,14 +403,20 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
-/** gan.isatty(fd): whether file descriptor fd (1: standard output) is a terminal. */
+/*** Whether the file descriptor fd is a terminal.
+ * @function isatty
+ * @int fd 0 standard input, 1 standard output, 2 standard error
+ * @treturn boolean */
 static int l_isatty(lua_State *L) {
   lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
   return 1;
 }
 
-/** gan.terminal_width(fd): the columns of the terminal on file descriptor fd
- * (1: standard output), or nil when fd is not a terminal or does not say. */
+/*** The columns of the terminal on a file descriptor (the progress line
+ * fits them), or nil when fd is not a terminal or does not say.
+ * @function terminal_width
+ * @int fd 1 standard output, 2 standard error
+ * @treturn ?int columns */
 static int l_terminal_width(lua_State *L) {
   struct winsize ws;
   int fd = (int)luaL_checkinteger(L, 1);
@@ -313,7 +443,11 @@ static void on_sigint(int sig) {
   g_interrupted = 1;
 }
 
-/** gan.catch_interrupt(on): while on, Ctrl-C sets the flag gan.interrupted() reads. */
+/*** While on, the first Ctrl-C only sets the flag gan.interrupted reads
+ * (gan.train stops between two steps and saves); a second one interrupts
+ * at once.
+ * @function catch_interrupt
+ * @bool on */
 static int l_catch_interrupt(lua_State *L) {
   int on = lua_toboolean(L, 1);
   if (on && !g_catching) {
@@ -332,7 +466,9 @@ static int l_catch_interrupt(lua_State *L) {
   return 0;
 }
 
-/** gan.interrupted(): whether Ctrl-C arrived while caught (cleared when catching stops). */
+/*** Whether Ctrl-C arrived while caught (cleared when catching stops).
+ * @function interrupted
+ * @treturn boolean */
 static int l_interrupted(lua_State *L) {
   lua_pushboolean(L, g_interrupted);
   return 1;
@@ -382,6 +518,12 @@ int luaopen_gan_core(lua_State *L) {
   lua_setfield(L, -2, "Tensor");
   lua_pushliteral(L, GANRT_VERSION);
   lua_setfield(L, -2, "version");
+  lua_newtable(L); /* the reference of the functions above, for gan.help */
+  for (int i = 0; gan_doc_blocks[i]; i++) {
+    lua_pushstring(L, gan_doc_blocks[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "_docs");
   lua_remove(L, -2);
   return 1;
 }

@@ -19,6 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/***
+ * The processes of a job: the C functions under gan.dist (use gan.dist;
+ * these are its parts). MPI when ganlua was built with it and started by
+ * mpirun, else a world of one.
+ * @module gan.mpi
+ */
+
 #include "bind.h"
 
 #ifdef GANLUA_HAVE_MPI
@@ -67,7 +74,13 @@ static int finalize_gc(lua_State *L) {
 }
 #endif
 
-/* dist_init() -> rank, size. Idempotent. */
+/*** Starts the job's communication under mpirun (once; later calls return
+ * the same): this process's rank and the number of processes. Without
+ * mpirun, or without MPI in the build, a world of one: 0, 1. Used by
+ * gan.dist, which recipes use instead.
+ * @function dist_init
+ * @treturn int rank
+ * @treturn int size */
 static int l_init(lua_State *L) {
   const char *env = launcher_size();
 #ifdef GANLUA_HAVE_MPI
@@ -136,7 +149,11 @@ static void pack(lua_State *L, int arg, float *buf, bool to) {
 }
 #endif
 
-/* dist_all_reduce(list, op): op "sum", "mean", "max" or "min", in place. */
+/*** Reduces a list of float32 tensors across the processes in place,
+ * through one buffer (gan.dist.all_reduce).
+ * @function dist_all_reduce
+ * @tparam table list tensors
+ * @string op "sum", "mean", "max" or "min" */
 static int l_all_reduce(lua_State *L) {
   static const char *const ops[] = {"sum", "mean", "max", "min", NULL};
   int64_t total = check_list(L, 1, "dist.all_reduce");
@@ -165,7 +182,11 @@ static int l_all_reduce(lua_State *L) {
   return 0;
 }
 
-/* dist_broadcast(list, root): every process gets root's values, in place. */
+/*** Gives every process the values of process root, in place, through one
+ * buffer (gan.dist.broadcast).
+ * @function dist_broadcast
+ * @tparam table list tensors
+ * @int root the rank whose values are sent */
 static int l_broadcast(lua_State *L) {
   int64_t total = check_list(L, 1, "dist.broadcast");
   lua_Integer root = luaL_optinteger(L, 2, 0);
@@ -186,6 +207,8 @@ static int l_broadcast(lua_State *L) {
   return 0;
 }
 
+/*** Waits until every process of the job reaches it (gan.dist.barrier).
+ * @function dist_barrier */
 static int l_barrier(lua_State *L) {
 #ifdef GANLUA_HAVE_MPI
   if (world_size > 1) MPI_Barrier(MPI_COMM_WORLD);
@@ -207,7 +230,11 @@ void gan_dist_abort(const char *msg) {
 /* Whether more than one process runs (for the host program). */
 int gan_dist_size(void) { return world_size; }
 
-/* dist_stats() -> seconds, calls, bytes of the all-reduces so far */
+/*** What the all-reduces have cost so far in this process (gan.dist.stats).
+ * @function dist_stats
+ * @treturn number seconds
+ * @treturn int calls
+ * @treturn int bytes */
 static int l_stats(lua_State *L) {
   lua_pushnumber(L, comm_seconds);
   lua_pushinteger(L, comm_calls);
@@ -215,6 +242,11 @@ static int l_stats(lua_State *L) {
   return 3;
 }
 
+/*** Prints "ganlua (rank r of n): msg" on standard error and ends every
+ * process of the job with exit status 1 (gan.dist.abort); in a world of
+ * one it only exits.
+ * @function dist_abort
+ * @string[opt] msg the message */
 static int l_abort(lua_State *L) {
   gan_dist_abort(luaL_optstring(L, 1, NULL));
   return 0;

@@ -159,33 +159,69 @@ GAN_UNARY_OPS(UNARY)
  * @function all_reduce
  * @tparam Tensor x */
 
+/// More elementwise ops, with parameters, and dtype conversion.
+// @section elementwise
+
+/*** max(x, 0) + slope min(x, 0).
+ * @function leaky_relu
+ * @tparam Tensor x
+ * @number[opt=0.01] slope
+ * @treturn Tensor */
 static int l_leaky_relu(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "leaky_relu", gr_leaky_relu(x, luaL_optnumber(L, 2, 0.01)));
 }
 
+/*** x for x > 0, alpha (e^x - 1) below.
+ * @function elu
+ * @tparam Tensor x
+ * @number[opt=1] alpha
+ * @treturn Tensor */
 static int l_elu(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "elu", gr_elu(x, luaL_optnumber(L, 2, 1.0)));
 }
 
+/*** log(1 + e^(beta x)) / beta; x itself where beta x > threshold.
+ * @function softplus
+ * @tparam Tensor x
+ * @number[opt=1] beta
+ * @number[opt=20] threshold
+ * @treturn Tensor */
 static int l_softplus(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   double beta = luaL_optnumber(L, 2, 1.0), threshold = luaL_optnumber(L, 3, 20.0);
   return gan_result(L, "softplus", gr_softplus(x, beta, threshold));
 }
 
+/*** Each element clamped into [lo, hi] (nil: no bound on that side); the
+ * gradient is 1 inside, 0 outside.
+ * @function clamp
+ * @tparam Tensor x
+ * @number[opt] lo
+ * @number[opt] hi
+ * @treturn Tensor
+ * @usage local img = x:clamp(-1, 1) */
 static int l_clamp(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   double lo = luaL_optnumber(L, 2, NAN), hi = luaL_optnumber(L, 3, NAN);
   return gan_result(L, "clamp", gr_clamp(x, lo, hi));
 }
 
+/*** x as float32: x itself (the same storage) when it is float32 already,
+ * else a converted copy.
+ * @function float
+ * @tparam Tensor x
+ * @treturn Tensor */
 static int l_float(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "float", gr_to_dtype(x, GR_F32));
 }
 
+/*** x as int64, each value rounded toward zero; not differentiable.
+ * @function long
+ * @tparam Tensor x
+ * @treturn Tensor */
 static int l_long(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "long", gr_to_dtype(x, GR_I64));
@@ -257,6 +293,90 @@ static int binary(lua_State *L, binop op) {
 GAN_BINARY_OPS(BINARY)
 #undef BINARY
 
+/// Ops of two operands. `gan.name(a, b)`, `a:name(b)`; either may be a
+// number, and shapes broadcast as in NumPy (sizes that differ must be 1 on
+// one side). `+ - * / ^` and unary `-` on tensors call add, sub, mul, div,
+// pow and neg. The comparisons give float 0/1 and are constants to autograd.
+// @section binary
+
+/*** a + b.
+ * @function add
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** a - b.
+ * @function sub
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** a * b, elementwise (for the matrix product see matmul).
+ * @function mul
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** a / b.
+ * @function div
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** a to the power b.
+ * @function pow
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** The larger of a and b, elementwise (the gradient goes to the larger).
+ * @function maximum
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** The smaller of a and b, elementwise.
+ * @function minimum
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor */
+
+/*** 1 where a == b, else 0.
+ * @function eq
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor float 0/1 */
+
+/*** 1 where a ~= b, else 0.
+ * @function ne
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor float 0/1 */
+
+/*** 1 where a < b, else 0.
+ * @function lt
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor float 0/1 */
+
+/*** 1 where a <= b, else 0.
+ * @function le
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor float 0/1 */
+
+/*** 1 where a > b, else 0.
+ * @function gt
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor float 0/1
+ * @usage local acc = D(real):gt(0):mean():item() */
+
+/*** 1 where a >= b, else 0.
+ * @function ge
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor float 0/1 */
 static int l_unm(lua_State *L) { return gan_result(L, "neg", gr_neg(gan_check(L, 1))); }
 
 /* a tensor argument, or a number made into a 0-d tensor (pooled) */
@@ -267,6 +387,15 @@ static gr_tensor *tensor_or_number(lua_State *L, int arg) {
   return NULL;
 }
 
+/*** `gan.where` (a function, not a method): a where mask is nonzero, else b;
+ * mask, a and b broadcast together. The gradient flows to a and b, each
+ * where it was chosen.
+ * @function where
+ * @tparam Tensor mask
+ * @tparam Tensor|number a
+ * @tparam Tensor|number b
+ * @treturn Tensor
+ * @usage local y = gan.where(x:gt(0), x, 0.2 * x) -- leaky ReLU by hand */
 static int l_where(lua_State *L) {
   gr_tensor *mask = gan_check(L, 1);
   gr_tensor *a = tensor_or_number(L, 2), *b = tensor_or_number(L, 3);
@@ -287,8 +416,23 @@ static int with_shape(lua_State *L, const char *name, shape_op op) {
   return gan_result(L, name, op(x, nd, shape));
 }
 
+/// Views and shapes. The results share x's storage where they can (a
+// reshape of a non-contiguous x copies). Dims count from 1; -1 is the last.
+// @section views
+
+/*** x with another shape of as many elements; one size may be -1 (inferred).
+ * @function reshape
+ * @tparam Tensor x
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor
+ * @usage local flat = x:reshape(x:size(1), -1) */
 static int l_reshape(lua_State *L) { return with_shape(L, "reshape", gr_reshape); }
 
+/*** The same as reshape.
+ * @function view
+ * @tparam Tensor x
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor */
 static int l_view(lua_State *L) { return with_shape(L, "view", gr_reshape); }
 
 /* dims as one table or as varargs from arg on, each a Lua dim */
@@ -302,6 +446,12 @@ static int dim_list(lua_State *L, int arg, const gr_tensor *x, int *dims) {
   return n;
 }
 
+/*** x with its dims reordered: dim k of the result is dim dims[k] of x.
+ * @function permute
+ * @tparam Tensor x
+ * @param ... a permutation of 1..x:dim(): numbers, or one table
+ * @treturn Tensor
+ * @usage local nhwc = x:permute(1, 3, 4, 2) */
 static int l_permute(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int dims[GR_MAX_DIM];
@@ -319,12 +469,22 @@ static int l_permute(lua_State *L) {
   return gan_result(L, "permute", gr_permute(x, dims));
 }
 
+/*** x with dims a and b swapped.
+ * @function transpose
+ * @tparam Tensor x
+ * @int a
+ * @int b
+ * @treturn Tensor */
 static int l_transpose(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int a = gan_dim(L, 2, x, x->ndim), b = gan_dim(L, 3, x, x->ndim);
   return gan_result(L, "transpose", gr_transpose(x, a, b));
 }
 
+/*** The transpose of a matrix (x itself for 0 or 1 dims).
+ * @function t
+ * @tparam Tensor x at most 2 dims
+ * @treturn Tensor */
 static int l_t(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   if (x->ndim > 2)
@@ -333,8 +493,19 @@ static int l_t(lua_State *L) {
   return gan_result(L, "t", gr_transpose(x, 0, 1));
 }
 
+/*** x repeated along its dims of size 1 to the shape given, without copying
+ * (-1 keeps a size); new leading dims may be added.
+ * @function expand
+ * @tparam Tensor x
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor */
 static int l_expand(lua_State *L) { return with_shape(L, "expand", gr_expand); }
 
+/*** x summed down to a shape it broadcasts from (the gradient of expand).
+ * @function sum_to
+ * @tparam Tensor x
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor */
 static int l_sum_to(lua_State *L) { return with_shape(L, "sum_to", gr_sum_to); }
 
 /* a 1-based position along dim d (negative counts from the end) as 0-based */
@@ -347,6 +518,14 @@ static int64_t position(lua_State *L, int arg, const gr_tensor *x, int d, bool e
                                                "(indices count from 1)", i, d + 1, (lua_Integer)n));
 }
 
+/*** length elements of dim, from start (counting from 1) on: a view.
+ * @function narrow
+ * @tparam Tensor x
+ * @int dim
+ * @int start from 1 (negative: from the end)
+ * @int length
+ * @treturn Tensor
+ * @usage local first8 = x:narrow(1, 1, 8) -- the first 8 of a batch */
 static int l_narrow(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int d = gan_dim(L, 2, x, x->ndim);
@@ -355,12 +534,23 @@ static int l_narrow(lua_State *L) {
   return gan_result(L, "narrow", gr_narrow(x, d, start, len));
 }
 
+/*** The slice at index i of dim, without that dim (`x[i]` is `x:select(1, i)`).
+ * @function select
+ * @tparam Tensor x
+ * @int dim
+ * @int i from 1 (negative: from the end)
+ * @treturn Tensor */
 static int l_select(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int d = gan_dim(L, 2, x, x->ndim);
   return gan_result(L, "select", gr_select(x, d, position(L, 3, x, d, false)));
 }
 
+/*** x without its dims of size 1 (or only dim, when given and of size 1).
+ * @function squeeze
+ * @tparam Tensor x
+ * @int[opt] dim
+ * @treturn Tensor */
 static int l_squeeze(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   if (!lua_isnoneornil(L, 2)) return gan_result(L, "squeeze", gr_squeeze(x, gan_dim(L, 2, x, x->ndim)));
@@ -371,17 +561,34 @@ static int l_squeeze(lua_State *L) {
   return gan_result(L, "squeeze", gr_reshape(x, n, shape));
 }
 
+/*** x with a new dim of size 1 at position dim (1 .. x:dim() + 1).
+ * @function unsqueeze
+ * @tparam Tensor x
+ * @int dim
+ * @treturn Tensor */
 static int l_unsqueeze(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "unsqueeze", gr_unsqueeze(x, gan_dim(L, 2, x, x->ndim + 1)));
 }
 
+/*** Dims first_dim to last_dim merged into one.
+ * @function flatten
+ * @tparam Tensor x
+ * @int[opt=1] first_dim
+ * @int[opt=-1] last_dim
+ * @treturn Tensor
+ * @usage local h = x:flatten(2) -- (N, C, H, W) -> (N, C*H*W) */
 static int l_flatten(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int s = gan_optdim(L, 2, x, x->ndim, 0), e = gan_optdim(L, 3, x, x->ndim, x->ndim ? x->ndim - 1 : 0);
   return gan_result(L, "flatten", gr_flatten(x, s, e));
 }
 
+/*** x reversed along the dims given (a copy).
+ * @function flip
+ * @tparam Tensor x
+ * @param ... the dims: numbers, or one table
+ * @treturn Tensor */
 static int l_flip(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int dims[GR_MAX_DIM];
@@ -399,14 +606,46 @@ static int reduce(lua_State *L, const char *name, reduce_fn fn) {
   int n = gan_dims(L, 2, x, dims);
   return gan_result(L, name, fn(x, n, dims, lua_toboolean(L, 3)));
 }
+/// Reductions. dims is a dim or a table of dims (none: every element, a
+// 0-d result); keepdim keeps each reduced dim with size 1.
+// @section reductions
+
+/*** The sum of the elements, over dims.
+ * @function sum
+ * @tparam Tensor x
+ * @tparam[opt] int|table dims
+ * @bool[opt=false] keepdim
+ * @treturn Tensor
+ * @usage local total = x:sum() -- 0-d
+ * local rows = x:sum(2, true) -- (N, 1) */
 static int l_sum(lua_State *L) { return reduce(L, "sum", gr_sum); }
+/*** The mean of the elements, over dims.
+ * @function mean
+ * @tparam Tensor x
+ * @tparam[opt] int|table dims
+ * @bool[opt=false] keepdim
+ * @treturn Tensor */
 static int l_mean(lua_State *L) { return reduce(L, "mean", gr_mean); }
 
+/*** log(sum(e^x)) over dims, computed without overflow.
+ * @function logsumexp
+ * @tparam Tensor x
+ * @tparam int|table dims (required)
+ * @bool[opt=false] keepdim
+ * @treturn Tensor */
 static int l_logsumexp(lua_State *L) {
   luaL_checkany(L, 2);
   return reduce(L, "logsumexp", gr_logsumexp);
 }
 
+/*** The variance over dims: the sum of squared deviations divided by
+ * n - correction (1: the unbiased estimate, 0: the population variance).
+ * @function var
+ * @tparam Tensor x
+ * @tparam[opt] int|table dims
+ * @int[opt=1] correction
+ * @bool[opt=false] keepdim
+ * @treturn Tensor */
 static int l_var(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int dims[GR_MAX_DIM];
@@ -433,6 +672,22 @@ static int extreme(lua_State *L, const char *name, extreme_fn fn, gr_tensor *(*a
   gan_push(L, idx);
   return 2;
 }
+/*** The largest element (a 0-d tensor), or along dim the largest values and
+ * their indices (int64, counting from 0).
+ * @function max
+ * @tparam Tensor x
+ * @int[opt] dim
+ * @bool[opt=false] keepdim
+ * @treturn Tensor values
+ * @treturn Tensor indices (with dim only) */
+/*** The smallest element (a 0-d tensor), or along dim the smallest values and
+ * their indices (int64, counting from 0).
+ * @function min
+ * @tparam Tensor x
+ * @int[opt] dim
+ * @bool[opt=false] keepdim
+ * @treturn Tensor values
+ * @treturn Tensor indices (with dim only) */
 static int l_max(lua_State *L) { return extreme(L, "max", gr_max_dim, gr_max_all); }
 static int l_min(lua_State *L) { return extreme(L, "min", gr_min_dim, gr_min_all); }
 
@@ -444,6 +699,14 @@ static gr_tensor *argmax_of(gr_tensor *x, int d, bool keep) {
   return idx;
 }
 
+/*** The index (int64, counting from 0) of the largest element: along dim,
+ * or of the flattened x.
+ * @function argmax
+ * @tparam Tensor x
+ * @int[opt] dim
+ * @bool[opt=false] keepdim
+ * @treturn Tensor int64
+ * @usage local class = logits:argmax(2) -- (N) */
 static int l_argmax(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   if (lua_isnoneornil(L, 2)) { /* the index into the flattened tensor */
@@ -457,11 +720,21 @@ static int l_argmax(lua_State *L) {
   return gan_result(L, "argmax", argmax_of(x, d, lua_toboolean(L, 3)));
 }
 
+/*** e^x / sum(e^x) along dim.
+ * @function softmax
+ * @tparam Tensor x
+ * @int dim
+ * @treturn Tensor */
 static int l_softmax(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "softmax", gr_softmax(x, gan_dim(L, 2, x, x->ndim)));
 }
 
+/*** x - logsumexp(x) along dim.
+ * @function log_softmax
+ * @tparam Tensor x
+ * @int dim
+ * @treturn Tensor */
 static int l_log_softmax(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "log_softmax", gr_log_softmax(x, gan_dim(L, 2, x, x->ndim)));
@@ -469,11 +742,26 @@ static int l_log_softmax(lua_State *L) {
 
 /* --- linear algebra, convolution ------------------------------------------------------ */
 
+/// Matrix products and convolutions (OpenBLAS).
+// @section linear
+
+/*** The matrix product a b: (..., n, k) times (..., k, m), batch dims
+ * broadcast; 1-d operands as in NumPy.
+ * @function matmul
+ * @tparam Tensor a
+ * @tparam Tensor b
+ * @treturn Tensor */
 static int l_matmul(lua_State *L) {
   gr_tensor *a = gan_check(L, 1), *b = gan_check(L, 2);
   return gan_result(L, "matmul", gr_matmul(a, b));
 }
 
+/*** x w^T + b: a fully connected layer.
+ * @function linear
+ * @tparam Tensor x (..., in)
+ * @tparam Tensor w (out, in)
+ * @tparam[opt] Tensor b (out)
+ * @treturn Tensor (..., out) */
 static int l_linear(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *w = gan_check(L, 2), *b = gan_opt(L, 3);
   return gan_result(L, "linear", gr_linear(x, w, b));
@@ -516,11 +804,29 @@ static gr_conv_args conv_opts(lua_State *L, int arg) {
   return a;
 }
 
+/*** 2-d convolution (cross-correlation, as in PyTorch).
+ * @function conv2d
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam Tensor w (O, C / groups, kh, kw)
+ * @tparam[opt] Tensor b (O)
+ * @tparam[opt] table opts `stride`, `padding`, `dilation` (each a number or
+ * `{h, w}`; defaults 1, 0, 1) and `groups` (default 1)
+ * @treturn Tensor (N, O, Ho, Wo)
+ * @usage local y = gan.conv2d(x, w, b, {stride = 2, padding = 1}) */
 static int l_conv2d(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *w = gan_check(L, 2), *b = gan_opt(L, 3);
   return gan_result(L, "conv2d", gr_conv2d(x, w, b, conv_opts(L, 4)));
 }
 
+/*** 2-d transposed convolution (the gradient of conv2d in x): upsampling by
+ * stride.
+ * @function conv_transpose2d
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam Tensor w (C, O / groups, kh, kw)
+ * @tparam[opt] Tensor b (O)
+ * @tparam[opt] table opts `stride`, `padding`, `dilation`,
+ * `output_padding` (each a number or `{h, w}`) and `groups`
+ * @treturn Tensor (N, O, Ho, Wo) */
 static int l_conv_transpose2d(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *w = gan_check(L, 2), *b = gan_opt(L, 3);
   return gan_result(L, "conv_transpose2d", gr_conv_transpose2d(x, w, b, conv_opts(L, 4)));
@@ -558,6 +864,23 @@ static int pool2d(lua_State *L, const char *name, pool_fn fn) {
   pair_arg(L, 4, p, zero);
   return gan_result(L, name, fn(x, k[0], k[1], s[0], s[1], p[0], p[1]));
 }
+/// Pooling and resampling of (N, C, H, W) images.
+// @section resampling
+
+/*** The mean over k x k windows.
+ * @function avg_pool2d
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam int|table k the window: a number or `{h, w}`
+ * @tparam[opt=k] int|table stride
+ * @tparam[opt=0] int|table padding
+ * @treturn Tensor */
+/*** The largest value of k x k windows.
+ * @function max_pool2d
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam int|table k the window: a number or `{h, w}`
+ * @tparam[opt=k] int|table stride
+ * @tparam[opt=0] int|table padding
+ * @treturn Tensor */
 static int l_avg_pool2d(lua_State *L) { return pool2d(L, "avg_pool2d", gr_avg_pool2d); }
 static int l_max_pool2d(lua_State *L) { return pool2d(L, "max_pool2d", gr_max_pool2d); }
 
@@ -589,6 +912,17 @@ static bool num_pair(lua_State *L, int arg, const char *field, double out[2]) {
  * and, as PyTorch's scale_factor, maps output pixel o to source o / s; with
  * recompute_scale_factor = true the scale is taken as size / input (PyTorch's
  * flag of that name), the mapping a size gives. */
+/*** Resizes images to a size, or by a scale factor.
+ * @function upsample
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam table opts `size = {h, w}` or `scale = s` (a number or `{sh, sw}`);
+ * may also hold `mode`, `align_corners` and `recompute_scale_factor` (true: the
+ * scale is taken as size / input, the mapping a size gives; else output pixel o
+ * maps to o / s, as PyTorch's scale_factor)
+ * @string[opt="nearest"] mode "nearest" or "bilinear"
+ * @bool[opt=false] align_corners (bilinear)
+ * @treturn Tensor
+ * @usage local up = x:upsample({scale = 2}) */
 static int l_upsample(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -640,6 +974,14 @@ static gr_pad_mode pad_mode(lua_State *L, int arg, const char *name) {
   return (gr_pad_mode)luaL_argerror(L, arg, lua_pushfstring(L, "unknown padding mode \"%s\"", name));
 }
 
+/*** Pads the last two dims.
+ * @function pad
+ * @tparam Tensor x
+ * @tparam int|table p a number (every side), `{left, right, top, bottom}` or
+ * `{left, right}`
+ * @string[opt="zeros"] mode "zeros" (or "constant"), "reflect" or "replicate"
+ * @treturn Tensor
+ * @usage local y = x:pad(3, "reflect") -- CycleGAN's ResNet blocks */
 static int l_pad(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int p[4];
@@ -665,6 +1007,14 @@ static int l_pad(lua_State *L) {
   return gan_result(L, "pad", gr_pad2d(x, p[0], p[1], p[2], p[3], mode));
 }
 
+/*** Samples x bilinearly at the points of grid, coordinates in [-1, 1]
+ * (x first, then y), as PyTorch's grid_sample (geometric augmentation).
+ * @function grid_sample
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam Tensor grid (N, Ho, Wo, 2)
+ * @tparam[opt] table opts `padding_mode` ("zeros", "border" or "reflection")
+ * and `align_corners` (default false)
+ * @treturn Tensor (N, C, Ho, Wo) */
 static int l_grid_sample(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *grid = gan_check(L, 2);
   gr_pad_mode mode = GR_PAD_ZEROS;
@@ -767,6 +1117,23 @@ static int l_upfirdn2d(lua_State *L) {
 
 /* --- normalisation ----------------------------------------------------------------------- */
 
+/// Normalization. weight and bias, when given, scale and shift each channel
+// (each feature for layer_norm) after normalizing.
+// @section norm
+
+/*** Batch normalization over (N, H, W) for each channel C (or over N for
+ * (N, C)). In training the batch statistics are used and running_mean and
+ * running_var (when given) updated in place; otherwise the running ones.
+ * @function batch_norm
+ * @tparam Tensor x (N, C) or (N, C, H, W)
+ * @tparam[opt] Tensor weight (C)
+ * @tparam[opt] Tensor bias (C)
+ * @tparam[opt] Tensor running_mean (C)
+ * @tparam[opt] Tensor running_var (C)
+ * @bool[opt=false] training
+ * @number[opt=0.1] momentum
+ * @number[opt=1e-5] eps
+ * @treturn Tensor */
 static int l_batch_norm(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *w = gan_opt(L, 2), *b = gan_opt(L, 3);
   gr_tensor *rm = gan_opt(L, 4), *rv = gan_opt(L, 5);
@@ -775,11 +1142,28 @@ static int l_batch_norm(lua_State *L) {
   return gan_result(L, "batch_norm", gr_batch_norm(x, w, b, rm, rv, training, momentum, eps));
 }
 
+/*** Instance normalization: each (H, W) plane of each sample to mean 0 and
+ * variance 1.
+ * @function instance_norm
+ * @tparam Tensor x (N, C, H, W)
+ * @tparam[opt] Tensor weight (C)
+ * @tparam[opt] Tensor bias (C)
+ * @number[opt=1e-5] eps
+ * @treturn Tensor */
 static int l_instance_norm(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *w = gan_opt(L, 2), *b = gan_opt(L, 3);
   return gan_result(L, "instance_norm", gr_instance_norm(x, w, b, luaL_optnumber(L, 4, 1e-5)));
 }
 
+/*** Group normalization: the channels of each sample in groups, each group
+ * normalized on its own.
+ * @function group_norm
+ * @tparam Tensor x (N, C, ...)
+ * @int groups divides C
+ * @tparam[opt] Tensor weight (C)
+ * @tparam[opt] Tensor bias (C)
+ * @number[opt=1e-5] eps
+ * @treturn Tensor */
 static int l_group_norm(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int groups = (int)luaL_checkinteger(L, 2);
@@ -787,6 +1171,14 @@ static int l_group_norm(lua_State *L) {
   return gan_result(L, "group_norm", gr_group_norm(x, groups, w, b, luaL_optnumber(L, 5, 1e-5)));
 }
 
+/*** Layer normalization over the last n dims.
+ * @function layer_norm
+ * @tparam Tensor x
+ * @int n how many trailing dims are normalized together
+ * @tparam[opt] Tensor weight of those n dims' shape
+ * @tparam[opt] Tensor bias likewise
+ * @number[opt=1e-5] eps
+ * @treturn Tensor */
 static int l_layer_norm(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int nnorm = (int)luaL_checkinteger(L, 2);
@@ -820,6 +1212,24 @@ static int join(lua_State *L, const char *name, bool stack) {
   int d = gan_optdim(L, 2, xs[0], xs[0]->ndim + (stack ? 1 : 0), 0);
   return gan_result(L, name, stack ? gr_stack(n, xs, d) : gr_cat(n, xs, d));
 }
+/// Joining, splitting and indexing. Index tensors are int64 and count from
+// 0 (as randperm and argmax give them); dims count from 1.
+// @section indexing
+
+/*** `gan.cat` (a function, not a method): the tensors joined along dim;
+ * their other sizes agree.
+ * @function cat
+ * @tparam {Tensor,...} xs a list of tensors
+ * @int[opt=1] dim
+ * @treturn Tensor
+ * @usage local both = gan.cat({real, fake}) -- (2N, C, H, W)
+ * local pair = gan.cat({a, b}, 2) -- along the channels */
+/*** `gan.stack` (a function, not a method): the tensors, all of one shape,
+ * along a new dim.
+ * @function stack
+ * @tparam {Tensor,...} xs a list of tensors
+ * @int[opt=1] dim the position of the new dim
+ * @treturn Tensor */
 static int l_cat(lua_State *L) { return join(L, "cat", false); }
 static int l_stack(lua_State *L) { return join(L, "stack", true); }
 
@@ -843,21 +1253,56 @@ static int pieces(lua_State *L, const char *name, bool by_size) {
   }
   return 1;
 }
+/*** x cut along dim into pieces of size n (the last may be smaller): views.
+ * @function split
+ * @tparam Tensor x
+ * @int n
+ * @int[opt=1] dim
+ * @treturn {Tensor,...} */
+/*** x cut along dim into k pieces of about one size: views.
+ * @function chunk
+ * @tparam Tensor x
+ * @int k
+ * @int[opt=1] dim
+ * @treturn {Tensor,...}
+ * @usage local mu, logvar = table.unpack(h:chunk(2, 2)) */
 static int l_split(lua_State *L) { return pieces(L, "split", true); }
 static int l_chunk(lua_State *L) { return pieces(L, "chunk", false); }
 
+/*** The slices of x along dim at the indices given, in their order.
+ * @function index_select
+ * @tparam Tensor x
+ * @int dim
+ * @tparam Tensor index int64 (k), from 0
+ * @treturn Tensor x's shape with size k along dim
+ * @usage local batch = data:index_select(1, gan.randperm(n):narrow(1, 1, 64)) */
 static int l_index_select(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int d = gan_dim(L, 2, x, x->ndim);
   return gan_result(L, "index_select", gr_index_select(x, d, gan_check(L, 3)));
 }
 
+/*** out[i][j] = x[i][index[i][j]] along dim 2 (likewise for any dim):
+ * picks one element per position.
+ * @function gather
+ * @tparam Tensor x
+ * @int dim
+ * @tparam Tensor index int64 of x's rank, from 0
+ * @treturn Tensor of index's shape */
 static int l_gather(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int d = gan_dim(L, 2, x, x->ndim);
   return gan_result(L, "gather", gr_gather(x, d, gan_check(L, 3)));
 }
 
+/*** x plus src added at the indices along dim (the gradient of gather);
+ * repeated indices add up.
+ * @function scatter_add
+ * @tparam Tensor x
+ * @int dim
+ * @tparam Tensor index int64 of src's shape, from 0
+ * @tparam Tensor src
+ * @treturn Tensor a new tensor; x is not changed */
 static int l_scatter_add(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   int d = gan_dim(L, 2, x, x->ndim);
@@ -865,11 +1310,23 @@ static int l_scatter_add(lua_State *L) {
   return gan_result(L, "scatter_add", gr_scatter_add(x, d, idx, src));
 }
 
+/*** Each index as a row of classes floats, 1 at the index.
+ * @function one_hot
+ * @tparam Tensor index int64, from 0
+ * @int classes
+ * @treturn Tensor float, index's shape then (classes)
+ * @usage local y = labels:one_hot(10) -- (N, 10) */
 static int l_one_hot(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   return gan_result(L, "one_hot", gr_one_hot(x, luaL_checkinteger(L, 2)));
 }
 
+/*** The rows of weight at the indices: a lookup table (class embeddings
+ * of conditional GANs).
+ * @function embedding
+ * @tparam Tensor weight (V, D)
+ * @tparam Tensor index int64 of any shape, from 0
+ * @treturn Tensor index's shape then (D) */
 static int l_embedding(lua_State *L) {
   gr_tensor *w = gan_check(L, 1), *idx = gan_check(L, 2);
   return gan_result(L, "embedding", gr_embedding(w, idx));
@@ -877,6 +1334,16 @@ static int l_embedding(lua_State *L) {
 
 /* --- random -------------------------------------------------------------------------- */
 
+/// Random draws.
+// @section random
+
+/*** In training, each element zeroed with probability p and the others
+ * scaled by 1 / (1 - p); otherwise x.
+ * @function dropout
+ * @tparam Tensor x
+ * @number[opt=0.5] p
+ * @bool[opt=true] training
+ * @treturn Tensor */
 static int l_dropout(lua_State *L) {
   gr_tensor *x = gan_check(L, 1);
   double p = luaL_optnumber(L, 2, 0.5);
@@ -884,10 +1351,11 @@ static int l_dropout(lua_State *L) {
   return gan_result(L, "dropout", gr_dropout(x, p, training));
 }
 
+/*** 1 with probability p, else 0, for each element of p.
+ * @function bernoulli
+ * @tparam Tensor p probabilities in [0, 1]
+ * @treturn Tensor float 0/1 */
 static int l_bernoulli(lua_State *L) { return gan_result(L, "bernoulli", gr_bernoulli(gan_check(L, 1))); }
-
-/// Random draws.
-// @section random
 
 /*** `gan.trunc_normal` (a function, not a method): draws from the normal
  * distribution truncated to [mean + a std, mean + b std]: z ~ N(0, 1)

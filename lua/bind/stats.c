@@ -9,6 +9,12 @@
  * and covariance in double precision. */
 #include "bind.h"
 
+/***
+ * Statistics of feature sets, in double precision: the Fréchet distance
+ * (FID's formula), the kernel inception distance and k-NN precision and
+ * recall. gan.metrics computes features and calls these.
+ * @module gan.stats
+ */
 #define GAN_GAUSS "gan.Gaussian"
 
 typedef struct gauss_box {
@@ -35,16 +41,33 @@ static int gauss_gc(lua_State *L) {
   return 0;
 }
 
-/* fit(x): the mean and covariance of the rows of x (N, D) */
+/*** `gan.stats.fit(x)`: the Gaussian fit of the rows of x: a gan.Gaussian,
+ * whose methods are `g:mean()` (a tensor (D)), `g:cov()` (D, D), `g:count()`
+ * (the rows fitted), `g:dim()` (D) and `g:frechet(other)`.
+ * @function stats.fit
+ * @tparam Tensor x (N, D) features
+ * @return a gan.Gaussian
+ * @usage local fd = gan.stats.fit(real):frechet(gan.stats.fit(fake)) */
 static int l_fit(lua_State *L) {
   return push_gauss(L, "stats.fit", gr_gauss_fit(gan_check(L, 1)));
 }
 
-/* gaussian(mean, cov): from a mean (D) and a covariance (D, D) */
+/*** `gan.stats.gaussian(mean, cov)`: a gan.Gaussian from its mean and
+ * covariance (statistics saved earlier).
+ * @function stats.gaussian
+ * @tparam Tensor mean (D)
+ * @tparam Tensor cov (D, D)
+ * @return a gan.Gaussian */
 static int l_gaussian(lua_State *L) {
   return push_gauss(L, "stats.gaussian", gr_gauss_new(gan_check(L, 1), gan_check(L, 2)));
 }
 
+/*** `gan.stats.frechet(a, b)`: the Fréchet distance between two Gaussian fits,
+ * |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)).
+ * @function stats.frechet
+ * @param a a gan.Gaussian
+ * @param b a gan.Gaussian of the same dim
+ * @treturn number */
 static int l_frechet(lua_State *L) {
   gr_gauss *a = check_gauss(L, 1), *b = check_gauss(L, 2);
   double fd;
@@ -105,7 +128,15 @@ static lua_Integer opt_int_field(lua_State *L, int arg, const char *key, lua_Int
   return v;
 }
 
-/* kid(x, y [, {subsets = 100, size = min(1000, #x, #y), seed = 0}]) -> mean, std */
+/*** `gan.stats.kid(x, y [, opts])`: the kernel inception distance: the unbiased
+ * MMD^2 with the cubic polynomial kernel, averaged over random subsets.
+ * @function stats.kid
+ * @tparam Tensor x (N, D) features
+ * @tparam Tensor y (M, D) features
+ * @tparam[opt] table opts `subsets` (default 100), `size` (rows per subset,
+ * default min(1000, N, M)), `seed` (default 0)
+ * @treturn number the mean
+ * @treturn number the standard deviation over subsets */
 static int l_kid(lua_State *L) {
   gr_tensor *x = gan_check(L, 1), *y = gan_check(L, 2);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
@@ -126,7 +157,14 @@ static int l_kid(lua_State *L) {
   return 2;
 }
 
-/* precision_recall(real, fake [, k = 3]) -> precision, recall */
+/*** `gan.stats.precision_recall(real, fake [, k])`: k-NN precision (the share of
+ * fake features inside the real ones' k-NN balls) and recall (the reverse).
+ * @function stats.precision_recall
+ * @tparam Tensor real (N, D)
+ * @tparam Tensor fake (M, D)
+ * @int[opt=3] k 1 to 64
+ * @treturn number precision
+ * @treturn number recall */
 static int l_precision_recall(lua_State *L) {
   gr_tensor *r = gan_check(L, 1), *f = gan_check(L, 2);
   lua_Integer k = luaL_optinteger(L, 3, 3);

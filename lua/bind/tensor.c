@@ -7,6 +7,21 @@
 
 #include "bind.h"
 
+/***
+ * Making tensors and reading them. Every function here is a field of the gan
+ * table (`gan.zeros(2, 3)`); the readers and in-place updates are methods of
+ * a tensor (`x:size()`). A shape is given as numbers (`gan.zeros(2, 3)`) or
+ * one table (`gan.zeros({2, 3})`); a dtype as "float32" (the default, also
+ * "float") or "int64" (also "long"). Dims count from 1, and -1 is the last.
+ * The ops on tensors are on the page gan.Tensor.
+ *
+ * A tensor also answers to Lua's operators: `a + b`, `a - b`, `a * b`,
+ * `a / b`, `a ^ b` and `-a` (elementwise, a number on either side); `x[i]`
+ * is `x:select(1, i)` (from 1; negative from the end), `x[i] = v` fills
+ * that slice with a number or copies a tensor into it, `#x` is
+ * `x:size(1)`, and `tostring(x)` (print) shows its values, shape and dtype.
+ * @module gan.tensors
+ */
 /* --- memory accounting --------------------------------------------------------
  * Lua sees a Tensor as a few bytes, not the megabytes it holds, so on its
  * own the collector would let dead tensors pile up. We pace it by tensor
@@ -257,6 +272,13 @@ static void fill_nested(lua_State *L, int idx, gr_tensor *t, int d, int64_t *fla
   }
 }
 
+/*** A tensor from Lua values: a nested table of numbers (its shape read
+ * from the nesting), a number (a 0-d tensor), or a tensor (a copy).
+ * @function tensor
+ * @tparam table|number|Tensor values
+ * @string[opt="float32"] dtype "float32" or "int64"
+ * @treturn Tensor
+ * @usage local x = gan.tensor {{1, 2}, {3, 4}} -- shape (2, 2) */
 static int l_tensor(lua_State *L) {
   gr_dtype dt = gan_dtype(L, 2, GR_F32);
   gr_tensor *src = gan_test(L, 1);
@@ -306,10 +328,33 @@ static int make_filled(lua_State *L, const char *fn, int what) {
                            : gr_full(dt, nd, shape, 1.0);
   return gan_result(L, fn, t);
 }
+/*** A tensor whose elements are not set: fill it before reading.
+ * @function empty
+ * @param ... the shape: numbers, or one table
+ * @string[opt="float32"] dtype
+ * @treturn Tensor */
+/*** A tensor of zeros.
+ * @function zeros
+ * @param ... the shape: numbers, or one table
+ * @string[opt="float32"] dtype
+ * @treturn Tensor
+ * @usage local z = gan.zeros(64, 100) */
+/*** A tensor of ones.
+ * @function ones
+ * @param ... the shape: numbers, or one table
+ * @string[opt="float32"] dtype
+ * @treturn Tensor */
 static int l_empty(lua_State *L) { return make_filled(L, "empty", 0); }
 static int l_zeros(lua_State *L) { return make_filled(L, "zeros", 1); }
 static int l_ones(lua_State *L) { return make_filled(L, "ones", 2); }
 
+/*** A tensor whose every element is v.
+ * @function full
+ * @tparam table|int shape a table, or a number for one dim
+ * @number v
+ * @string[opt="float32"] dtype
+ * @treturn Tensor
+ * @usage local half = gan.full({2, 3}, 0.5) */
 static int l_full(lua_State *L) {
   int64_t shape[GR_MAX_DIM];
   int nd = gan_shape1(L, 1, shape);
@@ -317,20 +362,40 @@ static int l_full(lua_State *L) {
   return gan_result(L, "full", gr_full(gan_dtype(L, 3, GR_F32), nd, shape, v));
 }
 
+/*** A 0-d float tensor holding v.
+ * @function scalar
+ * @number v
+ * @treturn Tensor */
 static int l_scalar(lua_State *L) { return gan_result(L, "scalar", gr_scalar(luaL_checknumber(L, 1))); }
 
+/*** Uniform draws in [0, 1) from the current random stream (see gan.random).
+ * @function rand
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor float */
 static int l_rand(lua_State *L) {
   int64_t shape[GR_MAX_DIM];
   int nd = gan_shape(L, 1, shape, NULL);
   return gan_result(L, "rand", gr_rand(nd, shape));
 }
 
+/*** Draws from the standard normal distribution N(0, 1), from the current
+ * random stream.
+ * @function randn
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor float
+ * @usage local z = gan.randn(64, 100) */
 static int l_randn(lua_State *L) {
   int64_t shape[GR_MAX_DIM];
   int nd = gan_shape(L, 1, shape, NULL);
   return gan_result(L, "randn", gr_randn(nd, shape));
 }
 
+/*** Uniform draws in [lo, hi).
+ * @function uniform
+ * @tparam table|int shape a table, or a number for one dim
+ * @number[opt=0] lo
+ * @number[opt=1] hi
+ * @treturn Tensor float */
 static int l_uniform(lua_State *L) {
   int64_t shape[GR_MAX_DIM];
   int nd = gan_shape1(L, 1, shape);
@@ -338,6 +403,12 @@ static int l_uniform(lua_State *L) {
   return gan_result(L, "uniform", gr_uniform(nd, shape, lo, hi));
 }
 
+/*** Draws from N(mean, std^2).
+ * @function normal
+ * @tparam table|int shape a table, or a number for one dim
+ * @number[opt=0] mean
+ * @number[opt=1] std
+ * @treturn Tensor float */
 static int l_normal(lua_State *L) {
   int64_t shape[GR_MAX_DIM];
   int nd = gan_shape1(L, 1, shape);
@@ -345,6 +416,13 @@ static int l_normal(lua_State *L) {
   return gan_result(L, "normal", gr_normal(nd, shape, mean, std));
 }
 
+/*** Whole numbers drawn uniformly from lo, lo + 1, ..., hi - 1.
+ * @function randint
+ * @int lo the smallest value
+ * @int hi one more than the largest value
+ * @param ... the shape: numbers, or one table
+ * @treturn Tensor int64
+ * @usage local labels = gan.randint(0, 10, 64) -- 64 classes in 0..9 */
 static int l_randint(lua_State *L) {
   int64_t shape[GR_MAX_DIM];
   lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
@@ -352,10 +430,22 @@ static int l_randint(lua_State *L) {
   return gan_result(L, "randint", gr_randint(nd, shape, lo, hi));
 }
 
+/*** A random permutation of 0, 1, ..., n - 1 (counting from 0, as indices
+ * of index_select and gather do).
+ * @function randperm
+ * @int n
+ * @treturn Tensor int64 of shape (n) */
 static int l_randperm(lua_State *L) {
   return gan_result(L, "randperm", gr_randperm(luaL_checkinteger(L, 1)));
 }
 
+/*** The numbers from start up to (not including) stop, step apart;
+ * `gan.arange(n)` is 0, 1, ..., n - 1.
+ * @function arange
+ * @number start (or stop, when it is the only argument)
+ * @number[opt] stop
+ * @number[opt=1] step
+ * @treturn Tensor float */
 static int l_arange(lua_State *L) {
   double a = luaL_checknumber(L, 1);
   if (lua_isnoneornil(L, 2)) return gan_result(L, "arange", gr_arange(0, a, 1));
@@ -363,13 +453,27 @@ static int l_arange(lua_State *L) {
   return gan_result(L, "arange", gr_arange(a, b, step));
 }
 
+/*** n numbers evenly spaced from a to b, both included.
+ * @function linspace
+ * @number a
+ * @number b
+ * @int n
+ * @treturn Tensor float of shape (n) */
 static int l_linspace(lua_State *L) {
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
   return gan_result(L, "linspace", gr_linspace(a, b, luaL_checkinteger(L, 3)));
 }
 
+/*** The n x n identity matrix.
+ * @function eye
+ * @int n
+ * @treturn Tensor float of shape (n, n) */
 static int l_eye(lua_State *L) { return gan_result(L, "eye", gr_eye(luaL_checkinteger(L, 1))); }
 
+/*** Whether v is a gan.Tensor.
+ * @function is_tensor
+ * @param v any value
+ * @treturn boolean */
 static int l_is_tensor(lua_State *L) {
   lua_pushboolean(L, luaL_testudata(L, 1, GAN_TENSOR) != NULL);
   return 1;
@@ -377,14 +481,46 @@ static int l_is_tensor(lua_State *L) {
 
 /* --- reading ---------------------------------------------------------------------- */
 
+/* A shape table prints as {2, 3}: print(x:size()) in a script says the shape. */
+#define GAN_SIZE "gan.Size"
+
+static int size_tostring(lua_State *L) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '{');
+  lua_Integer n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (i > 1) luaL_addstring(&b, ", ");
+    lua_geti(L, 1, i);
+    luaL_tolstring(L, -1, NULL); /* whatever a user stored there */
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+  }
+  luaL_addchar(&b, '}');
+  luaL_pushresult(&b);
+  return 1;
+}
+
 static void push_sizes(lua_State *L, const gr_tensor *t) {
   lua_createtable(L, t->ndim, 0);
   for (int d = 0; d < t->ndim; d++) {
     lua_pushinteger(L, t->shape[d]);
     lua_rawseti(L, -2, d + 1);
   }
+  if (luaL_newmetatable(L, GAN_SIZE)) {
+    lua_pushcfunction(L, size_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
 }
 
+/*** The shape as a table of numbers (printed as `{2, 3}`), or the size of
+ * one dim. A 0-d tensor has the shape {} and size 1 along dim 1 and -1.
+ * @function size
+ * @tparam Tensor x
+ * @int[opt] dim
+ * @treturn table|int
+ * @usage local n = x:size(1) -- the batch size */
 static int m_size(lua_State *L) {
   gr_tensor *t = gan_check(L, 1);
   if (lua_isnoneornil(L, 2)) {
@@ -396,26 +532,47 @@ static int m_size(lua_State *L) {
   return 1;
 }
 
+/*** The shape as a table of numbers; the same as `x:size()`.
+ * @function shape
+ * @tparam Tensor x
+ * @treturn table */
 static int m_shape(lua_State *L) {
   push_sizes(L, gan_check(L, 1));
   return 1;
 }
 
+/*** The number of dims (0 for a 0-d tensor).
+ * @function dim
+ * @tparam Tensor x
+ * @treturn int */
 static int m_dim(lua_State *L) {
   lua_pushinteger(L, gan_check(L, 1)->ndim);
   return 1;
 }
 
+/*** The number of elements: the product of the sizes.
+ * @function numel
+ * @tparam Tensor x
+ * @treturn int */
 static int m_numel(lua_State *L) {
   lua_pushinteger(L, gr_numel(gan_check(L, 1)));
   return 1;
 }
 
+/*** The element type: "float32" or "int64".
+ * @function dtype
+ * @tparam Tensor x
+ * @treturn string */
 static int m_dtype(lua_State *L) {
   lua_pushstring(L, gr_dtype_name(gan_check(L, 1)->dtype));
   return 1;
 }
 
+/*** The value of a one-element tensor as a Lua number (an integer for int64).
+ * @function item
+ * @tparam Tensor x
+ * @treturn number
+ * @usage print(loss:item()) */
 static int m_item(lua_State *L) {
   gr_tensor *t = gan_check(L, 1);
   if (gr_numel(t) != 1)
@@ -425,6 +582,10 @@ static int m_item(lua_State *L) {
   return 1;
 }
 
+/*** The elements as nested Lua tables (a number for a 0-d tensor).
+ * @function totable
+ * @tparam Tensor x
+ * @treturn table|number */
 static void totable_rec(lua_State *L, const gr_tensor *t, int d, int64_t off) {
   if (d == t->ndim) {
     push_elem(L, t, off);
@@ -444,11 +605,23 @@ static int m_totable(lua_State *L) {
   return 1;
 }
 
+/*** Whether the elements lie in order in memory (no view has reordered or
+ * skipped them).
+ * @function is_contiguous
+ * @tparam Tensor x
+ * @treturn boolean */
 static int m_is_contiguous(lua_State *L) {
   lua_pushboolean(L, gr_is_contiguous(gan_check(L, 1)));
   return 1;
 }
 
+/*** With no argument, whether x requires a gradient; with one, sets it and
+ * returns x. Only a leaf (a tensor no recorded op made) may be set.
+ * @function requires_grad
+ * @tparam Tensor x
+ * @bool[opt] flag
+ * @treturn boolean|Tensor
+ * @usage local w = gan.randn(3, 3):requires_grad(true) */
 static int m_requires_grad(lua_State *L) {
   gr_tensor *t = gan_check(L, 1);
   if (lua_isnone(L, 2)) {
@@ -460,6 +633,11 @@ static int m_requires_grad(lua_State *L) {
   return 1;
 }
 
+/*** The name of the op that made x, when that op was recorded for the
+ * gradient; nil for a leaf.
+ * @function grad_fn
+ * @tparam Tensor x
+ * @treturn string|nil */
 static int m_grad_fn(lua_State *L) {
   const char *name = gr_grad_fn_name(gan_check(L, 1));
   if (*name) lua_pushstring(L, name);
@@ -653,32 +831,68 @@ static int inplace_done(lua_State *L, const char *fn, gr_status s) {
   return 1;
 }
 
+/*** Sets every element to v, in place; returns x. The in-place methods are
+ * never recorded: a tensor made by a recorded op is refused (use
+ * `x:detach()` or work under gan.no_grad).
+ * @function fill_
+ * @tparam Tensor x
+ * @number v
+ * @treturn Tensor x */
 static int m_fill_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "fill_");
   return inplace_done(L, "fill_", gr_fill_(t, luaL_checknumber(L, 2)));
 }
 
+/*** Sets every element to 0, in place; returns x.
+ * @function zero_
+ * @tparam Tensor x
+ * @treturn Tensor x */
 static int m_zero_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "zero_");
   return inplace_done(L, "zero_", gr_fill_(t, 0));
 }
 
+/*** Copies the elements of src into x, in place, in order (src has as many
+ * elements as x; its shape may differ); returns x.
+ * @function copy_
+ * @tparam Tensor x
+ * @tparam Tensor src
+ * @treturn Tensor x */
 static int m_copy_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "copy_");
   return inplace_done(L, "copy_", gr_copy_(t, gan_check(L, 2)));
 }
 
+/*** Clamps every element into [lo, hi], in place (WGAN's weight clipping);
+ * returns x.
+ * @function clamp_
+ * @tparam Tensor x
+ * @number[opt=-inf] lo
+ * @number[opt=inf] hi
+ * @treturn Tensor x */
 static int m_clamp_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "clamp_");
   double lo = luaL_optnumber(L, 2, -INFINITY), hi = luaL_optnumber(L, 3, INFINITY);
   return inplace_done(L, "clamp_", gr_clamp_(t, lo, hi));
 }
 
+/*** Multiplies every element by s, in place; returns x.
+ * @function mul_
+ * @tparam Tensor x
+ * @number s
+ * @treturn Tensor x */
 static int m_mul_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "mul_");
   return inplace_done(L, "mul_", gr_scale_(t, luaL_checknumber(L, 2)));
 }
 
+/*** x = decay x + (1 - decay) y, in place (an exponential moving average of
+ * weights); returns x.
+ * @function lerp_
+ * @tparam Tensor x
+ * @tparam Tensor y of x's shape
+ * @number decay
+ * @treturn Tensor x */
 static int m_lerp_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "lerp_");
   gr_tensor *x = gan_check(L, 2);
@@ -693,12 +907,25 @@ static int refill(lua_State *L, const char *fn, gr_tensor *t, gr_tensor *draw) {
   return inplace_done(L, fn, s);
 }
 
+/*** Fills x with draws from N(mean, std^2), in place (the same draws as
+ * gan.normal of x's shape); returns x.
+ * @function normal_
+ * @tparam Tensor x
+ * @number[opt=0] mean
+ * @number[opt=1] std
+ * @treturn Tensor x */
 static int m_normal_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "normal_");
   double mean = luaL_optnumber(L, 2, 0), std = luaL_optnumber(L, 3, 1);
   return refill(L, "normal_", t, gr_normal(t->ndim, t->shape, mean, std));
 }
 
+/*** Fills x with uniform draws in [lo, hi), in place; returns x.
+ * @function uniform_
+ * @tparam Tensor x
+ * @number[opt=0] lo
+ * @number[opt=1] hi
+ * @treturn Tensor x */
 static int m_uniform_(lua_State *L) {
   gr_tensor *t = check_inplace(L, "uniform_");
   double lo = luaL_optnumber(L, 2, 0), hi = luaL_optnumber(L, 3, 1);

@@ -21,6 +21,10 @@ local function reduction_of(opts)
   return opts.reduction or "mean"
 end
 
+--- A loss's terms x reduced as opts asks: "mean" (the default), "sum" or "none".
+-- @param x the terms
+-- @param opts the reduction, or {reduction=}
+-- @return the reduced loss
 local function reduce(x, opts)
   local r = reduction_of(opts)
   if r == "mean" then return x:mean() end

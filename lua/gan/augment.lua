@@ -232,7 +232,10 @@ local function filter_bank()
   end
   return bank
 end
-M.filter_bank = filter_bank
+--- The filter bank of the image filter group: four bands of 43 taps, the
+-- lowest first, whose sum is the identity filter.
+-- @return list of 4 lists of 43 numbers
+function M.filter_bank() return filter_bank() end
 
 local Pipeline = {}
 Pipeline.__index = Pipeline

@@ -4,6 +4,10 @@
 -- threads, kernels, fused optimizer updates, files) is a field of this
 -- table; the Lua submodules load on first use: `gan.nn` requires "gan.nn",
 -- `gan.optim` requires "gan.optim", and so on for each gan/<name>.lua.
+-- The functions of gan.core are listed on the pages gan.tensors (making
+-- and reading tensors), gan.Tensor (the ops), gan.autograd (gradients,
+-- random state, threads, kernels), gan.io and gan.stats; `help(gan.cat)`
+-- in the REPL prints one entry.
 --
 --     local gan = require "gan"
 --     local x = gan.randn(2, 3):requires_grad(true)
@@ -14,7 +18,9 @@
 local core = require "gan.core"
 
 local gan = {}
-for k, v in pairs(core) do gan[k] = v end
+for k, v in pairs(core) do
+  if k ~= "_docs" then gan[k] = v end -- the binding's reference, read by gan.help
+end
 
 --- Seeds the random generator: the default stream and every named one
 -- start again from their beginning (see gan.random).

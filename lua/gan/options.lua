@@ -232,6 +232,9 @@ function M.read_comments(path)
   return order, comments
 end
 
+--- A value as the command line writes it: a list joined by commas, else tostring.
+-- @param v the value
+-- @return text
 local function render(v)
   if type(v) == "table" then
     local parts = {}

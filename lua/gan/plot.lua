@@ -229,10 +229,12 @@ local function bounds(list, opts)
     if opts.ymax == nil then y1 = math.ceil(y1 - 1e-9) end
     if y1 - y0 < 1 then y1 = y0 + 1 end
   else
+    local nonneg = y0 >= 0 -- a curve that is never negative gets no negative axis
     if y1 == y0 then y0, y1 = y0 - 1, y1 + 1 end
     local pad = (y1 - y0) * 0.05
     if opts.ymin == nil then y0 = y0 - pad end
     if opts.ymax == nil then y1 = y1 + pad end
+    if nonneg and opts.ymin == nil then y0 = math.max(y0, 0) end
   end
   if x1 == x0 then x0, x1 = x0 - 1, x1 + 1 end
   return x0, x1, y0, y1

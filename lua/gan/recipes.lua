@@ -6,6 +6,27 @@
 --
 --     local ok, text = gan.recipes.run("dcgan", { iters = 200, out = "runs/x/dcgan" }, { capture = true })
 --
+-- **A recipe's header.** Every recipe opens with one comment block that
+-- `ganlua --list` and `ganlua explain NAME` read (without running the file):
+--
+--     --- DCGAN — all-convolutional generator and discriminator with batch norm.
+--     -- @paper Radford, Metz, Chintala. Unsupervised Representation ... 2015. arXiv:1511.06434
+--     -- @year 2015
+--     -- @ja 要点: プーリングの代わりにストライド付き畳み込み ...
+--     -- @en Key points: strided convolutions (D) and transposed convolutions (G) ...
+--
+-- - the first line, after `---`, is the summary: the name, a dash, the idea
+--   in one line (--list prints it);
+-- - `@paper` the authors, the title, the year and where to read it;
+-- - `@year` the year of the paper, a number (--list prints it);
+-- - `@ja` and `@en` the key points, in Japanese and in English, one or more
+--   lines each; `ganlua explain NAME` prints those of one language
+--   (`--lang=en` or `--lang=ja`; by default the language of $LANG, else
+--   English; `--lang=all` both).
+--
+-- The block ends at the first line that is not a comment. Plain `--` lines
+-- inside it are printed by explain as they are.
+--
 -- Requires: gan.io (run, executable).
 -- @module gan.recipes
 

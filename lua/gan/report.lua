@@ -9,7 +9,13 @@
 -- files embedded as data), the final metrics (metrics.json) with FD's floor
 -- and ceiling and class coverage bars, time per step and the machine. A
 -- small script checks on load that every chart was drawn and writes the
--- result into the element `#status` ("ok: N charts").
+-- result into the hidden element `#status` ("ok: N of N charts, ..."),
+-- shown only when something is missing.
+--
+-- While a run trains, gan.train writes the page again at each sample grid
+-- and each evaluation, as a live page (`info.live`): it says which step the
+-- run has reached and reloads itself every few seconds, so the run can be
+-- watched in a browser from the file, with no server.
 -- @module gan.report
 
 local gan = require "gan"
@@ -125,10 +131,13 @@ function M.svg_chart(title, xs, ys, opts)
   local x0, x1, y0, y1 = px[1], px[#px], math.huge, -math.huge
   for _, y in ipairs(py) do y0, y1 = math.min(y0, y), math.max(y1, y) end
   for _, ref in ipairs(opts.refs or {}) do y0, y1 = math.min(y0, ref[2]), math.max(y1, ref[2]) end
+  -- a curve that is never negative (a distance, a share) gets no negative axis
+  local nonneg = y0 >= 0
   if x1 == x0 then x1 = x0 + 1 end
   if y1 == y0 then y0, y1 = y0 - 0.5, y1 + 0.5 end
   local pad = 0.05 * (y1 - y0)
   y0, y1 = y0 - pad, y1 + pad
+  if nonneg then y0 = math.max(y0, 0) end
   local function sx(x) return l + (x - x0) / (x1 - x0) * (W - l - r) end
   local function sy(y) return H - b - (y - y0) / (y1 - y0) * (H - t - b) end
   parts[#parts + 1] = ('<rect x="%d" y="%d" width="%d" height="%d" class="frame"/>'):format(l, t, W - l - r, H - t - b)
@@ -235,9 +244,9 @@ svg .title{font-size:12px;font-weight:600}svg .tick{font-size:10px;fill:#555}
 svg .frame{fill:none;stroke:#ccc}svg .raw{fill:none;stroke:#9ecae1;stroke-width:1}
 svg .line{fill:none;stroke:#08519c;stroke-width:1.6}svg .ref{stroke:#e6550d;stroke-dasharray:4 3}svg .dot{fill:#08519c}
 .samples{display:flex;flex-wrap:wrap;gap:12px}.samples figure{margin:0}
-.samples img{image-rendering:pixelated;width:256px;border:1px solid #ddd}
+.samples img{image-rendering:pixelated;width:360px;border:1px solid #ddd}
 .bar{display:inline-block;height:10px;background:#3182bd;vertical-align:middle}
-#status{color:#888;font-size:12px}
+#status{color:#b30000;font-size:12px}#live{background:#eef5ff;border:1px solid #c6dbef;padding:6px 10px}
 ]]
 
 local SCRIPT = [[
@@ -252,10 +261,11 @@ window.addEventListener("load", function () {
   }
   var imgs = document.querySelectorAll(".samples img"), shown = 0;
   for (var j = 0; j < imgs.length; j++) if (imgs[j].complete && imgs[j].naturalWidth > 0) shown++;
-  var s = document.getElementById("status");
+  var s = document.getElementById("status"), ok = drawn === charts.length && shown === imgs.length;
   if (s.textContent.indexOf("error") !== 0)
-    s.textContent = (drawn === charts.length && shown === imgs.length ? "ok: " : "incomplete: ") +
+    s.textContent = (ok ? "ok: " : "incomplete: ") +
       drawn + " of " + charts.length + " charts, " + shown + " of " + imgs.length + " images";
+  s.hidden = ok && s.textContent.indexOf("error") !== 0;
 });
 ]]
 
@@ -331,17 +341,27 @@ function M.curves_png(path, panels)
   return gan.io.save_png(path, gan.cat(rows, 2))
 end
 
+--- Seconds between two reloads of a live page.
+M.RELOAD_SECONDS = 5
+
 --- Writes OUT/report.html (and OUT/curves.png) from what the run folder holds.
 -- @param out the run folder
 -- @param info optional {results = metrics table (else OUT/metrics.json is not parsed: pass it),
---   seconds_per_step = number, title = text}
+--   seconds_per_step = number, title = text, live = {step=, iters=} while the run
+--   trains: the page says so and reloads itself, and curves.png is not drawn}
 -- @return the report's path, or nil and a message
 function M.write(out, info)
   info = info or {}
   local title = info.title or out:match("([^/]+)/*$") or out
-  local h = { "<!DOCTYPE html><html><head><meta charset=\"utf-8\">",
-    ("<title>%s — ganlua run report</title><style>%s</style></head><body>"):format(esc(title), CSS),
-    ("<h1>%s</h1><p id=\"status\">loading</p>"):format(esc(title)) }
+  local live = info.live
+  local h = { "<!DOCTYPE html><html><head><meta charset=\"utf-8\">" }
+  if live then h[#h + 1] = ('<meta http-equiv="refresh" content="%d">'):format(M.RELOAD_SECONDS) end
+  h[#h + 1] = ("<title>%s — ganlua run report</title><style>%s</style></head><body>"):format(esc(title), CSS)
+  h[#h + 1] = ("<h1>%s</h1><p id=\"status\">loading</p>"):format(esc(title))
+  if live then
+    h[#h + 1] = ('<p id="live">Training: step <b id="step">%d</b> of %d (%s). This page reloads every %d s '
+      .. "and stops when the run ends.</p>"):format(live.step, live.iters, os.date("%H:%M:%S"), M.RELOAD_SECONDS)
+  end
   local r = info.results
   if r then
     h[#h + 1] = ("<h2>Metrics at step %s</h2>"):format(esc(r.step or "?"))
@@ -351,7 +371,7 @@ function M.write(out, info)
   local loss = csv_charts(out .. "/log.csv", nil, nil, panels)
   local ev = csv_charts(out .. "/eval.csv", { fd_floor = true, fd_ceiling = true, n = true, kid_std = true,
     modes_total = true }, { fd = { "fd_floor", "fd_ceiling" } }, panels)
-  local curves = #panels > 0 and M.curves_png(out .. "/curves.png", panels)
+  local curves = #panels > 0 and not live and M.curves_png(out .. "/curves.png", panels)
   if #loss > 0 then
     h[#h + 1] = "<h2>Training curves (log.csv)</h2><div class=\"charts\">" .. table.concat(loss, "\n") .. "</div>"
   end

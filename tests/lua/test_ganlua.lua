@@ -203,16 +203,24 @@ T.case("--list shows name, year and summary", function()
   check(out)
 end)
 
-T.case("explain prints the header block", function()
-  local out, err, code = run({ "explain", "alpha" }, { env = { GANLUA_RECIPES = recipes } })
+T.case("explain prints the header block, the key points in one language", function()
+  local env = { GANLUA_RECIPES = recipes, LC_ALL = "", LC_MESSAGES = "", LANG = "C.UTF-8" }
+  local out, err, code = run({ "explain", "alpha" }, { env = env })
   T.eq(code, 0, err)
-  T.eq(out, table.concat({
-    "Alpha — a first placeholder recipe.",
-    "@paper Nobody. A Paper. 2014. arXiv:0000.00000",
-    "@year 2014",
-    "@ja 要点: 何もしない",
-    "@en Key points: does nothing.",
-  }, "\n") .. "\n")
+  local head = { "Alpha — a first placeholder recipe.", "Paper: Nobody. A Paper. 2014. arXiv:0000.00000", "Year:  2014" }
+  T.eq(out, table.concat(head, "\n") .. "\nKey points: does nothing.\n")
+  env.LANG = "ja_JP.UTF-8"
+  out = run({ "explain", "alpha" }, { env = env })
+  T.eq(out, table.concat(head, "\n") .. "\n要点: 何もしない\n", "Japanese from $LANG")
+  out = run({ "explain", "alpha", "--lang=en" }, { env = env })
+  T.eq(out, table.concat(head, "\n") .. "\nKey points: does nothing.\n", "--lang=en over $LANG")
+  out = run({ "explain", "--lang=all", "alpha" }, { env = env })
+  T.eq(out, table.concat(head, "\n") .. "\n要点: 何もしない\nKey points: does nothing.\n", "--lang=all")
+  out = run({ "explain", "beta", "--lang=ja" }, { env = env })
+  has(out, "Key points: fails on purpose.", "a header with English only")
+  out, err, code = run({ "explain", "alpha", "--lang=fr" }, { env = env })
+  T.eq(code ~= 0, true)
+  has(err, "--lang must be en, ja or all, not 'fr'")
   out, err, code = run({ "explain", "nonesuch" }, { env = { GANLUA_RECIPES = recipes } })
   T.eq(code ~= 0, true)
   has(err, "no recipe named 'nonesuch'")

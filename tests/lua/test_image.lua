@@ -30,6 +30,26 @@ T.case("save_grid then load: the same pixels", function()
   U.truthy(U.maxdiff(image.load(dir .. "/one.png", 3), x[2]) <= 1 / 255 + 1e-6)
 end)
 
+T.case("save_grid enlarges a grid by the scale asked, by whole pixels", function()
+  local dir = U.tmpdir("image_scale")
+  local x = gan.rand(64, 1, 32, 32) * 2 - 1
+  assert(image.save_grid(dir .. "/one.png", x))
+  U.shape(image.load(dir .. "/one.png"), { 1, 274, 274 }, "by default as it is")
+  assert(image.save_grid(dir .. "/two.png", x, { scale = 2 }))
+  local two = image.load(dir .. "/two.png")
+  U.shape(two, { 1, 2 * 274, 2 * 274 }, "scale = 2")
+  local small = image.grid(x)
+  -- the first image's first pixel (3, 3 of the grid, in [0, 1]) as a 2 x 2 block (loaded in [-1, 1])
+  local block = two:narrow(2, 2 * 2 + 1, 2):narrow(3, 2 * 2 + 1, 2)
+  U.truthy(U.maxdiff(block, gan.full({ 1, 2, 2 }, small[1][3][3]:item() * 2 - 1)) <= 2 / 255 + 1e-6, "nearest neighbour")
+  assert(image.save_grid(dir .. "/three.png", x:narrow(1, 1, 4), { nrow = 2, scale = 3 }))
+  U.shape(image.load(dir .. "/three.png"), { 1, 3 * 70, 3 * 70 }, "scale = 3")
+  for _, bad in ipairs({ 0, 1.5, -2, "2", 100 }) do
+    local ok, err = pcall(image.save_grid, dir .. "/bad.png", x, { scale = bad })
+    U.truthy(not ok and tostring(err):find("scale must be a whole number from 1 to 64", 1, true), tostring(err))
+  end
+end)
+
 T.case("load of a missing or broken file returns nil and a message", function()
   local v, msg = image.load("/nonexistent/x.png")
   U.equal(v, nil)

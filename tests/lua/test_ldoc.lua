@@ -1,6 +1,7 @@
 -- The Lua reference: every module under lua/gan opens with an LDoc comment,
--- every function defined on a table has one, every op of one tensor in the
--- binding has an entry, and LDoc builds the reference without a warning.
+-- every function defined on a table has one, every function the binding
+-- registers has an entry (and help() finds it), and LDoc builds the
+-- reference without a warning, with a page entry for each of them.
 package.path = "tests/lua/?.lua;" .. package.path
 local T = require "gan.test"
 local U = require "util"
@@ -35,17 +36,24 @@ T.case("every module and every function on a table has an LDoc comment", functio
   U.truthy(#missing == 0, "without an LDoc comment:\n" .. table.concat(missing, "\n"))
 end)
 
-T.case("every op of one tensor in lua/bind/ops.c has an LDoc entry", function()
-  local src = U.read("lua/bind/ops.c")
-  local list = src:match("#define GAN_UNARY_OPS%(X%)(.-)\n\n")
-  U.truthy(list, "the GAN_UNARY_OPS list is found")
-  local missing, n = {}, 0
-  for name in list:gmatch("X%(([%w_]+)%)") do
+T.case("every function the binding registers has a reference entry, and every entry a function", function()
+  local help = require "gan.help"
+  local registered, documented = help.registered(), help.documented()
+  local n, missing, stray = 0, {}, {}
+  for name in pairs(registered) do
     n = n + 1
-    if not src:find("@function " .. name .. "%f[^%w_]") then missing[#missing + 1] = name end
+    if not documented[name] then missing[#missing + 1] = name end
   end
-  U.truthy(n >= 17, ("%d ops found in the list"):format(n))
-  U.truthy(#missing == 0, "without an LDoc entry: " .. table.concat(missing, ", "))
+  for name in pairs(documented) do
+    if not registered[name] then stray[#stray + 1] = name end
+  end
+  table.sort(missing)
+  table.sort(stray)
+  U.truthy(n >= 150, ("%d registered functions found"):format(n))
+  U.truthy(registered["cat"] and registered["size"] and registered["io.save_png"] and registered["stats.kid"],
+    "gan.* functions, tensor methods and the functions of gan.io and gan.stats are all counted")
+  U.truthy(#missing == 0, "registered without an entry: " .. table.concat(missing, ", "))
+  U.truthy(#stray == 0, "an entry for no registered function: " .. table.concat(stray, ", "))
 end)
 
 T.case("ldoc builds the reference without a warning", function()
@@ -64,6 +72,23 @@ T.case("ldoc builds the reference without a warning", function()
   U.truthy(U.exists(out .. "/modules/gan.metrics.html"), "the gan.metrics page is written")
   U.truthy(U.exists(out .. "/modules/gan.io.html"), "the gan.io page (from lua/bind/io.c) is written")
   U.truthy(U.exists(out .. "/modules/gan.Tensor.html"), "the gan.Tensor page (the binding's ops) is written")
+  -- the pages LDoc wrote name every registered function
+  local anchors = {}
+  for _, page in ipairs { "gan.tensors", "gan.Tensor", "gan.autograd", "gan.io", "gan.stats", "gan.mpi" } do
+    local html = U.read(("%s/modules/%s.html"):format(out, page))
+    local sub = page:match("^gan%.(%l+)$")
+    for name in html:gmatch('<a name = "([%w_.]+)"') do
+      anchors[(sub == "io" or sub == "stats") and sub .. "." .. name or name] = true
+    end
+  end
+  local absent = {}
+  for name in pairs(require("gan.help").registered()) do
+    if not anchors[name] then absent[#absent + 1] = name end
+  end
+  table.sort(absent)
+  U.truthy(#absent == 0, "not in the LDoc pages: " .. table.concat(absent, ", "))
+  local recipes = U.read(out .. "/modules/gan.recipes.html")
+  U.truthy(recipes:find("@paper", 1, true) and recipes:find("@ja", 1, true), "the recipe header contract is on gan.recipes")
 end)
 
 T.run()

@@ -83,6 +83,13 @@ T.case("a line plot: white background, lines where the frame puts them", functio
   U.truthy(#blue >= 1 and math.abs((blue[1] + blue[#blue]) / 2 - fr.toy(3)) <= 1, "the second series, near y = 3")
 end)
 
+T.case("a curve that is never negative gets an axis from 0, not below", function()
+  local _, frame = plot.lines_image({ { y = { 0, 5, 10 } } }, { width = 200, height = 120 })
+  T.eq(frame.toy(0), frame.bottom, "0 sits on the bottom of the frame")
+  local _, neg = plot.lines_image({ { y = { -1, 5, 10 } } }, { width = 200, height = 120 })
+  U.truthy(neg.toy(-1) < neg.bottom, "a negative curve keeps its margin below")
+end)
+
 T.case("log axis: values <= 0 and NaN leave gaps; the axis spans whole decades", function()
   local img, fr = plot.lines_image({ { y = { 1e-3, 0, 1e-1, 0 / 0, 10 } } }, { logy = true, width = 300, height = 200 })
   U.shape(img, { 3, 200, 300 })

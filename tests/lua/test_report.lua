@@ -14,8 +14,9 @@ local function chromium()
   end
 end
 
--- a short run on a toy set: losses, evaluations, samples, metrics
-local function make_run(out)
+-- a short run on a toy set: losses, evaluations, samples, metrics;
+-- observers: more observers of gan.train
+local function make_run(out, observers)
   local opt = { iters = 8, batch = 16, seed = 3, out = out, sample_every = 4, save_every = 0, eval_every = 4,
     eval_samples = 200, nz = 2, limit = 256 }
   gan.manual_seed(3)
@@ -26,7 +27,17 @@ local function make_run(out)
     local loss = ((G(gan.randn(real:size(1), 2)) - real) ^ 2):mean()
     optG:step(loss)
     return { loss = loss, half = loss * 0.5 }
-  end, { noise = function(n) return gan.randn(n, 2) end })
+  end, { noise = function(n) return gan.randn(n, 2) end, observers = observers })
+end
+
+-- the page as headless Chromium sees it after its scripts ran
+local function dump_dom(browser, page)
+  local cmd = ("timeout 120 '%s' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --dump-dom 'file://%s' 2>/dev/null")
+    :format(browser, page)
+  local p = io.popen(cmd)
+  local dom = p:read("a")
+  p:close()
+  return dom
 end
 
 T.case("pieces: base64 and charts", function()
@@ -38,6 +49,12 @@ T.case("pieces: base64 and charts", function()
   local svg = gan.report.svg_chart("loss <D>", { 1, 2, 3 }, { 0.5, nil, 2 })
   U.truthy(svg:find("<polyline") and svg:find("loss &lt;D&gt;"), svg)
   U.truthy(gan.report.svg_chart("empty", {}, {}):find("no values"))
+  local ticks = {}
+  for t in gan.report.svg_chart("fd", { 1, 2, 3 }, { 0, 5, 10 }):gmatch('class="tick"[^>]*>([^<]*)<') do ticks[#ticks + 1] = t end
+  U.equal(ticks[1], "0", "a curve that is never negative starts its axis at 0, not below")
+  ticks = {}
+  for t in gan.report.svg_chart("loss", { 1, 2, 3 }, { -1, 5, 10 }):gmatch('class="tick"[^>]*>([^<]*)<') do ticks[#ticks + 1] = t end
+  U.truthy(tonumber(ticks[1]) < -1, "a curve with negative values keeps its margin below")
 end)
 
 T.case("sample grids: every labelled one, the others spread evenly up to 8 in all, the last always", function()
@@ -67,15 +84,36 @@ T.case("report.html is self-contained and draws its charts in headless Chromium"
   U.truthy(not html:find('src="http') and not html:find("<link") and not html:find("@import"), "nothing from outside")
   local browser = chromium()
   if not browser then T.skip("chromium is not installed (apt-get install chromium): the page was not opened") end
-  local cmd = ("timeout 120 '%s' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --dump-dom 'file://%s/report.html' 2>/dev/null")
-    :format(browser, out)
-  local p = io.popen(cmd)
-  local dom = p:read("a")
-  p:close()
-  local status = dom:match('<p id="status">([^<]*)</p>')
-  U.truthy(status, "the page loaded and its script ran:\n" .. dom:sub(1, 400))
+  local dom = dump_dom(browser, out .. "/report.html")
+  local status = dom:match('<p id="status" hidden="">([^<]*)</p>')
+  U.truthy(status, "the page loaded, its script ran and hid the status line:\n" .. dom:sub(1, 400))
   -- log.csv: loss, half; eval.csv: hq, modes
   U.equal(status, "ok: 4 of 4 charts, 2 of 2 images")
+  U.truthy(not dom:find('id="live"') and not dom:find('http-equiv="refresh"'), "the final page is not live")
+end)
+
+T.case("while the run trains, the page shows the step reached and reloads itself", function()
+  local browser = chromium()
+  local out = U.tmpdir("report_live")
+  local seen = {}
+  -- an observer after the report's: what a browser shows at steps 4 (grid and evaluation) and 6 (neither)
+  local watcher = { step = function(run, step)
+    if step ~= 4 and step ~= 6 then return end
+    local html = U.read(out .. "/report.html") or ""
+    seen[step] = { html = html, dom = browser and dump_dom(browser, out .. "/report.html") }
+  end }
+  make_run(out, { watcher })
+  U.truthy(seen[4].html:find('<meta http-equiv="refresh" content="5">', 1, true), "the live page reloads itself")
+  U.truthy(seen[4].html:find('Training: step <b id="step">4</b> of 8', 1, true), "and says the step")
+  U.truthy(seen[4].html:find("<polyline", 1, true) and seen[4].html:find("step 4</figcaption>", 1, true),
+    "with the curves and the grid of step 4")
+  U.truthy(seen[6].html:find('<b id="step">4</b>', 1, true), "a step without a grid or an evaluation leaves the page as it was")
+  local final = U.read(out .. "/report.html")
+  U.truthy(not final:find('id="live"', 1, true) and not final:find("refresh", 1, true), "the final page is not live")
+  if not browser then T.skip("chromium is not installed (apt-get install chromium): the page was not opened") end
+  U.equal(seen[4].dom:match('<b id="step">(%d+)</b>'), "4", "Chromium shows step 4:\n" .. seen[4].dom:sub(1, 400))
+  U.truthy(seen[4].dom:find('<p id="status" hidden="">ok: 4 of 4 charts, 1 of 1 images</p>', 1, true),
+    "the live page draws its charts and its grid:\n" .. seen[4].dom:sub(1, 600))
 end)
 
 T.run()

@@ -24,6 +24,9 @@ local Module = {}
 
 local is_tensor = gan.is_tensor
 
+--- Whether v is a module (a table that holds children).
+-- @param v any value
+-- @return boolean
 local function is_module(v)
   return type(v) == "table" and rawget(v, "_children") ~= nil
 end
@@ -341,12 +344,15 @@ function Module:extra_repr()
   return ""
 end
 
---- The module tree, as PyTorch prints it.
+--- The module tree, as PyTorch prints it: a module with children opens
+-- with its name and "(", its settings (if any) on a line of their own, a
+-- line per child, and ")" alone.
 function Module:__tostring()
-  local head = self.__name .. "(" .. self:extra_repr()
+  local extra = self:extra_repr()
   local kids = self:named_children()
-  if #kids == 0 then return head .. ")" end
-  local lines = { head }
+  if #kids == 0 then return self.__name .. "(" .. extra .. ")" end
+  local lines = { self.__name .. "(" }
+  if extra ~= "" then lines[2] = "  " .. extra end
   for _, c in ipairs(kids) do
     local s = tostring(c[2]):gsub("\n", "\n  ")
     lines[#lines + 1] = ("  (%s): %s"):format(c[1], s)

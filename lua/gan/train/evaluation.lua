@@ -103,7 +103,9 @@ function M.finish(run)
     return
   end
   local t = gan.clock()
-  print(("evaluating %d samples at step %d ..."):format(run.eval_samples, run.step))
+  -- the count is the data's to say (a translation run measures its test set,
+  -- not eval_samples): M.format prints it with the results
+  print(("evaluating at step %d ..."):format(run.step))
   local r = run.evaluate(run.step, run.eval_samples)
   r.step, r.eval_seconds = run.step, gan.clock() - t
   if run.steps > 0 then r.seconds_per_step = run.seconds / run.steps end

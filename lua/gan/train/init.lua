@@ -152,6 +152,9 @@ function M.draw_of(state, hooks)
 end
 
 -- "k v  k v" for the numbers of a table, sorted by key
+--- A number as the progress line shows it: an integer as it is, else 4 significant digits.
+-- @param v the number
+-- @return text
 local function fmt_num(v)
   if math.type(v) == "integer" then return tostring(v) end
   return ("%.4g"):format(v)

@@ -29,6 +29,9 @@ local function is_tty()
   return gan.isatty(1)
 end
 
+--- Seconds as m:ss, or h:mm:ss from an hour on.
+-- @param s seconds
+-- @return text
 local function fmt_time(s)
   s = math.floor(s + 0.5)
   if s >= 3600 then return ("%d:%02d:%02d"):format(s // 3600, s // 60 % 60, s % 60) end
