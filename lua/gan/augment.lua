@@ -407,20 +407,17 @@ local function base_grid(Ho, Wo)
   return gan.tensor(rows)
 end
 
---- Applies the geometric matrices (inverse, one per image, about the image
--- centre in pixels) to x, as one resampling: reflection padding wide enough
--- for every image's corners, 2x upsampling with the sym6 low-pass, bilinear
--- sampling, 2x downsampling with the same filter.
--- @param x (B, C, H, W)
--- @param mats list of B 3x3 matrices (flat, row-major)
--- @return (B, C, H, W)
-function Pipeline:warp(x, mats)
-  local B, C, H, W = x:size(1), x:size(2), x:size(3), x:size(4)
+--- The reflection padding a batch needs, {x0, x1, y0, y1}: wide enough for
+-- the corners of every image's transformed frame and the filters' reach.
+-- @param mats list of 3x3 matrices (flat, row-major), one per image
+-- @param H height
+-- @param W width
+-- @return list of 4 integers
+function Pipeline:margins(mats, H, W)
   local cx, cy = (W - 1) / 2, (H - 1) / 2
   local pad = #M.wavelets.sym6 // 4
   local margin = { 0, 0, 0, 0 } -- x0, y0, x1, y1: the furthest corner beyond each side
-  for b = 1, B do
-    local G = mats[b]
+  for _, G in ipairs(mats) do
     for _, c in ipairs({ { -cx, -cy }, { cx, -cy }, { cx, cy }, { -cx, cy } }) do
       local px = G[1] * c[1] + G[2] * c[2] + G[3]
       local py = G[4] * c[1] + G[5] * c[2] + G[6]
@@ -434,12 +431,26 @@ function Pipeline:warp(x, mats)
     local extra = (k % 2 == 1) and (pad * 2 - cx) or (pad * 2 - cy)
     m[k] = math.ceil(math.min(lim[k], math.max(0, margin[k] + extra)))
   end
-  local mx0, my0, mx1, my1 = m[1], m[2], m[3], m[4]
+  return { m[1], m[3], m[2], m[4] }
+end
+
+--- Applies the geometric matrices (inverse, one per image, about the image
+-- centre in pixels) to x, as one resampling: reflection padding wide enough
+-- for every image's corners, 2x upsampling with the sym6 low-pass, bilinear
+-- sampling, 2x downsampling with the same filter.
+-- @param x (B, C, H, W)
+-- @param mats list of B 3x3 matrices (flat, row-major)
+-- @param pads the padding {x0, x1, y0, y1} (default: margins(mats, H, W))
+-- @return (B, C, H, W)
+function Pipeline:warp(x, mats, pads)
+  local B, C, H, W = x:size(1), x:size(2), x:size(3), x:size(4)
+  local pad = #M.wavelets.sym6 // 4
+  pads = pads or self:margins(mats, H, W)
+  local mx0, mx1, my0, my1 = pads[1], pads[2], pads[3], pads[4]
   x = x:pad({ mx0, mx1, my0, my1 }, "reflect")
   local Hu, Wu = (H + my0 + my1) * 2, (W + mx0 + mx1) * 2
   x = x:upfirdn2d(self.geom_filter, { up = 2, pad = { 6, 5, 6, 5 }, gain = 4 })
   local Ho, Wo = (H + pad * 2) * 2, (W + pad * 2) * 2
-  -- from the output's normalised coordinates to the upsampled input's
   -- from input pixels to upsampled pixels, whose centres sit half a pixel in. The sym6 filter's
   -- centroid is 0.40 taps before its middle, which shifts the upsampled image; the identity cancels
   -- it on the way down, but a flip or a turn doubles it (NVlabs' pipeline leaves every flipped
@@ -542,7 +553,18 @@ function Pipeline:apply(x)
     any_noise = any_noise or pb.noise > 0
     any_cut = any_cut or pb.cutout[1] > 0
   end
-  if any_geom then x = self:warp(x, geom) end
+  local dist = require "gan.dist"
+  if dist.shards() > 1 then
+    -- under mpirun each rank holds a shard: the job's whole batch decides whether to warp and
+    -- how wide to pad, as one process would
+    local pads = self:margins(geom, H, W)
+    local t = gan.tensor({ any_geom and 1 or 0, pads[1], pads[2], pads[3], pads[4] })
+    dist.all_reduce({ t }, "max")
+    local v = t:totable()
+    if v[1] > 0 then x = self:warp(x, geom, { v[2], v[3], v[4], v[5] }) end
+  elseif any_geom then
+    x = self:warp(x, geom)
+  end
   if any_color then x = self:recolor(x, color) end
   if any_filter then
     local gains = {}
@@ -604,12 +626,15 @@ M.Adaptive = Adaptive
 -- into the samples); max = 1 by default.
 --
 -- The sum and count of signs since the last adjustment and the steps are
--- state (state_dict), so a resumed run goes on with the same p.
+-- state (state_dict), so a resumed run goes on with the same p. Under
+-- mpirun, r_t is taken over every rank's signs (gan.dist), so every rank
+-- moves p the same way.
 --
 --     local aug = gan.augment.pipeline { groups = "bgc" }
 --     local ada = gan.augment.adaptive { pipeline = aug, batch = 16, kimg = 100 }
 --     local d_real = D(aug(real)); ada:observe(d_real); ... ; ada:step()
--- @param spec {pipeline= (required), batch= (required: the images of a step),
+-- @param spec {pipeline= (required), batch= (required: the images of a step of this process;
+--   under mpirun, the job's step has gan.dist.size times as many),
 --   target=0.6, interval=4 (steps), kimg=500, max=1}
 -- @return the controller
 function M.adaptive(spec)
@@ -646,8 +671,17 @@ function Adaptive:step()
   self.steps = self.steps + 1
   local r_t = self.count > 0 and self.sum / self.count or 0
   if self.steps % self.interval ~= 0 or self.count == 0 then return r_t, false end
+  local dist = require "gan.dist"
+  if dist.size > 1 then
+    -- under mpirun every rank saw its shard of the batches: r_t over the whole job's, the same p everywhere
+    local t = gan.tensor({ self.sum, self.count })
+    dist.all_reduce({ t }, "sum")
+    local v = t:totable()
+    r_t = v[1] / v[2]
+  end
   local dir = r_t > self.target and 1 or (r_t < self.target and -1 or 0)
-  local p = self.pipeline.p + dir * self.batch * self.interval / (self.kimg * 1000)
+  -- the images of a step: this process's batch times the processes of the job
+  local p = self.pipeline.p + dir * self.batch * dist.size * self.interval / (self.kimg * 1000)
   self.pipeline.p = math.max(0, math.min(self.max, p))
   self.sum, self.count, self.r_t = 0, 0, r_t
   return r_t, true

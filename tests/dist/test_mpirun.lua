@@ -137,6 +137,25 @@ T.case("stylegan2: path length mean, w_avg, EMA images, mixing and R1 across ran
   logs_close(dir .. "/one", dir .. "/two", 1e-5)
 end)
 
+T.case("stylegan2_ada: the augmentation's draws and r_t across ranks, the same p", function()
+  need(T)
+  local dir = U.tmpdir("dist_stylegan2_ada")
+  -- p starts at 0.5 and rises every step (target -1): every transformation is drawn and applied
+  local args = "--threads=1 --no-eval --subset=64 --nz=16 --w_dim=16 --channel_base=64 --channel_max=16 --iters=3 "
+    .. "--pl_every=2 --mbstd_group=0 --pl_batch_shrink=1 --sample_every=0 --save_every=0 "
+    .. "--p=0.5 --ada_target=-1 --ada_interval=1 --ada_kimg=0.4 "
+  local ok1, out1 = one("recipes/stylegan2_ada.lua", args .. "--batch=8 --out=" .. dir .. "/one")
+  U.truthy(ok1, out1)
+  local ok2, out2 = two("recipes/stylegan2_ada.lua", args .. "--batch=4 --out=" .. dir .. "/two")
+  U.truthy(ok2, out2)
+  local worst, where, n = compare(tensors(dir .. "/one"), tensors(dir .. "/two"))
+  U.truthy(n > 100 and worst < 1e-5, ("%d tensors, largest relative difference %g (%s)"):format(n, worst, where))
+  logs_close(dir .. "/one", dir .. "/two", 1e-5)
+  local _, m1 = gan.io.load_safetensors(dir .. "/one/checkpoint.safetensors")
+  local _, m2 = gan.io.load_safetensors(dir .. "/two/checkpoint.safetensors")
+  U.equal(m2["aug.p"], m1["aug.p"], "p")
+end)
+
 T.case("resume under mpirun continues bit for bit", function()
   need(T)
   local dir = U.tmpdir("dist_resume")
