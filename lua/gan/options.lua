@@ -307,8 +307,19 @@ end
 -- ----------------------------------------------------------------------------
 -- Parsing
 
-local session -- {argv=, script=} while gan.train.evaluate runs a recipe
-local variant -- {base=, defaults=} while a variant recipe runs its base (gan.recipes.variant)
+-- what the next parse takes from the caller that runs a recipe: session = {argv=, script=} while
+-- gan.train.evaluate runs one; variant = {base=, defaults=} while a variant runs its base
+local pending = {}
+
+-- runs fn with pending[key] set to value, then puts the earlier value back
+local function with_pending(key, value, fn)
+  local saved = pending[key]
+  pending[key] = value
+  local ok, r = pcall(fn)
+  pending[key] = saved
+  if not ok then error(r, 0) end
+  return r
+end
 
 --- Runs fn with the next gan.options call taking `defaults` over the
 -- recipe's own and the options' comments from `base` (gan.recipes.variant).
@@ -317,12 +328,7 @@ local variant -- {base=, defaults=} while a variant recipe runs its base (gan.re
 -- @param fn function() -> results
 -- @return fn's results
 function M.with_variant(base, defaults, fn)
-  local saved = variant
-  variant = { base = base, defaults = defaults }
-  local ok, r = pcall(fn)
-  variant = saved
-  if not ok then error(r, 0) end
-  return r
+  return with_pending("variant", { base = base, defaults = defaults }, fn)
 end
 
 --- Runs fn with the arguments a recipe's `gan.options` reads set to
@@ -332,12 +338,7 @@ end
 -- @param fn function() -> results
 -- @return fn's results
 function M.with_arguments(argv, script, fn)
-  local saved = session
-  session = { argv = argv, script = script }
-  local ok, r = pcall(fn)
-  session = saved
-  if not ok then error(r, 0) end
-  return r
+  return with_pending("session", { argv = argv, script = script }, fn)
 end
 
 --- Builds the options table from the defaults and the command line, and
@@ -352,6 +353,7 @@ end
 function M.parse(defaults, argv, script, per_data)
   load_library()
   local global_arg = rawget(_G, "arg")
+  local session, variant = pending.session, pending.variant
   if session then
     argv, script = argv or session.argv, script or session.script
   end
@@ -362,7 +364,7 @@ function M.parse(defaults, argv, script, per_data)
   for k, v in pairs(defaults) do values[k], own[k] = v, true end
   if variant then
     local changed = variant.defaults
-    variant = nil -- for this call only: a recipe the base runs has its own defaults
+    pending.variant = nil -- for this call only: a recipe the base runs has its own defaults
     for k, v in pairs(changed) do
       if values[k] == nil then error(("gan.recipes.variant: the base recipe has no option %s"):format(k), 0) end
       if kind(v) ~= kind(values[k]) then
