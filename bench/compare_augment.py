@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-from compare_upfirdn2d import ROOT, cpu, ganlua, run, times
+from compare_upfirdn2d import ROOT, alternate, cpu, ganlua, run
 
 
 def main():
@@ -41,17 +41,7 @@ def main():
     common = [f"--cases={a.cases}", f"--samples={a.samples}", f"--threads={a.threads}"]
     sides = {"ganlua": [a.ganlua, "bench/augment.lua"] + common,
              "torch": ["/usr/bin/python3", "bench/torch_augment.py"] + common}
-    results = {name: {} for name in sides}
-    heads = {}
-    for r in range(a.rounds):
-        for name, cmd in sides.items():
-            got, heads[name] = times(run(cmd))
-            for k, v in got.items():
-                results[name].setdefault(k, []).append(v)
-        print(f"  round {r + 1} done", flush=True)
-    for name in sides:
-        print(f"{name}: {heads[name]}")
-    print()
+    results = alternate(sides, a.rounds)
     print(f"{'case':12} {'pass':7} {'ganlua ms':>10} {'torch ms':>10} {'torch/ganlua':>13}")
     for key in results["torch"]:
         g, t = statistics.median(results["ganlua"][key]), statistics.median(results["torch"][key])

@@ -55,6 +55,23 @@ def times(text):
     return got, text.splitlines()[0]
 
 
+def alternate(sides, rounds):
+    """Runs each side's command once per round, in turn (A B A B ...), and
+    prints each side's first line; returns {side: {(case, pass): [ms per round]}}"""
+    results = {name: {} for name in sides}
+    heads = {}
+    for r in range(rounds):
+        for name, cmd in sides.items():
+            got, heads[name] = times(run(cmd))
+            for k, v in got.items():
+                results[name].setdefault(k, []).append(v)
+        print(f"  round {r + 1} done", flush=True)
+    for name in sides:
+        print(f"{name}: {heads[name]}")
+    print()
+    return results
+
+
 def cpu():
     model, flags = "?", []
     with open("/proc/cpuinfo") as f:
@@ -94,17 +111,7 @@ def main():
     taps = a.taps.split(",")
     sides = {f"ganlua {t}": [a.ganlua, "bench/upfirdn2d.lua", f"--taps={t}"] + common for t in taps}
     sides["torch"] = ["/usr/bin/python3", "bench/torch_upfirdn2d.py"] + common
-    results = {name: {} for name in sides}
-    heads = {}
-    for r in range(a.rounds):
-        for name, cmd in sides.items():
-            got, heads[name] = times(run(cmd))
-            for k, v in got.items():
-                results[name].setdefault(k, []).append(v)
-        print(f"  round {r + 1} done", flush=True)
-    for name in sides:
-        print(f"{name}: {heads[name]}")
-    print()
+    results = alternate(sides, a.rounds)
     names = list(sides)
     head = f"{'case':18} {'pass':7}" + "".join(f" {n + ' ms':>13}" for n in names)
     head += "".join(f" {'x ' + n.split()[1]:>8}" for n in names if n != "torch")
