@@ -215,4 +215,24 @@ T.case("the generator: unconditional and class-conditional with hierarchical z",
   U.shape(Dn(gan.randn(2, 1, 16, 16)), { 2, 1 })
 end)
 
+T.case("a widened discriminator doubles its maps per block up to 4 ndf", function()
+  gan.manual_seed(7)
+  local D = B.Discriminator { channels = 1, size = 32, ndf = 8, attention = 16, classes = 3, widen = true, sn = false }
+  local widths = {}
+  for i = 1, #D.blocks do widths[i] = D.blocks[i].conv2.weight:size(1) end
+  T.eq(table.concat(widths, " "), "8 16 32 32", "ndf, 2 ndf, 4 ndf, 4 ndf")
+  T.eq(D.attention_after, 1, "attention at 16x16, after the first block")
+  T.eq(D.attention.theta.weight:size(2), 8, "attention over the first block's 8 maps")
+  T.eq(D.features_n, 32, "h has 4 ndf features")
+  local x, y = gan.randn(2, 1, 32, 32), gan.tensor({ 1, 2 }, "int64")
+  local h = D:features(x)
+  U.shape(h, { 2, 32 })
+  -- the projection term over the widened features
+  local expect = D.linear(h) + (D.embed(y) * h):sum(2, true)
+  U.truthy(U.maxdiff(D(x, y), expect) < 1e-5, "linear(h) + embed(y) . h")
+  local narrow = B.Discriminator { channels = 1, size = 32, ndf = 8, attention = 0, sn = false }
+  T.eq(narrow.features_n, 8, "without widen: ndf everywhere")
+  T.eq(narrow.blocks[4].conv2.weight:size(1), 8)
+end)
+
 T.run()

@@ -23,8 +23,9 @@
 --
 -- D: residual down-blocks (3x3 conv, ReLU, 3x3 conv, 2x2 average pooling;
 -- the first without the ReLU before it, the shortcut a 1x1 conv) down to
--- 8x8, two more blocks at 8x8, a SelfAttention block after the block whose
--- output is `attention` pixels wide, ReLU, global sum pooling to h (ndf)
+-- 8x8, two more blocks at 8x8 (ndf maps each; with `widen`, ndf in the
+-- first block doubling per block up to 4 ndf), a SelfAttention block after the block whose
+-- output is `attention` pixels wide, ReLU, global sum pooling to h (ndf, 4 ndf widened)
 -- and a linear layer; with `classes` the projection term embed(y) . h is
 -- added (Miyato & Koyama 2018, arXiv:1802.05637).
 --
@@ -227,8 +228,9 @@ end
 local Discriminator = nn.Module:extend("BigGANDiscriminator")
 M.Discriminator = Discriminator
 
---- @param o {channels=1, size=32, ndf=64 (maps of every block), attention=16 (or false/0), classes=0
---   (with classes: the projection term), sn=true}
+--- @param o {channels=1, size=32, ndf=64 (maps of every block), widen=false (true: the first block has
+--   ndf maps and each next one doubles them up to 4 ndf, as BigGAN's D at 64 pixels and up),
+--   attention=16 (or false/0), classes=0 (with classes: the projection term), sn=true}
 function Discriminator:init(o)
   o = o or {}
   local who = "gan.nets.biggan.Discriminator"
@@ -237,15 +239,17 @@ function Discriminator:init(o)
   self.attention_at = o.attention or 0
   check_size(who, self.size)
   if self.ndf % 8 ~= 0 then error(("%s: ndf must be a multiple of 8, got %d"):format(who, self.ndf), 3) end
+  self.widen = o.widen == true
   self.blocks = nn.Sequential {}
   local downs, res, c = log2(self.size) - 3, self.size, self.channels
   for i = 1, downs + 2 do
     local down = i <= downs
-    self.blocks:add(DBlock(c, self.ndf, { down = down, preact = i > 1, sn = o.sn }))
+    local w = self.widen and self.ndf * math.min(4, 1 << (i - 1)) or self.ndf
+    self.blocks:add(DBlock(c, w, { down = down, preact = i > 1, sn = o.sn }))
     if down then res = res // 2 end
-    c = self.ndf
+    c = w
     if res == self.attention_at and not self.attention then
-      self.attention = nn.SelfAttention(self.ndf, { sn = o.sn })
+      self.attention = nn.SelfAttention(w, { sn = o.sn })
       self.attention_after = i
     end
   end
@@ -253,12 +257,13 @@ function Discriminator:init(o)
     error(("%s: attention must be a resolution between 8 and %d, or 0, got %s"):format(who, self.size // 2,
       tostring(self.attention_at)), 3)
   end
-  self.linear = sn_wrap(nn.Linear(self.ndf, 1), o.sn)
-  if self.classes > 0 then self.embed = sn_wrap(nn.Embedding(self.classes, self.ndf), o.sn) end
+  self.features_n = c
+  self.linear = sn_wrap(nn.Linear(c, 1), o.sn)
+  if self.classes > 0 then self.embed = sn_wrap(nn.Embedding(self.classes, c), o.sn) end
   init_weights(self)
 end
 
---- The pooled features h (N, ndf): blocks, ReLU, sum over the pixels.
+--- The pooled features h (N, features_n; ndf, or 4 ndf when widened): blocks, ReLU, sum over the pixels.
 -- @param x images (N, channels, size, size)
 -- @return tensor
 function Discriminator:features(x)
@@ -287,8 +292,8 @@ end
 
 --- Settings shown when printed.
 function Discriminator:extra_repr()
-  return ("size=%d, ndf=%d, attention=%s, classes=%d"):format(self.size, self.ndf, tostring(self.attention_at),
-    self.classes)
+  return ("size=%d, ndf=%d, widen=%s, attention=%s, classes=%d"):format(self.size, self.ndf, tostring(self.widen),
+    tostring(self.attention_at), self.classes)
 end
 
 -- ----------------------------------------------------------------------------
