@@ -15,8 +15,8 @@ local B = gan.nets.biggan
 local opt = gan.options {
   data = "fashion-mnist", -- fashion-mnist, or a folder of MNIST-style IDX files with labels
   size = 32,              -- image size: 16, 32 or 64
-  nf = 12,                -- G's feature maps at full size (4 nf at 4x4 and 8x8, 2 nf at 16x16; the paper's CIFAR G: 256 everywhere)
-  ndf = 16,               -- feature maps of every D block (the paper's CIFAR D: 256)
+  nf = 16,                -- G's feature maps at full size (4 nf at 4x4 and 8x8, 2 nf at 16x16; the paper's CIFAR G: 256 everywhere)
+  ndf = 32,               -- feature maps of D's first block, doubling per block up to 4 ndf (the paper's CIFAR D: 256 in every block)
   shared_dim = 64,        -- size of G's shared class embedding (the paper's CIFAR: 128)
   attention = 16,         -- resolution of the self-attention block in G and D (0: none)
   lr_d = 4e-4,            -- Adam learning rate of D (the paper's CIFAR: 2e-4; at 2e-4 this small D stayed at chance: README)
@@ -28,7 +28,7 @@ local opt = gan.options {
   ema_decay = 0.999,      -- decay of G's moving average (the paper: 0.9999 over far longer runs)
   ema_start = 1000,       -- the average copies G until this step, then averages
   truncation = 0.0,       -- truncation threshold t of z for the run's samples and evaluation (0: none)
-  iters = 1500,           -- training iterations (generator steps)
+  iters = 5000,           -- training iterations (generator steps)
   eval_every = 500,       -- quick evaluation (FD, precision, recall, class agreement) every N iterations
   out = "runs/biggan",    -- run folder
 }
@@ -47,7 +47,11 @@ local C = data.x:size(2)
 
 local G = B.Generator { nz = opt.nz, channels = C, size = opt.size, nf = opt.nf, attention = opt.attention,
   classes = K, shared_dim = opt.shared_dim }
-local D = B.Discriminator { channels = C, size = opt.size, ndf = opt.ndf, attention = opt.attention, classes = K }
+-- D widens as it shrinks (ndf, 2 ndf, 4 ndf, 4 ndf at 32x32), as BigGAN's D at 64 pixels and up: the paper's
+-- CIFAR D keeps 256 maps at every size, far beyond 2 cores; one width everywhere at this cost left D too
+-- weak (the README's BigGAN section gives the pilots).
+local D = B.Discriminator { channels = C, size = opt.size, ndf = opt.ndf, attention = opt.attention, classes = K,
+  widen = true }
 local optG = gan.optim.Adam(G, { lr = opt.lr_g, betas = { opt.beta1, opt.beta2 } })
 local optD = gan.optim.Adam(D, { lr = opt.lr_d, betas = { opt.beta1, opt.beta2 } })
 local ema = gan.optim.EMA(G, opt.ema_decay)
