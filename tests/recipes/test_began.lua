@@ -42,7 +42,7 @@ T.case("began.lua on Fashion-MNIST at 16x16: k follows the control law, M is log
   end
   U.truthy(U.read(out .. "/options.txt"):find("gamma=0.7", 1, true), "gamma in options.txt")
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.truthy(grid:size(2) >= 8 * 16, "an 8x8 grid of 16x16 images")
+  U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
 
 T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()

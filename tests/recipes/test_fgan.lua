@@ -20,7 +20,7 @@ T.case("fgan.lua on Fashion-MNIST at 16x16, Pearson chi-squared", function()
   local d, bound = log:match("\n3,([^,]+),[^,]+,([^,\n]+)")
   U.close(tonumber(bound), -tonumber(d), 1e-6, "bound = -D")
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.truthy(grid:size(2) >= 8 * 16, "an 8x8 grid of 16x16 images")
+  U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
 
 T.case("fgan.lua on 8 and 25 Gaussians, both G losses", function()
