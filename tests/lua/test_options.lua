@@ -105,4 +105,39 @@ T.case("--help prints keys, defaults and comments (subprocess)", function()
   U.truthy(not out:find("SCRIPT-BODY-RAN", 1, true), "exits after the help")
 end)
 
+T.case("uses: --help lists only the groups a recipe takes; another group's option is refused, its default accepted",
+  function()
+    local exe = arg and arg[-1]
+    if not exe or not U.exists(exe) then T.skip("the ganlua program is not known") end
+    local dir = U.tmpdir("options_uses")
+    local script = dir .. "/own.lua"
+    U.write(script, table.concat({
+      "local gan = require 'gan'",
+      "local opt = gan.options({",
+      "  width = 3,   -- how wide",
+      "}, { uses = { 'gan.augment' } })",
+      "print('WIDTH=' .. opt.width .. ' NF=' .. opt.nf)",
+      "print(gan.options.format(opt))",
+    }, "\n"))
+    local function ganlua(args)
+      local p = io.popen(("'%s' '%s' %s 2>&1"):format(exe, script, args))
+      local out = p:read("a")
+      return p:close(), out
+    end
+    local ok, out = ganlua("--help")
+    U.truthy(ok and out:find("--width=3", 1, true) and out:find("training loop (gan.train):", 1, true)
+      and out:find("augmentation (gan.augment):", 1, true), out)
+    U.truthy(not out:find("(gan.nets)", 1, true) and not out:find("(gan.data)", 1, true) and not out:find("--nf=", 1, true),
+      "the groups it does not use are not listed\n" .. out)
+    ok, out = ganlua("--nf=32")
+    U.truthy(not ok and out:find("--nf: own.lua does not use the options of gan.nets (networks)", 1, true), out)
+    U.truthy(not out:find("stack traceback", 1, true), out)
+    ok, out = ganlua("--nf=64 --flip --width=5")
+    U.truthy(ok and out:find("WIDTH=5 NF=64", 1, true), "the default of a group it does not use is accepted\n" .. out)
+    U.truthy(out:find("flip=true", 1, true) and out:find("seed=1", 1, true) and not out:find("nf=", 1, true)
+      and not out:find("batch=", 1, true), "options.txt holds the groups it uses\n" .. out)
+    U.raises(function() gan.options({ a = 1 }, {}, "r.lua", { uses = { "gan.nothing" } }) end,
+      "no group of options is declared by 'gan.nothing'")
+  end)
+
 T.run()
