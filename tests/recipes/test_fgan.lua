@@ -32,6 +32,7 @@ T.case("fgan.lua on 8 and 25 Gaussians, both G losses", function()
     U.truthy(ok, c[2] .. "\n" .. text)
     U.check_run(out, text, "step 2/2")
     U.truthy(U.read(out .. "/options.txt"):find("divergence=" .. c[2], 1, true), "the divergence in options.txt")
+    U.truthy(text:find("defaults for toy sets (8gaussians, 25gaussians, ring, swissroll): --lr=0.0003\n", 1, true), text)
   end
 end)
 
