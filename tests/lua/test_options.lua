@@ -82,22 +82,30 @@ T.case("parsing seeds the generator with the seed; unread options are known", fu
   U.equal(w.limit, 3); U.equal(w.seed, 9); U.equal(getmetatable(w), nil, "a plain copy")
 end)
 
-T.case("--help prints keys, defaults and comments (subprocess)", function()
+-- writes a script of these lines as DIR/NAME and returns fn(args) -> ok, output
+-- of ganlua running it (the case is skipped when the program is not known)
+local function script_runner(dir, name, lines)
   local exe = arg and arg[-1]
   if not exe or not U.exists(exe) then T.skip("the ganlua program is not known") end
-  local dir = U.tmpdir("options")
-  local script = dir .. "/r.lua"
-  U.write(script, table.concat({
+  local script = U.tmpdir(dir) .. "/" .. name
+  U.write(script, table.concat(lines, "\n"))
+  return function(args)
+    local p = io.popen(("'%s' '%s' %s 2>&1"):format(exe, script, args))
+    local out = p:read("a")
+    return p:close(), out
+  end
+end
+
+T.case("--help prints keys, defaults and comments (subprocess)", function()
+  local ganlua = script_runner("options", "r.lua", {
     "local gan = require 'gan'",
     "local opt = gan.options {",
     "  width = 3,   -- how wide",
     "  fast = true, -- go fast",
     "}",
     "print('SCRIPT-BODY-RAN')",
-  }, "\n"))
-  local p = io.popen(("'%s' '%s' --help 2>&1"):format(exe, script))
-  local out = p:read("a")
-  p:close()
+  })
+  local _, out = ganlua("--help")
   U.truthy(out:find("--width=3", 1, true) and out:find("how wide", 1, true), out)
   U.truthy(out:find("--fast=true", 1, true) and out:find("go fast", 1, true), out)
   U.truthy(out:find("options of r.lua:", 1, true) and out:find("data (gan.data):", 1, true)
@@ -107,23 +115,14 @@ end)
 
 T.case("uses: --help lists only the groups a recipe takes; another group's option is refused, its default accepted",
   function()
-    local exe = arg and arg[-1]
-    if not exe or not U.exists(exe) then T.skip("the ganlua program is not known") end
-    local dir = U.tmpdir("options_uses")
-    local script = dir .. "/own.lua"
-    U.write(script, table.concat({
+    local ganlua = script_runner("options_uses", "own.lua", {
       "local gan = require 'gan'",
       "local opt = gan.options({",
       "  width = 3,   -- how wide",
       "}, { uses = { 'gan.augment' } })",
       "print('WIDTH=' .. opt.width .. ' NF=' .. opt.nf)",
       "print(gan.options.format(opt))",
-    }, "\n"))
-    local function ganlua(args)
-      local p = io.popen(("'%s' '%s' %s 2>&1"):format(exe, script, args))
-      local out = p:read("a")
-      return p:close(), out
-    end
+    })
     local ok, out = ganlua("--help")
     U.truthy(ok and out:find("--width=3", 1, true) and out:find("training loop (gan.train):", 1, true)
       and out:find("augmentation (gan.augment):", 1, true), out)
