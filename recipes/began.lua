@@ -9,7 +9,7 @@
 local gan = require "gan"
 local nn = gan.nn
 
-local opt = gan.options {
+local opt = gan.options({
   data = "fashion-mnist", -- fashion-mnist, a folder of images, or a toy set: 8gaussians, 25gaussians
   size = 32,              -- image size: 32 or 64 (images only)
   channels = 1,           -- channels of images from a folder: 1 gray, 3 RGB
@@ -24,7 +24,7 @@ local opt = gan.options {
   lr_halve = 0,           -- halve the learning rates every N steps (0: never)
   iters = 5000,           -- training iterations
   out = "runs/began",     -- run folder
-}
+}, { toy = { nh = 1, lambda_k = 0.01, lr = 1e-3, batch = 256, iters = 2000 } }) -- toy sets: a 1-D code, or D reconstructs any point
 if opt.gamma <= 0 or opt.gamma > 1 then error("--gamma must be in (0, 1]", 0) end
 if opt.lambda_k < 0 then error("--lambda_k must be >= 0", 0) end
 if opt.size < 16 or 8 * 2 ^ math.floor(math.log(opt.size / 8, 2) + 0.5) ~= opt.size then

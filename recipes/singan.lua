@@ -17,7 +17,8 @@ local S = gan.nets.singan
 -- Budget (2 cores, 45 minutes at --threads=1): the paper's 2000 iterations per scale at 250 pixels take
 -- hours on one core; the default is 128 pixels on the long side and 250 iterations per scale (README, SinGAN).
 -- 予算: 論文の各スケール2000反復・250画素は1コアで数時間かかるため、既定は長辺128画素・各スケール250反復。
-local opt = gan.options {
+-- one photograph, no data set and none of gan.nets' networks: --help lists only the training loop's options
+local opt = gan.options({
   image = "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg", -- the training photograph (PNG or JPEG)
   max_size = 128,         -- long side of the finest scale, in pixels (the paper: 250)
   min_size = 25,          -- short side of the coarsest scale, in pixels
@@ -40,7 +41,7 @@ local opt = gan.options {
   sample_every = 0,       -- sample grids every N iterations (a grid ends each scale anyway)
   save_every = 100,       -- a checkpoint every N iterations
   out = "runs/singan",    -- run folder
-}
+}, { uses = {} })
 for _, k in ipairs { "niter", "d_steps", "g_steps", "samples", "nfc" } do
   if opt[k] < 1 then error(("--%s must be >= 1, got %d"):format(k, opt[k]), 0) end
 end
@@ -108,7 +109,7 @@ end
 
 -- the measures of a trained pyramid (metrics.json): reconstruction, diversity, distance to the image
 local function measure(_, m)
-  local r, real = {}, P.real
+  local r, real = {}, P.reals[current] -- the image at the scale reached (the finest once trained)
   for n = 1, current do
     r[("rec_rmse_scale%d"):format(n)] = F.mse(P:reconstruct(n), P.reals[n]):sqrt():item()
   end
@@ -183,7 +184,7 @@ if run.steps > 0 then
   gan.no_grad(function()
     local a = sample_at(nil, opt.samples, opt.gen_start_scale)
     local b = sample_at({ sh / fin[1], sw / fin[2] }, opt.samples, opt.gen_start_scale)
-    assert(gan.image.save_grid(run.out .. "/random_samples.png", gan.cat({ P.real, a }, 1), { nrow = 4 }))
+    assert(gan.image.save_grid(run.out .. "/random_samples.png", gan.cat({ P.reals[current], a }, 1), { nrow = 4 }))
     local name = ("/random_samples_%dx%d.png"):format(b:size(4), b:size(3))
     assert(gan.image.save_grid(run.out .. name, b, { nrow = sw > 2 * sh and 1 or 2 }))
     print(("random samples (from scale %d): %s/random_samples.png (the image first), %s%s")

@@ -169,5 +169,12 @@ local function eval(_, n)
   return r
 end
 
+-- `ganlua translate RUN DIR --target=3` (or dress): into one domain, named by its class
+local targets = {}
+for d, c in ipairs(opt.domains) do targets[d] = { id = c, name = gan.data.fashion_classes[c + 1] } end
+local into = { channels = C, targets = targets,
+  to = function(x, d) return translate(x, gan.full({ x:size(1) }, d - 1):long()) end }
+
 gan.train(opt, { G = G, D_trunk = trunk, D_src = src_head, D_cls = cls_head, optG = optG, optD = optD,
-  schedG = schedG, schedD = schedD, data = data }, step, { sample = sample, sample_count = K * K, eval = eval })
+  schedG = schedG, schedD = schedD, data = data }, step,
+  { sample = sample, sample_count = K * K, eval = eval, translate = into })

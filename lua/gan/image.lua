@@ -41,18 +41,34 @@ function M.grid(x, opts)
   end)
 end
 
---- Writes a grid of images as a PNG, enlarged when asked: with `scale`,
--- each pixel becomes a scale x scale block (nearest neighbour, no blur), so
--- 28- or 32-pixel images can be seen (`{ scale = 2 }`: 8 x 8 images of 32
--- pixels make a grid 548 pixels wide instead of 274).
+--- How many pixels a tile of a grid shows at least on its shorter side
+-- when save_grid is not told a scale (see default_scale).
+M.READABLE = 64
+
+--- The whole factor by which save_grid enlarges tiles of h x w pixels when
+-- not told: the smallest that shows their shorter side at `READABLE` (64)
+-- pixels or more, 1 for tiles that large already (32 -> 2, 28 -> 3,
+-- 16 -> 4, 64 or more -> 1).
+-- @param h tile height
+-- @param w tile width
+-- @return the scale, 1 to 64
+function M.default_scale(h, w)
+  return math.max(1, math.min(64, math.ceil(M.READABLE / math.min(h, w))))
+end
+
+--- Writes a grid of images as a PNG, enlarged so that it can be seen:
+-- each pixel becomes a scale x scale block (nearest neighbour, no blur).
+-- By default small tiles are shown at 64 pixels or more (`default_scale`:
+-- 8 x 8 images of 32 pixels make a grid 548 pixels wide instead of 274);
+-- `{ scale = 1 }` writes the tiles pixel for pixel.
 -- @param path the file to write
 -- @param x images (N, C, H, W) in [-1, 1]
--- @param opts {nrow=8, pad=2, pad_value=0, scale=1 (a whole number from 1 to 64)}
+-- @param opts {nrow=8, pad=2, pad_value=0, scale=default_scale(H, W) (a whole number from 1 to 64)}
 -- @return true, or nil and a message
 function M.save_grid(path, x, opts)
   opts = opts or {}
   local grid = M.grid(x, opts)
-  local scale = opts.scale or 1
+  local scale = opts.scale or M.default_scale(x:size(x:dim() - 1), x:size(x:dim()))
   if type(scale) ~= "number" or scale ~= math.floor(scale) or scale < 1 or scale > 64 then
     error(("gan.image.save_grid: scale must be a whole number from 1 to 64, got %s"):format(tostring(scale)), 2)
   end

@@ -41,6 +41,17 @@
 -- replace those the command line does not give. The run prints which set
 -- it used, and --help shows both.
 --
+-- **The library groups a recipe uses.** Every run's table holds every
+-- group's options, but a recipe that reads no data set or builds no
+-- network of gan.nets can say which groups it takes:
+--
+--     local opt = gan.options({ ... }, { uses = { "gan.dist" } })  -- gan.train always
+--
+-- --help then lists only those groups (and gan.train's), and setting an
+-- option of another group on the command line is an error naming the
+-- group (its default value is accepted, as older runs' options.txt hold
+-- every key); options.txt leaves the other groups out.
+--
 -- Parsing also seeds the random generator with `opt.seed`, so a recipe
 -- never calls `gan.manual_seed` itself.
 --
@@ -278,7 +289,7 @@ local function usage(script, info, defaults)
   for _, g in ipairs(M.groups) do
     local s = { title = ("%s (%s)"):format(g.title, g.module), keys = {} }
     for _, e in ipairs(g.keys) do
-      if not info.own[e[1]] then s.keys[#s.keys + 1] = e[1] end
+      if not info.own[e[1]] and not info.hidden[e[1]] then s.keys[#s.keys + 1] = e[1] end
     end
     sections[#sections + 1] = s
   end
@@ -346,12 +357,26 @@ end
 -- @param defaults table of key = default value (the recipe's options)
 -- @param argv list of arguments (default: the script's `arg`)
 -- @param script the recipe's path for --help and comments (default: arg[0])
--- @param per_data defaults by kind of data, {toy = {key = value}, images = {...}} (optional;
---   see the module comment)
+-- @param per_data optional: defaults by kind of data, {toy = {key = value}, images = {...}},
+--   and `uses`, the list of library groups (modules) the recipe takes besides gan.train (see
+--   the module comment)
 -- @return the options table (reading an unknown key raises an error);
 --   with --help, prints the usage and exits
 function M.parse(defaults, argv, script, per_data)
   load_library()
+  local uses
+  if per_data and per_data.uses then
+    uses = { ["gan.train"] = true }
+    local known = {}
+    for _, g in ipairs(M.groups) do known[g.module] = true end
+    for _, m in ipairs(per_data.uses) do
+      if not known[m] then error(("gan.options: uses: no group of options is declared by '%s'"):format(tostring(m)), 3) end
+      uses[m] = true
+    end
+    local rest = {}
+    for k, v in pairs(per_data) do if k ~= "uses" then rest[k] = v end end
+    per_data = next(rest) and rest or nil
+  end
   local global_arg = rawget(_G, "arg")
   local session, variant = pending.session, pending.variant
   if session then
@@ -392,8 +417,15 @@ function M.parse(defaults, argv, script, per_data)
   end
   local defaults_all = {}
   for k, v in pairs(values) do defaults_all[k] = v end
+  -- the keys of library groups the recipe does not use (`uses`), key -> group
+  local hidden = {}
+  for _, g in ipairs(M.groups) do
+    if uses and not uses[g.module] then
+      for _, e in ipairs(g.keys) do if not own[e[1]] then hidden[e[1]] = g end end
+    end
+  end
   local info = { keys = keys, comments = comments, script = script, own = own, given = {}, read = {},
-    per_data = per_data }
+    per_data = per_data, hidden = hidden }
   for kind, set in pairs(per_data or {}) do
     if not M.data_kinds[kind] then
       error(("gan.options: defaults for '%s' data: the kinds are toy and images"):format(tostring(kind)), 3)
@@ -439,6 +471,11 @@ function M.parse(defaults, argv, script, per_data)
     if values[name] == nil then user_error(unknown(name)) end
     local v, err = M.convert(name, value, values[name])
     if v == nil then user_error(err) end
+    local g = hidden[name]
+    if g and v ~= values[name] then
+      user_error("--%s: %s does not use the options of %s (%s); --help lists those it takes", name,
+        script and script:match("([^/]+)$") or "this recipe", g.module, g.title)
+    end
     values[name] = v
     info.given[name] = true
     i = i + 1
@@ -517,7 +554,8 @@ function M.unread(opt)
   return out
 end
 
---- The options as `key=value` lines, in order (printed at start, saved with the run).
+--- The options as `key=value` lines, in order (printed at start, saved with the run), without
+-- those of library groups the recipe does not use.
 -- @param opt an options table
 -- @return text ("" for a plain table)
 function M.format(opt)
@@ -525,7 +563,7 @@ function M.format(opt)
   if not info then return "" end
   local lines = {}
   for _, k in ipairs(info.keys) do
-    lines[#lines + 1] = ("%s=%s"):format(k, render(rawget(opt, k)))
+    if not info.hidden[k] then lines[#lines + 1] = ("%s=%s"):format(k, render(rawget(opt, k))) end
   end
   return table.concat(lines, "\n")
 end

@@ -15,7 +15,16 @@
 -- While a run trains, gan.train writes the page again at each sample grid
 -- and each evaluation, as a live page (`info.live`): it says which step the
 -- run has reached and reloads itself every few seconds, so the run can be
--- watched in a browser from the file, with no server.
+-- watched in a browser from the file, with no server. The live page holds
+-- the time it was written and how long a running run may leave it
+-- unchanged: older than that, it stops reloading and says the run seems to
+-- have stopped (a killed process never writes its final page). A run that
+-- stopped on an error, a NaN or Ctrl-C writes a final page that says so
+-- (`info.stopped`).
+--
+-- Sample grids are shown 360 pixels wide: enlarged without blur when the
+-- file is narrower (older runs), shrunk smoothly when it is wider (grids
+-- are written enlarged: gan.image.save_grid).
 -- @module gan.report
 
 local gan = require "gan"
@@ -244,9 +253,28 @@ svg .title{font-size:12px;font-weight:600}svg .tick{font-size:10px;fill:#555}
 svg .frame{fill:none;stroke:#ccc}svg .raw{fill:none;stroke:#9ecae1;stroke-width:1}
 svg .line{fill:none;stroke:#08519c;stroke-width:1.6}svg .ref{stroke:#e6550d;stroke-dasharray:4 3}svg .dot{fill:#08519c}
 .samples{display:flex;flex-wrap:wrap;gap:12px}.samples figure{margin:0}
-.samples img{image-rendering:pixelated;width:360px;border:1px solid #ddd}
+.samples img{width:360px;border:1px solid #ddd}.samples img.up{image-rendering:pixelated}
 .bar{display:inline-block;height:10px;background:#3182bd;vertical-align:middle}
 #status{color:#b30000;font-size:12px}#live{background:#eef5ff;border:1px solid #c6dbef;padding:6px 10px}
+#live.stale,#stopped{background:#fff4e5;border:1px solid #f0b36b;padding:6px 10px}
+]]
+
+-- a live page reloads itself until it is older than data-stale seconds
+local LIVE_SCRIPT = [[
+(function () {
+  var live = document.getElementById("live");
+  var age = Date.now() / 1000 - Number(live.dataset.written);
+  if (age <= Number(live.dataset.stale)) {
+    live.dataset.reloading = "yes";
+    setTimeout(function () { location.reload(); }, 1000 * Number(live.dataset.reload));
+    return;
+  }
+  live.dataset.reloading = "no";
+  live.className = "stale";
+  live.textContent = "The run seems to have stopped at step " + live.dataset.step + ": this page was last written " +
+    Math.round(age / 60) + " min ago, and a running run writes it again within " +
+    Math.round(Number(live.dataset.stale) / 60) + " min. It no longer reloads itself.";
+})();
 ]]
 
 local SCRIPT = [[
@@ -344,24 +372,47 @@ end
 --- Seconds between two reloads of a live page.
 M.RELOAD_SECONDS = 5
 
+--- How long a live page may go unchanged before it calls its run stopped:
+-- five times the longest interval between two writes, and at least 10 minutes.
+-- @param interval the longest time between two writes of the page so far (seconds)
+-- @return seconds
+function M.stale_after(interval)
+  return math.max(600, 5 * (interval or 0))
+end
+
+-- the width of a PNG file's image, from its header (0 if it is not a PNG)
+local function png_width(png)
+  if #png < 24 or png:sub(1, 8) ~= "\137PNG\r\n\26\n" then return 0 end
+  return (string.unpack(">I4", png, 17))
+end
+
 --- Writes OUT/report.html (and OUT/curves.png) from what the run folder holds.
 -- @param out the run folder
 -- @param info optional {results = metrics table (else OUT/metrics.json is not parsed: pass it),
---   seconds_per_step = number, title = text, live = {step=, iters=} while the run
---   trains: the page says so and reloads itself, and curves.png is not drawn}
+--   seconds_per_step = number, title = text, live = {step=, iters=, interval= (the
+--   longest time between two writes so far, seconds), written= (os.time(); default
+--   now)} while the run trains: the page says so and reloads itself until it is
+--   older than stale_after(interval), and curves.png is not drawn; stopped = text,
+--   a final page's line saying why the run ended early (an error, a NaN, Ctrl-C)}
 -- @return the report's path, or nil and a message
 function M.write(out, info)
   info = info or {}
   local title = info.title or out:match("([^/]+)/*$") or out
   local live = info.live
   local h = { "<!DOCTYPE html><html><head><meta charset=\"utf-8\">" }
-  if live then h[#h + 1] = ('<meta http-equiv="refresh" content="%d">'):format(M.RELOAD_SECONDS) end
+  -- without scripts, the browser reloads; with them, LIVE_SCRIPT decides
+  if live then h[#h + 1] = ('<noscript><meta http-equiv="refresh" content="%d"></noscript>'):format(M.RELOAD_SECONDS) end
   h[#h + 1] = ("<title>%s — ganlua run report</title><style>%s</style></head><body>"):format(esc(title), CSS)
   h[#h + 1] = ("<h1>%s</h1><p id=\"status\">loading</p>"):format(esc(title))
   if live then
-    h[#h + 1] = ('<p id="live">Training: step <b id="step">%d</b> of %d (%s). This page reloads every %d s '
-      .. "and stops when the run ends.</p>"):format(live.step, live.iters, os.date("%H:%M:%S"), M.RELOAD_SECONDS)
+    local written = live.written or os.time()
+    h[#h + 1] = ('<p id="live" data-step="%d" data-written="%d" data-stale="%d" data-reload="%d">Training: step '
+      .. '<b id="step">%d</b> of %d (%s). This page reloads every %d s and stops when the run ends.</p>')
+      :format(live.step, written, M.stale_after(live.interval), M.RELOAD_SECONDS, live.step, live.iters,
+        os.date("%H:%M:%S", written), M.RELOAD_SECONDS)
+    h[#h + 1] = "<script>" .. LIVE_SCRIPT .. "</script>"
   end
+  if info.stopped then h[#h + 1] = ('<p id="stopped">%s</p>'):format(esc(info.stopped)) end
   local r = info.results
   if r then
     h[#h + 1] = ("<h2>Metrics at step %s</h2>"):format(esc(r.step or "?"))
@@ -386,8 +437,9 @@ function M.write(out, info)
       local png = read(out .. "/samples/" .. f.name)
       if png then
         local caption = ("step %d"):format(f.step) .. (f.label and ", " .. esc(f.label) or "")
-        h[#h + 1] = ('<figure><img alt="%s" src="data:image/png;base64,%s"><figcaption>%s</figcaption></figure>')
-          :format(esc(f.name), M.base64(png), caption)
+        local up = png_width(png) < 360 and ' class="up"' or ""
+        h[#h + 1] = ('<figure><img alt="%s"%s src="data:image/png;base64,%s"><figcaption>%s</figcaption></figure>')
+          :format(esc(f.name), up, M.base64(png), caption)
       end
     end
     h[#h + 1] = "</div>"

@@ -4,6 +4,7 @@
 --     ganlua sample runs/dcgan --n=64 --seed=3 --out=dcgan.png
 --     ganlua sample runs/dcgan --interpolate=8 --truncation=1.5
 --     ganlua translate runs/cyclegan photos/ --out=translated/ --direction=BtoA
+--     ganlua translate runs/stargan garments/ --target=dress
 --
 -- The checkpoint records the recipe that made it and the options it ran
 -- with; gan.train.replay runs that recipe again, which builds its networks
@@ -17,7 +18,8 @@
 -- need a run whose samples are G(noise) (hooks.noise: DCGAN, WGAN-GP, ...);
 -- a recipe that samples through a function of its own (labels, triplets)
 -- is told so. `translate` needs a recipe that says how it translates
--- (hooks.translate: CycleGAN, UNIT, DiscoGAN, pix2pix).
+-- (hooks.translate): a direction (CycleGAN, UNIT, DiscoGAN, pix2pix), or
+-- a target domain among several (StarGAN: `--target=`).
 --
 -- Requires: gan.train (replay, draw_of, without_side_effects), gan.image,
 -- gan.data.images (read_square), gan.util (user_error).
@@ -33,7 +35,7 @@ local user_error = util.user_error
 -- {key = default} of each command's own options; the rest go to the recipe
 local own = {
   sample = { n = 64, out = "", seed = 1, truncation = 0.0, interpolate = 0 },
-  translate = { out = "", direction = "AtoB", batch = 16 },
+  translate = { out = "", direction = "AtoB", target = "", batch = 16 },
 }
 
 --- Splits a command's arguments into its own options (converted to the
@@ -175,11 +177,46 @@ function M.sample(path, argv)
   end)
 end
 
---- `ganlua translate RUN DIR [--out=FOLDER --direction=AtoB|BtoA]`: every
--- image under DIR, its short side resized to the run's --size and cropped
--- square, translated by the run's generator, written as FOLDER/NAME.png
--- (default RUN/translated/AtoB), with a grid FOLDER.png of the first 16
--- (input, translation) pairs.
+-- The translation a run's hooks.translate names: {AtoB = fn, BtoA = fn}
+-- by --direction, or for a run among several domains ({targets = {{id=,
+-- name=}, ...}, to = fn(x, k)}) into the domain --target names, by its id
+-- or its name (any case). Returns fn(x) and what it does ("AtoB", "to_3").
+local function translation(run, o)
+  local t = run.hooks.translate
+  if t.to then
+    local names = {}
+    for k, d in ipairs(t.targets) do
+      names[k] = ("%s (%s)"):format(d.id, d.name)
+      if o.target == tostring(d.id) or o.target:lower() == tostring(d.name):lower() then
+        return function(x) return t.to(x, k) end, "to_" .. d.id, "into " .. names[k]
+      end
+    end
+    if o.target == "" then
+      user_error("ganlua translate: this run translates into any of several domains; say which with --target= "
+        .. "(its id or name): %s", table.concat(names, ", "))
+    end
+    user_error("ganlua translate: --target=%s: not a domain of this run; its domains: %s", o.target,
+      table.concat(names, ", "))
+  end
+  local ways = {}
+  for k in pairs(t) do if k ~= "channels" then ways[#ways + 1] = k end end
+  table.sort(ways)
+  if o.target ~= "" then
+    user_error("ganlua translate: --target=%s: this run translates between two domains (--direction=%s), not into "
+      .. "one of several", o.target, table.concat(ways, " or "))
+  end
+  if not t[o.direction] then
+    user_error("ganlua translate: --direction=%s: this run translates %s", o.direction, table.concat(ways, ", "))
+  end
+  return t[o.direction], o.direction, o.direction
+end
+
+--- `ganlua translate RUN DIR [--out=FOLDER --direction=AtoB|BtoA --target=DOMAIN]`:
+-- every image under DIR, its short side resized to the run's --size and
+-- cropped square, translated by the run's generator, written as
+-- FOLDER/NAME.png (default RUN/translated/AtoB, or RUN/translated/to_ID for
+-- a run among several domains, where --target names the domain by id or
+-- name), with a grid FOLDER.png of the first 16 (input, translation) pairs.
 -- @param path the run folder or its checkpoint
 -- @param dir the folder of images to translate
 -- @param argv the command's arguments
@@ -194,17 +231,11 @@ function M.translate(path, dir, argv)
     local t = run.hooks.translate
     if not t then
       user_error("%s: this run's recipe does not translate images (`ganlua translate` is for CycleGAN, UNIT, "
-        .. "DiscoGAN and pix2pix runs; `ganlua sample` draws from the others)", run.out)
+        .. "DiscoGAN, pix2pix and StarGAN runs; `ganlua sample` draws from the others)", run.out)
     end
-    local G = t[o.direction]
-    if not G then
-      local ways = {}
-      for k in pairs(t) do if k ~= "channels" then ways[#ways + 1] = k end end
-      table.sort(ways)
-      user_error("ganlua translate: --direction=%s: this run translates %s", o.direction, table.concat(ways, ", "))
-    end
+    local G, folder, how = translation(run, o)
     local size = run.opt.size
-    local out = o.out ~= "" and o.out:gsub("/+$", "") or ("%s/translated/%s"):format(run.out, o.direction)
+    local out = o.out ~= "" and o.out:gsub("/+$", "") or ("%s/translated/%s"):format(run.out, folder)
     local made, err = gan.io.mkdir(out)
     if not made then user_error("ganlua translate: cannot make %s: %s", out, tostring(err)) end
     local pairs_, done = {}, 0
@@ -235,7 +266,7 @@ function M.translate(path, dir, argv)
     if done == 0 then user_error("ganlua translate: none of the %d files in %s could be read", #files, dir) end
     gan.image.save_grid(out .. ".png", gan.stack(pairs_, 1), { nrow = 8 })
     print(("%s: %d images of %s translated %s by %s at step %d (pairs in %s.png)"):format(out, done, dir,
-      o.direction, run.out, run.start, out))
+      how, run.out, run.start, out))
     return out, done
   end)
 end

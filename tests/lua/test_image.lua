@@ -18,7 +18,7 @@ end)
 T.case("save_grid then load: the same pixels", function()
   local dir = U.tmpdir("image")
   local x = gan.rand(4, 3, 5, 5) * 2 - 1
-  local ok, err = image.save_grid(dir .. "/grid.png", x, { nrow = 2, pad = 0 })
+  local ok, err = image.save_grid(dir .. "/grid.png", x, { nrow = 2, pad = 0, scale = 1 })
   U.truthy(ok, err)
   local back = image.load(dir .. "/grid.png")
   U.shape(back, { 3, 10, 10 })
@@ -33,8 +33,8 @@ end)
 T.case("save_grid enlarges a grid by the scale asked, by whole pixels", function()
   local dir = U.tmpdir("image_scale")
   local x = gan.rand(64, 1, 32, 32) * 2 - 1
-  assert(image.save_grid(dir .. "/one.png", x))
-  U.shape(image.load(dir .. "/one.png"), { 1, 274, 274 }, "by default as it is")
+  assert(image.save_grid(dir .. "/one.png", x, { scale = 1 }))
+  U.shape(image.load(dir .. "/one.png"), { 1, 274, 274 }, "scale = 1: pixel for pixel")
   assert(image.save_grid(dir .. "/two.png", x, { scale = 2 }))
   local two = image.load(dir .. "/two.png")
   U.shape(two, { 1, 2 * 274, 2 * 274 }, "scale = 2")
@@ -48,6 +48,18 @@ T.case("save_grid enlarges a grid by the scale asked, by whole pixels", function
     local ok, err = pcall(image.save_grid, dir .. "/bad.png", x, { scale = bad })
     U.truthy(not ok and tostring(err):find("scale must be a whole number from 1 to 64", 1, true), tostring(err))
   end
+end)
+
+T.case("by default save_grid shows every tile at least 64 pixels on its shorter side", function()
+  local dir = U.tmpdir("image_default_scale")
+  for _, c in ipairs({ { 32, 32, 2 }, { 28, 28, 3 }, { 16, 16, 4 }, { 64, 64, 1 }, { 100, 100, 1 }, { 20, 40, 4 },
+    { 1, 1, 64 } }) do
+    U.equal(image.default_scale(c[1], c[2]), c[3], ("tiles of %d x %d"):format(c[1], c[2]))
+  end
+  assert(image.save_grid(dir .. "/default.png", gan.rand(64, 1, 32, 32) * 2 - 1))
+  U.shape(image.load(dir .. "/default.png"), { 1, 548, 548 }, "8 x 8 tiles of 32 pixels, doubled")
+  assert(image.save_grid(dir .. "/wide.png", gan.rand(2, 3, 20, 40) * 2 - 1, { nrow = 2 }))
+  U.shape(image.load(dir .. "/wide.png"), { 3, 4 * 24, 4 * 86 }, "20 x 40 tiles, times 4")
 end)
 
 T.case("load of a missing or broken file returns nil and a message", function()

@@ -82,27 +82,61 @@ T.case("parsing seeds the generator with the seed; unread options are known", fu
   U.equal(w.limit, 3); U.equal(w.seed, 9); U.equal(getmetatable(w), nil, "a plain copy")
 end)
 
-T.case("--help prints keys, defaults and comments (subprocess)", function()
+-- writes a script of these lines as DIR/NAME and returns fn(args) -> ok, output
+-- of ganlua running it (the case is skipped when the program is not known)
+local function script_runner(dir, name, lines)
   local exe = arg and arg[-1]
   if not exe or not U.exists(exe) then T.skip("the ganlua program is not known") end
-  local dir = U.tmpdir("options")
-  local script = dir .. "/r.lua"
-  U.write(script, table.concat({
+  local script = U.tmpdir(dir) .. "/" .. name
+  U.write(script, table.concat(lines, "\n"))
+  return function(args)
+    local p = io.popen(("'%s' '%s' %s 2>&1"):format(exe, script, args))
+    local out = p:read("a")
+    return p:close(), out
+  end
+end
+
+T.case("--help prints keys, defaults and comments (subprocess)", function()
+  local ganlua = script_runner("options", "r.lua", {
     "local gan = require 'gan'",
     "local opt = gan.options {",
     "  width = 3,   -- how wide",
     "  fast = true, -- go fast",
     "}",
     "print('SCRIPT-BODY-RAN')",
-  }, "\n"))
-  local p = io.popen(("'%s' '%s' --help 2>&1"):format(exe, script))
-  local out = p:read("a")
-  p:close()
+  })
+  local _, out = ganlua("--help")
   U.truthy(out:find("--width=3", 1, true) and out:find("how wide", 1, true), out)
   U.truthy(out:find("--fast=true", 1, true) and out:find("go fast", 1, true), out)
   U.truthy(out:find("options of r.lua:", 1, true) and out:find("data (gan.data):", 1, true)
     and out:find("--limit=0", 1, true), "the library's options by module\n" .. out)
   U.truthy(not out:find("SCRIPT-BODY-RAN", 1, true), "exits after the help")
 end)
+
+T.case("uses: --help lists only the groups a recipe takes; another group's option is refused, its default accepted",
+  function()
+    local ganlua = script_runner("options_uses", "own.lua", {
+      "local gan = require 'gan'",
+      "local opt = gan.options({",
+      "  width = 3,   -- how wide",
+      "}, { uses = { 'gan.augment' } })",
+      "print('WIDTH=' .. opt.width .. ' NF=' .. opt.nf)",
+      "print(gan.options.format(opt))",
+    })
+    local ok, out = ganlua("--help")
+    U.truthy(ok and out:find("--width=3", 1, true) and out:find("training loop (gan.train):", 1, true)
+      and out:find("augmentation (gan.augment):", 1, true), out)
+    U.truthy(not out:find("(gan.nets)", 1, true) and not out:find("(gan.data)", 1, true) and not out:find("--nf=", 1, true),
+      "the groups it does not use are not listed\n" .. out)
+    ok, out = ganlua("--nf=32")
+    U.truthy(not ok and out:find("--nf: own.lua does not use the options of gan.nets (networks)", 1, true), out)
+    U.truthy(not out:find("stack traceback", 1, true), out)
+    ok, out = ganlua("--nf=64 --flip --width=5")
+    U.truthy(ok and out:find("WIDTH=5 NF=64", 1, true), "the default of a group it does not use is accepted\n" .. out)
+    U.truthy(out:find("flip=true", 1, true) and out:find("seed=1", 1, true) and not out:find("nf=", 1, true)
+      and not out:find("batch=", 1, true), "options.txt holds the groups it uses\n" .. out)
+    U.raises(function() gan.options({ a = 1 }, {}, "r.lua", { uses = { "gan.nothing" } }) end,
+      "no group of options is declared by 'gan.nothing'")
+  end)
 
 T.run()

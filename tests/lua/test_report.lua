@@ -15,17 +15,18 @@ local function chromium()
 end
 
 -- a short run on a toy set: losses, evaluations, samples, metrics;
--- observers: more observers of gan.train
-local function make_run(out, observers)
+-- observers: more observers of gan.train; twist(step, loss): the loss the step returns
+local function make_run(out, observers, twist)
   local opt = { iters = 8, batch = 16, seed = 3, out = out, sample_every = 4, save_every = 0, eval_every = 4,
     eval_samples = 200, nz = 2, limit = 256 }
   gan.manual_seed(3)
   local data = gan.data.load("8gaussians", opt)
   local G = gan.nn.Sequential { gan.nn.Linear(2, 8), gan.nn.ReLU(), gan.nn.Linear(8, 2) }
   local optG = gan.optim.Adam(G, { lr = 1e-2 })
-  gan.train(opt, { G = G, optG = optG, data = data }, function(real)
+  gan.train(opt, { G = G, optG = optG, data = data }, function(real, step)
     local loss = ((G(gan.randn(real:size(1), 2)) - real) ^ 2):mean()
     optG:step(loss)
+    if twist then loss = twist(step, loss) end
     return { loss = loss, half = loss * 0.5 }
   end, { noise = function(n) return gan.randn(n, 2) end, observers = observers })
 end
@@ -103,7 +104,8 @@ T.case("while the run trains, the page shows the step reached and reloads itself
     seen[step] = { html = html, dom = browser and dump_dom(browser, out .. "/report.html") }
   end }
   make_run(out, { watcher })
-  U.truthy(seen[4].html:find('<meta http-equiv="refresh" content="5">', 1, true), "the live page reloads itself")
+  U.truthy(seen[4].html:find('data-reload="5"', 1, true) and seen[4].html:find('<noscript><meta http-equiv="refresh" '
+    .. 'content="5"></noscript>', 1, true), "the live page reloads itself (by its script, or without scripts)")
   U.truthy(seen[4].html:find('Training: step <b id="step">4</b> of 8', 1, true), "and says the step")
   U.truthy(seen[4].html:find("<polyline", 1, true) and seen[4].html:find("step 4</figcaption>", 1, true),
     "with the curves and the grid of step 4")
@@ -114,6 +116,47 @@ T.case("while the run trains, the page shows the step reached and reloads itself
   U.equal(seen[4].dom:match('<b id="step">(%d+)</b>'), "4", "Chromium shows step 4:\n" .. seen[4].dom:sub(1, 400))
   U.truthy(seen[4].dom:find('<p id="status" hidden="">ok: 4 of 4 charts, 1 of 1 images</p>', 1, true),
     "the live page draws its charts and its grid:\n" .. seen[4].dom:sub(1, 600))
+  U.truthy(seen[4].dom:find('data-reloading="yes"', 1, true), "a fresh live page reloads itself")
+end)
+
+T.case("a run that stops on an error or a NaN leaves a final page that says so, not a live one", function()
+  for _, c in ipairs({
+    { "error", function(step, loss) if step == 5 then error("boom at step five") end return loss end,
+      "after step 4 of 8 on an error: ", "boom at step five" },
+    { "nan", function(step, loss) return step == 5 and loss * (0 / 0) or loss end,
+      "after step 4 of 8 on a NaN or infinite loss: ", "nan at step 5" },
+  }) do
+    local out = U.tmpdir("report_stopped_" .. c[1])
+    local live -- the page after step 4 (a grid and an evaluation: a live page)
+    local ok, err = pcall(make_run, out, { { step = function(_, step)
+      if step == 4 then live = U.read(out .. "/report.html") end
+    end } }, c[2])
+    U.truthy(not ok and tostring(err):find(c[4], 1, true), tostring(err))
+    U.truthy(live and live:find('id="live"', 1, true), c[1] .. ": the page at step 4 was live")
+    local html = U.read(out .. "/report.html")
+    U.truthy(not html:find('id="live"', 1, true) and not html:find("refresh", 1, true) and not html:find("reload()", 1, true),
+      c[1] .. ": the last page does not reload")
+    local line = html:match('<p id="stopped">([^<]*)</p>')
+    U.truthy(line and line:find(c[3], 1, true) and line:find(c[4], 1, true), c[1] .. ": " .. tostring(line))
+  end
+end)
+
+T.case("a live page no longer written stops reloading and says the run seems to have stopped", function()
+  U.equal(gan.report.stale_after(10), 600, "at least 10 minutes")
+  U.equal(gan.report.stale_after(300), 1500, "five times the longest interval between two writes")
+  local out = U.tmpdir("report_stale")
+  os.execute(("mkdir -p '%s/samples'"):format(out))
+  assert(gan.report.write(out, { live = { step = 4, iters = 8, interval = 30, written = os.time() - 3600 } }))
+  local html = U.read(out .. "/report.html")
+  U.truthy(html:find(('data-step="4" data-written="%d" data-stale="600"'):format(os.time() - 3600), 1, true)
+    or html:find(('data-step="4" data-written="%d" data-stale="600"'):format(os.time() - 3601), 1, true),
+    "the page holds its step, when it was written and how long it may wait:\n" .. html:sub(1, 2000))
+  local browser = chromium()
+  if not browser then T.skip("chromium is not installed (apt-get install chromium): the page was not opened") end
+  local dom = dump_dom(browser, out .. "/report.html")
+  U.truthy(dom:find('data-reloading="no"', 1, true), "written an hour ago: no reload\n" .. dom:sub(1, 800))
+  U.truthy(dom:find("The run seems to have stopped at step 4: this page was last written 60 min ago", 1, true),
+    dom:sub(1, 1200))
 end)
 
 T.run()

@@ -1,7 +1,8 @@
 -- Using a trained run: `ganlua sample` on a short DCGAN run (a grid, the
 -- same seed giving the same grid, truncated noise, latent walks) and on a
--- short CycleGAN run, `ganlua translate` on a folder, and partial loading
--- with gan.checkpoint.load (strict = false, from).
+-- short CycleGAN run, `ganlua translate` on a folder (CycleGAN by direction,
+-- StarGAN by target domain), and partial loading with gan.checkpoint.load
+-- (strict = false, from).
 package.path = "tests/lua/?.lua;" .. package.path
 local gan = require "gan"
 local T = require "gan.test"
@@ -29,7 +30,7 @@ T.case("ganlua sample on a short DCGAN run: a grid, seeded, truncated, walks; th
   U.truthy(ok, text)
   has(text, out .. "/sample.png: 9 samples of " .. out .. " at step 2")
   -- a 3x3 grid of 16x16 gray images
-  U.shape(gan.image.load(out .. "/sample.png"), { 1, 3 * 16 + 4 * 2, 3 * 16 + 4 * 2 }, "grid")
+  U.shape(gan.image.load(out .. "/sample.png"), U.grid_shape(1, 3, 3, 16), "grid")
   local first = U.read(out .. "/sample.png")
   ok, text = ganlua { "sample", out .. "/checkpoint.safetensors", "--n=9", "--seed=3", "--out=" .. out .. "/again.png" }
   U.truthy(ok, text)
@@ -40,7 +41,7 @@ T.case("ganlua sample on a short DCGAN run: a grid, seeded, truncated, walks; th
   -- a walk: rows of 5 steps, 2 rows for --n=10; truncated noise
   ok, text = ganlua { "sample", out, "--interpolate=5", "--n=10", "--truncation=0.5", "--out=" .. out .. "/walk.png" }
   U.truthy(ok, text)
-  U.shape(gan.image.load(out .. "/walk.png"), { 1, 2 * 16 + 3 * 2, 5 * 16 + 6 * 2 }, "2 walks of 5")
+  U.shape(gan.image.load(out .. "/walk.png"), U.grid_shape(1, 2, 5, 16), "2 walks of 5")
   U.equal(U.read(out .. "/log.csv"), log, "the run's log is untouched")
   -- in Lua: the run's generator, of any recipe, without shifting this process's draws
   gan.manual_seed(11)
@@ -83,10 +84,44 @@ T.case("ganlua sample and translate on a short CycleGAN run", function()
   U.truthy(ok, text)
   has(text, "3 images of " .. dir .. "/trainB translated BtoA")
   for i = 1, 3 do U.shape(gan.image.load(("%s/toA/b%d.png"):format(dir, i)), { 3, 16, 16 }, "translated image") end
-  U.shape(gan.image.load(dir .. "/toA.png"), { 3, 16 + 2 * 2, 6 * 16 + 7 * 2 }, "a row of 3 pairs")
+  U.shape(gan.image.load(dir .. "/toA.png"), U.grid_shape(3, 1, 6, 16), "a row of 3 pairs")
   ok, text = ganlua { "translate", out, dir .. "/trainB", "--direction=CtoD" }
   U.equal(ok, false)
   has(text, "--direction=CtoD: this run translates AtoB, BtoA")
+  ok, text = ganlua { "translate", out, dir .. "/trainB", "--target=3" }
+  U.equal(ok, false)
+  has(text, "--target=3: this run translates between two domains (--direction=AtoB or BtoA)")
+end)
+
+T.case("ganlua translate on a short StarGAN run: into the domain --target names", function()
+  U.skip_without_style(T) -- Fashion-MNIST: StarGAN's domains are its classes
+  local out = U.tmpdir("sample_stargan") .. "/run"
+  local ok, text = ganlua { "stargan", "--size=16", "--nf=4", "--ndf=4", "--blocks=1", "--n_critic=1", "--batch=4",
+    "--limit=32", "--iters=2", "--eval=false", "--threads=1", "--out=" .. out }
+  U.truthy(ok, text)
+  local images = U.image_folder("sample_stargan_in", 3, 1, 20)
+  ok, text = ganlua { "translate", out, images, "--target=Dress", "--out=" .. out .. "/dress" }
+  U.truthy(ok, text)
+  has(text, "3 images of " .. images .. " translated into 3 (Dress) by " .. out .. " at step 2")
+  for i = 1, 3 do U.shape(gan.image.load(("%s/dress/%03d.png"):format(out, i)), { 1, 16, 16 }, "translated image") end
+  U.shape(gan.image.load(out .. "/dress.png"), U.grid_shape(1, 1, 6, 16), "a row of 3 pairs")
+  -- by id, into the default folder; another target, other images
+  ok, text = ganlua { "translate", out, images, "--target=0" }
+  U.truthy(ok, text)
+  has(text, out .. "/translated/to_0: 3 images")
+  U.truthy(U.read(out .. "/translated/to_0/001.png") ~= U.read(out .. "/dress/001.png"), "the target changes the image")
+  for _, case in ipairs {
+    { {}, "say which with --target= (its id or name): 0 (T-shirt/top), 2 (Pullover), 3 (Dress), 4 (Coat), 6 (Shirt)" },
+    { { "--target=trouser" }, "--target=trouser: not a domain of this run; its domains: 0 (T-shirt/top)" },
+    { { "--target=1" }, "--target=1: not a domain of this run" },
+  } do
+    local argv = { "translate", out, images }
+    for _, a in ipairs(case[1]) do argv[#argv + 1] = a end
+    ok, text = ganlua(argv)
+    U.equal(ok, false, case[2])
+    has(text, case[2])
+    U.truthy(not text:find("stack traceback", 1, true), text)
+  end
 end)
 
 T.case("gan.checkpoint.load: strict = false reads what the state names; from reads another key's entries", function()

@@ -320,6 +320,10 @@ T.case("Ctrl-C stops between two steps and saves a checkpoint that resumes", fun
   local _, meta = gan.io.load_safetensors(out .. "/checkpoint.safetensors")
   U.equal(meta["ganlua.step"], "3")
   U.equal(gan.interrupted(), false, "the flag is cleared for the next run")
+  local html = U.read(out .. "/report.html")
+  U.truthy(not html:find('id="live"', 1, true), "the final report is not live")
+  U.truthy(html:find('<p id="stopped">The run was interrupted (Ctrl-C) after step 3 of 20; --resume continues it.</p>',
+    1, true), "the report says the run was interrupted")
 end)
 
 T.case("options the loop reads are not noted as unread (--save_every)", function()

@@ -64,6 +64,15 @@ function U.det(shape, a, b, fn)
   return gan.tensor(v):reshape(shape)
 end
 
+-- the shape {C, H, W} of a grid gan.image.save_grid writes by default:
+-- rows x cols tiles of h x w pixels (w defaults to h), `pad` (2) pixels
+-- between and around them, all enlarged by gan.image.default_scale(h, w)
+function U.grid_shape(c, rows, cols, h, w, pad)
+  w, pad = w or h, pad or 2
+  local k = gan.image.default_scale(h, w)
+  return { c, k * (rows * h + (rows + 1) * pad), k * (cols * w + (cols + 1) * pad) }
+end
+
 function U.equal(a, b, what)
   if a ~= b then error(("%s: got %s, expected %s"):format(what or "equal", tostring(a), tostring(b)), 2) end
 end
@@ -244,7 +253,7 @@ function U.translation_smoke_cases(T, spec)
     U.truthy(log:find(spec.log), log)
     -- six columns: real A, translated, reconstructed, real B, translated, reconstructed
     local grid = gan.image.load(out .. "/samples/step_000003.png")
-    U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 }, "a 6x6 grid of 32x32 gray images")
+    U.shape(grid, U.grid_shape(1, 6, 6, 32), "a 6x6 grid of 32x32 gray images")
     U.check_translation_metrics(out)
   end)
 
@@ -257,7 +266,7 @@ function U.translation_smoke_cases(T, spec)
     U.check_run(out, text, "step 2/2")
     local log = U.read(out .. "/log.csv")
     U.truthy(log:find(spec.log), log)
-    U.shape(gan.image.load(out .. "/samples/step_000002.png"), { 3, 6 * 16 + 7 * 2, 6 * 16 + 7 * 2 }, "RGB grid")
+    U.shape(gan.image.load(out .. "/samples/step_000002.png"), U.grid_shape(3, 6, 6, 16), "RGB grid")
     ok, text = run("--test " .. opts)
     U.truthy(ok, text)
     U.truthy(text:find("AtoB: 1 images translated"), text)

@@ -20,7 +20,7 @@ T.case("acgan.lua on Fashion-MNIST: class loss logged, one row per class", funct
   local c1 = tonumber(log:match("\n1,([^,]+),"))
   U.truthy(c1 and c1 > 3 and c1 < 7, "C at step 1: " .. tostring(c1))
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.shape(grid, { 1, 342, 342 }, "a 10x10 grid")
+  U.shape(grid, U.grid_shape(1, 10, 10, 32), "a 10x10 grid")
 end)
 
 T.case("acgan.lua refuses a negative lambda and data without labels", function()

@@ -24,7 +24,7 @@ T.case("anogan.lua on Fashion-MNIST: AUROC of the search's scores, residual maps
   for _, s in ipairs({ 2, 3 }) do
     local g = gan.image.load(("%s/residuals_step%06d.png"):format(out, s))
     -- rows: 8 normal images, their G(z*), residuals, then the same for 8 anomalies
-    U.shape(g, { 1, 6 * 32 + 7 * 2, 8 * 32 + 9 * 2 }, "residual maps at step " .. s)
+    U.shape(g, U.grid_shape(1, 6, 8, 32), "residual maps at step " .. s)
   end
 end)
 

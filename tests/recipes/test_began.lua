@@ -42,7 +42,7 @@ T.case("began.lua on Fashion-MNIST at 16x16: k follows the control law, M is log
   end
   U.truthy(U.read(out .. "/options.txt"):find("gamma=0.7", 1, true), "gamma in options.txt")
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.truthy(grid:size(2) >= 8 * 16, "an 8x8 grid of 16x16 images")
+  U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
 
 T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()
@@ -52,6 +52,8 @@ T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()
       .. "--sample_every=2 --save_every=2 --eval=false --out=" .. out)
     U.truthy(ok, text)
     U.check_run(out, text, "step 2/2")
+    U.truthy(text:find("defaults for toy sets (8gaussians, 25gaussians, ring, swissroll): --lambda_k=0.01 --lr=0.001\n",
+      1, true), "the toy defaults the command line did not give\n" .. text)
   end
   local ok, text = run("--gamma=0 --out=" .. U.tmpdir("recipe_began_bad"))
   U.truthy(not ok and text:find("--gamma must be in (0, 1]", 1, true), text)

@@ -20,7 +20,7 @@ T.case("biggan.lua: conditional G, projection D, EMA, class agreement; truncatio
   local t = assert(gan.io.load_safetensors(out .. "/checkpoint.safetensors"))
   U.truthy(t["ema.shared.weight"] and t["D.embed.weight_orig"], "EMA copy and projection embedding saved")
   U.truthy(t["G.blocks.1.bn1.gain.weight_orig"], "conditional BN")
-  U.shape(gan.image.load(out .. "/samples/step_000003.png"), { 1, 10 * 18 + 2, 10 * 18 + 2 }, "a 10x10 grid")
+  U.shape(gan.image.load(out .. "/samples/step_000003.png"), U.grid_shape(1, 10, 10, 16), "a 10x10 grid")
   local lab = U.tmpdir("recipe_truncation_biggan")
   ok, text = U.run_recipe("recipes/lab/truncation.lua", "--model=biggan --threads=1 --t=0,1,0.5 --samples=40 "
     .. "--checkpoint=" .. out .. "/checkpoint.safetensors --out=" .. lab)
@@ -28,7 +28,7 @@ T.case("biggan.lua: conditional G, projection D, EMA, class agreement; truncatio
   local tbl = U.read(lab .. "/table.md")
   for _, v in ipairs({ "none", "1.00", "0.50" }) do U.truthy(tbl:find("\n| " .. v .. " | ", 1, true), tbl) end
   U.truthy(U.read(lab .. "/results.csv"):find("^t,fd,precision,recall,accuracy,min_coverage,"), "csv header")
-  U.shape(gan.image.load(lab .. "/truncation_grid.png"), { 1, 3 * 18 + 2, 10 * 18 + 2 }, "3 t by 10 classes")
+  U.shape(gan.image.load(lab .. "/truncation_grid.png"), U.grid_shape(1, 3, 10, 16), "3 t by 10 classes")
   U.truthy(U.exists(lab .. "/grid_t_none.png") and U.exists(lab .. "/grid_t_0.50.png"), "a grid per t")
   ok, text = U.run_recipe("recipes/lab/truncation.lua", "--model=biggan --t=-1 --out=" .. lab)
   U.truthy(not ok and text:find("--t: -1 is negative", 1, true), text)

@@ -18,7 +18,7 @@ T.case("cgan.lua on Fashion-MNIST: one row per class in the sample grid", functi
   U.truthy(log:find("^step,D,D%(G%(z|y%)%),D%(x|y%),G\n"), log)
   local grid = gan.image.load(out .. "/samples/step_000003.png")
   -- 10 classes x 10 samples of 32x32 with 2-pixel gaps
-  U.shape(grid, { 1, 342, 342 }, "a 10x10 grid")
+  U.shape(grid, U.grid_shape(1, 10, 10, 32), "a 10x10 grid")
 end)
 
 T.case("cgan.lua refuses data without labels", function()

@@ -18,7 +18,7 @@ T.case("cogan.lua on Fashion-MNIST: pairs of a garment and an edge map from one 
   U.truthy(log:find("^step,D,D1%(x%),D2%(x%),G\n"), log)
   -- 64 images, 8 per row: four (garment, edge map) pairs in each row
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.shape(grid, { 1, 8 * 32 + 9 * 2, 8 * 32 + 9 * 2 }, "an 8x8 grid of 32x32 gray images")
+  U.shape(grid, U.grid_shape(1, 8, 8, 32), "an 8x8 grid of 32x32 gray images")
   local m = U.read(out .. "/metrics.json")
   for _, k in ipairs({ "pair_l1", "shuffled_l1", "fd", "precision" }) do
     local v = tonumber(m:match('"' .. k .. '":%s*([-%d.e]+)'))
@@ -38,7 +38,7 @@ T.case("cogan.lua trains on a folder of RGB images, sharing all but one layer", 
   U.truthy(text:find("G1: %d+ parameters") and text:find("D_shared: %d+ parameters"), text)
   -- the edge maps (one channel) are shown with the images' three
   local grid = gan.image.load(out .. "/samples/step_000002.png")
-  U.shape(grid, { 3, 8 * 16 + 9 * 2, 8 * 16 + 9 * 2 }, "an 8x8 grid of 16x16 RGB images")
+  U.shape(grid, U.grid_shape(3, 8, 8, 16), "an 8x8 grid of 16x16 RGB images")
 end)
 
 T.case("cogan.lua: bad options are clear errors", function()

@@ -22,7 +22,7 @@ T.case("cyclegan.lua on Fashion-MNIST sneakers and ankle boots", function()
   T.close(lr, { 2e-4, 2e-4, 2e-4, 1e-4 }, 1e-6, "lr by step")
   -- six columns: real A, translated, reconstructed, real B, translated, reconstructed
   local grid = gan.image.load(out .. "/samples/step_000004.png")
-  U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 }, "a 6x6 grid of 32x32 gray images")
+  U.shape(grid, U.grid_shape(1, 6, 6, 32), "a 6x6 grid of 32x32 gray images")
   -- the evaluation at the end: translations classified, cycle L1, on 16 test images per domain
   U.check_translation_metrics(out)
   U.truthy(text:find("A_to_B %d"), text)
@@ -46,7 +46,7 @@ T.case("cyclegan.lua trains on a folder of JPEG and PNG files, and --test transl
   U.truthy(ok, text)
   U.check_run(out, text, "step 2/2")
   local grid = gan.image.load(out .. "/samples/step_000002.png")
-  U.shape(grid, { 3, 6 * 16 + 7 * 2, 6 * 16 + 7 * 2 }, "a 6x6 grid of 16x16 RGB images")
+  U.shape(grid, U.grid_shape(3, 6, 6, 16), "a 6x6 grid of 16x16 RGB images")
   ok, text = run("--test " .. opts)
   U.truthy(ok, text)
   U.truthy(text:find("AtoB: 2 images translated"), text)

@@ -20,7 +20,7 @@ T.case("fgan.lua on Fashion-MNIST at 16x16, Pearson chi-squared", function()
   local d, bound = log:match("\n3,([^,]+),[^,]+,([^,\n]+)")
   U.close(tonumber(bound), -tonumber(d), 1e-6, "bound = -D")
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.truthy(grid:size(2) >= 8 * 16, "an 8x8 grid of 16x16 images")
+  U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
 
 T.case("fgan.lua on 8 and 25 Gaussians, both G losses", function()
@@ -32,6 +32,7 @@ T.case("fgan.lua on 8 and 25 Gaussians, both G losses", function()
     U.truthy(ok, c[2] .. "\n" .. text)
     U.check_run(out, text, "step 2/2")
     U.truthy(U.read(out .. "/options.txt"):find("divergence=" .. c[2], 1, true), "the divergence in options.txt")
+    U.truthy(text:find("defaults for toy sets (8gaussians, 25gaussians, ring, swissroll): --lr=0.0003\n", 1, true), text)
   end
 end)
 

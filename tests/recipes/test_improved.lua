@@ -22,7 +22,7 @@ T.case("improved.lua on Fashion-MNIST at 16x16 with every technique at once", fu
   U.truthy(t["histD.avg.2.1.weight"] ~= nil and t["histG.avg.net.1.weight"] ~= nil, "historical averages")
   U.equal(meta["histD.count"], "3")
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.truthy(grid:size(2) >= 8 * 16, "an 8x8 grid of 16x16 images")
+  U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
 
 T.case("improved.lua on 8 and 25 Gaussians; resume; errors for bad options", function()

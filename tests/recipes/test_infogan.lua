@@ -22,7 +22,7 @@ T.case("infogan.lua on Fashion-MNIST: information terms logged, traversal grids 
   for _, name in ipairs({ "traversal_cat", "traversal_c1", "traversal_c2" }) do
     local g = gan.image.load(out .. "/" .. name .. ".png")
     U.truthy(g, name)
-    U.shape(g, { 1, 342, 342 }, name .. ": 10 rows of 10")
+    U.shape(g, U.grid_shape(1, 10, 10, 32), name .. ": 10 rows of 10")
   end
 end)
 
@@ -43,7 +43,7 @@ T.case("infogan.lua on a folder of RGB images, 4 categories and no continuous co
   U.truthy(values.purity >= 0.1 and values.purity <= 1, "purity " .. tostring(values.purity))
   U.truthy(values.nmi >= 0 and values.nmi <= 1, "nmi " .. tostring(values.nmi))
   local g = gan.image.load(out .. "/traversal_cat.png")
-  U.shape(g, { 3, 4 * 16 + 5 * 2, 4 * 16 + 5 * 2 }, "4 rows of 4, RGB")
+  U.shape(g, U.grid_shape(3, 4, 4, 16), "4 rows of 4, RGB")
   U.truthy(not U.exists(out .. "/traversal_c1.png"), "no continuous traversal")
   ok, text = run("--ncat=1 --iters=1 --out=" .. U.tmpdir("recipe_infogan_bad"))
   U.truthy(not ok and text:find("--ncat must be >= 2", 1, true), text)

@@ -16,9 +16,9 @@ T.case("lapgan.lua on Fashion-MNIST: three levels trained, each level shown", fu
   U.check_run(out, text, "step 3/3")
   local log = U.read(out .. "/log.csv")
   U.truthy(log:find("^step,D0,D1,D2,G0,G1,G2\n"), log)
-  U.shape(gan.image.load(out .. "/samples/step_000003.png"), { 1, 8 * 32 + 9 * 2, 8 * 32 + 9 * 2 }, "32x32 samples")
+  U.shape(gan.image.load(out .. "/samples/step_000003.png"), U.grid_shape(1, 8, 8, 32), "32x32 samples")
   -- 8 rows: the 8x8 image, then residual and image at 16 and at 32, all shown at 32x32
-  U.shape(gan.image.load(out .. "/levels_step000003.png"), { 1, 8 * 32 + 9 * 2, 5 * 32 + 6 * 2 }, "levels")
+  U.shape(gan.image.load(out .. "/levels_step000003.png"), U.grid_shape(1, 8, 5, 32), "levels")
 end)
 
 T.case("lapgan.lua at 16x16 on a folder of images has one refining level; bad sizes refused", function()

@@ -16,10 +16,10 @@ T.case("latent.lua: a short DCGAN, interpolation and concept arithmetic grids", 
   U.truthy(U.exists(out .. "/dcgan/checkpoint.safetensors"), "the DCGAN's checkpoint\n" .. text)
   local g = gan.image.load(out .. "/interpolation.png")
   U.truthy(g, "interpolation.png\n" .. text)
-  U.shape(g, { 1, 3 * 32 + 4 * 2, 5 * 32 + 6 * 2 }, "3 walks of 5 steps")
+  U.shape(g, U.grid_shape(1, 3, 5, 32), "3 walks of 5 steps")
   -- a 2-step DCGAN may draw too few items of a class for the arithmetic: then the message says so
   if ok then
-    U.shape(gan.image.load(out .. "/arithmetic.png"), { 1, 5 * 32 + 6 * 2, 4 * 32 + 5 * 2 }, "5 rows of 4")
+    U.shape(gan.image.load(out .. "/arithmetic.png"), U.grid_shape(1, 5, 4, 32), "5 rows of 4")
     U.truthy(U.read(out .. "/latent.txt"):find("results classified as Bag: %d of 8"), text)
   else
     U.truthy(text:find("samples are [%w/ ]+: raise %-%-pool"), text)

@@ -22,7 +22,7 @@ T.case("pix2pix.lua on Fashion-MNIST edges -> garments", function()
   U.truthy(l1 and l1 > 0 and l1 < 2 and fd and fd > 0, m)
   -- (input, translation, ground truth) triplets, two per row
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.shape(grid, { 1, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 })
+  U.shape(grid, U.grid_shape(1, 6, 6, 32))
 end)
 
 T.case("pix2pix.lua on a side-by-side folder (JPEG and PNG), and clear errors", function()
@@ -36,7 +36,7 @@ T.case("pix2pix.lua on a side-by-side folder (JPEG and PNG), and clear errors", 
   U.truthy(ok, text)
   U.check_run(out, text, "step 2/2")
   U.truthy(U.read(out .. "/eval.csv"):find("^step,L1\n2,"), "eval on the test folder")
-  U.shape(gan.image.load(out .. "/samples/step_000002.png"), { 3, 6 * 32 + 7 * 2, 6 * 32 + 7 * 2 })
+  U.shape(gan.image.load(out .. "/samples/step_000002.png"), U.grid_shape(3, 6, 6, 32))
   ok, text = run("--size=48 --iters=1")
   U.truthy(not ok and text:find("--size must be a power of two >= 32", 1, true), text)
   ok, text = run("--dropout=9 --iters=1")

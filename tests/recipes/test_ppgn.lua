@@ -26,7 +26,7 @@ T.case("ppgn.lua: condition network trained, one row per asked class", function(
   U.truthy(text:find("G from " .. out .. "/dcgan.safetensors (step 1): nz 16, 32x32", 1, true), text)
   U.check_run(out, text, "step 3/3")
   U.truthy(U.read(out .. "/log.csv"):find("^step,acc,loss\n"), text)
-  U.shape(gan.image.load(out .. "/samples/step_000003.png"), { 1, 342, 342 }, "10 classes x 10 samples")
+  U.shape(gan.image.load(out .. "/samples/step_000003.png"), U.grid_shape(1, 10, 10, 32), "10 classes x 10 samples")
 end)
 
 T.case("ppgn.lua refuses negative step sizes", function()

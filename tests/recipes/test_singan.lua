@@ -76,6 +76,18 @@ T.case("lab/singan_apps.lua: super-resolution, paint, edit and harmonize on a ti
   U.truthy(U.read(out .. "/sr.json"):find('"sr_psnr_bicubic"', 1, true), "sr.json")
 end)
 
+T.case("singan.lua stopped after its first scale measures and samples that scale", function()
+  local img = tiny_image("recipe_singan_first_image")
+  local out = U.tmpdir("recipe_singan_first")
+  local ok, text = run(TINY .. "--iters=3 --image=" .. img .. " --out=" .. out)
+  U.truthy(ok and text:find("step 3/3", 1, true), text)
+  local m = U.read(out .. "/metrics.json")
+  U.truthy(m:find('"rec_rmse_scale1"', 1, true) and m:find('"l1_samples"', 1, true)
+    and not m:find('"rec_rmse_scale2"', 1, true), m)
+  -- the image at scale 1 (25 x 30) and two samples, in a row of 4
+  U.shape(gan.image.load(out .. "/random_samples.png"), U.grid_shape(3, 1, 3, 25, 30))
+end)
+
 T.case("singan.lua and lab/singan_apps.lua refuse bad options with clear errors", function()
   local img = tiny_image("recipe_singan_bad_image")
   local out = U.tmpdir("recipe_singan_bad")
@@ -88,6 +100,7 @@ T.case("singan.lua and lab/singan_apps.lua refuse bad options with clear errors"
     { "--image=" .. img .. " --gen_start_scale=3", "--gen_start_scale must be from 1 to 2" },
     { "--image=" .. img .. " --iters=1000 --niter=3", "--iters must be from 0 to 6" },
     { "--image=" .. img .. " --niter=0", "--niter must be >= 1" },
+    { "--image=" .. img .. " --nf=32", "--nf: singan.lua does not use the options of gan.nets (networks)" },
   }
   for _, c in ipairs(cases) do
     local ok, text = run(c[1] .. (c[1]:find("max_size", 1, true) and "" or " --max_size=36") .. " --out=" .. out)

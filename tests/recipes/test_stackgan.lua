@@ -16,10 +16,10 @@ T.case("stackgan.lua: two stages trained, a caption drawn", function()
   U.check_run(out, text, "step 3/3")
   U.truthy(text:find("text encoder: 5 iterations", 1, true), text)
   U.truthy(U.read(out .. "/log.csv"):find("^step,D1,D2,G1,G2,KL\n"), text)
-  U.shape(gan.image.load(out .. "/samples/step_000003.png"), { 1, 342, 342 }, "10 classes x 10 captions")
-  U.shape(gan.image.load(out .. "/caption.png"), { 1, 8 * 32 + 9 * 2, 8 * 32 + 9 * 2 }, "64 samples of the caption")
+  U.shape(gan.image.load(out .. "/samples/step_000003.png"), U.grid_shape(1, 10, 10, 32), "10 classes x 10 captions")
+  U.shape(gan.image.load(out .. "/caption.png"), U.grid_shape(1, 8, 8, 32), "64 samples of the caption")
   -- 10 captions, each as Stage-I (16x16 shown at 32) and Stage-II
-  U.shape(gan.image.load(out .. "/stages_step000003.png"), { 1, 5 * 32 + 6 * 2, 4 * 32 + 5 * 2 }, "stages")
+  U.shape(gan.image.load(out .. "/stages_step000003.png"), U.grid_shape(1, 5, 4, 32), "stages")
 end)
 
 T.case("stackgan.lua refuses unknown words before training", function()

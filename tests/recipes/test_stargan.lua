@@ -18,7 +18,7 @@ T.case("stargan.lua on five Fashion-MNIST classes", function()
   U.truthy(log:find("^step,D,G,GP,W,cls_fake,cls_real,lr,rec\n"), log)
   -- one row per test image, one column per target domain
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.shape(grid, { 1, 5 * 32 + 6 * 2, 5 * 32 + 6 * 2 })
+  U.shape(grid, U.grid_shape(1, 5, 5, 32))
   local m = U.read(out .. "/metrics.json")
   for _, k in ipairs({ "translated_acc", "real_acc", "to_0", "to_6" }) do
     local v = tonumber(m:match('"' .. k .. '":%s*([-%d.e]+)'))

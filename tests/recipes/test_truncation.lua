@@ -22,7 +22,7 @@ T.case("truncation.lua: a tiny StyleGAN2, three psi, the curves, the grid and th
   for _, p in ipairs({ "0.00", "0.50", "1.00" }) do U.truthy(tbl:find("\n| " .. p .. " | ", 1, true), tbl) end
   local csv = U.read(out .. "/results.csv")
   U.truthy(csv:find("^psi,fd,precision,recall,min_coverage,T%-shirt/top,"), csv)
-  U.shape(gan.image.load(out .. "/truncation_grid.png"), { 1, 3 * 32 + 4 * 2, 3 * 32 + 4 * 2 }, "3 psi by 3 z")
+  U.shape(gan.image.load(out .. "/truncation_grid.png"), U.grid_shape(1, 3, 3, 32), "3 psi by 3 z")
   U.shape(gan.image.load(out .. "/truncation.png"), { 3, 320, 3 * 420 }, "three panels")
 end)
 

@@ -22,9 +22,9 @@ T.case("vae.lua on Fashion-MNIST: ELBO terms logged, prior samples and reconstru
   U.close(loss, rec + kl, 1e-4, "loss = rec + KL")
   U.truthy(kl >= 0 and rec > 100 and rec < 1024, ("KL %s rec %s"):format(kl, rec))
   local grid = gan.image.load(out .. "/samples/step_000003.png")
-  U.shape(grid, { 1, 8 * 32 + 9 * 2, 8 * 32 + 9 * 2 }, "an 8x8 grid of prior samples")
+  U.shape(grid, U.grid_shape(1, 8, 8, 32), "an 8x8 grid of prior samples")
   local rec_grid = gan.image.load(out .. "/reconstructions.png")
-  U.shape(rec_grid, { 1, 8 * 32 + 9 * 2, 8 * 32 + 9 * 2 }, "32 test images and their reconstructions")
+  U.shape(rec_grid, U.grid_shape(1, 8, 8, 32), "32 test images and their reconstructions")
 end)
 
 T.case("vae.lua refuses a negative beta and 2-D points", function()

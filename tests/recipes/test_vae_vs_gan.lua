@@ -19,8 +19,8 @@ T.case("vae_vs_gan.lua: two runs with the same budget, one figure", function()
     end
   end
   local fig = gan.image.load(out .. "/vae_vs_gan.png")
-  local grid = 8 * 32 + 9 * 2
-  U.shape(fig, { 1, grid, 2 * grid + 6 }, "two 8x8 grids and a gap")
+  local grid = U.grid_shape(1, 8, 8, 32)
+  U.shape(fig, { 1, grid[2], 2 * grid[3] + 6 }, "two 8x8 grids and a gap")
   local summary = U.read(out .. "/summary.txt")
   U.truthy(summary:find("\ndcgan ") and summary:find("\nvae "), summary)
 end)

@@ -40,7 +40,8 @@
 -- (always, last); `hooks.observers` adds more after the default ones. The
 -- `run` they receive holds opt, state, hooks, out, iters, start (the step
 -- it resumed from), step (the last step run), values (its scalars),
--- steps (run now), seconds, stopped ("interrupted" or nil), results (the
+-- steps (run now), seconds, stopped ("interrupted" or nil), failed (in
+-- `close`: the error that ended the loop or `finish`), results (the
 -- final evaluation) and `run:say(text)`, which prints without garbling the
 -- progress line.
 --
@@ -56,7 +57,8 @@
 -- grid at that step, or nil (see gan.train.samples), eval(step, n) -> table of
 -- scalars (every eval_every steps, logged to OUT/eval.csv, and at the end),
 -- log(step, values), observers (a list), translate = {AtoB = fn, BtoA = fn,
--- channels = n} (how `ganlua translate` uses a trained run: gan.sample).
+-- channels = n}, or {targets = {{id=, name=}, ...}, to = fn(x, k), channels = n}
+-- among several domains (how `ganlua translate` uses a trained run: gan.sample).
 --
 -- A run folder holds one run: a fresh run into a folder with a checkpoint
 -- is refused (--resume continues it, --force starts over and removes its
@@ -391,6 +393,7 @@ function M.run(opt, state, step_fn, hooks)
     ok, err = util.traced(loop)
     gan.catch_interrupt(false)
     if not ok then
+      run.failed = err
       pcall(notify, run, "close")
       error(err, 0)
     end
@@ -408,6 +411,7 @@ function M.run(opt, state, step_fn, hooks)
     save(run.step)
   end
   ok, err = util.traced(notify, run, "finish")
+  if not ok then run.failed = err end
   notify(run, "close")
   if not ok then error(err, 0) end
   if run.save_error then
