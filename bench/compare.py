@@ -1,15 +1,26 @@
 #!/usr/bin/python3
-"""Runs bench/dcgan_step.lua (ganlua) and bench/torch_dcgan_step.py (PyTorch)
-alternately, A B A B ..., under the same environment and thread count, and
-prints both medians, their ratio and each side's peak RSS.
+"""Runs each case's ganlua program and its PyTorch peer alternately, A B A B ...,
+under the same environment and thread count, and prints a table of training
+steps: both medians, their ratio and each side's peak RSS, with the CPU and the
+settings at the top.
 
-    bench/compare.py                      # both cases, 5 rounds each
-    bench/compare.py --case=dcgan32 --rounds=7 --threads=2
+    /usr/bin/python3 bench/compare.py --rounds=5 --threads=2     # every case
+    bench/compare.py --case=dcgan32 --rounds=7                     # one case
+    bench/compare.py --case=cyclegan_b1,sngan --rounds=1 --steps=2 --threads=1
     OPENBLAS_CORETYPE= bench/compare.py   # let OpenBLAS pick its kernels
 
-Each round runs each program once (3 warm-up steps, then --steps timed
-steps; the program reports the median step). The table gives the median of
-the rounds' medians.
+The cases: dcgan32 and dcgan64 (bench/dcgan_step.lua, bench/torch_dcgan_step.py);
+cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp and sngan (bench/steps.lua,
+bench/torch_steps.py, which describe each). Each round runs each program
+once (--warmup steps, 3 by default, then --steps timed steps; the program
+reports the median step); the table gives the median of the rounds'
+medians. Both sides print their networks' parameter counts; the script
+stops if they differ.
+
+The dcgan cases' rounds also time OpenBLAS's sgemm on a 2048 x 2048 x 2048
+product through ganlua (bench/steps.lua --case=sgemm), and a second table
+gives each dcgan step's convolution FLOPs per second as a fraction of that
+rate.
 """
 import argparse
 import os
@@ -17,10 +28,21 @@ import statistics
 import subprocess
 import sys
 
+from compare_upfirdn2d import cpu
+
+DCGAN = ("bench/dcgan_step.lua", "bench/torch_dcgan_step.py")
+STEPS = ("bench/steps.lua", "bench/torch_steps.py")
+# name: (programs, arguments, what it is)
 CASES = {
-    "dcgan32": ["--size=32", "--channels=1", "--batch=64", "--nf=64"],
-    "dcgan64": ["--size=64", "--channels=3", "--batch=64", "--nf=64"],
+    "dcgan32": (DCGAN, ["--size=32", "--channels=1", "--batch=64", "--nf=64"], "DCGAN 32x32x1, batch 64, nf 64"),
+    "dcgan64": (DCGAN, ["--size=64", "--channels=3", "--batch=64", "--nf=64"], "DCGAN 64x64x3, batch 64, nf 64"),
+    "cyclegan_b1": (STEPS, ["--case=cyclegan_b1"], "CycleGAN 64x64x3, batch 1, 6 blocks, nf/ndf 64"),
+    "cyclegan_b4": (STEPS, ["--case=cyclegan_b4"], "CycleGAN 64x64x3, batch 4, 6 blocks, nf/ndf 64"),
+    "pix2pix_b4": (STEPS, ["--case=pix2pix_b4"], "pix2pix 64x64x3, batch 4, U-Net nf 64, ndf 64"),
+    "wgan_gp": (STEPS, ["--case=wgan_gp"], "WGAN-GP critic step 32x32x1, batch 64, nf 32"),
+    "sngan": (STEPS, ["--case=sngan"], "SNGAN D + G step 32x32x1, batch 64, nf 64, ndf 32"),
 }
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -36,46 +58,91 @@ def lines(cmd):
     """the words of each line cmd prints (run from the tree's root); exits if it fails"""
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr}")
+        sys.exit(f"failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
     return [line.split() for line in out.stdout.splitlines()]
 
 
 def run(cmd):
-    values = {}
+    """{ms_per_step, peak_rss_mb, gflop_per_step (when printed), params: [(net, count)],
+    info: the program's `ganlua ...` or `torch ...` line}"""
+    values = {"params": []}
     for parts in lines(cmd):
-        if len(parts) == 2 and parts[0] in ("ms_per_step", "peak_rss_mb"):
+        if len(parts) == 2 and parts[0] in ("ms_per_step", "peak_rss_mb", "gflop_per_step"):
             values[parts[0]] = float(parts[1])
+        elif len(parts) == 3 and parts[0] == "params":
+            values["params"].append((parts[1], int(parts[2])))
+        elif parts and parts[0] in ("ganlua", "torch"):
+            values["info"] = " ".join(parts)
     return values
+
+
+def same_params(case, g, t):
+    """exits, naming every network, when the two sides' parameter counts differ"""
+    if g["params"] != t["params"] or not g["params"]:
+        sys.exit(f"{case}: the parameter counts differ, so the two sides are not the same networks:\n"
+                 f"  ganlua  {g['params']}\n  PyTorch {t['params']}")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--case", choices=sorted(CASES) + ["all"], default="all")
+    ap.add_argument("--case", default="all", help="all, or cases separated by commas: " + ", ".join(CASES))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ganlua", default=ganlua())
     a = ap.parse_args()
-    env = os.environ.get("OPENBLAS_CORETYPE")
-    print(f"threads {a.threads}; OPENBLAS_CORETYPE={env if env else '(unset)'}; rounds {a.rounds}; "
-          f"steps {a.steps}; ganlua {a.ganlua}")
-    cases = sorted(CASES) if a.case == "all" else [a.case]
-    rows = []
+    cases = list(CASES) if a.case == "all" else a.case.split(",")
     for case in cases:
-        common = CASES[case] + [f"--steps={a.steps}", f"--threads={a.threads}"]
-        g_ms, t_ms, g_rss, t_rss = [], [], [], []
+        if case not in CASES:
+            sys.exit(f"--case: unknown case '{case}' (all, or some of: {', '.join(CASES)})")
+    if a.rounds < 1 or a.steps < 1 or a.threads < 1 or a.warmup < 0:
+        sys.exit("--rounds, --steps and --threads must be >= 1, --warmup >= 0")
+
+    model, flags = cpu(FLAGS)
+    env = os.environ.get("OPENBLAS_CORETYPE")
+    print(f"CPU {model} ({os.cpu_count()} cores); " + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in FLAGS))
+    print(f"threads {a.threads}; OPENBLAS_CORETYPE={env if env else '(unset)'}; rounds {a.rounds}; "
+          f"steps {a.steps} after {a.warmup} warm-up; ganlua {a.ganlua}", flush=True)
+    timing = [f"--steps={a.steps}", f"--warmup={a.warmup}", f"--threads={a.threads}"]
+    sgemm_cmd = [a.ganlua, "bench/steps.lua", "--case=sgemm"] + timing
+    rows, bound, infos = [], [], {}
+    for case in cases:
+        (glua, gtorch), args, _ = CASES[case]
+        common = args + timing
+        g_ms, t_ms, g_rss, t_rss, s_rate = [], [], [], [], []
         for r in range(a.rounds):
-            g = run([a.ganlua, "bench/dcgan_step.lua"] + common)
-            t = run(["/usr/bin/python3", "bench/torch_dcgan_step.py"] + common)
+            g = run([a.ganlua, glua] + common)
+            t = run(["/usr/bin/python3", gtorch] + common)
+            if r == 0:
+                same_params(case, g, t)
+                infos.setdefault("ganlua", g.get("info", "?"))
+                infos.setdefault("torch", t.get("info", "?"))
             g_ms.append(g["ms_per_step"]); g_rss.append(g["peak_rss_mb"])
             t_ms.append(t["ms_per_step"]); t_rss.append(t["peak_rss_mb"])
-            print(f"  {case} round {r + 1}: ganlua {g['ms_per_step']:.1f} ms, torch {t['ms_per_step']:.1f} ms",
+            note = ""
+            if "gflop_per_step" in g:
+                s = run(sgemm_cmd)
+                s_rate.append(s["gflop_per_step"] / s["ms_per_step"] * 1000)
+                note = f", sgemm {s_rate[-1]:.0f} GFLOP/s"
+            print(f"  {case} round {r + 1}: ganlua {g['ms_per_step']:.1f} ms, torch {t['ms_per_step']:.1f} ms{note}",
                   flush=True)
-        rows.append((case, statistics.median(g_ms), statistics.median(t_ms), max(g_rss), max(t_rss)))
+        g_med = statistics.median(g_ms)
+        rows.append((case, g_med, statistics.median(t_ms), max(g_rss), max(t_rss)))
+        if s_rate:
+            bound.append((case, g["gflop_per_step"], g["gflop_per_step"] / g_med * 1000, statistics.median(s_rate)))
     print()
-    print(f"{'case':8} {'ganlua ms':>10} {'torch ms':>10} {'speedup':>8} {'ganlua RSS':>11} {'torch RSS':>10}")
+    print(f"{infos['ganlua']}; {infos['torch']}")
+    print(f"{'case':12} {'ganlua ms':>10} {'torch ms':>10} {'torch/ganlua':>12} {'ganlua RSS':>11} {'torch RSS':>10}  what")
     for case, g, t, gr, tr in rows:
-        print(f"{case:8} {g:10.1f} {t:10.1f} {t / g:7.2f}x {gr:9.0f}MB {tr:8.0f}MB")
+        print(f"{case:12} {g:10.1f} {t:10.1f} {t / g:11.2f}x {gr:9.0f}MB {tr:8.0f}MB  {CASES[case][2]}")
+    if bound:
+        print()
+        print("the sgemm bound: each step's convolution FLOPs per second against OpenBLAS's sgemm "
+              "(2048^3 through ganlua's matmul) in the same rounds")
+        print(f"{'case':12} {'GFLOP/step':>10} {'GFLOP/s':>8} {'sgemm GFLOP/s':>14} {'fraction':>9}")
+        for case, gflop, rate, sgemm in bound:
+            print(f"{case:12} {gflop:10.2f} {rate:8.1f} {sgemm:14.1f} {100 * rate / sgemm:8.1f}%")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def alternate(sides, rounds):
     return results
 
 
-def cpu():
+def cpu(wanted=("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl")):
+    """the first CPU's model name, and which of the wanted flags it has (in the order given)"""
     model, flags = "?", []
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -80,7 +81,7 @@ def cpu():
                 model = line.split(":", 1)[1].strip()
             if line.startswith("flags") and not flags:
                 have = set(line.split(":", 1)[1].split())
-                flags = [x for x in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl") if x in have]
+                flags = [x for x in wanted if x in have]
     return model, flags
 
 

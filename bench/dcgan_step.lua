@@ -1,6 +1,7 @@
 --- The reference DCGAN training step, timed: the peer of bench/torch_dcgan_step.py.
--- Same network, initialisation, loss and optimizer; prints `ms_per_step <median>`
--- as its last line (and peak RSS before it).
+-- Same network, initialisation, loss and optimizer; prints the step's convolution
+-- FLOPs (`gflop_per_step`), each network's parameter count, and `ms_per_step <median>`
+-- as its last line (and peak RSS before it): bench/timing.lua.
 --
 --     ganlua bench/dcgan_step.lua --size=32 --channels=1 --batch=64 --nf=64 --steps=10 --threads=2
 local gan = require "gan"
@@ -12,7 +13,7 @@ local opt = gan.options {
   batch = 64,    -- minibatch size
   nf = 64,       -- feature maps of D's first layer
   nz = 100,      -- noise dimension
-  steps = 10,    -- timed steps
+  steps = 10,    -- timed steps (0: print the parameter counts and stop)
   warmup = 3,    -- untimed steps first
   threads = 2,   -- CPU threads
   seed = 1,      -- random seed
@@ -56,34 +57,36 @@ local function step()
   return lossD:item(), lossG:item()
 end
 
-for _ = 1, opt.warmup do step() end
-if opt.profile then gan.profile(true) end
-local times = {}
-for i = 1, opt.steps do
-  local t0 = gan.clock()
-  step()
-  times[i] = (gan.clock() - t0) * 1000
+-- multiply-adds of one sample through a chain of convolutions from res x res, per layer
+local function layer_macs(net, res)
+  local out = {}
+  for _, m in ipairs(net:modules()) do
+    local k, a = m.kernel_size, m.args
+    if m.__name == "Conv2d" then
+      res = (res + 2 * a.padding[1] - k[1]) // a.stride[1] + 1
+      out[#out + 1] = m.in_channels * m.out_channels * k[1] * k[2] * res * res
+    elseif m.__name == "ConvTranspose2d" then
+      out[#out + 1] = m.in_channels * m.out_channels * k[1] * k[2] * res * res
+      res = (res - 1) * a.stride[1] - 2 * a.padding[1] + k[1]
+    end
+  end
+  return out
 end
-table.sort(times)
-local n = #times
-local median = n % 2 == 1 and times[(n + 1) // 2] or (times[n // 2] + times[n // 2 + 1]) / 2
 
-local function peak_rss_mb()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmHWM:%s*(%d+)")
-    if kb then return tonumber(kb) / 1024 end
-  end
+-- the step's convolution FLOPs (2 per multiply-add; every pass of a layer costs its forward's):
+-- G forward once; D forward on real, on fake for D and on fake for G; D's weight gradients on
+-- two batches; input gradients through D on those two batches but for its first layer (nothing
+-- upstream asks for them) and through all of D on G's batch; G's weight gradients, and its input
+-- gradients but for its first layer
+local function step_gflop()
+  local g, d = layer_macs(G, 1), layer_macs(D, opt.size)
+  local sum_g, sum_d = 0, 0
+  for _, v in ipairs(g) do sum_g = sum_g + v end
+  for _, v in ipairs(d) do sum_d = sum_d + v end
+  local macs = 3 * sum_g - g[1] + 3 * sum_d + 2 * sum_d + 2 * (sum_d - d[1]) + sum_d
+  return 2 * macs * opt.batch / 1e9
 end
-if opt.profile then
-  local total = 0
-  for _, r in ipairs(gan.profile()) do total = total + r.ms end
-  print(("%-28s %8s %10s %7s"):format("op", "calls", "ms/step", "share"))
-  for _, r in ipairs(gan.profile()) do
-    print(("%-28s %8d %10.2f %6.1f%%"):format(r.name, r.calls // opt.steps, r.ms / opt.steps, 100 * r.ms / total))
-  end
-  gan.profile(false)
-end
-local info = gan.kernels.info()
-print(("ganlua %s threads %d isa %s"):format(gan.version, info.threads, info.isa))
-print(("peak_rss_mb %.1f"):format(peak_rss_mb()))
-print(("ms_per_step %.2f"):format(median))
+print(("gflop_per_step %.2f"):format(step_gflop()))
+
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "timing.lua").run(opt, step, { { "G", G }, { "D", D } })

@@ -2,13 +2,15 @@
 """The reference DCGAN training step in PyTorch, the peer of bench/dcgan_step.lua.
 
 Same network, initialisation, loss and optimizer; same arguments; prints
-`ms_per_step <median>` as its last line (and peak RSS before it).
+each network's parameter count, and `ms_per_step <median>` as its last line
+(and peak RSS before it): `time_and_report`, which bench/torch_steps.py shares.
 
     /usr/bin/python3 bench/torch_dcgan_step.py --size=32 --channels=1 --batch=64 --nf=64 --steps=10 --threads=2
 """
 import argparse
 import resource
 import statistics
+import sys
 import time
 
 import torch
@@ -29,7 +31,7 @@ def parse():
     return p.parse_args()
 
 
-def generator(size, channels, nf, nz):
+def generator(size, channels, nf, nz, last_bias=False):
     # z (nz,1,1) -> 4x4 with nf*size/8 channels, then halve channels while doubling size
     layers, ch = [], nf * size // 8
     layers += [nn.ConvTranspose2d(nz, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
@@ -38,7 +40,7 @@ def generator(size, channels, nf, nz):
         layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
         ch //= 2
         res *= 2
-    layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=last_bias), nn.Tanh()]
     return nn.Sequential(*layers)
 
 
@@ -59,6 +61,28 @@ def init_dcgan(m):
     elif isinstance(m, nn.BatchNorm2d):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+
+def time_and_report(a, step, nets):
+    """prints each network's parameter count, runs a.warmup steps, times a.steps
+    steps, and prints the settings, the peak RSS and the median step (a.steps = 0:
+    the parameter counts only)"""
+    if a.steps < 0 or a.warmup < 0:
+        sys.exit(f"--steps and --warmup must be >= 0, got {a.steps} and {a.warmup}")
+    for name, net in nets:
+        print(f"params {name} {sum(p.numel() for p in net.parameters())}")
+    if a.steps == 0:
+        return
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1000)
+    print(f"torch {torch.__version__} threads {torch.get_num_threads()} mkldnn {torch.backends.mkldnn.is_available()}")
+    print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+    print(f"ms_per_step {statistics.median(times):.2f}")
 
 
 def main():
@@ -89,17 +113,7 @@ def main():
         optG.step()
         return lossD.item(), lossG.item()
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000)
-    print(f"torch {torch.__version__} threads {torch.get_num_threads()} mkldnn {torch.backends.mkldnn.is_available()}")
-    print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
-    print(f"ms_per_step {statistics.median(times):.2f}")
-
+    time_and_report(a, step, [("G", G), ("D", D)])
 
 if __name__ == "__main__":
     main()

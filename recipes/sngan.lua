@@ -43,15 +43,7 @@ if gan.nets.is_points(data) then
 else
   local c, s = data.x:size(2), data.x:size(3)
   if s % 8 ~= 0 then error("--size must be a multiple of 8", 0) end
-  D = nn.Sequential {}
-  for _, w in ipairs({ opt.ndf, opt.ndf * 2, opt.ndf * 4 }) do
-    D:add(nn.Conv2d(c, w, 3, 1, 1)):add(nn.LeakyReLU(0.1))
-    D:add(nn.Conv2d(w, w, 4, 2, 1)):add(nn.LeakyReLU(0.1))
-    c, s = w, s // 2
-  end
-  D:add(nn.Conv2d(c, opt.ndf * 8, 3, 1, 1)):add(nn.LeakyReLU(0.1))
-  D:add(nn.Flatten()):add(nn.Linear(opt.ndf * 8 * s * s, 1))
-  nn.SpectralNorm.wrap(D)
+  D = nn.SpectralNorm.wrap(gan.nets.dcgan.standard_cnn(c, s, opt.ndf))
 end
 local optG = gan.optim.Adam(G, { lr = opt.lr_g, betas = { opt.beta1, opt.beta2 } })
 local optD = gan.optim.Adam(D, { lr = opt.lr_d, betas = { opt.beta1, opt.beta2 } })

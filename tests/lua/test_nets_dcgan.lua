@@ -153,4 +153,23 @@ T.case("nn.Heads: the trunk once, every head on its output", function()
   U.raises(function() nn.Heads(nn.Linear(3, 2), 5) end, "head 1 is not a module")
 end)
 
+T.case("gan.nets.dcgan.standard_cnn: SNGAN's standard CNN, its layers and sizes", function()
+  local D = gan.nets.dcgan.standard_cnn(1, 32, 32)
+  -- PyTorch's layer by layer count (bench/torch_steps.py's sngan D)
+  U.equal(D:num_parameters(), 736225, "parameters at 32x32x1, nf 32")
+  local convs, slopes = {}, {}
+  for _, m in ipairs(D:modules()) do
+    if m.__name == "Conv2d" then convs[#convs + 1] = ("%d>%d k%d s%d"):format(m.in_channels, m.out_channels,
+      m.kernel_size[1], m.args.stride[1]) end
+    if m.__name == "LeakyReLU" then slopes[#slopes + 1] = m.slope end
+  end
+  T.eq(table.concat(convs, ", "), "1>32 k3 s1, 32>32 k4 s2, 32>64 k3 s1, 64>64 k4 s2, 64>128 k3 s1, 128>128 k4 s2, "
+    .. "128>256 k3 s1")
+  T.eq(table.concat(slopes, " "), "0.1 0.1 0.1 0.1 0.1 0.1 0.1")
+  U.shape(D(gan.randn(2, 1, 32, 32)), { 2, 1 }, "one value per sample")
+  U.shape(gan.nets.dcgan.standard_cnn(3, 16, 4)(gan.randn(3, 3, 16, 16)), { 3, 1 }, "at 16x16")
+  U.raises(function() gan.nets.dcgan.standard_cnn(1, 20, 4) end, "size must be a multiple of 8, got 20")
+  U.raises(function() gan.nets.dcgan.standard_cnn(1, 32, 0) end, "nf")
+end)
+
 T.run()

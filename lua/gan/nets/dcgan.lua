@@ -15,6 +15,8 @@
 --
 -- Sizes are powers of two from 16; weights start from DCGAN's N(0, 0.02).
 -- The norm option speaks gan.nn's vocabulary (nn.norm_layer).
+-- `standard_cnn` is the deeper DCGAN-like discriminator SNGAN measured
+-- spectral norm on (3x3 and 4x4 convolutions in turn, sizes multiples of 8).
 -- Requires: gan.nn.
 -- @module gan.nets.dcgan
 
@@ -118,6 +120,31 @@ function M.body(C, size, nf, opts)
     if norm == "spectral" then nn.SpectralNorm.wrap(D) end
   end
   return D, c
+end
+
+--- SNGAN's "standard CNN" discriminator (Miyato et al. 2018, arXiv:1802.05957,
+-- Table 3): per level a 3x3 stride-1 and a 4x4 stride-2 convolution, with
+-- nf, 2 nf and 4 nf maps, then a 3x3 convolution to 8 nf maps, each followed
+-- by LeakyReLU(0.1), and a linear layer to one value. Weights start as
+-- PyTorch's defaults; SNGAN wraps every layer (nn.SpectralNorm.wrap).
+-- @param C input channels
+-- @param size input size (a multiple of 8)
+-- @param nf feature maps of the first level
+-- @return nn.Sequential, (N, C, size, size) -> (N, 1)
+function M.standard_cnn(C, size, nf)
+  local who = "gan.nets.dcgan.standard_cnn"
+  C, nf = check.integer(who, "C", C, 1), check.integer(who, "nf", nf, 1)
+  size = check.integer(who, "size", size, 8)
+  if size % 8 ~= 0 then error(("%s: size must be a multiple of 8, got %d"):format(who, size), 2) end
+  local D, c, s = nn.Sequential {}, C, size
+  for _, w in ipairs({ nf, nf * 2, nf * 4 }) do
+    D:add(nn.Conv2d(c, w, 3, 1, 1)):add(nn.LeakyReLU(0.1))
+    D:add(nn.Conv2d(w, w, 4, 2, 1)):add(nn.LeakyReLU(0.1))
+    c, s = w, s // 2
+  end
+  D:add(nn.Conv2d(c, nf * 8, 3, 1, 1)):add(nn.LeakyReLU(0.1))
+  D:add(nn.Flatten()):add(nn.Linear(nf * 8 * s * s, 1))
+  return D
 end
 
 return M

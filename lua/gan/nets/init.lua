@@ -2,7 +2,8 @@
 --
 -- The families, each a module of its own:
 --
--- * `gan.nets.dcgan`: DCGAN's convolution stacks (generator, body);
+-- * `gan.nets.dcgan`: DCGAN's convolution stacks (generator, body) and
+--   SNGAN's standard CNN discriminator;
 -- * `gan.nets.mlp`: multilayer perceptrons (the 2014 GAN, toy 2-D sets);
 -- * `gan.nets.resnet`: the ResNet generator of CycleGAN, StarGAN, UNIT;
 -- * `gan.nets.unet`: the U-Net generator of pix2pix;

@@ -1,0 +1,175 @@
+--- Training steps of the recipes' architecture families, timed: the peer of
+-- bench/torch_steps.py. Each case builds its networks with the constructors
+-- its recipe uses (gan.nets), and its step does what the recipe's step does,
+-- on a fixed batch of random images in [-1, 1]:
+--
+-- * cyclegan_b1, cyclegan_b4: recipes/cyclegan.lua at 64x64 RGB, batch 1 or 4:
+--   two ResNet generators (6 blocks, reflection padding, instance norm, nf 64)
+--   and two PatchGAN discriminators (3 layers, instance norm, ndf 64); one G
+--   step through both directions (LSGAN adversarial + 10 cycle + 5 identity L1),
+--   then one D step on both critics with fakes from the pools of 50; Adam.
+-- * pix2pix_b4: recipes/pix2pix.lua at 64x64 RGB, batch 4: the U-Net (6
+--   levels, batch norm, nf 64, dropout on 1 level) and the conditional
+--   PatchGAN (6 channels in, 3 layers, batch norm, ndf 64); one D step (BCE on
+--   real and fake pairs), one G step (BCE + 100 L1); Adam.
+-- * wgan_gp: recipes/wgan_gp.lua's critic step at 32x32x1, batch 64, nf 32:
+--   DCGAN's critic without normalisation on real and G's (detached) fakes, the
+--   gradient penalty on interpolates (a double backward); Adam(1e-4, 0, 0.9).
+-- * sngan: recipes/sngan.lua at 32x32x1, batch 64: DCGAN's G (nf 64) and the
+--   recipe's standard CNN D (ndf 32) with spectral norm on every layer; one D
+--   step and one G step with the hinge loss; Adam(4e-4, 0.5, 0.999).
+-- * sgemm: an n x n by n x n product (n = 2048) through gan.matmul, that is
+--   OpenBLAS's sgemm: the rate the convolutions are measured against.
+--
+-- Prints `gflop_per_step` (sgemm only), `params NAME COUNT` for each network,
+-- then `ms_per_step <median>` as its last line (bench/timing.lua).
+--
+--     ganlua bench/steps.lua --case=cyclegan_b1 --steps=10 --threads=2
+--     ganlua bench/steps.lua --case=sngan --size=16 --nf=4 --ndf=4 --batch=2 --steps=1   -- a tiny run
+local gan = require "gan"
+local nn, F = gan.nn, gan.F
+
+local opt = gan.options {
+  case = "cyclegan_b1", -- cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp, sngan or sgemm
+  batch = 0,            -- minibatch size (0: the case's)
+  size = 0,             -- image size (0: the case's)
+  nf = 0,               -- feature maps of G (0: the case's)
+  ndf = 0,              -- feature maps of D (0: the case's; wgan_gp's critic has nf)
+  steps = 10,           -- timed steps (0: print the parameter counts and stop)
+  warmup = 3,           -- untimed steps first
+  threads = 2,          -- CPU threads
+  seed = 1,             -- random seed
+  profile = false,      -- print the time per op over the timed steps
+}
+gan.set_threads(opt.threads)
+
+local CASES = {
+  cyclegan_b1 = { family = "cyclegan", batch = 1, size = 64, channels = 3, nf = 64, ndf = 64, blocks = 6, d_layers = 3 },
+  cyclegan_b4 = { family = "cyclegan", batch = 4, size = 64, channels = 3, nf = 64, ndf = 64, blocks = 6, d_layers = 3 },
+  pix2pix_b4 = { family = "pix2pix", batch = 4, size = 64, channels = 3, nf = 64, ndf = 64, d_layers = 3, dropout = 1 },
+  wgan_gp = { family = "wgan_gp", batch = 64, size = 32, channels = 1, nf = 32, ndf = 32, nz = 100 },
+  sngan = { family = "sngan", batch = 64, size = 32, channels = 1, nf = 64, ndf = 32, nz = 100 },
+  sgemm = { family = "sgemm", batch = 0, size = 2048, nf = 0, ndf = 0 },
+}
+
+local case = CASES[opt.case]
+if not case then
+  local names = {}
+  for k in pairs(CASES) do names[#names + 1] = k end
+  table.sort(names)
+  error(("--case must be one of %s, got '%s'"):format(table.concat(names, ", "), opt.case), 0)
+end
+local c = {}
+for k, v in pairs(case) do c[k] = v end
+for _, k in ipairs({ "batch", "size", "nf", "ndf" }) do
+  if math.type(opt[k]) ~= "integer" or opt[k] < 0 then error(("--%s must be an integer >= 0"):format(k), 0) end
+  if opt[k] > 0 then c[k] = opt[k] end
+end
+
+-- a fixed batch of images in [-1, 1]
+local function images()
+  return gan.rand(c.batch, c.channels, c.size, c.size) * 2 - 1
+end
+
+-- the cases' builders: each returns the step and its networks ({name, module} in order)
+local build = {}
+
+--- recipes/cyclegan.lua's networks and step (without its learning-rate schedules).
+function build.cyclegan()
+  if c.size % 4 ~= 0 then error("--size must be a multiple of 4 for cyclegan", 0) end
+  local C = c.channels
+  local function generator()
+    return gan.nets.resnet.Generator(C, C, { nf = c.nf, blocks = c.blocks }):apply(nn.init.dcgan)
+  end
+  local function critic()
+    return gan.nets.patch.Discriminator(C, { nf = c.ndf, n_layers = c.d_layers }):apply(nn.init.dcgan)
+  end
+  local G_AB, G_BA, D_A, D_B = generator(), generator(), critic(), critic()
+  local adam = { lr = 2e-4, betas = { 0.5, 0.999 } }
+  local optG, optD = gan.optim.Adam({ G_AB, G_BA }, adam), gan.optim.Adam({ D_A, D_B }, adam)
+  local poolA, poolB = gan.pool.ImagePool(50), gan.pool.ImagePool(50)
+  local a, b = images(), images()
+  local lambda, identity = 10, 0.5
+  local function step()
+    local fake_b, fake_a = G_AB(a), G_BA(b)
+    local adv = F.mse(D_B(fake_b), 1) + F.mse(D_A(fake_a), 1)
+    local cycle = F.l1(G_BA(fake_b), a) + F.l1(G_AB(fake_a), b)
+    local idt = F.l1(G_AB(b), b) + F.l1(G_BA(a), a)
+    optG:step(adv + cycle * lambda + idt * (lambda * identity))
+    local pa, pb = poolA:query(fake_a), poolB:query(fake_b)
+    local lossD_A = (F.mse(D_A(a), 1) + F.mse(D_A(pa), 0)) * 0.5
+    local lossD_B = (F.mse(D_B(b), 1) + F.mse(D_B(pb), 0)) * 0.5
+    optD:step(lossD_A + lossD_B)
+  end
+  return step, { { "G_AB", G_AB }, { "G_BA", G_BA }, { "D_A", D_A }, { "D_B", D_B } }
+end
+
+--- recipes/pix2pix.lua's networks and step.
+function build.pix2pix()
+  local downs = math.floor(math.log(c.size, 2) + 0.5)
+  if c.size < 32 or 2 ^ downs ~= c.size then error("--size must be a power of two >= 32 for pix2pix", 0) end
+  local C = c.channels
+  local G = gan.nets.unet.Generator(C, C, downs, { nf = c.nf, dropout = c.dropout }):apply(nn.init.dcgan)
+  local D = gan.nets.patch.Discriminator(2 * C, { nf = c.ndf, n_layers = c.d_layers, norm = "batch" })
+    :apply(nn.init.dcgan)
+  local adam = { lr = 2e-4, betas = { 0.5, 0.999 } }
+  local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)
+  local a, b = images(), images()
+  local lambda = 100
+  local function pair(x, y) return gan.cat({ x, y }, 2) end
+  local function step()
+    local fake = G(a)
+    optD:step((F.bce_logits(D(pair(a, b)), 1) + F.bce_logits(D(pair(a, fake:detach())), 0)) * 0.5)
+    optG:step(F.bce_logits(D(pair(a, fake)), 1) + F.l1(fake, b) * lambda)
+  end
+  return step, { { "G", G }, { "D", D } }
+end
+
+-- real images and the recipes' gan.nets.generator; the shared nets read only the images'
+-- shape from the data, so the batch stands in for the data set
+local function real_and_generator()
+  local real = images()
+  local data, nopt = { x = real }, { nz = c.nz, nf = c.nf }
+  local G, noise = gan.nets.generator(data, nopt)
+  return real, G, noise, data, nopt
+end
+
+--- recipes/wgan_gp.lua's networks and one critic step.
+function build.wgan_gp()
+  local real, G, noise, data, nopt = real_and_generator()
+  local D = gan.nets.discriminator(data, nopt, { norm = "none" })
+  local optD = gan.optim.Adam(D, { lr = 1e-4, betas = { 0.0, 0.9 } })
+  local function step()
+    local fake = G(noise(c.batch)):detach()
+    local w = F.wasserstein_d(D(real), D(fake))
+    local gp = gan.penalties.gradient_penalty(D, real, fake, { lambda = 10 })
+    optD:step(w + gp)
+  end
+  return step, { { "G", G }, { "D", D } }
+end
+
+--- recipes/sngan.lua's networks and step (n_critic = 1).
+function build.sngan()
+  if c.size % 8 ~= 0 then error("--size must be a multiple of 8 for sngan", 0) end
+  local real, G, noise = real_and_generator()
+  local D = nn.SpectralNorm.wrap(gan.nets.dcgan.standard_cnn(c.channels, c.size, c.ndf))
+  local optG = gan.optim.Adam(G, { lr = 4e-4, betas = { 0.5, 0.999 } })
+  local optD = gan.optim.Adam(D, { lr = 4e-4, betas = { 0.5, 0.999 } })
+  local function step()
+    optD:step(F.hinge_d(D(real), D(G(noise(c.batch)):detach())))
+    optG:step(F.hinge_g(D(G(noise(c.batch)))))
+  end
+  return step, { { "G", G }, { "D", D } }
+end
+
+--- An n x n by n x n product (n = --size) through gan.matmul.
+function build.sgemm()
+  local n = c.size
+  local a, b = gan.randn(n, n), gan.randn(n, n)
+  print(("gflop_per_step %.6f"):format(2 * n * n * n / 1e9))
+  return function() a:matmul(b) end, {}
+end
+
+local step, nets = build[c.family]()
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "timing.lua").run(opt, step, nets)
