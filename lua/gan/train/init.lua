@@ -41,7 +41,8 @@
 -- `run` they receive holds opt, state, hooks, out, iters, start (the step
 -- it resumed from), step (the last step run), values (its scalars),
 -- steps (run now), seconds, stopped ("interrupted" or nil), failed (in
--- `close`: the error that ended the loop or `finish`), results (the
+-- `close`: the error that ended the loop or `finish`), diverged (true when
+-- that error is a NaN or infinite loss), results (the
 -- final evaluation) and `run:say(text)`, which prints without garbling the
 -- progress line.
 --
@@ -373,6 +374,7 @@ function M.run(opt, state, step_fn, hooks)
       if not v then
         local where = last_saved and ("the last good checkpoint (step %d) is %s"):format(last_saved, run.ckpt)
           or "no checkpoint had been written"
+        run.diverged = true
         util.user_error("gan.train: loss '%s' is %s at step %d; stopping (%s)", bad, tostring(badv), s, where)
       end
       local stop

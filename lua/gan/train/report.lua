@@ -67,7 +67,7 @@ end
 function M.close(run)
   if not run.failed or run.evaluating then return end
   local why = tostring(run.failed):match("^[^\n]*")
-  local nan = why:find("gan.train: loss '.-' is %S+ at step") and "a NaN or infinite loss" or "an error"
+  local nan = run.diverged and "a NaN or infinite loss" or "an error"
   write_final(run, ("The run stopped after step %d of %d on %s: %s"):format(run.step, run.iters, nan, why))
 end
 
