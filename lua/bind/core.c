@@ -211,6 +211,22 @@ static int l_set_threads(lua_State *L) {
   return 0;
 }
 
+/*** Whether the number of threads running follows the machine's load: with
+ * `true`, while other processes keep ours waiting for a CPU (a shared
+ * machine), the kernels run one thread fewer, and the count asked for again
+ * once they stop (checked every 100 ms of ops). Faster on a shared machine;
+ * but OpenBLAS's products change their last bits with the thread count, so
+ * such a run is no longer bit-identical to another with the same seed. Off
+ * by default (on when the environment sets GANLUA_ADAPT_THREADS=1);
+ * GANLUA_THREADS_TRACE=1 prints every decision on stderr.
+ * @function adapt_threads
+ * @bool on */
+static int l_adapt_threads(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  gr_threads_adapt(lua_toboolean(L, 1));
+  return 0;
+}
+
 /*** The number of threads the kernels use.
  * @function get_threads
  * @treturn int */
@@ -221,7 +237,8 @@ static int l_get_threads(lua_State *L) {
 
 /*** `gan.kernels.info()`: which kernels run.
  * @function kernels.info
- * @treturn table {isa = "scalar", "avx2" or "avx512", threads=, blas = the
+ * @treturn table {isa = "scalar", "avx2" or "avx512", threads= (asked for),
+ * running_threads= (running now: fewer under gan.adapt_threads), blas = the
  * BLAS library, sanitized = built with the sanitizers} */
 static int l_kernels_info(lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -229,6 +246,8 @@ static int l_kernels_info(lua_State *L) {
   lua_setfield(L, -2, "isa");
   lua_pushinteger(L, gr_get_threads());
   lua_setfield(L, -2, "threads");
+  lua_pushinteger(L, gr_threads_running());
+  lua_setfield(L, -2, "running_threads");
   lua_pushstring(L, gr_blas_info());
   lua_setfield(L, -2, "blas");
 #ifdef GANLUA_SANITIZE
@@ -480,7 +499,7 @@ static const luaL_Reg autograd_fns[] = {
   {"grad", l_grad}, {"no_grad", l_no_grad}, {"is_grad_enabled", l_is_grad_enabled},
   {"enable_grad", l_enable_grad},
   {"manual_seed", l_manual_seed}, {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
-  {"set_threads", l_set_threads}, {"get_threads", l_get_threads}, {"live", l_live},
+  {"set_threads", l_set_threads}, {"get_threads", l_get_threads}, {"adapt_threads", l_adapt_threads}, {"live", l_live},
   {NULL, NULL},
 };
 

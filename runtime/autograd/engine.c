@@ -153,6 +153,7 @@ gr_status gr_apply(gr_op op, int nin, gr_tensor *const *in, const gr_attrs *a, i
       if (in[i] && in[i]->requires_grad) needs_grad = true;
 
   gr_fwd f = {.op = op, .nin = nin, .in = in, .a = a, .recording = needs_grad};
+  gr_threads_tick(); /* between ops: the thread count may follow the machine's load */
   /* The forward owns what it makes; its outputs are pooled only at the end. */
   gr_pool_push_off();
   double t0 = g_profiling ? now_ms() : 0;
@@ -403,6 +404,7 @@ gr_status gr_grad(int nout, gr_tensor *const *outputs, int nin, gr_tensor *const
         b.gout[k] = nacc[k] ? nacc[k] : gr_zeros(GR_F32, n->out_ndim[k], n->out_shape[k]);
         if (!b.gout[k]) s = gr_errcode();
       }
+      gr_threads_tick();
       if (s == GR_OK) s = gr_op_table[n->op].backward(&b);
       for (int i = 0; i < n->nin && s == GR_OK; i++) {
         if (!need[i]) continue;

@@ -1,6 +1,5 @@
-/* Choosing the kernel table at run time, and threads. */
+/* Choosing the kernel table at run time (threads: threads.c). */
 #include <cblas.h>
-#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +18,6 @@ __attribute__((weak)) const gr_kernel_table *const gr_kernels_avx512_ptr = NULL;
 static gr_kernel_table g_full[3]; /* scalar, avx2, avx512 with gaps filled */
 static const gr_kernel_table *g_active;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static int g_threads;
 
 /* A copy of t with every NULL entry taken from the scalar table. */
 static void fill(gr_kernel_table *dst, const gr_kernel_table *t) {
@@ -96,15 +94,6 @@ const gr_kernel_table *gr_kernels(void) {
   pthread_once(&g_once, init);
   return g_active;
 }
-
-void gr_set_threads(int n) {
-  if (n <= 0) n = omp_get_num_procs();
-  g_threads = n;
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
-}
-
-int gr_get_threads(void) { return g_threads ? g_threads : omp_get_max_threads(); }
 
 const char *gr_blas_info(void) {
   static char buf[256];

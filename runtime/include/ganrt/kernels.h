@@ -101,9 +101,23 @@ const gr_kernel_table *gr_kernels_for(const char *isa);
 /* Forces a table by name; GR_EARG if unsupported here. */
 int gr_kernels_use(const char *isa); /* 0 on success, -1 when unsupported */
 
-/* Threads for our kernels and for OpenBLAS (n <= 0: number of cores). */
+/* Threads for our kernels and for OpenBLAS (n <= 0: number of cores): the
+ * count asked for. On a shared machine the count that runs may be lower
+ * while other processes keep our threads waiting for a CPU (threads.c). */
 void gr_set_threads(int n);
-int gr_get_threads(void);
+int gr_get_threads(void);     /* the count asked for */
+int gr_threads_running(void); /* the count in use now */
+/* Whether the running count follows the machine's load (default: no,
+ * unless GANLUA_ADAPT_THREADS=1): faster on a shared machine, but OpenBLAS's
+ * products then change their bits with the load. Off restores the count
+ * asked for. */
+void gr_threads_adapt(bool on);
+/* Called between ops (never inside a parallel region): every 100 ms of
+ * ops, looks at how long our threads waited for a CPU and adapts. */
+void gr_threads_tick(void);
+/* What gr_threads_tick does with what it reads: the wall clock and our
+ * threads' total run_delay, both in ns (tests feed it made-up windows). */
+void gr_threads_observe(long long now_ns, long long delay_ns);
 /* "OpenBLAS 0.3.21 ... Haswell" etc. */
 const char *gr_blas_info(void);
 
