@@ -39,6 +39,9 @@ static void leaky_relu(float *o, const float *x, float slope, int64_t n) {
 static void leaky_relu_grad(float *o, const float *x, const float *g, float slope, int64_t n) {
   for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? g[i] : g[i] * slope;
 }
+static void relu_grad(float *o, const float *x, const float *g, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = x[i] <= 0 ? 0 : g[i];
+}
 static void vexp(float *o, const float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) o[i] = expf(x[i]);
 }
@@ -176,7 +179,7 @@ static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x
 const gr_kernel_table gr_kernels_scalar_table = {
     .isa = "scalar", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
-    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
+    .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
     .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,

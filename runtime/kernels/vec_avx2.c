@@ -114,6 +114,10 @@ static void leaky_relu_grad(float *o, const float *x, const float *g, float slop
   })
 }
 
+static void relu_grad(float *o, const float *x, const float *g, int64_t n) {
+  MAP8(n, { ST(o + i, _mm256_and_ps(LD(g + i), kept_by_relu(LD(x + i)))); })
+}
+
 /* expm1(r) for |r| <= ln2/2: r + r^2 (1/2 + r/6 + ... + r^5/5040). The
  * Taylor tail after r^7 is below 0.3 ulp there, and keeping r as the
  * leading term makes small results accurate (tanh needs that). */
@@ -303,7 +307,7 @@ static void rmsprop(float *p, const float *g, float *sq, int64_t n, float lr, fl
 static const gr_kernel_table table = {
     .isa = "avx2", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
-    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
+    .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid,
     .sum = sum, .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift,
     .adam = adam, .sgd = sgd, .rmsprop = rmsprop, .fir_block = gr_fir_block_avx2,
 };

@@ -112,6 +112,10 @@ static void leaky_relu_grad(float *o, const float *x, const float *g, float slop
   })
 }
 
+static void relu_grad(float *o, const float *x, const float *g, int64_t n) {
+  MAP16(n, { ST(o + i, _mm512_maskz_mov_ps(kept_by_relu(LD(x + i)), LD(g + i))); })
+}
+
 /* expm1(r) for |r| <= ln2/2: r + r^2 (1/2 + r/6 + ... + r^5/5040). The
  * Taylor tail after r^7 is below 0.3 ulp there, and keeping r as the
  * leading term makes small results accurate (tanh needs that). */
@@ -504,7 +508,7 @@ static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x
 static const gr_kernel_table table = {
     .isa = "avx512", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
     .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
-    .leaky_relu_grad = leaky_relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
+    .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
     .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,

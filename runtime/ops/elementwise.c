@@ -577,7 +577,35 @@ static void relu_run(RUN_ARGS) {
   else LOOP1(x <= 0 ? 0.0f : x);
 }
 gr_status relu_forward(gr_fwd *f) { return unary(f, "relu", relu_run); }
+/* An activation's gradient gx = f(x, g) in one pass, on the threads: when
+ * nothing is recorded (no double backward asked for) and x and g are
+ * contiguous. False (gin untouched) otherwise; on GR_ENOMEM, *s says so. */
+static bool act_grad_fused(gr_bwd *b, float slope, bool leaky, gr_status *s) {
+  gr_tensor *x = b->in[0], *g = b->gout[0];
+  if (b->create_graph || !gr_is_contiguous(x) || !gr_is_contiguous(g)) return false;
+  gr_tensor *gx = gr_empty(GR_F32, x->ndim, x->shape);
+  if (!gx) {
+    *s = gr_errcode();
+    return true;
+  }
+  const gr_kernel_table *k = gr_kernels();
+  float *pgx = gr_f32(gx);
+  const float *px = gr_f32(x), *pg = gr_f32(g);
+  int64_t total = gr_numel(x), chunks = (total + EW_CHUNK - 1) / EW_CHUNK;
+#pragma omp parallel for schedule(static) if (total > EW_PARALLEL)
+  for (int64_t c = 0; c < chunks; c++) {
+    int64_t i0 = c * EW_CHUNK, len = total - i0 < EW_CHUNK ? total - i0 : EW_CHUNK;
+    if (leaky) k->leaky_relu_grad(pgx + i0, px + i0, pg + i0, slope, len);
+    else k->relu_grad(pgx + i0, px + i0, pg + i0, len);
+  }
+  b->gin[0] = gx;
+  *s = GR_OK;
+  return true;
+}
+
 gr_status relu_backward(gr_bwd *b) {
+  gr_status s;
+  if (act_grad_fused(b, 0.0f, false, &s)) return s;
   /* a mask of 1 where x > 0 or x is NaN: not (x <= 0) */
   b->gin[0] = gr_mul(b->gout[0], gr_eq(at_most_zero(b->in[0]), gr_scalar(0)));
   return GR_OK;
@@ -593,22 +621,8 @@ gr_status leaky_relu_forward(gr_fwd *f) { return unary(f, "leaky_relu", leaky_re
 gr_status leaky_relu_backward(gr_bwd *b) {
   gr_tensor *x = b->in[0], *g = b->gout[0];
   float slope = (float)b->a->f[0];
-  if (!b->create_graph && gr_is_contiguous(x) && gr_is_contiguous(g)) {
-    /* the fused kernel: one pass, nothing recorded (no double backward asked for) */
-    gr_tensor *gx = gr_empty(GR_F32, x->ndim, x->shape);
-    if (!gx) return gr_errcode();
-    const gr_kernel_table *k = gr_kernels();
-    float *pgx = gr_f32(gx);
-    const float *px = gr_f32(x), *pg = gr_f32(g);
-    int64_t total = gr_numel(x), chunks = (total + EW_CHUNK - 1) / EW_CHUNK;
-#pragma omp parallel for schedule(static) if (total > EW_PARALLEL)
-    for (int64_t c = 0; c < chunks; c++) {
-      int64_t i0 = c * EW_CHUNK, len = total - i0 < EW_CHUNK ? total - i0 : EW_CHUNK;
-      k->leaky_relu_grad(pgx + i0, px + i0, pg + i0, slope, len);
-    }
-    b->gin[0] = gx;
-    return GR_OK;
-  }
+  gr_status s;
+  if (act_grad_fused(b, slope, true, &s)) return s;
   b->gin[0] = gr_where(positive(x), g, gr_mul_scalar(g, slope));
   return GR_OK;
 }

@@ -143,6 +143,7 @@ static void check_elementwise(const gr_kernel_table *t, int64_t n, int off) {
   UN(relu, a.p, n)
   UN(leaky_relu, a.p, 0.2f, n)
   UN(leaky_relu_grad, a.p, b.p, 0.2f, n)
+  UN(relu_grad, a.p, b.p, n)
   UN(scale_shift, a.p, c, sc, 0.25f, n)
 #undef UN
   /* axpy updates in place */

@@ -40,6 +40,8 @@ typedef struct gr_kernel_table {
   void (*relu)(float *out, const float *x, int64_t n);
   void (*leaky_relu)(float *out, const float *x, float slope, int64_t n);
   void (*leaky_relu_grad)(float *out, const float *x, const float *g, float slope, int64_t n);
+  /* g where x > 0 or x is NaN (relu keeps a NaN), else 0 */
+  void (*relu_grad)(float *out, const float *x, const float *g, int64_t n);
   void (*exp)(float *out, const float *x, int64_t n);
   void (*tanh)(float *out, const float *x, int64_t n);
   void (*sigmoid)(float *out, const float *x, int64_t n);
