@@ -698,7 +698,10 @@ static void tap_offsets(int64_t *koff, const conv_geom *g, const igeom *ig) {
  * thread count changes them. Groups share nothing but the planes' block,
  * so a block holds as many groups as fit and its tasks are all their
  * panels: a batch of one (StyleGAN2's fused modulated convolution) still
- * gives every thread work. */
+ * gives every thread work. With fewer panels than twice the threads (one
+ * small image: 64 positions are 2 panels), a panel's tiles of channels are
+ * cut into ranges, each a task that packs the panel for itself; a tile's
+ * sums stay the same whichever task computes them. */
 static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, const float *bias,
                                  const conv_geom *g) {
   igeom ig = igeom_of(g);
@@ -730,11 +733,15 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
     pos_grid grid = {P, g->Wo, ig.lw, ng * Cg * ig.CS};
     for (int64_t n0 = 0; n0 < g->N; n0 += B) {
       int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
-      int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N, tasks = ng * panels;
+      int64_t panels = (nblk + GR_TILE_N - 1) / GR_TILE_N, nrg = 1;
+      while (ng * panels * nrg < 2 * threads && 4 * nrg <= mt) nrg *= 2; /* ranges of 2 tiles or more */
+      int64_t tasks = ng * panels * nrg;
       build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
 #pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
       for (int64_t task = 0; task < tasks; task++) {
-        int64_t k = k0 + task / panels, pn = task % panels; /* group k, panel pn */
+        int64_t gpn = task / nrg, rg = task % nrg; /* (group, panel) pair, range of tiles */
+        int64_t k = k0 + gpn / panels, pn = gpn % panels; /* group k, panel pn */
+        int64_t t_lo = rg * mt / nrg, t_hi = (rg + 1) * mt / nrg; /* its tiles of channels */
         const float *gp = pl + (k - k0) * Cg * ig.CS; // gp is group k's planes in the block's first sample
         const float *ga = in_place ? w + k * Og * K : ap + k * Mp * K; // ga is group k's weights
         float *bp = tl + omp_get_thread_num() * per;  // bp is (TILE_K, GR_TILE_N): the panel
@@ -747,7 +754,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         for (int64_t c0 = 0; c0 < K; c0 += TILE_K) {
           int64_t kc = K - c0 < TILE_K ? K - c0 : TILE_K;
           pack_panel(bp, gp, koff + c0, runs, kc);
-          for (int64_t t = 0; t < mt; t++)
+          for (int64_t t = t_lo; t < t_hi; t++)
             if (in_place) /* rows of tile t: K floats apart */
               kt->gemm_tile_at(ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N,
                                ga + t * GR_TILE_M * K + c0, K, 1, bp, kc, c0 > 0, (int)nv);
@@ -761,7 +768,8 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
           if (n >= nblk) break;
           // dst is y[sample, k*Og, position n % P]
           float *dst = y + (n0 + n / P) * O * P + k * Og * P + n % P;
-          for (int64_t o = 0; o < Og; o++) {
+          int64_t o_hi = t_hi * GR_TILE_M < Og ? t_hi * GR_TILE_M : Og;
+          for (int64_t o = t_lo * GR_TILE_M; o < o_hi; o++) {
             const float *src = ct + o * GR_TILE_N + v * 16; // src is (16) sums of channel k*Og+o
             float add = bias ? bias[k * Og + o] : 0.0f, *d = dst + o * P; // d is (16) of y's channel
             for (int q = 0; q < 16; q++) d[q] = src[q] + add;
@@ -936,20 +944,30 @@ static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
 
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo), rows
  * contiguous (tiled_t_ok), + bias[c]; w (O, K), K = C/G*kh*kw. GR_ENOMEM
- * when the scratch cannot grow. A task is a few whole samples of one group,
- * and each image element is summed by col2im_plane in a fixed order: the
- * same numbers on any thread count. */
+ * when the scratch cannot grow. A task is a few whole samples of one group
+ * and a range of its channels: the columns of those channels' taps, then
+ * their planes. With fewer (group, samples) pairs than twice the threads
+ * (a batch of one: a single pair) the channels are cut into ranges, so that
+ * every thread has work; a tile that straddles two ranges is computed by
+ * both. Each column is the same sum in the same order whichever task
+ * computes it, and each image element is summed by col2im_plane in a fixed
+ * order: the same numbers on any thread count. */
 static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
                              const conv_geom *g) {
   int64_t G = g->G, Cg = g->C / G, Og = g->O / G, K = Cg * g->kh * g->kw, P = g->Ho * g->Wo;
-  int64_t N = g->N, Mp = tile_rows(K), mt = Mp / GR_TILE_M;
+  int64_t N = g->N, Mp = tile_rows(K);
   /* samples per task: whole panels (3 samples when a sample's positions are
    * not a multiple of 48, within the budget), more while the columns stay small */
   int64_t nbs = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
   while (nbs * 2 <= N && 2 * nbs * P * Mp <= TASK_COLS) nbs *= 2;
   if (nbs > N) nbs = N;
-  int64_t ntn = (N + nbs - 1) / nbs, tasks = G * ntn, Lb = nbs * P;
+  int64_t ntn = (N + nbs - 1) / nbs, Lb = nbs * P, khw = g->kh * g->kw;
   int64_t threads = omp_get_max_threads();
+  /* channel ranges: enough tasks for every thread, each range 2 tiles of
+   * columns or more */
+  int64_t nch = 1;
+  while (G * ntn * nch < 2 * threads && 2 * nch <= Cg && 2 * nch * 2 * GR_TILE_M <= K) nch *= 2;
+  int64_t tasks = G * ntn * nch;
   phase_geom pg = phase_geom_of(g);
   int64_t nplane = phase_floats(g, &pg, g->Ho);
   int64_t cols = (Mp * Lb + 15) / 16 * 16;
@@ -973,7 +991,11 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   pos_grid grid = {P, P, 0, y->stride[0]};
 #pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
   for (int64_t task = 0; task < tasks; task++) {
-    int64_t k = task / ntn, n0 = task % ntn * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
+    int64_t pair = task / nch, r = task % nch; /* (group, samples) pair, channel range */
+    int64_t k = pair / ntn, n0 = pair % ntn * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
+    int64_t c_lo = r * Cg / nch, c_hi = (r + 1) * Cg / nch; /* the range's channels */
+    /* tiles t_lo .. t_hi-1 hold the range's columns c_lo*khw .. c_hi*khw-1 */
+    int64_t t_lo = c_lo * khw / GR_TILE_M, t_hi = (c_hi * khw + GR_TILE_M - 1) / GR_TILE_M;
     float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
     float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
     float *planes = bp + TILE_K * GR_TILE_N;       // planes: col2im's phase planes
@@ -990,7 +1012,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
       for (int64_t k0 = 0; k0 < Og; k0 += TILE_K) {
         int64_t kc = Og - k0 < TILE_K ? Og - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
-        for (int64_t t = 0; t < mt; t++)
+        for (int64_t t = t_lo; t < t_hi; t++)
           if (in_place) /* steps of tile t: K floats apart */
             kt->gemm_tile_at(dst + t * GR_TILE_M * L, L, ga + k0 * K + t * GR_TILE_M, 1, K, bp, kc,
                              k0 > 0, (int)nv);
@@ -1000,9 +1022,9 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
       }
     }
     for (int64_t b = 0; b < nb; b++)
-      for (int64_t c = 0; c < Cg; c++)
-        col2im_plane(x, col + c * g->kh * g->kw * L, bias, true, g, &pg, planes, n0, b, k * Cg + c,
-                     L, 0, g->Ho);
+      for (int64_t c = c_lo; c < c_hi; c++)
+        col2im_plane(x, col + c * khw * L, bias, true, g, &pg, planes, n0, b, k * Cg + c, L, 0,
+                     g->Ho);
   }
   return GR_OK;
 }
@@ -1294,6 +1316,39 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
   return GR_OK;
 }
 
+/* At stride 1 (dilation 1, one group) conv2d's adjoint is itself a conv2d:
+ * the filtered side, padded by kh-1-ph and kw-1-pw, through the kernel
+ * turned half a turn with its two channel axes swapped. Its products have
+ * C rows and O*kh*kw steps, where the adjoint's have C*kh*kw rows and O
+ * steps: for few filtered channels (an image generator's last layer: 3 maps
+ * through a 7x7 kernel), a product of 3 steps that writes and reads a column
+ * matrix 49 times the image. Below ADJ_CONV_O channels the convolution
+ * runs instead. */
+#define ADJ_CONV_O 16
+
+static bool adjoint_as_conv(const conv_geom *g) {
+  return g->G == 1 && g->O < ADJ_CONV_O && g->O < g->C && g->sh == 1 && g->sw == 1 &&
+         g->dh == 1 && g->dw == 1 && g->ph < g->kh && g->pw < g->kw;
+}
+
+static gr_status adjoint_conv(float *x, const gr_tensor *y, const float *w, const float *bias,
+                              const conv_geom *g) {
+  int64_t C = g->C, O = g->O, kh = g->kh, kw = g->kw, khw = kh * kw;
+  float *wt = malloc((size_t)(C * O * khw) * sizeof *wt); // wt is (C, O, kh, kw)
+  if (!wt)
+    return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld floats",
+                   (long long)(C * O * khw));
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t t = 0; t < khw; t++) wt[(c * O + o) * khw + t] = w[(o * C + c) * khw + khw - 1 - t];
+  conv_geom f = {.N = g->N, .C = O, .H = g->Ho, .W = g->Wo, .O = C, .Ho = g->H, .Wo = g->W,
+                 .kh = kh, .kw = kw, .sh = 1, .sw = 1, .ph = kh - 1 - g->ph, .pw = kw - 1 - g->pw,
+                 .dh = 1, .dw = 1, .G = 1};
+  gr_status s = conv_engine_forward(x, y, wt, bias, &f);
+  free(wt);
+  return s;
+}
+
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo) at any
  * strides, + bias[c]; w (O, C/G*kh*kw) contiguous, bias (C) or NULL. */
 gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, const float *bias,
@@ -1310,6 +1365,7 @@ gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, co
     return GR_OK;
   }
   if (depthwise_ok(g)) return convt_depthwise(x, y, w, bias, g);
+  if (adjoint_as_conv(g)) return adjoint_conv(x, y, w, bias, g);
   if (tiled_t_ok(g, y)) return convt_tiled(x, y, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);

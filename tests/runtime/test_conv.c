@@ -262,6 +262,11 @@ static const cfg kConvtCases[] = {
     {2, 3, 4, 4, 4, 3, 3, .s = {3, 3}},
     {2, 3, 8, 8, 4, 5, 5, .s = {2, 2}, .p = {2, 2}, .op = {1, 1}, .bias = true, .noncontig = true},
     {1, 3, 8, 8, 4, 3, 3, .s = {2, 2}, .p = {2, 2}, .d = {2, 2}, .op = {1, 1}},
+    /* few input channels at stride 1, computed as a convolution with the
+     * kernel turned: an image generator's 7x7 last layer (3 maps) with its
+     * padding, and an oblong kernel with oblong padding */
+    {1, 3, 6, 6, 8, 7, 7, .p = {3, 3}, .bias = true},
+    {2, 2, 5, 7, 9, 3, 5, .p = {1, 2}, .bias = true, .noncontig = true},
 };
 
 /* conv_transpose2d on each of n cases against ref_convt, at every budget */
@@ -588,12 +593,18 @@ static void test_scalar_tile_is_avx512_twin(void **state) {
 
 /* The tile and depthwise paths split their work in fixed tasks: one thread
  * and three give the same bits, on grouped and depthwise cases of all
- * three ops (our loops forced onto the threads). */
+ * three ops (our loops forced onto the threads), and on a dense batch of
+ * one: conv2d cuts its 8 tiles of channels into 2 ranges on one thread and
+ * 4 on three; the adjoint cuts its 16 channels into 2 ranges and 4 (9 taps
+ * a channel: ranges that cut tiles of 8 columns). */
+static const cfg kBatchOne = {1, 16, 6, 6, 64, 3, 3, .bias = true};
+static const cfg kBatchOneT = {1, 8, 4, 4, 16, 3, 3, .bias = true};
+
 static void test_groups_thread_count(void **state) {
   int prev_threads = gr_get_threads(), prev_par = gr_conv_set_parallel(1);
   const cfg *pairs[][2] = {{&kGroupCases[0], &kGroupCasesT[0]}, {&kGroupCases[3], &kGroupCasesT[1]},
                            {&kGroupCases[4], &kGroupCasesT[4]}, {&kDepthCases[1], &kDepthCasesT[1]},
-                           {&kDepthCases[4], &kDepthCasesT[5]}};
+                           {&kDepthCases[4], &kDepthCasesT[5]}, {&kBatchOne, &kBatchOneT}};
   for (size_t k = 0; k < COUNT(pairs); k++) {
     const cfg *c = pairs[k][0], *ct = pairs[k][1];
     gr_tensor *in[6], *one[3], *three[3];
