@@ -8,6 +8,7 @@ settings at the top.
     bench/compare.py --case=dcgan32 --rounds=7                     # one case
     bench/compare.py --case=cyclegan_b1,sngan --rounds=1 --steps=2 --threads=1
     OPENBLAS_CORETYPE= bench/compare.py   # let OpenBLAS pick its kernels
+    bench/compare.py --case=dcgan32 --busy=1   # a shared machine: one core kept busy
 
 The cases: dcgan32 and dcgan64 (bench/dcgan_step.lua, bench/torch_dcgan_step.py);
 cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp and sngan (bench/steps.lua,
@@ -21,8 +22,16 @@ The dcgan cases' rounds also time OpenBLAS's sgemm on a 2048 x 2048 x 2048
 product through ganlua (bench/steps.lua --case=sgemm), and a second table
 gives each dcgan step's convolution FLOPs per second as a fraction of that
 rate.
+
+--busy=N starts N busy processes (a Python loop each, at normal priority)
+before the first round and stops them after the last: the machine shared
+with other work. Each also stops by itself after --busy_seconds, so none
+outlives a killed driver. With GANLUA_ADAPT_THREADS=1 in the environment
+ganlua's thread count follows such load (gan.adapt_threads; printed in the
+header).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -76,6 +85,19 @@ def run(cmd):
     return values
 
 
+@contextlib.contextmanager
+def busy(n, seconds):
+    """n processes that keep a core busy each, for at most `seconds`"""
+    loop = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass\n"
+    procs = [subprocess.Popen(["/usr/bin/python3", "-c", loop]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def same_params(case, g, t):
     """exits, naming every network, when the two sides' parameter counts differ"""
     if g["params"] != t["params"] or not g["params"]:
@@ -90,20 +112,29 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--busy", type=int, default=0, help="busy processes running beside the rounds")
+    ap.add_argument("--busy_seconds", type=int, default=3600, help="the longest a busy process runs")
     ap.add_argument("--ganlua", default=ganlua())
     a = ap.parse_args()
     cases = list(CASES) if a.case == "all" else a.case.split(",")
     for case in cases:
         if case not in CASES:
             sys.exit(f"--case: unknown case '{case}' (all, or some of: {', '.join(CASES)})")
-    if a.rounds < 1 or a.steps < 1 or a.threads < 1 or a.warmup < 0:
-        sys.exit("--rounds, --steps and --threads must be >= 1, --warmup >= 0")
+    if a.rounds < 1 or a.steps < 1 or a.threads < 1 or a.warmup < 0 or a.busy < 0 or a.busy_seconds < 1:
+        sys.exit("--rounds, --steps, --threads and --busy_seconds must be >= 1, --warmup and --busy >= 0")
+    with busy(a.busy, a.busy_seconds):
+        table(a, cases)
+
+
+def table(a, cases):
 
     model, flags = cpu(FLAGS)
     env = os.environ.get("OPENBLAS_CORETYPE")
     print(f"CPU {model} ({os.cpu_count()} cores); " + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in FLAGS))
+    adapt = os.environ.get("GANLUA_ADAPT_THREADS")
     print(f"threads {a.threads}; OPENBLAS_CORETYPE={env if env else '(unset)'}; rounds {a.rounds}; "
           f"steps {a.steps} after {a.warmup} warm-up; ganlua {a.ganlua}", flush=True)
+    print(f"busy processes {a.busy}; GANLUA_ADAPT_THREADS={adapt if adapt else '(unset: off)'}", flush=True)
     timing = [f"--steps={a.steps}", f"--warmup={a.warmup}", f"--threads={a.threads}"]
     sgemm_cmd = [a.ganlua, "bench/steps.lua", "--case=sgemm"] + timing
     rows, bound, infos = [], [], {}
