@@ -26,8 +26,8 @@ rate.
 --busy=N starts N busy processes (a Python loop each, at normal priority)
 before the first round and stops them after the last: the machine shared
 with other work. Each also stops by itself after --busy_seconds, so none
-outlives a killed driver. With GANLUA_ADAPT_THREADS=1 in the environment
-ganlua's thread count follows such load (gan.adapt_threads; printed in the
+outlives a killed driver. ganlua's own loops run fewer threads under such
+load unless GANLUA_ADAPT_THREADS=0 (gan.adapt_threads; printed in the
 header).
 """
 import argparse
@@ -134,7 +134,7 @@ def table(a, cases):
     adapt = os.environ.get("GANLUA_ADAPT_THREADS")
     print(f"threads {a.threads}; OPENBLAS_CORETYPE={env if env else '(unset)'}; rounds {a.rounds}; "
           f"steps {a.steps} after {a.warmup} warm-up; ganlua {a.ganlua}", flush=True)
-    print(f"busy processes {a.busy}; GANLUA_ADAPT_THREADS={adapt if adapt else '(unset: off)'}", flush=True)
+    print(f"busy processes {a.busy}; GANLUA_ADAPT_THREADS={adapt if adapt else '(unset: on)'}", flush=True)
     timing = [f"--steps={a.steps}", f"--warmup={a.warmup}", f"--threads={a.threads}"]
     sgemm_cmd = [a.ganlua, "bench/steps.lua", "--case=sgemm"] + timing
     rows, bound, infos = [], [], {}

@@ -211,14 +211,14 @@ static int l_set_threads(lua_State *L) {
   return 0;
 }
 
-/*** Whether the number of threads running follows the machine's load: with
- * `true`, while other processes keep ours waiting for a CPU (a shared
- * machine), the kernels run one thread fewer, and the count asked for again
- * once they stop (checked every 100 ms of ops). Faster on a shared machine;
- * but OpenBLAS's products change their last bits with the thread count, so
- * such a run is no longer bit-identical to another with the same seed. Off
- * by default (on when the environment sets GANLUA_ADAPT_THREADS=1);
- * GANLUA_THREADS_TRACE=1 prints every decision on stderr.
+/*** Whether the number of threads running follows the machine's load: while
+ * other processes keep ours waiting for a CPU (a shared machine), the
+ * runtime's own loops run one thread fewer, and the count asked for again
+ * once they stop (checked every 100 ms of ops). OpenBLAS keeps the count
+ * asked for, and the loops' numbers do not depend on their threads, so a
+ * run's results do not change. On by default (off when the environment
+ * sets GANLUA_ADAPT_THREADS=0); GANLUA_THREADS_TRACE=1 prints every
+ * decision on stderr.
  * @function adapt_threads
  * @bool on */
 static int l_adapt_threads(lua_State *L) {
@@ -238,7 +238,8 @@ static int l_get_threads(lua_State *L) {
 /*** `gan.kernels.info()`: which kernels run.
  * @function kernels.info
  * @treturn table {isa = "scalar", "avx2" or "avx512", threads= (asked for),
- * running_threads= (running now: fewer under gan.adapt_threads), blas = the
+ * running_threads= (running our loops now: fewer on a busy machine, see
+ * adapt_threads), blas = the
  * BLAS library, sanitized = built with the sanitizers} */
 static int l_kernels_info(lua_State *L) {
   lua_createtable(L, 0, 4);

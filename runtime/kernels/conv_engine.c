@@ -276,7 +276,7 @@ static void im2col(float *col, const gr_tensor *x, const conv_geom *g, int64_t n
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, tasks = g->C * g->kh;
   int64_t xs0 = x->stride[0], xs2 = x->stride[2], xs3 = x->stride[3];
   /* a task fills the kw rows of one (c, i); each row is written front to back */
-#pragma omp parallel for schedule(static) \
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) \
     if (tasks > 1 && tasks * g->kw * L > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t c = t / g->kh, i = t % g->kh;
@@ -385,7 +385,7 @@ static void col2im_plane(float *x, const float *colc, const float *bias, bool in
 static void col2im(float *x, const float *col, const float *bias, bool init, const conv_geom *g,
                    const conv_plan *pl, int64_t n0, int64_t nb, int64_t oh0, int64_t nr) {
   int64_t np = nr * g->Wo, L = nb * np, C = g->C, tasks = nb * C;
-#pragma omp parallel for schedule(static) \
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) \
     if (tasks > 1 && tasks * g->kh * g->kw * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++)
     col2im_plane(x, col + t % C * g->kh * g->kw * L, bias, init, g, &pl->pg,
@@ -398,7 +398,7 @@ static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n
   const float *py = gr_f32(y); // py is (N,O,Ho,Wo) at y's strides
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, tasks = nb * O;
   int64_t s0 = y->stride[0], s1 = y->stride[1], s2 = y->stride[2], s3 = y->stride[3];
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / O, o = t % O;
     float *d = mat + o * L + b * np;                         // d is (nr, Wo) of mat's row o
@@ -417,7 +417,7 @@ static void gather(float *mat, const gr_tensor *y, const conv_geom *g, int64_t n
 static void scatter(float *y, const float *mat, const float *bias, const conv_geom *g, int64_t n0,
                     int64_t nb, int64_t oh0, int64_t nr) {
   int64_t Wo = g->Wo, np = nr * Wo, L = nb * np, O = g->O, P = g->Ho * Wo, tasks = nb * O;
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && tasks * np > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t b = t / O, o = t % O;
     float *d = y + ((n0 + b) * O + o) * P + oh0 * Wo; // d is y[n0+b, o, oh0:], (nr*Wo)
@@ -516,7 +516,7 @@ static inline int64_t panel_vecs(int64_t n0, int64_t n) {
 static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, int64_t rs,
                        int64_t ss) {
   int64_t mt = tile_rows(rows) / GR_TILE_M;
-#pragma omp parallel for schedule(static) if (mt > 1 && mt * GR_TILE_M * steps > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (mt > 1 && mt * GR_TILE_M * steps > PAR_MIN && par_ok())
   for (int64_t t = 0; t < mt; t++)
     for (int64_t k = 0; k < steps; k++)
       for (int r = 0; r < GR_TILE_M; r++) {
@@ -607,7 +607,7 @@ static void build_planes(float *pl, const gr_tensor *x, const conv_geom *g, cons
                          int64_t n0, int64_t nb, int64_t c0, int64_t nc) {
   const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
   int64_t tasks = nb * nc, xs0 = x->stride[0], xs1 = x->stride[1];
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * ig->CS > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && tasks * ig->CS > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     const float *xc = px + (n0 + t / nc) * xs0 + (c0 + t % nc) * xs1; // xc is one (H,W) plane
     plane_phases(pl + t * ig->CS, xc, x->stride[2], x->stride[3], g, ig);
@@ -737,7 +737,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
       while (ng * panels * nrg < 2 * threads && 4 * nrg <= mt) nrg *= 2; /* ranges of 2 tiles or more */
       int64_t tasks = ng * panels * nrg;
       build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
-#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && par_ok())
       for (int64_t task = 0; task < tasks; task++) {
         int64_t gpn = task / nrg, rg = task % nrg; /* (group, panel) pair, range of tiles */
         int64_t k = k0 + gpn / panels, pn = gpn % panels; /* group k, panel pn */
@@ -871,7 +871,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
     for (int64_t n0 = 0; n0 < g->N; n0 += B) {
       int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
       build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
-#pragma omp parallel for schedule(static) if (ng * mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (ng * mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
       for (int64_t gt_t = 0; gt_t < ng * mt; gt_t++)
         for (int r = 0; r < GR_TILE_M; r++) {
           int64_t o = gt_t % mt * GR_TILE_M + r, c = (k0 + gt_t / mt) * Og + o; /* gy's channel */
@@ -887,7 +887,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
               for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
             }
         }
-#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && par_ok())
       for (int64_t task = 0; task < tasks; task++) {
         /* panel pn of group k0+gi's taps over range rg of the block's vectors of positions */
         int64_t gi = task / (kp * S), ps = task % (kp * S), pn = ps / S, rg = ps % S;
@@ -908,7 +908,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
       }
     }
     /* the sums, panel by panel and range by range, into the groups' rows of dw */
-#pragma omp parallel for schedule(static) if (ng * Og * K > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (ng * Og * K > PAR_MIN && par_ok())
     for (int64_t row = 0; row < ng * Og; row++)
       for (int64_t pn = 0; pn < kp; pn++) {
         int64_t gi = row / Og, o = row % Og, c0 = pn * GR_TILE_N;
@@ -989,7 +989,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   const gr_kernel_table *kt = tile_kernels();
   /* y's rows are contiguous, so a sample's positions are one row of P */
   pos_grid grid = {P, P, 0, y->stride[0]};
-#pragma omp parallel for schedule(static) if (tasks > 1 && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && par_ok())
   for (int64_t task = 0; task < tasks; task++) {
     int64_t pair = task / nch, r = task % nch; /* (group, samples) pair, channel range */
     int64_t k = pair / ntn, n0 = pair % ntn * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
@@ -1133,7 +1133,7 @@ static gr_status conv2d_depthwise(float *y, const gr_tensor *x, const float *w, 
   tap_offsets(off, g, &ig);
   const gr_kernel_table *kt = tile_kernels();
   const float *px = gr_f32(x); // px is (N,C,H,W) at x's strides
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * P * T > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && tasks * P * T > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t n = t / C, c = t % C;
     float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): plane (n, c)'s phases
@@ -1168,7 +1168,7 @@ static gr_status convt_depthwise(float *x, const gr_tensor *y, const float *w, c
   if (e1 < e0) e1 = e0;
   const float *py = gr_f32(y); // py is (N,C,Ho,Wo) at y's strides
   int64_t s2 = y->stride[2], s3 = y->stride[3];
-#pragma omp parallel for schedule(static) if (tasks > 1 && tasks * H * W * T / nph > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && tasks * H * W * T / nph > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t n = t / C, c = t % C;
     float *yb = tl + omp_get_thread_num() * per; // yb is (Hp, Wp): plane (n, c) of y, bordered
@@ -1225,7 +1225,7 @@ static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor
   const gr_kernel_table *kt = tile_kernels();
   const float *px = gr_f32(x), *pg = gr_f32(gy); // px, pg: (N,C,H,W), (N,C,Ho,Wo) at their strides
   bool in_place = gy->stride[3] == 1 || g->Wo == 1; /* gy's rows read as they are */
-#pragma omp parallel for schedule(static) if (tasks > 1 && N * C * P * T > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (tasks > 1 && N * C * P * T > PAR_MIN && par_ok())
   for (int64_t t = 0; t < tasks; t++) {
     int64_t c = t / S, rg = t % S, lo = N * rg / S, hi = N * (rg + 1) / S;
     float *pl = tl + omp_get_thread_num() * per; // pl is (sh*sw, lh, lw): a plane's phases
@@ -1307,7 +1307,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
   }
   if (direct && bias) {
     int64_t planes = g->N * g->O;
-#pragma omp parallel for schedule(static) if (planes * P > PAR_MIN && par_ok())
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (planes * P > PAR_MIN && par_ok())
     for (int64_t t = 0; t < planes; t++) {
       float v = bias[t % g->O], *d = y + t * P; // d is one (Ho,Wo) plane of y
       for (int64_t q = 0; q < P; q++) d[q] += v;

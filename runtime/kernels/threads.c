@@ -20,13 +20,15 @@
  * priority (nice) does not count: our threads take its core at once, and
  * their delay stays small.
  *
- * The governor is off unless asked for (gr_threads_adapt, or
- * GANLUA_ADAPT_THREADS=1 in the environment): our own kernels give the
- * same numbers on any thread count, but OpenBLAS's sgemm does not (its
- * split of a product changes with the threads), so a run whose count
- * follows the load is no longer bit-identical to another with the same
- * seed. GANLUA_THREADS_TRACE=1 prints each window's wait and every change
- * on stderr. */
+ * The governor changes the threads of our own loops only (every parallel
+ * loop of the runtime takes num_threads(gr_threads_running())), whose
+ * numbers do not depend on the thread count. OpenMP's count, which
+ * OpenBLAS follows, stays the count asked for: OpenBLAS's sgemm changes its
+ * last bits with its threads (its split of a product), so a run stays
+ * bit-identical to another with the same seed and --threads whatever the
+ * load. On by default; GANLUA_ADAPT_THREADS=0 or gr_threads_adapt(false)
+ * keeps the count asked for; GANLUA_THREADS_TRACE=1 prints each window's
+ * wait and every change on stderr. */
 #include <cblas.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -91,11 +93,9 @@ static long long run_delay_ns(void) {
   return seen ? sum : -1;
 }
 
-static void apply(int n) {
-  g.running = n;
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
-}
+/* the count our loops run on; OpenMP's and OpenBLAS's own stay the count
+ * asked for (gr_set_threads) */
+static void apply(int n) { g.running = n; }
 
 /* a new window starts now; a changed count makes it a baseline */
 static void restart(long long now, long long delay, bool changed) {
@@ -108,7 +108,7 @@ void gr_set_threads(int n) {
   if (n <= 0) n = omp_get_num_procs();
   if (!g.env_read) {
     const char *a = getenv("GANLUA_ADAPT_THREADS"), *t = getenv("GANLUA_THREADS_TRACE");
-    g.adapt = a && *a && a[0] != '0';
+    g.adapt = !(a && a[0] == '0');
     g.trace = t && *t && t[0] != '0';
     g.env_read = true;
   }
@@ -117,6 +117,8 @@ void gr_set_threads(int n) {
   g.high = 0;
   g.pause = RETRY_NS;
   g.retry_at = 0;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
   apply(n);
   restart(now_ns(), g.adapt ? run_delay_ns() : 0, true);
 }

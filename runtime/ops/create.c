@@ -74,7 +74,7 @@ gr_tensor *gr_to_dtype(gr_tensor *x, gr_dtype dt) {
   gr_iter_init(&it, x->ndim, x->shape, 2, ops);
   int64_t sy = it.stride[0][it.ndim - 1], sx = it.stride[1][it.ndim - 1];
   bool to_int = dt == GR_I64;
-#pragma omp parallel for schedule(static) if (it.rows * it.inner > 65536)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (it.rows * it.inner > 65536)
   for (int64_t r = 0; r < it.rows; r++) {
     int64_t off[2];
     gr_iter_row(&it, r, off);

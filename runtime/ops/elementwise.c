@@ -31,7 +31,7 @@ static void ew_walk(int nops, gr_tensor *const *ops, ew_run run, const gr_attrs 
   }
   int64_t chunks = (it.inner + EW_CHUNK - 1) / EW_CHUNK, tasks = it.rows * chunks;
   (void)gr_kernels(); /* the table is chosen lazily: choose it before threads read it */
-#pragma omp parallel for schedule(static) if (it.rows * it.inner > EW_PARALLEL)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (it.rows * it.inner > EW_PARALLEL)
   for (int64_t t = 0; t < tasks; t++) {
     int64_t off[GR_ITER_MAX], i0 = (t % chunks) * EW_CHUNK;
     gr_iter_row(&it, t / chunks, off);
@@ -592,7 +592,7 @@ static bool act_grad_fused(gr_bwd *b, float slope, bool leaky, gr_status *s) {
   float *pgx = gr_f32(gx);
   const float *px = gr_f32(x), *pg = gr_f32(g);
   int64_t total = gr_numel(x), chunks = (total + EW_CHUNK - 1) / EW_CHUNK;
-#pragma omp parallel for schedule(static) if (total > EW_PARALLEL)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (total > EW_PARALLEL)
   for (int64_t c = 0; c < chunks; c++) {
     int64_t i0 = c * EW_CHUNK, len = total - i0 < EW_CHUNK ? total - i0 : EW_CHUNK;
     if (leaky) k->leaky_relu_grad(pgx + i0, px + i0, pg + i0, slope, len);

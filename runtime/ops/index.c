@@ -30,7 +30,7 @@ static void copy_into(gr_tensor *dst, const gr_tensor *src) {
   char *d0 = (char *)dst->storage->data + dst->offset * (int64_t)es;
   const char *s0 = (const char *)src->storage->data + src->offset * (int64_t)es;
   int64_t inner = it.inner, ds = it.stride[0][it.ndim - 1], ss = it.stride[1][it.ndim - 1];
-#pragma omp parallel for schedule(static) if (it.rows * inner > INDEX_PAR)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (it.rows * inner > INDEX_PAR)
   for (int64_t r = 0; r < it.rows; r++) {
     int64_t off[2];
     gr_iter_row(&it, r, off);
@@ -296,7 +296,7 @@ gr_status index_select_forward(gr_fwd *f) {
   const int64_t *pi = gr_i64(index);
   int64_t is = index->stride[0];
   /* each output row is one input row: (outer, L) rows of `inner` elements */
-#pragma omp parallel for schedule(static) if (outer * L * inner > INDEX_PAR)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (outer * L * inner > INDEX_PAR)
   for (int64_t r = 0; r < outer * L; r++) {
     int64_t o = r / L, k = r % L;
     memcpy(py + r * inner * (int64_t)es, px + (o * size + pi[k * is]) * inner * (int64_t)es,
@@ -345,7 +345,7 @@ gr_status gather_forward(gr_fwd *f) {
   lines_init(&L, index, d, 3, ops);
   const int64_t *pi = gr_i64(index);
   bool f32 = x->dtype == GR_F32;
-#pragma omp parallel for schedule(static) if (L.rows * L.len > INDEX_PAR)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (L.rows * L.len > INDEX_PAR)
   for (int64_t r = 0; r < L.rows; r++) {
     int64_t off[3];
     lines_row(&L, 3, r, off);
@@ -382,7 +382,7 @@ gr_status scatter_add_forward(gr_fwd *f) {
   float *py = gr_f32(y);
   /* a row adds into one line of y that no other row touches: no races, and
    * the additions into an element happen in index order */
-#pragma omp parallel for schedule(static) if (L.rows * L.len > INDEX_PAR)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (L.rows * L.len > INDEX_PAR)
   for (int64_t r = 0; r < L.rows; r++) {
     int64_t off[3];
     lines_row(&L, 3, r, off);

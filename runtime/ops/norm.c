@@ -120,7 +120,7 @@ static void bn_forward_kernel(float *y, float *mean, float *rstd, double *acc, c
   int nb = channel_blocks(C, N * C * S);
   int64_t per = (C + nb - 1) / nb;
   double M = (double)(N * S);
-#pragma omp parallel for schedule(static) if (nb > 1)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > 1)
   for (int t = 0; t < nb; t++) {
     int64_t c0 = t * per, c1 = c0 + per < C ? c0 + per : C;
     if (training) {
@@ -215,7 +215,7 @@ static void bn_backward_kernel(float *gx, float *gw, float *gb, double *acc, con
   int nb = channel_blocks(C, N * C * S);
   int64_t per = (C + nb - 1) / nb;
   double M = (double)(N * S);
-#pragma omp parallel for schedule(static) if (nb > 1)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > 1)
   for (int t = 0; t < nb; t++) {
     int64_t c0 = t * per, c1 = c0 + per < C ? c0 + per : C;
     for (int64_t n = 0; n < N; n++)
@@ -339,7 +339,7 @@ static void gn_forward_kernel(float *y, float *mean, float *rstd, const float *x
                               double eps) {
   int64_t Cg = C / G, M = Cg * S;
   /* the group's channels are adjacent: each set is one contiguous run */
-#pragma omp parallel for schedule(static) if (N * C * S > NORM_PAR)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (N * C * S > NORM_PAR)
   for (int64_t k = 0; k < N * G; k++) {
     const float *xs = x + k * M;
     float *ys = y + k * M;
@@ -388,7 +388,7 @@ static void gn_backward_kernel(float *gx, float *gw, float *gb, double *acc, con
     /* per channel: sum over n and s of g and g*xhat, in channel blocks */
     int nb = channel_blocks(C, N * C * S);
     int64_t per = (C + nb - 1) / nb;
-#pragma omp parallel for schedule(static) if (nb > 1)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > 1)
     for (int t = 0; t < nb; t++) {
       int64_t c0 = t * per, c1 = c0 + per < C ? c0 + per : C;
       for (int64_t n = 0; n < N; n++)
@@ -406,7 +406,7 @@ static void gn_backward_kernel(float *gx, float *gw, float *gb, double *acc, con
     }
   }
   if (!gx) return;
-#pragma omp parallel for schedule(static) if (N * C * S > NORM_PAR)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (N * C * S > NORM_PAR)
   for (int64_t k = 0; k < N * G; k++) {
     const float *xs = x + k * M, *gs = g + k * M;
     float *os = gx + k * M;

@@ -78,7 +78,7 @@ gr_status uniform_forward(gr_fwd *f) {
   gr_rng_state at = gr_rng_take((uint64_t)n);
   float hi_below = nextafterf((float)hi, -INFINITY);
   if (hi_below < (float)lo) hi_below = (float)lo; /* lo and hi neighbours as floats */
-#pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
     gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
@@ -110,7 +110,7 @@ gr_status normal_forward(gr_fwd *f) {
   int64_t n = gr_numel(y), nb = (n + 3) / 4;
   gr_rng_state at = gr_rng_take((uint64_t)n);
   const double two_pi = 6.283185307179586477;
-#pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
     gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
@@ -230,7 +230,7 @@ gr_status trunc_normal_forward(gr_fwd *f) {
   gr_rng_state at = gr_rng_take(2 * (uint64_t)n);
   trunc_mass t = mass_of(a, b);
   /* two elements per counter, 64 random bits each */
-#pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS / 8)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > PAR_MIN_BLOCKS / 8)
   for (int64_t k = 0; k < nb; k++) {
     uint32_t w[4];
     gr_philox(at.seed, at.stream, at.offset + (uint64_t)k, w);
@@ -266,7 +266,7 @@ gr_tensor *gr_trunc_normal(int ndim, const int64_t *shape, double mean, double s
 static void bernoulli_fill(float *out, const float *p, float p0, float one, int64_t n) {
   int64_t nb = (n + 3) / 4;
   gr_rng_state at = gr_rng_take((uint64_t)n);
-#pragma omp parallel for schedule(static) if (nb > PAR_MIN_BLOCKS)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
     gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);
@@ -340,7 +340,7 @@ gr_status randint_forward(gr_fwd *f) {
   int64_t n = gr_numel(y), nb = (n + 1) / 2;
   gr_rng_state at = gr_rng_take(2 * (uint64_t)n);
   /* two elements per counter, 64 random bits each */
-#pragma omp parallel for schedule(static) if (nb > 2 * PAR_MIN_BLOCKS)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nb > 2 * PAR_MIN_BLOCKS)
   for (int64_t b = 0; b < nb; b++) {
     uint32_t w[4];
     gr_philox(at.seed, at.stream, at.offset + (uint64_t)b, w);

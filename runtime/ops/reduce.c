@@ -161,7 +161,7 @@ gr_status sum_forward(gr_fwd *f) {
         gr_release(c);
         return gr_fail(GR_ENOMEM, "sum: out of memory");
       }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static)
       for (int64_t k = 0; k < nb; k++) {
         int64_t i0 = k * RED_BLOCK;
         part[k] = sum(px + i0, len - i0 < RED_BLOCK ? len - i0 : RED_BLOCK);
@@ -171,7 +171,7 @@ gr_status sum_forward(gr_fwd *f) {
       py[0] = (float)t;
       free(part);
     } else {
-#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (rows * len > RED_PARALLEL)
       for (int64_t r = 0; r < rows; r++) {
         int64_t base = run_offset(&g, false, g.n, r);
         double t = 0;
@@ -183,7 +183,7 @@ gr_status sum_forward(gr_fwd *f) {
     /* the innermost run is kept: add whole rows of RED_LANES results at a time */
     int64_t inner = g.size[g.n - 1], outer = rows / inner;
     int64_t lanes = (inner + RED_LANES - 1) / RED_LANES, tasks = outer * lanes;
-#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (rows * len > RED_PARALLEL)
     for (int64_t t = 0; t < tasks; t++) {
       int64_t o = t / lanes, j0 = (t % lanes) * RED_LANES;
       int64_t nj = inner - j0 < RED_LANES ? inner - j0 : RED_LANES;
@@ -264,7 +264,7 @@ gr_status logsumexp_forward(gr_fwd *f) {
   /* shifted by the max so that no exp overflows; an infinite or NaN max is the answer */
   if (g.n == 0 || g.red[g.n - 1]) {
     int64_t seg = g.n ? g.size[g.n - 1] : 1, nseg = len / seg;
-#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL / 8)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (rows * len > RED_PARALLEL / 8)
     for (int64_t r = 0; r < rows; r++) {
       int64_t base = run_offset(&g, false, g.n, r);
       float m = -INFINITY;
@@ -286,7 +286,7 @@ gr_status logsumexp_forward(gr_fwd *f) {
   } else {
     int64_t inner = g.size[g.n - 1], outer = rows / inner;
     int64_t lanes = (inner + RED_LANES - 1) / RED_LANES, tasks = outer * lanes;
-#pragma omp parallel for schedule(static) if (rows * len > RED_PARALLEL / 8)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (rows * len > RED_PARALLEL / 8)
     for (int64_t t = 0; t < tasks; t++) {
       int64_t o = t / lanes, j0 = (t % lanes) * RED_LANES;
       int64_t nj = inner - j0 < RED_LANES ? inner - j0 : RED_LANES;
@@ -353,7 +353,7 @@ static gr_status extreme_forward(gr_fwd *f, const char *name, bool is_max) {
   float *pv = gr_f32(v);       // pv and pi are (outer, inner)
   int64_t *pi = gr_i64(ix);
   int64_t lanes = (inner + RED_LANES - 1) / RED_LANES, tasks = outer * lanes;
-#pragma omp parallel for schedule(static) if (outer * len * inner > RED_PARALLEL)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (outer * len * inner > RED_PARALLEL)
   for (int64_t t = 0; t < tasks; t++) {
     int64_t o = t / lanes, j0 = (t % lanes) * RED_LANES;
     int64_t nj = inner - j0 < RED_LANES ? inner - j0 : RED_LANES;
@@ -468,7 +468,7 @@ static gr_status softmax_like(gr_fwd *f, const char *name, bool log_out) {
   const float *px = gr_f32(c); // px and py are (outer, len, inner)
   float *py = gr_f32(y);
   int64_t lanes = (inner + RED_LANES - 1) / RED_LANES, tasks = outer * lanes;
-#pragma omp parallel for schedule(static) if (outer * len * inner > RED_PARALLEL / 8)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (outer * len * inner > RED_PARALLEL / 8)
   for (int64_t t = 0; t < tasks; t++) {
     int64_t o = t / lanes, j0 = (t % lanes) * RED_LANES;
     int64_t nj = inner - j0 < RED_LANES ? inner - j0 : RED_LANES;

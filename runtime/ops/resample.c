@@ -65,7 +65,7 @@ typedef void (*plane_fn)(float *y, const float *x, int64_t p, const void *ctx);
  * when P times the work of one plane is worth it. */
 static void each_plane(float *y, int64_t ys, const float *x, int64_t xs, int64_t P, int64_t work,
                        plane_fn fn, const void *ctx) {
-#pragma omp parallel for schedule(static) if (P * work > PAR_WORK)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (P * work > PAR_WORK)
   for (int64_t p = 0; p < P; p++) fn(y + p * ys, x + p * xs, p, ctx);
 }
 
@@ -800,7 +800,7 @@ static gs_point *gs_points(const gr_tensor *grid, int64_t H, int64_t W, gr_pad_m
   gs_point *pts = malloc((size_t)(n ? n : 1) * sizeof *pts);
   if (!pts) return gr_fail_null(GR_ENOMEM, "grid_sample: out of memory");
   const float *pg = gr_f32(grid);
-#pragma omp parallel for schedule(static) if (n * 16 > PAR_WORK)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (n * 16 > PAR_WORK)
   for (int64_t i = 0; i < n; i++) {
     gs_point *q = &pts[i];
     float cx = gs_coord(pg[2 * i], W, pad, align, &q->sx);
@@ -906,7 +906,7 @@ static gr_tensor *dgrid_fused(gr_tensor *x, gr_tensor *g, const gr_tensor *grid,
   int64_t O = grid->shape[1] * grid->shape[2];
   const float *px = gr_f32(xc), *pg = gr_f32(gc);
   float *pd = gr_f32(dg); // pd is (N,Ho,Wo,2)
-#pragma omp parallel for schedule(static) if (N * C * O * 4 > PAR_WORK)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (N * C * O * 4 > PAR_WORK)
   for (int64_t i = 0; i < N * O; i++) {
     int64_t n = i / O, o = i % O;
     const gs_point *q = &pts[i];

@@ -176,7 +176,7 @@ static gr_status run_plan(float *y, const float *x, int64_t P, const gr_fir_plan
   float *scratch = aligned_alloc(64, (size_t)(nt * per) * sizeof *scratch);
   if (!scratch) return gr_fail(GR_ENOMEM, "upfirdn2d: out of memory");
   int64_t nb = (P + GR_FIR_LANES - 1) / GR_FIR_LANES;
-#pragma omp parallel if (P * pl->Ho * pl->Wo * taps > PAR_WORK)
+#pragma omp parallel num_threads(gr_threads_running()) if (P * pl->Ho * pl->Wo * taps > PAR_WORK)
   {
     float *mine = scratch + (size_t)omp_get_thread_num() * (size_t)per;
 #pragma omp for schedule(static)

@@ -16,7 +16,7 @@ static void copy_rows(gr_tensor *dst, const gr_tensor *src) {
   char *d0 = (char *)dst->storage->data + dst->offset * (int64_t)es;
   const char *s0 = (const char *)src->storage->data + src->offset * (int64_t)es;
   int64_t inner = it.inner, ds = it.stride[0][it.ndim - 1], ss = it.stride[1][it.ndim - 1];
-#pragma omp parallel for schedule(static) if (it.rows * inner > 32768)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (it.rows * inner > 32768)
   for (int64_t r = 0; r < it.rows; r++) {
     int64_t off[2];
     gr_iter_row(&it, r, off);

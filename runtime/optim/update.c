@@ -67,7 +67,7 @@ typedef void (*chunk_fn)(const void *args, int64_t i0, int64_t len);
 
 static void run_chunks(int64_t n, chunk_fn fn, const void *args) {
   int64_t nchunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (n > PAR_MIN)
   for (int64_t c = 0; c < nchunks; c++) {
     int64_t i0 = c * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
     fn(args, i0, len);

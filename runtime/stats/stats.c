@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ganrt/kernels.h"
 #include "ganrt/status.h"
 
 /* LAPACK's symmetric eigensolver (Fortran ABI: trailing string lengths). */
@@ -210,7 +211,7 @@ static void draw_rows(const double *src, int64_t n, int d, int m, uint64_t *rng,
 /* Sum of (g / d + 1)^3 over a gram matrix (m1 x m2); without its diagonal when skip_diag. */
 static double kernel_sum(const double *g, int m1, int m2, int d, int skip_diag) {
   double total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total) if ((int64_t)m1 * m2 > 100000)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) reduction(+ : total) if ((int64_t)m1 * m2 > 100000)
   for (int i = 0; i < m1; i++) {
     double row = 0;
     for (int j = 0; j < m2; j++) {
@@ -301,7 +302,7 @@ static void block_dist(const double *a, const double *na, int64_t r0, int rows, 
                        int64_t n_b, int d, double *dist) {
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)n_b, d, -2.0, a + r0 * d, d, b, d, 0.0, dist,
               (int)n_b);
-#pragma omp parallel for schedule(static) if ((int64_t)rows * n_b > 100000)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if ((int64_t)rows * n_b > 100000)
   for (int i = 0; i < rows; i++) {
     double *row = dist + (size_t)i * n_b;
     for (int64_t j = 0; j < n_b; j++) {
@@ -317,7 +318,7 @@ static void knn_radii(const double *a, const double *na, int64_t n, int d, int k
   for (int64_t r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
     int rows = (int)(n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS);
     block_dist(a, na, r0, rows, a, na, n, d, dist);
-#pragma omp parallel for schedule(static) if ((int64_t)rows * n > 100000)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if ((int64_t)rows * n > 100000)
     for (int i = 0; i < rows; i++) {
       double best[64];  // the k smallest so far, ascending (k <= 64)
       int have = 0;
@@ -345,7 +346,7 @@ static double share_inside(const double *q, const double *nq, int64_t nqr, const
   for (int64_t r0 = 0; r0 < nqr; r0 += BLOCK_ROWS) {
     int rows = (int)(nqr - r0 < BLOCK_ROWS ? nqr - r0 : BLOCK_ROWS);
     block_dist(q, nq, r0, rows, p, np, npr, d, dist);
-#pragma omp parallel for schedule(static) reduction(+ : inside) if ((int64_t)rows * npr > 100000)
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) reduction(+ : inside) if ((int64_t)rows * npr > 100000)
     for (int i = 0; i < rows; i++) {
       const double *row = dist + (size_t)i * npr;
       for (int64_t j = 0; j < npr; j++) {

@@ -104,6 +104,13 @@ T.case("- reads the script from stdin; threads from the environment", function()
   T.eq(out, "1\n")
   out = run({ "-e", "print(require('gan').get_threads())" }, { env = { OMP_NUM_THREADS = "3" } })
   T.eq(out, "3\n")
+  -- the governor: on by default, off with GANLUA_ADAPT_THREADS=0 (then the
+  -- running count is the count asked for whatever the load)
+  local probe = "local gan = require('gan'); gan.set_threads(3); local k = gan.kernels.info(); "
+    .. "print(k.threads, k.running_threads >= 1 and k.running_threads <= 3)"
+  T.eq(run({ "-e", probe }), "3\ttrue\n")
+  T.eq(run({ "-e", (probe:gsub("print%(k.threads, .*%)$", "print(k.running_threads)")) },
+    { env = { GANLUA_ADAPT_THREADS = "0" } }), "3\n")
 end)
 
 T.case("--version and --help", function()

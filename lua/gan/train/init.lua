@@ -87,7 +87,7 @@ M.options = options.declare("gan.train", "training loop", {
   { "seed", 1, "random seed (same seed and threads: same run)" },
   { "out", "", "run folder (default runs/<recipe>)" },
   { "threads", 0, "CPU threads (0: all cores)" },
-  { "adapt_threads", false, "run fewer threads while other processes keep ours waiting (a shared machine): faster there, but the run is then not bit-identical to another with the same seed" },
+  { "adapt_threads", true, "run fewer threads while other processes keep ours waiting for a CPU (a shared machine); results do not change" },
   { "resume", false, "continue from the last checkpoint in the run folder" },
   { "force", false, "start over in a run folder that holds a run (its checkpoint, logs and samples are removed)" },
   { "sample_every", 500, "write a sample grid every N iterations (0: never)" },
@@ -285,7 +285,7 @@ function M.run(opt, state, step_fn, hooks)
   if out == "" then out = "runs/run" end
   local threads = get(opt, "threads")
   if threads > 0 then gan.set_threads(threads) end
-  if get(opt, "adapt_threads") then gan.adapt_threads(true) end
+  if not get(opt, "adapt_threads") then gan.adapt_threads(false) end
   local cleared = dist.is_writer() and not (get(opt, "resume") or evaluating or replaying)
     and M.claim(out, get(opt, "force"))
   local ok_dir, dir_err = true, nil

@@ -108,11 +108,10 @@ int gr_kernels_use(const char *isa); /* 0 on success, -1 when unsupported */
  * while other processes keep our threads waiting for a CPU (threads.c). */
 void gr_set_threads(int n);
 int gr_get_threads(void);     /* the count asked for */
-int gr_threads_running(void); /* the count in use now */
-/* Whether the running count follows the machine's load (default: no,
- * unless GANLUA_ADAPT_THREADS=1): faster on a shared machine, but OpenBLAS's
- * products then change their bits with the load. Off restores the count
- * asked for. */
+int gr_threads_running(void); /* the count our parallel loops use now */
+/* Whether the count our loops run on follows the machine's load (default:
+ * yes, unless GANLUA_ADAPT_THREADS=0). OpenBLAS keeps the count asked for,
+ * so results do not change. Off restores the count asked for. */
 void gr_threads_adapt(bool on);
 /* Called between ops (never inside a parallel region): every 100 ms of
  * ops, looks at how long our threads waited for a CPU and adapts. */
