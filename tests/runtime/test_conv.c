@@ -186,8 +186,10 @@ static const cfg kConvCases[] = {
      * runs, for conv2d and its weight gradient. 320 taps (two chunks of
      * steps) and 13 channels (a part tile); dilation, strided views; rows
      * shorter than a vector of positions; a vector across two rows (width
-     * 24); 17 channels, three tiles */
+     * 24); 17 channels, three tiles; 24 channels over 45 taps (weights packed
+     * two tiles and 16 taps at a time, then the tails) */
     {2, 20, 16, 16, 13, 4, 4, .s = {2, 2}, .p = {1, 1}, .bias = true},
+    {2, 5, 4, 4, 24, 3, 3, .p = {1, 1}, .bias = true},
     {2, 5, 8, 8, 6, 3, 3, .p = {2, 2}, .d = {2, 2}, .noncontig = true},
     {3, 3, 12, 8, 9, 3, 3, .p = {1, 1}, .bias = true},
     {1, 2, 4, 24, 5, 3, 3, .p = {1, 1}},
