@@ -513,6 +513,11 @@ static inline int64_t panel_vecs(int64_t n0, int64_t n) {
  * tails the transposes leave). */
 static void pack_tile_steps(float *ap, const float *m, int64_t rows, int64_t steps, int64_t rs,
                             int64_t ss, int64_t t, int64_t k0, int64_t k1) {
+  if (rs == 1 && (t + 1) * GR_TILE_M <= rows) { /* a whole tile's rows side by side: one copy a step */
+    for (int64_t k = k0; k < k1; k++)
+      memcpy(ap + (t * steps + k) * GR_TILE_M, m + t * GR_TILE_M + k * ss, GR_TILE_M * sizeof *ap);
+    return;
+  }
   for (int64_t k = k0; k < k1; k++)
     for (int r = 0; r < GR_TILE_M; r++) {
       int64_t i = t * GR_TILE_M + r;
@@ -525,8 +530,9 @@ static void pack_tile_steps(float *ap, const float *m, int64_t rows, int64_t ste
  * is row t*GR_TILE_M + r, 0 past the last row. ap is (mt, steps, GR_TILE_M);
  * the zero rows let the tile run whole on the last part tile. Rows read
  * along (ss 1: conv2d's weights, packed at every call) go two whole tiles
- * and 16 steps at a time through the table's 16x16 transpose: element by
- * element, the strided reads took an eighth of a CycleGAN step. */
+ * and 16 steps at a time through the table's 16x16 transpose, and a whole
+ * tile of rows side by side (rs 1: w^T for conv_transpose2d) is one copy a
+ * step: element by element, the packing took an eighth of a CycleGAN step. */
 static void pack_tiles(float *ap, const float *m, int64_t rows, int64_t steps, int64_t rs,
                        int64_t ss) {
   int64_t mt = tile_rows(rows) / GR_TILE_M;
