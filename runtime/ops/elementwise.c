@@ -284,7 +284,33 @@ gr_tensor *gr_minimum(gr_tensor *a, gr_tensor *b) { return binary_op(GR_OP_minim
 
 /* --- where ---------------------------------------------------------------------------- */
 
-static void where_f_run(RUN_ARGS) { LOOP3(float, m != 0 ? a : b); }
+/* A float mask on contiguous runs, the other side a number or a run: as
+ * masks from comparisons are (a ReLU's or LeakyReLU's gradient under a
+ * double backward: a gradient penalty's), with branch-free loops the
+ * compiler vectorises. */
+static bool where_f_fast(char *const *p, const int64_t *s, int64_t n) {
+  if (s[0] != 1 || s[1] != 1 || (s[2] != 1 && s[2] != 0) || (s[3] != 1 && s[3] != 0)) return false;
+  float *restrict y = (float *)p[0];
+  const float *restrict m = (const float *)p[1], *restrict a = (const float *)p[2],
+                        *restrict b = (const float *)p[3];
+  if (s[2] == 1 && s[3] == 1)
+    for (int64_t i = 0; i < n; i++) y[i] = m[i] != 0 ? a[i] : b[i];
+  else if (s[2] == 1) {
+    float bv = b[0];
+    for (int64_t i = 0; i < n; i++) y[i] = m[i] != 0 ? a[i] : bv;
+  } else if (s[3] == 1) {
+    float av = a[0];
+    for (int64_t i = 0; i < n; i++) y[i] = m[i] != 0 ? av : b[i];
+  } else {
+    float av = a[0], bv = b[0];
+    for (int64_t i = 0; i < n; i++) y[i] = m[i] != 0 ? av : bv;
+  }
+  return true;
+}
+
+static void where_f_run(RUN_ARGS) {
+  if (!where_f_fast(p, s, n)) LOOP3(float, m != 0 ? a : b);
+}
 static void where_i_run(RUN_ARGS) { LOOP3(int64_t, m != 0 ? a : b); }
 
 gr_status where_forward(gr_fwd *f) {

@@ -675,6 +675,13 @@ static void test_where(void **state) {
   gr_tensor *m2i = TU_OK(gr_to_dtype(m2, GR_I64));
   check_where(m2i, a2, b2);
   gr_release(m2i);
+  /* contiguous, one side a number, or both (the vectorised loops) */
+  gr_tensor *s1 = gr_scalar(0.5), *s2 = gr_scalar(-2);
+  check_where(m2, a2, s1);
+  check_where(m2, s1, b2);
+  check_where(m2, s1, s2);
+  gr_release(s1);
+  gr_release(s2);
   gr_release(m2);
   gr_release(a2);
   gr_release(b2);
