@@ -10,8 +10,11 @@ settings at the top.
     OPENBLAS_CORETYPE= bench/compare.py   # let OpenBLAS pick its kernels
 
 The cases: dcgan32 and dcgan64 (bench/dcgan_step.lua, bench/torch_dcgan_step.py);
-cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp and sngan (bench/steps.lua,
-bench/torch_steps.py, which describe each). Each round runs each program
+cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp, sngan, sagan, stylegan2 and
+stylegan2_r1 (bench/steps.lua, bench/torch_steps.py, which describe each).
+Before the rounds of sagan and the stylegan2 cases, PyTorch's networks are
+loaded with ganlua's weights and must give the same outputs
+(steps.lua --dump, torch_steps.py --check). Each round runs each program
 once (--warmup steps, 3 by default, then --steps timed steps; the program
 reports the median step); the table gives the median of the rounds'
 medians. Both sides print their networks' parameter counts; the script
@@ -27,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 from compare_upfirdn2d import cpu
 
@@ -41,7 +45,12 @@ CASES = {
     "pix2pix_b4": (STEPS, ["--case=pix2pix_b4"], "pix2pix 64x64x3, batch 4, U-Net nf 64, ndf 64"),
     "wgan_gp": (STEPS, ["--case=wgan_gp"], "WGAN-GP critic step 32x32x1, batch 64, nf 32"),
     "sngan": (STEPS, ["--case=sngan"], "SNGAN D + G step 32x32x1, batch 64, nf 64, ndf 32"),
+    "sagan": (STEPS, ["--case=sagan"], "SAGAN D + G step 32x32x1, batch 64, nf 12, ndf 16, attention at 16x16"),
+    "stylegan2": (STEPS, ["--case=stylegan2"], "StyleGAN2 G + D step 32x32x1, batch 16, 128 to 32 maps"),
+    "stylegan2_r1": (STEPS, ["--case=stylegan2_r1"], "StyleGAN2 lazy R1 step of D, 32x32x1, batch 16"),
 }
+# the cases whose two sides are first checked to be the same networks (same weights, same outputs)
+CHECKED = ("sagan", "stylegan2", "stylegan2_r1")
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -83,6 +92,17 @@ def same_params(case, g, t):
                  f"  ganlua  {g['params']}\n  PyTorch {t['params']}")
 
 
+def check_same(case, glua, gtorch, args, ganlua_bin):
+    """loads the weights ganlua's program dumps into PyTorch's networks and exits unless both give the
+    same outputs; prints the worst difference"""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "nets.safetensors")
+        lines([ganlua_bin, glua] + args + ["--threads=1", "--dump=" + path])
+        out = lines(["/usr/bin/python3", gtorch] + args + ["--threads=1", "--check=" + path])
+    worst = [" ".join(p) for p in out if p[:2] == ["check", "worst"]]
+    print(f"  {case}: same weights, same outputs on both sides ({worst[0] if worst else '?'})", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", default="all", help="all, or cases separated by commas: " + ", ".join(CASES))
@@ -111,6 +131,8 @@ def main():
         (glua, gtorch), args, _ = CASES[case]
         common = args + timing
         g_ms, t_ms, g_rss, t_rss, s_rate = [], [], [], [], []
+        if case in CHECKED:
+            check_same(case, glua, gtorch, args, a.ganlua)
         for r in range(a.rounds):
             g = run([a.ganlua, glua] + common)
             t = run(["/usr/bin/python3", gtorch] + common)
