@@ -705,6 +705,9 @@ class StyleG(nn.Module):
         self.synthesis = Synthesis(c, modconv)
         self.mapping = Mapping(c, self.synthesis.num_ws)
 
+    def forward(self, z):
+        return self.synthesis(self.mapping(z))
+
 
 class StyleDBlock(nn.Module):
     def __init__(self, cin, tmp, cout, C):
@@ -869,7 +872,7 @@ def check(a, c, nets, path):
             for m in G.modules():
                 if isinstance(m, Noise):
                     m.mode = "const"
-            out["G_z"] = G.synthesis(G.mapping(ts["z"]))
+            out["G_z"] = G(ts["z"])
     else:
         out["G_z"] = G(ts["z"])
     worst = 0.0
