@@ -11,8 +11,13 @@ settings at the top.
     bench/compare.py --case=dcgan32 --busy=1   # a shared machine: one core kept busy
 
 The cases: dcgan32 and dcgan64 (bench/dcgan_step.lua, bench/torch_dcgan_step.py);
-cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp and sngan (bench/steps.lua,
-bench/torch_steps.py, which describe each). Each round runs each program
+cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp, sngan, sagan, stylegan2 and
+stylegan2_r1 (bench/steps.lua, bench/torch_steps.py, which describe each);
+stylegan2_split is stylegan2 with PyTorch's modulated convolutions run as
+ganlua runs them (torch_steps.py --modconv=split) rather than grouped.
+Before the rounds of sagan and the stylegan2 cases, PyTorch's networks are
+loaded with ganlua's weights and must give the same outputs
+(steps.lua --dump, torch_steps.py --check). Each round runs each program
 once (--warmup steps, 3 by default, then --steps timed steps; the program
 reports the median step); the table gives the median of the rounds'
 medians. Both sides print their networks' parameter counts; the script
@@ -36,12 +41,13 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 from compare_upfirdn2d import cpu
 
 DCGAN = ("bench/dcgan_step.lua", "bench/torch_dcgan_step.py")
 STEPS = ("bench/steps.lua", "bench/torch_steps.py")
-# name: (programs, arguments, what it is)
+# name: (programs, arguments, what it is[, arguments of the PyTorch program alone])
 CASES = {
     "dcgan32": (DCGAN, ["--size=32", "--channels=1", "--batch=64", "--nf=64"], "DCGAN 32x32x1, batch 64, nf 64"),
     "dcgan64": (DCGAN, ["--size=64", "--channels=3", "--batch=64", "--nf=64"], "DCGAN 64x64x3, batch 64, nf 64"),
@@ -50,7 +56,14 @@ CASES = {
     "pix2pix_b4": (STEPS, ["--case=pix2pix_b4"], "pix2pix 64x64x3, batch 4, U-Net nf 64, ndf 64"),
     "wgan_gp": (STEPS, ["--case=wgan_gp"], "WGAN-GP critic step 32x32x1, batch 64, nf 32"),
     "sngan": (STEPS, ["--case=sngan"], "SNGAN D + G step 32x32x1, batch 64, nf 64, ndf 32"),
+    "sagan": (STEPS, ["--case=sagan"], "SAGAN D + G step 32x32x1, batch 64, nf 12, ndf 16, attention at 16x16"),
+    "stylegan2": (STEPS, ["--case=stylegan2"], "StyleGAN2 G + D step 32x32x1, batch 16, 128 to 32 maps"),
+    "stylegan2_split": (STEPS, ["--case=stylegan2"], "stylegan2, PyTorch's modulated convs as ganlua's (scale, conv, scale)",
+                        ["--modconv=split"]),
+    "stylegan2_r1": (STEPS, ["--case=stylegan2_r1"], "StyleGAN2 lazy R1 step of D, 32x32x1, batch 16"),
 }
+# the cases whose two sides are first checked to be the same networks (same weights, same outputs)
+CHECKED = ("sagan", "stylegan2", "stylegan2_split", "stylegan2_r1")
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -105,6 +118,17 @@ def same_params(case, g, t):
                  f"  ganlua  {g['params']}\n  PyTorch {t['params']}")
 
 
+def check_same(case, glua, gtorch, args, torch_args, ganlua_bin):
+    """loads the weights ganlua's program dumps into PyTorch's networks and exits unless both give the
+    same outputs; prints the worst difference"""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "nets.safetensors")
+        lines([ganlua_bin, glua] + args + ["--threads=1", "--dump=" + path])
+        out = lines(["/usr/bin/python3", gtorch] + args + torch_args + ["--threads=1", "--check=" + path])
+    worst = [" ".join(p) for p in out if p[:2] == ["check", "worst"]]
+    print(f"  {case}: same weights, same outputs on both sides ({worst[0] if worst else '?'})", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", default="all", help="all, or cases separated by commas: " + ", ".join(CASES))
@@ -139,12 +163,15 @@ def table(a, cases):
     sgemm_cmd = [a.ganlua, "bench/steps.lua", "--case=sgemm"] + timing
     rows, bound, infos = [], [], {}
     for case in cases:
-        (glua, gtorch), args, _ = CASES[case]
+        (glua, gtorch), args = CASES[case][:2]
+        torch_args = CASES[case][3] if len(CASES[case]) > 3 else []
         common = args + timing
         g_ms, t_ms, g_rss, t_rss, s_rate = [], [], [], [], []
+        if case in CHECKED:
+            check_same(case, glua, gtorch, args, torch_args, a.ganlua)
         for r in range(a.rounds):
             g = run([a.ganlua, glua] + common)
-            t = run(["/usr/bin/python3", gtorch] + common)
+            t = run(["/usr/bin/python3", gtorch] + common + torch_args)
             if r == 0:
                 same_params(case, g, t)
                 infos.setdefault("ganlua", g.get("info", "?"))
@@ -164,9 +191,9 @@ def table(a, cases):
             bound.append((case, g["gflop_per_step"], g["gflop_per_step"] / g_med * 1000, statistics.median(s_rate)))
     print()
     print(f"{infos['ganlua']}; {infos['torch']}")
-    print(f"{'case':12} {'ganlua ms':>10} {'torch ms':>10} {'torch/ganlua':>12} {'ganlua RSS':>11} {'torch RSS':>10}  what")
+    print(f"{'case':15} {'ganlua ms':>10} {'torch ms':>10} {'torch/ganlua':>12} {'ganlua RSS':>11} {'torch RSS':>10}  what")
     for case, g, t, gr, tr in rows:
-        print(f"{case:12} {g:10.1f} {t:10.1f} {t / g:11.2f}x {gr:9.0f}MB {tr:8.0f}MB  {CASES[case][2]}")
+        print(f"{case:15} {g:10.1f} {t:10.1f} {t / g:11.2f}x {gr:9.0f}MB {tr:8.0f}MB  {CASES[case][2]}")
     if bound:
         print()
         print("the sgemm bound: each step's convolution FLOPs per second against OpenBLAS's sgemm "

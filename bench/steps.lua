@@ -18,28 +18,51 @@
 -- * sngan: recipes/sngan.lua at 32x32x1, batch 64: DCGAN's G (nf 64) and the
 --   recipe's standard CNN D (ndf 32) with spectral norm on every layer; one D
 --   step and one G step with the hinge loss; Adam(4e-4, 0.5, 0.999).
+-- * sagan: recipes/sagan.lua at its defaults (32x32x1, batch 64): the residual G
+--   (nf 12) and D (ndf 16) of gan.nets.biggan with the self-attention block at
+--   16x16 in both, spectral norm on every layer of both (one power iteration
+--   per forward), unconditional; one D step (hinge loss on real and detached
+--   fakes), then one G step; Adam(2e-4, 0, 0.9) for both (the recipe's rates).
+-- * stylegan2: recipes/stylegan2.lua's main step at its defaults (32x32x1,
+--   batch 16): gan.nets.style's G (mapping network of 2 layers, modulated
+--   convolutions, noise, the skip architecture; 128 to 32 maps) and residual D
+--   (FIR downsampling, minibatch stddev); one G step (non-saturating logistic
+--   loss, style mixing 0.9), one D step on real and fresh fakes, the EMA of
+--   G's weights; Adam(0.0025, 0, 0.99) with the lazy regularizers' corrections,
+--   the regularizers themselves left out.
+-- * stylegan2_r1: the same recipe's lazy R1 step of D: gamma/2 |grad_x D(x)|^2
+--   on the real batch, times 16 (the interval), a double backward through D.
 -- * sgemm: an n x n by n x n product (n = 2048) through gan.matmul, that is
 --   OpenBLAS's sgemm: the rate the convolutions are measured against.
 --
--- Prints `gflop_per_step` (sgemm only), `params NAME COUNT` for each network,
--- then `ms_per_step <median>` as its last line (bench/timing.lua).
+-- Prints `case NAME key=value ...` (the settings), `gflop_per_step` (sgemm
+-- only), `params NAME COUNT` for each network,
+-- then `ms_per_step <median>` as its last line (bench/timing.lua); with
+-- --losses, the losses of one untimed step first (`loss NAME VALUE`; the
+-- sagan and stylegan2 cases). --dump=FILE writes the networks' weights and
+-- buffers, a batch of inputs and what the networks make of them (a
+-- safetensors file) for `bench/torch_steps.py --check=FILE`, which loads the
+-- same weights into its networks and compares.
 --
 --     ganlua bench/steps.lua --case=cyclegan_b1 --steps=10 --threads=2
 --     ganlua bench/steps.lua --case=sngan --size=16 --nf=4 --ndf=4 --batch=2 --steps=1   -- a tiny run
+--     ganlua bench/steps.lua --case=stylegan2 --steps=5 --profile   -- the time per op
 local gan = require "gan"
-local nn, F = gan.nn, gan.F
+local nn, F, P = gan.nn, gan.F, gan.penalties
 
 local opt = gan.options {
-  case = "cyclegan_b1", -- cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp, sngan or sgemm
+  case = "cyclegan_b1", -- cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp, sngan, sagan, stylegan2, stylegan2_r1 or sgemm
   batch = 0,            -- minibatch size (0: the case's)
   size = 0,             -- image size (0: the case's)
-  nf = 0,               -- feature maps of G (0: the case's)
-  ndf = 0,              -- feature maps of D (0: the case's; wgan_gp's critic has nf)
+  nf = 0,               -- feature maps of G (0: the case's; stylegan2: the cap of both networks, channel_max)
+  ndf = 0,              -- feature maps of D (0: the case's; wgan_gp's critic has nf, stylegan2's D the cap nf)
   steps = 10,           -- timed steps (0: print the parameter counts and stop)
   warmup = 3,           -- untimed steps first
   threads = 2,          -- CPU threads
   seed = 1,             -- random seed
   profile = false,      -- print the time per op over the timed steps
+  losses = false,       -- print the losses of one untimed step first (sagan, stylegan2)
+  dump = "",            -- sagan, stylegan2: write the networks' state, inputs and outputs to this file, then stop
 }
 gan.set_threads(opt.threads)
 
@@ -49,6 +72,15 @@ local CASES = {
   pix2pix_b4 = { family = "pix2pix", batch = 4, size = 64, channels = 3, nf = 64, ndf = 64, d_layers = 3, dropout = 1 },
   wgan_gp = { family = "wgan_gp", batch = 64, size = 32, channels = 1, nf = 32, ndf = 32, nz = 100 },
   sngan = { family = "sngan", batch = 64, size = 32, channels = 1, nf = 64, ndf = 32, nz = 100 },
+  -- the recipes' defaults (tests/lua/test_bench_steps.lua checks them against the recipes' --help)
+  sagan = { family = "sagan", batch = 64, size = 32, channels = 1, nf = 12, ndf = 16, nz = 100,
+    lr_d = 2e-4, lr_g = 2e-4, beta1 = 0.0, beta2 = 0.9 },
+  stylegan2 = { family = "stylegan2", batch = 16, size = 32, channels = 1, nf = 128, ndf = 0, nz = 128, w_dim = 128,
+    mapping = 2, channel_base = 1024, mbstd_group = 4, lr = 0.0025, gamma = 1.0, r1_every = 16, pl_every = 4,
+    mixing = 0.9, ema_kimg = 5.0, ema_rampup = 0.05 },
+  stylegan2_r1 = { family = "stylegan2", r1 = true, batch = 16, size = 32, channels = 1, nf = 128, ndf = 0, nz = 128,
+    w_dim = 128, mapping = 2, channel_base = 1024, mbstd_group = 4, lr = 0.0025, gamma = 1.0, r1_every = 16,
+    pl_every = 4 },
   sgemm = { family = "sgemm", batch = 0, size = 2048, nf = 0, ndf = 0 },
 }
 
@@ -64,6 +96,13 @@ for k, v in pairs(case) do c[k] = v end
 for _, k in ipairs({ "batch", "size", "nf", "ndf" }) do
   if math.type(opt[k]) ~= "integer" or opt[k] < 0 then error(("--%s must be an integer >= 0"):format(k), 0) end
   if opt[k] > 0 then c[k] = opt[k] end
+end
+-- the settings in use, one line (the sagan and stylegan2 ones are their recipes' defaults)
+do
+  local kv = {}
+  for k, v in pairs(c) do kv[#kv + 1] = ("%s=%s"):format(k, tostring(v)) end
+  table.sort(kv)
+  print(("case %s %s"):format(opt.case, table.concat(kv, " ")))
 end
 
 -- a fixed batch of images in [-1, 1]
@@ -162,6 +201,85 @@ function build.sngan()
   return step, { { "G", G }, { "D", D } }
 end
 
+--- recipes/sagan.lua's networks and step at its defaults (n_critic = 1, attention on).
+function build.sagan()
+  if c.size ~= 16 and c.size ~= 32 and c.size ~= 64 then error("--size must be 16, 32 or 64 for sagan", 0) end
+  if c.nf % 4 ~= 0 then error("--nf must be a positive multiple of 4 for sagan", 0) end
+  if c.ndf % 8 ~= 0 then error("--ndf must be a positive multiple of 8 for sagan", 0) end
+  local B = gan.nets.biggan
+  local real = images()
+  local at = math.min(16, c.size // 2) -- the recipe's place for the attention block
+  local G = B.Generator { nz = c.nz, channels = c.channels, size = c.size, nf = c.nf, attention = at }
+  local D = B.Discriminator { channels = c.channels, size = c.size, ndf = c.ndf, attention = at }
+  local optG = gan.optim.Adam(G, { lr = c.lr_g, betas = { c.beta1, c.beta2 } })
+  local optD = gan.optim.Adam(D, { lr = c.lr_d, betas = { c.beta1, c.beta2 } })
+  local function noise(n) return gan.randn(n, c.nz) end
+  local function step()
+    local lossD = F.hinge_d(D(real), D(G(noise(c.batch)):detach()))
+    optD:step(lossD)
+    local lossG = F.hinge_g(D(G(noise(c.batch))))
+    optG:step(lossG)
+    return { D = lossD, G = lossG }
+  end
+  -- for --dump: one forward of each network (training mode: batch statistics, a power iteration)
+  local function outputs()
+    local z = noise(c.batch)
+    return { z = z, real = real, G_z = G(z), D_real = D(real) }
+  end
+  return step, { { "G", G }, { "D", D } }, outputs
+end
+
+--- recipes/stylegan2.lua's networks at its defaults; its main step (G, then D, then the EMA) without
+-- the lazy regularizers, or (c.r1) its lazy R1 step of D alone.
+function build.stylegan2()
+  if opt.ndf ~= 0 then error("--ndf: stylegan2's networks share one cap of feature maps, --nf", 0) end
+  local ok, err = pcall(gan.nets.style.check_options, { size = c.size, batch = c.batch, mbstd_group = c.mbstd_group })
+  if not ok then error(err, 0) end
+  local style = gan.nets.style
+  local nets = { channel_base = c.channel_base, channel_max = c.nf, mapping_layers = c.mapping,
+    mbstd_group = c.mbstd_group }
+  local real = images()
+  local D = style.Discriminator(c.size, c.channels, nets)
+  -- the rates and betas corrected for the lazy regularizers' extra steps, as the recipe builds them
+  local optD = gan.optim.Adam(D, { lr = c.lr, betas = { 0, 0.99 }, reg_interval = c.r1_every })
+  -- for --dump: D and R1 on the real batch (and G on z, noise from its noise_const buffers)
+  local function outputs(G)
+    local out = { real = real, D_real = D(real), R1 = P.r1(D, real, { gamma = c.gamma }) }
+    if G then
+      out.z = gan.randn(c.batch, c.nz)
+      out.G_z = G(out.z, { noise = "const" })
+    end
+    return out
+  end
+  if c.r1 then
+    local function step()
+      local r1 = P.lazy(0, c.r1_every, P.r1, D, real, { gamma = c.gamma })
+      optD:step(r1)
+      return { R1 = r1 }
+    end
+    return step, { { "D", D } }, outputs
+  end
+  local G = style.Generator(c.nz, c.w_dim, c.size, c.channels, nets)
+  local optG = gan.optim.Adam(G, { lr = c.lr, betas = { 0, 0.99 }, reg_interval = c.pl_every })
+  local ema = gan.optim.EMA(G, { kimg = c.ema_kimg, batch = c.batch, rampup = c.ema_rampup })
+  -- the recipe's generate: z -> ws, mixed with a second z's from a random layer on, -> images
+  local function generate(n)
+    local z = gan.randn(n, c.nz)
+    local ws = G.mapping:mix(G.mapping(z), z, { prob = c.mixing })
+    return G.synthesis(ws)
+  end
+  local function step()
+    local lossG = F.bce_logits(D(generate(c.batch)), 1)
+    optG:step(lossG)
+    local fake = gan.no_grad(function() return generate(c.batch) end)
+    local lossD = F.bce_logits(D(real), 1) + F.bce_logits(D(fake), 0)
+    optD:step(lossD)
+    ema:update()
+    return { G = lossG, D = lossD }
+  end
+  return step, { { "G", G }, { "D", D } }, function() return outputs(G) end
+end
+
 --- An n x n by n x n product (n = --size) through gan.matmul.
 function build.sgemm()
   local n = c.size
@@ -170,6 +288,27 @@ function build.sgemm()
   return function() a:matmul(b) end, {}
 end
 
-local step, nets = build[c.family]()
+local step, nets, outputs = build[c.family]()
+
+-- --dump: the networks' state before the outputs' forward (which moves spectral norm's u and v); the
+-- parameters that start at 0 (biases, attention's sigma, the noise strengths) drawn first, so that
+-- the comparison reaches the layers they would switch off
+if opt.dump ~= "" then
+  if not outputs then error(("--dump: only the sagan and stylegan2 cases, not %s"):format(opt.case), 0) end
+  local tensors = {}
+  for _, n in ipairs(nets) do
+    gan.no_grad(function()
+      for _, p in ipairs(n[2]:parameters()) do
+        if p:abs():max():item() == 0 then p:copy_(gan.randn(p:shape()) * 0.5) end
+      end
+    end)
+    for k, v in pairs(n[2]:state_dict()) do tensors[n[1] .. "." .. k] = v:clone() end
+  end
+  for k, v in pairs(outputs()) do tensors[k] = v:detach() end
+  local ok, err = gan.io.save_safetensors(opt.dump, tensors, { case = opt.case })
+  if not ok then error(("--dump: %s"):format(err), 0) end
+  print(("wrote %s"):format(opt.dump))
+  return
+end
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "timing.lua").run(opt, step, nets)

@@ -7,7 +7,8 @@
 --     timing.run(opt, step, { { "G", G }, { "D", D } })
 --
 -- The lines printed, last ones last: `params NAME COUNT` for each network,
--- then with --profile the time per op, then `ganlua VERSION threads N isa
+-- with --losses the losses of one untimed step (`loss NAME VALUE`, for a step
+-- that returns them as {name = scalar tensor}), then with --profile the time per op, then `ganlua VERSION threads N isa
 -- ISA`, `peak_rss_mb X` and `ms_per_step X` (the median of the timed steps).
 -- @module bench.timing
 
@@ -60,12 +61,25 @@ local function print_profile(steps)
   gan.profile(false)
 end
 
+-- the losses a step returned, {name = scalar tensor or number}, sorted by name
+local function print_losses(losses)
+  if type(losses) ~= "table" then error("bench.timing: --losses needs a step that returns its losses", 0) end
+  local names = {}
+  for k in pairs(losses) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local v = losses[k]
+    print(("loss %s %.6g"):format(k, type(v) == "number" and v or v:item()))
+  end
+end
+
 --- Prints each network's parameter count, runs and times the steps (with
 -- opt.profile, the time per op over the timed steps), then prints the
 -- kernels in use, the peak RSS and the median step. With opt.steps = 0 it
--- prints the parameter counts only.
--- @param opt {warmup=, steps= (>= 0), profile=}
--- @param step the training step
+-- prints the parameter counts only; with opt.losses it first runs one
+-- untimed step and prints the losses it returns.
+-- @param opt {warmup=, steps= (>= 0), profile=, losses=}
+-- @param step the training step (returning {name = loss} for opt.losses)
 -- @param nets a list of {name, module}, in the order printed
 function M.run(opt, step, nets)
   if math.type(opt.steps) ~= "integer" or opt.steps < 0 or math.type(opt.warmup) ~= "integer" or opt.warmup < 0 then
@@ -73,6 +87,7 @@ function M.run(opt, step, nets)
   end
   for _, n in ipairs(nets) do print(("params %s %d"):format(n[1], n[2]:num_parameters())) end
   if opt.steps == 0 then return end
+  if rawget(opt, "losses") then print_losses(step()) end -- (bench/dcgan_step.lua has no such option)
   for _ = 1, opt.warmup do step() end
   if opt.profile then gan.profile(true) end
   local times = M.times({ warmup = 0, steps = opt.steps }, step)

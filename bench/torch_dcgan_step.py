@@ -66,13 +66,20 @@ def init_dcgan(m):
 def time_and_report(a, step, nets):
     """prints each network's parameter count, runs a.warmup steps, times a.steps
     steps, and prints the settings, the peak RSS and the median step (a.steps = 0:
-    the parameter counts only)"""
+    the parameter counts only); with a.losses (when there), first one untimed step
+    and the losses it returns ({name: scalar tensor}) as `loss NAME VALUE` lines"""
     if a.steps < 0 or a.warmup < 0:
         sys.exit(f"--steps and --warmup must be >= 0, got {a.steps} and {a.warmup}")
     for name, net in nets:
         print(f"params {name} {sum(p.numel() for p in net.parameters())}")
     if a.steps == 0:
         return
+    if getattr(a, "losses", False):
+        losses = step()
+        if not isinstance(losses, dict):
+            sys.exit("--losses needs a step that returns its losses")
+        for name in sorted(losses):
+            print(f"loss {name} {float(losses[name]):.6g}")
     for _ in range(a.warmup):
         step()
     times = []
