@@ -7,18 +7,16 @@
 local gan = require "gan"
 local nn, F = gan.nn, gan.F
 
-local opt = gan.options {
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local timing = dofile(here .. "timing.lua") -- declares the timing options (steps, warmup, profile, losses)
+local opt = gan.options({
   size = 32,     -- image size, a power of two >= 16
   channels = 1,  -- image channels
   batch = 64,    -- minibatch size
   nf = 64,       -- feature maps of D's first layer
   nz = 100,      -- noise dimension
-  steps = 10,    -- timed steps (0: print the parameter counts and stop)
-  warmup = 3,    -- untimed steps first
   threads = 2,   -- CPU threads
-  seed = 1,      -- random seed
-  profile = false, -- print the time per op over the timed steps
-}
+}, { uses = { "bench.timing" } })
 gan.set_threads(opt.threads)
 
 -- G: z (nz,1,1) -> 4x4 with nf*size/8 channels, then halve channels while doubling size
@@ -54,7 +52,7 @@ local function step()
   optD:step(lossD)
   local lossG = F.bce_logits(D(fake), 1)
   optG:step(lossG)
-  return lossD:item(), lossG:item()
+  return { D = lossD:item(), G = lossG:item() }
 end
 
 -- multiply-adds of one sample through a chain of convolutions from res x res, per layer
@@ -88,5 +86,4 @@ local function step_gflop()
 end
 print(("gflop_per_step %.2f"):format(step_gflop()))
 
-local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-dofile(here .. "timing.lua").run(opt, step, { { "G", G }, { "D", D } })
+timing.run(opt, step, { { "G", G }, { "D", D } })

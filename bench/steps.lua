@@ -50,20 +50,17 @@
 local gan = require "gan"
 local nn, F, P = gan.nn, gan.F, gan.penalties
 
-local opt = gan.options {
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local timing = dofile(here .. "timing.lua") -- declares the timing options (steps, warmup, profile, losses)
+local opt = gan.options({
   case = "cyclegan_b1", -- cyclegan_b1, cyclegan_b4, pix2pix_b4, wgan_gp, sngan, sagan, stylegan2, stylegan2_r1 or sgemm
   batch = 0,            -- minibatch size (0: the case's)
   size = 0,             -- image size (0: the case's)
   nf = 0,               -- feature maps of G (0: the case's; stylegan2: the cap of both networks, channel_max)
   ndf = 0,              -- feature maps of D (0: the case's; wgan_gp's critic has nf, stylegan2's D the cap nf)
-  steps = 10,           -- timed steps (0: print the parameter counts and stop)
-  warmup = 3,           -- untimed steps first
   threads = 2,          -- CPU threads
-  seed = 1,             -- random seed
-  profile = false,      -- print the time per op over the timed steps
-  losses = false,       -- print the losses of one untimed step first (sagan, stylegan2)
   dump = "",            -- sagan, stylegan2: write the networks' state, inputs and outputs to this file, then stop
-}
+}, { uses = { "bench.timing" } })
 gan.set_threads(opt.threads)
 
 local CASES = {
@@ -310,5 +307,4 @@ if opt.dump ~= "" then
   print(("wrote %s"):format(opt.dump))
   return
 end
-local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-dofile(here .. "timing.lua").run(opt, step, nets)
+timing.run(opt, step, nets)

@@ -16,6 +16,17 @@ local gan = require "gan"
 
 local M = {}
 
+--- The options both step programs take, declared as the group
+-- "bench.timing": a script loads this file before its `gan.options` call
+-- and names the group in `uses`. (Their `--threads` defaults to 2 in each
+-- script; `--seed` is the training loop's.)
+M.options = gan.options.declare("bench.timing", "timing", {
+  { "steps", 10, "timed steps (0: print the parameter counts and stop)" },
+  { "warmup", 3, "untimed steps first" },
+  { "profile", false, "print the time per op over the timed steps" },
+  { "losses", false, "print the losses of one untimed step first" },
+})
+
 --- The median of a list of numbers (sorted in place).
 -- @param xs numbers
 -- @return number
@@ -87,7 +98,7 @@ function M.run(opt, step, nets)
   end
   for _, n in ipairs(nets) do print(("params %s %d"):format(n[1], n[2]:num_parameters())) end
   if opt.steps == 0 then return end
-  if rawget(opt, "losses") then print_losses(step()) end -- (bench/dcgan_step.lua has no such option)
+  if opt.losses then print_losses(step()) end
   for _ = 1, opt.warmup do step() end
   if opt.profile then gan.profile(true) end
   local times = M.times({ warmup = 0, steps = opt.steps }, step)
