@@ -454,6 +454,28 @@ gr_tensor *gr_min_all(gr_tensor *x) { return extreme_all(GR_OP_min_dim, "min_all
 
 /* --- softmax and log_softmax over one dim --------------------------------------------------- */
 
+/* y (n) = softmax (or log_softmax) of the row x (n): shifted by its max (a
+ * NaN max makes the row NaN), exponentials by the kernel table, their sum
+ * in double. The scalar expf of the strided path took a tenth of a SAGAN
+ * step, whose attention takes softmax over rows of 256 scores. */
+static void softmax_row(float *y, const float *x, int64_t n, bool log_out) {
+  const gr_kernel_table *k = gr_kernels();
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] > m || x[i] != x[i]) m = x[i];
+  k->add_s(y, x, -m, n); /* x - m */
+  if (log_out) {
+    /* the exponentials go through y, then y is x - m - log(sum) */
+    k->exp(y, y, n);
+    double ls = log(k->sum(y, n));
+    for (int64_t i = 0; i < n; i++) y[i] = (float)((double)(x[i] - m) - ls);
+    return;
+  }
+  k->exp(y, y, n);
+  double s = k->sum(y, n);
+  for (int64_t i = 0; i < n; i++) y[i] = (float)(y[i] / s);
+}
+
 static gr_status softmax_like(gr_fwd *f, const char *name, bool log_out) {
   gr_tensor *x = f->in[0];
   if (!gr_check_float(name, "x", x)) return GR_EARG;
@@ -474,6 +496,10 @@ static gr_status softmax_like(gr_fwd *f, const char *name, bool log_out) {
     int64_t nj = inner - j0 < RED_LANES ? inner - j0 : RED_LANES;
     const float *bx = px + o * len * inner + j0;
     float *by = py + o * len * inner + j0;
+    if (inner == 1) { /* along a row (attention's scores): the table's vector exp */
+      softmax_row(by, bx, len, log_out);
+      continue;
+    }
     float m[RED_LANES];
     double s[RED_LANES];
     /* shift by the max so that no exp overflows */
