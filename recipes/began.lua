@@ -80,7 +80,10 @@ if opt.lr_halve > 0 then
   state.schedD = gan.optim.schedule.step(optD, { every = opt.lr_halve, gamma = 0.5 })
 end
 
-gan.train(opt, state, function(real)
+-- the mean of M between two evaluations goes into eval.csv next to FD
+local m_mean = gan.metrics.mean_between("M_mean")
+
+local run = gan.train(opt, state, function(real)
   local fake = G(noise(real:size(1)))
   local l_real = L(real)
   local lossD = l_real - L(fake:detach()) * state.k
@@ -92,5 +95,11 @@ gan.train(opt, state, function(real)
   local balance = opt.gamma * lr - lf
   state.k = math.min(1, math.max(0, state.k + opt.lambda_k * balance))
   if state.schedG then state.schedG:step(); state.schedD:step() end
-  return { D = lossD, G = l_fake, L_real = lr, k = state.k, M = lr + math.abs(balance) }
-end, { noise = noise })
+  local M = lr + math.abs(balance)
+  m_mean:add(M)
+  return { D = lossD, G = l_fake, L_real = lr, k = state.k, M = M }
+end, { noise = noise, eval = m_mean.eval })
+
+-- Does M track sample quality, as the paper says? Pearson's r between its mean and FD over the
+-- quick evaluations in eval.csv (--eval_every).
+gan.metrics.track_fd(run.out, "M_mean", "m_vs_fd.txt")

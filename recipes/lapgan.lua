@@ -95,6 +95,38 @@ local function update(k, real, l)
   return lossD, lossG
 end
 
+-- The quality after each level, on Fashion-MNIST: n chains; the image after level k (k = 0 the 8x8 one,
+-- k = L the final) taken to the final size by the pyramid's own upsampling, bilinear x2 L - k times (the
+-- image the chain would end with if every finer residual were 0), and its FD against the reference
+-- (gan.metrics.fd): fd_level<k>. fd_real_level<k>: the same for n test images reduced to level k by the
+-- pyramid's halvings and brought back: what a level that drew real images would score.
+local real_fd = {}
+local function to_final(x, k)
+  for _ = k + 1, L do x = up(x) end
+  return x
+end
+local function eval(_, n)
+  if opt.data ~= "fashion-mnist" or not n or n < 10 then return {} end
+  local r, levels = {}, {}
+  for k = 0, L do levels[k] = {} end
+  for i = 1, n, 500 do
+    local imgs = chain(math.min(500, n - i + 1))
+    for k = 0, L do levels[k][#levels[k] + 1] = to_final(imgs[k], k) end
+  end
+  for k = 0, L do r["fd_level" .. k] = gan.metrics.fd(#levels[k] == 1 and levels[k][1] or gan.cat(levels[k], 1)) end
+  local m = math.min(n, 10000)   -- the test split's size
+  if not real_fd[m] then
+    local x = gan.data.load("fashion-mnist", { limit = m, size = opt.size }, { split = "test" }).x
+    real_fd[m] = {}
+    for k = L - 1, 0, -1 do   -- level L would be the floor, which every evaluation prints
+      x = down(x)
+      real_fd[m][k] = gan.metrics.fd(to_final(x, k))
+    end
+  end
+  for k = 0, L - 1 do r["fd_real_level" .. k] = real_fd[m][k] end
+  return r
+end
+
 local summary = gan.train(opt, state, function(x)
   -- the real pyramid: I[L] = x, I[k-1] = I[k] halved; level k learns h = I[k] - up(I[k-1])
   local I = { [L] = x }
@@ -106,7 +138,7 @@ local summary = gan.train(opt, state, function(x)
     logs["D" .. k], logs["G" .. k] = lossD, lossG
   end
   return logs
-end, { sample = sample })
+end, { sample = sample, eval = eval })
 
 -- the pyramid of 8 samples: each row shows level 0, then for each finer level its residual (x2, gray = 0) and image
 gan.no_grad(function()

@@ -41,12 +41,7 @@ end
 clip()
 
 -- the mean estimate between two evaluations goes into eval.csv next to FD
-local w_sum, w_count = 0, 0
-local function eval_w()
-  local mean = w_count > 0 and w_sum / w_count or nil
-  w_sum, w_count = 0, 0
-  return { W_mean = mean }
-end
+local w_mean = gan.metrics.mean_between("W_mean")
 
 local run = gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data }, function(real, step)
   -- the critic: ascend E f(x) - E f(G(z)) (descend its negative), then clip
@@ -63,24 +58,10 @@ local run = gan.train(opt, { G = G, D = D, optG = optG, optD = optD, data = data
   local lossG = F.wasserstein_g(D(G(noise(opt.batch))))
   optG:step(lossG)
   local w = -lossD:item()                           -- the critic's estimate of the Wasserstein distance
-  w_sum, w_count = w_sum + w, w_count + 1
+  w_mean:add(w)
   return { D = lossD, G = lossG, W = w }
-end, { noise = noise, eval = eval_w })
+end, { noise = noise, eval = w_mean.eval })
 
 -- Does the critic's estimate track sample quality? Pearson's r between the mean estimate and FD
 -- over the quick evaluations in eval.csv (the paper's claim: W falls as the samples improve).
-local cols, rows = gan.report.read_csv(run.out .. "/eval.csv")
-if cols then
-  local col = {}
-  for i, name in ipairs(cols) do col[name] = i end
-  if col.W_mean and col.fd then
-    local w, fd = {}, {}
-    for i, row in ipairs(rows) do w[i], fd[i] = row[col.W_mean] or false, row[col.fd] or false end
-    local r, n = gan.metrics.pearson(w, fd)
-    if r then
-      local line = ("W_mean vs FD over %d evaluations: Pearson r = %.3f"):format(n, r)
-      print(line)
-      gan.util.write_file(run.out .. "/w_vs_fd.txt", line .. "\n")
-    end
-  end
-end
+gan.metrics.track_fd(run.out, "W_mean", "w_vs_fd.txt")

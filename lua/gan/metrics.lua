@@ -295,6 +295,21 @@ function M.images(sample, opts)
   return r
 end
 
+--- FD of images already drawn against the reference: the first N training
+-- images, N the number of images (the FD of `images`, alone; for sets that
+-- are not a sampler's output, such as the coarse levels of a pyramid).
+--
+--     local fd = gan.metrics.fd(x)      -- x (N, C, H, W) in [-1, 1]
+-- @param x images (N, C, H, W) in [-1, 1], N from 10 to 60000
+-- @return number
+function M.fd(x)
+  if not gan.is_tensor(x) or x:dim() ~= 4 or x:size(1) < 10 or x:size(1) > 60000 then
+    error(("gan.metrics.fd: images must be a tensor (N, C, H, W) with N from 10 to 60000, got %s"):format(
+      gan.is_tensor(x) and ("shape (" .. table.concat(x:shape(), ", ") .. ")") or type(x)), 2)
+  end
+  return gan.stats.frechet(gan.stats.fit(M.features(x)), gan.stats.fit(M.reference(x:size(1))))
+end
+
 -- ----------------------------------------------------------------------------
 -- Toy 2-D sets
 
@@ -352,6 +367,53 @@ function M.pearson(xs, ys)
   end
   if saa == 0 or sbb == 0 then return nil, "a list does not vary" end
   return sab / math.sqrt(saa * sbb), n
+end
+
+--- The mean of a training signal between two evaluations, for eval.csv: add
+-- a value at every step; `eval` (a gan.train eval hook) returns {NAME = the
+-- mean since the previous call} (nil when nothing was added) and starts over.
+--
+--     local w = gan.metrics.mean_between("W_mean")
+--     gan.train(opt, state, function(real) ... w:add(estimate) ... end, { eval = w.eval })
+-- @param name the column's name
+-- @return the object, with add(self, v) and eval()
+function M.mean_between(name)
+  local sum, count = 0, 0
+  local self = {}
+  function self.add(_, v) sum, count = sum + v, count + 1 end
+  function self.eval()
+    local mean = count > 0 and sum / count or nil
+    sum, count = 0, 0
+    return { [name] = mean }
+  end
+  return self
+end
+
+--- How well a value logged beside the quick evaluations tracks FD:
+-- Pearson's r between the column `column` of OUT/eval.csv and its `fd`
+-- column (rows where both are numbers), printed as "COLUMN vs FD over N
+-- evaluations: Pearson r = R" and written to OUT/`file`.
+--
+--     gan.metrics.track_fd(run.out, "W_mean", "w_vs_fd.txt")   -- after gan.train, in a recipe
+-- @param out the run folder
+-- @param column the column of eval.csv to correlate with fd
+-- @param file the file in `out` that receives the line
+-- @return r and the number of evaluations, or nil and why (no eval.csv, no such
+-- column, fewer than 3 evaluations, a column that does not vary)
+function M.track_fd(out, column, file)
+  local cols, rows = require("gan.report").read_csv(out .. "/eval.csv")
+  if not cols then return nil, out .. "/eval.csv not found" end
+  local col = {}
+  for i, name in ipairs(cols) do col[name] = i end
+  if not col[column] or not col.fd then return nil, ("eval.csv has no %s or no fd column"):format(column) end
+  local xs, fd = {}, {}
+  for i, row in ipairs(rows) do xs[i], fd[i] = row[col[column]] or false, row[col.fd] or false end
+  local r, n = M.pearson(xs, fd)
+  if not r then return nil, n end
+  local line = ("%s vs FD over %d evaluations: Pearson r = %.3f"):format(column, n, r)
+  print(line)
+  require("gan.util").write_file(out .. "/" .. file, line .. "\n")
+  return r, n
 end
 
 return M

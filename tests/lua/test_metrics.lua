@@ -44,6 +44,26 @@ T.case("pearson: known correlations, gaps skipped, too little data refused", fun
   U.raises(function() gan.metrics.pearson({ 1, 2, 3 }, { 1, 2 }) end, "same length")
 end)
 
+T.case("mean_between and track_fd: a signal averaged between evaluations, correlated with eval.csv's fd", function()
+  local m = gan.metrics.mean_between("X_mean")
+  U.equal(m.eval().X_mean, nil)
+  m:add(1); m:add(4)
+  U.close(m.eval().X_mean, 2.5, 1e-12)
+  m:add(-3)
+  U.close(m.eval().X_mean, -3, 1e-12)
+  -- x = 1..5, fd = 2 1 4 3 5 (r = 0.8); a row with an empty X_mean is skipped
+  local out = U.tmpdir("metrics_track_fd")
+  U.write(out .. "/eval.csv", "step,X_mean,fd\n1,1,2\n2,2,1\n3,,9\n4,3,4\n5,4,3\n6,5,5\n")
+  local r, n = gan.metrics.track_fd(out, "X_mean", "x_vs_fd.txt")
+  U.close(r, 0.8, 1e-12)
+  U.equal(n, 5)
+  U.equal(U.read(out .. "/x_vs_fd.txt"), "X_mean vs FD over 5 evaluations: Pearson r = 0.800\n")
+  local none, why = gan.metrics.track_fd(out, "Y_mean", "y.txt")
+  U.truthy(none == nil and why:find("no Y_mean"), why)
+  none, why = gan.metrics.track_fd(U.tmpdir("metrics_track_none"), "X_mean", "y.txt")
+  U.truthy(none == nil and why:find("not found"), why)
+end)
+
 T.case("points: modes covered and high-quality share on constructed samples", function()
   local data = gan.data.load("8gaussians", { limit = 100 })
   local c = data.centres
@@ -116,6 +136,22 @@ T.case("images: real test images score near the floor, with full coverage", func
   U.truthy(c.min_coverage == 0)
   U.raises(function() gan.metrics.images(function(b) return gan.randn(b, 2) end, { n = 20 }) end, "(N, C, H, W)")
   U.raises(function() gan.metrics.images(real, { n = 5 }) end, "n must be")
+end)
+
+T.case("fd: the reference itself scores 0, test images the floor; bad sets refused", function()
+  if not have_fmnist then T.skip("Fashion-MNIST is not installed") end
+  local n = 200
+  local train = gan.data.load("fashion-mnist", { size = 32, limit = n })
+  local test = gan.data.load("fashion-mnist", { size = 32, limit = n }, { split = "test" })
+  U.close(gan.metrics.fd(train.x), 0, 1e-3)
+  local floor = gan.metrics.floor_ceiling(n)
+  U.close(gan.metrics.fd(test.x), floor, 1e-6 * floor)
+  -- 28x28 images are padded as the protocol says: the same value
+  local raw = gan.data.load("fashion-mnist", { size = 28, limit = n }, { split = "test" })
+  U.close(gan.metrics.fd(raw.x), floor, 1e-6 * floor)
+  U.truthy(gan.metrics.fd(test.x:flip(3)) > 2 * floor, "upside-down garments are far from the reference")
+  U.raises(function() gan.metrics.fd(test.x:narrow(1, 1, 5)) end, "N from 10 to 60000")
+  U.raises(function() gan.metrics.fd(gan.randn(20, 32, 32)) end, "(N, C, H, W)")
 end)
 
 T.case("gan.train evaluates points during and after a run; report.html holds the charts", function()

@@ -45,6 +45,28 @@ T.case("began.lua on Fashion-MNIST at 16x16: k follows the control law, M is log
   U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
 
+T.case("began.lua correlates M, averaged between evaluations, with FD", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+  local out = U.tmpdir("recipe_began_m")
+  local ok, text = run("--size=16 --nf=4 --nz=8 --nh=8 --iters=6 --limit=256 --batch=8 --eval_every=2 --eval_samples=50 "
+    .. "--sample_every=0 --save_every=0 --eval=false --out=" .. out)
+  U.truthy(ok, text)
+  local log = rows(out .. "/log.csv")
+  local ev, cols = rows(out .. "/eval.csv")
+  U.truthy(#ev == 3 and cols[2] == "M_mean" and cols[3] == "fd", U.read(out .. "/eval.csv"))
+  local m, fd = {}, {}
+  for i, r in ipairs(ev) do
+    U.equal(r.step, 2 * i)
+    U.close(r.M_mean, (log[2 * i - 1].M + log[2 * i].M) / 2, 1e-5, "M_mean at step " .. r.step)
+    m[i], fd[i] = r.M_mean, r.fd
+  end
+  local r = gan.metrics.pearson(m, fd)
+  local printed = tonumber(text:match("M_mean vs FD over 3 evaluations: Pearson r = (%-?[%d.]+)"))
+  U.truthy(printed, text)
+  U.close(printed, r, 1e-3)
+  U.truthy(U.read(out .. "/m_vs_fd.txt"):find("Pearson r = ", 1, true), "m_vs_fd.txt")
+end)
+
 T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()
   for _, d in ipairs({ "8gaussians", "25gaussians" }) do
     local out = U.tmpdir("recipe_began_" .. d)

@@ -21,6 +21,23 @@ T.case("lapgan.lua on Fashion-MNIST: three levels trained, each level shown", fu
   U.shape(gan.image.load(out .. "/levels_step000003.png"), U.grid_shape(1, 8, 5, 32), "levels")
 end)
 
+T.case("lapgan.lua measures each level: FD of the coarse images brought to 32x32, and of real ones", function()
+  if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
+  local out = U.tmpdir("recipe_lapgan_levels")
+  local ok, text = run("--iters=2 --limit=256 --batch=8 --nf=8 --sample_every=0 --save_every=0 --threads=1 "
+    .. "--eval_samples=60 --out=" .. out)
+  U.truthy(ok, text)
+  local json, m = U.read(out .. "/metrics.json"), {}
+  for _, key in ipairs({ "fd", "fd_floor", "fd_level0", "fd_level1", "fd_level2", "fd_real_level0", "fd_real_level1" }) do
+    m[key] = tonumber(json:match('"' .. key .. '":%s*([-%d.e+]+)'))
+    U.truthy(m[key] and m[key] > 0, key .. " in metrics.json\n" .. json)
+  end
+  -- real images lose more the coarser the level they are cut to: 8x8 < 16x16 < 32x32 (the floor)
+  U.truthy(m.fd_real_level0 > m.fd_real_level1 and m.fd_real_level1 > m.fd_floor,
+    ("real levels: %g, %g, floor %g"):format(m.fd_real_level0, m.fd_real_level1, m.fd_floor))
+  U.truthy(text:find("fd_level0 ", 1, true) and text:find("fd_real_level1 ", 1, true), "printed with the metrics\n" .. text)
+end)
+
 T.case("lapgan.lua at 16x16 on a folder of images has one refining level; bad sizes refused", function()
   local dir = U.image_folder("recipe_lapgan_imgs", 8, 1, 20)
   local out = U.tmpdir("recipe_lapgan16")
