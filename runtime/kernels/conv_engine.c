@@ -594,15 +594,26 @@ static void group_blocks(int64_t N, int64_t G, int64_t per, int64_t gmax, int64_
   *B = evened(N > 0 ? N : 1, g_budget / (*kg * per));
 }
 
+/* Whether P positions per sample of a group of Og filtered channels suit
+ * the tile paths: whole vectors of 16, or more than one vector (PatchGAN's
+ * 7x7 and 6x6 maps, SinGAN's 25x29) over a whole tile of channels: then a
+ * vector may end one sample and start the next, and the block's last vector
+ * is filled with zeros. Below 16 positions (3x3, 2x2 outputs) or 8 channels
+ * (PatchGAN's last layer: one map) the products are too small for the tile
+ * to pay (measured: 6x6 to one map took 1.4 to 1.6 times sgemm's time), and
+ * sgemm keeps them. */
+static bool tile_positions(int64_t P, int64_t Og) {
+  return P % 16 == 0 || (P > 16 && Og >= GR_TILE_M);
+}
+
 /* Whether conv2d runs on its own GEMM: a tile in use (tile_kernels),
- * positions per sample a multiple of 16, so that no vector of 16 positions
- * straddles two samples, and the planes of one group of one sample within
- * the budget. Groups of any size: even at two channels a group, when the
+ * positions per sample that tile_positions takes, and the planes of one
+ * group of one sample within the budget. Groups of any size: even at two channels a group, when the
  * tile's rows are mostly zeros, a batch of 32 took a quarter to a third of
  * sgemm's time group by group (64 channels, 16x16; 256 channels, 8x8). */
 static bool implicit_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
-  return g->N > 0 && ig.P % 16 == 0 && ig.K <= INT_MAX &&
+  return g->N > 0 && tile_positions(ig.P, ig.Og) && ig.K <= INT_MAX &&
          ig.CS * ig.Cg <= g_budget && tile_kernels() != NULL;
 }
 
@@ -677,18 +688,23 @@ typedef struct pos_grid {
 } pos_grid;
 
 /* r: the runs of positions n .. n+15 of a block of nblk, cut where an output
- * row (or a sample) ends; no runs past the block, whose columns are zeros. */
+ * row or a sample ends (a vector may go on into the next sample); no runs
+ * past the block, whose columns are zeros. */
 static void runs_of(vec_runs *r, int64_t n, int64_t nblk, const pos_grid *pg) {
   r->n = 0;
-  if (n >= nblk) return; /* past the block: zeros */
-  int64_t b = n / pg->P, p = n % pg->P, end = p + 16;
-  while (p < end) {
-    int64_t row = p / pg->w, col = p % pg->w, len = pg->w - col < end - p ? pg->w - col : end - p;
+  int64_t b = n / pg->P, p = n % pg->P, left = nblk - n < 16 ? nblk - n : 16;
+  while (left > 0) {
+    int64_t row = p / pg->w, col = p % pg->w, len = pg->w - col < left ? pg->w - col : left;
     r->base[r->n] = b * pg->ss + row * pg->lw + col;
     r->len[r->n++] = len;
     p += len;
+    left -= len;
+    if (p == pg->P) b++, p = 0;
   }
 }
+
+/* whether r is one whole run of 16 (read in place) */
+static inline bool one_run(const vec_runs *r) { return r->n == 1 && r->len[0] == 16; }
 
 /* A panel: rows k0 .. k0+kc-1 of the columns over the positions of runs, as
  * kc rows of GR_TILE_N floats: bp is (kc, GR_TILE_N), pl the block's planes
@@ -702,7 +718,7 @@ static void pack_panel(float *restrict bp, const float *restrict pl, const int64
       const vec_runs *r = &runs[v];
       float *d = bp + v * 16; // d is (16): one vector of positions
       /* one run (the usual case: rows of 16 or more) is one vector copy */
-      if (r->n == 1) {
+      if (one_run(r)) {
         memcpy(d, src + r->base[0], 16 * sizeof *d);
         continue;
       }
@@ -749,10 +765,13 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
   /* per thread: a panel and a column of tiles, each a whole number of cache lines */
   int64_t per = TILE_K * GR_TILE_N + Mp * GR_TILE_N;
   float *pl = scratch_get(&g_col, B * kg * Cg * ig.CS); // pl is (B, kg*Cg, sh*sw, lh, lw)
-  /* groups of whole tiles read their weights where they are: the packing
-   * pass cost as much as the tile on a batch of one (StyleGAN2's fused
-   * modulated convolution, whose weights are used by two panels each) */
-  bool in_place = G > 1 && Og % GR_TILE_M == 0;
+  /* groups of whole tiles read their weights where they are, rows K floats
+   * apart: packing them is a pass over all the weights at every call, which
+   * cost as much as the tile on a batch of one (StyleGAN2's fused modulated
+   * convolution, whose weights are used by two panels each) and a quarter of
+   * PatchGAN's 7x7 layer at batch 1; on batches of 64 (the DCGAN steps) the
+   * two ways measured the same */
+  bool in_place = Og % GR_TILE_M == 0;
   int64_t na = in_place ? 0 : G * Mp * K;
   /* ap is (G, mt, K, GR_TILE_M), each group's weights in tiles, then koff (K int64s, 2K floats) */
   float *ap = scratch_get(&g_mat, na + 2 * K);
@@ -799,17 +818,24 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
               tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, ga + (t * K + c0) * GR_TILE_M,
                       bp, kc, c0 > 0, nv);
         }
-        /* each vector of 16 positions lies in one sample */
+        int64_t o_lo = t_lo * GR_TILE_M, o_hi = t_hi * GR_TILE_M < Og ? t_hi * GR_TILE_M : Og;
         for (int v = 0; v < GR_TILE_N / 16; v++) {
           int64_t n = pn * GR_TILE_N + v * 16;
           if (n >= nblk) break;
-          // dst is y[sample, k*Og, position n % P]
-          float *dst = y + (n0 + n / P) * O * P + k * Og * P + n % P;
-          int64_t o_hi = t_hi * GR_TILE_M < Og ? t_hi * GR_TILE_M : Og;
-          for (int64_t o = t_lo * GR_TILE_M; o < o_hi; o++) {
+          /* a vector within one sample at once; one that ends a sample (or
+           * the block) position by position */
+          bool whole = n % P + 16 <= P;
+          int64_t qn = nblk - n < 16 ? nblk - n : 16;
+          for (int64_t o = o_lo; o < o_hi; o++) {
             const float *src = ct + o * GR_TILE_N + v * 16; // src is (16) sums of channel k*Og+o
-            float add = bias ? bias[k * Og + o] : 0.0f, *d = dst + o * P; // d is (16) of y's channel
-            for (int q = 0; q < 16; q++) d[q] = src[q] + add;
+            float add = bias ? bias[k * Og + o] : 0.0f;
+            if (whole) {
+              float *d = y + (n0 + n / P) * O * P + (k * Og + o) * P + n % P; // d is (16) of y
+              for (int q = 0; q < 16; q++) d[q] = src[q] + add;
+              continue;
+            }
+            for (int64_t q = 0; q < qn; q++)
+              y[(n0 + (n + q) / P) * O * P + (k * Og + o) * P + (n + q) % P] = src[q] + add;
           }
         }
       }
@@ -839,7 +865,7 @@ static bool implicit_wgrad_ok(const conv_geom *g) {
  * across: bp[n*GR_TILE_N + kk], 16 taps by 16 positions at a time. bp is
  * (kc, GR_TILE_N), pl the block's planes, koff (K); kc is a multiple of 16.
  * A tap whose 16 positions lie in one run is read in place; one cut by a
- * row end is first gathered into runs16. */
+ * row or sample end is first gathered into runs16, zeros past the block. */
 static void pack_panel_across(float *restrict bp, const float *restrict pl, const int64_t *koff,
                               int64_t k0, int64_t nv, int64_t K, int64_t n0, int64_t kc,
                               int64_t nblk, const pos_grid *grid, const gr_kernel_table *kt) {
@@ -853,7 +879,7 @@ static void pack_panel_across(float *restrict bp, const float *restrict pl, cons
         int64_t k = k0 + kq + u;
         if (k >= K) {
           src[u] = zero;
-        } else if (r.n == 1) {
+        } else if (one_run(&r)) {
           src[u] = pl + koff[k] + r.base[0];
         } else {
           int64_t q = 0;
@@ -861,6 +887,7 @@ static void pack_panel_across(float *restrict bp, const float *restrict pl, cons
             run_copy(runs16[u] + q, pl + koff[k] + r.base[e], r.len[e]);
             q += r.len[e];
           }
+          for (; q < 16; q++) runs16[u][q] = 0; /* past the block */
           src[u] = runs16[u];
         }
       }
@@ -887,14 +914,16 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
   /* the block's groups together give at least 8 tasks where they can */
   S = kg * kp >= 8 ? 1 : (8 + kg * kp - 1) / (kg * kp);
   int64_t nsums = kg * kp * S * Mp * GR_TILE_N, per = TILE_K * GR_TILE_N;
-  float *pl = scratch_get(&g_col, B * kg * per_sample); // pl is (B, kg*Cg, sh*sw, lh, lw), then gt
+  /* the gy tiles hold the block's positions in whole vectors (zeros past it) */
+  // pl is (B, kg*Cg, sh*sw, lh, lw), then gt
+  float *pl = scratch_get(&g_col, B * kg * per_sample + kg * Mp * 16);
   /* sums is (kg, kp*S, Mp, GR_TILE_N): each group's, panel's and range's sums, then koff (K int64s) */
   float *sums = scratch_get(&g_mat, nsums + 2 * K);
   float *tl = scratch_get(&g_planes, per * threads); // tl is (threads, TILE_K, GR_TILE_N)
   if (!pl || !sums || !tl)
     return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
-                   (long long)(B * kg * per_sample + nsums + 2 * K + per * threads));
-  float *gt = pl + B * kg * Cg * ig.CS; // gt is (kg, mt, nblk, GR_TILE_M): gy of a block in tiles
+                   (long long)(B * kg * per_sample + kg * Mp * 16 + nsums + 2 * K + per * threads));
+  float *gt = pl + B * kg * Cg * ig.CS; // gt is (kg, mt, nbv, GR_TILE_M): gy of a block in tiles
   int64_t *koff = (int64_t *)(sums + nsums);
   tap_offsets(koff, g, &ig);
   const gr_kernel_table *kt = tile_kernels();
@@ -906,18 +935,17 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
     /* a range may be empty in a block: with ranges, every sum starts at zero */
     if (S > 1) memset(sums, 0, (size_t)nsums * sizeof *sums);
     for (int64_t n0 = 0; n0 < g->N; n0 += B) {
-      int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P;
+      int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P, nbv = (nblk + 15) / 16 * 16;
       build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
 #pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (ng * mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
       for (int64_t gt_t = 0; gt_t < ng * mt; gt_t++)
         for (int r = 0; r < GR_TILE_M; r++) {
           int64_t o = gt_t % mt * GR_TILE_M + r, c = (k0 + gt_t / mt) * Og + o; /* gy's channel */
-          float *d = gt + gt_t * nblk * GR_TILE_M + r; // d is channel o's column of a tile: (nblk)
-          /* rows past the group's channels are zeros, so the last tile runs whole */
-          if (o >= Og) {
-            for (int64_t n = 0; n < nblk; n++) d[n * GR_TILE_M] = 0;
-            continue;
-          }
+          float *d = gt + gt_t * nbv * GR_TILE_M + r; // d is channel o's column of a tile: (nbv)
+          /* rows past the group's channels are zeros, so the last tile runs
+           * whole; so are the positions past the block in its last vector */
+          for (int64_t n = o >= Og ? 0 : nblk; n < nbv; n++) d[n * GR_TILE_M] = 0;
+          if (o >= Og) continue;
           for (int64_t b = 0; b < nb; b++)
             for (int64_t oh = 0; oh < g->Ho; oh++, d += g->Wo * GR_TILE_M) {
               const float *src = pg + (n0 + b) * s0 + c * s1 + oh * s2; // src is gy row (Wo)
@@ -928,10 +956,10 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
       for (int64_t task = 0; task < tasks; task++) {
         /* panel pn of group k0+gi's taps over range rg of the block's vectors of positions */
         int64_t gi = task / (kp * S), ps = task % (kp * S), pn = ps / S, rg = ps % S;
-        int64_t vecs = nblk / 16, lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
+        int64_t vecs = nbv / 16, lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
         float *bp = tl + omp_get_thread_num() * per;         // bp is (TILE_K, GR_TILE_N): the panel
         float *ct = sums + (gi * kp * S + ps) * Mp * GR_TILE_N; // ct is (Mp, GR_TILE_N): its sums
-        const float *gg = gt + gi * mt * nblk * GR_TILE_M;    // gg is the group's gy tiles
+        const float *gg = gt + gi * mt * nbv * GR_TILE_M;     // gg is the group's gy tiles
         int64_t nv = panel_vecs(pn * GR_TILE_N, K); /* the last panel of taps may be narrow */
         for (int64_t m0 = lo; m0 < hi; m0 += TILE_K) {
           int64_t kc = hi - m0 < TILE_K ? hi - m0 : TILE_K;
@@ -939,7 +967,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
                             &grid, kt);
           /* the first chunk of the first block starts the sums; the rest add on */
           for (int64_t t = 0; t < mt; t++)
-            tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gg + (t * nblk + m0) * GR_TILE_M,
+            tile_on(kt, ct + t * GR_TILE_M * GR_TILE_N, GR_TILE_N, gg + (t * nbv + m0) * GR_TILE_M,
                     bp, kc, S > 1 || n0 > 0 || m0 > 0, nv);
         }
       }
@@ -970,12 +998,12 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
  * thread's cache, and nothing zeroes them first, where sgemm over the whole
  * block wrote them out to memory after a pass that set them to zero.
  * Panels copy y's rows as they are. */
-/* Whether conv_transpose2d runs on the tile: a tile in use, whole vectors
- * of positions per sample, y's rows readable in place, and one sample's
- * columns of one group within the budget. */
+/* Whether conv_transpose2d runs on the tile: a tile in use, positions per
+ * sample that tile_positions takes, y's rows readable in place, and one
+ * sample's columns of one group within the budget. */
 static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
   int64_t Mp = tile_rows(g->C / g->G * g->kh * g->kw);
-  return g->N > 0 && g->Ho * g->Wo % 16 == 0 && filtered_rows(y, g) &&
+  return g->N > 0 && tile_positions(g->Ho * g->Wo, g->O / g->G) && filtered_rows(y, g) &&
          Mp * g->Ho * g->Wo <= g_budget && tile_kernels() != NULL;
 }
 
@@ -1007,11 +1035,13 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   int64_t tasks = G * ntn * nch;
   phase_geom pg = phase_geom_of(g);
   int64_t nplane = phase_floats(g, &pg, g->Ho);
-  int64_t cols = (Mp * Lb + 15) / 16 * 16;
+  /* a task's columns: Mp rows of its positions in whole vectors (Lv floats
+   * apart: the tile writes the last vector whole) */
+  int64_t Lv = (Lb + 15) / 16 * 16, cols = Mp * Lv;
   int64_t per = cols + TILE_K * GR_TILE_N + nplane;
-  /* groups of whole tiles read w^T where it is, as conv2d's do: w's rows
-   * are w^T's steps, each a tile's 8 floats side by side */
-  bool in_place = G > 1 && K % GR_TILE_M == 0;
+  /* whole tiles read w^T where it is, as conv2d's do: w's rows are w^T's
+   * steps, each a tile's 8 floats side by side */
+  bool in_place = K % GR_TILE_M == 0;
   int64_t na = in_place ? 0 : G * Mp * Og;
   /* ap is (G, mt, Og, GR_TILE_M): each group's w^T in tiles, then koff (Og int64s, 2*Og floats) */
   float *ap = scratch_get(&g_mat, na + 2 * Og);
@@ -1030,10 +1060,11 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   for (int64_t task = 0; task < tasks; task++) {
     int64_t pair = task / nch, r = task % nch; /* (group, samples) pair, channel range */
     int64_t k = pair / ntn, n0 = pair % ntn * nbs, nb = N - n0 < nbs ? N - n0 : nbs, L = nb * P;
+    int64_t ld = (L + 15) / 16 * 16;
     int64_t c_lo = r * Cg / nch, c_hi = (r + 1) * Cg / nch; /* the range's channels */
     /* tiles t_lo .. t_hi-1 hold the range's columns c_lo*khw .. c_hi*khw-1 */
     int64_t t_lo = c_lo * khw / GR_TILE_M, t_hi = (c_hi * khw + GR_TILE_M - 1) / GR_TILE_M;
-    float *col = tl + omp_get_thread_num() * per; // col is (Mp, L): the task's columns
+    float *col = tl + omp_get_thread_num() * per; // col is (Mp, ld): the task's columns
     float *bp = col + cols;                        // bp is (TILE_K, GR_TILE_N): the panel
     float *planes = bp + TILE_K * GR_TILE_N;       // planes: col2im's phase planes
     const float *ga = in_place ? w + k * Og * K : ap + k * Mp * Og; // ga is group k's w^T
@@ -1043,24 +1074,24 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
       vec_runs runs[GR_TILE_N / 16];
       for (int v = 0; v < GR_TILE_N / 16; v++)
         runs_of(&runs[v], pn * GR_TILE_N + v * 16, L, &grid);
-      /* a last panel narrower than the tile (whole vectors: L % 16 == 0) on the narrow tile */
+      /* a last panel narrower than the tile (whole vectors, zeros past L) on the narrow tile */
       int64_t nv = panel_vecs(pn * GR_TILE_N, L);
-      float *dst = col + pn * GR_TILE_N; // dst is (Mp, L) from the panel's first column
+      float *dst = col + pn * GR_TILE_N; // dst is (Mp, ld) from the panel's first column
       for (int64_t k0 = 0; k0 < Og; k0 += TILE_K) {
         int64_t kc = Og - k0 < TILE_K ? Og - k0 : TILE_K;
         pack_panel(bp, ybase, koff + k0, runs, kc);
         for (int64_t t = t_lo; t < t_hi; t++)
           if (in_place) /* steps of tile t: K floats apart */
-            kt->gemm_tile_at(dst + t * GR_TILE_M * L, L, ga + k0 * K + t * GR_TILE_M, 1, K, bp, kc,
-                             k0 > 0, (int)nv);
+            kt->gemm_tile_at(dst + t * GR_TILE_M * ld, ld, ga + k0 * K + t * GR_TILE_M, 1, K, bp,
+                             kc, k0 > 0, (int)nv);
           else
-            tile_on(kt, dst + t * GR_TILE_M * L, L, ga + (t * Og + k0) * GR_TILE_M, bp, kc, k0 > 0,
-                    nv);
+            tile_on(kt, dst + t * GR_TILE_M * ld, ld, ga + (t * Og + k0) * GR_TILE_M, bp, kc,
+                    k0 > 0, nv);
       }
     }
     for (int64_t b = 0; b < nb; b++)
       for (int64_t c = c_lo; c < c_hi; c++)
-        col2im_plane(x, col + c * khw * L, bias, true, g, &pg, planes, n0, b, k * Cg + c, L, 0,
+        col2im_plane(x, col + c * khw * ld, bias, true, g, &pg, planes, n0, b, k * Cg + c, ld, 0,
                      g->Ho);
   }
   return GR_OK;

@@ -194,6 +194,16 @@ static const cfg kConvCases[] = {
     {3, 3, 12, 8, 9, 3, 3, .p = {1, 1}, .bias = true},
     {1, 2, 4, 24, 5, 3, 3, .p = {1, 1}},
     {2, 3, 9, 9, 17, 2, 2, .s = {1, 1}, .p = {0, 0}, .d = {1, 1}, .bias = true},
+    /* more than 16 positions per sample, not whole vectors: vectors that
+     * end one sample and start the next, and a block's last vector part
+     * zeros. PatchGAN's 7x7 over 3 samples (147 positions); its 6x6 over
+     * 320 taps (two chunks of steps); 15x15 alone (the last vector holds
+     * one position); stride 2 to 6x5; rows wider than a vector (21) */
+    {3, 12, 8, 8, 10, 4, 4, .p = {1, 1}},
+    {2, 20, 7, 7, 9, 4, 4, .p = {1, 1}, .bias = true, .noncontig = true},
+    {1, 4, 17, 17, 8, 3, 3, .bias = true},
+    {2, 6, 13, 11, 7, 3, 3, .s = {2, 2}},
+    {2, 3, 5, 21, 5, 3, 3, .p = {1, 1}, .bias = true},
     /* kernels covering the whole image: the 1x1-output products */
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true},
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true, .noncontig = true},
@@ -269,6 +279,14 @@ static const cfg kConvtCases[] = {
      * padding, and an oblong kernel with oblong padding */
     {1, 3, 6, 6, 8, 7, 7, .p = {3, 3}, .bias = true},
     {2, 2, 5, 7, 9, 3, 5, .p = {1, 2}, .bias = true, .noncontig = true},
+    /* inputs of more than 16 positions, not whole vectors: PatchGAN's 7x7
+     * over 3 samples (a task's vectors cross samples); the same as a
+     * convolution with the kernel turned (8 maps in); stride 2 on one
+     * sample of 35; 300 input channels (two chunks of steps) at 5x5 */
+    {3, 20, 7, 7, 12, 4, 4, .p = {1, 1}},
+    {2, 8, 6, 6, 16, 4, 4, .p = {1, 1}, .bias = true},
+    {1, 9, 5, 7, 6, 3, 3, .s = {2, 2}, .p = {1, 1}, .op = {1, 1}, .bias = true, .noncontig = true},
+    {3, 300, 5, 5, 4, 3, 3, .p = {1, 1}},
 };
 
 /* conv_transpose2d on each of n cases against ref_convt, at every budget */
@@ -347,8 +365,8 @@ static void test_conv2d_weight_grad_forward(void **state) {
  * steps (360 columns a group), one channel in and two out (a multiplier:
  * the tile, not the depthwise path), a batch of one with 32 groups (the
  * fused modulated convolution); whole tiles of channels a group (weights
- * read in place, and 48 positions: one whole panel); odd positions per
- * sample (sgemm) */
+ * read in place, and 48 positions: one whole panel); 35 positions per
+ * sample (vectors across samples); 15 (sgemm) */
 static const cfg kGroupCases[] = {
     {2, 8, 8, 8, 6, 3, 3, .p = {1, 1}, .G = 2, .bias = true},
     {3, 9, 8, 9, 12, 3, 2, .s = {2, 1}, .p = {1, 0}, .G = 3, .noncontig = true},
@@ -359,6 +377,7 @@ static const cfg kGroupCases[] = {
     {2, 4, 8, 8, 8, 3, 3, .p = {1, 1}, .G = 4, .bias = true},
     {1, 64, 6, 8, 64, 3, 3, .p = {1, 1}, .G = 4, .bias = true, .noncontig = true},
     {2, 6, 7, 5, 9, 3, 3, .p = {1, 1}, .G = 3, .bias = true},
+    {2, 6, 5, 3, 9, 3, 3, .p = {1, 1}, .G = 3},
 };
 
 /* conv_transpose2d (C in, O out): 2, 3, 4 and 32 groups; StyleGAN2's up
@@ -601,12 +620,16 @@ static void test_scalar_tile_is_avx512_twin(void **state) {
  * a channel: ranges that cut tiles of 8 columns). */
 static const cfg kBatchOne = {1, 16, 6, 6, 64, 3, 3, .bias = true};
 static const cfg kBatchOneT = {1, 8, 4, 4, 16, 3, 3, .bias = true};
+/* PatchGAN's 7x7 maps over 3 samples: vectors across samples on all three */
+static const cfg kOdd = {3, 16, 8, 8, 24, 4, 4, .p = {1, 1}, .bias = true};
+static const cfg kOddT = {3, 24, 7, 7, 16, 4, 4, .p = {1, 1}, .bias = true};
 
 static void test_groups_thread_count(void **state) {
   int prev_threads = gr_get_threads(), prev_par = gr_conv_set_parallel(1);
   const cfg *pairs[][2] = {{&kGroupCases[0], &kGroupCasesT[0]}, {&kGroupCases[3], &kGroupCasesT[1]},
                            {&kGroupCases[4], &kGroupCasesT[4]}, {&kDepthCases[1], &kDepthCasesT[1]},
-                           {&kDepthCases[4], &kDepthCasesT[5]}, {&kBatchOne, &kBatchOneT}};
+                           {&kDepthCases[4], &kDepthCasesT[5]}, {&kBatchOne, &kBatchOneT},
+                           {&kOdd, &kOddT}};
   for (size_t k = 0; k < COUNT(pairs); k++) {
     const cfg *c = pairs[k][0], *ct = pairs[k][1];
     gr_tensor *in[6], *one[3], *three[3];
