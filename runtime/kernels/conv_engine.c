@@ -1325,6 +1325,100 @@ static gr_status weight_depthwise(float *dw, const gr_tensor *x, const gr_tensor
   return GR_OK;
 }
 
+/* --- stride 1: an op through its mirror ----------------------------------------------------
+ * At stride 1 (dilation 1, one group) conv2d's adjoint is itself a conv2d:
+ * the filtered side, padded by kh-1-ph and kw-1-pw, through the kernel
+ * turned half a turn with its two channel axes swapped; and conv2d is the
+ * adjoint of that conv2d. The products of the one have C*kh*kw rows and O
+ * steps where the other's have O rows and C*kh*kw steps. With few filtered
+ * channels (an image generator's last layer: 3 maps through a 7x7 kernel;
+ * PatchGAN's last: one map) the adjoint writes and reads a column matrix 49
+ * times the image over a product of 3 steps, and conv2d and its weight
+ * gradient keep 3 of the tile's 8 rows busy: each of the three runs as its
+ * mirror instead. */
+#define ADJ_CONV_O 16
+
+/* the conv2d whose adjoint is g's conv2d, and the other way round */
+static conv_geom turned_geom(const conv_geom *g) {
+  return (conv_geom){.N = g->N, .C = g->O, .H = g->Ho, .W = g->Wo, .O = g->C, .Ho = g->H,
+                     .Wo = g->W, .kh = g->kh, .kw = g->kw, .sh = 1, .sw = 1,
+                     .ph = g->kh - 1 - g->ph, .pw = g->kw - 1 - g->pw, .dh = 1, .dw = 1, .G = 1};
+}
+
+/* whether g's ops have a mirror (turned_geom): stride 1, no dilation, one
+ * group, padding within the kernel */
+static bool has_mirror(const conv_geom *g) {
+  return g->G == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->ph < g->kh &&
+         g->pw < g->kw;
+}
+
+/* the adjoint as a conv2d: below ADJ_CONV_O filtered channels, more image ones */
+static bool adjoint_as_conv(const conv_geom *g) {
+  return has_mirror(g) && g->O < ADJ_CONV_O && g->O < g->C;
+}
+
+/* conv2d and its weight gradient as the mirror's adjoint and weight
+ * gradient: below a tile's rows of filtered channels, with more image
+ * ones, and a tile to run the mirror on */
+static bool conv_as_adjoint(const conv_geom *g) {
+  return has_mirror(g) && g->O < GR_TILE_M && g->O < g->C && tile_kernels() != NULL;
+}
+
+/* w (A, B, kh, kw) turned: (B, A, kh, kw), each kernel half a turn; NULL
+ * with GR_ENOMEM set when out of memory */
+static float *turned(const float *w, int64_t A, int64_t B, int64_t khw, const char *op) {
+  float *t = malloc((size_t)(A * B * khw) * sizeof *t); // t is (B, A, kh, kw)
+  if (!t) {
+    gr_fail(GR_ENOMEM, "%s: out of memory for %lld floats", op, (long long)(A * B * khw));
+    return NULL;
+  }
+  for (int64_t a = 0; a < A; a++)
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t k = 0; k < khw; k++)
+        t[(b * A + a) * khw + k] = w[(a * B + b) * khw + khw - 1 - k];
+  return t;
+}
+
+static gr_status adjoint_conv(float *x, const gr_tensor *y, const float *w, const float *bias,
+                              const conv_geom *g) {
+  float *wt = turned(w, g->O, g->C, g->kh * g->kw, "conv_transpose2d");
+  if (!wt) return GR_ENOMEM;
+  conv_geom f = turned_geom(g);
+  gr_status s = conv_engine_forward(x, y, wt, bias, &f);
+  free(wt);
+  return s;
+}
+
+static gr_status conv_adjoint(float *y, const gr_tensor *x, const float *w, const float *bias,
+                              const conv_geom *g) {
+  float *wt = turned(w, g->O, g->C, g->kh * g->kw, "conv2d");
+  if (!wt) return GR_ENOMEM;
+  conv_geom f = turned_geom(g);
+  gr_status s = conv_engine_transpose(y, x, wt, bias, &f);
+  free(wt);
+  return s;
+}
+
+/* dw of g's conv2d: the mirror's weight gradient, with gy as its image and
+ * x as its filtered side, turned back */
+static gr_status weight_mirror(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                               const conv_geom *g) {
+  int64_t khw = g->kh * g->kw;
+  float *dv = malloc((size_t)(g->O * g->C * khw) * sizeof *dv); // dv is (C, O, kh, kw)
+  if (!dv)
+    return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld floats",
+                   (long long)(g->O * g->C * khw));
+  conv_geom f = turned_geom(g);
+  gr_status s = conv_engine_weight_grad(dv, gy, x, &f);
+  if (s == GR_OK)
+    for (int64_t o = 0; o < g->O; o++)
+      for (int64_t c = 0; c < g->C; c++)
+        for (int64_t k = 0; k < khw; k++)
+          dw[(o * g->C + c) * khw + k] = dv[(c * g->O + o) * khw + khw - 1 - k];
+  free(dv);
+  return s;
+}
+
 /* --- the entry points ---------------------------------------------------------------------
  * Each takes the first path that applies: a 1x1 output as one plain sgemm;
  * with tile_kernels(), the depthwise path for one channel in and out per
@@ -1346,6 +1440,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
     return GR_OK;
   }
   if (depthwise_ok(g)) return conv2d_depthwise(y, x, w, bias, g);
+  if (conv_as_adjoint(g)) return conv_adjoint(y, x, w, bias, g);
   if (implicit_ok(g)) return conv2d_implicit(y, x, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
@@ -1382,39 +1477,6 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
     }
   }
   return GR_OK;
-}
-
-/* At stride 1 (dilation 1, one group) conv2d's adjoint is itself a conv2d:
- * the filtered side, padded by kh-1-ph and kw-1-pw, through the kernel
- * turned half a turn with its two channel axes swapped. Its products have
- * C rows and O*kh*kw steps, where the adjoint's have C*kh*kw rows and O
- * steps: for few filtered channels (an image generator's last layer: 3 maps
- * through a 7x7 kernel), a product of 3 steps that writes and reads a column
- * matrix 49 times the image. Below ADJ_CONV_O channels the convolution
- * runs instead. */
-#define ADJ_CONV_O 16
-
-static bool adjoint_as_conv(const conv_geom *g) {
-  return g->G == 1 && g->O < ADJ_CONV_O && g->O < g->C && g->sh == 1 && g->sw == 1 &&
-         g->dh == 1 && g->dw == 1 && g->ph < g->kh && g->pw < g->kw;
-}
-
-static gr_status adjoint_conv(float *x, const gr_tensor *y, const float *w, const float *bias,
-                              const conv_geom *g) {
-  int64_t C = g->C, O = g->O, kh = g->kh, kw = g->kw, khw = kh * kw;
-  float *wt = malloc((size_t)(C * O * khw) * sizeof *wt); // wt is (C, O, kh, kw)
-  if (!wt)
-    return gr_fail(GR_ENOMEM, "conv_transpose2d: out of memory for %lld floats",
-                   (long long)(C * O * khw));
-  for (int64_t o = 0; o < O; o++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t t = 0; t < khw; t++) wt[(c * O + o) * khw + t] = w[(o * C + c) * khw + khw - 1 - t];
-  conv_geom f = {.N = g->N, .C = O, .H = g->Ho, .W = g->Wo, .O = C, .Ho = g->H, .Wo = g->W,
-                 .kh = kh, .kw = kw, .sh = 1, .sw = 1, .ph = kh - 1 - g->ph, .pw = kw - 1 - g->pw,
-                 .dh = 1, .dw = 1, .G = 1};
-  gr_status s = conv_engine_forward(x, y, wt, bias, &f);
-  free(wt);
-  return s;
 }
 
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo) at any
@@ -1483,6 +1545,7 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
     return GR_OK;
   }
   if (depthwise_ok(g)) return weight_depthwise(dw, x, gy, g);
+  if (conv_as_adjoint(g)) return weight_mirror(dw, x, gy, g);
   if (implicit_wgrad_ok(g)) return weight_implicit(dw, x, gy, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);

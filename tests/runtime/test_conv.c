@@ -204,6 +204,15 @@ static const cfg kConvCases[] = {
     {1, 4, 17, 17, 8, 3, 3, .bias = true},
     {2, 6, 13, 11, 7, 3, 3, .s = {2, 2}},
     {2, 3, 5, 21, 5, 3, 3, .p = {1, 1}, .bias = true},
+    /* fewer filtered channels than a tile's rows at stride 1: conv2d as its
+     * mirror's adjoint, the weight gradient as its mirror's. An image
+     * generator's 7x7 last layer to 3 maps with its padding; PatchGAN's last
+     * layer (one map, 7x7 to 6x6) over 3 samples; an oblong kernel, oblong
+     * padding, a strided view; a 1x1 kernel */
+    {2, 12, 9, 9, 3, 7, 7, .p = {3, 3}, .bias = true},
+    {3, 16, 7, 7, 1, 4, 4, .p = {1, 1}, .bias = true},
+    {1, 10, 6, 11, 2, 3, 5, .p = {1, 4}, .noncontig = true},
+    {2, 9, 5, 5, 1, 1, 1, .s = {1, 1}},
     /* kernels covering the whole image: the 1x1-output products */
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true},
     {3, 4, 4, 3, 6, 4, 3, .G = 2, .bias = true, .noncontig = true},
