@@ -21,8 +21,9 @@
  * per-thread scratch; blocks, im2col, col2im and the moves between the
  * filtered side and the matrix scratch; the tile paths (conv2d's implicit
  * GEMM, its weight gradient, conv_transpose2d's tiled adjoint); the
- * depthwise paths; last the three entry points, which choose among the
- * paths: read those first.
+ * depthwise paths; the stride-1 ops with few filtered channels run as the
+ * other op of their mirror; last the three entry points, which choose
+ * among the paths: read those first.
  *
  * Pointers carry their shapes in comments, as (rows, columns) of the
  * matrices they hold; L is always the positions of a block (B*rows*Wo). */
@@ -1364,37 +1365,27 @@ static bool conv_as_adjoint(const conv_geom *g) {
   return has_mirror(g) && g->O < GR_TILE_M && g->O < g->C && tile_kernels() != NULL;
 }
 
-/* w (A, B, kh, kw) turned: (B, A, kh, kw), each kernel half a turn; NULL
- * with GR_ENOMEM set when out of memory */
-static float *turned(const float *w, int64_t A, int64_t B, int64_t khw, const char *op) {
-  float *t = malloc((size_t)(A * B * khw) * sizeof *t); // t is (B, A, kh, kw)
-  if (!t) {
-    gr_fail(GR_ENOMEM, "%s: out of memory for %lld floats", op, (long long)(A * B * khw));
-    return NULL;
-  }
+/* t (B, A, kh, kw) = w (A, B, kh, kw) turned: the two channel axes swapped,
+ * each kernel half a turn */
+static void turn(float *t, const float *w, int64_t A, int64_t B, int64_t khw) {
   for (int64_t a = 0; a < A; a++)
     for (int64_t b = 0; b < B; b++)
       for (int64_t k = 0; k < khw; k++)
         t[(b * A + a) * khw + k] = w[(a * B + b) * khw + khw - 1 - k];
-  return t;
 }
 
-static gr_status adjoint_conv(float *x, const gr_tensor *y, const float *w, const float *bias,
-                              const conv_geom *g) {
-  float *wt = turned(w, g->O, g->C, g->kh * g->kw, "conv_transpose2d");
-  if (!wt) return GR_ENOMEM;
+/* out = g's adjoint of in (adjoint) or g's conv2d of in, computed as the
+ * other op of g's mirror through the turned kernel */
+static gr_status through_mirror(bool adjoint, float *out, const gr_tensor *in, const float *w,
+                                const float *bias, const conv_geom *g) {
+  const char *op = adjoint ? "conv_transpose2d" : "conv2d";
+  int64_t n = g->O * g->C * g->kh * g->kw;
+  float *wt = malloc((size_t)n * sizeof *wt); // wt is (C, O, kh, kw)
+  if (!wt) return gr_fail(GR_ENOMEM, "%s: out of memory for %lld floats", op, (long long)n);
+  turn(wt, w, g->O, g->C, g->kh * g->kw);
   conv_geom f = turned_geom(g);
-  gr_status s = conv_engine_forward(x, y, wt, bias, &f);
-  free(wt);
-  return s;
-}
-
-static gr_status conv_adjoint(float *y, const gr_tensor *x, const float *w, const float *bias,
-                              const conv_geom *g) {
-  float *wt = turned(w, g->O, g->C, g->kh * g->kw, "conv2d");
-  if (!wt) return GR_ENOMEM;
-  conv_geom f = turned_geom(g);
-  gr_status s = conv_engine_transpose(y, x, wt, bias, &f);
+  gr_status s = adjoint ? conv_engine_forward(out, in, wt, bias, &f)
+                        : conv_engine_transpose(out, in, wt, bias, &f);
   free(wt);
   return s;
 }
@@ -1410,11 +1401,7 @@ static gr_status weight_mirror(float *dw, const gr_tensor *x, const gr_tensor *g
                    (long long)(g->O * g->C * khw));
   conv_geom f = turned_geom(g);
   gr_status s = conv_engine_weight_grad(dv, gy, x, &f);
-  if (s == GR_OK)
-    for (int64_t o = 0; o < g->O; o++)
-      for (int64_t c = 0; c < g->C; c++)
-        for (int64_t k = 0; k < khw; k++)
-          dw[(o * g->C + c) * khw + k] = dv[(c * g->O + o) * khw + khw - 1 - k];
+  if (s == GR_OK) turn(dw, dv, g->C, g->O, khw);
   free(dv);
   return s;
 }
@@ -1440,7 +1427,7 @@ gr_status conv_engine_forward(float *y, const gr_tensor *x, const float *w, cons
     return GR_OK;
   }
   if (depthwise_ok(g)) return conv2d_depthwise(y, x, w, bias, g);
-  if (conv_as_adjoint(g)) return conv_adjoint(y, x, w, bias, g);
+  if (conv_as_adjoint(g)) return through_mirror(false, y, x, w, bias, g);
   if (implicit_ok(g)) return conv2d_implicit(y, x, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d", g, &pl);
@@ -1495,7 +1482,7 @@ gr_status conv_engine_transpose(float *x, const gr_tensor *y, const float *w, co
     return GR_OK;
   }
   if (depthwise_ok(g)) return convt_depthwise(x, y, w, bias, g);
-  if (adjoint_as_conv(g)) return adjoint_conv(x, y, w, bias, g);
+  if (adjoint_as_conv(g)) return through_mirror(true, x, y, w, bias, g);
   if (tiled_t_ok(g, y)) return convt_tiled(x, y, w, bias, g);
   conv_plan pl;
   gr_status s = make_plan("conv_transpose2d", g, &pl);
