@@ -609,9 +609,10 @@ static bool tile_positions(int64_t P, int64_t Og) {
 
 /* Whether conv2d runs on its own GEMM: a tile in use (tile_kernels),
  * positions per sample that tile_positions takes, and the planes of one
- * group of one sample within the budget. Groups of any size: even at two channels a group, when the
- * tile's rows are mostly zeros, a batch of 32 took a quarter to a third of
- * sgemm's time group by group (64 channels, 16x16; 256 channels, 8x8). */
+ * group of one sample within the budget. Groups of any size: even at two
+ * channels a group, when the tile's rows are mostly zeros, a batch of 32
+ * took a quarter to a third of sgemm's time group by group (64 channels,
+ * 16x16; 256 channels, 8x8). */
 static bool implicit_ok(const conv_geom *g) {
   igeom ig = igeom_of(g);
   return g->N > 0 && tile_positions(ig.P, ig.Og) && ig.K <= INT_MAX &&
@@ -1409,8 +1410,9 @@ static gr_status weight_mirror(float *dw, const gr_tensor *x, const gr_tensor *g
 /* --- the entry points ---------------------------------------------------------------------
  * Each takes the first path that applies: a 1x1 output as one plain sgemm;
  * with tile_kernels(), the depthwise path for one channel in and out per
- * group, else the tile path when the shapes fit; else blocks of columns
- * through sgemm, group by group. */
+ * group; at stride 1 with few filtered channels, the mirror's other op;
+ * else the tile path when the shapes fit; else blocks of columns through
+ * sgemm, group by group. */
 
 /* y (N,O,Ho,Wo) contiguous = conv2d(x, w) + bias; x (N,C,H,W) at any
  * strides, w (O, C/G*kh*kw) contiguous, bias (O) or NULL. */
