@@ -196,6 +196,18 @@ function U.check_run(out, text, pattern)
   U.truthy(text:find(pattern), text)
 end
 
+--- Checks the line gan.metrics.track_fd printed into text, "COLUMN vs FD
+-- over N evaluations: Pearson r = R", against Pearson's r of xs and fd
+-- (the eval.csv columns, N of each), and that file holds it too.
+function U.check_printed_pearson(text, column, xs, fd, file)
+  local r = gan.metrics.pearson(xs, fd)
+  local pattern = column .. " vs FD over " .. #xs .. " evaluations: Pearson r = (%-?[%d.]+)"
+  local printed = tonumber(text:match(pattern))
+  U.truthy(printed, text)
+  U.close(printed, r, 1e-3)
+  U.truthy(U.read(file):find("Pearson r = ", 1, true), file)
+end
+
 --- A folder of n random PNG images (C, h, w) for recipe runs that should
 -- not spend their time loading Fashion-MNIST; returns its path.
 function U.image_folder(name, n, c, h, w)

@@ -60,11 +60,7 @@ T.case("began.lua correlates M, averaged between evaluations, with FD", function
     U.close(r.M_mean, (log[2 * i - 1].M + log[2 * i].M) / 2, 1e-5, "M_mean at step " .. r.step)
     m[i], fd[i] = r.M_mean, r.fd
   end
-  local r = gan.metrics.pearson(m, fd)
-  local printed = tonumber(text:match("M_mean vs FD over 3 evaluations: Pearson r = (%-?[%d.]+)"))
-  U.truthy(printed, text)
-  U.close(printed, r, 1e-3)
-  U.truthy(U.read(out .. "/m_vs_fd.txt"):find("Pearson r = ", 1, true), "m_vs_fd.txt")
+  U.check_printed_pearson(text, "M_mean", m, fd, out .. "/m_vs_fd.txt")
 end)
 
 T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()

@@ -47,11 +47,7 @@ T.case("wgan.lua correlates its Wasserstein estimate with FD over the evaluation
   U.truthy(cols and cols[2] == "W_mean" and cols[3] == "fd" and #rows == 3, U.read(out .. "/eval.csv"))
   local w, fd = {}, {}
   for i, row in ipairs(rows) do w[i], fd[i] = row[2], row[3] end
-  local r = gan.metrics.pearson(w, fd)
-  local printed = tonumber(text:match("W_mean vs FD over 3 evaluations: Pearson r = (%-?[%d.]+)"))
-  U.truthy(printed, text)
-  U.close(printed, r, 1e-3)
-  U.truthy(U.read(out .. "/w_vs_fd.txt"):find("Pearson r = ", 1, true), "w_vs_fd.txt")
+  U.check_printed_pearson(text, "W_mean", w, fd, out .. "/w_vs_fd.txt")
 end)
 
 T.case("wgan.lua on 8 gaussians with the warm-up and a wider clip", function()
