@@ -16,15 +16,17 @@ local opt = gan.options({
   nz = 64,                -- dimension of the noise z, uniform in [-1, 1]
   nh = 64,                -- dimension of the autoencoder's code h
   nf = 32,                -- feature maps n of the convolutions (images; the encoder grows them n, 2n, 3n, ...)
+  g_bn = true,            -- batch norm after G's convolutions (images; the paper's G has none)
   hidden = 256,           -- units of the hidden layers (points)
-  gamma = 0.5,            -- diversity ratio γ = E[L(G(z))] / E[L(x)] at equilibrium
-  lambda_k = 0.001,       -- learning rate λ_k of the control variable k
+  gamma = 1.0,            -- diversity ratio γ = E[L(G(z))] / E[L(x)] at equilibrium (the paper: 0.3 to 0.7 on faces)
+  lambda_k = 0.01,        -- learning rate λ_k of the control variable k (the paper: 0.001)
   lr = 1e-4,              -- Adam learning rate
+  batch = 16,             -- minibatch size (the paper: 16)
   beta1 = 0.5,            -- Adam beta1
   lr_halve = 0,           -- halve the learning rates every N steps (0: never)
   iters = 5000,           -- training iterations
   out = "runs/began",     -- run folder
-}, { toy = { nh = 1, lambda_k = 0.01, lr = 1e-3, batch = 256, iters = 2000 } }) -- toy sets: a 1-D code, or D reconstructs any point
+}, { toy = { nh = 1, gamma = 0.5, lambda_k = 0.01, lr = 1e-3, batch = 256, iters = 2000 } }) -- toy sets: a 1-D code, or D reconstructs any point
 if opt.gamma <= 0 or opt.gamma > 1 then error("--gamma must be in (0, 1]", 0) end
 if opt.lambda_k < 0 then error("--lambda_k must be >= 0", 0) end
 if opt.size < 16 or 8 * 2 ^ math.floor(math.log(opt.size / 8, 2) + 0.5) ~= opt.size then
@@ -36,14 +38,20 @@ local points = data.kind == "points"
 local elu = function() return nn.ELU() end
 
 -- images: the decoder maps h (or z) to 8x8xn, then 3x3 convolutions and nearest-neighbour
--- upsampling to size x size; the encoder mirrors it with stride-2 convolutions down to 8x8
-local function decoder(nin)
+-- upsampling to size x size; the encoder mirrors it with stride-2 convolutions down to 8x8.
+-- With bn, each hidden convolution is followed by batch norm (G only: D stays the paper's).
+local function decoder(nin, bn)
   if points then return gan.nets.mlp({ nin, opt.hidden, opt.hidden, data.x:size(2) }, { act = elu }) end
   local n, C = opt.nf, data.x:size(2)
   local net = nn.Sequential { nn.Linear(nin, 8 * 8 * n), nn.Reshape(n, 8, 8) }
+  local function conv()
+    net:add(nn.Conv2d(n, n, 3, 1, 1))
+    if bn then net:add(nn.BatchNorm2d(n)) end
+    net:add(nn.ELU())
+  end
   local s = 8
   while true do
-    net:add(nn.Conv2d(n, n, 3, 1, 1)):add(nn.ELU()):add(nn.Conv2d(n, n, 3, 1, 1)):add(nn.ELU())
+    conv(); conv()
     if s == opt.size then break end
     net:add(nn.Upsample(2))
     s = s * 2
@@ -65,7 +73,7 @@ local function encoder()
   return net:add(nn.Flatten()):add(nn.Linear(c * 8 * 8, opt.nh))
 end
 
-local G = decoder(opt.nz)
+local G = decoder(opt.nz, opt.g_bn)
 local D = nn.Sequential { encoder(), decoder(opt.nh) }   -- an autoencoder
 local adam = { lr = opt.lr, betas = { opt.beta1, 0.999 } }
 local optG, optD = gan.optim.Adam(G, adam), gan.optim.Adam(D, adam)

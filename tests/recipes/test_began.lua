@@ -7,6 +7,17 @@ local U = require "util"
 
 local function run(args) return U.run_recipe("recipes/began.lua", "--threads=1 " .. args) end
 
+-- the names of the checkpoint's batch-norm running means, by network ("G", "D")
+local function bn_stats(path)
+  local t = assert(gan.io.load_safetensors(path))
+  local n = { G = 0, D = 0 }
+  for name in pairs(t) do
+    local net = name:match("^(%u)%..*running_mean$")
+    if net and n[net] then n[net] = n[net] + 1 end
+  end
+  return n
+end
+
 -- the rows of a log.csv as tables keyed by column
 local function rows(path)
   local lines = {}
@@ -41,6 +52,8 @@ T.case("began.lua on Fashion-MNIST at 16x16: k follows the control law, M is log
     U.close(r.M, r.L_real + math.abs(balance), 1e-5, "M at step " .. r.step)
   end
   U.truthy(U.read(out .. "/options.txt"):find("gamma=0.7", 1, true), "gamma in options.txt")
+  -- G normalises its 4 hidden convolutions at 16x16 (two at 8x8, two at 16x16); D has no batch norm
+  T.eq(bn_stats(out .. "/checkpoint.safetensors"), { G = 4, D = 0 })
   local grid = gan.image.load(out .. "/samples/step_000003.png")
   U.shape(grid, U.grid_shape(1, 8, 8, 16), "an 8x8 grid of 16x16 images")
 end)
@@ -48,7 +61,8 @@ end)
 T.case("began.lua correlates M, averaged between evaluations, with FD", function()
   if not U.exists(gan.data.FASHION_ROOT .. "/train-images-idx3-ubyte.gz") then T.skip("Fashion-MNIST is not installed") end
   local out = U.tmpdir("recipe_began_m")
-  local ok, text = run("--size=16 --nf=4 --nz=8 --nh=8 --iters=6 --limit=256 --batch=8 --eval_every=2 --eval_samples=50 "
+  -- the paper's G, without batch norm
+  local ok, text = run("--size=16 --nf=4 --nz=8 --nh=8 --no-g_bn --iters=6 --limit=256 --batch=8 --eval_every=2 --eval_samples=50 "
     .. "--sample_every=0 --save_every=0 --eval=false --out=" .. out)
   U.truthy(ok, text)
   local log = rows(out .. "/log.csv")
@@ -61,6 +75,7 @@ T.case("began.lua correlates M, averaged between evaluations, with FD", function
     m[i], fd[i] = r.M_mean, r.fd
   end
   U.check_printed_pearson(text, "M_mean", m, fd, out .. "/m_vs_fd.txt")
+  T.eq(bn_stats(out .. "/checkpoint.safetensors"), { G = 0, D = 0 })
 end)
 
 T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()
@@ -70,7 +85,7 @@ T.case("began.lua on 8 and 25 Gaussians; errors for bad options", function()
       .. "--sample_every=2 --save_every=2 --eval=false --out=" .. out)
     U.truthy(ok, text)
     U.check_run(out, text, "step 2/2")
-    U.truthy(text:find("defaults for toy sets (8gaussians, 25gaussians, ring, swissroll): --lambda_k=0.01 --lr=0.001\n",
+    U.truthy(text:find("defaults for toy sets (8gaussians, 25gaussians, ring, swissroll): --gamma=0.5 --lambda_k=0.01 --lr=0.001\n",
       1, true), "the toy defaults the command line did not give\n" .. text)
   end
   local ok, text = run("--gamma=0 --out=" .. U.tmpdir("recipe_began_bad"))
