@@ -7,7 +7,7 @@ local U = require "util"
 
 local function run(args) return U.run_recipe("recipes/began.lua", "--threads=1 " .. args) end
 
--- the names of the checkpoint's batch-norm running means, by network ("G", "D")
+-- how many batch-norm running means the checkpoint holds, by network ("G", "D")
 local function bn_stats(path)
   local t = assert(gan.io.load_safetensors(path))
   local n = { G = 0, D = 0 }
