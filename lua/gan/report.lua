@@ -375,9 +375,9 @@ M.RELOAD_SECONDS = 5
 --- How long a live page may go unchanged before it calls its run stopped:
 -- five times the longest interval between two writes, and at least 10 minutes.
 -- @param interval the longest time between two writes of the page so far (seconds)
--- @return seconds
+-- @return whole seconds (rounded up)
 function M.stale_after(interval)
-  return math.max(600, 5 * (interval or 0))
+  return math.max(600, math.ceil(5 * (interval or 0)))
 end
 
 -- the width of a PNG file's image, from its header (0 if it is not a PNG)
