@@ -26,6 +26,9 @@ static void add_s(float *o, const float *a, float s, int64_t n) {
 static void mul_s(float *o, const float *a, float s, int64_t n) {
   for (int64_t i = 0; i < n; i++) o[i] = a[i] * s;
 }
+static void div_sd(float *o, const float *a, double s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = (float)(a[i] / s);
+}
 static void axpy(float *y, float alpha, const float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
@@ -178,7 +181,7 @@ static void dw_grad_rows(float *acc, const float *g, int64_t ldg, const float *x
 
 const gr_kernel_table gr_kernels_scalar_table = {
     .isa = "scalar", .add = add, .sub = sub, .mul = mul, .div = divide, .affine = affine,
-    .add_s = add_s, .mul_s = mul_s, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
+    .add_s = add_s, .mul_s = mul_s, .div_sd = div_sd, .axpy = axpy, .relu = relu, .leaky_relu = leaky_relu,
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,

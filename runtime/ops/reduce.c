@@ -460,9 +460,7 @@ gr_tensor *gr_min_all(gr_tensor *x) { return extreme_all(GR_OP_min_dim, "min_all
  * step, whose attention takes softmax over rows of 256 scores. */
 static void softmax_row(float *y, const float *x, int64_t n, bool log_out) {
   const gr_kernel_table *k = gr_kernels();
-  float m = -INFINITY;
-  for (int64_t i = 0; i < n; i++)
-    if (x[i] > m || x[i] != x[i]) m = x[i];
+  float m = k->max(x, n); /* NaN wins */
   k->add_s(y, x, -m, n); /* x - m */
   if (log_out) {
     /* the exponentials go through y, then y is x - m - log(sum) */
@@ -472,8 +470,7 @@ static void softmax_row(float *y, const float *x, int64_t n, bool log_out) {
     return;
   }
   k->exp(y, y, n);
-  double s = k->sum(y, n);
-  for (int64_t i = 0; i < n; i++) y[i] = (float)(y[i] / s);
+  k->div_sd(y, y, k->sum(y, n), n);
 }
 
 static gr_status softmax_like(gr_fwd *f, const char *name, bool log_out) {

@@ -140,6 +140,7 @@ static void check_elementwise(const gr_kernel_table *t, int64_t n, int off) {
   UN(affine, a.p, sc, c, n)
   UN(add_s, a.p, sc, n)
   UN(mul_s, a.p, sc, n)
+  UN(div_sd, a.p, (double)sc * 3.7, n)
   UN(relu, a.p, n)
   UN(leaky_relu, a.p, 0.2f, n)
   UN(leaky_relu_grad, a.p, b.p, 0.2f, n)

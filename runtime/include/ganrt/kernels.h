@@ -34,6 +34,9 @@ typedef struct gr_kernel_table {
   /* out[i] = a[i] op s  (b broadcast as a scalar) */
   void (*add_s)(float *out, const float *a, float s, int64_t n);
   void (*mul_s)(float *out, const float *a, float s, int64_t n);
+  /* out[i] = a[i] / s, divided in double and rounded once to float (a
+   * softmax's normalisation by its double sum) */
+  void (*div_sd)(float *out, const float *a, double s, int64_t n);
   /* y += alpha * x */
   void (*axpy)(float *y, float alpha, const float *x, int64_t n);
   /* activations and their derivatives given the input x and the incoming g */
