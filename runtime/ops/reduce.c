@@ -529,10 +529,47 @@ static gr_status softmax_like(gr_fwd *f, const char *name, bool log_out) {
 }
 
 gr_status softmax_forward(gr_fwd *f) { return softmax_like(f, "softmax", false); }
+/* softmax's gradient along rows (the last dim: attention's scores) in one
+ * pass, row by row on the threads, when nothing is recorded and y and g are
+ * contiguous: the very steps of the ops below (g * y, its sum in double
+ * rounded to float, g - that sum, times y), without their three
+ * temporaries and broadcasts. False (gin untouched) otherwise; on
+ * GR_ENOMEM, *s says so. */
+static bool softmax_grad_rows(gr_bwd *b, gr_tensor *y, gr_tensor *g, int d, gr_status *s) {
+  int64_t outer, len, inner;
+  around_dim(y, d, &outer, &len, &inner);
+  if (b->create_graph || inner != 1 || (outer == 1 && len > 2 * RED_BLOCK) ||
+      !gr_is_contiguous(y) || !gr_is_contiguous(g))
+    return false; /* (one long row: sum adds it in blocks) */
+  gr_tensor *gx = gr_empty(GR_F32, y->ndim, y->shape);
+  if (!gx) {
+    *s = gr_errcode();
+    return true;
+  }
+  const gr_kernel_table *k = gr_kernels();
+  const float *py = gr_f32(y), *pg = gr_f32(g);
+  float *px = gr_f32(gx);
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (outer * len > RED_PARALLEL)
+  for (int64_t r = 0; r < outer; r++) {
+    const float *yr = py + r * len, *gr = pg + r * len;
+    float *xr = px + r * len; // xr is the row of dx: g * y, then g - sum, then times y
+    k->mul(xr, gr, yr, len);
+    double t = 0; /* as sum adds a row */
+    t += k->sum(xr, len);
+    k->add_s(xr, gr, -(float)t, len);
+    k->mul(xr, yr, xr, len);
+  }
+  b->gin[0] = gx;
+  *s = GR_OK;
+  return true;
+}
+
 gr_status softmax_backward(gr_bwd *b) {
   /* dx = y * (g - sum(g * y)) along the dim */
   gr_tensor *y = gr_saved(b, 0), *g = b->gout[0];
   int d = (int)b->a->i[0];
+  gr_status s;
+  if (softmax_grad_rows(b, y, g, d, &s)) return s;
   b->gin[0] = gr_mul(y, gr_sub(g, gr_sum(gr_mul(g, y), 1, &d, true)));
   return GR_OK;
 }

@@ -444,6 +444,36 @@ static void test_mixed_double_backward(void **state) {
   gr_release(x);
 }
 
+/* softmax's gradient along rows runs in one pass when nothing is recorded:
+ * the same bits as the ops it stands for (recorded, with create_graph),
+ * on rows of 64 (attention's) and 37, with one thread and with three */
+static void test_softmax_rows_grad_fused(void **state) {
+  int prev = gr_get_threads();
+  int64_t lens[] = {64, 37};
+  for (int k = 0; k < 2; k++)
+    for (int th = 1; th <= 3; th += 2) {
+      gr_set_threads(th);
+      gr_tensor *x = tu_rand(TU_SHAPE(3, 50, lens[k]), -4, 4), *r = tu_rand(TU_SHAPE(3, 50, lens[k]), -1, 1);
+      gr_set_requires_grad(x, true);
+      gr_tensor *g[2];
+      for (int graph = 0; graph < 2; graph++) {
+        gr_tensor *y = TU_OK(gr_softmax(x, -1)), *m = TU_OK(gr_mul(y, r));
+        gr_tensor *l = TU_OK(gr_sum(m, 0, NULL, false));
+        gr_grad_opts o = {.create_graph = graph == 1};
+        assert_int_equal(gr_grad(1, &l, 1, &x, &o, &g[graph]), GR_OK);
+        gr_release(l);
+        gr_release(m);
+        gr_release(y);
+      }
+      assert_memory_equal(gr_f32(g[0]), gr_f32(g[1]), (size_t)gr_numel(x) * sizeof(float));
+      gr_release(g[0]);
+      gr_release(g[1]);
+      gr_release(x);
+      gr_release(r);
+    }
+  gr_set_threads(prev);
+}
+
 /* --- bad inputs, determinism ------------------------------------------------------------------ */
 
 static void test_bad_inputs(void **state) {
@@ -537,6 +567,7 @@ int main(void) {
       cmocka_unit_test(test_reduce_grads),
       cmocka_unit_test(test_extreme_grads),
       cmocka_unit_test(test_mixed_double_backward),
+      cmocka_unit_test(test_softmax_rows_grad_fused),
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_threads_bit_identical),
   };
