@@ -530,7 +530,7 @@ static gr_status softmax_like(gr_fwd *f, const char *name, bool log_out) {
 
 gr_status softmax_forward(gr_fwd *f) { return softmax_like(f, "softmax", false); }
 /* softmax's gradient along rows (the last dim: attention's scores) in one
- * pass, row by row on the threads, when nothing is recorded and y and g are
+ * pass, row by row on the threads, when nothing is recorded and y is
  * contiguous: the very steps of the ops below (g * y, its sum in double
  * rounded to float, g - that sum, times y), without their three
  * temporaries and broadcasts. False (gin untouched) otherwise; on
@@ -538,14 +538,16 @@ gr_status softmax_forward(gr_fwd *f) { return softmax_like(f, "softmax", false);
 static bool softmax_grad_rows(gr_bwd *b, gr_tensor *y, gr_tensor *g, int d, gr_status *s) {
   int64_t outer, len, inner;
   around_dim(y, d, &outer, &len, &inner);
-  if (b->create_graph || inner != 1 || (outer == 1 && len > 2 * RED_BLOCK) ||
-      !gr_is_contiguous(y) || !gr_is_contiguous(g))
+  if (b->create_graph || inner != 1 || (outer == 1 && len > 2 * RED_BLOCK) || !gr_is_contiguous(y))
     return false; /* (one long row: sum adds it in blocks) */
-  gr_tensor *gx = gr_empty(GR_F32, y->ndim, y->shape);
-  if (!gx) {
+  /* g comes transposed out of attention's matmul: one copy, rather than
+   * three strided passes over it */
+  gr_tensor *gc = unrecorded(gr_contiguous, g), *gx = gc ? gr_empty(GR_F32, y->ndim, y->shape) : NULL;
+  if (!gx) { /* (the rule's pool holds gc, as it holds what it returns) */
     *s = gr_errcode();
     return true;
   }
+  g = gc;
   const gr_kernel_table *k = gr_kernels();
   const float *py = gr_f32(y), *pg = gr_f32(g);
   float *px = gr_f32(gx);

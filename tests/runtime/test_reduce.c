@@ -446,23 +446,30 @@ static void test_mixed_double_backward(void **state) {
 
 /* softmax's gradient along rows runs in one pass when nothing is recorded:
  * the same bits as the ops it stands for (recorded, with create_graph),
- * on rows of 64 (attention's) and 37, with one thread and with three */
+ * on rows of 64 (attention's) and 37, with one thread and with three, its
+ * incoming gradient contiguous and transposed (as attention's matmul
+ * hands it on) */
 static void test_softmax_rows_grad_fused(void **state) {
   int prev = gr_get_threads();
   int64_t lens[] = {64, 37};
-  for (int k = 0; k < 2; k++)
+  for (int k = 0; k < 4; k++)
     for (int th = 1; th <= 3; th += 2) {
       gr_set_threads(th);
-      gr_tensor *x = tu_rand(TU_SHAPE(3, 50, lens[k]), -4, 4), *r = tu_rand(TU_SHAPE(3, 50, lens[k]), -1, 1);
+      int64_t n = lens[k % 2];
+      bool tr = k >= 2;
+      gr_tensor *x = tu_rand(TU_SHAPE(3, 50, n), -4, 4);
+      gr_tensor *r = tr ? tu_rand(TU_SHAPE(3, n, 50), -1, 1) : tu_rand(TU_SHAPE(3, 50, n), -1, 1);
       gr_set_requires_grad(x, true);
       gr_tensor *g[2];
       for (int graph = 0; graph < 2; graph++) {
-        gr_tensor *y = TU_OK(gr_softmax(x, -1)), *m = TU_OK(gr_mul(y, r));
+        gr_tensor *y = TU_OK(gr_softmax(x, -1)), *yt = TU_OK(tr ? gr_transpose(y, 1, 2) : gr_retain(y));
+        gr_tensor *m = TU_OK(gr_mul(yt, r));
         gr_tensor *l = TU_OK(gr_sum(m, 0, NULL, false));
         gr_grad_opts o = {.create_graph = graph == 1};
         assert_int_equal(gr_grad(1, &l, 1, &x, &o, &g[graph]), GR_OK);
         gr_release(l);
         gr_release(m);
+        gr_release(yt);
         gr_release(y);
       }
       assert_memory_equal(gr_f32(g[0]), gr_f32(g[1]), (size_t)gr_numel(x) * sizeof(float));
