@@ -160,6 +160,35 @@ static void test_matmul_transposed_views(void **state) {
   gr_release(b0);
 }
 
+/* A batch of small products (attention's shapes: 256 x 3 by 3 x 64 per
+ * sample) runs one product per thread: right, and the same bits on one
+ * thread and on three, for a broadcast operand too */
+static void test_matmul_small_batch_threads(void **state) {
+  int prev = gr_get_threads();
+  gr_tensor *a = tu_rand(TU_SHAPE(16, 256, 3), -1, 1), *b = tu_rand(TU_SHAPE(16, 3, 64), -1, 1);
+  gr_tensor *c0 = tu_rand(TU_SHAPE(1, 3, 64), -1, 1);
+  gr_tensor *c = TU_OK(gr_transpose(c0, 1, 2)), *at = TU_OK(gr_transpose(a, 1, 2));
+  check_matmul(a, b);
+  check_matmul(c, at); /* (1, 64, 3) @ (16, 3, 256): a broadcast, transposed views */
+  gr_tensor *y[2][2];
+  for (int t = 0; t < 2; t++) {
+    gr_set_threads(t ? 3 : 1);
+    y[t][0] = TU_OK(gr_matmul(a, b));
+    y[t][1] = TU_OK(gr_matmul(c, at));
+  }
+  for (int i = 0; i < 2; i++) {
+    assert_memory_equal(gr_f32(y[0][i]), gr_f32(y[1][i]), (size_t)gr_numel(y[0][i]) * sizeof(float));
+    gr_release(y[0][i]);
+    gr_release(y[1][i]);
+  }
+  gr_set_threads(prev);
+  gr_release(at);
+  gr_release(c);
+  gr_release(c0);
+  gr_release(a);
+  gr_release(b);
+}
+
 static gr_tensor *f_matmul(gr_tensor *const *in, void *ctx) { return gr_matmul(in[0], in[1]); }
 static gr_tensor *f_matmul_bt(gr_tensor *const *in, void *ctx) {
   gr_pool_push();
@@ -338,6 +367,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_matmul_forward),
       cmocka_unit_test(test_matmul_transposed_views),
+      cmocka_unit_test(test_matmul_small_batch_threads),
       cmocka_unit_test(test_matmul_grads),
       cmocka_unit_test(test_linear_forward),
       cmocka_unit_test(test_linear_grads),
