@@ -521,10 +521,35 @@ static int64_t *nearest_map(int64_t in, int64_t out, double scale) {
 
 /* nearest both ways. Forward: y (Ho,Wo) = x (H,W) at each output's nearest
  * source. Backward: y (H,W) += x (Ho,Wo), each at its nearest source. */
+/* nearest_plane at exactly twice the size (every upsampling block of
+ * SAGAN, BigGAN and the rest), without the tables: each source row written
+ * twice over two rows, and back, each sum in the order of the table walk
+ * below. The walk's gathers were 4% of a SAGAN step. */
+static void nearest_twice(float *y, const float *x, const plane_map *m) {
+  int64_t H = m->H, W = m->W, Wo = m->Wo;
+  for (int64_t h = 0; h < H; h++) {
+    if (m->backward) {
+      const float *g0 = x + 2 * h * Wo, *g1 = g0 + Wo; // g0, g1: the two rows of (Wo) on row h
+      float *d = y + h * W;                             // d is (W)
+      for (int64_t w = 0; w < W; w++)
+        d[w] = (((d[w] + g0[2 * w]) + g0[2 * w + 1]) + g1[2 * w]) + g1[2 * w + 1];
+      continue;
+    }
+    const float *src = x + h * W; // src is (W)
+    float *r0 = y + 2 * h * Wo;   // r0 is (Wo), then its copy below it
+    for (int64_t w = 0; w < W; w++) r0[2 * w] = r0[2 * w + 1] = src[w];
+    memcpy(r0 + Wo, r0, (size_t)Wo * sizeof *r0);
+  }
+}
+
 static void nearest_plane(float *y, const float *x, int64_t p, const void *ctx) {
   const plane_map *m = ctx;
   const int64_t *mh = m->th, *mw = m->tw; // mh is (Ho), mw (Wo)
   int64_t W = m->W, Ho = m->Ho, Wo = m->Wo;
+  if (Ho == 2 * m->H && Wo == 2 * W) { /* nearest_map's exact o / 2 */
+    nearest_twice(y, x, m);
+    return;
+  }
   for (int64_t oh = 0; oh < Ho; oh++) {
     if (m->backward) {
       float *row = y + mh[oh] * W; // row is (W)
