@@ -711,9 +711,24 @@ static inline bool one_run(const vec_runs *r) { return r->n == 1 && r->len[0] ==
 /* A panel: rows k0 .. k0+kc-1 of the columns over the positions of runs, as
  * kc rows of GR_TILE_N floats: bp is (kc, GR_TILE_N), pl the block's planes
  * (or, for conv_transpose2d, y itself), koff (kc) where each column row
- * starts in a sample's planes. */
+ * starts in a sample's planes. The tile reads the first nv vectors. When
+ * each of them is one run (rows of 16 positions or more) the table's
+ * pack_runs copies them, a vector load and store each: the engine's own
+ * loop is built for the baseline ISA, four SSE copies a vector, and took a
+ * third of a narrow layer's forward (12 to 12 maps at 32x32: two tiles a
+ * panel). */
 static void pack_panel(float *restrict bp, const float *restrict pl, const int64_t *koff,
-                       const vec_runs *runs, int64_t kc) {
+                       const vec_runs *runs, int64_t kc, int64_t nv, const gr_kernel_table *kt) {
+  int64_t base[GR_TILE_N / 16];
+  bool whole = true;
+  for (int v = 0; v < nv; v++) {
+    whole = whole && one_run(&runs[v]);
+    base[v] = runs[v].base[0];
+  }
+  if (whole) {
+    kt->pack_runs(bp, pl, koff, base, kc, (int)nv);
+    return;
+  }
   for (int64_t k = 0; k < kc; k++, bp += GR_TILE_N) {
     const float *src = pl + koff[k]; // src is column row k0+k of sample 0, read at the runs
     for (int v = 0; v < GR_TILE_N / 16; v++) {
@@ -831,7 +846,7 @@ static gr_status conv2d_implicit(float *y, const gr_tensor *x, const float *w, c
         int64_t ldc = direct ? P : GR_TILE_N, rs = direct ? P : GR_TILE_N; /* rows of cy */
         for (int64_t c0 = 0; c0 < K; c0 += TILE_K) {
           int64_t kc = K - c0 < TILE_K ? K - c0 : TILE_K;
-          pack_panel(bp, gp, koff + c0, runs, kc);
+          pack_panel(bp, gp, koff + c0, runs, kc, nv, kt);
           for (int64_t t = t_lo; t < t_hi; t++)
             if (in_place) /* rows of tile t: K floats apart */
               kt->gemm_tile_at(cy + t * GR_TILE_M * rs, ldc, ga + t * GR_TILE_M * K + c0, K, 1, bp,
@@ -1106,7 +1121,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
       float *dst = col + pn * GR_TILE_N; // dst is (Mp, ld) from the panel's first column
       for (int64_t k0 = 0; k0 < Og; k0 += TILE_K) {
         int64_t kc = Og - k0 < TILE_K ? Og - k0 : TILE_K;
-        pack_panel(bp, ybase, koff + k0, runs, kc);
+        pack_panel(bp, ybase, koff + k0, runs, kc, nv, kt);
         for (int64_t t = t_lo; t < t_hi; t++)
           if (in_place) /* steps of tile t: K floats apart */
             kt->gemm_tile_at(dst + t * GR_TILE_M * ld, ld, ga + k0 * K + t * GR_TILE_M, 1, K, bp,

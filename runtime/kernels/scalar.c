@@ -151,6 +151,13 @@ static void gemm_tile_at(float *c, int64_t ldc, const float *a, int64_t ra, int6
     for (int q = 0; q < n; q++) c[r * ldc + q] = t[r][q];
 }
 
+static void pack_runs(float *b, const float *s, const int64_t *koff, const int64_t *base,
+                      int64_t kc, int nv) {
+  for (int64_t k = 0; k < kc; k++)
+    for (int v = 0; v < nv; v++)
+      for (int q = 0; q < 16; q++) b[k * GR_TILE_N + v * 16 + q] = s[koff[k] + base[v] + q];
+}
+
 /* d (16 rows ldd apart) = the 16 x 16 floats of s[0..15], turned across */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int q = 0; q < 16; q++)
@@ -185,6 +192,6 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
-    .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .pack_runs = pack_runs, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_scalar,
 };

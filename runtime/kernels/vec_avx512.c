@@ -370,6 +370,23 @@ static void gemm_tile_at(float *c, int64_t ldc, const float *a, int64_t ra, int6
   }
 }
 
+/* one vector a run: NV loads and aligned stores a step */
+static inline __attribute__((always_inline)) void runs_nv(float *b, const float *s,
+                                                          const int64_t *koff, const int64_t *base,
+                                                          int64_t kc, const int NV) {
+  for (int64_t k = 0; k < kc; k++, b += GR_TILE_N) {
+    const float *sk = s + koff[k];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) _mm512_store_ps(b + v * 16, _mm512_loadu_ps(sk + base[v]));
+  }
+}
+static void pack_runs(float *b, const float *s, const int64_t *koff, const int64_t *base,
+                      int64_t kc, int nv) {
+  if (nv >= 3) runs_nv(b, s, koff, base, kc, 3);
+  else if (nv == 2) runs_nv(b, s, koff, base, kc, 2);
+  else runs_nv(b, s, koff, base, kc, 1);
+}
+
 /* 16 x 16 floats turned across in registers: pairs of rows interleaved by
  * floats, then by pairs, then lanes of 4 exchanged twice. */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
@@ -520,7 +537,7 @@ static const gr_kernel_table table = {
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
-    .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .pack_runs = pack_runs, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_avx512,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

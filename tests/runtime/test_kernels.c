@@ -421,7 +421,7 @@ static void check_optim(const gr_kernel_table *t, int64_t n, int off) {
 
 static void test_optim_exact(void **state) { each_length(check_optim); }
 
-/* --- the convolution engine's GEMM tile and transpose16 ------------------------------------ */
+/* --- the convolution engine's GEMM tile, pack_runs and transpose16 ------------------------- */
 
 /* Every table's tile (whole and narrow) against sums in double, fresh and
  * accumulating, several step counts, and its transpose16 exactly: each
@@ -458,6 +458,22 @@ static void test_gemm_tile_values(void **state) {
               assert_true(fabs(c[r * N + q] - want) <= 1e-6 * mag + 1e-30);
             }
         }
+    /* pack_runs: runs from anywhere (offsets off a vector boundary) into an
+     * aligned panel, exactly; the vectors past nv as they were */
+    for (int nv = 1; nv <= N / 16; nv++) {
+      enum { KC = 21 };
+      int64_t koff[KC], base[3] = {5, 131, 70};
+      float *pb = aligned_alloc(64, KC * N * sizeof *pb);
+      for (int k = 0; k < KC; k++) koff[k] = (k * 53) % 97;
+      for (int i = 0; i < KC * N; i++) pb[i] = -7;
+      kt->pack_runs(pb, b, koff, base, KC, nv);
+      for (int k = 0; k < KC; k++)
+        for (int v = 0; v < N / 16; v++)
+          for (int q = 0; q < 16; q++)
+            assert_true(bits(pb[k * N + v * 16 + q]) ==
+                        bits(v < nv ? b[koff[k] + base[v] + q] : -7.0f));
+      free(pb);
+    }
     /* transpose16: rows from anywhere, laid across with a row stride of 20 */
     const float *rows[16];
     float tr[16 * 20];

@@ -77,6 +77,11 @@ typedef struct gr_kernel_table {
    * are: each element the same steps as on gemm_tile. */
   void (*gemm_tile_at)(float *c, int64_t ldc, const float *a, int64_t ra, int64_t ka,
                        const float *b, int64_t kc, bool acc, int nv);
+  /* A panel of gemm_tile's b from runs of 16 floats: b[k*GR_TILE_N + v*16 + q]
+   * = s[koff[k] + base[v] + q] for k < kc, v < nv (1 to 3), q < 16; the
+   * vectors v >= nv are left as they are. b is 64-byte aligned. */
+  void (*pack_runs)(float *b, const float *s, const int64_t *koff, const int64_t *base, int64_t kc,
+                    int nv);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
   /* The engine's depthwise convolutions, rows of n floats. dw_rows: y[r*ldy + q]
