@@ -7,7 +7,9 @@
 
 #include "op_impl.h"
 
-#define SMALL_PRODUCT 65536.0 /* multiply-adds of a product OpenBLAS runs on one thread */
+/* Multiply-adds below which OpenBLAS runs a product on one thread (its
+ * interface/gemm.c: 65536 times GEMM_MULTITHREAD_THRESHOLD, 4 by default) */
+#define SMALL_PRODUCT 262144.0
 
 /* A contiguous copy (or x itself, retained) made without recording. */
 static gr_tensor *plain_contiguous(gr_tensor *x) {
@@ -112,13 +114,13 @@ gr_status matmul_forward(gr_fwd *f) {
   } else if (k == 0) {
     memset(py, 0, (size_t)gr_numel(y) * sizeof *py);
   } else if (rows > 0 && m > 0) {
-    /* A batch of small products (attention's, per sample: 256 x 3 by 3 x 64)
-     * runs on our threads, one product each: sgemm gives each of them one
-     * thread anyway (OpenBLAS below 65536 x 4 multiply-adds), so the sums
-     * are the ones it computed before, on any thread count. Only when
-     * OpenBLAS is the OpenMP or the serial build (a pthreads one would be
-     * called from several threads at once). */
-    bool par = batch > 1 && (double)rows * (double)m * (double)k <= SMALL_PRODUCT &&
+    /* A batch of small products (attention's, per sample: 256 x 3 by 3 x 64,
+     * 12 x 256 by 256 x 64) runs on our threads, one product each: sgemm
+     * gives each of them one thread anyway, so the sums are the ones it
+     * computed before, on any thread count. Only when OpenBLAS is the
+     * OpenMP or the serial build (a pthreads one would be called from
+     * several threads at once). */
+    bool par = batch > 1 && (double)rows * (double)m * (double)k < SMALL_PRODUCT &&
                openblas_get_parallel() != 1;
 #pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (par)
     for (int64_t i = 0; i < batch; i++) {

@@ -170,13 +170,19 @@ static void test_matmul_small_batch_threads(void **state) {
   gr_tensor *c = TU_OK(gr_transpose(c0, 1, 2)), *at = TU_OK(gr_transpose(a, 1, 2));
   check_matmul(a, b);
   check_matmul(c, at); /* (1, 64, 3) @ (16, 3, 256): a broadcast, transposed views */
-  gr_tensor *y[2][2];
+  /* 12 x 256 by 256 x 64: 196,608 multiply-adds, still one OpenBLAS thread */
+  gr_tensor *d = tu_rand(TU_SHAPE(8, 12, 256), -1, 1), *e = tu_rand(TU_SHAPE(8, 256, 64), -1, 1);
+  check_matmul(d, e);
+  gr_tensor *y[2][3];
   for (int t = 0; t < 2; t++) {
     gr_set_threads(t ? 3 : 1);
     y[t][0] = TU_OK(gr_matmul(a, b));
     y[t][1] = TU_OK(gr_matmul(c, at));
+    y[t][2] = TU_OK(gr_matmul(d, e));
   }
-  for (int i = 0; i < 2; i++) {
+  gr_release(d);
+  gr_release(e);
+  for (int i = 0; i < 3; i++) {
     assert_memory_equal(gr_f32(y[0][i]), gr_f32(y[1][i]), (size_t)gr_numel(y[0][i]) * sizeof(float));
     gr_release(y[0][i]);
     gr_release(y[1][i]);
