@@ -851,25 +851,20 @@ static void test_bad_arguments(void **state) {
   gr_release(x3);
 }
 
-/* The engine's knobs and kernel table as the run starts: a test that fails
- * halfway (cmocka leaves it at the failed check) must not leave the next
- * ones on the scalar tile, a small budget or another thread count. */
-static const char *g_isa;
-static int g_threads;
+/* After each test, the engine's knobs as well as the kernel table and
+ * threads (tu_restore_state): a test that fails halfway (cmocka leaves it
+ * at the failed check) must not leave the next ones on the scalar tile or
+ * a small budget. */
 static int restore(void **state) {
-  (void)state;
-  assert_int_equal(gr_kernels_use(g_isa), 0);
   gr_conv_set_tile(-1);
   gr_conv_set_budget(0);
   gr_conv_set_parallel(-1);
-  gr_set_threads(g_threads);
-  return 0;
+  return tu_restore_state(state);
 }
 #define TEST(f) cmocka_unit_test_teardown(f, restore)
 
 int main(void) {
-  g_isa = gr_kernels()->isa;
-  g_threads = gr_get_threads();
+  tu_keep_state();
   const struct CMUnitTest tests[] = {
       TEST(test_conv2d_forward),
       TEST(test_conv_transpose2d_forward),

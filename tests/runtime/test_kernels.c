@@ -793,26 +793,27 @@ static void test_env(void **state) {
 }
 
 int main(int argc, char **argv) {
+  tu_keep_state();
   if (argc > 1 && !strcmp(argv[1], "--print-isa")) {
     printf("isa=%s\n", gr_kernels()->isa);
     return 0;
   }
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_tables),
-      cmocka_unit_test(test_elementwise_exact),
-      cmocka_unit_test(test_transcendental_values),
-      cmocka_unit_test(test_activation_nan),
-      cmocka_unit_test(test_transcendental_lengths),
-      cmocka_unit_test(test_transcendental_sweep),
-      cmocka_unit_test(test_reductions),
-      cmocka_unit_test(test_reductions_large_range),
-      cmocka_unit_test(test_optim_exact),
-      cmocka_unit_test(test_gemm_tile_values),
-      cmocka_unit_test(test_gemm_tile_twin),
-      cmocka_unit_test(test_dw_rows_values),
-      cmocka_unit_test(test_dw_rows_twin),
-      cmocka_unit_test(test_use),
-      cmocka_unit_test(test_env),
+      TU_TEST(test_tables),
+      TU_TEST(test_elementwise_exact),
+      TU_TEST(test_transcendental_values),
+      TU_TEST(test_activation_nan),
+      TU_TEST(test_transcendental_lengths),
+      TU_TEST(test_transcendental_sweep),
+      TU_TEST(test_reductions),
+      TU_TEST(test_reductions_large_range),
+      TU_TEST(test_optim_exact),
+      TU_TEST(test_gemm_tile_values),
+      TU_TEST(test_gemm_tile_twin),
+      TU_TEST(test_dw_rows_values),
+      TU_TEST(test_dw_rows_twin),
+      TU_TEST(test_use),
+      TU_TEST(test_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

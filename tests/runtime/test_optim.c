@@ -341,15 +341,16 @@ static void test_bad_inputs(void **state) {
 }
 
 int main(void) {
+  tu_keep_state();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_adam),
-      cmocka_unit_test(test_adam_first_step),
-      cmocka_unit_test(test_sgd),
-      cmocka_unit_test(test_rmsprop),
-      cmocka_unit_test(test_large_deterministic),
-      cmocka_unit_test(test_lerp),
-      cmocka_unit_test(test_clamp_scale),
-      cmocka_unit_test(test_bad_inputs),
+      TU_TEST(test_adam),
+      TU_TEST(test_adam_first_step),
+      TU_TEST(test_sgd),
+      TU_TEST(test_rmsprop),
+      TU_TEST(test_large_deterministic),
+      TU_TEST(test_lerp),
+      TU_TEST(test_clamp_scale),
+      TU_TEST(test_bad_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,14 +384,15 @@ static void test_errors(void **state) {
 }
 
 int main(void) {
+  tu_keep_state();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_forward_against_reference),
-      cmocka_unit_test(test_flip_and_shape),
-      cmocka_unit_test(test_gradients),
-      cmocka_unit_test(test_rule_is_the_op),
-      cmocka_unit_test(test_thread_count_independent),
-      cmocka_unit_test(test_isa_twins),
-      cmocka_unit_test(test_errors),
+      TU_TEST(test_forward_against_reference),
+      TU_TEST(test_flip_and_shape),
+      TU_TEST(test_gradients),
+      TU_TEST(test_rule_is_the_op),
+      TU_TEST(test_thread_count_independent),
+      TU_TEST(test_isa_twins),
+      TU_TEST(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

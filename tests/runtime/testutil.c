@@ -256,3 +256,18 @@ void tu_gradgradcheck(tu_fn f, void *ctx, int nin, gr_tensor *const *in, double 
   }
   free(r);
 }
+
+static const char *g_kept_isa;
+static int g_kept_threads;
+
+void tu_keep_state(void) {
+  g_kept_isa = gr_kernels()->isa;
+  g_kept_threads = gr_get_threads();
+}
+
+int tu_restore_state(void **state) {
+  (void)state;
+  if (g_kept_isa) assert_int_equal(gr_kernels_use(g_kept_isa), 0);
+  if (g_kept_threads > 0) gr_set_threads(g_kept_threads);
+  return 0;
+}

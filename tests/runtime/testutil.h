@@ -62,4 +62,12 @@ void tu_gradgradcheck(tu_fn f, void *ctx, int nin, gr_tensor *const *in, double 
     skip();                                                                        \
   } while (0)
 
+/* The kernel table and thread count as a test program starts
+ * (tu_keep_state, from main) and put back after each test
+ * (tu_restore_state, a cmocka teardown: TU_TEST(f)): a test that switches
+ * them and fails halfway must not leave the next ones on another table. */
+void tu_keep_state(void);
+int tu_restore_state(void **state);
+#define TU_TEST(f) cmocka_unit_test_teardown(f, tu_restore_state)
+
 #endif
