@@ -1049,6 +1049,72 @@ static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
          Mp * g->Ho * g->Wo <= g_budget && tile_kernels() != NULL;
 }
 
+/* Channel ranges for nbs samples a task: enough tasks for every thread,
+ * each range 2 tiles of columns or more. */
+static int64_t convt_ranges(const conv_geom *g, int64_t nbs, int64_t threads) {
+  int64_t Cg = g->C / g->G, K = Cg * g->kh * g->kw, ntn = (g->N + nbs - 1) / nbs, nch = 1;
+  while (g->G * ntn * nch < 2 * threads && 2 * nch <= Cg && 2 * nch * 2 * GR_TILE_M <= K) nch *= 2;
+  return nch;
+}
+
+/* The work of convt_tiled's task `task` of nbs samples and nch ranges: its
+ * positions in whole vectors (a vector more for a narrow last panel, which
+ * runs the tile at a lower rate) times its tiles of columns. */
+static int64_t convt_task_cost(const conv_geom *g, int64_t nbs, int64_t nch, int64_t task) {
+  int64_t Cg = g->C / g->G, khw = g->kh * g->kw, P = g->Ho * g->Wo;
+  int64_t ntn = (g->N + nbs - 1) / nbs, pair = task / nch, r = task % nch;
+  int64_t n0 = pair % ntn * nbs, nb = g->N - n0 < nbs ? g->N - n0 : nbs, L = nb * P;
+  int64_t rem = L % GR_TILE_N, pos = L - rem + (rem ? (rem + 15) / 16 * 16 + 16 : 0);
+  int64_t c_lo = r * Cg / nch, c_hi = (r + 1) * Cg / nch;
+  return pos * ((c_hi * khw + GR_TILE_M - 1) / GR_TILE_M - c_lo * khw / GR_TILE_M);
+}
+
+/* The most work any thread gets from convt_tiled's tasks of nbs samples
+ * and nch ranges, under OpenMP's static schedule (contiguous runs of
+ * tasks, one more for the first threads). */
+static int64_t convt_span(const conv_geom *g, int64_t nbs, int64_t nch, int64_t threads) {
+  int64_t tasks = g->G * ((g->N + nbs - 1) / nbs) * nch;
+  int64_t q = tasks / threads, extra = tasks % threads, task = 0, span = 0;
+  for (int64_t t = 0; t < threads; t++) {
+    int64_t work = 0;
+    for (int64_t i = 0; i < q + (t < extra); i++) work += convt_task_cost(g, nbs, nch, task++);
+    if (work > span) span = work;
+  }
+  return span;
+}
+
+/* convt_tiled's tasks: *nbs samples each and *nch channel ranges. At most
+ * whole panels (3 samples when a sample's positions are not a multiple of
+ * 48, within the budget), more while the columns stay small; with few
+ * tasks a thread, fewer samples when that evens out the threads' work: 3
+ * samples a task at a batch of 4 gave one of two threads 3 samples and the
+ * other 1 (the input gradient of CycleGAN's residual blocks at 0.75 of the
+ * forward's rate). The candidates are the counts that cut the batch into
+ * 1 to 4 pairs a thread, and 1. Any split gives the same numbers (each
+ * column, and each image element, is summed the same way whichever task
+ * does it). */
+static void convt_split(const conv_geom *g, int64_t Mp, int64_t threads, int64_t *nbs,
+                        int64_t *nch) {
+  int64_t N = g->N, P = g->Ho * g->Wo;
+  int64_t most = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
+  while (most * 2 <= N && 2 * most * P * Mp <= TASK_COLS) most *= 2;
+  if (most > N) most = N;
+  *nbs = most;
+  *nch = convt_ranges(g, most, threads);
+  if (threads < 2 || g->G * ((N + most - 1) / most) * *nch >= 16 * threads) return;
+  int64_t best = convt_span(g, most, *nch, threads);
+  for (int64_t k = 1; k <= 5; k++) {
+    int64_t b = k <= 4 ? (N + k * threads - 1) / (k * threads) : 1;
+    if (b >= most || (k > 1 && b == (N + (k - 1) * threads - 1) / ((k - 1) * threads))) continue;
+    int64_t nc = convt_ranges(g, b, threads), span = convt_span(g, b, nc, threads);
+    if (span < best) {
+      best = span;
+      *nbs = b;
+      *nch = nc;
+    }
+  }
+}
+
 /* x (N,C,H,W) contiguous = conv2d's adjoint applied to y (N,O,Ho,Wo), rows
  * contiguous (tiled_t_ok), + bias[c]; w (O, K), K = C/G*kh*kw. GR_ENOMEM
  * when the scratch cannot grow. A task is a few whole samples of one group
@@ -1062,18 +1128,10 @@ static bool tiled_t_ok(const conv_geom *g, const gr_tensor *y) {
 static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const float *bias,
                              const conv_geom *g) {
   int64_t G = g->G, Cg = g->C / G, Og = g->O / G, K = Cg * g->kh * g->kw, P = g->Ho * g->Wo;
-  int64_t N = g->N, Mp = tile_rows(K);
-  /* samples per task: whole panels (3 samples when a sample's positions are
-   * not a multiple of 48, within the budget), more while the columns stay small */
-  int64_t nbs = P % GR_TILE_N == 0 || 3 * P * Mp > g_budget ? 1 : 3;
-  while (nbs * 2 <= N && 2 * nbs * P * Mp <= TASK_COLS) nbs *= 2;
-  if (nbs > N) nbs = N;
+  int64_t N = g->N, Mp = tile_rows(K), nbs, nch;
+  convt_split(g, Mp, par_ok() ? gr_threads_running() : 1, &nbs, &nch);
   int64_t ntn = (N + nbs - 1) / nbs, Lb = nbs * P, khw = g->kh * g->kw;
   int64_t threads = omp_get_max_threads();
-  /* channel ranges: enough tasks for every thread, each range 2 tiles of
-   * columns or more */
-  int64_t nch = 1;
-  while (G * ntn * nch < 2 * threads && 2 * nch <= Cg && 2 * nch * 2 * GR_TILE_M <= K) nch *= 2;
   int64_t tasks = G * ntn * nch;
   phase_geom pg = phase_geom_of(g);
   int64_t nplane = phase_floats(g, &pg, g->Ho);

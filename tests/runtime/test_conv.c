@@ -632,8 +632,8 @@ static void test_scalar_tile_is_avx512_twin(void **state) {
   twins(kDepthCases, COUNT(kDepthCases), kDepthCasesT, COUNT(kDepthCasesT));
 }
 
-/* The tile and depthwise paths split their work in fixed tasks: one thread
- * and three give the same bits, on grouped and depthwise cases of all
+/* The tile and depthwise paths split their work in fixed tasks: one thread,
+ * two and three give the same bits, on grouped and depthwise cases of all
  * three ops (our loops forced onto the threads), and on a dense batch of
  * one: conv2d cuts its 8 tiles of channels into 2 ranges on one thread and
  * 4 on three; the adjoint cuts its 16 channels into 2 ranges and 4 (9 taps
@@ -643,22 +643,28 @@ static const cfg kBatchOneT = {1, 8, 4, 4, 16, 3, 3, .bias = true};
 /* PatchGAN's 7x7 maps over 3 samples: vectors across samples on all three */
 static const cfg kOdd = {3, 16, 8, 8, 24, 4, 4, .p = {1, 1}, .bias = true};
 static const cfg kOddT = {3, 24, 7, 7, 16, 4, 4, .p = {1, 1}, .bias = true};
+/* a batch of 4 of 16x16 maps: the adjoint takes 3 samples a task on one
+ * thread, 2 on two (balanced), 1 on three */
+static const cfg kFour = {4, 16, 16, 16, 16, 3, 3, .p = {1, 1}, .bias = true};
+static const cfg kFourT = {4, 16, 16, 16, 16, 3, 3, .p = {1, 1}, .bias = true};
 
 static void test_groups_thread_count(void **state) {
   int prev_threads = gr_get_threads(), prev_par = gr_conv_set_parallel(1);
   const cfg *pairs[][2] = {{&kGroupCases[0], &kGroupCasesT[0]}, {&kGroupCases[3], &kGroupCasesT[1]},
                            {&kGroupCases[4], &kGroupCasesT[4]}, {&kDepthCases[1], &kDepthCasesT[1]},
                            {&kDepthCases[4], &kDepthCasesT[5]}, {&kBatchOne, &kBatchOneT},
-                           {&kOdd, &kOddT}};
+                           {&kOdd, &kOddT}, {&kFour, &kFourT}};
   for (size_t k = 0; k < COUNT(pairs); k++) {
     const cfg *c = pairs[k][0], *ct = pairs[k][1];
-    gr_tensor *in[6], *one[3], *three[3];
+    gr_tensor *in[6], *one[3], *more[3];
     three_inputs(c, ct, in);
-    gr_set_threads(1);
-    run_three(c, ct, in, one);
-    gr_set_threads(3);
-    run_three(c, ct, in, three);
-    same_three(one, three);
+    for (int t = 2; t <= 3; t++) { /* same_three releases both sides */
+      gr_set_threads(1);
+      run_three(c, ct, in, one);
+      gr_set_threads(t);
+      run_three(c, ct, in, more);
+      same_three(one, more);
+    }
     for (int i = 0; i < 6; i++) gr_release(in[i]);
   }
   gr_set_threads(prev_threads);
