@@ -7,6 +7,7 @@
  * contiguous branch (a gr_kernels() entry where the table has one, or a loop
  * the compiler can vectorise) and a strided branch for everything else. */
 #include <math.h>
+#include <omp.h>
 
 #include "iter.h"
 #include "op_impl.h"
@@ -30,14 +31,22 @@ static void ew_walk(int nops, gr_tensor *const *ops, ew_run run, const gr_attrs 
     s[k] = it.stride[k][it.ndim - 1];
   }
   int64_t chunks = (it.inner + EW_CHUNK - 1) / EW_CHUNK, tasks = it.rows * chunks;
+  if (tasks == 0) return; /* an empty tensor (and no division by its empty dims) */
   (void)gr_kernels(); /* the table is chosen lazily: choose it before threads read it */
-#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (it.rows * it.inner > EW_PARALLEL)
-  for (int64_t t = 0; t < tasks; t++) {
-    int64_t off[GR_ITER_MAX], i0 = (t % chunks) * EW_CHUNK;
-    gr_iter_row(&it, t / chunks, off);
-    char *pk[GR_ITER_MAX];
-    for (int k = 0; k < nops; k++) pk[k] = base[k] + (off[k] + i0 * s[k]) * es[k];
-    run(it.inner - i0 < EW_CHUNK ? it.inner - i0 : EW_CHUNK, pk, s, a);
+  /* each thread a run of tasks (as a static schedule), walked row after row */
+#pragma omp parallel num_threads(gr_threads_running()) if (it.rows * it.inner > EW_PARALLEL)
+  {
+    int64_t nt = omp_get_num_threads(), me = omp_get_thread_num(), q = tasks / nt, extra = tasks % nt;
+    int64_t t0 = me * q + (me < extra ? me : extra), t1 = t0 + q + (me < extra);
+    int64_t idx[GR_MAX_DIM], off[GR_ITER_MAX], row = t0 / chunks;
+    gr_iter_seek(&it, row, idx, off);
+    for (int64_t t = t0; t < t1; t++) {
+      int64_t i0 = (t % chunks) * EW_CHUNK;
+      if (t > t0 && i0 == 0) gr_iter_next(&it, idx, off); /* the next row's first chunk */
+      char *pk[GR_ITER_MAX];
+      for (int k = 0; k < nops; k++) pk[k] = base[k] + (off[k] + i0 * s[k]) * es[k];
+      run(it.inner - i0 < EW_CHUNK ? it.inner - i0 : EW_CHUNK, pk, s, a);
+    }
   }
 }
 

@@ -55,3 +55,12 @@ void gr_iter_row(const gr_iter *it, int64_t r, int64_t *offs) {
     for (int k = 0; k < it->nops; k++) offs[k] += i * it->stride[k][d];
   }
 }
+
+void gr_iter_seek(const gr_iter *it, int64_t r, int64_t *idx, int64_t *offs) {
+  for (int k = 0; k < it->nops; k++) offs[k] = 0;
+  for (int d = it->ndim - 2; d >= 0; d--) {
+    idx[d] = r % it->shape[d];
+    r /= it->shape[d];
+    for (int k = 0; k < it->nops; k++) offs[k] += idx[d] * it->stride[k][d];
+  }
+}
