@@ -984,7 +984,19 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
       int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P, nbv = (nblk + 15) / 16 * 16;
       build_planes(pl, x, g, &ig, n0, nb, k0 * Cg, ng * Cg);
 #pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (ng * mt * nblk * GR_TILE_M > PAR_MIN && par_ok())
-      for (int64_t gt_t = 0; gt_t < ng * mt; gt_t++)
+      for (int64_t gt_t = 0; gt_t < ng * mt; gt_t++) {
+        if (s3 == 1 && s2 == g->Wo) { /* each sample's positions one run: 8 channels at once */
+          int64_t o0 = gt_t % mt * GR_TILE_M, c0 = (k0 + gt_t / mt) * Og + o0;
+          int nr = (int)(Og - o0 < GR_TILE_M ? Og - o0 : GR_TILE_M);
+          float *d = gt + gt_t * nbv * GR_TILE_M; // d is the tile: (nbv, GR_TILE_M)
+          for (int64_t b = 0; b < nb; b++) {
+            const float *src[GR_TILE_M]; // src[r] is channel c0+r of sample n0+b: (P)
+            for (int r = 0; r < nr; r++) src[r] = pg + (n0 + b) * s0 + (c0 + r) * s1;
+            kt->interleave8(d + b * P * GR_TILE_M, src, nr, P);
+          }
+          memset(d + nblk * GR_TILE_M, 0, (size_t)((nbv - nblk) * GR_TILE_M) * sizeof *d);
+          continue;
+        }
         for (int r = 0; r < GR_TILE_M; r++) {
           int64_t o = gt_t % mt * GR_TILE_M + r, c = (k0 + gt_t / mt) * Og + o; /* gy's channel */
           float *d = gt + gt_t * nbv * GR_TILE_M + r; // d is channel o's column of a tile: (nbv)
@@ -998,6 +1010,7 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
               for (int64_t ow = 0; ow < g->Wo; ow++) d[ow * GR_TILE_M] = src[ow * s3];
             }
         }
+      }
       /* tasks dealt in turn, as conv2d's: the narrow last panel of taps
        * and its ranges no longer all on the last thread (a 7x7 layer's 147
        * taps: 4 panels of 2 ranges, 192 + 128 columns of work, now 160 +

@@ -158,6 +158,11 @@ static void pack_runs(float *b, const float *s, const int64_t *koff, const int64
       for (int q = 0; q < 16; q++) b[k * GR_TILE_N + v * 16 + q] = s[koff[k] + base[v] + q];
 }
 
+static void interleave8(float *d, const float *const *s, int nr, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    for (int r = 0; r < 8; r++) d[i * 8 + r] = r < nr ? s[r][i] : 0.0f;
+}
+
 /* d (16 rows ldd apart) = the 16 x 16 floats of s[0..15], turned across */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
   for (int q = 0; q < 16; q++)
@@ -192,6 +197,6 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
-    .pack_runs = pack_runs, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .pack_runs = pack_runs, .interleave8 = interleave8, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_scalar,
 };

@@ -387,6 +387,45 @@ static void pack_runs(float *b, const float *s, const int64_t *koff, const int64
   else runs_nv(b, s, koff, base, kc, 1);
 }
 
+/* 8 rows of 16 floats laid position by position in registers: pairs of
+ * rows interleaved (unpack), then quads (shuffle): each 128-bit lane of
+ * u[m] holds rows 0-3 (u[m+4]: rows 4-7) of position 4*lane + m; then
+ * lanes regrouped so that each output vector holds two positions whole. */
+static inline void interleave8x16(float *d, const __m512 *v) {
+  __m512 t[8], u[8], p[4], q[4];
+  for (int h = 0; h < 8; h += 4) {
+    t[h] = _mm512_unpacklo_ps(v[h], v[h + 1]);
+    t[h + 1] = _mm512_unpackhi_ps(v[h], v[h + 1]);
+    t[h + 2] = _mm512_unpacklo_ps(v[h + 2], v[h + 3]);
+    t[h + 3] = _mm512_unpackhi_ps(v[h + 2], v[h + 3]);
+    u[h] = _mm512_shuffle_ps(t[h], t[h + 2], 0x44);
+    u[h + 1] = _mm512_shuffle_ps(t[h], t[h + 2], 0xee);
+    u[h + 2] = _mm512_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+    u[h + 3] = _mm512_shuffle_ps(t[h + 1], t[h + 3], 0xee);
+  }
+  /* u[h] is position m = h for rows 0-3 when h < 4, and u[h+4] rows 4-7 */
+  for (int m = 0; m < 4; m++) {
+    p[m] = _mm512_shuffle_f32x4(u[m], u[m + 4], 0x44); /* lanes 0, 1 of both */
+    q[m] = _mm512_shuffle_f32x4(u[m], u[m + 4], 0xee); /* lanes 2, 3 */
+  }
+  for (int m = 0; m < 4; m += 2) {
+    _mm512_storeu_ps(d + (0 + m) * 8, _mm512_shuffle_f32x4(p[m], p[m + 1], 0x88));
+    _mm512_storeu_ps(d + (4 + m) * 8, _mm512_shuffle_f32x4(p[m], p[m + 1], 0xdd));
+    _mm512_storeu_ps(d + (8 + m) * 8, _mm512_shuffle_f32x4(q[m], q[m + 1], 0x88));
+    _mm512_storeu_ps(d + (12 + m) * 8, _mm512_shuffle_f32x4(q[m], q[m + 1], 0xdd));
+  }
+}
+static void interleave8(float *d, const float *const *s, int nr, int64_t n) {
+  __m512 v[8];
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int r = 0; r < 8; r++) v[r] = r < nr ? _mm512_loadu_ps(s[r] + i) : _mm512_setzero_ps();
+    interleave8x16(d + i * 8, v);
+  }
+  for (; i < n; i++)
+    for (int r = 0; r < 8; r++) d[i * 8 + r] = r < nr ? s[r][i] : 0.0f;
+}
+
 /* 16 x 16 floats turned across in registers: pairs of rows interleaved by
  * floats, then by pairs, then lanes of 4 exchanged twice. */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
@@ -537,7 +576,7 @@ static const gr_kernel_table table = {
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
-    .pack_runs = pack_runs, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .pack_runs = pack_runs, .interleave8 = interleave8, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_avx512,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

@@ -421,12 +421,13 @@ static void check_optim(const gr_kernel_table *t, int64_t n, int off) {
 
 static void test_optim_exact(void **state) { each_length(check_optim); }
 
-/* --- the convolution engine's GEMM tile, pack_runs and transpose16 ------------------------- */
+/* --- the convolution engine's GEMM tile, pack_runs, interleave8 and transpose16 ------------- */
 
 /* Every table's tile (whole and narrow) against sums in double, fresh and
- * accumulating, several step counts, and its transpose16 exactly: each
- * table is right on its own, the scalar reference included. The narrow
- * tile leaves the columns past its own as they were. */
+ * accumulating, several step counts, and its pack_runs, interleave8 and
+ * transpose16 exactly: each table is right on its own, the scalar
+ * reference included. The narrow tile leaves the columns past its own as
+ * they were. */
 static void test_gemm_tile_values(void **state) {
   enum { M = GR_TILE_M, N = GR_TILE_N, KMAX = 300 };
   float *a = aligned_alloc(64, KMAX * M * sizeof *a), *b = aligned_alloc(64, KMAX * N * sizeof *b);
@@ -474,6 +475,21 @@ static void test_gemm_tile_values(void **state) {
                         bits(v < nv ? b[koff[k] + base[v] + q] : -7.0f));
       free(pb);
     }
+    /* interleave8: nr rows from anywhere, position by position into an
+     * unaligned d, rows past nr zero; whole blocks of 16 positions and tails */
+    for (int nr = 1; nr <= 8; nr++)
+      for (int64_t n = 0; n <= 41; n += (n < 18 ? 1 : 23)) {
+        const float *src[8];
+        float d[8 * 41 + 3];
+        for (int r = 0; r < nr; r++) src[r] = b + 53 * r + 3;
+        for (int i = 0; i < 8 * 41 + 3; i++) d[i] = -5;
+        kt->interleave8(d + 1, src, nr, n);
+        assert_true(d[0] == -5.0f);
+        for (int64_t i = 0; i < n; i++)
+          for (int r = 0; r < 8; r++)
+            assert_true(bits(d[1 + i * 8 + r]) == bits(r < nr ? src[r][i] : 0.0f));
+        assert_true(d[1 + n * 8] == -5.0f);
+      }
     /* transpose16: rows from anywhere, laid across with a row stride of 20 */
     const float *rows[16];
     float tr[16 * 20];

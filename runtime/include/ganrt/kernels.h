@@ -82,6 +82,10 @@ typedef struct gr_kernel_table {
    * vectors v >= nv are left as they are. b is 64-byte aligned. */
   void (*pack_runs)(float *b, const float *s, const int64_t *koff, const int64_t *base, int64_t kc,
                     int nv);
+  /* d[i*8 + r] = s[r][i] for r < nr (at most 8), 0 for nr <= r < 8, i < n:
+   * up to 8 rows laid position by position (the weight gradient's tiles of
+   * gy); d need not be aligned */
+  void (*interleave8)(float *d, const float *const *s, int nr, int64_t n);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
   /* The engine's depthwise convolutions, rows of n floats. dw_rows: y[r*ldy + q]
