@@ -259,7 +259,11 @@ static void copy_rows(float *d, const float *s, int64_t n, int64_t Wo, int64_t l
   else rows_in(d, s, n, Wo, lo, hi, step, rstep);
 }
 
-/* n rows of len floats: d (rows dstep apart) += s (rows sstep apart) */
+/* n rows of len floats: d (rows dstep apart) += s (rows sstep apart). For
+ * rows of 16 floats or more col2im uses the table's add_rows instead (one
+ * call a block: the narrow layers' input gradient at 16x16 and 32x32 maps
+ * 12-18% faster); on shorter rows this inlined loop measured as fast
+ * (dcgan32) or faster (a call a tap outweighed the wider vectors). */
 static inline void block_add(float *restrict d, const float *restrict s, int64_t n, int64_t len,
                              int64_t dstep, int64_t sstep) {
   for (int64_t r = 0; r < n; r++, d += dstep, s += sstep) {
@@ -358,6 +362,7 @@ static void col2im_plane(float *x, const float *colc, const float *bias, bool in
                          int64_t c, int64_t L, int64_t oh0, int64_t nr) {
   int64_t Wo = g->Wo, np = nr * Wo, sh = g->sh, sw = g->sw;
   int64_t lh = nr + pg->mh1 - pg->mh0, lw = pg->lw, plane = lh * lw;
+  const gr_kernel_table *k = gr_kernels();
   memset(P, 0, (size_t)(sh * sw * plane) * sizeof *P);
   for (int64_t i = 0; i < g->kh; i++) {
     int64_t qh, mh;
@@ -365,8 +370,10 @@ static void col2im_plane(float *x, const float *colc, const float *bias, bool in
     for (int64_t j = 0; j < g->kw; j++) {
       int64_t qw, mw;
       tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
-      block_add(P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0,
-                colc + (i * g->kw + j) * L + b * np, nr, Wo, lw, Wo);
+      float *d = P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0;
+      const float *s = colc + (i * g->kw + j) * L + b * np;
+      if (Wo >= 16) k->add_rows(d, lw, s, Wo, nr, Wo);
+      else block_add(d, s, nr, Wo, lw, Wo);
     }
   }
   float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f; // xp is (H,W)

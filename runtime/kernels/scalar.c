@@ -158,6 +158,12 @@ static void pack_runs(float *b, const float *s, const int64_t *koff, const int64
       for (int q = 0; q < 16; q++) b[k * GR_TILE_N + v * 16 + q] = s[koff[k] + base[v] + q];
 }
 
+static void add_rows(float *d, int64_t dstep, const float *s, int64_t sstep, int64_t rows,
+                     int64_t n) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t q = 0; q < n; q++) d[r * dstep + q] += s[r * sstep + q];
+}
+
 static void interleave8(float *d, const float *const *s, int nr, int64_t n) {
   for (int64_t i = 0; i < n; i++)
     for (int r = 0; r < 8; r++) d[i * 8 + r] = r < nr ? s[r][i] : 0.0f;
@@ -197,6 +203,6 @@ const gr_kernel_table gr_kernels_scalar_table = {
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
-    .pack_runs = pack_runs, .interleave8 = interleave8, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .pack_runs = pack_runs, .interleave8 = interleave8, .add_rows = add_rows, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_scalar,
 };

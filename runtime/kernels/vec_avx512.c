@@ -426,6 +426,21 @@ static void interleave8(float *d, const float *const *s, int nr, int64_t n) {
     for (int r = 0; r < 8; r++) d[i * 8 + r] = r < nr ? s[r][i] : 0.0f;
 }
 
+/* whole vectors, then the row's tail masked */
+static void add_rows(float *d, int64_t dstep, const float *s, int64_t sstep, int64_t rows,
+                     int64_t n) {
+  const __mmask16 k = tail_mask(n % 16);
+  const int64_t whole = n / 16 * 16;
+  for (int64_t r = 0; r < rows; r++, d += dstep, s += sstep) {
+    for (int64_t i = 0; i < whole; i += 16)
+      _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i)));
+    if (whole < n)
+      _mm512_mask_storeu_ps(d + whole, k,
+                            _mm512_add_ps(_mm512_maskz_loadu_ps(k, d + whole),
+                                          _mm512_maskz_loadu_ps(k, s + whole)));
+  }
+}
+
 /* 16 x 16 floats turned across in registers: pairs of rows interleaved by
  * floats, then by pairs, then lanes of 4 exchanged twice. */
 static void transpose16(float *d, int64_t ldd, const float *const *s) {
@@ -576,7 +591,7 @@ static const gr_kernel_table table = {
     .leaky_relu_grad = leaky_relu_grad, .relu_grad = relu_grad, .exp = vexp, .tanh = vtanh, .sigmoid = sigmoid, .sum = sum,
     .sumsq = sumsq, .sumsq_dev = sumsq_dev, .max = vmax, .scale_shift = scale_shift, .adam = adam,
     .sgd = sgd, .rmsprop = rmsprop, .gemm_tile = gemm_tile, .gemm_tile_at = gemm_tile_at,
-    .pack_runs = pack_runs, .interleave8 = interleave8, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
+    .pack_runs = pack_runs, .interleave8 = interleave8, .add_rows = add_rows, .transpose16 = transpose16, .dw_rows = dw_rows, .dw_grad_rows = dw_grad_rows,
     .fir_block = gr_fir_block_avx512,
 };
 const gr_kernel_table *const gr_kernels_avx512_ptr = &table;

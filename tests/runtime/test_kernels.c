@@ -421,11 +421,11 @@ static void check_optim(const gr_kernel_table *t, int64_t n, int off) {
 
 static void test_optim_exact(void **state) { each_length(check_optim); }
 
-/* --- the convolution engine's GEMM tile, pack_runs, interleave8 and transpose16 ------------- */
+/* --- the convolution engine's GEMM tile, pack_runs, interleave8, add_rows and transpose16 --- */
 
 /* Every table's tile (whole and narrow) against sums in double, fresh and
- * accumulating, several step counts, and its pack_runs, interleave8 and
- * transpose16 exactly: each table is right on its own, the scalar
+ * accumulating, several step counts, and its pack_runs, interleave8,
+ * add_rows and transpose16 exactly: each table is right on its own, the scalar
  * reference included. The narrow tile leaves the columns past its own as
  * they were. */
 static void test_gemm_tile_values(void **state) {
@@ -490,6 +490,18 @@ static void test_gemm_tile_values(void **state) {
             assert_true(bits(d[1 + i * 8 + r]) == bits(r < nr ? src[r][i] : 0.0f));
         assert_true(d[1 + n * 8] == -5.0f);
       }
+    /* add_rows: rows of 1 to 40 floats added exactly, row strides of their
+     * own, nothing between the rows or past them touched */
+    for (int64_t n = 1; n <= 40; n += (n < 18 ? 1 : 11)) {
+      enum { ROWS = 3, DSTEP = 45 };
+      float d[ROWS * DSTEP], want[ROWS * DSTEP];
+      const float *src = b + 11;
+      for (int i = 0; i < ROWS * DSTEP; i++) d[i] = want[i] = a[i];
+      for (int r = 0; r < ROWS; r++)
+        for (int64_t q = 0; q < n; q++) want[r * DSTEP + q] = a[r * DSTEP + q] + src[r * 41 + q];
+      kt->add_rows(d, DSTEP, src, 41, ROWS, n);
+      for (int i = 0; i < ROWS * DSTEP; i++) assert_true(bits(d[i]) == bits(want[i]));
+    }
     /* transpose16: rows from anywhere, laid across with a row stride of 20 */
     const float *rows[16];
     float tr[16 * 20];

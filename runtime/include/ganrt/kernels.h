@@ -86,6 +86,9 @@ typedef struct gr_kernel_table {
    * up to 8 rows laid position by position (the weight gradient's tiles of
    * gy); d need not be aligned */
   void (*interleave8)(float *d, const float *const *s, int nr, int64_t n);
+  /* d[r*dstep + q] += s[r*sstep + q] for r < rows, q < n: a block of rows
+   * added into another, each element one addition (col2im's taps) */
+  void (*add_rows)(float *d, int64_t dstep, const float *s, int64_t sstep, int64_t rows, int64_t n);
   /* d[q*ldd + r] = s[r][q] for r, q < 16: sixteen runs of 16 floats, laid across */
   void (*transpose16)(float *d, int64_t ldd, const float *const *s);
   /* The engine's depthwise convolutions, rows of n floats. dw_rows: y[r*ldy + q]
