@@ -615,7 +615,7 @@ gr_status relu_forward(gr_fwd *f) { return unary(f, "relu", relu_run); }
 /* An activation's gradient gx = f(x, g) in one pass, on the threads: when
  * nothing is recorded (no double backward asked for) and x and g are
  * contiguous. False (gin untouched) otherwise; on GR_ENOMEM, *s says so. */
-static bool act_grad_fused(gr_bwd *b, float slope, bool leaky, gr_status *s) {
+static bool act_grad_fused(gr_bwd *b, float slope, bool leaky, float gain, gr_status *s) {
   gr_tensor *x = b->in[0], *g = b->gout[0];
   if (b->create_graph || !gr_is_contiguous(x) || !gr_is_contiguous(g)) return false;
   gr_tensor *gx = gr_empty(GR_F32, x->ndim, x->shape);
@@ -630,8 +630,14 @@ static bool act_grad_fused(gr_bwd *b, float slope, bool leaky, gr_status *s) {
 #pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (total > EW_PARALLEL)
   for (int64_t c = 0; c < chunks; c++) {
     int64_t i0 = c * EW_CHUNK, len = total - i0 < EW_CHUNK ? total - i0 : EW_CHUNK;
-    if (leaky) k->leaky_relu_grad(pgx + i0, px + i0, pg + i0, slope, len);
-    else k->relu_grad(pgx + i0, px + i0, pg + i0, len);
+    if (leaky && gain != 1.0f) { /* g * gain first, as the gain's own gradient would be */
+      k->mul_s(pgx + i0, pg + i0, gain, len);
+      k->leaky_relu_grad(pgx + i0, px + i0, pgx + i0, slope, len);
+    } else if (leaky) {
+      k->leaky_relu_grad(pgx + i0, px + i0, pg + i0, slope, len);
+    } else {
+      k->relu_grad(pgx + i0, px + i0, pg + i0, len);
+    }
   }
   b->gin[0] = gx;
   *s = GR_OK;
@@ -640,29 +646,41 @@ static bool act_grad_fused(gr_bwd *b, float slope, bool leaky, gr_status *s) {
 
 gr_status relu_backward(gr_bwd *b) {
   gr_status s;
-  if (act_grad_fused(b, 0.0f, false, &s)) return s;
+  if (act_grad_fused(b, 0.0f, false, 1.0f, &s)) return s;
   /* a mask of 1 where x > 0 or x is NaN: not (x <= 0) */
   b->gin[0] = gr_mul(b->gout[0], gr_eq(at_most_zero(b->in[0]), gr_scalar(0)));
   return GR_OK;
 }
 gr_tensor *gr_relu(gr_tensor *x) { return unary_op(GR_OP_relu, x, NULL); }
 
+/* attrs: f[0] the slope, f[1] the gain. The gain multiplies each output
+ * right after it is made (while the run is in cache): the same roundings as
+ * leaky_relu then mul_scalar, one pass over memory fewer each way. */
 static void leaky_relu_run(RUN_ARGS) {
-  float slope = (float)at->f[0];
-  if (contig(2, s)) gr_kernels()->leaky_relu((float *)p[0], (const float *)p[1], slope, n);
-  else LOOP1(x > 0 ? x : x * slope);
+  float slope = (float)at->f[0], gain = (float)at->f[1];
+  if (contig(2, s)) {
+    const gr_kernel_table *k = gr_kernels();
+    k->leaky_relu((float *)p[0], (const float *)p[1], slope, n);
+    if (gain != 1.0f) k->mul_s((float *)p[0], (const float *)p[0], gain, n);
+  } else if (gain != 1.0f) {
+    LOOP1((x > 0 ? x : x * slope) * gain);
+  } else {
+    LOOP1(x > 0 ? x : x * slope);
+  }
 }
 gr_status leaky_relu_forward(gr_fwd *f) { return unary(f, "leaky_relu", leaky_relu_run); }
 gr_status leaky_relu_backward(gr_bwd *b) {
   gr_tensor *x = b->in[0], *g = b->gout[0];
-  float slope = (float)b->a->f[0];
+  float slope = (float)b->a->f[0], gain = (float)b->a->f[1];
   gr_status s;
-  if (act_grad_fused(b, slope, true, &s)) return s;
+  if (act_grad_fused(b, slope, true, gain, &s)) return s;
+  if (gain != 1.0f) g = gr_mul_scalar(g, b->a->f[1]);
   b->gin[0] = gr_where(positive(x), g, gr_mul_scalar(g, slope));
   return GR_OK;
 }
-gr_tensor *gr_leaky_relu(gr_tensor *x, double slope) {
-  gr_attrs a = {.f = {slope}};
+gr_tensor *gr_leaky_relu(gr_tensor *x, double slope) { return gr_leaky_relu_gain(x, slope, 1.0); }
+gr_tensor *gr_leaky_relu_gain(gr_tensor *x, double slope, double gain) {
+  gr_attrs a = {.f = {slope, gain}};
   return unary_op(GR_OP_leaky_relu, x, &a);
 }
 

@@ -391,6 +391,54 @@ static void test_leaky_relu_paths_agree(void **state) {
   gr_release(x);
 }
 
+/* leaky_relu with a gain gives the very bits of leaky_relu then
+ * mul_scalar: forward on contiguous and strided input (a transposed view),
+ * the fused backward and the recorded one (create_graph), on one thread
+ * and on three (a tensor large enough for the threads) */
+static void same_bits(gr_tensor *a, gr_tensor *b) {
+  gr_tensor *ca = TU_OK(gr_contiguous(a)), *cb = TU_OK(gr_contiguous(b));
+  assert_memory_equal(gr_f32(ca), gr_f32(cb), (size_t)gr_numel(ca) * sizeof(float));
+  gr_release(ca);
+  gr_release(cb);
+}
+
+static void test_leaky_relu_gain_is_composition(void **state) {
+  int prev = gr_get_threads();
+  const double slope = 0.2, gain = 1.4142135623730951;
+  for (int threads = 1; threads <= 3; threads += 2) {
+    gr_set_threads(threads);
+    gr_tensor *base = tu_rand(TU_SHAPE(300, 301), -1, 1), *g0 = tu_rand(TU_SHAPE(300, 301), -1, 1);
+    for (int64_t i = 0; i < 300; i++) gr_f32(base)[i * 7] = 0.0f; /* ties at zero */
+    gr_set_requires_grad(base, true);
+    for (int v = 0; v < 2; v++) {
+      gr_tensor *x = v ? TU_OK(gr_transpose(base, 0, 1)) : base;
+      gr_tensor *g = v ? TU_OK(gr_transpose(g0, 0, 1)) : g0;
+      gr_tensor *fused = TU_OK(gr_leaky_relu_gain(x, slope, gain));
+      gr_tensor *act = TU_OK(gr_leaky_relu(x, slope)), *two = TU_OK(gr_mul_scalar(act, gain));
+      same_bits(fused, two);
+      for (int record = 0; record < 2; record++) {
+        gr_tensor *ga, *gb;
+        gr_grad_opts o = {.grad_outputs = &g, .retain_graph = true, .create_graph = record};
+        assert_int_equal(gr_grad(1, &fused, 1, &base, &o, &ga), GR_OK);
+        assert_int_equal(gr_grad(1, &two, 1, &base, &o, &gb), GR_OK);
+        same_bits(ga, gb);
+        gr_release(ga);
+        gr_release(gb);
+      }
+      gr_release(fused);
+      gr_release(act);
+      gr_release(two);
+      if (v) {
+        gr_release(x);
+        gr_release(g);
+      }
+    }
+    gr_release(base);
+    gr_release(g0);
+  }
+  gr_set_threads(prev);
+}
+
 /* --- binary ops ------------------------------------------------------------------------- */
 
 typedef struct binary_case {
@@ -887,6 +935,7 @@ int main(void) {
       cmocka_unit_test(test_special_values),
       cmocka_unit_test(test_rounding),
       cmocka_unit_test(test_leaky_relu_paths_agree),
+      cmocka_unit_test(test_leaky_relu_gain_is_composition),
       cmocka_unit_test(test_binary_forward),
       cmocka_unit_test(test_binary_grads),
       cmocka_unit_test(test_maximum_ties_and_nan),

@@ -39,12 +39,15 @@ local resample = require "gan.nn.resample"
 
 local M = {}
 
---- The activations bias_act knows: name -> {fn = function(x, alpha), gain = default gain}.
+--- The activations bias_act knows: name -> {fn = function(x, alpha), gain = default gain,
+-- scaled = function(x, alpha, gain) (optional: the activation and the gain in one op, the
+-- same numbers as fn(x, alpha) * gain)}.
 -- @table bias_acts
 M.bias_acts = {
   linear = { fn = function(x) return x end, gain = 1 },
   relu = { fn = function(x) return x:relu() end, gain = math.sqrt(2) },
-  lrelu = { fn = function(x, alpha) return x:leaky_relu(alpha) end, gain = math.sqrt(2) },
+  lrelu = { fn = function(x, alpha) return x:leaky_relu(alpha) end, gain = math.sqrt(2),
+    scaled = function(x, alpha, gain) return x:leaky_relu(alpha, gain) end },
   tanh = { fn = function(x) return x:tanh() end, gain = 1 },
   sigmoid = { fn = function(x) return x:sigmoid() end, gain = 1 },
 }
@@ -75,9 +78,13 @@ function M.bias_act(x, b, opts)
     for d = 3, x:dim() do shape[d] = 1 end
     x = x + b:reshape(shape)
   end
-  x = a.fn(x, opts.alpha or 0.2)
   local gain = opts.gain or a.gain
-  if gain ~= 1 then x = x * gain end
+  if gain ~= 1 and a.scaled then
+    x = a.scaled(x, opts.alpha or 0.2, gain)
+  else
+    x = a.fn(x, opts.alpha or 0.2)
+    if gain ~= 1 then x = x * gain end
+  end
   if opts.clamp then x = x:clamp(-opts.clamp, opts.clamp) end
   return x
 end

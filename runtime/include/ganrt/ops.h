@@ -82,6 +82,9 @@ gr_tensor *gr_square(gr_tensor *x);
 /* activations */
 gr_tensor *gr_relu(gr_tensor *x);
 gr_tensor *gr_leaky_relu(gr_tensor *x, double slope);
+/* leaky_relu(x, slope) * gain in one op (StyleGAN's bias_act): the same
+ * numbers as the two ops, one pass over memory fewer each way */
+gr_tensor *gr_leaky_relu_gain(gr_tensor *x, double slope, double gain);
 gr_tensor *gr_elu(gr_tensor *x, double alpha);
 gr_tensor *gr_tanh(gr_tensor *x);
 gr_tensor *gr_sigmoid(gr_tensor *x);
