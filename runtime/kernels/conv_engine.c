@@ -1118,8 +1118,8 @@ static int64_t convt_span(const conv_geom *g, int64_t nbs, int64_t nch, int64_t 
  * 48, within the budget), more while the columns stay small; with few
  * tasks a thread, fewer samples when that evens out the threads' work: 3
  * samples a task at a batch of 4 gave one of two threads 3 samples and the
- * other 1 (the input gradient of CycleGAN's residual blocks at 0.75 of the
- * forward's rate). The candidates are the counts that cut the batch into
+ * other 1 (the input gradient of CycleGAN's residual blocks at about half
+ * the forward's rate on two threads). The candidates are the counts that cut the batch into
  * 1 to 4 pairs a thread, and 1. Any split gives the same numbers (each
  * column, and each image element, is summed the same way whichever task
  * does it). */
