@@ -1227,6 +1227,116 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
   return GR_OK;
 }
 
+/* The weight gradient by rows of taps: the same sums as weight_implicit
+ * with the tile's roles turned round. There, rows are 8 output channels and
+ * columns 48 taps, whose panels are turned across from the planes for
+ * every tap and position: with few output channels (SAGAN's 16) each
+ * float turned serves 16 multiply-adds and the turning is the bound (47 to
+ * 63 GFLOP/s). Here rows are 8 taps of 8 channels at one (i, j), read in
+ * place from the planes (CS floats apart, positions along a row one float
+ * apart), and columns the output channels, from gy laid position by
+ * position once per block (48 floats a position) and read by every tap.
+ * Each weight gets fma(x, gy, sum) where weight_implicit does fma(gy, x,
+ * sum), over the same positions in the same order, in the same ranges of
+ * positions added in the same order: the same bits (a product does not
+ * depend on the order of its factors; the vectors past a block that
+ * weight_implicit also sums are zeros, which leave a sum begun at +0 as it
+ * is). For one group, channels in whole tiles of 8, filtered channels up
+ * to 48. */
+static int g_wrows_mode = -1;
+
+int gr_conv_set_wgrad_rows(int mode) {
+  int prev = g_wrows_mode;
+  g_wrows_mode = mode < 0 ? -1 : mode > 0;
+  return prev;
+}
+
+static bool wgrad_rows_ok(const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  if (g->G != 1 || ig.Cg % GR_TILE_M != 0 || ig.Og > GR_TILE_N) return false;
+  if (g_wrows_mode >= 0) return g_wrows_mode;
+  /* 8 filtered channels fill half a vector: measured no faster */
+  return ig.Og > GR_TILE_M;
+}
+
+static gr_status weight_rows(float *dw, const gr_tensor *x, const gr_tensor *gy,
+                             const conv_geom *g) {
+  igeom ig = igeom_of(g);
+  int64_t K = ig.K, Og = ig.Og, Cg = ig.Cg, P = ig.P, Mp = ig.Mp, khw = g->kh * g->kw;
+  int64_t kg, B, nv = (Og + 15) / 16;
+  /* weight_implicit's blocks and ranges of positions, which its sums follow */
+  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N, per_sample = Cg * ig.CS + Mp * P;
+  group_blocks(g->N, 1, per_sample, 1, &kg, &B);
+  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;
+  int64_t nbmax = (B * P + 15) / 16 * 16, nsums = S * K * GR_TILE_N;
+  // pl is (B, Cg, sh*sw, lh, lw); then gT (nbmax, GR_TILE_N): gy position by position
+  float *pl = scratch_get(&g_col, B * Cg * ig.CS + nbmax * GR_TILE_N);
+  /* sums is (S, K, GR_TILE_N): each range's sums, tap by tap; then koff (K int64s) */
+  float *sums = scratch_get(&g_mat, nsums + 2 * K);
+  if (!pl || !sums)
+    return gr_fail(GR_ENOMEM, "conv2d_weight_grad: out of memory for %lld scratch floats",
+                   (long long)(B * Cg * ig.CS + nbmax * GR_TILE_N + nsums + 2 * K));
+  float *gT = pl + B * Cg * ig.CS;
+  int64_t *koff = (int64_t *)(sums + nsums);
+  tap_offsets(koff, g, &ig);
+  memset(sums, 0, (size_t)nsums * sizeof *sums);
+  const gr_kernel_table *kt = tile_kernels();
+  const float *pg = gr_f32(gy); // pg is (N,O,Ho,Wo) at gy's strides
+  int64_t s0 = gy->stride[0], s1 = gy->stride[1], s2 = gy->stride[2], s3 = gy->stride[3];
+  int64_t mtk = K / GR_TILE_M, tasks = S * mtk, ss = Cg * ig.CS, Wo = g->Wo;
+  for (int64_t n0 = 0; n0 < g->N; n0 += B) {
+    int64_t nb = g->N - n0 < B ? g->N - n0 : B, nblk = nb * P, nbv = (nblk + 15) / 16 * 16;
+    build_planes(pl, x, g, &ig, n0, nb, 0, Cg);
+    /* gT: position p's output channels side by side, zeros past Og */
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (nblk * GR_TILE_N > PAR_MIN && par_ok())
+    for (int64_t b = 0; b < nb; b++) {
+      float *d = gT + b * P * GR_TILE_N; // d is (P, GR_TILE_N)
+      int64_t q0 = 0;
+      if (s3 == 1 && s2 == Wo) { /* a sample's positions one run: 16 channels by 16 positions */
+        static const float zero[16];
+        for (; q0 + 16 <= P; q0 += 16)
+          for (int64_t o16 = 0; o16 < nv * 16; o16 += 16) {
+            const float *src[16]; // src[r] is channel o16+r at positions q0 .. q0+15
+            for (int r = 0; r < 16; r++)
+              src[r] = o16 + r < Og ? pg + (n0 + b) * s0 + (o16 + r) * s1 + q0 : zero;
+            kt->transpose16(d + q0 * GR_TILE_N + o16, GR_TILE_N, src);
+          }
+      }
+      for (int64_t q = q0; q < P; q++) {
+        int64_t oh = q / Wo, ow = q % Wo;
+        const float *src = pg + (n0 + b) * s0 + oh * s2 + ow * s3; // src: position q, channel 0
+        for (int64_t o = 0; o < Og; o++) d[q * GR_TILE_N + o] = src[o * s1];
+        for (int64_t o = Og; o < nv * 16; o++) d[q * GR_TILE_N + o] = 0;
+      }
+    }
+    /* task: range rg of the block's positions for tile t of taps (8 channels at one (i, j)) */
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static, 1) if (tasks > 1 && par_ok())
+    for (int64_t task = 0; task < tasks; task++) {
+      int64_t rg = task / mtk, t = task % mtk, ij = t % khw, c0 = t / khw * GR_TILE_M;
+      int64_t vecs = nbv / 16, lo = vecs * rg / S * 16, hi = vecs * (rg + 1) / S * 16;
+      if (hi > nblk) hi = nblk; /* past the block: zeros, which change no sum */
+      int64_t k0 = c0 * khw + ij, ra = koff[k0 + khw] - koff[k0];
+      float *c = sums + (rg * K + k0) * GR_TILE_N; // c: the tile's 8 taps, khw rows apart
+      for (int64_t p = lo; p < hi;) {
+        int64_t b = p / P, q = p % P, oh = q / Wo, ow = q % Wo;
+        int64_t len = Wo - ow < hi - p ? Wo - ow : hi - p; /* to the row's end or the range's */
+        const float *a = pl + koff[k0] + b * ss + oh * ig.lw + ow; // a: tap rows ra apart
+        kt->gemm_tile_at(c, khw * GR_TILE_N, a, ra, 1, gT + p * GR_TILE_N, len, true, (int)nv);
+        p += len;
+      }
+    }
+  }
+  /* dw[o][k]: the ranges' sums added in order */
+#pragma omp parallel for num_threads(gr_threads_running()) schedule(static) if (Og * K > PAR_MIN && par_ok())
+  for (int64_t o = 0; o < Og; o++)
+    for (int64_t k = 0; k < K; k++) {
+      float v = sums[k * GR_TILE_N + o];
+      for (int64_t rg = 1; rg < S; rg++) v += sums[(rg * K + k) * GR_TILE_N + o];
+      dw[o * K + k] = v;
+    }
+  return GR_OK;
+}
+
 /* --- depthwise convolutions ----------------------------------------------------------------
  * One channel in and one out per group (groups = C = O): each filtered
  * plane is one image plane through one small kernel. As a GEMM those are
@@ -1663,7 +1773,7 @@ gr_status conv_engine_weight_grad(float *dw, const gr_tensor *x, const gr_tensor
   }
   if (depthwise_ok(g)) return weight_depthwise(dw, x, gy, g);
   if (conv_as_adjoint(g)) return weight_mirror(dw, x, gy, g);
-  if (implicit_wgrad_ok(g)) return weight_implicit(dw, x, gy, g);
+  if (implicit_wgrad_ok(g)) return wgrad_rows_ok(g) ? weight_rows(dw, x, gy, g) : weight_implicit(dw, x, gy, g);
   conv_plan pl;
   gr_status s = make_plan("conv2d_weight_grad", g, &pl);
   if (s != GR_OK) return s;

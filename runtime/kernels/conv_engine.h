@@ -60,4 +60,10 @@ int gr_conv_set_parallel(int mode);
  * previous mode. */
 int gr_conv_set_tile(int mode);
 
+/* Whether the weight gradient on the tile runs by rows of taps (its narrow
+ * form, for few filtered channels): 1 wherever it can, 0 never, -1 (the
+ * default) where it is the faster. Results are the same either way.
+ * Returns the previous mode. */
+int gr_conv_set_wgrad_rows(int mode);
+
 #endif

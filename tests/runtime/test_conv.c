@@ -671,6 +671,64 @@ static void test_groups_thread_count(void **state) {
   gr_conv_set_parallel(prev_par);
 }
 
+/* The weight gradient by rows of taps gives the very bits of the one by
+ * rows of output channels: SAGAN's 16 to 16 maps (three ranges of
+ * positions), 12 maps (a part vector), stride 2 with 36 positions a sample
+ * (vectors across samples) and 40 maps (three vectors), dilation, strided
+ * views; each with the default budget and one that cuts the batch into
+ * blocks; on this table's tile and on the scalar one, on 1 and 3 threads;
+ * and both against the double-precision sums. */
+static const cfg kRows[] = {
+    {4, 16, 16, 16, 16, 3, 3, .p = {1, 1}},
+    {3, 8, 8, 8, 12, 3, 3, .p = {1, 1}, .noncontig = true},
+    {3, 24, 12, 12, 40, 4, 4, .s = {2, 2}, .p = {1, 1}},
+    {2, 16, 9, 9, 24, 3, 3, .p = {2, 2}, .d = {2, 2}, .noncontig = true},
+};
+
+static void test_wgrad_rows_same_bits(void **state) {
+  const gr_kernel_table *before = gr_kernels();
+  int prev_threads = gr_get_threads();
+  for (int table = 0; table < 2; table++) {
+    if (table == 1) {
+      assert_int_equal(gr_kernels_use("scalar"), 0);
+      gr_conv_set_tile(1);
+    }
+    for (size_t k = 0; k < COUNT(kRows); k++) {
+      const cfg *c = &kRows[k];
+      gr_conv_args a = args_of(c);
+      int64_t Ho = out_len(c->H, c->kh, a.stride[0], a.pad[0], a.dilation[0]);
+      int64_t Wo = out_len(c->W, c->kw, a.stride[1], a.pad[1], a.dilation[1]);
+      gr_tensor *x = maybe_noncontig(tu_rand(TU_SHAPE(c->N, c->C, c->H, c->W), -1, 1), c->noncontig);
+      gr_tensor *g = maybe_noncontig(tu_rand(TU_SHAPE(c->N, c->O, Ho, Wo), -1, 1), c->noncontig);
+      double *ref = ref_weight_grad(x, g, c->kh, c->kw, a);
+      /* each weight sums N*Ho*Wo products in float: rounding grows with their root */
+      double tol = 4e-6 * sqrt((double)(c->N * Ho * Wo));
+      int64_t bud[2] = {0, 2 * (c->C * c->kh * c->kw + c->O) * Ho * Wo};
+      for (int bi = 0; bi < 2; bi++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+          gr_set_threads(threads);
+          gr_conv_set_budget(bud[bi]);
+          gr_conv_set_wgrad_rows(0);
+          gr_tensor *cols = TU_OK(gr_conv2d_weight_grad(x, g, (int)c->kh, (int)c->kw, a));
+          gr_conv_set_wgrad_rows(1);
+          gr_tensor *rows = TU_OK(gr_conv2d_weight_grad(x, g, (int)c->kh, (int)c->kw, a));
+          assert_memory_equal(gr_f32(cols), gr_f32(rows), (size_t)gr_numel(rows) * sizeof(float));
+          TU_CLOSE_D(rows, ref, tol, 1e-5);
+          gr_release(cols);
+          gr_release(rows);
+        }
+      gr_conv_set_wgrad_rows(-1);
+      gr_conv_set_budget(0);
+      free(ref);
+      gr_release(x);
+      gr_release(g);
+    }
+  }
+  gr_set_threads(prev_threads);
+  gr_conv_set_tile(-1);
+  assert_int_equal(gr_kernels_use(before->isa), 0);
+}
+
 /* --- gradients ---------------------------------------------------------------------------- */
 
 static gr_tensor *f_conv2d(gr_tensor *const *in, void *ctx) {
@@ -865,6 +923,7 @@ static int restore(void **state) {
   gr_conv_set_tile(-1);
   gr_conv_set_budget(0);
   gr_conv_set_parallel(-1);
+  gr_conv_set_wgrad_rows(-1);
   return tu_restore_state(state);
 }
 #define TEST(f) cmocka_unit_test_teardown(f, restore)
@@ -883,6 +942,7 @@ int main(void) {
       TEST(test_tile_paths_on_scalar_tile),
       TEST(test_scalar_tile_is_avx512_twin),
       TEST(test_groups_thread_count),
+      TEST(test_wgrad_rows_same_bits),
       TEST(test_conv2d_grads),
       TEST(test_conv_transpose2d_grads),
       TEST(test_conv2d_weight_grad_grads),
