@@ -363,6 +363,29 @@ static void col2im_plane(float *x, const float *colc, const float *bias, bool in
   int64_t Wo = g->Wo, np = nr * Wo, sh = g->sh, sw = g->sw;
   int64_t lh = nr + pg->mh1 - pg->mh0, lw = pg->lw, plane = lh * lw;
   const gr_kernel_table *k = gr_kernels();
+  if (sh == 1 && sw == 1 && init && !bias && oh0 == 0 && nr == g->Ho) {
+    /* stride 1, no bias, the whole plane: the taps add straight into the
+     * image, each clipped to it, in the same order; the phase plane and the
+     * pass that copied it out (a sixth of a narrow layer's input gradient)
+     * are not needed. 0 + P, what that pass stored, is P: P is never -0. */
+    int64_t H = g->H, W = g->W;
+    float *xp = x + ((n0 + b) * g->C + c) * H * W; // xp is (H,W)
+    memset(xp, 0, (size_t)(H * W) * sizeof *xp);
+    for (int64_t i = 0; i < g->kh; i++) {
+      int64_t ih0 = i * g->dh - g->ph, rlo, rhi; /* output row oh feeds image row oh + ih0 */
+      valid_range(nr, 1, ih0, H, &rlo, &rhi);
+      for (int64_t j = 0; j < g->kw; j++) {
+        int64_t iw0 = j * g->dw - g->pw, clo, chi;
+        valid_range(Wo, 1, iw0, W, &clo, &chi);
+        if (rhi <= rlo || chi <= clo) continue;
+        float *d = xp + (rlo + ih0) * W + clo + iw0;
+        const float *src = colc + (i * g->kw + j) * L + b * np + rlo * Wo + clo;
+        if (chi - clo >= 16) k->add_rows(d, W, src, Wo, rhi - rlo, chi - clo);
+        else block_add(d, src, rhi - rlo, chi - clo, W, Wo);
+      }
+    }
+    return;
+  }
   memset(P, 0, (size_t)(sh * sw * plane) * sizeof *P);
   for (int64_t i = 0; i < g->kh; i++) {
     int64_t qh, mh;
