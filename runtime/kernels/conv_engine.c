@@ -1255,7 +1255,7 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
  * columns 48 taps, whose panels are turned across from the planes for
  * every tap and position: with few output channels (SAGAN's 16) each
  * float turned serves 16 multiply-adds and the turning is the bound (47 to
- * 63 GFLOP/s). Here rows are 8 taps of 8 channels at one (i, j), read in
+ * 63 GFLOP/s). Here rows are one tap (i, j) of 8 channels, read in
  * place from the planes (CS floats apart, positions along a row one float
  * apart), and columns the output channels, from gy laid position by
  * position once per block (48 floats a position) and read by every tap.
@@ -1264,8 +1264,8 @@ static gr_status convt_tiled(float *x, const gr_tensor *y, const float *w, const
  * positions added in the same order: the same bits (a product does not
  * depend on the order of its factors; the vectors past a block that
  * weight_implicit also sums are zeros, which leave a sum begun at +0 as it
- * is). For one group, channels in whole tiles of 8, filtered channels up
- * to 48. */
+ * is). For one group, channels in whole tiles of 8, 9 to 48 filtered
+ * channels (beyond, measured slower: bench/README.md). */
 static int g_wrows_mode = -1;
 
 int gr_conv_set_wgrad_rows(int mode) {
