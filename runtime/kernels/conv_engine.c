@@ -272,6 +272,13 @@ static inline void block_add(float *restrict d, const float *restrict s, int64_t
   }
 }
 
+/* block_add or, for rows of 16 floats or more, the table's add_rows */
+static inline void rows_add(const gr_kernel_table *k, float *d, int64_t dstep, const float *s,
+                            int64_t sstep, int64_t rows, int64_t len) {
+  if (len >= 16) k->add_rows(d, dstep, s, sstep, rows, len);
+  else block_add(d, s, rows, len, dstep, sstep);
+}
+
 /* col (C*kh*kw, L), L = nb*nr*Wo: row (c,i,j), column b*nr*Wo + r*Wo + ow holds
  * x[n0+b, c, (oh0+r)*sh - ph + i*dh, ow*sw - pw + j*dw], 0 in the padding.
  * x is the image side, any strides. */
@@ -380,8 +387,7 @@ static void col2im_plane(float *x, const float *colc, const float *bias, bool in
         if (rhi <= rlo || chi <= clo) continue;
         float *d = xp + (rlo + ih0) * W + clo + iw0;
         const float *src = colc + (i * g->kw + j) * L + b * np + rlo * Wo + clo;
-        if (chi - clo >= 16) k->add_rows(d, W, src, Wo, rhi - rlo, chi - clo);
-        else block_add(d, src, rhi - rlo, chi - clo, W, Wo);
+        rows_add(k, d, W, src, Wo, rhi - rlo, chi - clo);
       }
     }
     return;
@@ -395,8 +401,7 @@ static void col2im_plane(float *x, const float *colc, const float *bias, bool in
       tap_phase(j, g->dw, g->pw, sw, &qw, &mw);
       float *d = P + (qh * sw + qw) * plane + (mh - pg->mh0) * lw + mw - pg->mw0;
       const float *s = colc + (i * g->kw + j) * L + b * np;
-      if (Wo >= 16) k->add_rows(d, lw, s, Wo, nr, Wo);
-      else block_add(d, s, nr, Wo, lw, Wo);
+      rows_add(k, d, lw, s, Wo, nr, Wo);
     }
   }
   float *xp = x + ((n0 + b) * g->C + c) * g->H * g->W, v = bias ? bias[c] : 0.0f; // xp is (H,W)
@@ -974,6 +979,34 @@ static void pack_panel_across(float *restrict bp, const float *restrict pl, cons
   }
 }
 
+/* How the weight gradient on the tile cuts its work, which fixes its sums:
+ * kp panels of taps a group, blocks of B samples and kg groups (the planes
+ * and gy of per_sample floats a sample and group), and S ranges of a
+ * block's positions, each summed on its own (with fewer than 8 panels of
+ * taps, so that there are 8 tasks or more). weight_rows sums the same
+ * ranges of the same blocks, so both take them from here. */
+typedef struct wgrad_blocking {
+  int64_t kp, per_sample, kg, B, S;
+} wgrad_blocking;
+
+static int64_t position_ranges(int64_t panels) {
+  return panels >= 8 ? 1 : (8 + panels - 1) / panels;
+}
+
+static wgrad_blocking wgrad_blocking_of(const conv_geom *g, const igeom *ig) {
+  wgrad_blocking wb;
+  int64_t G = g->G;
+  wb.kp = (ig->K + GR_TILE_N - 1) / GR_TILE_N;
+  wb.per_sample = ig->Cg * ig->CS + ig->Mp * ig->P;
+  /* a group's sums, at most ranges: how many groups' sums the budget holds */
+  int64_t gsums = wb.kp * position_ranges(wb.kp) * ig->Mp * GR_TILE_N;
+  group_blocks(g->N, G, wb.per_sample,
+               G == 1 ? 1 : (g_budget / gsums > 0 ? g_budget / gsums : 1), &wb.kg, &wb.B);
+  /* the block's groups together give at least 8 tasks where they can */
+  wb.S = position_ranges(wb.kg * wb.kp);
+  return wb;
+}
+
 /* dw (O, C/G*kh*kw) contiguous = sum over the batch of gy @ columns(x)^T,
  * group by group; x (N,C,H,W) and gy (N,O,Ho,Wo) at any strides. GR_ENOMEM
  * when the scratch cannot grow. Groups run in blocks of kg as conv2d's do;
@@ -983,14 +1016,9 @@ static gr_status weight_implicit(float *dw, const gr_tensor *x, const gr_tensor 
                                  const conv_geom *g) {
   igeom ig = igeom_of(g);
   int64_t K = ig.K, Og = ig.Og, Cg = ig.Cg, G = g->G, P = ig.P, Mp = ig.Mp;
-  int64_t mt = Mp / GR_TILE_M, threads = omp_get_max_threads(), kg, B;
-  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N; /* a group's panels of taps */
-  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;  /* ranges of positions: at most this */
-  int64_t per_sample = Cg * ig.CS + Mp * P, gsums = kp * S * Mp * GR_TILE_N;
-  group_blocks(g->N, G, per_sample, G == 1 ? 1 : (g_budget / gsums > 0 ? g_budget / gsums : 1),
-               &kg, &B);
-  /* the block's groups together give at least 8 tasks where they can */
-  S = kg * kp >= 8 ? 1 : (8 + kg * kp - 1) / (kg * kp);
+  int64_t mt = Mp / GR_TILE_M, threads = omp_get_max_threads();
+  wgrad_blocking wb = wgrad_blocking_of(g, &ig);
+  int64_t kp = wb.kp, per_sample = wb.per_sample, kg = wb.kg, B = wb.B, S = wb.S;
   int64_t nsums = kg * kp * S * Mp * GR_TILE_N, per = TILE_K * GR_TILE_N;
   /* the gy tiles hold the block's positions in whole vectors (zeros past it) */
   // pl is (B, kg*Cg, sh*sw, lh, lw), then gt
@@ -1285,12 +1313,11 @@ static bool wgrad_rows_ok(const conv_geom *g) {
 static gr_status weight_rows(float *dw, const gr_tensor *x, const gr_tensor *gy,
                              const conv_geom *g) {
   igeom ig = igeom_of(g);
-  int64_t K = ig.K, Og = ig.Og, Cg = ig.Cg, P = ig.P, Mp = ig.Mp, khw = g->kh * g->kw;
-  int64_t kg, B, nv = (Og + 15) / 16;
+  int64_t K = ig.K, Og = ig.Og, Cg = ig.Cg, P = ig.P, khw = g->kh * g->kw;
+  int64_t nv = (Og + 15) / 16;
   /* weight_implicit's blocks and ranges of positions, which its sums follow */
-  int64_t kp = (K + GR_TILE_N - 1) / GR_TILE_N, per_sample = Cg * ig.CS + Mp * P;
-  group_blocks(g->N, 1, per_sample, 1, &kg, &B);
-  int64_t S = kp >= 8 ? 1 : (8 + kp - 1) / kp;
+  wgrad_blocking wb = wgrad_blocking_of(g, &ig);
+  int64_t B = wb.B, S = wb.S;
   int64_t nbmax = (B * P + 15) / 16 * 16, nsums = S * K * GR_TILE_N;
   // pl is (B, Cg, sh*sw, lh, lw); then gT (nbmax, GR_TILE_N): gy position by position
   float *pl = scratch_get(&g_col, B * Cg * ig.CS + nbmax * GR_TILE_N);
